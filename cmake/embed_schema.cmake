@@ -1,0 +1,12 @@
+# Writes OUT: a C array of {name, sql} for every schema/NNN_*.sql, in order.
+file(GLOB files ${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql)
+list(SORT files)
+set(body "/* generated from schema/ by cmake/embed_schema.cmake: do not edit */\n#include \"db.h\"\nconst db_migration_t db_migrations[] = {\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} sql HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" sql "${sql}")
+  string(APPEND body "  {\"${name}\", \"${sql}\"},\n")
+endforeach()
+string(APPEND body "  {0, 0}\n};\n")
+file(WRITE ${OUT} "${body}")
