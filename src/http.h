@@ -146,6 +146,13 @@ void http_send_file(req_t *r, const char *path, const char *content_type,
 void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type,
                       const char *download_name);
 
+/* Pagination for lists that grow: reads ?page= (1..) and ?per_page= (1..200,
+ * default dflt) and gives LIMIT/OFFSET values. */
+void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset);
+/* Adds "pagination": {page, per_page, total, pages, prev, next (URLs or null)}
+ * to obj for a list of total items. */
+void http_paginate(req_t *r, json_t *obj, int64_t total);
+
 /* Runs the server until SIGINT/SIGTERM. EV_OK on a clean stop. */
 int http_serve(app_t *app);
 
