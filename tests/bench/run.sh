@@ -87,7 +87,7 @@ measure() {
   p99=$(awk '$1 == "99%" {v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
         f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : 0;
         printf "%.3f", v * f}' <<<"$out")
-  bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print "socket-errors"}' <<<"$out" | tr '\n' ' ')
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print "non-2xx/3xx: " $NF} /Socket errors:/ {print $0}' <<<"$out" | tr '\n' ' ')
   cpu=$(awk -v d="$((t1 - t0))" -v n="${reqs:-0}" -v hz="$(getconf CLK_TCK)" \
         'BEGIN { if (n > 0) printf "%.1f", d / hz / n * 1e6; else print "-" }')
   RPS[$label]=${rps:-0}
