@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "policy.h"
 #include "sniff.h"
 #include "status.h"
@@ -551,6 +552,27 @@ static json_t *form_json(const ev_fields_t *f)
                      f->occurred_on ? f->occurred_on : "");
 }
 
+/* Pages: {field: first message} from r->out's "errors", so a template can
+ * show each message beside its field. */
+static void page_field_errors(req_t *r)
+{
+    json_t *errs = json_object_get(http_out(r), "errors"), *e;
+    json_t *map = json_object();
+    size_t i;
+    json_array_foreach(errs, i, e) {
+        const char *field = json_string_value(json_object_get(e, "field"));
+        if (field && !json_object_get(map, field))
+            json_object_set(map, field, json_object_get(e, "message"));
+    }
+    json_object_set_new(http_out(r), "field_errors", map);
+}
+
+/* A refused file type: 415 for the API; a page re-shows its form (400). */
+static int page_status(req_t *r, int status)
+{
+    return (!r->is_api && status == 415) ? 400 : status;
+}
+
 /* Sniffs the request's `file` parts. On success *files holds the accepted
  * ones (their temporary files still in data/tmp). Refused files become field
  * errors and a 415. EV_OK or EV_ERR with e set. */
@@ -706,9 +728,12 @@ static int h_create(req_t *r)
         if (!r->is_api) {
             json_object_set_new(http_out(r), "form", form_json(&f));
             json_object_set_new(http_out(r), "kinds", kinds_json(f.kind));
+            json_object_set_new(http_out(r), "max_upload_mb",
+                                json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+            page_field_errors(r);
         }
         if (e.status)
-            status = fail_with(r, &e);
+            status = page_status(r, fail_with(r, &e));
         else
             status = http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
                                http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
@@ -728,8 +753,13 @@ static int h_create(req_t *r)
         status = http_fail(r, 500, "internal_error", "Could not save the evidence.");
         goto out;
     }
-    http_set_out(r, ev_load(r->db, id, &r->user));
-    if (learner_enrolled(r->db, r->user.id))
+    json_t *ev = ev_load(r->db, id, &r->user);
+    int enrolled = learner_enrolled(r->db, r->user.id);
+    if (ev)
+        json_object_set_new(ev, "next_url", json_sprintf(enrolled ? "/evidence/%lld/criteria" : "/evidence/%lld",
+                                                         (long long)id));
+    http_set_out(r, ev);
+    if (enrolled)
         http_redirect(r, "/evidence/%lld/criteria", (long long)id);
     else
         http_redirect(r, "/evidence/%lld", (long long)id);
@@ -842,12 +872,15 @@ static int h_update(req_t *r)
             if (ev) {
                 json_object_set_new(ev, "form", form_json(&f));
                 json_object_set_new(ev, "kinds", kinds_json(f.kind));
+                json_object_set_new(ev, "max_upload_mb",
+                                    json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
                 json_object_update(http_out(r), ev);
                 json_decref(ev);
             }
+            page_field_errors(r);
         }
         if (e.status)
-            status = fail_with(r, &e);
+            status = page_status(r, fail_with(r, &e));
         else
             status = http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
                                http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
@@ -1338,6 +1371,9 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
                       note ? note : "", "status", cstatus, "status_label", criterion_status_label(cstatus),
                       "other_evidence", (json_int_t)others, "has_other_evidence", others > 0, "input_id",
                       ""));
+        json_object_set_new(json_array_get(json_object_get(o, "criteria"),
+                                           json_array_size(json_object_get(o, "criteria")) - 1),
+                            "other_plural", json_boolean(others != 1));
         json_t *crit = json_array_get(json_object_get(o, "criteria"),
                                       json_array_size(json_object_get(o, "criteria")) - 1);
         json_object_set_new(crit, "input_id", json_sprintf("c%lld", (long long)cid));
@@ -1516,7 +1552,7 @@ static int ev_list(req_t *r, int64_t learner_id)
         status = NULL;
     if (status && !status_valid(status))
         status = NULL;
-    http_page(r, 20, &limit, &offset);
+    http_page(r, 25, &limit, &offset);
     json_t *learner = db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id);
     int64_t total = db_int(r->db, "SELECT count(*) FROM evidence WHERE learner_id = ? AND (? IS NULL OR status = ?)",
                            0, "itt", learner_id, status, status);
@@ -1770,42 +1806,28 @@ int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, ev
 
 int evidence_cmd_gc(int argc, char **argv)
 {
-    const char *db_path = "evitrack.db", *data_dir = "data";
+    const char *db_path = "evitrack.db", *data_dir = "data", *grace = NULL;
     int64_t grace_min = 60;
     int dry_run = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
-            db_path = argv[++i];
-        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
-            data_dir = argv[++i];
-        else if (strcmp(argv[i], "--grace-minutes") == 0 && i + 1 < argc) {
-            if (util_parse_i64(argv[++i], &grace_min) != EV_OK || grace_min < 0) {
-                fprintf(stderr, "evitrack gc: --grace-minutes needs a whole number of minutes\n");
+    for (int i = 0; i < argc;) {
+        int got;
+        if ((got = cli_opt(argc, argv, &i, "db", &db_path)) || (got = cli_opt(argc, argv, &i, "data", &data_dir)) ||
+            (got = cli_opt(argc, argv, &i, "grace-minutes", &grace))) {
+            if (got < 0)
                 return 2;
-            }
-        } else if (strcmp(argv[i], "--dry-run") == 0)
+        } else if (cli_flag(argv, &i, "dry-run")) {
             dry_run = 1;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: evitrack gc [--db FILE] [--data DIR] [--grace-minutes N] [--dry-run]\n"
-                   "Removes stored files that no evidence refers to, and stale temporary uploads.\n"
-                   "Files changed within the grace period (default 60 minutes) are kept.\n");
-            return 0;
         } else {
-            fprintf(stderr, "evitrack gc: unknown argument %s (try --help)\n", argv[i]);
-            return 2;
+            return cli_usage_error("gc: unknown argument %s (usage: gc [--db FILE] [--data DIR] "
+                                   "[--grace-minutes N] [--dry-run])",
+                                   argv[i]);
         }
     }
-    char err[256] = "";
-    db_t *db = db_open(db_path);
-    if (!db) {
-        fprintf(stderr, "evitrack gc: cannot open %s\n", db_path);
+    if (grace && (util_parse_i64(grace, &grace_min) != EV_OK || grace_min < 0))
+        return cli_usage_error("gc: --grace-minutes takes a whole number of minutes");
+    db_t *db = cli_open_db(db_path);
+    if (!db)
         return 1;
-    }
-    if (db_migrate(db, err, sizeof err) != EV_OK) {
-        fprintf(stderr, "evitrack gc: %s\n", err);
-        db_close(db);
-        return 1;
-    }
     evidence_gc_stats_t st;
     int rc = evidence_gc(db, data_dir, grace_min * 60, dry_run, &st);
     printf("%s%lld unreferenced blob%s (%lld bytes), %lld blob row%s, %lld stale temporary file%s; "
@@ -1816,7 +1838,7 @@ int evidence_cmd_gc(int argc, char **argv)
            st.blobs_kept == 1 ? "" : "s");
     db_close(db);
     if (rc != EV_OK) {
-        fprintf(stderr, "evitrack gc: some files could not be removed\n");
+        fprintf(stderr, "evitrack: gc: some files could not be removed\n");
         return 1;
     }
     return 0;

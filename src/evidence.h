@@ -58,7 +58,7 @@ typedef struct evidence_gc_stats {
  * EV_OK or EV_ERR. */
 int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, evidence_gc_stats_t *st);
 /* `evitrack gc [--db FILE] [--data DIR] [--grace-minutes N] [--dry-run]`:
- * argv[0] is "gc". Returns the process exit status. */
+ * gets the arguments after "gc". Returns the process exit status. */
 int evidence_cmd_gc(int argc, char **argv);
 
 #endif

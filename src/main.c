@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "demo.h"
+#include "evidence.h"
 #include "http.h"
 #include "tmpl.h"
 
@@ -196,6 +197,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"gc", evidence_cmd_gc},
     {0},
 };
 
