@@ -1080,6 +1080,8 @@ static int entry_cmp(const void *a, const void *b)
 static entry_t *set_find(const tmpl_set_t *s, const char *name)
 {
     entry_t key = {.name = (char *)name};
+    if (!s->n)
+        return NULL;
     return bsearch(&key, s->e, s->n, sizeof *s->e, entry_cmp);
 }
 
@@ -1148,7 +1150,8 @@ static int set_scan(tmpl_set_t *s, int keep_errors, char *err, size_t errlen)
         free(path);
         nn++;
     }
-    qsort(ne, nn, sizeof *ne, entry_cmp);
+    if (nn)
+        qsort(ne, nn, sizeof *ne, entry_cmp);
     for (size_t i = 0; i < s->n; i++)
         entry_clear(&s->e[i]);
     free(s->e);
