@@ -1,7 +1,9 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
 #include "router.h"
+#include "users.h"
 
 const route_t *const router_tables[] = {
     core_routes,
+    users_routes,
     NULL,
 };
