@@ -786,7 +786,8 @@ static void begin_request(req_state_t *st, const char *url)
     const route_t *route = NULL;
     switch (router_match(router_tables, r->method, url, &route, r->params, &r->nparams, allow, sizeof allow)) {
     case ROUTER_NOT_FOUND:
-        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint." : "Page not found.");
+        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint."
+                  : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
         return;
     case ROUTER_BAD_METHOD:
         r->extra_header_value = xstrdup(allow);
