@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "policy.h"
 
 const char *auditlog_action_label(const char *action)
@@ -208,29 +209,22 @@ int auditlog_cli(int argc, char **argv)
 {
     const char *path = "evitrack.db";
     int i = 0;
-    if (argc < 1 || strcmp(argv[0], "verify") != 0) {
-        fprintf(stderr, "usage: evitrack audit verify [--db FILE]\n");
-        return 2;
-    }
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
-            path = argv[++i];
-        else if (strncmp(argv[i], "--db=", 5) == 0)
-            path = argv[i] + 5;
-        else {
-            fprintf(stderr, "evitrack audit verify: unknown argument \"%s\"\n", argv[i]);
+    if (argc < 1 || strcmp(argv[0], "verify") != 0)
+        return cli_usage_error("usage: evitrack audit verify [--db FILE]");
+    for (i = 1; i < argc;) {
+        int got = cli_opt(argc, argv, &i, "db", &path);
+        if (got < 0)
             return 2;
-        }
+        if (!got)
+            return cli_usage_error("audit verify: unknown argument %s (usage: audit verify [--db FILE])", argv[i]);
     }
     if (access(path, R_OK) != 0) {
-        fprintf(stderr, "evitrack audit verify: no database at %s\n", path);
+        fprintf(stderr, "evitrack: audit verify: no database at %s\n", path);
         return 2;
     }
-    db_t *db = db_open(path);
-    if (!db) {
-        fprintf(stderr, "evitrack audit verify: cannot open %s\n", path);
+    db_t *db = cli_open_db(path);
+    if (!db)
         return 2;
-    }
     int64_t count = 0, bad = 0;
     char reason[256] = "";
     int rc;

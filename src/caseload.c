@@ -196,6 +196,10 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
     json_object_set_new(ev, "kind_label",
                         json_string(decisions_kind_label(json_string_value(json_object_get(ev, "kind")))));
     json_object_set_new(ev, "status_label", json_string(status_label(st)));
+    const char *desc = json_string_value(json_object_get(ev, "description"));
+    const char *body = json_string_value(json_object_get(ev, "body"));
+    json_object_set_new(ev, "has_description", json_boolean(desc && *desc));
+    json_object_set_new(ev, "has_body", json_boolean(body && *body));
     set_age(ev, "submitted_at");
     json_t *files = db_all(r->db, "SELECT id, name, size, mime, sha256 FROM evidence_files WHERE evidence_id = ? ORDER BY id",
                            "i", evidence_id);
@@ -267,6 +271,8 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
         char name[48];
         snprintf(name, sizeof name, "outcome_%lld", (long long)cid);
         json_object_set_new(c, "field_outcome", json_string(name));
+        const char *note = json_string_value(json_object_get(c, "note"));
+        json_object_set_new(c, "has_note", json_boolean(note && *note));
         snprintf(name, sizeof name, "feedback_%lld", (long long)cid);
         json_object_set_new(c, "field_feedback", json_string(name));
         int64_t latest = json_integer_value(json_object_get(c, "latest_decision_id"));
@@ -379,6 +385,17 @@ static int review_decide(req_t *r)
     if (!declared)
         http_field_error(r, "declaration", "Confirm the assessor declaration");
     if (http_field_error_count(r)) {
+        /* Each criterion shows its own messages beside its fields. */
+        json_t *by = json_object_get(out, "field_errors");
+        json_array_foreach(crits, i, c)
+        {
+            json_t *m = json_object_get(by, json_string_value(json_object_get(c, "field_outcome")));
+            if (m)
+                json_object_set(c, "error_outcome", m);
+            m = json_object_get(by, json_string_value(json_object_get(c, "field_feedback")));
+            if (m)
+                json_object_set(c, "error_feedback", m);
+        }
         status = http_fail(r, 400, "invalid_review", "Check the decisions and try again.");
         goto out;
     }

@@ -430,7 +430,7 @@ out:
 
 /* POST /api/v1/decisions (and the page form POST /decisions):
  * {learner_id, criterion_id, outcome, feedback, evidence_ids, vacsr?, declaration?} -> 201 */
-static int decisions_create(req_t *r)
+static int create_decision(req_t *r)
 {
     json_t *evidence_ids = NULL, *vacsr = NULL, *d = NULL;
     decision_input_t in = {0};
@@ -523,6 +523,16 @@ int decisions_load_page(req_t *r, int64_t id)
     if (!json_object_get(out, "vacsr_list"))
         json_object_set_new(out, "vacsr_list", decisions_vacsr_list(NULL));
     return 200;
+}
+
+/* The page form on /decisions/{id} shows that decision again with the errors. */
+static int decisions_create(req_t *r)
+{
+    int64_t from;
+    int status = create_decision(r);
+    if (!r->is_api && status >= 400 && status < 500 && in_int(r, "from_decision", &from) == EV_OK)
+        decisions_load_page(r, from);
+    return status;
 }
 
 /* GET /api/v1/decisions/{id}, /decisions/{id} */

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
 #include "http.h"
@@ -196,6 +197,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"audit", auditlog_cli},
     {0},
 };
 

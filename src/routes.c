@@ -1,7 +1,15 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
 #include "router.h"
+#include "auditlog.h"
+#include "caseload.h"
+#include "decisions.h"
+#include "iqa.h"
 
 const route_t *const router_tables[] = {
     core_routes,
+    decisions_routes,
+    caseload_routes,
+    iqa_routes,
+    auditlog_routes,
     NULL,
 };
