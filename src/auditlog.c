@@ -50,9 +50,26 @@ const char *auditlog_action_label(const char *action)
     return action;
 }
 
+/* A new JSON string from a malloc'd C string (freed), "" for NULL. */
+static json_t *json_string_nocheck_or_empty(char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    free(s);
+    return j ? j : json_string("");
+}
+
 /* A one-line summary of what changed, from the event's after (or before) object. */
 static void event_summary(json_t *e)
 {
+    /* db_all turns before_json/after_json into before/after only when not NULL. */
+    if (json_object_get(e, "before_json")) {
+        json_object_del(e, "before_json");
+        json_object_set_new(e, "before", json_null());
+    }
+    if (json_object_get(e, "after_json")) {
+        json_object_del(e, "after_json");
+        json_object_set_new(e, "after", json_null());
+    }
     json_t *after = json_object_get(e, "after");
     json_t *before = json_object_get(e, "before");
     char text[512] = "";
@@ -126,7 +143,7 @@ static int list_events(req_t *r, int64_t actor, int64_t learner, const char *act
                        const char *from, const char *to)
 {
     int64_t limit, offset;
-    http_page(r, 50, &limit, &offset);
+    http_page(r, 25, &limit, &offset);
     int64_t total = db_int(r->db, "SELECT COUNT(*) FROM audit_events a" EVENT_WHERE, 0, EVENT_FMT, actor, actor,
                            learner, learner, action, action, action, entity, entity, from, from, to, to);
     json_t *items = db_all(r->db, EVENT_SELECT EVENT_WHERE " ORDER BY a.id DESC LIMIT ? OFFSET ?", EVENT_FMT "ii",
@@ -155,22 +172,23 @@ static int auditlog_index(req_t *r)
     json_object_set_new(out, "filter",
                         json_pack("{s:s, s:s, s:s, s:s}", "action", action ? action : "", "entity",
                                   entity ? entity : "", "from", from ? from : "", "to", to ? to : ""));
-    json_t *people = db_all(r->db, "SELECT id, name, role FROM users ORDER BY name", "");
-    json_t *actors = json_array(), *learners = json_array(), *p;
+    /* Who: the staff (learners act only on their own portfolio: filter by learner). */
+    json_t *people = db_all(r->db, "SELECT id, name, role FROM users WHERE role <> 'learner' ORDER BY name LIMIT 500", "");
+    json_t *actors = json_array(), *p;
     size_t i;
     json_array_foreach(people, i, p)
     {
         int64_t id = json_integer_value(json_object_get(p, "id"));
-        const char *role = json_string_value(json_object_get(p, "role"));
-        json_array_append_new(actors, json_pack("{s:I, s:O, s:b}", "value", (json_int_t)id, "label",
-                                                json_object_get(p, "name"), "selected", id == actor));
-        if (role && !strcmp(role, "learner"))
-            json_array_append_new(learners, json_pack("{s:I, s:O, s:b}", "value", (json_int_t)id, "label",
-                                                      json_object_get(p, "name"), "selected", id == learner));
+        json_array_append_new(actors, json_pack("{s:I, s:O, s:O, s:b}", "value", (json_int_t)id, "label",
+                                                json_object_get(p, "name"), "role", json_object_get(p, "role"),
+                                                "selected", id == actor));
     }
     json_decref(people);
+    json_object_set_new(out, "learner_filter", learner ? json_integer(learner) : json_string(""));
+    if (learner)
+        json_object_set_new(out, "learner_filter_name",
+                            json_string_nocheck_or_empty(db_text(r->db, "SELECT name FROM users WHERE id = ?", "i", learner)));
     json_object_set_new(out, "actor_options", actors);
-    json_object_set_new(out, "learner_options", learners);
     if ((from && !util_valid_date(from)) || (to && !util_valid_date(to))) {
         http_field_error(r, from && !util_valid_date(from) ? "from" : "to", "Enter the date as YYYY-MM-DD");
         return http_fail(r, 400, "invalid_filter", "Check the dates.");

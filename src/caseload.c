@@ -35,7 +35,7 @@ static void set_age(json_t *obj, const char *iso_key)
 static int caseload_index(req_t *r)
 {
     int64_t limit, offset, owner = caseload_owner(r);
-    http_page(r, 50, &limit, &offset);
+    http_page(r, 25, &limit, &offset);
     int64_t total = db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE (? = 0 OR e.assessor_id = ?)", 0, "ii",
                            owner, owner);
     json_t *items = db_all(

@@ -581,7 +581,7 @@ static int decisions_countersign(req_t *r)
     util_now_iso(now);
     after = json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)id, "comment", comment, "signed_at", now);
     if (db_run(r->db, "INSERT INTO countersigns (decision_id, learner_id, comment, signed_at) VALUES (?, ?, ?, ?)",
-               "iits", id, learner_id, comment, now) != EV_OK ||
+               "iitt", id, learner_id, comment, now) != EV_OK ||
         audit_record(r->db, r->user.id, "decision.countersign", "decision", id, learner_id, NULL, after) != EV_OK ||
         db_commit(r->db) != EV_OK) {
         db_rollback(r->db);

@@ -236,21 +236,21 @@ static int iqa_index(req_t *r)
                                        "SELECT DISTINCT au.id, au.name AS label FROM decisions d"
                                        " JOIN users au ON au.id = d.assessor_id WHERE (? = 0 OR EXISTS (SELECT 1"
                                        " FROM enrolments en WHERE en.learner_id = d.learner_id AND en.iqa_id = ?))"
-                                       " ORDER BY au.name",
+                                       " ORDER BY au.name LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.assessor));
     json_object_set_new(out, "learner_options",
                         options(db_all(r->db,
                                        "SELECT DISTINCT lu.id, lu.name AS label FROM enrolments en"
                                        " JOIN users lu ON lu.id = en.learner_id WHERE (? = 0 OR en.iqa_id = ?)"
-                                       " ORDER BY lu.name",
+                                       " ORDER BY lu.name LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.learner));
     json_object_set_new(out, "unit_options",
                         options(db_all(r->db,
                                        "SELECT DISTINCT un.id, un.ref || ' ' || un.title AS label FROM enrolments en"
                                        " JOIN units un ON un.qualification_id = en.qualification_id"
-                                       " WHERE (? = 0 OR en.iqa_id = ?) ORDER BY un.position, un.ref",
+                                       " WHERE (? = 0 OR en.iqa_id = ?) ORDER BY un.position, un.ref LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.unit));
     json_t *kinds = json_array();
@@ -300,7 +300,7 @@ static int iqa_sample_create(req_t *r)
     util_now_iso(now);
     if (db_run(r->db,
                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at) VALUES (?, ?, ?, ?, ?)",
-               "iitts", decision_id, r->user.id, outcome, feedback, now) != EV_OK) {
+               "iittt", decision_id, r->user.id, outcome, feedback, now) != EV_OK) {
         db_rollback(r->db);
         return http_fail(r, 500, "db_error", "Could not record the sample.");
     }
