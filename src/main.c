@@ -11,6 +11,7 @@
 #include "demo.h"
 #include "http.h"
 #include "tmpl.h"
+#include "users.h"
 
 static const char USAGE[] =
     "evitrack " EVITRACK_VERSION ": an e-portfolio evidence tracker for vocational qualifications\n"
@@ -39,6 +40,7 @@ static const char USAGE[] =
     "                      a learner's portfolio as a zip with a SHA-256 manifest\n"
     "  gc [--db FILE] [--data DIR]  remove stored files nothing refers to\n"
     "  migrate [--db FILE]        create or upgrade the database schema\n"
+    "  routes                     every route as JSON (method, pattern, roles)\n"
     "  --help, --version\n";
 
 static int cmd_serve(int argc, char **argv)
@@ -213,6 +215,9 @@ static const struct command {
     {"backup", cmd_backup},
     {"audit", auditlog_cli},
     {"render", tmpl_cli_render},
+    {"user", users_cmd_user},
+    {"enrol", users_cmd_enrol},
+    {"routes", users_cmd_routes},
     {0},
 };
 

@@ -1,5 +1,6 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
 #include "router.h"
+#include "users.h"
 #include "auditlog.h"
 #include "caseload.h"
 #include "decisions.h"
@@ -7,6 +8,7 @@
 
 const route_t *const router_tables[] = {
     core_routes,
+    users_routes,
     decisions_routes,
     caseload_routes,
     iqa_routes,
