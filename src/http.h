@@ -44,6 +44,10 @@ typedef struct app {
     int64_t max_request_bytes; /* largest whole upload request */
     struct tmpl_set *templates;
     int quiet;            /* no per-request log lines */
+    char *tls_cert_pem;   /* with tls_key_pem: serve HTTPS (owned by main) */
+    char *tls_key_pem;
+    int connection_limit; /* simultaneous connections (default 1024) */
+    int timeout_s;        /* idle connection timeout (default 60) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */
@@ -96,6 +100,7 @@ enum {
     ROUTE_UPLOAD = 1u << 0,  /* multipart file parts are streamed to storage */
     ROUTE_NO_CSRF = 1u << 1, /* a state change allowed without a CSRF token (login) */
     ROUTE_OPTIONAL_AUTH = 1u << 2, /* public, but the user is loaded if signed in */
+    ROUTE_JSON = 1u << 3,    /* answered as JSON though not under /api/v1 (/healthz) */
 };
 
 /* One route: method + pattern ("/api/v1/evidence/{id}"; {name} parts match
@@ -152,6 +157,10 @@ void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset);
 /* Adds "pagination": {page, per_page, total, pages, prev, next (URLs or null)}
  * to obj for a list of total items. */
 void http_paginate(req_t *r, json_t *obj, int64_t total);
+
+/* 1 when rel (the part of a path after /static/) names a plain file below
+ * static/: no empty, dot-leading or '..' segments, only [A-Za-z0-9._-/]. */
+int http_static_path_ok(const char *rel);
 
 /* Runs the server until SIGINT/SIGTERM. EV_OK on a clean stop. */
 int http_serve(app_t *app);
