@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "http.h"
+#include "qualifications.h"
 #include "tmpl.h"
 
 static const char USAGE[] =
@@ -197,6 +198,7 @@ static const struct command {
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
     {"render", tmpl_cli_render},
+    {"import", qualifications_cli_import},
     {0},
 };
 

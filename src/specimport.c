@@ -191,7 +191,7 @@ static const char *bullet_text(const char *s)
     const unsigned char *p = (const unsigned char *)s;
     if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA2 || p[2] == 0x93)) /* • – */
         p += 3;
-    else if ((p[0] == '-' || p[0] == '*') && (p[1] == ' ' || p[1] == '\t'))
+    else if ((p[0] == '-' || p[0] == '*') && (p[1] == ' ' || p[1] == '\t' || p[1] == '\0'))
         p += 1;
     else if (isdigit(p[0])) {
         while (isdigit(*p))
@@ -407,9 +407,11 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
     json_t *spec = NULL;
     char *synopsis_text = NULL, *unit_title = NULL;
     int header_line = 0;
-    int stats[L_COUNT];
-    for (int i = 0; i < L_COUNT; i++)
+    int stats[L_COUNT], seen_at[L_COUNT]; /* summary-box counts; line of each list's heading */
+    for (int i = 0; i < L_COUNT; i++) {
         stats[i] = -1;
+        seen_at[i] = 0;
+    }
 
     /* Split into trimmed non-blank lines. */
     const char *p = data, *end = data + len;
@@ -492,6 +494,8 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
                 break;
             sec = h->sec;
             cur = h->sec == SEC_LIST ? h->list : -1;
+            if (cur >= 0)
+                seen_at[cur] = ln;
             cur_heading = h->text;
             cur_heading_line = ln;
             subtitle_seen = 0;
@@ -568,29 +572,6 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
         warn(warnings, lines[0].no, "text before the first section ignored");
     }
     *format = full ? "revision-page" : "revision-page-short";
-
-    if (!lists[L_CRITERIA].n) {
-        int at = 1;
-        for (size_t i = 0; i < nlines; i++) {
-            const struct heading *h = heading_of(lines[i].text);
-            if (h && h->sec == SEC_LIST && h->list == L_CRITERIA)
-                at = lines[i].no;
-        }
-        set_err(err, at, "no assessment criteria: expected an 'Assessment Criteria' or "
-                         "'Examiner Marking Points' section with list items");
-        goto out;
-    }
-    if (full && !lists[L_OUTCOMES].n) {
-        int at = header_line;
-        for (size_t i = 0; i < nlines; i++) {
-            const struct heading *h = heading_of(lines[i].text);
-            if (h && h->sec == SEC_LIST && h->list == L_OUTCOMES)
-                at = lines[i].no;
-        }
-        set_err(err, at, "no learning outcomes: expected a 'Learning Objectives' section with "
-                         "list items");
-        goto out;
-    }
 
     spec = json_pack("{s:i}", "evitrack_spec", SPECIMPORT_VERSION);
     json_t *unit = json_object();
@@ -674,6 +655,19 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
     } else {
         json_object_set_new(unit, "partial", json_true());
     }
+    if (!lists[L_CRITERIA].n) {
+        int at = seen_at[L_CRITERIA] ? seen_at[L_CRITERIA] : lines[nlines - 1].no;
+        set_err(err, at, "no assessment criteria: expected an 'Assessment Criteria' or "
+                         "'Examiner Marking Points' section with list items");
+        goto out_unit;
+    }
+    if (full && !lists[L_OUTCOMES].n) {
+        int at = seen_at[L_OUTCOMES] ? seen_at[L_OUTCOMES] : header_line;
+        set_err(err, at, "no learning outcomes: expected a 'Learning Objectives' section with "
+                         "list items");
+        goto out_unit;
+    }
+
     if (*synopsis_text)
         json_object_set_new(unit, "synopsis", json_string(synopsis_text));
 
@@ -1060,7 +1054,7 @@ static void js_value(jscan_t *j, buf_t *path)
     j->depth--;
 }
 
-static int json_line_of(const char *text, size_t len, const char *path)
+int specimport_json_line(const char *text, size_t len, const char *path)
 {
     jscan_t j = {text, len, 0, 1, path, 0, 0};
     buf_t p = {0};
@@ -1086,7 +1080,7 @@ static int jfail(jctx_t *c, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    set_err(c->err, json_line_of(c->text, c->len, path), "%s", b.data);
+    set_err(c->err, specimport_json_line(c->text, c->len, path), "%s", b.data);
     buf_free(&b);
     return EV_ERR;
 }
@@ -1524,6 +1518,59 @@ fail:
 out:
     json_decref(doc);
     return spec;
+}
+
+/* ---- canonical key order ---- */
+
+/* A new object with keys in the given order first, then any others. */
+static json_t *reorder(json_t *obj, const char *const *keys)
+{
+    json_t *out = json_object();
+    for (size_t i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(obj, keys[i]);
+        if (v)
+            json_object_set(out, keys[i], v);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) if (!json_object_get(out, k)) json_object_set(out, k, v);
+    return out;
+}
+
+json_t *specimport_ordered(json_t *spec)
+{
+    static const char *const top[] = {"evitrack_spec", "source", "qualification", "units", NULL};
+    static const char *const qk[] = {"code", "title", "awarding_body", "level", "framework", "subject",
+                                     "description", NULL};
+    static const char *const uk[] = {"ref", "title", "partial", "synopsis", "outcomes", "criteria", "guidance", NULL};
+    static const char *const ok[] = {"number", "text", NULL};
+    static const char *const ck[] = {"ref", "outcome", "text", "assigned_by", "matched", NULL};
+    json_t *out = reorder(spec, top);
+    json_t *q = json_object_get(out, "qualification");
+    if (json_is_object(q))
+        json_object_set_new(out, "qualification", reorder(q, qk));
+    json_t *units = json_array();
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(spec, "units"), i, u) {
+        json_t *nu = reorder(u, uk);
+        json_t *a = json_array();
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(u, "outcomes"), k, v) json_array_append_new(a, reorder(v, ok));
+        if (json_object_get(u, "outcomes"))
+            json_object_set(nu, "outcomes", a);
+        json_decref(a);
+        a = json_array();
+        json_array_foreach(json_object_get(u, "criteria"), k, v) json_array_append_new(a, reorder(v, ck));
+        json_object_set_new(nu, "criteria", a);
+        if (json_object_get(u, "guidance"))
+            json_object_set_new(nu, "guidance", reorder(json_object_get(u, "guidance"),
+                                                        (const char *const *)specimport_guidance_kinds));
+        json_array_append_new(units, nu);
+    }
+    json_object_set_new(out, "units", units);
+    return out;
 }
 
 /* ---- entry points ---- */

@@ -70,6 +70,14 @@ char *specimport_code_for(const char *title, const char *framework);
  * space. Returns a new string (caller frees). */
 char *specimport_norm(const char *s);
 
+/* The 1-based line where the value at path (JSON-pointer style, e.g.
+ * "/units/0/criteria/2") starts in valid JSON text; 0 when not found. */
+int specimport_json_line(const char *text, size_t len, const char *path);
+
+/* A new copy of a canonical spec with its keys in the documented order
+ * (for writing it out: evitrack_spec, source, qualification, units...). */
+json_t *specimport_ordered(json_t *spec);
+
 /* The guidance kinds, in display order, ending with NULL. */
 extern const char *const specimport_guidance_kinds[];
 
