@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "qualifications.h"
+#include "users.h"
 
 int demo_seed(db_t *db, const app_t *app)
 {
@@ -15,6 +16,8 @@ int demo_seed(db_t *db, const app_t *app)
         return EV_OK;
     }
     if (qualifications_demo_seed(db) != EV_OK)
+        return EV_ERR;
+    if (users_demo_seed(db) != EV_OK)
         return EV_ERR;
     return EV_OK;
 }

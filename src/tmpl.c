@@ -14,6 +14,11 @@
 #define TMPL_MAX_PARTIAL 64 /* partials and parents nested while rendering */
 #define TMPL_MAX_DEPTH 512  /* render recursion overall (sections x partials) */
 #define TMPL_MAX_DELIM 15   /* longest custom delimiter */
+/* Node visits per render: a page is ~10^4; this stops templates whose work
+ * grows exponentially ({{>a}}{{>a}} in a, sections nested over long lists). */
+#ifndef TMPL_MAX_STEPS
+#define TMPL_MAX_STEPS 50000000L
+#endif
 
 enum ntype { N_TEXT, N_VAR, N_RAW, N_SECTION, N_INVERTED, N_PARTIAL, N_PARENT, N_BLOCK };
 
@@ -692,6 +697,7 @@ typedef struct rstate {
     buf_t indent;   /* current indentation for template lines */
     int pending;    /* at the start of a template line: indent before the next output */
     int depth, pdepth;
+    long steps;
     const char *tname;
     char *err;
     size_t errlen;
@@ -879,6 +885,8 @@ static const tmpl_t *find_included(rstate_t *r, const node_t *n)
 static int render_node(rstate_t *r, const node_t *n)
 {
     json_t *v;
+    if (++r->steps > TMPL_MAX_STEPS)
+        return render_error(r, n, "rendering takes more than %ld steps", (long)TMPL_MAX_STEPS);
     switch (n->type) {
     case N_TEXT:
         put_text(r, n->str, n->len);
@@ -1080,6 +1088,8 @@ static int entry_cmp(const void *a, const void *b)
 static entry_t *set_find(const tmpl_set_t *s, const char *name)
 {
     entry_t key = {.name = (char *)name};
+    if (!s->n)
+        return NULL;
     return bsearch(&key, s->e, s->n, sizeof *s->e, entry_cmp);
 }
 
@@ -1148,7 +1158,8 @@ static int set_scan(tmpl_set_t *s, int keep_errors, char *err, size_t errlen)
         free(path);
         nn++;
     }
-    qsort(ne, nn, sizeof *ne, entry_cmp);
+    if (nn)
+        qsort(ne, nn, sizeof *ne, entry_cmp);
     for (size_t i = 0; i < s->n; i++)
         entry_clear(&s->e[i]);
     free(s->e);
