@@ -9,7 +9,9 @@
 #include "cli.h"
 #include "demo.h"
 #include "http.h"
+#include "qualifications.h"
 #include "tmpl.h"
+#include "users.h"
 
 static const char USAGE[] =
     "evitrack " EVITRACK_VERSION ": an e-portfolio evidence tracker for vocational qualifications\n"
@@ -38,6 +40,7 @@ static const char USAGE[] =
     "                      a learner's portfolio as a zip with a SHA-256 manifest\n"
     "  gc [--db FILE] [--data DIR]  remove stored files nothing refers to\n"
     "  migrate [--db FILE]        create or upgrade the database schema\n"
+    "  routes                     every route as JSON (method, pattern, roles)\n"
     "  --help, --version\n";
 
 static int cmd_serve(int argc, char **argv)
@@ -211,6 +214,10 @@ static const struct command {
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
     {"render", tmpl_cli_render},
+    {"import", qualifications_cli_import},
+    {"user", users_cmd_user},
+    {"enrol", users_cmd_enrol},
+    {"routes", users_cmd_routes},
     {0},
 };
 
