@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "http.h"
+#include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
 
@@ -215,6 +216,7 @@ static const struct command {
     {"backup", cmd_backup},
     {"audit", auditlog_cli},
     {"render", tmpl_cli_render},
+    {"import", qualifications_cli_import},
     {"user", users_cmd_user},
     {"enrol", users_cmd_enrol},
     {"routes", users_cmd_routes},

@@ -1,4 +1,5 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
+#include "qualifications.h"
 #include "router.h"
 #include "users.h"
 #include "auditlog.h"
@@ -8,6 +9,7 @@
 
 const route_t *const router_tables[] = {
     core_routes,
+    qualifications_routes,
     users_routes,
     decisions_routes,
     caseload_routes,
