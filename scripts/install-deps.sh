@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-  libsodium-dev libmagic-dev libarchive-dev libcurl4-openssl-dev sqlite3 openssl ca-certificates)
+  libsodium-dev nettle-dev libmagic-dev libarchive-dev libcurl4-openssl-dev sqlite3 openssl ca-certificates)
 TESTING=(chromium wrk unzip clang-14)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")

@@ -689,7 +689,7 @@ static const char *mime_for(const char *path)
 /* 1 when rel (below /static/) is a plain relative path: segments of
  * [A-Za-z0-9._-], none empty, none starting with '.', so no "..", no
  * hidden files, no encoded tricks (MHD has decoded %xx; %00 stays literal). */
-static int static_path_ok(const char *rel)
+int http_static_path_ok(const char *rel)
 {
     if (!*rel || strlen(rel) > 200)
         return 0;
@@ -717,7 +717,7 @@ static enum MHD_Result serve_static(req_state_t *st)
     char *full = NULL, *real = NULL, *root = NULL;
     int fd = -1;
     enum MHD_Result ret;
-    if (!static_path_ok(rel)) {
+    if (!http_static_path_ok(rel)) {
         ret = respond_error(st, 404, "not_found", "No such file.");
         goto out;
     }
@@ -786,7 +786,8 @@ static void begin_request(req_state_t *st, const char *url)
     const route_t *route = NULL;
     switch (router_match(router_tables, r->method, url, &route, r->params, &r->nparams, allow, sizeof allow)) {
     case ROUTER_NOT_FOUND:
-        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint." : "Page not found.");
+        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint."
+                  : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
         return;
     case ROUTER_BAD_METHOD:
         r->extra_header_value = xstrdup(allow);
@@ -1088,7 +1089,7 @@ int http_serve(app_t *app)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->connection_limit / 2, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(256 * 1024), NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)app->connection_memory_kb * 1024, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, app};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL};

@@ -48,6 +48,7 @@ typedef struct app {
     char *tls_key_pem;
     int connection_limit; /* simultaneous connections (default 1024) */
     int timeout_s;        /* idle connection timeout (default 60) */
+    int connection_memory_kb; /* libmicrohttpd per-connection pool (default 64) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */
@@ -157,6 +158,10 @@ void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset);
 /* Adds "pagination": {page, per_page, total, pages, prev, next (URLs or null)}
  * to obj for a list of total items. */
 void http_paginate(req_t *r, json_t *obj, int64_t total);
+
+/* 1 when rel (the part of a path after /static/) names a plain file below
+ * static/: no empty, dot-leading or '..' segments, only [A-Za-z0-9._-/]. */
+int http_static_path_ok(const char *rel);
 
 /* Runs the server until SIGINT/SIGTERM. EV_OK on a clean stop. */
 int http_serve(app_t *app);
