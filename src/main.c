@@ -6,10 +6,12 @@
 
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
 #include "evidence.h"
 #include "http.h"
+#include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
 
@@ -214,7 +216,9 @@ static const struct command {
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
     {"gc", evidence_cmd_gc},
+    {"audit", auditlog_cli},
     {"render", tmpl_cli_render},
+    {"import", qualifications_cli_import},
     {"user", users_cmd_user},
     {"enrol", users_cmd_enrol},
     {"routes", users_cmd_routes},
