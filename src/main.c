@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
 #include "http.h"
@@ -213,6 +214,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"audit", auditlog_cli},
     {"render", tmpl_cli_render},
     {"import", qualifications_cli_import},
     {"user", users_cmd_user},

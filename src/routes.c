@@ -2,10 +2,18 @@
 #include "qualifications.h"
 #include "router.h"
 #include "users.h"
+#include "auditlog.h"
+#include "caseload.h"
+#include "decisions.h"
+#include "iqa.h"
 
 const route_t *const router_tables[] = {
     core_routes,
     qualifications_routes,
     users_routes,
+    decisions_routes,
+    caseload_routes,
+    iqa_routes,
+    auditlog_routes,
     NULL,
 };
