@@ -6,9 +6,11 @@
 
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
 #include "http.h"
+#include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
 
@@ -212,7 +214,9 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"audit", auditlog_cli},
     {"render", tmpl_cli_render},
+    {"import", qualifications_cli_import},
     {"user", users_cmd_user},
     {"enrol", users_cmd_enrol},
     {"routes", users_cmd_routes},
