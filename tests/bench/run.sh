@@ -84,7 +84,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # measure LABEL PID URL: runs wrk once and prints a row; keeps the best of the rounds
 # in RPS[LABEL] (highest), P99[LABEL] and CPU[LABEL] (lowest).
-declare -A RPS P99 CPU
+declare -A RPS P99 CPU HWM
 measure() {
   local label=$1 pid=$2 url=$3 out t0 t1
   t0=$(cpu_ticks "$pid")
@@ -106,21 +106,24 @@ measure() {
   if [ -n "$cpu" ]; then
     CPU[$label]=$(awk -v a="${CPU[$label]:-}" -v b="$cpu" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }')
   fi
-  row "$label${round_tag:-}" "$rps" "$p99" "${cpu:--}"
+  local hwm
+  hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status" 2>/dev/null || true)
+  HWM[$label]=$hwm
+  row "$label${round_tag:-}" "$rps" "$p99" "${cpu:--}" "${hwm:--}"
   if [ -n "$bad" ]; then printf '   (WARNING: %s)' "$bad"; fi
   printf '\n'
 }
 
-row() { printf '%-30s %12s %10s %10s' "$1" "$2" "$3" "$4"; }
+row() { printf '%-30s %12s %10s %10s %10s' "$1" "$2" "$3" "$4" "$5"; }
 
-header() { row "target" "requests/s" "p99 ms" "cpu us/req"; printf '\n'; }
+header() { row "target" "requests/s" "p99 ms" "cpu us/req" "peak MB"; printf '\n'; }
 
 # best LABEL...: the best-of-rounds table.
 best() {
   [ "$ROUNDS" -gt 1 ] || return 0
   echo "# best of $ROUNDS rounds"
   header
-  for l in "$@"; do row "$l" "${RPS[$l]}" "${P99[$l]}" "${CPU[$l]:--}"; printf '\n'; done
+  for l in "$@"; do row "$l" "${RPS[$l]}" "${P99[$l]}" "${CPU[$l]:--}" "${HWM[$l]:--}"; printf '\n'; done
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
