@@ -6,8 +6,10 @@
 
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
+#include "evidence.h"
 #include "http.h"
 #include "qualifications.h"
 #include "tmpl.h"
@@ -213,6 +215,8 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"gc", evidence_cmd_gc},
+    {"audit", auditlog_cli},
     {"render", tmpl_cli_render},
     {"import", qualifications_cli_import},
     {"user", users_cmd_user},

@@ -1,11 +1,21 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
+#include "evidence.h"
 #include "qualifications.h"
 #include "router.h"
 #include "users.h"
+#include "auditlog.h"
+#include "caseload.h"
+#include "decisions.h"
+#include "iqa.h"
 
 const route_t *const router_tables[] = {
     core_routes,
+    evidence_routes,
     qualifications_routes,
     users_routes,
+    decisions_routes,
+    caseload_routes,
+    iqa_routes,
+    auditlog_routes,
     NULL,
 };
