@@ -46,7 +46,7 @@ void db_thread_close(void);
 sqlite3_stmt *db_prep(db_t *db, const char *sql);
 
 /* Binds arguments by a format string, one letter per '?':
- *   i int64_t, I int (promoted), d double, t const char * (NULL binds NULL),
+ *   i int64_t, z int64_t binding NULL when 0 (optional ids), I int, d double, t const char * (NULL binds NULL),
  *   n NULL (no argument), j json_t * bound as its compact JSON text.
  * Returns the cached statement ready to step, or NULL on error. */
 sqlite3_stmt *db_bind(db_t *db, const char *sql, const char *fmt, ...);

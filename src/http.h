@@ -44,6 +44,10 @@ typedef struct app {
     int64_t max_request_bytes; /* largest whole upload request */
     struct tmpl_set *templates;
     int quiet;            /* no per-request log lines */
+    char *tls_cert_pem;   /* with tls_key_pem: serve HTTPS (owned by main) */
+    char *tls_key_pem;
+    int connection_limit; /* simultaneous connections (default 1024) */
+    int timeout_s;        /* idle connection timeout (default 60) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */
@@ -96,6 +100,7 @@ enum {
     ROUTE_UPLOAD = 1u << 0,  /* multipart file parts are streamed to storage */
     ROUTE_NO_CSRF = 1u << 1, /* a state change allowed without a CSRF token (login) */
     ROUTE_OPTIONAL_AUTH = 1u << 2, /* public, but the user is loaded if signed in */
+    ROUTE_JSON = 1u << 3,    /* answered as JSON though not under /api/v1 (/healthz) */
 };
 
 /* One route: method + pattern ("/api/v1/evidence/{id}"; {name} parts match

@@ -53,6 +53,10 @@ int util_valid_date(const char *s);
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
 
+/* Reads a whole file into a new NUL-terminated buffer (caller frees);
+ * NULL when it cannot be read. *len (if non-NULL) gets its size. */
+char *util_read_file(const char *path, size_t *len);
+
 /* Log a line to stderr with a timestamp. */
 void ev_log(const char *fmt, ...) EV_PRINTF(1, 2);
 

@@ -1,0 +1,19 @@
+/* cli.h: command-line parsing shared by the subcommands */
+#ifndef EVITRACK_CLI_H
+#define EVITRACK_CLI_H
+
+#include "db.h"
+
+/* If argv[*i] is --name VALUE or --name=VALUE, sets *value, advances *i past
+ * it and returns 1. Returns -1 (after printing a one-line message) when the
+ * value is missing, 0 when argv[*i] is another argument. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* 1 (and advances *i) if argv[*i] is the flag --name. */
+int cli_flag(char **argv, int *i, const char *name);
+/* Opens and migrates the database for a command; prints a one-line message
+ * and returns NULL on failure. The caller closes it. */
+db_t *cli_open_db(const char *path);
+/* Prints "evitrack: message" to stderr and returns 2 (bad usage). */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,1126 @@
+/* http.c: libmicrohttpd glue: per-request state, body decoding, checks, responses, static files */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "router.h"
+#include "session.h"
+#include "storage.h"
+#include "tmpl.h"
+
+#define MAX_JSON_BODY (1024 * 1024)       /* JSON and urlencoded bodies */
+#define POST_BUFFER_SIZE (64 * 1024)
+
+static const char SECURITY_CSP[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+static const char PREVIEW_CSP[] =
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; sandbox";
+
+enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM };
+
+/* Everything one request owns; freed in request_completed(). */
+typedef struct req_state {
+    req_t r;
+    int seen;                 /* the first call for this request is done */
+    int is_static;
+    enum body_kind body_kind;
+    buf_t body;               /* JSON body */
+    struct MHD_PostProcessor *pp;
+    char *field_key;          /* form field being received (values come in pieces) */
+    buf_t field_val;
+    int field_active;
+    blob_writer_t *writer;    /* file part being received */
+    json_t *writer_meta;      /* {field, name} of that part */
+    uint64_t body_bytes;
+    int err_status;           /* a deferred error, answered at the end */
+    char err_code[40];
+    char err_msg[240];
+    uint64_t started_us;
+    int status;
+    uint64_t resp_bytes;
+} req_state_t;
+
+static atomic_int requests_in_flight;
+static volatile sig_atomic_t stopping;
+
+/* ---- small helpers ---- */
+
+unsigned role_from_name(const char *name)
+{
+    if (!name)
+        return 0;
+    if (!strcmp(name, "learner"))
+        return ROLE_LEARNER;
+    if (!strcmp(name, "assessor"))
+        return ROLE_ASSESSOR;
+    if (!strcmp(name, "iqa"))
+        return ROLE_IQA;
+    if (!strcmp(name, "admin"))
+        return ROLE_ADMIN;
+    if (!strcmp(name, "eqa"))
+        return ROLE_EQA;
+    return 0;
+}
+
+const char *role_name(unsigned role)
+{
+    switch (role) {
+    case ROLE_LEARNER: return "learner";
+    case ROLE_ASSESSOR: return "assessor";
+    case ROLE_IQA: return "iqa";
+    case ROLE_ADMIN: return "admin";
+    case ROLE_EQA: return "eqa";
+    default: return "";
+    }
+}
+
+json_t *http_out(req_t *r)
+{
+    if (!r->out || !json_is_object(r->out)) {
+        json_decref(r->out);
+        r->out = json_object();
+    }
+    return r->out;
+}
+
+void http_set_out(req_t *r, json_t *out)
+{
+    json_decref(r->out);
+    r->out = out;
+}
+
+int http_fail(req_t *r, int status, const char *code, const char *fmt, ...)
+{
+    buf_t msg = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    json_object_set_new(http_out(r), "error",
+                        json_pack("{s:s, s:s}", "code", code, "message", msg.data ? msg.data : ""));
+    buf_free(&msg);
+    return status;
+}
+
+void http_field_error(req_t *r, const char *field, const char *message)
+{
+    json_t *out = http_out(r);
+    json_t *errors = json_object_get(out, "errors");
+    if (!json_is_array(errors)) {
+        errors = json_array();
+        json_object_set_new(out, "errors", errors);
+    }
+    json_array_append_new(errors, json_pack("{s:s, s:s, s:s+}", "field", field, "message", message,
+                                            "href", "#", field));
+    /* Pages show each field's own message beside it: errors_by_field.title */
+    json_t *by = json_object_get(out, "field_errors");
+    if (!json_is_object(by)) {
+        by = json_object();
+        json_object_set_new(out, "field_errors", by);
+    }
+    if (!json_object_get(by, field))
+        json_object_set_new(by, field, json_string(message));
+}
+
+size_t http_field_error_count(const req_t *r)
+{
+    return r->out ? json_array_size(json_object_get(r->out, "errors")) : 0;
+}
+
+void http_redirect(req_t *r, const char *fmt, ...)
+{
+    buf_t b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    free(r->redirect);
+    r->redirect = buf_take(&b);
+}
+
+const char *http_header(req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_cookie(req_t *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+void http_client_addr(req_t *r, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
+const char *in_str(req_t *r, const char *key)
+{
+    json_t *v = json_object_get(r->in, key);
+    if (json_is_array(v))
+        v = json_array_get(v, 0);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int in_int(req_t *r, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(r->in, key);
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return EV_OK;
+    }
+    if (json_is_string(v))
+        return util_parse_i64(json_string_value(v), out);
+    return EV_ERR;
+}
+
+int in_bool(req_t *r, const char *key)
+{
+    json_t *v = json_object_get(r->in, key);
+    if (json_is_boolean(v))
+        return json_is_true(v);
+    if (json_is_integer(v))
+        return json_integer_value(v) != 0;
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        return !strcmp(s, "1") || !strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true");
+    }
+    return 0;
+}
+
+json_t *in_array(req_t *r, const char *key)
+{
+    json_t *v = json_object_get(r->in, key);
+    if (json_is_array(v))
+        return json_incref(v);
+    json_t *a = json_array();
+    if (v && !json_is_null(v))
+        json_array_append(a, v);
+    return a;
+}
+
+void http_send_file(req_t *r, const char *path, const char *content_type,
+                    const char *download_name, int inline_disposition)
+{
+    free(r->file_path);
+    free(r->content_type);
+    free(r->download_name);
+    r->file_path = xstrdup(path);
+    r->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    r->download_name = download_name ? xstrdup(download_name) : NULL;
+    r->inline_disposition = inline_disposition;
+}
+
+void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type,
+                      const char *download_name)
+{
+    free(r->raw_body);
+    free(r->content_type);
+    free(r->download_name);
+    r->raw_body = data;
+    r->raw_len = len;
+    r->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    r->download_name = download_name ? xstrdup(download_name) : NULL;
+}
+
+void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset)
+{
+    int64_t page = 1, per = dflt;
+    if (in_int(r, "page", &page) != EV_OK || page < 1)
+        page = 1;
+    if (in_int(r, "per_page", &per) != EV_OK || per < 1)
+        per = dflt;
+    if (per > 200)
+        per = 200;
+    if (page > 1000000)
+        page = 1000000;
+    *limit = per;
+    *offset = (page - 1) * per;
+}
+
+/* Builds the URL of another page of the current list, keeping other query args. */
+static char *page_url(req_t *r, int64_t page, int64_t per)
+{
+    buf_t b = {0};
+    buf_puts(&b, r->path);
+    buf_printf(&b, "?page=%lld&per_page=%lld", (long long)page, (long long)per);
+    const char *key;
+    json_t *v;
+    json_object_foreach(r->in, key, v) {
+        if (!strcmp(key, "page") || !strcmp(key, "per_page") || !strcmp(key, "csrf_token") || !json_is_string(v))
+            continue;
+        buf_printf(&b, "&%s=", key);
+        for (const unsigned char *s = (const unsigned char *)json_string_value(v); *s; s++) {
+            if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                strchr("-_.~", *s))
+                buf_putc(&b, (char)*s);
+            else
+                buf_printf(&b, "%%%02X", *s);
+        }
+    }
+    return buf_take(&b);
+}
+
+void http_paginate(req_t *r, json_t *obj, int64_t total)
+{
+    int64_t limit, offset;
+    http_page(r, 25, &limit, &offset);
+    int64_t per = limit, page = offset / per + 1;
+    int64_t pages = total > 0 ? (total + per - 1) / per : 1;
+    json_t *p = json_pack("{s:I, s:I, s:I, s:I}", "page", (json_int_t)page, "per_page", (json_int_t)per,
+                          "total", (json_int_t)total, "pages", (json_int_t)pages);
+    char *prev = page > 1 ? page_url(r, page - 1, per) : NULL;
+    char *next = page < pages ? page_url(r, page + 1, per) : NULL;
+    json_object_set_new(p, "prev", prev ? json_string(prev) : json_null());
+    json_object_set_new(p, "next", next ? json_string(next) : json_null());
+    free(prev);
+    free(next);
+    json_object_set_new(obj, "pagination", p);
+}
+
+/* ---- input decoding ---- */
+
+/* Adds key=value to obj; a repeated key becomes an array of its values. */
+static void add_field(json_t *obj, const char *key, const char *val, size_t len)
+{
+    json_t *v = json_stringn(val, len);
+    if (!v) /* not valid UTF-8: keep the field, as an empty value that fails validation */
+        v = json_string("");
+    json_t *old = json_object_get(obj, key);
+    if (!old) {
+        json_object_set_new(obj, key, v);
+    } else if (json_is_array(old)) {
+        json_array_append_new(old, v);
+    } else {
+        json_t *a = json_array();
+        json_array_append(a, old);
+        json_array_append_new(a, v);
+        json_object_set_new(obj, key, a);
+    }
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    json_t *args = cls;
+    if (key && *key)
+        add_field(args, key, value ? value : "", value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+static void set_error(req_state_t *st, int status, const char *code, const char *msg)
+{
+    if (st->err_status)
+        return; /* keep the first */
+    st->err_status = status;
+    snprintf(st->err_code, sizeof st->err_code, "%s", code);
+    snprintf(st->err_msg, sizeof st->err_msg, "%s", msg);
+}
+
+static void flush_field(req_state_t *st)
+{
+    if (!st->field_active)
+        return;
+    add_field(st->r.in, st->field_key, st->field_val.data ? st->field_val.data : "", st->field_val.len);
+    free(st->field_key);
+    st->field_key = NULL;
+    buf_free(&st->field_val);
+    st->field_active = 0;
+}
+
+/* Finishes the file part being received: fsync + hash, recorded in r->uploads. */
+static void finish_writer(req_state_t *st)
+{
+    if (!st->writer)
+        return;
+    char *tmp = NULL;
+    char sha[65];
+    uint64_t size = 0;
+    blob_writer_t *w = st->writer;
+    st->writer = NULL;
+    if (storage_finish(w, &tmp, sha, &size) != EV_OK) {
+        set_error(st, 500, "storage_failed", "The file could not be stored. Please try again.");
+        json_decref(st->writer_meta);
+        st->writer_meta = NULL;
+        return;
+    }
+    json_object_set_new(st->writer_meta, "size", json_integer((json_int_t)size));
+    json_object_set_new(st->writer_meta, "sha256", json_string(sha));
+    json_object_set_new(st->writer_meta, "tmp_path", json_string(tmp));
+    json_array_append_new(st->r.uploads, st->writer_meta);
+    st->writer_meta = NULL;
+    free(tmp);
+}
+
+static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *filename, const char *content_type,
+                                     const char *transfer_encoding, const char *data,
+                                     uint64_t off, size_t size)
+{
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    req_state_t *st = cls;
+    if (!key)
+        return MHD_YES;
+    if (filename) {
+        if (!*filename)
+            return MHD_YES; /* an empty file input */
+        if (!(st->r.route && (st->r.route->flags & ROUTE_UPLOAD))) {
+            set_error(st, 400, "files_not_accepted", "This form does not take files.");
+            return MHD_YES;
+        }
+        if (st->err_status)
+            return MHD_YES; /* discard the rest */
+        if (off == 0) {
+            finish_writer(st);
+            flush_field(st);
+            st->writer = storage_begin(st->r.app->data_dir);
+            if (!st->writer) {
+                set_error(st, 500, "storage_failed", "The file could not be stored. Please try again.");
+                return MHD_YES;
+            }
+            st->writer_meta = json_pack("{s:s, s:s}", "field", key, "name", filename);
+            if (!st->writer_meta) /* a name that is not UTF-8 */
+                st->writer_meta = json_pack("{s:s, s:s}", "field", key, "name", "upload");
+        }
+        if (!st->writer)
+            return MHD_YES;
+        if (storage_written(st->writer) + size > (uint64_t)st->r.app->max_upload_bytes) {
+            storage_abort(st->writer);
+            st->writer = NULL;
+            json_decref(st->writer_meta);
+            st->writer_meta = NULL;
+            char msg[200];
+            snprintf(msg, sizeof msg, "The file %s is larger than the %lld MB limit.", filename,
+                     (long long)(st->r.app->max_upload_bytes / (1024 * 1024)));
+            set_error(st, 413, "file_too_large", msg);
+            return MHD_YES;
+        }
+        if (size && storage_write(st->writer, data, size) != EV_OK)
+            set_error(st, 500, "storage_failed", "The file could not be stored. Please try again.");
+        return MHD_YES;
+    }
+    /* an ordinary field; its value may arrive in several pieces */
+    if (off == 0 || !st->field_active || strcmp(st->field_key, key) != 0) {
+        flush_field(st);
+        st->field_key = xstrdup(key);
+        st->field_active = 1;
+    }
+    if (st->field_val.len + size > MAX_JSON_BODY) {
+        set_error(st, 413, "field_too_large", "A form field is too long.");
+        return MHD_YES;
+    }
+    buf_append(&st->field_val, data, size);
+    return MHD_YES;
+}
+
+/* ---- responses ---- */
+
+static void add_common_headers(struct MHD_Response *resp, int preview)
+{
+    MHD_add_response_header(resp, "Content-Security-Policy", preview ? PREVIEW_CSP : SECURITY_CSP);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", preview ? "SAMEORIGIN" : "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+    MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+    MHD_add_response_header(resp, "Permissions-Policy", "geolocation=(), camera=(), microphone=()");
+}
+
+static enum MHD_Result queue(req_state_t *st, int status, struct MHD_Response *resp, size_t bytes)
+{
+    st->status = status;
+    st->resp_bytes = bytes;
+    enum MHD_Result ret = MHD_queue_response(st->r.conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type, char *data, size_t len,
+                                  const char *cache)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Cache-Control", cache);
+    add_common_headers(resp, 0);
+    if (st->r.set_cookie)
+        MHD_add_response_header(resp, "Set-Cookie", st->r.set_cookie);
+    if (st->r.extra_header_name && st->r.extra_header_value)
+        MHD_add_response_header(resp, st->r.extra_header_name, st->r.extra_header_value);
+    if (st->r.redirect && status >= 300 && status < 400)
+        MHD_add_response_header(resp, "Location", st->r.redirect);
+    if (status == 405 && st->r.extra_header_value)
+        MHD_add_response_header(resp, "Allow", st->r.extra_header_value);
+    return queue(st, status, resp, len);
+}
+
+static enum MHD_Result send_json(req_state_t *st, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    if (!text)
+        text = xstrdup("{}");
+    return send_bytes(st, status, "application/json", text, len, "no-store");
+}
+
+/* RFC 6266 / 5987: an ASCII fallback name plus filename*=UTF-8''percent-encoded. */
+static char *content_disposition(const char *name, int inline_disposition)
+{
+    buf_t b = {0};
+    buf_puts(&b, inline_disposition ? "inline" : "attachment");
+    buf_puts(&b, "; filename=\"");
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++)
+        buf_putc(&b, (*s < 0x20 || *s >= 0x7f || *s == '"' || *s == '\\' || *s == '/' || *s == ';') ? '_' : (char)*s);
+    buf_puts(&b, "\"; filename*=UTF-8''");
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+            strchr("!#$&+-.^_`|~", *s))
+            buf_putc(&b, (char)*s);
+        else
+            buf_printf(&b, "%%%02X", *s);
+    }
+    return buf_take(&b);
+}
+
+static enum MHD_Result send_raw(req_state_t *st, int status)
+{
+    req_t *r = &st->r;
+    struct MHD_Response *resp = NULL;
+    size_t bytes = 0;
+    if (r->file_path) {
+        int fd = open(r->file_path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) != 0) {
+            if (fd >= 0)
+                close(fd);
+            json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", "not_found", "message",
+                                  "The file is missing from the store.");
+            enum MHD_Result ret = send_json(st, 404, e);
+            json_decref(e);
+            return ret;
+        }
+        bytes = (size_t)sb.st_size;
+        resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+        if (!resp) {
+            close(fd);
+            return MHD_NO;
+        }
+    } else {
+        bytes = r->raw_len;
+        resp = MHD_create_response_from_buffer(r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+            return MHD_NO;
+        r->raw_body = NULL; /* MHD frees it */
+    }
+    MHD_add_response_header(resp, "Content-Type", r->content_type ? r->content_type : "application/octet-stream");
+    MHD_add_response_header(resp, "Cache-Control", "private, no-store");
+    if (r->download_name) {
+        char *cd = content_disposition(r->download_name, r->inline_disposition);
+        MHD_add_response_header(resp, "Content-Disposition", cd);
+        free(cd);
+    }
+    add_common_headers(resp, r->inline_disposition);
+    if (r->set_cookie)
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+    return queue(st, status, resp, bytes);
+}
+
+static const char *status_title(int status)
+{
+    switch (status) {
+    case 400: return "There is a problem with the request";
+    case 401: return "You need to sign in";
+    case 403: return "You do not have access to this page";
+    case 404: return "Page not found";
+    case 405: return "That action is not possible here";
+    case 409: return "This can no longer be changed";
+    case 413: return "The upload is too large";
+    case 429: return "Too many attempts";
+    case 503: return "Sorry, the service is unavailable";
+    default: return status >= 500 ? "Sorry, there is a problem with the service" : "There is a problem";
+    }
+}
+
+/* Adds what every page may show: the user, the CSRF token, the path. */
+static void add_page_context(req_t *r, json_t *ctx, int status)
+{
+    if (r->user.id) {
+        json_t *me = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)r->user.id, "name", r->user.name,
+                               "email", r->user.email, "role", role_name(r->user.role));
+        if (me) {
+            char key[32];
+            snprintf(key, sizeof key, "is_%s", role_name(r->user.role));
+            json_object_set_new(me, key, json_true());
+            json_object_set_new(me, "is_staff", json_boolean(r->user.role != ROLE_LEARNER));
+            json_object_set_new(ctx, "me", me);
+        }
+        json_object_set_new(ctx, "csrf_token", json_string(r->user.csrf_token));
+    }
+    json_object_set_new(ctx, "path", json_string(r->path));
+    json_object_set_new(ctx, "status", json_integer(status));
+    if (status >= 400)
+        json_object_set_new(ctx, "status_title", json_string(status_title(status)));
+}
+
+static enum MHD_Result send_page(req_state_t *st, int status)
+{
+    req_t *r = &st->r;
+    const app_t *app = r->app;
+    const char *name = r->tmpl ? r->tmpl : (r->route ? r->route->tmpl : NULL);
+    if (status >= 500 || !name || !app->templates || !tmpl_set_has(app->templates, name))
+        name = "error";
+    if (status >= 400 && !r->tmpl && r->route && r->route->tmpl && strcmp(r->method, "GET") != 0 &&
+        status != 400 && status != 409 && status != 413 && status != 429)
+        name = "error"; /* a form re-renders itself only for input problems */
+    json_t *ctx = json_is_object(r->out) ? json_incref(r->out) : json_object();
+    if (status >= 400 && !json_object_get(ctx, "error"))
+        json_object_set_new(ctx, "error", json_pack("{s:s, s:s}", "code", "error", "message", status_title(status)));
+    if (status >= 400 && strcmp(r->method, "GET") != 0) /* show what was typed back in the form */
+        json_object_set(ctx, "values", r->in);
+    add_page_context(r, ctx, status);
+    buf_t html = {0};
+    char err[256] = "";
+    int rc = app->templates ? tmpl_set_render(app->templates, name, ctx, &html, err, sizeof err) : EV_ERR;
+    json_decref(ctx);
+    if (rc != EV_OK) {
+        ev_log("template %s: %s", name, err);
+        buf_free(&html);
+        char *msg = fmtalloc("<!doctype html><html lang=\"en\"><title>Error</title><h1>%s</h1></html>",
+                             status_title(500));
+        return send_bytes(st, 500, "text/html; charset=utf-8", msg, strlen(msg), "no-store");
+    }
+    size_t len = html.len;
+    return send_bytes(st, status, "text/html; charset=utf-8", buf_take(&html), len, "no-store");
+}
+
+/* Sends the handler's result (or an error) in the representation the path asks for. */
+static enum MHD_Result respond(req_state_t *st, int status)
+{
+    req_t *r = &st->r;
+    if (status < 400 && (r->file_path || r->raw_body))
+        return send_raw(st, status);
+    if (r->is_api) {
+        json_t *body;
+        if (status >= 400) {
+            json_t *e = r->out ? json_object_get(r->out, "error") : NULL;
+            body = json_object();
+            if (e)
+                json_object_set(body, "error", e);
+            else
+                json_object_set_new(body, "error", json_pack("{s:s, s:s}", "code", "error", "message",
+                                                             status_title(status)));
+            json_t *errs = r->out ? json_object_get(r->out, "errors") : NULL;
+            if (errs)
+                json_object_set(body, "errors", errs);
+        } else {
+            body = r->out ? json_incref(r->out) : json_object();
+        }
+        enum MHD_Result ret = send_json(st, status, body);
+        json_decref(body);
+        return ret;
+    }
+    if (status == 401) {
+        http_redirect(r, "/login");
+        return send_bytes(st, 303, "text/plain", xstrdup(""), 0, "no-store");
+    }
+    if (r->redirect && status < 400) {
+        char *msg = xstrdup("");
+        return send_bytes(st, 303, "text/plain", msg, 0, "no-store");
+    }
+    return send_page(st, status);
+}
+
+static enum MHD_Result respond_error(req_state_t *st, int status, const char *code, const char *msg)
+{
+    http_fail(&st->r, status, code, "%s", msg);
+    return respond(st, status);
+}
+
+/* ---- static files ---- */
+
+static const char *mime_for(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot)
+        return "application/octet-stream";
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".css", "text/css; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
+        {".svg", "image/svg+xml"},              {".png", "image/png"},
+        {".jpg", "image/jpeg"},                 {".jpeg", "image/jpeg"},
+        {".ico", "image/x-icon"},               {".woff2", "font/woff2"},
+        {".txt", "text/plain; charset=utf-8"},  {".json", "application/json"},
+        {".webp", "image/webp"},                {".map", "application/json"},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(dot, types[i].ext))
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+/* 1 when rel (below /static/) is a plain relative path: segments of
+ * [A-Za-z0-9._-], none empty, none starting with '.', so no "..", no
+ * hidden files, no encoded tricks (MHD has decoded %xx; %00 stays literal). */
+static int static_path_ok(const char *rel)
+{
+    if (!*rel || strlen(rel) > 200)
+        return 0;
+    const char *seg = rel;
+    for (const char *p = rel;; p++) {
+        if (*p == '/' || *p == '\0') {
+            if (p == seg || *seg == '.')
+                return 0;
+            if (!*p)
+                break;
+            seg = p + 1;
+            continue;
+        }
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result serve_static(req_state_t *st)
+{
+    const char *rel = st->r.path + strlen("/static/");
+    char *full = NULL, *real = NULL, *root = NULL;
+    int fd = -1;
+    enum MHD_Result ret;
+    if (!static_path_ok(rel)) {
+        ret = respond_error(st, 404, "not_found", "No such file.");
+        goto out;
+    }
+    full = fmtalloc("%s/%s", st->r.app->static_dir, rel);
+    real = realpath(full, NULL);
+    root = realpath(st->r.app->static_dir, NULL);
+    size_t rootlen = root ? strlen(root) : 0;
+    /* Symlinks that lead out of static/ are refused: the resolved path must stay inside. */
+    if (!real || !root || strncmp(real, root, rootlen) != 0 || real[rootlen] != '/') {
+        ret = respond_error(st, 404, "not_found", "No such file.");
+        goto out;
+    }
+    struct stat sb;
+    fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        ret = respond_error(st, 404, "not_found", "No such file.");
+        goto out;
+    }
+    char etag[64];
+    snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)sb.st_size,
+             (unsigned long long)sb.st_mtime);
+    const char *inm = MHD_lookup_connection_value(st->r.conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    struct MHD_Response *resp;
+    int status;
+    size_t bytes = 0;
+    if (inm && strstr(inm, etag)) {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        status = 304;
+    } else {
+        resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+        fd = -1; /* MHD owns it now */
+        status = 200;
+        bytes = (size_t)sb.st_size;
+        MHD_add_response_header(resp, "Content-Type", mime_for(real));
+    }
+    MHD_add_response_header(resp, "ETag", etag);
+    MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
+    add_common_headers(resp, 0);
+    ret = queue(st, status, resp, bytes);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(full);
+    free(real);
+    free(root);
+    return ret;
+}
+
+/* ---- the request cycle ---- */
+
+static int content_type_is(const char *ct, const char *want)
+{
+    return ct && strncasecmp(ct, want, strlen(want)) == 0;
+}
+
+/* First call: route, authenticate, check role, and set up body decoding. */
+static void begin_request(req_state_t *st, const char *url)
+{
+    req_t *r = &st->r;
+    r->is_api = strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/api/v1") == 0 || strcmp(url, "/healthz") == 0;
+    if ((!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) && !strncmp(url, "/static/", 8)) {
+        st->is_static = 1;
+        return;
+    }
+    char allow[64];
+    const route_t *route = NULL;
+    switch (router_match(router_tables, r->method, url, &route, r->params, &r->nparams, allow, sizeof allow)) {
+    case ROUTER_NOT_FOUND:
+        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint." : "Page not found.");
+        return;
+    case ROUTER_BAD_METHOD:
+        r->extra_header_value = xstrdup(allow);
+        set_error(st, 405, "method_not_allowed", "That method is not allowed here.");
+        return;
+    case ROUTER_FOUND:
+        break;
+    }
+    r->route = route;
+    if (route->flags & ROUTE_JSON)
+        r->is_api = 1;
+    r->db = db_thread();
+    if (!r->db) {
+        set_error(st, 503, "database_unavailable", "The database cannot be opened.");
+        return;
+    }
+    if (route->roles || (route->flags & ROUTE_OPTIONAL_AUTH)) {
+        if (session_load(r) != EV_OK) {
+            set_error(st, 503, "database_unavailable", "The database is not answering.");
+            return;
+        }
+        if (route->roles && !r->user.id) {
+            set_error(st, 401, "unauthenticated", "Sign in to continue.");
+            return;
+        }
+        if (route->roles && !(route->roles & r->user.role)) {
+            set_error(st, 403, "forbidden", "Your role cannot do this.");
+            return;
+        }
+    }
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int64_t length = 0;
+    if (cl && util_parse_i64(cl, &length) == EV_OK) {
+        int64_t cap = (route->flags & ROUTE_UPLOAD) ? r->app->max_request_bytes : MAX_JSON_BODY;
+        if (length > cap) {
+            set_error(st, 413, "request_too_large",
+                      (route->flags & ROUTE_UPLOAD) ? "The upload is larger than the limit for one request."
+                                                    : "The request body is too large.");
+            return;
+        }
+    }
+    if (content_type_is(ct, "application/json")) {
+        st->body_kind = BODY_JSON;
+    } else if (content_type_is(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED) ||
+               content_type_is(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA)) {
+        st->body_kind = BODY_FORM;
+        st->pp = MHD_create_post_processor(r->conn, POST_BUFFER_SIZE, post_iterator, st);
+        if (!st->pp)
+            set_error(st, 400, "bad_form", "The form data could not be read (bad Content-Type).");
+    }
+}
+
+/* Body bytes as they arrive. */
+static void take_body(req_state_t *st, const char *data, size_t size)
+{
+    st->body_bytes += size;
+    if (st->err_status && st->err_status != 413)
+        return;
+    if (st->r.route && (st->r.route->flags & ROUTE_UPLOAD) &&
+        st->body_bytes > (uint64_t)st->r.app->max_request_bytes) {
+        set_error(st, 413, "request_too_large", "The upload is larger than the limit for one request.");
+        return;
+    }
+    if (st->err_status)
+        return;
+    switch (st->body_kind) {
+    case BODY_JSON:
+        if (st->body.len + size > MAX_JSON_BODY) {
+            set_error(st, 413, "request_too_large", "The request body is too large.");
+            return;
+        }
+        buf_append(&st->body, data, size);
+        break;
+    case BODY_FORM:
+        if (!(st->r.route && (st->r.route->flags & ROUTE_UPLOAD)) && st->body_bytes > MAX_JSON_BODY) {
+            set_error(st, 413, "request_too_large", "The request body is too large.");
+            return;
+        }
+        if (MHD_post_process(st->pp, data, size) != MHD_YES)
+            set_error(st, 400, "bad_form", "The form data is malformed.");
+        break;
+    case BODY_NONE:
+        if (size)
+            set_error(st, 415, "unsupported_media_type",
+                      "Send JSON (application/json) or a form (urlencoded or multipart).");
+        break;
+    }
+}
+
+/* Last call: finish decoding, check CSRF, run the handler, respond. */
+static enum MHD_Result finish_request(req_state_t *st)
+{
+    req_t *r = &st->r;
+    if (st->pp) {
+        if (!st->err_status) {
+            flush_field(st);
+            finish_writer(st);
+        }
+        if (MHD_destroy_post_processor(st->pp) != MHD_YES)
+            set_error(st, 400, "incomplete_body", "The form data ended early or is malformed.");
+        st->pp = NULL;
+    }
+    if (st->err_status)
+        return respond_error(st, st->err_status, st->err_code, st->err_msg);
+    if (st->body_kind == BODY_JSON && st->body.len) {
+        json_error_t jerr;
+        json_t *body = json_loadb(st->body.data, st->body.len, 0, &jerr);
+        if (!json_is_object(body)) {
+            json_decref(body);
+            char msg[200];
+            snprintf(msg, sizeof msg, "The JSON body is not a valid object (line %d, column %d).", jerr.line,
+                     jerr.column);
+            return respond_error(st, 400, "bad_json", msg);
+        }
+        json_object_update(r->in, body);
+        json_decref(body);
+    }
+    /* Query arguments fill in what the body did not give. */
+    json_t *args = json_object();
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
+    json_object_update_missing(r->in, args);
+    json_decref(args);
+
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 && r->by_cookie &&
+        !(r->route->flags & ROUTE_NO_CSRF) && !session_csrf_ok(r))
+        return respond_error(st, 403, "csrf_failed",
+                             "This form has expired or was not sent from evitrack. Go back, reload the page and try again.");
+    int status = r->route->handler(r);
+    if (status >= 500 && r->db)
+        db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+    return respond(st, status);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version, const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    req_state_t *st = *con_cls;
+    if (!st) {
+        st = xcalloc(1, sizeof *st);
+        st->started_us = util_now_us();
+        st->r.conn = conn;
+        st->r.app = cls;
+        st->r.method = method;
+        st->r.path = url;
+        st->r.in = json_object();
+        st->r.uploads = json_array();
+        *con_cls = st;
+        atomic_fetch_add(&requests_in_flight, 1);
+        begin_request(st, url);
+        /* An error known before the body arrives is answered at once, so a
+         * refused upload is not read; otherwise wait for the next call (the
+         * keep-alive trap of 0.9.75, STYLE.md). */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (st->err_status && ((cl && strcmp(cl, "0") != 0) || te))
+            return respond_error(st, st->err_status, st->err_code, st->err_msg);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        take_body(st, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (st->status)
+        return MHD_YES; /* already answered */
+    if (st->is_static)
+        return serve_static(st);
+    return finish_request(st);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                              enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    const app_t *app = cls;
+    req_state_t *st = *con_cls;
+    if (!st)
+        return;
+    if (!app->quiet) {
+        char line[600];
+        int n = snprintf(line, sizeof line, "%s %.400s %d %lluB %lluus%s\n", st->r.method, st->r.path,
+                         st->status, (unsigned long long)st->resp_bytes,
+                         (unsigned long long)(util_now_us() - st->started_us),
+                         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+        if (n > 0)
+            (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
+    if (st->pp)
+        MHD_destroy_post_processor(st->pp);
+    storage_abort(st->writer);
+    json_decref(st->writer_meta);
+    /* Temporary files a handler did not promote into the store are removed. */
+    size_t i;
+    json_t *u;
+    json_array_foreach(st->r.uploads, i, u) {
+        const char *tmp = json_string_value(json_object_get(u, "tmp_path"));
+        if (tmp)
+            unlink(tmp);
+    }
+    if (st->r.db)
+        db_rollback(st->r.db);
+    json_decref(st->r.in);
+    json_decref(st->r.uploads);
+    json_decref(st->r.out);
+    free(st->r.redirect);
+    free(st->r.set_cookie);
+    free(st->r.extra_header_name);
+    free(st->r.extra_header_value);
+    free(st->r.file_path);
+    free(st->r.raw_body);
+    free(st->r.content_type);
+    free(st->r.download_name);
+    free(st->field_key);
+    buf_free(&st->field_val);
+    buf_free(&st->body);
+    free(st);
+    *con_cls = NULL;
+    atomic_fetch_sub(&requests_in_flight, 1);
+}
+
+/* Decodes %XX in place, except %00, which stays literal so that no path or
+ * argument can be cut short by a NUL (and static paths refuse '%'). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (p[0] == '%' && p[1] && p[2] && strchr("0123456789abcdefABCDEF", p[1]) &&
+            strchr("0123456789abcdefABCDEF", p[2]) && !(p[1] == '0' && p[2] == '0')) {
+            char hex[3] = {p[1], p[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    buf_t b = {0};
+    buf_vprintf(&b, fmt, ap);
+    if (b.len && b.data[b.len - 1] == '\n')
+        b.data[--b.len] = '\0';
+    ev_log("http: %s", b.data ? b.data : "");
+    buf_free(&b);
+}
+
+int http_serve(app_t *app)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    /* Block the stop signals in every thread (MHD's inherit this mask) and
+     * wait for them here, in the main thread. */
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    socklen_t addrlen;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (strchr(app->listen_addr, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)app->port);
+        if (inet_pton(AF_INET6, app->listen_addr, &a6->sin6_addr) != 1) {
+            fprintf(stderr, "evitrack: bad --listen address %s\n", app->listen_addr);
+            return EV_ERR;
+        }
+        addrlen = sizeof *a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)app->port);
+        if (inet_pton(AF_INET, app->listen_addr, &a4->sin_addr) != 1) {
+            fprintf(stderr, "evitrack: bad --listen address %s\n", app->listen_addr);
+            return EV_ERR;
+        }
+        addrlen = sizeof *a4;
+    }
+    (void)addrlen;
+    if (app->tls_cert_pem && app->tls_key_pem)
+        flags |= MHD_USE_TLS;
+
+    struct MHD_OptionItem opts[16];
+    int n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)app->threads, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->connection_limit / 2, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(256 * 1024), NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, app};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL};
+    if (flags & MHD_USE_TLS) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, app->tls_cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, app->tls_key_pem};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)app->port, NULL, NULL, access_handler, app,
+                                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "evitrack: cannot listen on %s:%d (in use, or a bad address?)\n", app->listen_addr,
+                app->port);
+        return EV_ERR;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    int port = info ? info->port : app->port;
+    printf("evitrack listening on %s://%s%s%s:%d\n", (flags & MHD_USE_TLS) ? "https" : "http",
+           strchr(app->listen_addr, ':') ? "[" : "", app->listen_addr, strchr(app->listen_addr, ':') ? "]" : "",
+           port);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    stopping = 1;
+    ev_log("signal %d: finishing requests in flight, then stopping", sig);
+    /* Stop accepting, let requests in flight finish (up to 10 s), then stop. */
+    MHD_quiesce_daemon(d);
+    for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 1000; waited++)
+        usleep(10000);
+    MHD_stop_daemon(d);
+    ev_log("stopped");
+    return EV_OK;
+}

@@ -1,0 +1,221 @@
+/* main.c: the evitrack command line: dispatches to serve and the other subcommands */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "demo.h"
+#include "http.h"
+#include "tmpl.h"
+
+static const char USAGE[] =
+    "evitrack " EVITRACK_VERSION ": an e-portfolio evidence tracker for vocational qualifications\n"
+    "\n"
+    "Usage: evitrack COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  serve [--db FILE] [--data DIR] [--listen ADDR] [--port N] [--demo]\n"
+    "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
+    "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
+    "        [--secure-cookies] [--quiet]\n"
+    "                      run the web server (defaults: --db evitrack.db --data data\n"
+    "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
+    "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
+    "                      import qualification specifications (JSON or revision pages)\n"
+    "  user add [--db FILE] --email E --name N --role learner|assessor|iqa|admin|eqa\n"
+    "                      add an account; the password is read as one line on stdin\n"
+    "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
+    "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
+    "  audit verify [--db FILE]   check the audit trail's hash chain\n"
+    "  backup [--db FILE] OUT     consistent online copy of the database\n"
+    "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
+    "                      print a Mustache rendering (a developer's preview tool)\n"
+    "  export [--db FILE] [--data DIR] --learner EMAIL --out FILE.zip\n"
+    "                      a learner's portfolio as a zip with a SHA-256 manifest\n"
+    "  gc [--db FILE] [--data DIR]  remove stored files nothing refers to\n"
+    "  migrate [--db FILE]        create or upgrade the database schema\n"
+    "  --help, --version\n";
+
+static int cmd_serve(int argc, char **argv)
+{
+    app_t app = {
+        .db_path = "evitrack.db",
+        .data_dir = "data",
+        .templates_dir = EVITRACK_SOURCE_DIR "/templates",
+        .static_dir = EVITRACK_SOURCE_DIR "/static",
+        .listen_addr = "127.0.0.1",
+        .port = 8080,
+        .max_upload_bytes = 512LL * 1024 * 1024,
+        .max_request_bytes = 0,
+        .connection_limit = 1024,
+        .timeout_s = 60,
+    };
+    int demo = 0, rc = 1;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t num;
+    db_t *db = NULL;
+    char err[512];
+
+    for (int i = 0; i < argc;) {
+        int got;
+        if ((got = cli_opt(argc, argv, &i, "db", &app.db_path)) ||
+            (got = cli_opt(argc, argv, &i, "data", &app.data_dir)) ||
+            (got = cli_opt(argc, argv, &i, "listen", &app.listen_addr)) ||
+            (got = cli_opt(argc, argv, &i, "templates", &app.templates_dir)) ||
+            (got = cli_opt(argc, argv, &i, "static", &app.static_dir)) ||
+            (got = cli_opt(argc, argv, &i, "tls-cert", &tls_cert)) ||
+            (got = cli_opt(argc, argv, &i, "tls-key", &tls_key))) {
+            if (got < 0)
+                return 2;
+        } else if ((got = cli_opt(argc, argv, &i, "port", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 0 || num > 65535)
+                return cli_usage_error("--port takes a number from 0 to 65535");
+            app.port = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "max-upload-mb", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1024 * 1024)
+                return cli_usage_error("--max-upload-mb takes a whole number of megabytes (1 or more)");
+            app.max_upload_bytes = num * 1024 * 1024;
+        } else if ((got = cli_opt(argc, argv, &i, "max-request-mb", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1024 * 1024)
+                return cli_usage_error("--max-request-mb takes a whole number of megabytes (1 or more)");
+            app.max_request_bytes = num * 1024 * 1024;
+        } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
+                return cli_usage_error("--threads takes a number from 1 to 256");
+            threads = (long)num;
+        } else if (cli_flag(argv, &i, "demo")) {
+            demo = 1;
+        } else if (cli_flag(argv, &i, "dev")) {
+            app.dev = 1;
+        } else if (cli_flag(argv, &i, "secure-cookies")) {
+            app.secure_cookies = 1;
+        } else if (cli_flag(argv, &i, "quiet")) {
+            app.quiet = 1;
+        } else {
+            return cli_usage_error("serve: unknown option %s (see evitrack --help)", argv[i]);
+        }
+    }
+    if (!!tls_cert != !!tls_key)
+        return cli_usage_error("--tls-cert and --tls-key go together");
+    app.threads = threads > 0 ? (int)threads : 2;
+    if (!app.max_request_bytes)
+        app.max_request_bytes = app.max_upload_bytes * 4 + 1024 * 1024;
+    if (tls_cert) {
+        app.tls_cert_pem = util_read_file(tls_cert, NULL);
+        app.tls_key_pem = util_read_file(tls_key, NULL);
+        if (!app.tls_cert_pem || !app.tls_key_pem) {
+            fprintf(stderr, "evitrack: cannot read the TLS certificate or key\n");
+            goto out;
+        }
+        app.tls = 1;
+    }
+
+    db = cli_open_db(app.db_path);
+    if (!db)
+        goto out;
+    if (demo && demo_seed(db, &app) != EV_OK) {
+        fprintf(stderr, "evitrack: the demo data could not be created\n");
+        goto out;
+    }
+    app.templates = tmpl_set_load(app.templates_dir, app.dev, err, sizeof err);
+    if (!app.templates) {
+        fprintf(stderr, "evitrack: templates: %s\n", err);
+        goto out;
+    }
+    db_close(db);
+    db = NULL;
+    db_set_thread_path(app.db_path);
+    rc = http_serve(&app) == EV_OK ? 0 : 1;
+out:
+    db_close(db);
+    tmpl_set_free(app.templates);
+    free(app.tls_cert_pem);
+    free(app.tls_key_pem);
+    return rc;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    const char *path = "evitrack.db";
+    for (int i = 0; i < argc;) {
+        int got = cli_opt(argc, argv, &i, "db", &path);
+        if (got < 0)
+            return 2;
+        if (!got)
+            return cli_usage_error("migrate: unknown argument %s", argv[i]);
+    }
+    db_t *db = cli_open_db(path);
+    if (!db)
+        return 1;
+    printf("%s is at schema version %d\n", path, db_version(db));
+    db_close(db);
+    return 0;
+}
+
+static int cmd_backup(int argc, char **argv)
+{
+    const char *path = "evitrack.db", *out = NULL;
+    for (int i = 0; i < argc;) {
+        int got = cli_opt(argc, argv, &i, "db", &path);
+        if (got < 0)
+            return 2;
+        if (got)
+            continue;
+        if (argv[i][0] == '-' || out)
+            return cli_usage_error("backup: unexpected argument %s (usage: backup [--db FILE] OUT)", argv[i]);
+        out = argv[i++];
+    }
+    if (!out)
+        return cli_usage_error("backup: name the file to write (usage: backup [--db FILE] OUT)");
+    if (access(out, F_OK) == 0)
+        return cli_usage_error("backup: %s already exists; choose a new file name", out);
+    db_t *db = cli_open_db(path);
+    if (!db)
+        return 1;
+    char err[300];
+    int rc = db_backup(db, out, err, sizeof err);
+    db_close(db);
+    if (rc != EV_OK) {
+        fprintf(stderr, "evitrack: %s\n", err);
+        unlink(out);
+        return 1;
+    }
+    printf("backed up %s to %s\n", path, out);
+    return 0;
+}
+
+/* The subcommands; each gets the arguments after its name. */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"serve", cmd_serve},
+    {"migrate", cmd_migrate},
+    {"backup", cmd_backup},
+    {0},
+};
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "evitrack: libsodium could not start\n");
+        return 1;
+    }
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("evitrack %s\n", EVITRACK_VERSION);
+        return 0;
+    }
+    for (const struct command *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->run(argc - 2, argv + 2);
+    fprintf(stderr, "evitrack: unknown command '%s' (see evitrack --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,73 @@
+// tests/http/harness.test.js: the test helper (lib.js) against the real binary: start on
+// a free port, requests and headers, a CLI command and sqlite3 on the same database,
+// readable failures, and a clean SIGTERM stop.
+'use strict';
+const {test, before, after} = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const {startServer, runCli, assertStatus} = require('./lib.js');
+
+let srv;
+before(async () => { srv = await startServer(); });
+after(() => srv && srv.stop());
+
+test('starts on a free loopback port with a fresh database', () => {
+  assert.match(srv.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.ok(srv.port > 0 && srv.port < 65536);
+  assert.ok(fs.existsSync(srv.dbPath), 'the database file was created');
+  assert.ok(fs.statSync(srv.dataDir).isDirectory());
+});
+
+test('GET /healthz answers {"status":"ok"} as JSON', async () => {
+  const r = await srv.client().get('/healthz');
+  assertStatus(r, 200);
+  assert.deepEqual(r.json, {status: 'ok'});
+  assert.match(r.headers['content-type'], /application\/json/);
+  assert.equal(r.headers.get('Content-Type'), r.headers['content-type']);
+  assert.equal(r.body.toString('utf8'), r.text);
+});
+
+test('keep-alive is kept on GET (libmicrohttpd 0.9.75 trap)', async () => {
+  const r = await srv.client().get('/healthz');
+  assert.notEqual((r.headers.connection || '').toLowerCase(), 'close');
+});
+
+test('an unknown API path is a JSON 404 error', async () => {
+  const r = await srv.client().get('/api/v1/no-such-thing');
+  assertStatus(r, 404);
+  assert.equal(typeof r.json.error.code, 'string');
+  assert.equal(typeof r.json.error.message, 'string');
+  assert.throws(() => assertStatus(r, 200), /expected HTTP 200, got 404/);
+});
+
+test('srv.run runs a command on the same database; srv.sql reads it', async () => {
+  const v = await srv.run(['migrate']);
+  assert.equal(v.code, 0, v.stderr);
+  const copy = srv.dbPath + '.copy';
+  const b = await srv.run(['backup', copy]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.ok(fs.statSync(copy).size > 0, 'backup wrote the copy of this server\'s database');
+  const tables = srv.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").split('\n');
+  assert.ok(tables.length > 3, `tables: ${tables}`);
+  const rows = srv.sqlRows("SELECT 1 AS one, 'x' AS s");
+  assert.deepEqual(rows, [{one: 1, s: 'x'}]);
+  assert.throws(() => srv.sql('SELECT * FROM no_such_table'), /no such table/);
+});
+
+test('bad CLI arguments exit non-zero with a message', async () => {
+  const r = await runCli(['serve', '--port', 'not-a-port']);
+  assert.notEqual(r.code, 0);
+  assert.ok((r.stderr + r.stdout).trim().length > 0);
+});
+
+test('a second server is independent and stops cleanly on SIGTERM', async () => {
+  const other = await startServer();
+  assert.notEqual(other.port, srv.port);
+  assert.notEqual(other.dbPath, srv.dbPath);
+  const r = await other.client().get('/healthz');
+  assertStatus(r, 200);
+  await other.stop();
+  assert.equal(other.exitCode, 0);
+  assert.equal(fs.existsSync(other.dir), false, 'temporary directory removed');
+  await assert.rejects(other.client().get('/healthz'), /GET \/healthz failed/);
+});

@@ -1,0 +1,502 @@
+// tests/http/lib.js: the shared helper for HTTP tests: starts the real evitrack binary on a
+// free loopback port with a fresh database and data dir, and gives clients with a cookie
+// jar and CSRF token. Works on node 18 and later (global fetch; multipart built by hand).
+//
+//   const {test, before, after} = require('node:test');
+//   const assert = require('node:assert/strict');
+//   const {startServer} = require('./lib.js');
+//   let srv;
+//   before(async () => { srv = await startServer({demo: true}); });
+//   after(() => srv.stop());
+//   test('me', async () => {
+//     const c = await srv.login('learner@demo.test', 'evitrack-demo');
+//     const r = await c.get('/api/v1/me');
+//     assert.equal(r.status, 200, r.text);
+//   });
+'use strict';
+
+const {spawn, spawnSync} = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const assert = require('node:assert/strict');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DEMO_PASSWORD = 'evitrack-demo';
+const TAIL_BYTES = 16 * 1024;
+const LOG_BYTES = 4 * 1024 * 1024;
+
+/* The binary under test: $EVITRACK_BIN (ctest sets it), else build/evitrack. */
+function binPath() {
+  return process.env.EVITRACK_BIN || path.join(ROOT, 'build', 'evitrack');
+}
+
+/* Servers still running; killed if the test process exits without stopping them. */
+const live = new Set();
+process.on('exit', () => {
+  for (const s of live) {
+    try { s.child.kill('SIGKILL'); } catch (e) { /* already gone */ }
+  }
+});
+
+function tail(s, n = 4000) {
+  return s.length > n ? '...' + s.slice(s.length - n) : s;
+}
+
+/* Keeps the last `max` characters of a growing log. */
+function appendCapped(buf, chunk, max) {
+  buf += chunk;
+  return buf.length > max ? buf.slice(buf.length - max) : buf;
+}
+
+/* Commands that take --data besides --db (srv.run adds both). */
+const DATA_COMMANDS = new Set(['export', 'serve', 'gc']);
+/* Commands whose second word is a subcommand ("user add", "audit verify"). */
+const TWO_WORD_COMMANDS = new Set(['user', 'audit', 'enrolment', 'db']);
+
+/*
+ * startServer({demo, args, env, cwd, timeoutMs}) -> Promise<Server>
+ * Runs `evitrack serve --db TMP/evitrack.db --data TMP/data --listen 127.0.0.1 --port 0
+ * [--demo] ...args`, waits for "evitrack listening on http://ADDR:PORT" on stdout, and
+ * resolves with a Server. Rejects with the server's output when it exits or times out.
+ */
+async function startServer(opts = {}) {
+  const {demo = false, args = [], env = {}, cwd = ROOT, timeoutMs = 30000} = opts;
+  const bin = binPath();
+  if (!fs.existsSync(bin)) {
+    throw new Error(`evitrack binary not found at ${bin} (build it first, or set EVITRACK_BIN)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-test-'));
+  const dbPath = path.join(dir, 'evitrack.db');
+  const dataDir = path.join(dir, 'data');
+  fs.mkdirSync(dataDir);
+  const argv = ['serve', '--db', dbPath, '--data', dataDir, '--listen', '127.0.0.1', '--port', '0'];
+  if (demo) argv.push('--demo');
+  argv.push(...args);
+  const child = spawn(bin, argv, {
+    cwd,
+    env: {...process.env, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const srv = new Server({child, dir, dbPath, dataDir, bin, argv});
+  live.add(srv);
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (d) => { srv._stdout = appendCapped(srv._stdout, d, LOG_BYTES); });
+  child.stderr.on('data', (d) => { srv._stderr = appendCapped(srv._stderr, d, LOG_BYTES); });
+  srv._exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      srv.exitCode = code;
+      srv.exitSignal = signal;
+      live.delete(srv);
+      resolve({code, signal});
+    });
+    child.on('error', (err) => {
+      srv.spawnError = err;
+      srv.exitCode = -1;
+      live.delete(srv);
+      resolve({code: -1, signal: null});
+    });
+  });
+
+  await new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      if (err) reject(err); else resolve();
+    };
+    const onData = () => {
+      const m = /evitrack listening on (https?):\/\/(\S+):(\d+)/.exec(srv._stdout);
+      if (!m) return;
+      let host = m[2];
+      if (host === '0.0.0.0' || host === '*') host = '127.0.0.1';
+      if (host === '::' || host === '[::]') host = '[::1]';
+      srv.port = Number(m[3]);
+      srv.url = `${m[1]}://${host}:${srv.port}`;
+      finish();
+    };
+    const timer = setTimeout(() => {
+      try { child.kill('SIGKILL'); } catch (e) { /* gone */ }
+      finish(new Error(`evitrack did not print "evitrack listening on ..." within ${timeoutMs} ms\n` +
+        srv.describe()));
+    }, timeoutMs);
+    child.stdout.on('data', onData);
+    srv._exited.then(({code, signal}) => {
+      finish(new Error(`evitrack serve exited before listening (code ${code}, signal ${signal})` +
+        (srv.spawnError ? `: ${srv.spawnError.message}` : '') + '\n' + srv.describe()));
+    });
+    onData();
+  });
+  return srv;
+}
+
+class Server {
+  constructor({child, dir, dbPath, dataDir, bin, argv}) {
+    this.child = child;
+    this.dir = dir;
+    this.dbPath = dbPath;
+    this.dataDir = dataDir;
+    this.bin = bin;
+    this.argv = argv;
+    this.url = null;
+    this.port = null;
+    this.exitCode = null;
+    this.exitSignal = null;
+    this._stdout = '';
+    this._stderr = '';
+    this._stopped = false;
+  }
+
+  /* Everything the server printed so far (stdout then stderr). */
+  get stdout() { return this._stdout; }
+  get stderr() { return this._stderr; }
+  get running() { return this.exitCode === null && this.exitSignal === null; }
+
+  /* A readable account of the server's state and the tail of its output, for errors. */
+  describe() {
+    const state = this.running ? 'running' :
+      `exited (code ${this.exitCode}, signal ${this.exitSignal})`;
+    return `  command: ${this.bin} ${this.argv.join(' ')}\n  state: ${state}\n` +
+      `  --- stdout tail ---\n${tail(this._stdout, 2000)}\n` +
+      `  --- stderr tail ---\n${tail(this._stderr, TAIL_BYTES / 4)}`;
+  }
+
+  /* An anonymous client (no session). */
+  client() { return new Client(this); }
+
+  /* Signs in through POST /api/v1/session and returns the client holding the session
+   * cookie and CSRF token. Throws (with the response) when sign-in fails. */
+  async login(email, password = DEMO_PASSWORD) {
+    const c = new Client(this);
+    await c.login(email, password);
+    return c;
+  }
+
+  /*
+   * Runs `evitrack ARGS` against this server's database: `--db FILE` (and `--data DIR` for
+   * commands that take it) is inserted after the command words unless args already has it.
+   * opts: {input (string|Buffer for stdin), env, timeoutMs, data (force --data)}.
+   * Resolves {code, signal, stdout, stderr}; never rejects on a non-zero exit.
+   */
+  run(args, opts = {}) {
+    const {input, env = {}, timeoutMs = 60000} = opts;
+    const argv = [...args];
+    const words = argv.length && TWO_WORD_COMMANDS.has(argv[0]) && argv[1] && !argv[1].startsWith('-') ? 2 : 1;
+    const extra = [];
+    if (opts.db !== false && !argv.includes('--db')) extra.push('--db', this.dbPath);
+    if ((opts.data || DATA_COMMANDS.has(argv[0])) && opts.data !== false && !argv.includes('--data')) {
+      extra.push('--data', this.dataDir);
+    }
+    if (argv.length) argv.splice(Math.min(words, argv.length), 0, ...extra);
+    return runBinary(this.bin, argv, {input, env, timeoutMs, cwd: ROOT});
+  }
+
+  /* Runs one SQL statement (or several) with the sqlite3 CLI on this server's database
+   * and returns its output, trimmed. Throws on error. For tests that tamper or inspect. */
+  sql(query) {
+    const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', this.dbPath, query],
+      {encoding: 'utf8', timeout: 30000});
+    if (r.error) throw new Error(`sqlite3 could not run: ${r.error.message}`);
+    if (r.status !== 0) {
+      throw new Error(`sqlite3 failed (exit ${r.status}) on: ${query}\n${r.stderr}`);
+    }
+    return r.stdout.trim();
+  }
+
+  /* Like sql() but returns the rows as objects (sqlite3 -json). */
+  sqlRows(query) {
+    const r = spawnSync('sqlite3', ['-batch', '-json', '-cmd', '.timeout 5000', this.dbPath, query],
+      {encoding: 'utf8', timeout: 30000});
+    if (r.error) throw new Error(`sqlite3 could not run: ${r.error.message}`);
+    if (r.status !== 0) {
+      throw new Error(`sqlite3 failed (exit ${r.status}) on: ${query}\n${r.stderr}`);
+    }
+    const out = r.stdout.trim();
+    return out ? JSON.parse(out) : [];
+  }
+
+  /* Sends SIGTERM and waits for the exit; asserts a clean exit (code 0). Removes the
+   * temporary directory unless EVITRACK_KEEP_TMP is set. Safe to call twice. */
+  async stop({timeoutMs = 15000, signal = 'SIGTERM'} = {}) {
+    if (this._stopped) return;
+    this._stopped = true;
+    const wasRunning = this.running;
+    if (wasRunning) this.child.kill(signal);
+    let timer;
+    const res = await Promise.race([
+      this._exited,
+      new Promise((resolve) => { timer = setTimeout(() => resolve(null), timeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if (res === null) {
+      this.child.kill('SIGKILL');
+      await this._exited;
+      throw new Error(`evitrack did not stop within ${timeoutMs} ms of ${signal}\n${this.describe()}`);
+    }
+    const clean = this.exitCode === 0 && wasRunning;
+    if (clean && !process.env.EVITRACK_KEEP_TMP) {
+      fs.rmSync(this.dir, {recursive: true, force: true});
+    }
+    if (!wasRunning) {
+      assert.fail(`evitrack had already exited before stop()\n${this.describe()}`);
+    }
+    assert.equal(this.exitCode, 0, `evitrack did not exit cleanly on ${signal}\n${this.describe()}`);
+  }
+}
+
+/* Runs a binary; resolves {code, signal, stdout, stderr}. */
+function runBinary(bin, argv, {input, env = {}, timeoutMs = 60000, cwd = ROOT} = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, argv, {cwd, env: {...process.env, ...env}, stdio: ['pipe', 'pipe', 'pipe']});
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (d) => { stdout = appendCapped(stdout, d, LOG_BYTES); });
+    child.stderr.on('data', (d) => { stderr = appendCapped(stderr, d, LOG_BYTES); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${bin} ${argv.join(' ')} took over ${timeoutMs} ms\nstdout: ${tail(stdout)}\nstderr: ${tail(stderr)}`));
+    }, timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({code, signal, stdout, stderr});
+    });
+    child.stdin.on('error', () => { /* the command may not read stdin */ });
+    if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+  });
+}
+
+/* `evitrack ARGS` with no server (e.g. --help, render). Same result shape as srv.run. */
+function runCli(args, opts = {}) {
+  return runBinary(binPath(), args, opts);
+}
+
+/* Splits a combined Set-Cookie header (node 18 before getSetCookie). */
+function setCookieList(headers) {
+  if (typeof headers.getSetCookie === 'function') return headers.getSetCookie();
+  const v = headers.get('set-cookie');
+  if (!v) return [];
+  return v.split(/,(?=\s*[A-Za-z0-9_!#$%&'*+.^`|~-]+=)/).map((s) => s.trim());
+}
+
+/* Response headers as a plain object with lower-case names (set-cookie as an array),
+ * plus a non-enumerable get(name) so both r.headers['x'] and r.headers.get('x') work. */
+function headerObject(headers) {
+  const o = {};
+  headers.forEach((v, k) => { o[k] = v; });
+  const sc = setCookieList(headers);
+  if (sc.length) o['set-cookie'] = sc;
+  Object.defineProperty(o, 'get', {
+    enumerable: false,
+    value: (name) => {
+      const v = o[String(name).toLowerCase()];
+      return v === undefined ? null : v;
+    },
+  });
+  return o;
+}
+
+/* application/x-www-form-urlencoded from {k: v | [v...]} or [[k, v], ...]. */
+function encodeForm(fields) {
+  const p = new URLSearchParams();
+  for (const [k, v] of pairs(fields)) p.append(k, v);
+  return p.toString();
+}
+
+function pairs(fields) {
+  const out = [];
+  if (!fields) return out;
+  const list = Array.isArray(fields) ? fields : Object.entries(fields);
+  for (const [k, v] of list) {
+    if (Array.isArray(v)) for (const x of v) out.push([k, String(x)]);
+    else if (v !== undefined && v !== null) out.push([k, String(v)]);
+  }
+  return out;
+}
+
+/* multipart/form-data body built by hand: fields as for encodeForm, files as
+ * [{field = 'file', name, type = 'application/octet-stream', data (Buffer|string) | path}]. */
+function encodeMultipart(fields, files = []) {
+  const boundary = '----evitrack' + crypto.randomBytes(12).toString('hex');
+  const parts = [];
+  const q = (s) => String(s).replace(/["\r\n\\]/g, (ch) => (ch === '"' ? '%22' : ch === '\\' ? '\\\\' : ' '));
+  for (const [k, v] of pairs(fields)) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${q(k)}"\r\n\r\n`));
+    parts.push(Buffer.from(v, 'utf8'));
+    parts.push(Buffer.from('\r\n'));
+  }
+  for (const f of files) {
+    const data = f.path ? fs.readFileSync(f.path) : Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data ?? '', 'utf8');
+    const name = f.name ?? (f.path ? path.basename(f.path) : 'file.bin');
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${q(f.field || 'file')}"; ` +
+      `filename="${q(name)}"\r\nContent-Type: ${f.type || 'application/octet-stream'}\r\n\r\n`));
+    parts.push(data);
+    parts.push(Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return {body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}`};
+}
+
+/*
+ * A client of one server: a cookie jar, the CSRF token from sign-in, and one method per
+ * HTTP verb. Every call resolves {status, headers, json, text, body}: json is the parsed
+ * body when the response is JSON (else null), text the body as UTF-8, body a Buffer.
+ * Redirects are not followed (a 303 comes back as is, with headers.location).
+ * Common opts: {headers, csrf: false (leave out X-CSRF-Token), query: {k: v}}.
+ */
+class Client {
+  constructor(srv) {
+    this.srv = srv;
+    this.base = srv.url;
+    this.cookies = new Map();
+    this.csrf = null;
+    this.user = null;
+  }
+
+  /* Signs in (POST /api/v1/session); keeps the cookie and csrf_token. */
+  async login(email, password = DEMO_PASSWORD) {
+    const r = await this.post('/api/v1/session', {email, password});
+    if (r.status < 200 || r.status > 299 || !r.json || !r.json.csrf_token) {
+      throw new Error(`sign-in as ${email} failed: HTTP ${r.status} ${tail(r.text, 500)}`);
+    }
+    this.csrf = r.json.csrf_token;
+    this.user = r.json.user || null;
+    return r;
+  }
+
+  /* Signs out (DELETE /api/v1/session) and forgets the cookie and token. */
+  async logout() {
+    const r = await this.del('/api/v1/session');
+    this.cookies.clear();
+    this.csrf = null;
+    this.user = null;
+    return r;
+  }
+
+  cookieHeader() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  _storeCookies(list) {
+    for (const sc of list) {
+      const [pair, ...attrs] = sc.split(';');
+      const eq = pair.indexOf('=');
+      if (eq < 1) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      let expired = value === '';
+      for (const a of attrs) {
+        const [ak, av = ''] = a.split('=').map((s) => s.trim());
+        if (/^max-age$/i.test(ak) && Number(av) <= 0) expired = true;
+        if (/^expires$/i.test(ak) && Date.parse(av) < Date.now()) expired = true;
+      }
+      if (expired) this.cookies.delete(name); else this.cookies.set(name, value);
+    }
+  }
+
+  /* The general request: opts {json, form, multipart: {fields, files}, body, headers,
+   * csrf, query, contentType}. */
+  async request(method, p, opts = {}) {
+    method = method.toUpperCase();
+    let url = this.base + p;
+    if (opts.query) {
+      const qs = encodeForm(opts.query);
+      if (qs) url += (url.includes('?') ? '&' : '?') + qs;
+    }
+    const headers = {...(opts.headers || {})};
+    const lower = new Set(Object.keys(headers).map((k) => k.toLowerCase()));
+    const cookie = this.cookieHeader();
+    if (cookie && !lower.has('cookie')) headers.Cookie = cookie;
+    if (this.csrf && opts.csrf !== false && method !== 'GET' && method !== 'HEAD' && !lower.has('x-csrf-token')) {
+      headers['X-CSRF-Token'] = this.csrf;
+    }
+    let body;
+    if (opts.json !== undefined) {
+      body = JSON.stringify(opts.json);
+      if (!lower.has('content-type')) headers['Content-Type'] = 'application/json';
+    } else if (opts.form !== undefined) {
+      body = encodeForm(opts.form);
+      if (!lower.has('content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded';
+    } else if (opts.multipart !== undefined) {
+      const mp = encodeMultipart(opts.multipart.fields, opts.multipart.files);
+      body = mp.body;
+      if (!lower.has('content-type')) headers['Content-Type'] = mp.contentType;
+    } else if (opts.body !== undefined) {
+      body = opts.body;
+      if (opts.contentType && !lower.has('content-type')) headers['Content-Type'] = opts.contentType;
+    }
+    let res;
+    try {
+      res = await fetch(url, {method, headers, body, redirect: 'manual'});
+    } catch (err) {
+      const cause = err.cause ? ` (${err.cause.code || err.cause.message})` : '';
+      // Give a dying server a moment so the message can say how it ended.
+      if (this.srv._exited) {
+        await Promise.race([this.srv._exited, new Promise((r) => setTimeout(r, 300).unref())]);
+      }
+      throw new Error(`${method} ${p} failed: ${err.message}${cause}\n${this.srv.describe ? this.srv.describe() : ''}`);
+    }
+    const buf = Buffer.from(await res.arrayBuffer());
+    this._storeCookies(setCookieList(res.headers));
+    const h = headerObject(res.headers);
+    const text = buf.toString('utf8');
+    let json = null;
+    if (/\bjson\b/i.test(h['content-type'] || '') && text.length) {
+      try { json = JSON.parse(text); } catch (e) { json = null; }
+    }
+    return {status: res.status, headers: h, json, text, body: buf};
+  }
+
+  get(p, opts = {}) { return this.request('GET', p, opts); }
+  head(p, opts = {}) { return this.request('HEAD', p, opts); }
+  post(p, json, opts = {}) { return this.request('POST', p, {...opts, json: json === undefined ? {} : json}); }
+  put(p, json, opts = {}) { return this.request('PUT', p, {...opts, json: json === undefined ? {} : json}); }
+  patch(p, json, opts = {}) { return this.request('PATCH', p, {...opts, json: json === undefined ? {} : json}); }
+  del(p, json, opts = {}) {
+    return this.request('DELETE', p, json === undefined ? opts : {...opts, json});
+  }
+
+  /* A browser-style form post: urlencoded, repeated keys from arrays; adds the hidden
+   * csrf_token field as a page form would (unless opts.csrf === false or it is given). */
+  postForm(p, fields = {}, opts = {}) {
+    const list = pairs(fields);
+    if (this.csrf && opts.csrf !== false && !list.some(([k]) => k === 'csrf_token')) {
+      list.push(['csrf_token', this.csrf]);
+    }
+    return this.request('POST', p, {...opts, form: list});
+  }
+
+  /* multipart/form-data upload: fields as for postForm, files
+   * [{field = 'file', name, type, data (Buffer|string) | path}]. */
+  upload(p, fields = {}, files = [], opts = {}) {
+    const list = pairs(fields);
+    if (this.csrf && opts.csrf !== false && !list.some(([k]) => k === 'csrf_token')) {
+      list.push(['csrf_token', this.csrf]);
+    }
+    return this.request(opts.method || 'POST', p, {...opts, multipart: {fields: list, files}});
+  }
+}
+
+/* assert.equal on the status with the response body in the message. */
+function assertStatus(r, status, what = '') {
+  assert.equal(r.status, status, `${what ? what + ': ' : ''}expected HTTP ${status}, got ${r.status}: ${tail(r.text, 1500)}`);
+}
+
+module.exports = {
+  startServer,
+  runCli,
+  binPath,
+  assertStatus,
+  encodeForm,
+  encodeMultipart,
+  Client,
+  Server,
+  ROOT,
+  DEMO_PASSWORD,
+};

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# tests/run-all.sh: the one test command: installs what is missing (scripts/install-deps.sh),
+# builds build/ (warnings as errors) and build-asan/ (AddressSanitizer + UBSan), runs every
+# ctest in build/ and the unit + http tests in build-asan/, and exits non-zero on any failure.
+#   bash tests/run-all.sh [--no-install] [--no-asan]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+INSTALL=1
+ASAN=1
+for a in "$@"; do
+  case "$a" in
+    --no-install) INSTALL=0 ;;
+    --no-asan) ASAN=0 ;;
+    *) echo "run-all: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+JOBS=$(nproc)
+LOG=$(mktemp -d "${TMPDIR:-/tmp}/evitrack-run-all.XXXXXX")
+START=$(date +%s)
+step() { echo; echo "== $* ($(($(date +%s) - START))s)"; }
+
+if [ "$INSTALL" = 1 ]; then
+  step "installing what is missing"
+  bash scripts/install-deps.sh
+fi
+[ -d "$ROOT/../shared" ] || echo "run-all: warning: ../shared is missing (tests that read it will fail)" >&2
+
+step "build/ (warnings as errors)"
+cmake -S . -B build -DEVITRACK_WERROR=ON >"$LOG/cmake-build.log" || { cat "$LOG/cmake-build.log"; exit 1; }
+cmake --build build -j"$JOBS"
+
+if [ "$ASAN" = 1 ]; then
+  step "build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  cmake -S . -B build-asan -DEVITRACK_SANITIZE=ON -DEVITRACK_WERROR=ON >"$LOG/cmake-asan.log" \
+    || { cat "$LOG/cmake-asan.log"; exit 1; }
+  cmake --build build-asan -j"$JOBS"
+fi
+
+# run_ctest NAME DIR ARGS...: runs ctest, keeps its output, records passed/failed counts.
+PASSED=0
+FAILED=0
+SUMMARY=()
+run_ctest() {
+  local name=$1 dir=$2; shift 2
+  local rc=0 total failed
+  (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$LOG/ctest-$name.log" || rc=$?
+  total=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\2/p' "$LOG/ctest-$name.log" | tail -n1)
+  failed=$(sed -n 's/.*tests passed, \([0-9]*\) tests\{0,1\} failed out of \([0-9]*\).*/\1/p' "$LOG/ctest-$name.log" | tail -n1)
+  if [ -z "$total" ] || [ "$total" = 0 ]; then
+    SUMMARY+=("$name: no tests ran (ctest exit $rc)")
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  [ "$rc" = 0 ] || [ "$failed" != 0 ] || failed=1
+  PASSED=$((PASSED + total - failed))
+  FAILED=$((FAILED + failed))
+  SUMMARY+=("$name: $((total - failed)) of $total tests passed$(grep -A200 'The following tests FAILED' "$LOG/ctest-$name.log" | sed -n 's/^[[:space:]]*[0-9]* - \(.*\)/ ; failed: \1/p' | tr -d '\n')")
+}
+
+step "ctest in build/ (all tests)"
+run_ctest build build -j"$JOBS"
+
+if [ "$ASAN" = 1 ]; then
+  step "ctest in build-asan/ (unit and http tests)"
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:strict_string_checks=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+  run_ctest asan build-asan -j"$JOBS" -L 'unit|http'
+fi
+
+step "summary"
+for s in "${SUMMARY[@]}"; do echo "  $s"; done
+echo "  took $(($(date +%s) - START))s; logs in $LOG"
+echo "run-all: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
