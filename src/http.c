@@ -689,7 +689,7 @@ static const char *mime_for(const char *path)
 /* 1 when rel (below /static/) is a plain relative path: segments of
  * [A-Za-z0-9._-], none empty, none starting with '.', so no "..", no
  * hidden files, no encoded tricks (MHD has decoded %xx; %00 stays literal). */
-static int static_path_ok(const char *rel)
+int http_static_path_ok(const char *rel)
 {
     if (!*rel || strlen(rel) > 200)
         return 0;
@@ -717,7 +717,7 @@ static enum MHD_Result serve_static(req_state_t *st)
     char *full = NULL, *real = NULL, *root = NULL;
     int fd = -1;
     enum MHD_Result ret;
-    if (!static_path_ok(rel)) {
+    if (!http_static_path_ok(rel)) {
         ret = respond_error(st, 404, "not_found", "No such file.");
         goto out;
     }

@@ -158,6 +158,10 @@ void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset);
  * to obj for a list of total items. */
 void http_paginate(req_t *r, json_t *obj, int64_t total);
 
+/* 1 when rel (the part of a path after /static/) names a plain file below
+ * static/: no empty, dot-leading or '..' segments, only [A-Za-z0-9._-/]. */
+int http_static_path_ok(const char *rel);
+
 /* Runs the server until SIGINT/SIGTERM. EV_OK on a clean stop. */
 int http_serve(app_t *app);
 

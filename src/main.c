@@ -196,6 +196,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"render", tmpl_cli_render},
     {0},
 };
 

@@ -1,0 +1,180 @@
+/* test_db.c: migrations, query helpers, the derived criterion status and the audit chain */
+#include <unistd.h>
+
+#include "audit.h"
+#include "db.h"
+#include "status.h"
+#include "test.h"
+
+static db_t *fresh(const char *path)
+{
+    unlink(path);
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+    return db_open(path);
+}
+
+static void test_migrations(void)
+{
+    char err[300] = "";
+    db_t *db = fresh("test_db_migrate.db");
+    CHECK(db != NULL);
+    CHECK_INT(db_version(db), 0);
+    CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
+    CHECK_INT(db_version(db), db_latest_version());
+    CHECK(db_latest_version() >= 4);
+    /* running again changes nothing */
+    CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM schema_version", -1, ""), db_latest_version());
+    /* pragmas */
+    char *mode = db_text(db, "PRAGMA journal_mode", "");
+    CHECK_STR(mode, "wal");
+    free(mode);
+    CHECK_INT(db_int(db, "PRAGMA foreign_keys", -1, ""), 1);
+    CHECK_INT(db_int(db, "PRAGMA synchronous", -1, ""), 2); /* FULL */
+    /* a database from a newer evitrack is refused */
+    CHECK_INT(db_run(db, "INSERT INTO schema_version VALUES (?, 'future.sql', 'x')", "I", db_latest_version() + 1), EV_OK);
+    CHECK_INT(db_migrate(db, err, sizeof err), EV_ERR);
+    CHECK(strstr(err, "newer") != NULL);
+    db_close(db);
+
+    /* a failing migration leaves the version where it was */
+    db = fresh("test_db_migrate2.db");
+    CHECK_INT(db_exec(db, "CREATE TABLE users (x)"), EV_OK); /* collides with 001 */
+    CHECK_INT(db_migrate(db, err, sizeof err), EV_ERR);
+    CHECK(strstr(err, "001_core.sql") != NULL);
+    CHECK_INT(db_version(db), 0);
+    db_close(db);
+}
+
+static void test_helpers(db_t *db)
+{
+    CHECK_INT(db_run(db, "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, ?, ?)", "tttt",
+                     "a@x.test", "Ann <b>", "learner", "h"), EV_OK);
+    int64_t id = db_last_id(db);
+    CHECK(id > 0);
+    json_t *row = db_one(db, "SELECT id, name, disabled, '[1,2]' AS list_json FROM users WHERE id = ?", "i", id);
+    CHECK(row != NULL);
+    CHECK_STR(json_string_value(json_object_get(row, "name")), "Ann <b>");
+    CHECK_INT(json_integer_value(json_object_get(row, "disabled")), 0);
+    CHECK_INT(json_array_size(json_object_get(row, "list")), 2);
+    json_decref(row);
+    CHECK(db_one(db, "SELECT id FROM users WHERE id = ?", "i", (int64_t)999) == NULL);
+    json_t *all = db_all(db, "SELECT id FROM users WHERE email LIKE ?", "t", "%@x.test");
+    CHECK_INT(json_array_size(all), 1);
+    json_decref(all);
+    /* the same statement is cached and reused */
+    sqlite3_stmt *a = db_prep(db, "SELECT 1");
+    sqlite3_stmt *b = db_prep(db, "SELECT 1");
+    CHECK(a == b);
+    /* NULL binding for optional ids */
+    CHECK_INT(db_int(db, "SELECT ? IS NULL", -1, "z", (int64_t)0), 1);
+    CHECK_INT(db_int(db, "SELECT ?", -1, "z", (int64_t)7), 7);
+    /* bad SQL fails cleanly */
+    CHECK(db_all(db, "SELECT nonsense FROM nowhere", "") == NULL);
+}
+
+static int64_t add_user(db_t *db, const char *email, const char *role)
+{
+    db_run(db, "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, ?, 'h')", "ttt", email, email,
+           role);
+    return db_last_id(db);
+}
+
+static void test_status(db_t *db)
+{
+    int64_t learner = add_user(db, "l@x.test", "learner");
+    int64_t assessor = add_user(db, "a@y.test", "assessor");
+    db_run(db, "INSERT INTO qualifications (code, title) VALUES ('Q1', 'Q')", "");
+    int64_t q = db_last_id(db);
+    db_run(db, "INSERT INTO units (qualification_id, ref, title) VALUES (?, 'U1', 'Unit')", "i", q);
+    int64_t u = db_last_id(db);
+    db_run(db, "INSERT INTO outcomes (unit_id, number, text) VALUES (?, 1, 'LO')", "i", u);
+    int64_t o = db_last_id(db);
+    int64_t c[3];
+    for (int i = 0; i < 3; i++) {
+        char ref[8];
+        snprintf(ref, sizeof ref, "1.%d", i + 1);
+        db_run(db, "INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, 'AC', ?)",
+               "iitI", u, o, ref, i);
+        c[i] = db_last_id(db);
+    }
+    db_run(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, start_date, planned_end_date)"
+               " VALUES (?, ?, ?, '2026-01-01', '2027-01-01')", "iii", learner, q, assessor);
+    CHECK_INT(status_sync_learner(db, learner), EV_OK);
+    CHECK_INT(db_int(db, "SELECT total FROM unit_progress WHERE learner_id = ? AND unit_id = ?", -1, "ii", learner, u), 3);
+
+    db_run(db, "INSERT INTO evidence (learner_id, title, kind) VALUES (?, 'E', 'product')", "i", learner);
+    int64_t e = db_last_id(db);
+    db_run(db, "INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", e, c[0], learner);
+    db_run(db, "INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", e, c[1], learner);
+    CHECK_INT(status_refresh_learner(db, learner), EV_OK);
+    CHECK_INT(db_int(db, "SELECT mapped FROM unit_progress WHERE learner_id = ?", -1, "i", learner), 2);
+
+    db_run(db, "UPDATE evidence SET status = 'submitted' WHERE id = ?", "i", e);
+    status_refresh_learner(db, learner);
+    CHECK_INT(db_int(db, "SELECT submitted FROM unit_progress WHERE learner_id = ?", -1, "i", learner), 2);
+    CHECK_INT(db_int(db, "SELECT mapped FROM unit_progress WHERE learner_id = ?", -1, "i", learner), 0);
+
+    db_run(db, "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'met', 'x')",
+           "iii", learner, c[0], assessor);
+    db_run(db, "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'not_met', 'x')",
+           "iii", learner, c[1], assessor);
+    db_run(db, "UPDATE evidence SET status = 'returned' WHERE id = ?", "i", e);
+    status_refresh_learner(db, learner);
+    json_t *up = db_one(db, "SELECT total, mapped, submitted, met, not_met FROM unit_progress WHERE learner_id = ?", "i", learner);
+    CHECK_INT(json_integer_value(json_object_get(up, "met")), 1);
+    CHECK_INT(json_integer_value(json_object_get(up, "not_met")), 1);
+    CHECK_INT(json_integer_value(json_object_get(up, "submitted")), 0);
+    CHECK_INT(json_integer_value(json_object_get(up, "mapped")), 0);
+    CHECK_INT(json_integer_value(json_object_get(up, "total")), 3);
+    json_decref(up);
+    char *s = db_text(db, "SELECT status FROM criterion_status WHERE learner_id = ? AND criterion_id = ?", "ii", learner, c[2]);
+    CHECK_STR(s, "not_started");
+    free(s);
+    /* decisions are never edited */
+    CHECK_INT(db_run(db, "UPDATE decisions SET outcome = 'met'", ""), EV_ERR);
+    /* a retired criterion leaves the summary */
+    db_run(db, "UPDATE criteria SET retired = 1 WHERE id = ?", "i", c[2]);
+    status_sync_learner(db, learner);
+    CHECK_INT(db_int(db, "SELECT total FROM unit_progress WHERE learner_id = ?", -1, "i", learner), 2);
+}
+
+static void test_audit(db_t *db)
+{
+    json_t *after = json_pack("{s:s}", "title", "New");
+    CHECK_INT(audit_record(db, 0, "test.one", "thing", 1, 0, NULL, after), EV_OK);
+    CHECK_INT(audit_record(db, 1, "test.two", "thing", 1, 1, after, after), EV_OK);
+    CHECK_INT(audit_record(db, 1, "test.three", "thing", 2, 0, NULL, NULL), EV_OK);
+    json_decref(after);
+    int64_t count = 0, bad = 0;
+    char reason[200] = "";
+    CHECK_INT(audit_verify(db, &count, &bad, reason, sizeof reason), EV_OK);
+    CHECK_INT(count, 3);
+    /* the table refuses changes */
+    CHECK_INT(db_run(db, "UPDATE audit_events SET action = 'x'", ""), EV_ERR);
+    CHECK_INT(db_run(db, "DELETE FROM audit_events", ""), EV_ERR);
+    /* tampering behind the program's back is found and named */
+    int64_t second = db_int(db, "SELECT id FROM audit_events WHERE action = 'test.two'", 0, "");
+    db_exec(db, "DROP TRIGGER audit_no_update");
+    CHECK_INT(db_run(db, "UPDATE audit_events SET after = '{\"title\":\"Forged\"}' WHERE id = ?", "i", second), EV_OK);
+    CHECK_INT(audit_verify(db, &count, &bad, reason, sizeof reason), EV_ERR);
+    CHECK_INT(bad, second);
+    CHECK(strstr(reason, "altered") != NULL);
+}
+
+int main(void)
+{
+    test_migrations();
+    char err[300];
+    db_t *db = fresh("test_db_main.db");
+    CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
+    test_helpers(db);
+    test_status(db);
+    test_audit(db);
+    db_close(db);
+    TEST_DONE();
+}
