@@ -141,6 +141,22 @@ CREATE TRIGGER spec_version_criteria_upd AFTER UPDATE ON criteria BEGIN UPDATE s
 CREATE TRIGGER spec_version_criteria_del AFTER DELETE ON criteria BEGIN UPDATE spec_version SET version = version + 1; END;
 CREATE TRIGGER spec_version_quals_upd AFTER UPDATE ON qualifications BEGIN UPDATE spec_version SET version = version + 1; END;
 
+-- A counter bumped by every change the centre dashboard reads (enrolments, their
+-- summaries, the queue), so centre.c can reuse its computed snapshot until then.
+CREATE TABLE centre_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO centre_version (id, version) VALUES (1, 0);
+CREATE TRIGGER centre_version_ep_ins AFTER INSERT ON enrolment_progress BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_ep_upd AFTER UPDATE ON enrolment_progress BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_ep_del AFTER DELETE ON enrolment_progress BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_lq_ins AFTER INSERT ON learner_queue BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_lq_upd AFTER UPDATE ON learner_queue BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_lq_del AFTER DELETE ON learner_queue BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_en_upd AFTER UPDATE ON enrolments BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_en_del AFTER DELETE ON enrolments BEGIN UPDATE centre_version SET version = version + 1; END;
+
 -- Backfill for databases that already hold enrolments and activity.
 INSERT INTO enrolment_progress (enrolment_id, learner_id, qualification_id, total, mapped,
                                 submitted, met, not_met, decisions, sampled)

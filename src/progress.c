@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "policy.h"
-#include "tmpl.h"
 
 /* ------------------------------------------------------------------ dates */
 
@@ -58,7 +57,9 @@ void progress_day_iso(int64_t z, char out[11])
     const unsigned d = doy - (153 * mp + 2) / 5 + 1;
     const unsigned m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    snprintf(out, 11, "%04d-%02u-%02u", (int)y, m, d);
+    if (y < 0 || y > 9999)
+        y = 0;
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, m % 100u, d % 100u);
 }
 
 /* -------------------------------------------------------------- the rule */
@@ -214,11 +215,25 @@ typedef struct qtree {
 static pthread_mutex_t tree_lock = PTHREAD_MUTEX_INITIALIZER;
 static qtree_t *trees, *tree_graveyard;
 
-static char *escaped(const char *s)
+/* HTML-escapes s onto b (& < > " '), copying unescaped runs in one piece. */
+static void esc(buf_t *b, const char *s)
 {
-    buf_t b = {0};
-    html_escape(&b, s, strlen(s));
-    return buf_take(&b);
+    const char *run = s;
+    for (; *s; s++) {
+        const char *rep;
+        switch (*s) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        buf_append(b, run, (size_t)(s - run));
+        buf_puts(b, rep);
+        run = s + 1;
+    }
+    buf_append(b, run, (size_t)(s - run));
 }
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -265,9 +280,9 @@ static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
             u->ref = col_dup(st, 1);
             u->title = col_dup(st, 2);
             buf_t b = {0};
-            html_escape(&b, u->ref, strlen(u->ref));
+            esc(&b, u->ref);
             buf_puts(&b, ": ");
-            html_escape(&b, u->title, strlen(u->title));
+            esc(&b, u->title);
             u->title_html = buf_take(&b);
             u->first = t->ncrit;
             u->count = 0;
@@ -294,9 +309,9 @@ static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
         c->text = col_dup(st, 8);
         buf_t b = {0};
         buf_puts(&b, "<th scope=\"row\" class=\"mx-crit\"><span class=\"mx-ref\">");
-        html_escape(&b, c->ref, strlen(c->ref));
+        esc(&b, c->ref);
         buf_puts(&b, "</span> ");
-        html_escape(&b, c->text, strlen(c->text));
+        esc(&b, c->text);
         buf_puts(&b, "</th>");
         c->head_html = buf_take(&b);
         t->units[t->nunits - 1].count++;
@@ -775,7 +790,7 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                 if (want_html) {
                     buf_printf(&html, "<tr class=\"mx-outcome\"><th scope=\"colgroup\" colspan=\"%d\">"
                                       "Learning outcome %d: ", span, o->number);
-                    html_escape(&html, o->text, strlen(o->text));
+                    esc(&html, o->text);
                     buf_puts(&html, "</th></tr>\n");
                 } else {
                     oo = json_object();
@@ -789,7 +804,11 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
             if (want_html) {
                 buf_puts(&html, "<tr>");
                 buf_puts(&html, c->head_html);
-                buf_printf(&html, "<td class=\"mx-st st-%s\">%s</td>", st_names[stv], st_labels[stv]);
+                buf_puts(&html, "<td class=\"mx-st st-");
+                buf_puts(&html, st_names[stv]);
+                buf_puts(&html, "\">");
+                buf_puts(&html, st_labels[stv]);
+                buf_puts(&html, "</td>");
                 for (int j = 0; j < ncols; j++)
                     cell_html(&html, cells[j], stv, col_sub[j]);
                 buf_puts(&html, "</tr>\n");
@@ -815,7 +834,8 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     }
     counts_json(doc, &qc);
     if (want_html)
-        json_object_set_new(doc, "rows_html", json_stringn(html.data ? html.data : "", html.len));
+        /* the pieces are valid UTF-8 (criteria and outcomes came in through jansson) */
+        json_object_set_new(doc, "rows_html", json_stringn_nocheck(html.data ? html.data : "", html.len));
     else
         json_object_set_new(doc, "units", units);
     json_object_set_new(doc, "columns", json_integer(ncols));
@@ -869,6 +889,19 @@ out:
 
 /* ------------------------------------------------------------- handlers */
 
+int progress_read_begin(db_t *db)
+{
+    if (!sqlite3_get_autocommit(db_handle(db)))
+        return 0;
+    return db_run(db, "BEGIN", "") == EV_OK;
+}
+
+void progress_read_end(db_t *db, int began)
+{
+    if (began)
+        db_run(db, "COMMIT", "");
+}
+
 /* 404 for no such learner, 403 when the user may not read them; 0 when allowed. */
 static int guard_learner(req_t *r, int64_t learner_id)
 {
@@ -909,20 +942,35 @@ static int show_progress(req_t *r, int64_t learner_id)
 /* GET /api/v1/learners/{id}/progress, /learners/{id}/progress */
 static int progress_show(req_t *r)
 {
+    int began = progress_read_begin(r->db);
     int rc = guard_learner(r, r->params[0]);
-    if (rc)
-        return rc;
-    return show_progress(r, r->params[0]);
+    if (!rc)
+        rc = show_progress(r, r->params[0]);
+    progress_read_end(r->db, began);
+    return rc;
 }
 
 /* GET /portfolio: the signed-in learner's own progress */
 static int progress_portfolio(req_t *r)
 {
-    return show_progress(r, r->user.id);
+    int began = progress_read_begin(r->db);
+    int rc = show_progress(r, r->user.id);
+    progress_read_end(r->db, began);
+    return rc;
 }
+
+static int matrix_show(req_t *r);
 
 /* GET /api/v1/learners/{id}/matrix, /learners/{id}/matrix[?qualification_id=N] */
 static int progress_matrix_show(req_t *r)
+{
+    int began = progress_read_begin(r->db);
+    int rc = matrix_show(r);
+    progress_read_end(r->db, began);
+    return rc;
+}
+
+static int matrix_show(req_t *r)
 {
     int64_t learner_id = r->params[0], qid = 0, limit, offset;
     int rc = guard_learner(r, learner_id);

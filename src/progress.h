@@ -70,6 +70,12 @@ json_t *progress_learner(db_t *db, int64_t learner_id, int64_t today);
 json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                         int64_t limit, int64_t offset, int want_html);
 
+/* A handler's several reads in one read transaction (one snapshot, one lock round
+ * trip): returns 1 when it began one (0 inside a caller's transaction), to be
+ * passed to progress_read_end. */
+int progress_read_begin(db_t *db);
+void progress_read_end(db_t *db, int began);
+
 /* Recomputes enrolment_progress and learner_queue from the tables they summarise
  * (after bulk loads; the triggers keep them current otherwise). EV_OK or EV_ERR. */
 int progress_rebuild_summaries(db_t *db);
