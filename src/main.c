@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "demo.h"
+#include "export.h"
 #include "http.h"
 #include "tmpl.h"
 
@@ -196,6 +197,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"export", export_cli},
     {"render", tmpl_cli_render},
     {0},
 };

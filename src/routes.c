@@ -2,11 +2,13 @@
 #include "router.h"
 
 #include "centre.h"
+#include "export.h"
 #include "progress.h"
 
 const route_t *const router_tables[] = {
     core_routes,
     progress_routes,
     centre_routes,
+    export_routes,
     NULL,
 };
