@@ -6,6 +6,8 @@ CREATE TABLE qualifications (
     awarding_body TEXT NOT NULL DEFAULT '',
     level         TEXT NOT NULL DEFAULT '',
     framework     TEXT NOT NULL DEFAULT '',   -- RQF, QCF, ...
+    subject       TEXT NOT NULL DEFAULT '',   -- sector subject area, e.g. Business Administration
+    description   TEXT NOT NULL DEFAULT '',   -- overview paragraphs (set by the first import that has one)
     created_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
     updated_at    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
 );
@@ -20,6 +22,7 @@ CREATE TABLE units (
     retired          INTEGER NOT NULL DEFAULT 0,
     UNIQUE (qualification_id, ref)
 );
+CREATE INDEX units_title ON units(title COLLATE NOCASE);
 
 CREATE TABLE outcomes (
     id       INTEGER PRIMARY KEY,
@@ -29,6 +32,8 @@ CREATE TABLE outcomes (
     retired  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX outcomes_unit ON outcomes(unit_id, number);
+-- Outcome numbers and criterion refs are unique among a unit's current rows
+-- only; retired rows keep theirs for history, so no UNIQUE constraint here.
 
 CREATE TABLE criteria (
     id          INTEGER PRIMARY KEY,

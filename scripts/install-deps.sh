@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-  libsodium-dev libmagic-dev libarchive-dev libcurl4-openssl-dev sqlite3 openssl ca-certificates)
+  libsodium-dev nettle-dev libmagic-dev libarchive-dev libcurl4-openssl-dev sqlite3 openssl ca-certificates)
 TESTING=(chromium wrk unzip clang-14)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
@@ -40,6 +40,10 @@ else
 fi
 
 if [ "${1:-}" != --runtime ]; then
+  # npm trusts the system's certificate store too (a machine may add its own CA there).
+  if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
   node_major=$(node -p 'process.versions.node.split(".")[0]')
   [ "$node_major" -ge 18 ] || { echo "install-deps: node $(node --version) is too old (need 18+)" >&2; exit 1; }
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -3,6 +3,9 @@
 
 #include <stdio.h>
 
+#include "qualifications.h"
+#include "users.h"
+
 int demo_seed(db_t *db, const app_t *app)
 {
     (void)app;
@@ -12,5 +15,9 @@ int demo_seed(db_t *db, const app_t *app)
         printf("The database already has accounts: demo data not added.\n");
         return EV_OK;
     }
+    if (qualifications_demo_seed(db) != EV_OK)
+        return EV_ERR;
+    if (users_demo_seed(db) != EV_OK)
+        return EV_ERR;
     return EV_OK;
 }

@@ -15,19 +15,27 @@ void html_escape(buf_t *out, const char *s, size_t len)
         ['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4, ['\''] = 5,
     };
     static const char *const ent[] = {"", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
-    static const unsigned char entlen[] = {0, 5, 4, 4, 6, 5};
+    static const unsigned char extra[] = {0, 4, 3, 3, 5, 4};
 
-    buf_reserve(out, len + len / 8);
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char k = special[(unsigned char)s[i]];
-        if (!k)
-            continue;
-        if (i > run)
-            buf_append(out, s + run, i - run);
-        buf_append(out, ent[k], entlen[k]);
-        run = i + 1;
+    /* one pass to size the result, one to write it into the reserved space */
+    size_t need = len;
+    for (size_t i = 0; i < len; i++)
+        need += extra[special[(unsigned char)s[i]]];
+    buf_reserve(out, need);
+    char *d = out->data + out->len;
+    if (need == len) {
+        memcpy(d, s, len);
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            unsigned char k = special[(unsigned char)s[i]];
+            if (!k) {
+                *d++ = s[i];
+            } else {
+                memcpy(d, ent[k], (size_t)extra[k] + 1);
+                d += extra[k] + 1;
+            }
+        }
     }
-    if (len > run)
-        buf_append(out, s + run, len - run);
+    out->len += need;
+    out->data[out->len] = '\0';
 }

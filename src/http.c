@@ -786,7 +786,8 @@ static void begin_request(req_state_t *st, const char *url)
     const route_t *route = NULL;
     switch (router_match(router_tables, r->method, url, &route, r->params, &r->nparams, allow, sizeof allow)) {
     case ROUTER_NOT_FOUND:
-        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint." : "Page not found.");
+        set_error(st, 404, "not_found", r->is_api ? "No such API endpoint."
+                  : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
         return;
     case ROUTER_BAD_METHOD:
         r->extra_header_value = xstrdup(allow);
@@ -1088,7 +1089,7 @@ int http_serve(app_t *app)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->connection_limit / 2, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(256 * 1024), NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)app->connection_memory_kb * 1024, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, app};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL};

@@ -48,6 +48,7 @@ typedef struct app {
     char *tls_key_pem;
     int connection_limit; /* simultaneous connections (default 1024) */
     int timeout_s;        /* idle connection timeout (default 60) */
+    int connection_memory_kb; /* libmicrohttpd per-connection pool (default 64) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */

@@ -6,11 +6,14 @@
 
 #include <sodium.h>
 
+#include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
 #include "export.h"
 #include "http.h"
+#include "qualifications.h"
 #include "tmpl.h"
+#include "users.h"
 
 static const char USAGE[] =
     "evitrack " EVITRACK_VERSION ": an e-portfolio evidence tracker for vocational qualifications\n"
@@ -21,7 +24,8 @@ static const char USAGE[] =
     "  serve [--db FILE] [--data DIR] [--listen ADDR] [--port N] [--demo]\n"
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
-    "        [--secure-cookies] [--quiet]\n"
+    "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
+    "        [--connection-memory-kb N]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
     "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
@@ -38,6 +42,7 @@ static const char USAGE[] =
     "                      a learner's portfolio as a zip with a SHA-256 manifest\n"
     "  gc [--db FILE] [--data DIR]  remove stored files nothing refers to\n"
     "  migrate [--db FILE]        create or upgrade the database schema\n"
+    "  routes                     every route as JSON (method, pattern, roles)\n"
     "  --help, --version\n";
 
 static int cmd_serve(int argc, char **argv)
@@ -53,6 +58,7 @@ static int cmd_serve(int argc, char **argv)
         .max_request_bytes = 0,
         .connection_limit = 1024,
         .timeout_s = 60,
+        .connection_memory_kb = 64,
     };
     int demo = 0, rc = 1;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
@@ -84,6 +90,18 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1024 * 1024)
                 return cli_usage_error("--max-request-mb takes a whole number of megabytes (1 or more)");
             app.max_request_bytes = num * 1024 * 1024;
+        } else if ((got = cli_opt(argc, argv, &i, "connection-memory-kb", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 16 || num > 16384)
+                return cli_usage_error("--connection-memory-kb takes a number from 16 to 16384");
+            app.connection_memory_kb = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "timeout", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 3600)
+                return cli_usage_error("--timeout takes a number of seconds from 1 to 3600");
+            app.timeout_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "max-connections", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 4 || num > 65536)
+                return cli_usage_error("--max-connections takes a number from 4 to 65536");
+            app.connection_limit = (int)num;
         } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");
@@ -197,8 +215,13 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"audit", auditlog_cli},
     {"export", export_cli},
     {"render", tmpl_cli_render},
+    {"import", qualifications_cli_import},
+    {"user", users_cmd_user},
+    {"enrol", users_cmd_enrol},
+    {"routes", users_cmd_routes},
     {0},
 };
 

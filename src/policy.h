@@ -21,4 +21,11 @@ int policy_can_edit_evidence_of(const user_t *u, int64_t learner_id);
 /* May u manage accounts, enrolments and specs? Admin only. */
 int policy_is_admin(const user_t *u);
 
+/* The learners u may read (as policy_can_read_learner decides), filtered by q
+ * (part of a name or email; NULL or "" for all), ordered by name, one page of
+ * them: *rows gets a new array of {id, name, email, disabled}, *total the
+ * count before paging. EV_OK or EV_ERR. */
+int policy_list_learners(db_t *db, const user_t *u, const char *q, int64_t limit, int64_t offset,
+                         json_t **rows, int64_t *total);
+
 #endif

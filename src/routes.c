@@ -1,5 +1,11 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
+#include "qualifications.h"
 #include "router.h"
+#include "users.h"
+#include "auditlog.h"
+#include "caseload.h"
+#include "decisions.h"
+#include "iqa.h"
 
 #include "centre.h"
 #include "export.h"
@@ -7,6 +13,12 @@
 
 const route_t *const router_tables[] = {
     core_routes,
+    qualifications_routes,
+    users_routes,
+    decisions_routes,
+    caseload_routes,
+    iqa_routes,
+    auditlog_routes,
     progress_routes,
     centre_routes,
     export_routes,

@@ -14,6 +14,11 @@
 #define TMPL_MAX_PARTIAL 64 /* partials and parents nested while rendering */
 #define TMPL_MAX_DEPTH 512  /* render recursion overall (sections x partials) */
 #define TMPL_MAX_DELIM 15   /* longest custom delimiter */
+/* Node visits per render: a page is ~10^4; this stops templates whose work
+ * grows exponentially ({{>a}}{{>a}} in a, sections nested over long lists). */
+#ifndef TMPL_MAX_STEPS
+#define TMPL_MAX_STEPS 50000000L
+#endif
 
 enum ntype { N_TEXT, N_VAR, N_RAW, N_SECTION, N_INVERTED, N_PARTIAL, N_PARENT, N_BLOCK };
 
@@ -692,6 +697,7 @@ typedef struct rstate {
     buf_t indent;   /* current indentation for template lines */
     int pending;    /* at the start of a template line: indent before the next output */
     int depth, pdepth;
+    long steps;
     const char *tname;
     char *err;
     size_t errlen;
@@ -879,6 +885,8 @@ static const tmpl_t *find_included(rstate_t *r, const node_t *n)
 static int render_node(rstate_t *r, const node_t *n)
 {
     json_t *v;
+    if (++r->steps > TMPL_MAX_STEPS)
+        return render_error(r, n, "rendering takes more than %ld steps", (long)TMPL_MAX_STEPS);
     switch (n->type) {
     case N_TEXT:
         put_text(r, n->str, n->len);

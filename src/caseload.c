@@ -1,0 +1,450 @@
+/* caseload.c: the assessor's caseload, the assessment queue and the review page */
+#include "caseload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decisions.h"
+#include "policy.h"
+#include "status.h"
+
+/* The assessor whose caseload a request looks at: the signed-in assessor, or
+ * for an admin ?assessor_id= (0: every assessor). */
+static int64_t caseload_owner(req_t *r)
+{
+    int64_t id = 0;
+    if (r->user.role == ROLE_ASSESSOR)
+        return r->user.id;
+    in_int(r, "assessor_id", &id);
+    return id;
+}
+
+static void set_age(json_t *obj, const char *iso_key)
+{
+    char text[32];
+    const char *iso = json_string_value(json_object_get(obj, iso_key));
+    int64_t days = iso ? decisions_age(iso, text, sizeof text) : -1;
+    json_object_set_new(obj, "age_days", days >= 0 ? json_integer(days) : json_null());
+    json_object_set_new(obj, "age_text", json_string(days >= 0 ? text : ""));
+    json_object_set_new(obj, "overdue", json_boolean(days >= 14));
+}
+
+/* GET /caseload, /api/v1/caseload: each learner (enrolment) with percent
+ * complete, evidence awaiting assessment and the age of the oldest. */
+static int caseload_index(req_t *r)
+{
+    int64_t limit, offset, owner = caseload_owner(r);
+    http_page(r, 25, &limit, &offset);
+    int64_t total = db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE (? = 0 OR e.assessor_id = ?)", 0, "ii",
+                           owner, owner);
+    json_t *items = db_all(
+        r->db,
+        "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"
+        " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
+        " e.assessor_id, au.name AS assessor_name,"
+        " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"
+        "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total,"
+        " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"
+        "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_met,"
+        " (SELECT COUNT(*) FROM evidence ev WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted') AS awaiting,"
+        " (SELECT MIN(ev.submitted_at) FROM evidence ev WHERE ev.learner_id = e.learner_id"
+        "   AND ev.status = 'submitted') AS oldest_submitted_at"
+        " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"
+        " JOIN qualifications q ON q.id = e.qualification_id WHERE (? = 0 OR e.assessor_id = ?)"
+        " ORDER BY oldest_submitted_at IS NULL, oldest_submitted_at, u.name, q.title LIMIT ? OFFSET ?",
+        "iiii", owner, owner, limit, offset);
+    if (!items)
+        return http_fail(r, 500, "db_error", "Could not load the caseload.");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        int64_t t = json_integer_value(json_object_get(it, "criteria_total"));
+        int64_t m = json_integer_value(json_object_get(it, "criteria_met"));
+        json_object_set_new(it, "percent", json_integer(t ? m * 100 / t : 0));
+        json_object_set_new(it, "has_awaiting", json_boolean(json_integer_value(json_object_get(it, "awaiting")) > 0));
+        set_age(it, "oldest_submitted_at");
+    }
+    json_t *out = http_out(r);
+    json_object_set_new(out, "items", items);
+    json_object_set_new(out, "awaiting_total",
+                        json_integer(db_int(r->db,
+                                            "SELECT COUNT(*) FROM evidence ev WHERE ev.status = 'submitted' AND EXISTS"
+                                            " (SELECT 1 FROM enrolments e WHERE e.learner_id = ev.learner_id"
+                                            " AND (? = 0 OR e.assessor_id = ?))",
+                                            0, "ii", owner, owner)));
+    json_object_set_new(out, "open_actions",
+                        json_integer(db_int(r->db,
+                                            "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id"
+                                            " WHERE s.outcome = 'action_required' AND s.responded_at IS NULL"
+                                            " AND (? = 0 OR d.assessor_id = ?)",
+                                            0, "ii", owner, owner)));
+    http_paginate(r, out, total);
+    return 200;
+}
+
+/* GET /queue, /api/v1/queue: submitted evidence across the caseload, oldest first. */
+static int caseload_queue(req_t *r)
+{
+    int64_t limit, offset, owner = caseload_owner(r);
+    http_page(r, 25, &limit, &offset);
+    int64_t total = db_int(r->db,
+                           "SELECT COUNT(*) FROM evidence ev WHERE ev.status = 'submitted' AND EXISTS"
+                           " (SELECT 1 FROM enrolments e WHERE e.learner_id = ev.learner_id"
+                           " AND (? = 0 OR e.assessor_id = ?))",
+                           0, "ii", owner, owner);
+    json_t *items = db_all(r->db,
+                           "SELECT ev.id, ev.title, ev.kind, ev.submitted_at, ev.occurred_on, ev.learner_id,"
+                           " u.name AS learner_name,"
+                           " (SELECT COUNT(*) FROM evidence_criteria ec WHERE ec.evidence_id = ev.id) AS criteria_count,"
+                           " (SELECT COUNT(*) FROM evidence_files f WHERE f.evidence_id = ev.id) AS file_count"
+                           " FROM evidence ev JOIN users u ON u.id = ev.learner_id"
+                           " WHERE ev.status = 'submitted' AND EXISTS (SELECT 1 FROM enrolments e"
+                           " WHERE e.learner_id = ev.learner_id AND (? = 0 OR e.assessor_id = ?))"
+                           " ORDER BY ev.submitted_at, ev.id LIMIT ? OFFSET ?",
+                           "iiii", owner, owner, limit, offset);
+    if (!items)
+        return http_fail(r, 500, "db_error", "Could not load the queue.");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        json_object_set_new(it, "kind_label",
+                            json_string(decisions_kind_label(json_string_value(json_object_get(it, "kind")))));
+        set_age(it, "submitted_at");
+    }
+    json_t *out = http_out(r);
+    json_object_set_new(out, "items", items);
+    http_paginate(r, out, total);
+    return 200;
+}
+
+/* One requested decision of a review form. */
+typedef struct review_item {
+    int64_t criterion_id;
+    const char *outcome;
+    const char *feedback;
+} review_item_t;
+
+/* The answer given for criterion cid in the request: the JSON "decisions"
+ * list, or the form fields outcome_<cid> / feedback_<cid>. */
+static void review_answer(req_t *r, int64_t cid, const char **outcome, const char **feedback)
+{
+    *outcome = NULL;
+    *feedback = NULL;
+    json_t *list = json_object_get(r->in, "decisions");
+    if (json_is_array(list)) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(list, i, d)
+        {
+            json_t *c = json_object_get(d, "criterion_id");
+            int64_t v = 0;
+            if (json_is_integer(c))
+                v = json_integer_value(c);
+            else if (json_is_string(c))
+                util_parse_i64(json_string_value(c), &v);
+            if (v == cid) {
+                *outcome = json_string_value(json_object_get(d, "outcome"));
+                *feedback = json_string_value(json_object_get(d, "feedback"));
+            }
+        }
+        return;
+    }
+    char key[48];
+    snprintf(key, sizeof key, "outcome_%lld", (long long)cid);
+    *outcome = in_str(r, key);
+    snprintf(key, sizeof key, "feedback_%lld", (long long)cid);
+    *feedback = in_str(r, key);
+}
+
+static const char *status_label(const char *s)
+{
+    if (!s)
+        return "";
+    if (!strcmp(s, "draft"))
+        return "Draft";
+    if (!strcmp(s, "submitted"))
+        return "Awaiting assessment";
+    if (!strcmp(s, "assessed"))
+        return "Assessed";
+    if (!strcmp(s, "returned"))
+        return "Returned to learner";
+    return s;
+}
+
+/* Fills r->out with the review page of evidence_id; with_input: keep what the
+ * request entered (re-showing a form with errors). 200 or an error status. */
+static int load_review(req_t *r, int64_t evidence_id, int with_input)
+{
+    json_t *ev = db_one(r->db,
+                        "SELECT ev.id, ev.learner_id, u.name AS learner_name, ev.title, ev.kind, ev.description,"
+                        " ev.body, ev.occurred_on, ev.status, ev.submitted_at, ev.created_at"
+                        " FROM evidence ev JOIN users u ON u.id = ev.learner_id WHERE ev.id = ?",
+                        "i", evidence_id);
+    if (!ev)
+        return http_fail(r, 404, "not_found", "No such evidence.");
+    int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
+    const char *st = json_string_value(json_object_get(ev, "status"));
+    if (!policy_can_read_learner(r->db, &r->user, learner_id) || r->user.id == learner_id ||
+        !strcmp(st, "draft")) {
+        json_decref(ev);
+        return http_fail(r, 403, "forbidden", "You may not review this evidence.");
+    }
+    int can_decide = policy_can_assess_learner(r->db, &r->user, learner_id) && !strcmp(st, "submitted");
+    json_object_set_new(ev, "kind_label",
+                        json_string(decisions_kind_label(json_string_value(json_object_get(ev, "kind")))));
+    json_object_set_new(ev, "status_label", json_string(status_label(st)));
+    const char *desc = json_string_value(json_object_get(ev, "description"));
+    const char *body = json_string_value(json_object_get(ev, "body"));
+    json_object_set_new(ev, "has_description", json_boolean(desc && *desc));
+    json_object_set_new(ev, "has_body", json_boolean(body && *body));
+    set_age(ev, "submitted_at");
+    json_t *files = db_all(r->db, "SELECT id, name, size, mime, sha256 FROM evidence_files WHERE evidence_id = ? ORDER BY id",
+                           "i", evidence_id);
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f)
+    {
+        char url[96], size[32];
+        int64_t n = json_integer_value(json_object_get(f, "id")), sz = json_integer_value(json_object_get(f, "size"));
+        snprintf(url, sizeof url, "/api/v1/evidence/%lld/files/%lld", (long long)evidence_id, (long long)n);
+        if (sz >= 1048576)
+            snprintf(size, sizeof size, "%.1f MB", (double)sz / 1048576.0);
+        else if (sz >= 1024)
+            snprintf(size, sizeof size, "%.1f KB", (double)sz / 1024.0);
+        else
+            snprintf(size, sizeof size, "%lld bytes", (long long)sz);
+        json_object_set_new(f, "url", json_string(url));
+        json_object_set_new(f, "size_text", json_string(size));
+    }
+    json_object_set_new(ev, "files", files ? files : json_array());
+
+    json_t *crits = db_all(r->db,
+                           "SELECT ec.criterion_id, ec.note, c.ref, c.text, c.unit_id, o.number AS outcome_number,"
+                           " o.text AS outcome_text, un.ref AS unit_ref, un.title AS unit_title,"
+                           " COALESCE(s.status, 'not_started') AS status, s.decision_id AS latest_decision_id"
+                           " FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"
+                           " JOIN units un ON un.id = c.unit_id LEFT JOIN outcomes o ON o.id = c.outcome_id"
+                           " LEFT JOIN criterion_status s ON s.learner_id = ec.learner_id AND s.criterion_id = c.id"
+                           " WHERE ec.evidence_id = ? ORDER BY un.position, un.id, c.position, c.id",
+                           "i", evidence_id);
+    if (!crits) {
+        json_decref(ev);
+        return http_fail(r, 500, "db_error", "Could not load the criteria.");
+    }
+    /* Group the criteria by unit, with the unit's guidance beside them. */
+    json_t *units = json_array(), *unit = NULL;
+    int64_t cur_unit = 0;
+    json_t *c;
+    json_array_foreach(crits, i, c)
+    {
+        int64_t uid = json_integer_value(json_object_get(c, "unit_id"));
+        int64_t cid = json_integer_value(json_object_get(c, "criterion_id"));
+        if (uid != cur_unit) {
+            cur_unit = uid;
+            unit = json_pack("{s:I, s:O, s:O, s:[]}", "id", (json_int_t)uid, "ref", json_object_get(c, "unit_ref"),
+                             "title", json_object_get(c, "unit_title"), "criteria");
+            json_t *g = db_all(r->db,
+                               "SELECT kind, text FROM unit_guidance WHERE unit_id = ?"
+                               " AND kind IN ('assessment_guidance', 'common_mistakes', 'key_terms')"
+                               " ORDER BY kind, position",
+                               "i", uid);
+            json_t *guid = json_array(), *mist = json_array(), *terms = json_array(), *gi;
+            size_t k;
+            json_array_foreach(g, k, gi)
+            {
+                const char *kind = json_string_value(json_object_get(gi, "kind"));
+                json_t *dst = !strcmp(kind, "common_mistakes") ? mist : !strcmp(kind, "key_terms") ? terms : guid;
+                json_array_append(dst, json_object_get(gi, "text"));
+            }
+            json_decref(g);
+            json_object_set_new(unit, "has_guidance", json_boolean(json_array_size(guid) > 0));
+            json_object_set_new(unit, "has_mistakes", json_boolean(json_array_size(mist) > 0));
+            json_object_set_new(unit, "has_terms", json_boolean(json_array_size(terms) > 0));
+            json_object_set_new(unit, "guidance", guid);
+            json_object_set_new(unit, "common_mistakes", mist);
+            json_object_set_new(unit, "key_terms", terms);
+            json_array_append_new(units, unit);
+        }
+        char name[48];
+        snprintf(name, sizeof name, "outcome_%lld", (long long)cid);
+        json_object_set_new(c, "field_outcome", json_string(name));
+        const char *note = json_string_value(json_object_get(c, "note"));
+        json_object_set_new(c, "has_note", json_boolean(note && *note));
+        snprintf(name, sizeof name, "feedback_%lld", (long long)cid);
+        json_object_set_new(c, "field_feedback", json_string(name));
+        int64_t latest = json_integer_value(json_object_get(c, "latest_decision_id"));
+        json_t *ld = latest ? decisions_get(r->db, latest) : NULL;
+        json_object_set_new(c, "latest", ld ? ld : json_null());
+        if (with_input) {
+            const char *o, *fb;
+            review_answer(r, cid, &o, &fb);
+            json_object_set_new(c, "checked_met", json_boolean(o && !strcmp(o, "met")));
+            json_object_set_new(c, "checked_not_met", json_boolean(o && !strcmp(o, "not_met")));
+            json_object_set_new(c, "feedback", json_string(fb ? fb : ""));
+        }
+        json_array_append(json_object_get(unit, "criteria"), c);
+    }
+    json_t *history = db_all(r->db,
+                             "SELECT d.id, d.outcome, d.feedback, d.created_at, c.ref AS criterion_ref,"
+                             " au.name AS assessor_name,"
+                             " (SELECT s.id FROM decisions s WHERE s.supersedes_id = d.id) AS superseded_by"
+                             " FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
+                             " JOIN criteria c ON c.id = d.criterion_id JOIN users au ON au.id = d.assessor_id"
+                             " WHERE de.evidence_id = ? ORDER BY d.id DESC",
+                             "i", evidence_id);
+    json_array_foreach(history, i, c)
+    {
+        const char *o = json_string_value(json_object_get(c, "outcome"));
+        json_object_set_new(c, "is_met", json_boolean(o && !strcmp(o, "met")));
+        json_object_set_new(c, "outcome_label", json_string(o && !strcmp(o, "met") ? "Met" : "Not yet met"));
+        json_object_set_new(c, "is_current", json_boolean(json_is_null(json_object_get(c, "superseded_by"))));
+    }
+    json_t *vacsr = with_input ? decisions_vacsr_from_request(r) : NULL;
+    json_t *out = http_out(r);
+    json_object_set_new(out, "evidence", ev);
+    json_object_set_new(out, "criteria", crits);
+    json_object_set_new(out, "units", units);
+    json_object_set_new(out, "history", history ? history : json_array());
+    json_object_set_new(out, "vacsr", decisions_vacsr_list(vacsr));
+    json_object_set_new(out, "declaration_checked", json_boolean(with_input && in_bool(r, "declaration")));
+    json_object_set_new(out, "can_decide", json_boolean(can_decide));
+    json_decref(vacsr);
+    return 200;
+}
+
+/* GET /review/{evidence_id}, /api/v1/reviews/{evidence_id} */
+static int review_show(req_t *r)
+{
+    return load_review(r, r->params[0], 0);
+}
+
+/* POST /review/{evidence_id}, /api/v1/reviews/{evidence_id}: a decision for
+ * every criterion the evidence is mapped to, with the VACSR checklist and the
+ * declaration. JSON: {"decisions": [{criterion_id, outcome, feedback}],
+ * "vacsr": {...}, "declaration": true}; form: outcome_<id>, feedback_<id>,
+ * vacsr_valid..., declaration. */
+static int review_decide(req_t *r)
+{
+    int64_t evidence_id = r->params[0];
+    json_t *vacsr = NULL, *ids = NULL, *made = NULL;
+    review_item_t *items = NULL;
+    int status = load_review(r, evidence_id, 1);
+    if (status != 200)
+        goto out;
+    json_t *out = http_out(r);
+    json_t *ev = json_object_get(out, "evidence");
+    int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
+    if (!policy_can_assess_learner(r->db, &r->user, learner_id)) {
+        status = http_fail(r, 403, "forbidden", "You are not this learner's assessor.");
+        goto out;
+    }
+    if (strcmp(json_string_value(json_object_get(ev, "status")), "submitted") != 0) {
+        status = http_fail(r, 409, "not_awaiting_assessment", "This evidence is not awaiting assessment.");
+        goto out;
+    }
+    json_t *crits = json_object_get(out, "criteria");
+    size_t n = json_array_size(crits), i, met = 0;
+    if (!n) {
+        status = http_fail(r, 409, "not_mapped", "This evidence is not mapped to any criteria.");
+        goto out;
+    }
+    items = xcalloc(n, sizeof *items);
+    json_t *c;
+    json_array_foreach(crits, i, c)
+    {
+        int64_t cid = json_integer_value(json_object_get(c, "criterion_id"));
+        const char *ref = json_string_value(json_object_get(c, "ref"));
+        char field[48], msg[160];
+        items[i].criterion_id = cid;
+        review_answer(r, cid, &items[i].outcome, &items[i].feedback);
+        const char *o = items[i].outcome;
+        if (!o || (strcmp(o, "met") && strcmp(o, "not_met"))) {
+            snprintf(field, sizeof field, "outcome_%lld", (long long)cid);
+            snprintf(msg, sizeof msg, "Choose met or not yet met for criterion %s", ref ? ref : "");
+            http_field_error(r, field, msg);
+            continue;
+        }
+        if (!strcmp(o, "met"))
+            met++;
+        else if (!items[i].feedback || !*items[i].feedback) {
+            snprintf(field, sizeof field, "feedback_%lld", (long long)cid);
+            snprintf(msg, sizeof msg, "Give feedback on criterion %s so the learner knows what to do next",
+                     ref ? ref : "");
+            http_field_error(r, field, msg);
+        }
+    }
+    vacsr = decisions_vacsr_from_request(r);
+    if (met && vacsr && !decisions_vacsr_all(vacsr))
+        http_field_error(r, "vacsr_valid",
+                         "Confirm the evidence is valid, authentic, current, sufficient and reliable before judging it met");
+    json_t *decl = json_object_get(r->in, "declaration");
+    int declared = (r->is_api && !decl) ? 1 : in_bool(r, "declaration");
+    if (!declared)
+        http_field_error(r, "declaration", "Confirm the assessor declaration");
+    if (http_field_error_count(r)) {
+        /* Each criterion shows its own messages beside its fields. */
+        json_t *by = json_object_get(out, "field_errors");
+        json_array_foreach(crits, i, c)
+        {
+            json_t *m = json_object_get(by, json_string_value(json_object_get(c, "field_outcome")));
+            if (m)
+                json_object_set(c, "error_outcome", m);
+            m = json_object_get(by, json_string_value(json_object_get(c, "field_feedback")));
+            if (m)
+                json_object_set(c, "error_feedback", m);
+        }
+        status = http_fail(r, 400, "invalid_review", "Check the decisions and try again.");
+        goto out;
+    }
+
+    if (db_begin(r->db) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
+    }
+    ids = json_pack("[I]", (json_int_t)evidence_id);
+    made = json_array();
+    status = 201;
+    for (i = 0; i < n && status == 201; i++) {
+        decision_input_t in = {learner_id, items[i].criterion_id, items[i].outcome, items[i].feedback, vacsr,
+                               declared, ids};
+        int64_t id = 0;
+        status = decisions_record(r, &in, &id);
+        if (status == 201)
+            json_array_append_new(made, json_integer(id));
+    }
+    if (status == 201 && (decisions_settle_evidence(r->db, r->user.id, evidence_id) != EV_OK ||
+                          status_refresh_learner(r->db, learner_id) != EV_OK))
+        status = http_fail(r, 500, "db_error", "Could not update the evidence.");
+    if (status != 201 || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        if (status == 201)
+            status = http_fail(r, 500, "db_error", "Could not save the decisions.");
+        goto out;
+    }
+    char *ev_status = db_text(r->db, "SELECT status FROM evidence WHERE id = ?", "i", evidence_id);
+    http_set_out(r, json_pack("{s:I, s:s, s:O}", "evidence_id", (json_int_t)evidence_id, "evidence_status",
+                              ev_status ? ev_status : "", "decision_ids", made));
+    free(ev_status);
+    http_redirect(r, "/queue");
+out:
+    free(items);
+    json_decref(vacsr);
+    json_decref(ids);
+    json_decref(made);
+    return status;
+}
+
+const route_t caseload_routes[] = {
+    {"GET", "/api/v1/caseload", caseload_index, ROLE_ASSESSOR | ROLE_ADMIN, NULL, 0},
+    {"GET", "/caseload", caseload_index, ROLE_ASSESSOR | ROLE_ADMIN, "caseload", 0},
+    {"GET", "/api/v1/queue", caseload_queue, ROLE_ASSESSOR | ROLE_ADMIN, NULL, 0},
+    {"GET", "/queue", caseload_queue, ROLE_ASSESSOR | ROLE_ADMIN, "queue", 0},
+    {"GET", "/api/v1/reviews/{id}", review_show, ROLE_STAFF, NULL, 0},
+    {"GET", "/review/{id}", review_show, ROLE_STAFF, "review", 0},
+    {"POST", "/api/v1/reviews/{id}", review_decide, ROLE_ASSESSOR, NULL, 0},
+    {"POST", "/review/{id}", review_decide, ROLE_ASSESSOR, "review", 0},
+    {0},
+};

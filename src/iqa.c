@@ -1,0 +1,467 @@
+/* iqa.c: internal quality assurance: sampling assessors' decisions, actions and the assessor's answers */
+#include "iqa.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "decisions.h"
+#include "policy.h"
+
+static const char *const KINDS[] = {"observation", "witness_testimony", "professional_discussion", "product",
+                                    "reflective_account", "question_and_answer", "recognition_of_prior_learning"};
+#define NKINDS (sizeof KINDS / sizeof KINDS[0])
+
+static void decorate_sample(json_t *s)
+{
+    const char *o = json_string_value(json_object_get(s, "outcome"));
+    int agree = o && strcmp(o, "agree") == 0;
+    json_object_set_new(s, "is_agree", json_boolean(agree));
+    json_object_set_new(s, "outcome_label", json_string(agree ? "Agree" : "Action required"));
+    json_object_set_new(s, "answered", json_boolean(json_is_string(json_object_get(s, "responded_at"))));
+    json_object_set_new(s, "open", json_boolean(!agree && !json_is_string(json_object_get(s, "responded_at"))));
+}
+
+json_t *iqa_samples_of(db_t *db, int64_t decision_id)
+{
+    json_t *list = db_all(db,
+                          "SELECT s.id, s.decision_id, s.iqa_id, u.name AS iqa_name, s.outcome, s.feedback,"
+                          " s.created_at, s.response, s.responded_at FROM iqa_samples s"
+                          " JOIN users u ON u.id = s.iqa_id WHERE s.decision_id = ? ORDER BY s.id",
+                          "i", decision_id);
+    size_t i;
+    json_t *s;
+    json_array_foreach(list, i, s) decorate_sample(s);
+    return list;
+}
+
+/* ---- the sampling page ---- */
+
+/* The filters of the sampling page, as read from the query string. */
+typedef struct filters {
+    int64_t iqa;      /* scope: only learners this IQA is named on (0: all) */
+    int64_t assessor, unit, learner;
+    const char *kind; /* evidence type, or NULL */
+    const char *from, *to; /* YYYY-MM-DD, or NULL */
+    int sampled;      /* 0 any, 1 sampled, 2 not sampled */
+} filters_t;
+
+#define IQA_FROM                                                                                             \
+    " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"          \
+    " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"
+
+#define IQA_WHERE                                                                                            \
+    " WHERE (? = 0 OR EXISTS (SELECT 1 FROM enrolments en WHERE en.learner_id = d.learner_id"                \
+    "   AND en.iqa_id = ?))"                                                                                  \
+    " AND (? = 0 OR d.assessor_id = ?) AND (? = 0 OR c.unit_id = ?) AND (? = 0 OR d.learner_id = ?)"         \
+    " AND (? IS NULL OR EXISTS (SELECT 1 FROM decision_evidence fde JOIN evidence fev"                        \
+    "   ON fev.id = fde.evidence_id WHERE fde.decision_id = d.id AND fev.kind = ?))"                         \
+    " AND (? IS NULL OR substr(d.created_at, 1, 10) >= ?) AND (? IS NULL OR substr(d.created_at, 1, 10) <= ?)" \
+    " AND (? = 0 OR (? = 1 AND EXISTS (SELECT 1 FROM iqa_samples fs WHERE fs.decision_id = d.id))"           \
+    "   OR (? = 2 AND NOT EXISTS (SELECT 1 FROM iqa_samples fs WHERE fs.decision_id = d.id)))"
+
+#define IQA_WHERE_FMT "iiiiiiiittttttIII"
+#define IQA_WHERE_ARGS(f)                                                                                    \
+    (f).iqa, (f).iqa, (f).assessor, (f).assessor, (f).unit, (f).unit, (f).learner, (f).learner, (f).kind,   \
+        (f).kind, (f).from, (f).from, (f).to, (f).to, (f).sampled, (f).sampled, (f).sampled
+
+static int read_filters(req_t *r, filters_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->iqa = r->user.role == ROLE_IQA ? r->user.id : 0;
+    in_int(r, "assessor_id", &f->assessor);
+    in_int(r, "unit_id", &f->unit);
+    in_int(r, "learner_id", &f->learner);
+    const char *kind = in_str(r, "kind");
+    if (kind && *kind) {
+        int ok = 0;
+        for (size_t i = 0; i < NKINDS; i++)
+            ok |= strcmp(kind, KINDS[i]) == 0;
+        if (!ok) {
+            http_field_error(r, "kind", "Choose an evidence type from the list");
+            return EV_ERR;
+        }
+        f->kind = kind;
+    }
+    const char *from = in_str(r, "from"), *to = in_str(r, "to");
+    if (from && *from) {
+        if (!util_valid_date(from)) {
+            http_field_error(r, "from", "Enter the from date as YYYY-MM-DD");
+            return EV_ERR;
+        }
+        f->from = from;
+    }
+    if (to && *to) {
+        if (!util_valid_date(to)) {
+            http_field_error(r, "to", "Enter the to date as YYYY-MM-DD");
+            return EV_ERR;
+        }
+        f->to = to;
+    }
+    const char *sampled = in_str(r, "sampled");
+    if (sampled && strcmp(sampled, "yes") == 0)
+        f->sampled = 1;
+    else if (sampled && strcmp(sampled, "no") == 0)
+        f->sampled = 2;
+    return EV_OK;
+}
+
+/* [{value, label, selected}] from rows of {id, label}. */
+static json_t *options(json_t *rows, int64_t selected)
+{
+    json_t *list = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        int64_t id = json_integer_value(json_object_get(row, "id"));
+        json_array_append_new(list, json_pack("{s:I, s:O, s:b}", "value", (json_int_t)id, "label",
+                                              json_object_get(row, "label"), "selected", id == selected));
+    }
+    json_decref(rows);
+    return list;
+}
+
+/* Adds percent to each coverage row {decisions, sampled}. */
+static json_t *coverage(json_t *rows)
+{
+    if (!rows)
+        return json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        int64_t n = json_integer_value(json_object_get(row, "decisions"));
+        int64_t s = json_integer_value(json_object_get(row, "sampled"));
+        json_object_set_new(row, "percent", json_integer(n ? s * 100 / n : 0));
+        json_object_set_new(row, "unsampled", json_boolean(s == 0));
+    }
+    return rows;
+}
+
+/* GET /iqa, /api/v1/iqa/decisions: decisions to sample, filtered, with coverage. */
+static int iqa_index(req_t *r)
+{
+    filters_t f;
+    int64_t limit, offset;
+    json_t *out = http_out(r);
+    if (read_filters(r, &f) != EV_OK) {
+        memset(&f, 0, sizeof f);
+        f.iqa = r->user.role == ROLE_IQA ? r->user.id : 0;
+        return http_fail(r, 400, "invalid_filter", "Check the filters.");
+    }
+    http_page(r, 25, &limit, &offset);
+    int64_t total = db_int(r->db, "SELECT COUNT(*)" IQA_FROM IQA_WHERE, 0, IQA_WHERE_FMT, IQA_WHERE_ARGS(f));
+    json_t *items = db_all(r->db,
+                           "SELECT d.id, d.learner_id, lu.name AS learner_name, d.assessor_id,"
+                           " au.name AS assessor_name, d.criterion_id, c.ref AS criterion_ref,"
+                           " c.text AS criterion_text, c.unit_id, un.ref AS unit_ref, un.title AS unit_title,"
+                           " d.outcome, d.created_at,"
+                           " (SELECT COUNT(*) FROM iqa_samples s WHERE s.decision_id = d.id) AS samples,"
+                           " (SELECT s.outcome FROM iqa_samples s WHERE s.decision_id = d.id"
+                           "   ORDER BY s.id DESC LIMIT 1) AS sample_outcome,"
+                           " (SELECT group_concat(DISTINCT ev.kind) FROM decision_evidence de JOIN evidence ev"
+                           "   ON ev.id = de.evidence_id WHERE de.decision_id = d.id) AS kinds,"
+                           " (SELECT s2.id FROM decisions s2 WHERE s2.supersedes_id = d.id) AS superseded_by"
+                           IQA_FROM IQA_WHERE " ORDER BY d.id DESC LIMIT ? OFFSET ?",
+                           IQA_WHERE_FMT "ii", IQA_WHERE_ARGS(f), limit, offset);
+    if (!items)
+        return http_fail(r, 500, "db_error", "Could not list decisions.");
+    size_t i;
+    json_t *d;
+    json_array_foreach(items, i, d)
+    {
+        const char *o = json_string_value(json_object_get(d, "outcome"));
+        const char *so = json_string_value(json_object_get(d, "sample_outcome"));
+        const char *kinds = json_string_value(json_object_get(d, "kinds"));
+        json_object_set_new(d, "is_met", json_boolean(o && !strcmp(o, "met")));
+        json_object_set_new(d, "outcome_label", json_string(o && !strcmp(o, "met") ? "Met" : "Not yet met"));
+        json_object_set_new(d, "sampled", json_boolean(so != NULL));
+        json_object_set_new(d, "sample_label",
+                            json_string(!so ? "Not sampled" : !strcmp(so, "agree") ? "Agreed" : "Action required"));
+        json_object_set_new(d, "is_current", json_boolean(json_is_null(json_object_get(d, "superseded_by"))));
+        /* "product,observation" -> "Product, Observation" */
+        char labels[512] = "";
+        if (kinds) {
+            char *copy = xstrdup(kinds), *save = NULL;
+            for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+                if (labels[0])
+                    strncat(labels, ", ", sizeof labels - strlen(labels) - 1);
+                strncat(labels, decisions_kind_label(k), sizeof labels - strlen(labels) - 1);
+            }
+            free(copy);
+        }
+        json_object_set_new(d, "kind_labels", json_string(labels));
+    }
+    json_object_set_new(out, "items", items);
+    http_paginate(r, out, total);
+
+    /* Coverage (CAMERA: candidates, assessors, methods; evidence and records are
+     * the decisions themselves) over the same filtered set. */
+    json_object_set_new(out, "coverage_assessors",
+                        coverage(db_all(r->db,
+                                        "SELECT d.assessor_id AS id, au.name, COUNT(*) AS decisions,"
+                                        " SUM(EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)) AS sampled"
+                                        IQA_FROM IQA_WHERE " GROUP BY d.assessor_id ORDER BY au.name",
+                                        IQA_WHERE_FMT, IQA_WHERE_ARGS(f))));
+    json_object_set_new(out, "coverage_units",
+                        coverage(db_all(r->db,
+                                        "SELECT c.unit_id AS id, un.ref, un.title AS name, COUNT(*) AS decisions,"
+                                        " SUM(EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)) AS sampled"
+                                        IQA_FROM IQA_WHERE " GROUP BY c.unit_id ORDER BY un.position, un.ref",
+                                        IQA_WHERE_FMT, IQA_WHERE_ARGS(f))));
+    json_object_set_new(out, "coverage_learners",
+                        coverage(db_all(r->db,
+                                        "SELECT d.learner_id AS id, lu.name, COUNT(*) AS decisions,"
+                                        " SUM(EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)) AS sampled"
+                                        IQA_FROM IQA_WHERE " GROUP BY d.learner_id ORDER BY lu.name",
+                                        IQA_WHERE_FMT, IQA_WHERE_ARGS(f))));
+    json_t *methods = db_all(r->db,
+                             "SELECT ev.kind AS id, COUNT(DISTINCT d.id) AS decisions,"
+                             " COUNT(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)"
+                             "   THEN d.id END) AS sampled" IQA_FROM
+                             " JOIN decision_evidence mde ON mde.decision_id = d.id"
+                             " JOIN evidence ev ON ev.id = mde.evidence_id" IQA_WHERE " GROUP BY ev.kind ORDER BY ev.kind",
+                             IQA_WHERE_FMT, IQA_WHERE_ARGS(f));
+    json_array_foreach(methods, i, d)
+    {
+        json_object_set_new(d, "name", json_string(decisions_kind_label(json_string_value(json_object_get(d, "id")))));
+    }
+    json_object_set_new(out, "coverage_methods", coverage(methods));
+
+    /* Options for the filter form. */
+    json_object_set_new(out, "assessor_options",
+                        options(db_all(r->db,
+                                       "SELECT DISTINCT au.id, au.name AS label FROM decisions d"
+                                       " JOIN users au ON au.id = d.assessor_id WHERE (? = 0 OR EXISTS (SELECT 1"
+                                       " FROM enrolments en WHERE en.learner_id = d.learner_id AND en.iqa_id = ?))"
+                                       " ORDER BY au.name LIMIT 500",
+                                       "ii", f.iqa, f.iqa),
+                                f.assessor));
+    json_object_set_new(out, "learner_options",
+                        options(db_all(r->db,
+                                       "SELECT DISTINCT lu.id, lu.name AS label FROM enrolments en"
+                                       " JOIN users lu ON lu.id = en.learner_id WHERE (? = 0 OR en.iqa_id = ?)"
+                                       " ORDER BY lu.name LIMIT 500",
+                                       "ii", f.iqa, f.iqa),
+                                f.learner));
+    json_object_set_new(out, "unit_options",
+                        options(db_all(r->db,
+                                       "SELECT DISTINCT un.id, un.ref || ' ' || un.title AS label FROM enrolments en"
+                                       " JOIN units un ON un.qualification_id = en.qualification_id"
+                                       " WHERE (? = 0 OR en.iqa_id = ?) ORDER BY un.position, un.ref LIMIT 500",
+                                       "ii", f.iqa, f.iqa),
+                                f.unit));
+    json_t *kinds = json_array();
+    for (size_t k = 0; k < NKINDS; k++)
+        json_array_append_new(kinds, json_pack("{s:s, s:s, s:b}", "value", KINDS[k], "label",
+                                               decisions_kind_label(KINDS[k]), "selected",
+                                               f.kind && !strcmp(f.kind, KINDS[k])));
+    json_object_set_new(out, "kind_options", kinds);
+    json_object_set_new(out, "filter",
+                        json_pack("{s:s, s:s, s:b, s:b, s:b}", "from", f.from ? f.from : "", "to", f.to ? f.to : "",
+                                  "sampled_any", f.sampled == 0, "sampled_yes", f.sampled == 1, "sampled_no",
+                                  f.sampled == 2));
+    json_object_set_new(out, "can_sample", json_boolean(r->user.role == ROLE_IQA));
+    return 200;
+}
+
+/* POST /api/v1/iqa/samples {decision_id, outcome: agree|action_required, feedback} -> 201 */
+static int iqa_sample_create(req_t *r)
+{
+    int64_t decision_id, id = 0;
+    char now[21];
+    json_t *after = NULL;
+    int status;
+    if (in_int(r, "decision_id", &decision_id) != EV_OK)
+        return http_fail(r, 400, "invalid_request", "decision_id is required.");
+    int64_t learner_id = db_int(r->db, "SELECT learner_id FROM decisions WHERE id = ?", 0, "i", decision_id);
+    if (!learner_id)
+        return http_fail(r, 404, "not_found", "No such decision.");
+    if (!policy_can_sample_learner(r->db, &r->user, learner_id))
+        return http_fail(r, 403, "forbidden", "You are not the IQA for this learner.");
+    if (!r->is_api)
+        decisions_load_page(r, decision_id); /* a failed form shows the decision again */
+    const char *outcome = in_str(r, "outcome");
+    const char *feedback = in_str(r, "feedback");
+    if (!feedback)
+        feedback = "";
+    if (!outcome || (strcmp(outcome, "agree") != 0 && strcmp(outcome, "action_required") != 0)) {
+        http_field_error(r, "outcome", "Choose agree or action required");
+        return http_fail(r, 400, "invalid_outcome", "outcome must be \"agree\" or \"action_required\".");
+    }
+    if (strcmp(outcome, "action_required") == 0 && !*feedback) {
+        http_field_error(r, "feedback", "Say what the assessor needs to do");
+        return http_fail(r, 400, "feedback_required", "An action needs feedback for the assessor.");
+    }
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    util_now_iso(now);
+    if (db_run(r->db,
+               "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at) VALUES (?, ?, ?, ?, ?)",
+               "iittt", decision_id, r->user.id, outcome, feedback, now) != EV_OK) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "db_error", "Could not record the sample.");
+    }
+    id = db_last_id(r->db);
+    after = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "decision_id", (json_int_t)decision_id,
+                      "outcome", outcome, "feedback", feedback);
+    if (audit_record(r->db, r->user.id, "iqa.sample", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
+        db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        status = http_fail(r, 500, "db_error", "Could not record the sample.");
+        goto out;
+    }
+    json_t *s = db_one(r->db,
+                       "SELECT s.id, s.decision_id, s.iqa_id, u.name AS iqa_name, s.outcome, s.feedback, s.created_at,"
+                       " s.response, s.responded_at FROM iqa_samples s JOIN users u ON u.id = s.iqa_id WHERE s.id = ?",
+                       "i", id);
+    if (s)
+        decorate_sample(s);
+    http_set_out(r, s ? s : json_object());
+    http_redirect(r, "/decisions/%lld", (long long)decision_id);
+    status = 201;
+out:
+    json_decref(after);
+    return status;
+}
+
+/* The actions (samples) a user sees: the assessor's on their decisions, the
+ * IQA's own, everything for admin. */
+#define ACTIONS_SELECT                                                                                       \
+    "SELECT s.id, s.decision_id, s.iqa_id, iu.name AS iqa_name, s.outcome, s.feedback, s.created_at,"       \
+    " s.response, s.responded_at, d.learner_id, lu.name AS learner_name, d.assessor_id,"                   \
+    " au.name AS assessor_name, d.outcome AS decision_outcome, c.ref AS criterion_ref,"                    \
+    " c.text AS criterion_text, un.ref AS unit_ref, un.title AS unit_title"                                \
+    " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users iu ON iu.id = s.iqa_id"       \
+    " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"                        \
+    " JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"
+#define ACTIONS_WHERE                                                                                        \
+    " WHERE s.outcome = 'action_required' AND (? = 0 OR d.assessor_id = ?) AND (? = 0 OR s.iqa_id = ?)"     \
+    " AND (? = 0 OR s.responded_at IS NULL)"
+
+/* GET /actions, /api/v1/iqa/actions?open=1 */
+static int iqa_actions(req_t *r)
+{
+    int64_t limit, offset;
+    int64_t assessor = r->user.role == ROLE_ASSESSOR ? r->user.id : 0;
+    int64_t iqa = r->user.role == ROLE_IQA ? r->user.id : 0;
+    int open = in_bool(r, "open");
+    http_page(r, 25, &limit, &offset);
+    int64_t total = db_int(r->db, "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id"
+                                  ACTIONS_WHERE, 0, "iiiiI", assessor, assessor, iqa, iqa, open);
+    json_t *items = db_all(r->db, ACTIONS_SELECT ACTIONS_WHERE
+                           " ORDER BY (s.responded_at IS NOT NULL), s.id DESC LIMIT ? OFFSET ?",
+                           "iiiiIii", assessor, assessor, iqa, iqa, open, limit, offset);
+    if (!items)
+        return http_fail(r, 500, "db_error", "Could not list actions.");
+    size_t i;
+    json_t *s;
+    json_array_foreach(items, i, s)
+    {
+        decorate_sample(s);
+        json_object_set_new(s, "can_answer", json_boolean(json_is_true(json_object_get(s, "open")) &&
+                                                          json_integer_value(json_object_get(s, "assessor_id")) ==
+                                                              r->user.id));
+        const char *o = json_string_value(json_object_get(s, "decision_outcome"));
+        json_object_set_new(s, "decision_label", json_string(o && !strcmp(o, "met") ? "Met" : "Not yet met"));
+    }
+    json_t *out = http_out(r);
+    json_object_set_new(out, "items", items);
+    json_object_set_new(out, "open_count",
+                        json_integer(db_int(r->db, "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d"
+                                                   " ON d.id = s.decision_id" ACTIONS_WHERE,
+                                            0, "iiiiI", assessor, assessor, iqa, iqa, 1)));
+    json_object_set_new(out, "is_assessor", json_boolean(r->user.role == ROLE_ASSESSOR));
+    http_paginate(r, out, total);
+    return 200;
+}
+
+/* A failed answer on the page shows the actions list again with the error. */
+static int respond_fail(req_t *r, int status, const char *code, const char *message)
+{
+    if (!r->is_api && status < 500)
+        iqa_actions(r);
+    return http_fail(r, status, code, "%s", message);
+}
+
+/* POST /api/v1/iqa/samples/{id}/response {response}: the assessor answers an action. */
+static int iqa_respond(req_t *r)
+{
+    int64_t id = r->params[0];
+    char now[21];
+    json_t *s = db_one(r->db,
+                       "SELECT s.outcome, s.responded_at, d.assessor_id, d.learner_id FROM iqa_samples s"
+                       " JOIN decisions d ON d.id = s.decision_id WHERE s.id = ?",
+                       "i", id);
+    if (!s)
+        return respond_fail(r, 404, "not_found", "No such IQA sample.");
+    int64_t assessor_id = json_integer_value(json_object_get(s, "assessor_id"));
+    int64_t learner_id = json_integer_value(json_object_get(s, "learner_id"));
+    int agree = !strcmp(json_string_value(json_object_get(s, "outcome")), "agree");
+    json_decref(s);
+    if (assessor_id != r->user.id)
+        return respond_fail(r, 403, "forbidden", "Only the assessor who made the decision can answer this action.");
+    if (agree)
+        return respond_fail(r, 409, "no_action", "The IQA agreed with this decision: there is nothing to answer.");
+    const char *response = in_str(r, "response");
+    if (!response || !*response) {
+        http_field_error(r, "response", "Say what you have done about the action");
+        return respond_fail(r, 400, "response_required", "Enter a response.");
+    }
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    if (db_int(r->db, "SELECT responded_at IS NOT NULL FROM iqa_samples WHERE id = ?", 0, "i", id)) {
+        db_rollback(r->db);
+        return respond_fail(r, 409, "already_answered", "This action has already been answered.");
+    }
+    util_now_iso(now);
+    json_t *after = json_pack("{s:s, s:s}", "response", response, "responded_at", now);
+    if (db_run(r->db, "UPDATE iqa_samples SET response = ?, responded_at = ? WHERE id = ?", "tti", response, now, id) !=
+            EV_OK ||
+        audit_record(r->db, r->user.id, "iqa.response", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
+        db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        json_decref(after);
+        return http_fail(r, 500, "db_error", "Could not save the response.");
+    }
+    json_decref(after);
+    json_t *row = db_one(r->db, ACTIONS_SELECT " WHERE s.id = ?", "i", id);
+    if (row)
+        decorate_sample(row);
+    http_set_out(r, row ? row : json_object());
+    http_redirect(r, "/actions");
+    return 200;
+}
+
+/* GET /api/v1/iqa/samples?decision_id=N */
+static int iqa_samples_index(req_t *r)
+{
+    int64_t decision_id;
+    if (in_int(r, "decision_id", &decision_id) != EV_OK)
+        return http_fail(r, 400, "invalid_request", "decision_id is required.");
+    int64_t learner_id = db_int(r->db, "SELECT learner_id FROM decisions WHERE id = ?", 0, "i", decision_id);
+    if (!learner_id)
+        return http_fail(r, 404, "not_found", "No such decision.");
+    if (!policy_can_read_learner(r->db, &r->user, learner_id))
+        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+    json_t *items = iqa_samples_of(r->db, decision_id);
+    if (!items)
+        return http_fail(r, 500, "db_error", "Could not list samples.");
+    json_object_set_new(http_out(r), "items", items);
+    return 200;
+}
+
+const route_t iqa_routes[] = {
+    {"GET", "/api/v1/iqa/decisions", iqa_index, ROLE_IQA | ROLE_ADMIN | ROLE_EQA, NULL, 0},
+    {"GET", "/iqa", iqa_index, ROLE_IQA | ROLE_ADMIN | ROLE_EQA, "iqa", 0},
+    {"GET", "/api/v1/iqa/samples", iqa_samples_index, ROLE_ANY, NULL, 0},
+    {"POST", "/api/v1/iqa/samples", iqa_sample_create, ROLE_IQA, NULL, 0},
+    {"POST", "/iqa/samples", iqa_sample_create, ROLE_IQA, "decision_show", 0},
+    {"GET", "/api/v1/iqa/actions", iqa_actions, ROLE_ASSESSOR | ROLE_IQA | ROLE_ADMIN | ROLE_EQA, NULL, 0},
+    {"GET", "/actions", iqa_actions, ROLE_ASSESSOR | ROLE_IQA | ROLE_ADMIN | ROLE_EQA, "actions", 0},
+    {"POST", "/api/v1/iqa/samples/{id}/response", iqa_respond, ROLE_ASSESSOR, NULL, 0},
+    {"POST", "/actions/{id}/response", iqa_respond, ROLE_ASSESSOR, "actions", 0},
+    {0},
+};

@@ -1,0 +1,212 @@
+/* session.c: sign-in sessions (cookie or bearer token) and CSRF tokens */
+#include "session.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "audit.h"
+#include "auth.h"
+
+#define TOKEN_BYTES 32 /* 256 bits */
+#define TOKEN_HEX (2 * TOKEN_BYTES)
+
+/* 1 when s is exactly TOKEN_HEX lower-case hex digits. */
+static int token_well_formed(const char *s)
+{
+    if (!s)
+        return 0;
+    size_t i = 0;
+    for (; s[i]; i++) {
+        char c = s[i];
+        if (i >= TOKEN_HEX || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return i == TOKEN_HEX;
+}
+
+static void new_token(char out[TOKEN_HEX + 1])
+{
+    unsigned char raw[TOKEN_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    util_hex(raw, sizeof raw, out);
+    sodium_memzero(raw, sizeof raw);
+}
+
+void session_hash_token(const char *token, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+    util_hex(h, sizeof h, out);
+}
+
+char *session_cookie(const app_t *app, const char *token)
+{
+    int secure = app && (app->secure_cookies || app->tls);
+    if (token)
+        return fmtalloc("%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%d%s",
+                        SESSION_COOKIE, token, SESSION_MAX, secure ? "; Secure" : "");
+    return fmtalloc("%s=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0%s",
+                    SESSION_COOKIE, secure ? "; Secure" : "");
+}
+
+/* The token the request presents: a bearer token (scripts) wins over the
+ * cookie. *by_cookie says which. NULL when neither is well formed. */
+static const char *request_token(req_t *r, int *by_cookie)
+{
+    *by_cookie = 0;
+    const char *auth = http_header(r, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *t = auth + 7;
+        while (*t == ' ')
+            t++;
+        return token_well_formed(t) ? t : NULL;
+    }
+    const char *c = http_cookie(r, SESSION_COOKIE);
+    if (token_well_formed(c)) {
+        *by_cookie = 1;
+        return c;
+    }
+    return NULL;
+}
+
+int session_load(req_t *r)
+{
+    int rc = EV_OK;
+    json_t *row = NULL;
+    int by_cookie = 0;
+    memset(&r->user, 0, sizeof r->user);
+    r->by_cookie = 0;
+
+    const char *token = request_token(r, &by_cookie);
+    if (!token)
+        goto out;
+    char hash[65];
+    session_hash_token(token, hash);
+    row = db_one(r->db,
+        "SELECT s.user_id AS user_id, s.csrf_token AS csrf_token, s.last_seen AS last_seen,"
+        " s.expires_at AS expires_at, u.role AS role, u.email AS email, u.name AS name"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.token_hash = ? AND u.disabled = 0", "t", hash);
+    if (!row)
+        goto out;
+    int64_t now = util_now_s();
+    int64_t last = json_integer_value(json_object_get(row, "last_seen"));
+    int64_t expires = json_integer_value(json_object_get(row, "expires_at"));
+    if (now >= expires || now - last >= SESSION_IDLE) {
+        db_run(r->db, "DELETE FROM sessions WHERE token_hash = ?", "t", hash);
+        goto out;
+    }
+    if (now - last >= SESSION_TOUCH &&
+        db_run(r->db, "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", "it", now, hash) != EV_OK)
+        rc = EV_ERR;
+
+    user_t *u = &r->user;
+    u->id = json_integer_value(json_object_get(row, "user_id"));
+    u->role = role_from_name(json_string_value(json_object_get(row, "role")));
+    snprintf(u->email, sizeof u->email, "%s", json_string_value(json_object_get(row, "email")));
+    snprintf(u->name, sizeof u->name, "%s", json_string_value(json_object_get(row, "name")));
+    snprintf(u->csrf_token, sizeof u->csrf_token, "%s",
+             json_string_value(json_object_get(row, "csrf_token")));
+    memcpy(u->session_hash, hash, sizeof hash);
+    r->by_cookie = by_cookie;
+out:
+    json_decref(row);
+    return rc;
+}
+
+int session_csrf_ok(req_t *r)
+{
+    if (!r->user.id || strlen(r->user.csrf_token) != TOKEN_HEX)
+        return 0;
+    const char *given = http_header(r, "X-CSRF-Token");
+    if (!given || !*given)
+        given = in_str(r, "csrf_token");
+    if (!given || strlen(given) != TOKEN_HEX)
+        return 0;
+    return sodium_memcmp(given, r->user.csrf_token, TOKEN_HEX) == 0;
+}
+
+int session_end_user(db_t *db, int64_t user_id, const char *keep_hash)
+{
+    return db_run(db, "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?", "it",
+                  user_id, keep_hash ? keep_hash : "");
+}
+
+int session_start(req_t *r, const user_t *u, char *token_out)
+{
+    int rc = EV_ERR;
+    char token[TOKEN_HEX + 1], csrf[TOKEN_HEX + 1], hash[65], old[65] = "";
+    int64_t now = util_now_s();
+    int by_cookie = 0;
+    if (auth_init() != EV_OK)
+        return EV_ERR;
+    const char *prev = request_token(r, &by_cookie);
+    if (prev)
+        session_hash_token(prev, old);
+    new_token(token);
+    new_token(csrf);
+    session_hash_token(token, hash);
+
+    if (db_begin(r->db) != EV_OK)
+        return EV_ERR;
+    /* The old session ends (rotation), and so do any that expired. */
+    if (db_run(r->db, "DELETE FROM sessions WHERE token_hash = ?", "t", old) != EV_OK)
+        goto fail;
+    if (db_run(r->db, "DELETE FROM sessions WHERE user_id = ? AND (expires_at <= ? OR last_seen <= ?)",
+               "iii", u->id, now, now - SESSION_IDLE) != EV_OK)
+        goto fail;
+    if (db_run(r->db, "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen,"
+               " expires_at) VALUES (?, ?, ?, ?, ?, ?)", "titiii",
+               hash, u->id, csrf, now, now, now + SESSION_MAX) != EV_OK)
+        goto fail;
+    json_t *after = json_pack("{s:s}", "via", token_out ? "token" : "cookie");
+    int arc = audit_record(r->db, u->id, "session.login", "user", u->id, 0, NULL, after);
+    json_decref(after);
+    if (arc != EV_OK || db_commit(r->db) != EV_OK)
+        goto fail;
+
+    r->user = *u;
+    snprintf(r->user.csrf_token, sizeof r->user.csrf_token, "%s", csrf);
+    memcpy(r->user.session_hash, hash, sizeof hash);
+    if (token_out) {
+        memcpy(token_out, token, sizeof token);
+        r->by_cookie = 0;
+    } else {
+        free(r->set_cookie);
+        r->set_cookie = session_cookie(r->app, token);
+        r->by_cookie = 1;
+    }
+    rc = EV_OK;
+    goto out;
+fail:
+    db_rollback(r->db);
+out:
+    sodium_memzero(token, sizeof token);
+    return rc;
+}
+
+int session_end(req_t *r)
+{
+    int rc = EV_ERR;
+    if (r->user.id && r->user.session_hash[0]) {
+        if (db_begin(r->db) != EV_OK)
+            return EV_ERR;
+        if (db_run(r->db, "DELETE FROM sessions WHERE token_hash = ?", "t", r->user.session_hash) != EV_OK ||
+            audit_record(r->db, r->user.id, "session.logout", "user", r->user.id, 0, NULL, NULL) != EV_OK ||
+            db_commit(r->db) != EV_OK) {
+            db_rollback(r->db);
+            return EV_ERR;
+        }
+    }
+    rc = EV_OK;
+    if (r->by_cookie || http_cookie(r, SESSION_COOKIE)) {
+        free(r->set_cookie);
+        r->set_cookie = session_cookie(r->app, NULL);
+    }
+    memset(&r->user, 0, sizeof r->user);
+    r->by_cookie = 0;
+    return rc;
+}
