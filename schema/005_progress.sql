@@ -1,6 +1,6 @@
--- 005_progress.sql: per-enrolment progress and per-learner queue summaries kept by
--- triggers in the same transaction, so the centre dashboard reads one row per
--- enrolment instead of every criterion of every learner.
+-- 005_progress.sql: per-enrolment progress and per-learner-and-qualification queue
+-- summaries kept by triggers in the same transaction, so the centre dashboard reads
+-- one row per enrolment instead of every criterion of every learner.
 
 -- One row per enrolment: counts of its qualification's criteria by status (from
 -- criterion_status), decisions recorded and distinct decisions IQA-sampled.
@@ -18,13 +18,15 @@ CREATE TABLE enrolment_progress (
     UNIQUE (learner_id, qualification_id)
 );
 
--- Per learner: evidence submitted and awaiting assessment, and the oldest submission.
+-- Per learner and qualification: submitted evidence awaiting assessment (mapped to
+-- that qualification's criteria) and the oldest submission time.
 CREATE TABLE learner_queue (
-    learner_id          INTEGER PRIMARY KEY,
+    learner_id          INTEGER NOT NULL,
+    qualification_id    INTEGER NOT NULL,
     awaiting            INTEGER NOT NULL DEFAULT 0,
-    oldest_submitted_at TEXT
-);
-CREATE INDEX learner_queue_waiting ON learner_queue(learner_id) WHERE awaiting > 0;
+    oldest_submitted_at TEXT,
+    PRIMARY KEY (learner_id, qualification_id)
+) WITHOUT ROWID;
 
 -- The per-learner queue recount reads only that learner's submitted evidence.
 CREATE INDEX evidence_learner_status ON evidence(learner_id, status, submitted_at);
@@ -94,33 +96,61 @@ BEGIN
            WHERE d.id = NEW.decision_id);
 END;
 
--- The queue row is recounted from the learner's evidence on every change (a
--- learner has few submitted items, and a recount cannot drift).
+-- The learner's queue rows are recounted on every change to their evidence or its
+-- mapping (a learner has few submitted items, and a recount cannot drift).
 CREATE TRIGGER progress_queue_ins AFTER INSERT ON evidence
 BEGIN
-    INSERT INTO learner_queue (learner_id, awaiting, oldest_submitted_at)
-        SELECT NEW.learner_id, count(*), min(submitted_at) FROM evidence
-        WHERE learner_id = NEW.learner_id AND status = 'submitted'
-        ON CONFLICT (learner_id) DO UPDATE SET awaiting = excluded.awaiting,
-            oldest_submitted_at = excluded.oldest_submitted_at;
+    DELETE FROM learner_queue WHERE learner_id = NEW.learner_id;
+    INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)
+        SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)
+        FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id
+        JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id
+        WHERE e.learner_id = NEW.learner_id AND e.status = 'submitted'
+        GROUP BY u.qualification_id;
 END;
 
 CREATE TRIGGER progress_queue_upd AFTER UPDATE OF status, submitted_at ON evidence
 BEGIN
-    INSERT INTO learner_queue (learner_id, awaiting, oldest_submitted_at)
-        SELECT NEW.learner_id, count(*), min(submitted_at) FROM evidence
-        WHERE learner_id = NEW.learner_id AND status = 'submitted'
-        ON CONFLICT (learner_id) DO UPDATE SET awaiting = excluded.awaiting,
-            oldest_submitted_at = excluded.oldest_submitted_at;
+    DELETE FROM learner_queue WHERE learner_id = NEW.learner_id;
+    INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)
+        SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)
+        FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id
+        JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id
+        WHERE e.learner_id = NEW.learner_id AND e.status = 'submitted'
+        GROUP BY u.qualification_id;
 END;
 
 CREATE TRIGGER progress_queue_del AFTER DELETE ON evidence
 BEGIN
-    INSERT INTO learner_queue (learner_id, awaiting, oldest_submitted_at)
-        SELECT OLD.learner_id, count(*), min(submitted_at) FROM evidence
-        WHERE learner_id = OLD.learner_id AND status = 'submitted'
-        ON CONFLICT (learner_id) DO UPDATE SET awaiting = excluded.awaiting,
-            oldest_submitted_at = excluded.oldest_submitted_at;
+    DELETE FROM learner_queue WHERE learner_id = OLD.learner_id;
+    INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)
+        SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)
+        FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id
+        JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id
+        WHERE e.learner_id = OLD.learner_id AND e.status = 'submitted'
+        GROUP BY u.qualification_id;
+END;
+
+CREATE TRIGGER progress_queue_map_ins AFTER INSERT ON evidence_criteria
+BEGIN
+    DELETE FROM learner_queue WHERE learner_id = NEW.learner_id;
+    INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)
+        SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)
+        FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id
+        JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id
+        WHERE e.learner_id = NEW.learner_id AND e.status = 'submitted'
+        GROUP BY u.qualification_id;
+END;
+
+CREATE TRIGGER progress_queue_map_del AFTER DELETE ON evidence_criteria
+BEGIN
+    DELETE FROM learner_queue WHERE learner_id = OLD.learner_id;
+    INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)
+        SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)
+        FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id
+        JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id
+        WHERE e.learner_id = OLD.learner_id AND e.status = 'submitted'
+        GROUP BY u.qualification_id;
 END;
 
 -- A counter bumped by every change to a qualification's structure, so in-memory
@@ -183,6 +213,9 @@ SELECT e.id, e.learner_id, e.qualification_id,
          WHERE d.learner_id = e.learner_id AND u.qualification_id = e.qualification_id)
 FROM enrolments e;
 
-INSERT INTO learner_queue (learner_id, awaiting, oldest_submitted_at)
-SELECT learner_id, count(*), min(submitted_at) FROM evidence WHERE status = 'submitted'
-GROUP BY learner_id;
+INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)
+SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)
+FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id
+JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id
+WHERE e.status = 'submitted'
+GROUP BY e.learner_id, u.qualification_id;

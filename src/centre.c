@@ -81,7 +81,7 @@ static void grp_add(grp_t *g, const enr_t *e)
 }
 
 typedef struct queue_row {
-    int64_t learner_id, awaiting, oldest_day;
+    int64_t learner_id, qualification_id, awaiting, oldest_day;
 } queue_row_t;
 
 typedef struct centre_data {
@@ -91,14 +91,14 @@ typedef struct centre_data {
     grp_t all;
 } centre_data_t;
 
-static const queue_row_t *queue_find(const queue_row_t *v, int n, int64_t learner_id)
+static const queue_row_t *queue_find(const queue_row_t *v, int n, int64_t learner_id, int64_t qid)
 {
     int lo = 0, hi = n - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
-        if (v[mid].learner_id == learner_id)
+        if (v[mid].learner_id == learner_id && v[mid].qualification_id == qid)
             return &v[mid];
-        if (v[mid].learner_id < learner_id)
+        if (v[mid].learner_id < learner_id || (v[mid].learner_id == learner_id && v[mid].qualification_id < qid))
             lo = mid + 1;
         else
             hi = mid - 1;
@@ -113,8 +113,8 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
     queue_row_t *qv = NULL;
     memset(d, 0, sizeof *d);
     d->all.oldest_day = -1;
-    sqlite3_stmt *st = db_bind(db, "SELECT learner_id, awaiting, oldest_submitted_at FROM learner_queue"
-                                   " WHERE awaiting > 0 ORDER BY learner_id", "");
+    sqlite3_stmt *st = db_bind(db, "SELECT learner_id, qualification_id, awaiting, oldest_submitted_at"
+                                   " FROM learner_queue WHERE awaiting > 0 ORDER BY learner_id, qualification_id", "");
     if (!st)
         return EV_ERR;
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -123,8 +123,9 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
             qv = xrealloc(qv, (size_t)qcap * sizeof *qv);
         }
         qv[qn].learner_id = sqlite3_column_int64(st, 0);
-        qv[qn].awaiting = sqlite3_column_int64(st, 1);
-        if (progress_day_number((const char *)sqlite3_column_text(st, 2), &qv[qn].oldest_day) != EV_OK)
+        qv[qn].qualification_id = sqlite3_column_int64(st, 1);
+        qv[qn].awaiting = sqlite3_column_int64(st, 2);
+        if (progress_day_number((const char *)sqlite3_column_text(st, 3), &qv[qn].oldest_day) != EV_OK)
             qv[qn].oldest_day = today;
         qn++;
     }
@@ -157,7 +158,7 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         e->withdrawn = status && strcmp(status, "withdrawn") == 0;
         progress_pace(status, (const char *)sqlite3_column_text(st, 4),
                       (const char *)sqlite3_column_text(st, 5), e->percent, today, &e->pace);
-        const queue_row_t *qr = queue_find(qv, qn, e->learner_id);
+        const queue_row_t *qr = queue_find(qv, qn, e->learner_id, e->qualification_id);
         e->awaiting = qr ? qr->awaiting : 0;
         e->oldest_day = qr ? qr->oldest_day : -1;
         grp_add(grp_get(&d->by_q, e->qualification_id), e);

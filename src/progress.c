@@ -878,9 +878,11 @@ int progress_rebuild_summaries(db_t *db)
     if (db_run(db, "DELETE FROM learner_queue", "") != EV_OK)
         goto out;
     if (db_run(db,
-        "INSERT INTO learner_queue (learner_id, awaiting, oldest_submitted_at)"
-        " SELECT learner_id, count(*), min(submitted_at) FROM evidence WHERE status = 'submitted'"
-        " GROUP BY learner_id", "") != EV_OK)
+        "INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)"
+        " SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)"
+        " FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id"
+        " JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id"
+        " WHERE e.status = 'submitted' GROUP BY e.learner_id, u.qualification_id", "") != EV_OK)
         goto out;
     rc = EV_OK;
 out:

@@ -340,6 +340,10 @@ static void test_centre(void)
     json_decref(c);
     int64_t e4 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'New', 'product', 'submitted', '2026-02-18T09:00:00Z')", "i", L2);
     c = centre_progress(db, today, &(centre_query_t){.limit = 25});
+    CHECK_INT(geti(json_object_get(c, "totals"), "awaiting"), 1); /* not mapped yet: no qualification */
+    json_decref(c);
+    ins("INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", e4, crit_b[5], L2);
+    c = centre_progress(db, today, &(centre_query_t){.limit = 25});
     CHECK_INT(geti(json_object_get(c, "totals"), "awaiting"), 2);
     CHECK_INT(geti(json_object_get(c, "totals"), "learners_waiting"), 2);
     json_decref(c);
