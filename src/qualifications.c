@@ -1276,7 +1276,14 @@ static int spec_import(req_t *r)
     upload_form_data(r, qopt);
     if (failed) {
         http_field_error(r, "file", jstr(first_err, "message"));
-        return http_fail(r, 400, "invalid_spec", "%s", jstr(first_err, "message"));
+        int st = http_fail(r, 400, "invalid_spec", "%s", jstr(first_err, "message"));
+        /* The API answers only "error": it carries where and why, and every file's summary. */
+        json_t *e = json_object_get(r->out, "error");
+        json_object_set(e, "file", json_object_get(first_err, "file"));
+        json_object_set(e, "line", json_object_get(first_err, "line"));
+        json_object_set(e, "reason", json_object_get(first_err, "reason"));
+        json_object_set(e, "files", files);
+        return st;
     }
     return 200;
 }
