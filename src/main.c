@@ -9,6 +9,7 @@
 #include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
+#include "evidence.h"
 #include "export.h"
 #include "http.h"
 #include "qualifications.h"
@@ -215,6 +216,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"gc", evidence_cmd_gc},
     {"audit", auditlog_cli},
     {"export", export_cli},
     {"render", tmpl_cli_render},

@@ -1,4 +1,5 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
+#include "evidence.h"
 #include "qualifications.h"
 #include "router.h"
 #include "users.h"
@@ -13,6 +14,7 @@
 
 const route_t *const router_tables[] = {
     core_routes,
+    evidence_routes,
     qualifications_routes,
     users_routes,
     decisions_routes,
