@@ -201,63 +201,59 @@ int progress_demo_seed(db_t *db, const app_t *app)
         return EV_OK;
     }
 
-    /* Amy: well along, ahead of plan on her first qualification */
-    set_dates(&d, amy, q1, 240, 125);
-    size_t done = n * 3 / 4, k = 0;
+    /* The other helpers' tests start from learner@demo.test with nothing recorded
+     * and assessor@demo.test with nothing sampled, so Amy keeps a fresh start and
+     * the IQA samples fall on Hannah's decisions. */
+
+    /* Ben: well along his first qualification, on track, with one criterion not yet
+     * met and resubmitted, countersigns, and a submission awaiting assessment */
+    set_dates(&d, ben, q1, 240, 125);
+    size_t done = n * 3 / 4 - 1, k = 0;
     int ago = 200, piece = 0;
-    int64_t last_met = 0, first_met = 0;
-    static const char *const kinds[] = {"reflective_account", "witness_testimony", "observation", "professional_discussion"};
+    int64_t ev;
+    static const char *const kinds[] = {"reflective_account", "witness_testimony", "professional_discussion", "product"};
     while (k < done) {
-        size_t span = done - k < 4 ? done - k : 4;
+        size_t span = done - k < 3 ? done - k : 3;
         char title[64];
         snprintf(title, sizeof title, "%s %d", piece % 2 ? "Customer feedback log" : "Handling a complaint", piece + 1);
-        int64_t ev = evidence(&d, amy, crit, k, span, title, kinds[piece % 4], ACCOUNT[piece % 4], ago, "submitted");
-        last_met = decide(&d, amy, tom, crit, k, span, ev, "met",
-                          "Clear, specific account that meets each criterion. Well done.", ago - 3, piece % 3 != 2);
-        if (!first_met)
-            first_met = last_met;
+        ev = evidence(&d, ben, crit, k, span, title, kinds[piece % 4], ACCOUNT[piece % 4], ago, "submitted");
+        decide(&d, ben, tom, crit, k, span, ev, "met", "Clear, specific account that meets each criterion. Well done.",
+               ago - 3, piece % 3 != 2);
         k += span;
-        ago -= 12;
+        ago -= 40;
         piece++;
     }
-    /* one not yet met, then resubmitted and awaiting assessment */
-    int64_t ev = evidence(&d, amy, crit, k, 2, "Service standards summary", "product", ACCOUNT[2], 20, "submitted");
-    decide(&d, amy, tom, crit, k, 2, ev, "not_met",
+    ev = evidence(&d, ben, crit, k, 1, "Service standards summary", "product", ACCOUNT[3], 20, "submitted");
+    decide(&d, ben, tom, crit, k, 1, ev, "not_met",
            "Say which standards apply in your workplace and how you check you meet them.", 15, 1);
-    evidence(&d, amy, crit, k, 2, "Service standards summary (revised)", "product", ACCOUNT[3], 4, "submitted");
-    evidence(&d, amy, crit, k + 2, 2, "Notes for my next observation", "reflective_account", ACCOUNT[0], 1, "draft");
-    sample(&d, iqa, tom, amy, first_met, "agree", "Decision well supported by the evidence; feedback is developmental.",
-           NULL, 60);
-    sample(&d, iqa, tom, amy, last_met, "action_required",
-           "Please record which parts of the witness testimony you relied on.",
-           "Added a note to the decision record naming paragraphs 1 and 2.", 8);
+    evidence(&d, ben, crit, k, 1, "Service standards summary (revised)", "product", ACCOUNT[3], 4, "submitted");
+    evidence(&d, ben, crit, k + 1, 2, "Notes for my next discussion", "reflective_account", ACCOUNT[0], 1, "draft");
 
-    /* Ben: behind on the same qualification */
-    set_dates(&d, ben, q1, 150, 215);
-    size_t bq = n / 4 ? n / 4 : 1;
-    ev = evidence(&d, ben, crit, 0, bq, "Welcoming customers", "observation", ACCOUNT[2], 120, "submitted");
-    int64_t bd = decide(&d, ben, tom, crit, 0, bq, ev, "met", "Good observation; each criterion shown.", 115, 1);
-    ev = evidence(&d, ben, crit, bq, 2, "Telephone enquiries", "reflective_account", ACCOUNT[0], 90, "submitted");
-    decide(&d, ben, tom, crit, bq, 2, ev, "not_met", "Describe what you did, not what should happen in general.", 85, 0);
-    evidence(&d, ben, crit, bq + 2, 2, "Team meeting notes", "professional_discussion", ACCOUNT[3], 9, "submitted");
-    sample(&d, iqa, tom, ben, bd, "agree", "Sound decision.", NULL, 100);
-
-    /* Chloe: just started with her own assessor, ahead of plan; but her second
-     * qualification has run almost its whole planned time with nothing met */
+    /* Chloe: behind on the same qualification with her own assessor, both kinds of
+     * IQA sample; her second qualification has run almost its whole planned time
+     * with nothing met (at risk) */
     int64_t qc = db_int(db, "SELECT qualification_id FROM enrolments WHERE learner_id = ? ORDER BY id LIMIT 1", 0, "i", chloe);
     if (qc == q1) {
-        set_dates(&d, chloe, q1, 30, 335);
-        ev = evidence(&d, chloe, crit, 0, 2, "My first week", "reflective_account", ACCOUNT[0], 12, "submitted");
-        decide(&d, chloe, hannah, crit, 0, 2, ev, "met", "A good start: specific and honest.", 10, 1);
-        evidence(&d, chloe, crit, 2, 2, "Witness statement from my manager", "witness_testimony", ACCOUNT[1], 2, "submitted");
-        evidence(&d, chloe, crit, 4, 1, "Photo of the service charter", "product", ACCOUNT[2], 1, "draft");
+        set_dates(&d, chloe, q1, 150, 215);
+        ev = evidence(&d, chloe, crit, 0, 2, "My first weeks", "reflective_account", ACCOUNT[2], 100, "submitted");
+        int64_t c1 = decide(&d, chloe, hannah, crit, 0, 2, ev, "met", "A good start: specific and honest.", 95, 1);
+        ev = evidence(&d, chloe, crit, 2, 2, "Telephone enquiries", "reflective_account", ACCOUNT[0], 60, "submitted");
+        int64_t c2 = decide(&d, chloe, hannah, crit, 2, 1, ev, "met", "Good detail on the call itself.", 55, 1);
+        decide(&d, chloe, hannah, crit, 3, 1, ev, "not_met", "Describe what you did, not what should happen in general.", 55, 0);
+        evidence(&d, chloe, crit, 4, 2, "Witness statement from my manager", "witness_testimony", ACCOUNT[1], 9, "submitted");
+        evidence(&d, chloe, crit, 6, 1, "Photo of the service charter", "product", ACCOUNT[3], 1, "draft");
+        sample(&d, iqa, hannah, chloe, c1, "agree", "Decision well supported by the observation; feedback is developmental.",
+               NULL, 60);
+        sample(&d, iqa, hannah, chloe, c2, "action_required",
+               "Please record which parts of the account you relied on.",
+               "Added a note to the decision record naming paragraphs 1 and 2.", 8);
     }
-    int64_t q2 = db_int(db, "SELECT qualification_id FROM enrolments WHERE learner_id = ? AND qualification_id <> ?"
-                            " ORDER BY id LIMIT 1", 0, "ii", chloe, q1);
-    if (q2)
-        set_dates(&d, chloe, q2, 300, 30);
+    int64_t q2c = db_int(db, "SELECT qualification_id FROM enrolments WHERE learner_id = ? AND qualification_id <> ?"
+                             " ORDER BY id LIMIT 1", 0, "ii", chloe, q1);
+    if (q2c)
+        set_dates(&d, chloe, q2c, 300, 30);
     json_decref(crit);
-    if (!d.failed && (status_refresh_learner(db, amy) != EV_OK || status_refresh_learner(db, ben) != EV_OK ||
+    if (!d.failed && (status_refresh_learner(db, ben) != EV_OK ||
                       status_refresh_learner(db, chloe) != EV_OK))
         d.failed = 1;
     if (own) {
@@ -269,6 +265,6 @@ int progress_demo_seed(db_t *db, const app_t *app)
             return EV_ERR;
     }
     if (!d.failed)
-        printf("Demo activity: evidence, decisions, countersigns and IQA samples for 3 learners.\n");
+        printf("Demo activity: evidence, decisions, countersigns and IQA samples for learner2 and learner3.\n");
     return d.failed ? EV_ERR : EV_OK;
 }
