@@ -467,7 +467,7 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
                               *jstr(d, "assigned_by") ? jstr(d, "assigned_by") : "document", "action", action,
                               "text", jstr(d, "text"));
         json_t *m = json_object_get(d, "matched");
-        json_object_set(a, "matched", m ? m : json_array());
+        json_object_set_new(a, "matched", m ? json_incref(m) : json_array());
         json_object_set_new(a, "matched_text", json_string(""));
         if (m && json_array_size(m)) {
             buf_t b = {0};
@@ -1155,7 +1155,7 @@ static void upload_form_data(req_t *r, const char *selected)
     json_object_set_new(out, "qualification_options", qs ? qs : json_array());
     json_t *recent = db_all(r->db,
                             "SELECT a.id, a.at, a.entity_id AS qualification_id, a.after AS after_json, "
-                            "coalesce(u.name, 'command line') AS actor FROM audit_events a LEFT JOIN users u "
+                            "coalesce(u.name, 'system or command line') AS actor FROM audit_events a LEFT JOIN users u "
                             "ON u.id = a.actor_id WHERE a.action = 'spec.import' ORDER BY a.id DESC LIMIT 10",
                             "");
     json_object_set_new(out, "recent", recent ? recent : json_array());
