@@ -187,7 +187,7 @@ test('a changed spec updates texts in place: ids kept, vanished criteria retired
   assert.equal(rows['4.1'].retired, 1);
   assert.equal(srv.sql(`SELECT count(*) FROM criteria WHERE unit_id = ${uid}`), '4'); // nothing deleted
   assert.equal(srv.sql('PRAGMA foreign_key_check'), '');
-  assert.equal(srv.sql(`SELECT note FROM evidence_criteria WHERE criterion_id = ${ids['2.1']}`), 'brand values in my replies');
+  assert.equal(srv.sql(`SELECT note FROM evidence_criteria WHERE criterion_id = ${ids['2.1']} AND learner_id = ${learner}`), 'brand values in my replies');
   assert.equal(statusRows(ids['4.1']), 0, 'a retired criterion leaves learners\' status');
   assert.equal(statusRows(ids['2.1']), enrolled);
   const c = await srv.login('learner@demo.test');
