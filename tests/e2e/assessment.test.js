@@ -1,6 +1,7 @@
 // tests/e2e/assessment.test.js: a portfolio from first upload to a fully signed-off unit
-// with IQA sampling, entirely through the pages in headless Chromium (JavaScript off for
-// the assessor's review form, to prove it works without it). Screenshots of every page
+// with IQA sampling, entirely through the pages in headless Chromium (the assessment pages
+// carry no script: plain forms; tests/http/assessment.test.js posts them as a browser
+// without JavaScript would). Screenshots of every page
 // of the assessment module go to tests/e2e/screenshots/assessment-*.png; each is checked
 // with axe (WCAG 2.2 AA).
 'use strict';
@@ -15,7 +16,7 @@ let notReady = null;
 
 before(async () => {
   srv = await startServer({demo: true});
-  b = await launch({javaScriptEnabled: false});
+  b = await launch();
   L = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
   const A = Number(srv.sql("SELECT id FROM users WHERE email = 'assessor@demo.test'"));
   const q = Number(srv.sql(`SELECT qualification_id FROM enrolments WHERE learner_id = ${L} AND assessor_id = ${A}
