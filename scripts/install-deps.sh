@@ -40,6 +40,10 @@ else
 fi
 
 if [ "${1:-}" != --runtime ]; then
+  # npm trusts the system's certificate store too (a machine may add its own CA there).
+  if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
   node_major=$(node -p 'process.versions.node.split(".")[0]')
   [ "$node_major" -ge 18 ] || { echo "install-deps: node $(node --version) is too old (need 18+)" >&2; exit 1; }
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -9,6 +9,8 @@
 #include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
+#include "evidence.h"
+#include "export.h"
 #include "http.h"
 #include "qualifications.h"
 #include "tmpl.h"
@@ -214,7 +216,9 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"gc", evidence_cmd_gc},
     {"audit", auditlog_cli},
+    {"export", export_cli},
     {"render", tmpl_cli_render},
     {"import", qualifications_cli_import},
     {"user", users_cmd_user},

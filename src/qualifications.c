@@ -467,7 +467,7 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
                               *jstr(d, "assigned_by") ? jstr(d, "assigned_by") : "document", "action", action,
                               "text", jstr(d, "text"));
         json_t *m = json_object_get(d, "matched");
-        json_object_set(a, "matched", m ? m : json_array());
+        json_object_set_new(a, "matched", m ? json_incref(m) : json_array());
         json_object_set_new(a, "matched_text", json_string(""));
         if (m && json_array_size(m)) {
             buf_t b = {0};
@@ -1155,7 +1155,7 @@ static void upload_form_data(req_t *r, const char *selected)
     json_object_set_new(out, "qualification_options", qs ? qs : json_array());
     json_t *recent = db_all(r->db,
                             "SELECT a.id, a.at, a.entity_id AS qualification_id, a.after AS after_json, "
-                            "coalesce(u.name, 'command line') AS actor FROM audit_events a LEFT JOIN users u "
+                            "coalesce(u.name, 'system or command line') AS actor FROM audit_events a LEFT JOIN users u "
                             "ON u.id = a.actor_id WHERE a.action = 'spec.import' ORDER BY a.id DESC LIMIT 10",
                             "");
     json_object_set_new(out, "recent", recent ? recent : json_array());
@@ -1276,7 +1276,14 @@ static int spec_import(req_t *r)
     upload_form_data(r, qopt);
     if (failed) {
         http_field_error(r, "file", jstr(first_err, "message"));
-        return http_fail(r, 400, "invalid_spec", "%s", jstr(first_err, "message"));
+        int st = http_fail(r, 400, "invalid_spec", "%s", jstr(first_err, "message"));
+        /* The API answers only "error": it carries where and why, and every file's summary. */
+        json_t *e = json_object_get(r->out, "error");
+        json_object_set(e, "file", json_object_get(first_err, "file"));
+        json_object_set(e, "line", json_object_get(first_err, "line"));
+        json_object_set(e, "reason", json_object_get(first_err, "reason"));
+        json_object_set(e, "files", files);
+        return st;
     }
     return 200;
 }

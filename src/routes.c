@@ -1,4 +1,5 @@
 /* routes.c: the list of every module's route table, in the order they are matched */
+#include "evidence.h"
 #include "qualifications.h"
 #include "router.h"
 #include "users.h"
@@ -7,13 +8,21 @@
 #include "decisions.h"
 #include "iqa.h"
 
+#include "centre.h"
+#include "export.h"
+#include "progress.h"
+
 const route_t *const router_tables[] = {
     core_routes,
+    evidence_routes,
     qualifications_routes,
     users_routes,
     decisions_routes,
     caseload_routes,
     iqa_routes,
     auditlog_routes,
+    progress_routes,
+    centre_routes,
+    export_routes,
     NULL,
 };

@@ -284,6 +284,27 @@ static int form_fail(req_t *r, int status, const char *code, const char *fmt, ..
     return http_fail(r, status, code, "%s", msg);
 }
 
+/* The client address for throttling. Behind a TLS-terminating proxy every
+ * request comes from the proxy, so when EVITRACK_TRUSTED_PROXY names the peer
+ * address the last X-Forwarded-For entry (the one that proxy added) is used. */
+static void client_addr(req_t *r, char *out, size_t outlen)
+{
+    http_client_addr(r, out, outlen);
+    const char *proxy = getenv("EVITRACK_TRUSTED_PROXY");
+    const char *xff = proxy && *proxy && strcmp(proxy, out) == 0 ? http_header(r, "X-Forwarded-For") : NULL;
+    if (!xff)
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    while (*last == ' ')
+        last++;
+    size_t n = strspn(last, "0123456789abcdefABCDEF:.");
+    if (n == 0 || n >= outlen || n > 45 || (last[n] && last[n] != ' '))
+        return;
+    memcpy(out, last, n);
+    out[n] = '\0';
+}
+
 /* ------------------------------------------------------------------ */
 /* Accounts and enrolments: the operations behind handlers, CLI and demo */
 /* ------------------------------------------------------------------ */
@@ -508,7 +529,7 @@ static int session_create_h(req_t *r)
     if (http_field_error_count(r))
         return form_fail(r, 400, "invalid_input", "Enter your email address and password.");
 
-    http_client_addr(r, addr, sizeof addr);
+    client_addr(r, addr, sizeof addr);
     user_t u;
     int64_t wait = 0;
     switch (auth_login(r->db, em, password, addr, &u, &wait)) {
@@ -640,7 +661,7 @@ static int password_change_h(req_t *r)
     const char *cur = in_str(r, "current_password"), *pw = in_str(r, "new_password");
     const char *confirm = in_str(r, "confirm_password");
     char addr[80] = "";
-    http_client_addr(r, addr, sizeof addr);
+    client_addr(r, addr, sizeof addr);
     if (!cur || !*cur)
         http_field_error(r, "current_password", "Enter your current password");
     const char *problem = auth_password_problem(pw);

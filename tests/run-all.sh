@@ -55,7 +55,9 @@ run_ctest() {
   [ "$rc" = 0 ] || [ "$failed" != 0 ] || failed=1
   PASSED=$((PASSED + total - failed))
   FAILED=$((FAILED + failed))
-  SUMMARY+=("$name: $((total - failed)) of $total tests passed$(grep -A200 'The following tests FAILED' "$LOG/ctest-$name.log" | sed -n 's/^[[:space:]]*[0-9]* - \(.*\)/ ; failed: \1/p' | tr -d '\n')")
+  local which
+  which=$(sed -n '/The following tests FAILED/,$ s/^[[:space:]]*[0-9]* - \(.*\)/\1/p' "$LOG/ctest-$name.log" | tr '\n' ' ')
+  SUMMARY+=("$name: $((total - failed)) of $total tests passed${which:+; failed: $which}")
 }
 
 step "ctest in build/ (all tests)"

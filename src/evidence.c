@@ -1,0 +1,1880 @@
+/* evidence.c: evidence items, their files and their mapping to criteria: handlers, helpers, gc */
+#include "evidence.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "policy.h"
+#include "sniff.h"
+#include "status.h"
+#include "storage.h"
+#include "util.h"
+
+#define TITLE_MAX 200
+#define DESCRIPTION_MAX 5000
+#define BODY_MAX 100000
+#define NOTE_MAX 2000
+#define FILES_MAX 20
+#define MAPPING_MAX 500
+
+/* ---- vocabulary ---- */
+
+static const struct {
+    const char *key;
+    const char *label;
+    int text_ok; /* may be typed in the page with no file */
+} kinds[] = {
+    {"observation", "Observation", 0},
+    {"witness_testimony", "Witness testimony", 1},
+    {"professional_discussion", "Professional discussion", 0},
+    {"product", "Product (work product)", 0},
+    {"reflective_account", "Reflective account", 1},
+    {"question_and_answer", "Question and answer", 0},
+    {"recognition_of_prior_learning", "Recognition of prior learning", 0},
+    {NULL, NULL, 0},
+};
+
+static const struct {
+    const char *key;
+    const char *label;
+    const char *tag; /* CSS modifier for the status tag */
+} statuses[] = {
+    {"draft", "Draft", "grey"},
+    {"submitted", "Submitted", "blue"},
+    {"assessed", "Assessed", "green"},
+    {"returned", "Returned for more work", "orange"},
+    {NULL, NULL, NULL},
+};
+
+static const struct {
+    const char *key;
+    const char *label;
+} criterion_statuses[] = {
+    {"not_started", "Not started"}, {"mapped", "Evidence mapped"}, {"submitted", "Submitted"},
+    {"met", "Met"}, {"not_met", "Not yet met"}, {NULL, NULL},
+};
+
+static int kind_index(const char *kind)
+{
+    for (int i = 0; kind && kinds[i].key; i++)
+        if (strcmp(kinds[i].key, kind) == 0)
+            return i;
+    return -1;
+}
+
+int evidence_kind_valid(const char *kind)
+{
+    return kind_index(kind) >= 0;
+}
+
+const char *evidence_kind_label(const char *kind)
+{
+    int i = kind_index(kind);
+    return i >= 0 ? kinds[i].label : (kind ? kind : "");
+}
+
+static const char *status_label(const char *status, const char **tag)
+{
+    for (int i = 0; status && statuses[i].key; i++)
+        if (strcmp(statuses[i].key, status) == 0) {
+            if (tag)
+                *tag = statuses[i].tag;
+            return statuses[i].label;
+        }
+    if (tag)
+        *tag = "grey";
+    return status ? status : "";
+}
+
+static int status_valid(const char *status)
+{
+    for (int i = 0; status && statuses[i].key; i++)
+        if (strcmp(statuses[i].key, status) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *criterion_status_label(const char *status)
+{
+    for (int i = 0; status && criterion_statuses[i].key; i++)
+        if (strcmp(criterion_statuses[i].key, status) == 0)
+            return criterion_statuses[i].label;
+    return "Not started";
+}
+
+/* [{value, label, selected, text_ok}] for a select. New reference. */
+static json_t *kinds_json(const char *selected)
+{
+    json_t *a = json_array();
+    for (int i = 0; kinds[i].key; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:b}", "value", kinds[i].key, "label",
+                                           kinds[i].label, "selected",
+                                           selected && strcmp(selected, kinds[i].key) == 0,
+                                           "text_ok", kinds[i].text_ok));
+    return a;
+}
+
+/* ---- small helpers ---- */
+
+typedef struct ev_err {
+    int status;
+    const char *code;
+    char msg[400];
+} ev_err_t;
+
+static int ev_fail(ev_err_t *e, int status, const char *code, const char *fmt, ...) EV_PRINTF(4, 5);
+static int ev_fail(ev_err_t *e, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    e->status = status;
+    e->code = code;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return EV_ERR;
+}
+
+/* Opens a transaction unless the caller has one open; *own says which. */
+static int txn_begin(db_t *db, int *own)
+{
+    *own = sqlite3_get_autocommit(db_handle(db)) != 0;
+    return *own ? db_begin(db) : EV_OK;
+}
+
+/* Commits (ok) or rolls back our own transaction; inside the caller's, only
+ * reports. Returns EV_OK when the work stands. */
+static int txn_end(db_t *db, int own, int ok)
+{
+    if (!own)
+        return ok ? EV_OK : EV_ERR;
+    if (ok && db_commit(db) == EV_OK)
+        return EV_OK;
+    db_rollback(db);
+    return EV_ERR;
+}
+
+/* A copy of s without leading and trailing white space (caller frees), or NULL. */
+static char *trimdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        n--;
+    return xstrndup(s, n);
+}
+
+/* Number of characters (not bytes) in UTF-8 text. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* An integer from a JSON integer or a decimal string; EV_OK or EV_ERR. */
+static int json_to_id(json_t *v, int64_t *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return *out > 0 ? EV_OK : EV_ERR;
+    }
+    if (json_is_string(v) && util_parse_i64(json_string_value(v), out) == EV_OK && *out > 0)
+        return EV_OK;
+    return EV_ERR;
+}
+
+static void size_label(int64_t size, char *out, size_t outlen)
+{
+    if (size < 1024)
+        snprintf(out, outlen, "%lld bytes", (long long)size);
+    else if (size < 1024 * 1024)
+        snprintf(out, outlen, "%.1f KB", (double)size / 1024.0);
+    else if (size < 1024LL * 1024 * 1024)
+        snprintf(out, outlen, "%.1f MB", (double)size / (1024.0 * 1024.0));
+    else
+        snprintf(out, outlen, "%.2f GB", (double)size / (1024.0 * 1024.0 * 1024.0));
+}
+
+/* Tomorrow's UTC date, the latest activity date accepted (a learner in the UK
+ * may be an hour ahead of UTC). */
+static void latest_date(char out[11])
+{
+    time_t t = time(NULL) + 86400;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Refreshes a blob's mtime so `gc` (which spares recent files) cannot take a
+ * blob that an upload is about to refer to. */
+static void touch_blob(const char *data_dir, const char *sha)
+{
+    char *p = storage_blob_path(data_dir, sha);
+    if (p && utimensat(AT_FDCWD, p, NULL, 0) != 0)
+        ev_log("evidence: touch %s: %s", p, strerror(errno));
+    free(p);
+}
+
+/* ---- reading ---- */
+
+/* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing. */
+static int ev_head(db_t *db, int64_t id, int64_t *learner_id, char status[16])
+{
+    sqlite3_stmt *st = db_bind(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", id);
+    int rc = EV_ERR;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *learner_id = sqlite3_column_int64(st, 0);
+        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 1));
+        rc = EV_OK;
+    }
+    if (st)
+        sqlite3_reset(st);
+    return rc;
+}
+
+/* NULL when the learner may still change the item, else why not (and the
+ * error code through *code). Once an assessor has decided on it (status
+ * assessed, or a met decision cites it) it is fixed for good; while it waits
+ * in the assessor's queue (submitted) it can be withdrawn first. */
+static const char *ev_lock_reason(db_t *db, int64_t id, const char *status, const char **code)
+{
+    if (strcmp(status, "assessed") == 0 ||
+        db_int(db,
+               "SELECT EXISTS (SELECT 1 FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
+               " WHERE de.evidence_id = ? AND d.outcome = 'met')",
+               0, "i", id)) {
+        *code = "evidence_assessed";
+        return "An assessor has decided on this evidence, so its files and mapping can no longer change.";
+    }
+    if (strcmp(status, "submitted") == 0) {
+        *code = "evidence_submitted";
+        return "This evidence is waiting for assessment. Withdraw it first to change it.";
+    }
+    return NULL;
+}
+
+static int ev_check_editable(db_t *db, int64_t id, const char *status, ev_err_t *e)
+{
+    const char *code = NULL;
+    const char *why = ev_lock_reason(db, id, status, &code);
+    if (why)
+        return ev_fail(e, 409, code, "%s", why);
+    return EV_OK;
+}
+
+/* Decorates a file row for output: url, preview flags, size label. */
+static void decorate_file(json_t *f, int64_t evidence_id)
+{
+    int64_t fid = json_integer_value(json_object_get(f, "id"));
+    const char *mime = json_string_value(json_object_get(f, "mime"));
+    int download_only = json_is_true(json_object_get(f, "download_only")) ||
+                        json_integer_value(json_object_get(f, "download_only")) != 0;
+    const char *preview = download_only ? NULL : sniff_preview_kind(mime);
+    char label[32];
+    size_label(json_integer_value(json_object_get(f, "size")), label, sizeof label);
+    json_object_set_new(f, "download_only", json_boolean(download_only));
+    json_object_set_new(f, "preview", preview ? json_string(preview) : json_null());
+    json_object_set_new(f, "is_image", json_boolean(preview && strcmp(preview, "image") == 0));
+    json_object_set_new(f, "is_pdf", json_boolean(preview && strcmp(preview, "pdf") == 0));
+    json_object_set_new(f, "is_audio", json_boolean(preview && strcmp(preview, "audio") == 0));
+    json_object_set_new(f, "is_video", json_boolean(preview && strcmp(preview, "video") == 0));
+    json_object_set_new(f, "size_label", json_string(label));
+    json_object_set_new(f, "url", json_sprintf("/evidence/%lld/files/%lld", (long long)evidence_id,
+                                               (long long)fid));
+    json_object_set_new(f, "api_url", json_sprintf("/api/v1/evidence/%lld/files/%lld",
+                                                   (long long)evidence_id, (long long)fid));
+}
+
+/* The whole item as the API returns it, with flags for the viewer u.
+ * NULL when it does not exist. New reference. */
+static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
+{
+    json_t *ev = db_one(db,
+                        "SELECT e.id, e.learner_id, l.name AS learner_name, e.title, e.kind, e.description,"
+                        " e.body, e.occurred_on, e.status, e.submitted_at, e.created_at, e.updated_at"
+                        " FROM evidence e JOIN users l ON l.id = e.learner_id WHERE e.id = ?",
+                        "i", id);
+    if (!ev)
+        return NULL;
+    const char *tag = NULL;
+    const char *status = json_string_value(json_object_get(ev, "status"));
+    json_object_set_new(ev, "kind_label", json_string(evidence_kind_label(json_string_value(
+                                              json_object_get(ev, "kind")))));
+    json_object_set_new(ev, "status_label", json_string(status_label(status, &tag)));
+    json_object_set_new(ev, "status_tag", json_string(tag));
+    char key[32];
+    snprintf(key, sizeof key, "is_%s", status ? status : "draft");
+    json_object_set_new(ev, key, json_true());
+
+    json_t *files = db_all(db,
+                           "SELECT id, name, size, sha256, mime, download_only, created_at"
+                           " FROM evidence_files WHERE evidence_id = ? ORDER BY id",
+                           "i", id);
+    if (!files)
+        files = json_array();
+    size_t i;
+    json_t *f;
+    int64_t total = 0;
+    json_array_foreach(files, i, f) {
+        decorate_file(f, id);
+        total += json_integer_value(json_object_get(f, "size"));
+    }
+    json_object_set_new(ev, "files", files);
+    json_object_set_new(ev, "file_count", json_integer((json_int_t)json_array_size(files)));
+
+    json_t *crit = db_all(db,
+                          "SELECT ec.criterion_id, ec.note, c.ref, c.text, u.id AS unit_id,"
+                          " u.ref AS unit_ref, u.title AS unit_title, q.id AS qualification_id,"
+                          " q.title AS qualification_title,"
+                          " coalesce(cs.status, 'not_started') AS criterion_status"
+                          " FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"
+                          " JOIN units u ON u.id = c.unit_id JOIN qualifications q ON q.id = u.qualification_id"
+                          " LEFT JOIN criterion_status cs ON cs.learner_id = ec.learner_id"
+                          "  AND cs.criterion_id = ec.criterion_id"
+                          " WHERE ec.evidence_id = ? ORDER BY q.id, u.position, u.id, c.position, c.id",
+                          "i", id);
+    if (!crit)
+        crit = json_array();
+    json_array_foreach(crit, i, f) {
+        json_object_set_new(f, "criterion_status_label", json_string(criterion_status_label(
+                                    json_string_value(json_object_get(f, "criterion_status")))));
+    }
+    json_object_set_new(ev, "criteria", crit);
+    json_object_set_new(ev, "criteria_count", json_integer((json_int_t)json_array_size(crit)));
+
+    json_t *dec = db_all(db,
+                         "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, d.outcome, d.feedback,"
+                         " d.created_at, a.name AS assessor_name, (d.outcome = 'met') AS is_met"
+                         " FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
+                         " JOIN criteria c ON c.id = d.criterion_id JOIN users a ON a.id = d.assessor_id"
+                         " WHERE de.evidence_id = ? ORDER BY d.id",
+                         "i", id);
+    json_object_set_new(ev, "decisions", dec ? dec : json_array());
+
+    int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
+    int owner = u && policy_can_edit_evidence_of(u, learner_id);
+    const char *code = NULL;
+    const char *lock = ev_lock_reason(db, id, status ? status : "draft", &code);
+    int has_decisions = json_array_size(json_object_get(ev, "decisions")) > 0;
+    int has_content = json_array_size(files) > 0 ||
+                      (json_string_value(json_object_get(ev, "body")) &&
+                       json_string_value(json_object_get(ev, "body"))[0]);
+    json_object_set_new(ev, "is_owner", json_boolean(owner));
+    json_object_set_new(ev, "editable", json_boolean(owner && !lock));
+    json_object_set_new(ev, "locked_reason", lock ? json_string(lock) : json_null());
+    json_object_set_new(ev, "can_submit", json_boolean(owner && !lock && has_content &&
+                                                       json_array_size(crit) > 0));
+    json_object_set_new(ev, "can_delete", json_boolean(owner && !lock && !has_decisions));
+    json_object_set_new(ev, "can_withdraw", json_boolean(owner && status &&
+                                                         strcmp(status, "submitted") == 0 &&
+                                                         !has_decisions));
+    char tl[32];
+    size_label(total, tl, sizeof tl);
+    json_object_set_new(ev, "total_size_label", json_string(tl));
+    json_object_set_new(ev, "url", json_sprintf("/evidence/%lld", (long long)id));
+    return ev;
+}
+
+/* What the audit trail keeps of an item. New reference or NULL. */
+static json_t *ev_snapshot(db_t *db, int64_t id)
+{
+    json_t *o = db_one(db,
+                       "SELECT title, kind, description, body, occurred_on, status, submitted_at"
+                       " FROM evidence WHERE id = ?",
+                       "i", id);
+    if (!o)
+        return NULL;
+    json_t *files = db_all(db,
+                           "SELECT id, name, size, sha256, mime FROM evidence_files"
+                           " WHERE evidence_id = ? ORDER BY id",
+                           "i", id);
+    json_t *crit = db_all(db,
+                          "SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ?"
+                          " ORDER BY criterion_id",
+                          "i", id);
+    json_object_set_new(o, "files", files ? files : json_array());
+    json_object_set_new(o, "criteria", crit ? crit : json_array());
+    return o;
+}
+
+/* Finds the item for a handler: 404 when it does not exist or the user may
+ * not read that learner's portfolio (so nobody learns what exists). */
+static int ev_find(req_t *r, int64_t id, int64_t *learner_id, char status[16])
+{
+    if (ev_head(r->db, id, learner_id, status) != EV_OK ||
+        !policy_can_read_learner(r->db, &r->user, *learner_id))
+        return http_fail(r, 404, "not_found", "There is no evidence %lld.", (long long)id);
+    return 0;
+}
+
+/* ev_find, then only the learner themself may change it (403 for staff). */
+static int ev_find_own(req_t *r, int64_t id, int64_t *learner_id, char status[16])
+{
+    int st = ev_find(r, id, learner_id, status);
+    if (st)
+        return st;
+    if (!policy_can_edit_evidence_of(&r->user, *learner_id))
+        return http_fail(r, 403, "forbidden", "Only the learner can change their evidence.");
+    return 0;
+}
+
+static int fail_with(req_t *r, const ev_err_t *e)
+{
+    return http_fail(r, e->status ? e->status : 500, e->code ? e->code : "internal_error", "%s",
+                     e->msg[0] ? e->msg : "Something went wrong.");
+}
+
+/* ---- writing ---- */
+
+/* A file ready to record. */
+typedef struct ev_file {
+    char *name;        /* cleaned display name (owned) */
+    const char *tmp;   /* temporary path (uploads; borrowed) */
+    char sha256[65];
+    int64_t size;
+    char mime[128];
+    int download_only;
+} ev_file_t;
+
+static void ev_files_free(ev_file_t *files, size_t n)
+{
+    for (size_t i = 0; files && i < n; i++)
+        free(files[i].name);
+    free(files);
+}
+
+/* Records files (blobs rows + evidence_files rows) for an item; inside a
+ * transaction. EV_OK or EV_ERR. */
+static int ev_add_files(db_t *db, int64_t evidence_id, const ev_file_t *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (db_run(db, "INSERT INTO blobs (sha256, size) VALUES (?, ?) ON CONFLICT DO NOTHING", "ti",
+                   files[i].sha256, files[i].size) != EV_OK ||
+            db_run(db,
+                   "INSERT INTO evidence_files (evidence_id, name, size, sha256, mime, download_only)"
+                   " VALUES (?, ?, ?, ?, ?, ?)",
+                   "itittI", evidence_id, files[i].name, files[i].size, files[i].sha256, files[i].mime,
+                   files[i].download_only) != EV_OK)
+            return EV_ERR;
+    }
+    return EV_OK;
+}
+
+/* The fields of a create or edit, borrowed from the request (title trimmed, owned). */
+typedef struct ev_fields {
+    char *title;
+    const char *kind;
+    const char *description;
+    const char *body;
+    const char *occurred_on; /* NULL or "" clears */
+    int has_title, has_kind, has_description, has_body, has_occurred_on;
+} ev_fields_t;
+
+/* Validates fields; a missing title/kind is an error only when required.
+ * Records field errors on r (when r) and returns their number. */
+static int ev_validate(req_t *r, const ev_fields_t *f, int required)
+{
+    int errs = 0;
+    char latest[11];
+    if ((required || f->has_title) && (!f->title || !*f->title)) {
+        http_field_error(r, "title", "Enter a title");
+        errs++;
+    } else if (f->title && utf8_chars(f->title) > TITLE_MAX) {
+        http_field_error(r, "title", "Title must be 200 characters or fewer");
+        errs++;
+    }
+    if ((required || f->has_kind) && !evidence_kind_valid(f->kind)) {
+        http_field_error(r, "kind", "Select the type of evidence");
+        errs++;
+    }
+    if (f->description && utf8_chars(f->description) > DESCRIPTION_MAX) {
+        http_field_error(r, "description", "Description must be 5,000 characters or fewer");
+        errs++;
+    }
+    if (f->body && utf8_chars(f->body) > BODY_MAX) {
+        http_field_error(r, "body", "The typed account must be 100,000 characters or fewer");
+        errs++;
+    }
+    if (f->occurred_on && *f->occurred_on) {
+        latest_date(latest);
+        if (!util_valid_date(f->occurred_on)) {
+            http_field_error(r, "occurred_on", "Enter the date of the activity as YYYY-MM-DD");
+            errs++;
+        } else if (strcmp(f->occurred_on, latest) > 0) {
+            http_field_error(r, "occurred_on", "The date of the activity must be today or in the past");
+            errs++;
+        } else if (strcmp(f->occurred_on, "1950-01-01") < 0) {
+            http_field_error(r, "occurred_on", "Enter a real date for the activity");
+            errs++;
+        }
+    }
+    return errs;
+}
+
+static void ev_read_fields(req_t *r, ev_fields_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->has_title = json_object_get(r->in, "title") != NULL;
+    f->has_kind = json_object_get(r->in, "kind") != NULL;
+    f->has_description = json_object_get(r->in, "description") != NULL;
+    f->has_body = json_object_get(r->in, "body") != NULL;
+    f->has_occurred_on = json_object_get(r->in, "occurred_on") != NULL;
+    f->title = trimdup(in_str(r, "title"));
+    f->kind = in_str(r, "kind");
+    f->description = in_str(r, "description");
+    f->body = in_str(r, "body");
+    f->occurred_on = in_str(r, "occurred_on");
+    if (f->has_occurred_on && json_is_null(json_object_get(r->in, "occurred_on")))
+        f->occurred_on = "";
+}
+
+/* The form's values for re-rendering a page after an error. */
+static json_t *form_json(const ev_fields_t *f)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "title", f->title ? f->title : "", "kind",
+                     f->kind ? f->kind : "", "description", f->description ? f->description : "",
+                     "body", f->body ? f->body : "", "occurred_on",
+                     f->occurred_on ? f->occurred_on : "");
+}
+
+/* Pages: {field: first message} from r->out's "errors", so a template can
+ * show each message beside its field. */
+static void page_field_errors(req_t *r)
+{
+    json_t *errs = json_object_get(http_out(r), "errors"), *e;
+    json_t *map = json_object();
+    size_t i;
+    json_array_foreach(errs, i, e) {
+        const char *field = json_string_value(json_object_get(e, "field"));
+        if (field && !json_object_get(map, field))
+            json_object_set(map, field, json_object_get(e, "message"));
+    }
+    json_object_set_new(http_out(r), "field_errors", map);
+}
+
+/* A refused file type: 415 for the API; a page re-shows its form (400). */
+static int page_status(req_t *r, int status)
+{
+    return (!r->is_api && status == 415) ? 400 : status;
+}
+
+/* Sniffs the request's `file` parts. On success *files holds the accepted
+ * ones (their temporary files still in data/tmp). Refused files become field
+ * errors and a 415. EV_OK or EV_ERR with e set. */
+static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_err_t *e)
+{
+    ev_file_t *files = NULL;
+    size_t n = 0, refused = 0;
+    json_t *u;
+    size_t i;
+    char first[400] = "";
+    *files_out = NULL;
+    *n_out = 0;
+    if (!json_is_array(r->uploads))
+        return EV_OK;
+    files = xcalloc(json_array_size(r->uploads) + 1, sizeof *files);
+    json_array_foreach(r->uploads, i, u) {
+        const char *field = json_string_value(json_object_get(u, "field"));
+        const char *name = json_string_value(json_object_get(u, "name"));
+        const char *sha = json_string_value(json_object_get(u, "sha256"));
+        const char *tmp = json_string_value(json_object_get(u, "tmp_path"));
+        int64_t size = json_integer_value(json_object_get(u, "size"));
+        if (!field || strcmp(field, "file") != 0)
+            continue;
+        if (size == 0 && (!name || !*name))
+            continue; /* a form's file input left empty */
+        if (!sha || !storage_valid_hash(sha) || !tmp) {
+            ev_files_free(files, n);
+            return ev_fail(e, 500, "internal_error", "An upload was not stored properly.");
+        }
+        char *clean = sniff_clean_name(name);
+        sniff_result_t sr;
+        if (sniff_file(tmp, clean, &sr) != EV_OK) {
+            free(clean);
+            ev_files_free(files, n);
+            return ev_fail(e, 500, "internal_error", "Could not read the type of an uploaded file.");
+        }
+        if (sr.verdict == SNIFF_REFUSED) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "%s: %s", clean, sr.reason);
+            http_field_error(r, "file", msg);
+            if (!refused++)
+                snprintf(first, sizeof first, "%s", msg);
+            free(clean);
+            continue;
+        }
+        ev_file_t *f = &files[n++];
+        f->name = clean;
+        f->tmp = tmp;
+        snprintf(f->sha256, sizeof f->sha256, "%s", sha);
+        f->size = size;
+        snprintf(f->mime, sizeof f->mime, "%s", sr.mime);
+        f->download_only = sr.verdict != SNIFF_INLINE;
+    }
+    if (refused) {
+        ev_files_free(files, n);
+        return ev_fail(e, 415, "unsupported_type", "%s", first);
+    }
+    if (n > FILES_MAX) {
+        ev_files_free(files, n);
+        http_field_error(r, "file", "Add at most 20 files to one piece of evidence");
+        return ev_fail(e, 400, "too_many_files", "Add at most %d files to one piece of evidence.",
+                       FILES_MAX);
+    }
+    *files_out = files;
+    *n_out = n;
+    return EV_OK;
+}
+
+/* Moves accepted uploads into the blob store (before the transaction that
+ * records them: a crash in between leaves a blob that gc collects). */
+static int ev_promote(const char *data_dir, ev_file_t *files, size_t n, ev_err_t *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        int created = 0;
+        if (storage_promote(data_dir, files[i].tmp, files[i].sha256, &created) != EV_OK)
+            return ev_fail(e, 500, "storage_error", "Could not store %s.", files[i].name);
+        if (!created)
+            touch_blob(data_dir, files[i].sha256);
+    }
+    return EV_OK;
+}
+
+/* Inserts a new item with its files, audits it; inside a transaction. */
+static int ev_insert(db_t *db, int64_t learner_id, int64_t actor_id, const ev_fields_t *f,
+                     const ev_file_t *files, size_t n, int64_t *id_out)
+{
+    char now[21];
+    util_now_iso(now);
+    if (db_run(db,
+               "INSERT INTO evidence (learner_id, title, kind, description, body, occurred_on,"
+               " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               "itttttt" "t", learner_id, f->title, f->kind, f->description ? f->description : "",
+               f->body ? f->body : "", (f->occurred_on && *f->occurred_on) ? f->occurred_on : NULL, now,
+               now) != EV_OK)
+        return EV_ERR;
+    int64_t id = db_last_id(db);
+    if (ev_add_files(db, id, files, n) != EV_OK)
+        return EV_ERR;
+    json_t *after = ev_snapshot(db, id);
+    int rc = audit_record(db, actor_id, "evidence.create", "evidence", id, learner_id, NULL, after);
+    json_decref(after);
+    if (rc != EV_OK || status_refresh_learner(db, learner_id) != EV_OK)
+        return EV_ERR;
+    *id_out = id;
+    return EV_OK;
+}
+
+/* A file is required unless the kind may be typed and some text was. */
+static int ev_needs_file(const ev_fields_t *f, size_t nfiles)
+{
+    int k = kind_index(f->kind);
+    int typed = f->body && *f->body && k >= 0 && kinds[k].text_ok;
+    return nfiles == 0 && !typed;
+}
+
+static int learner_enrolled(db_t *db, int64_t learner_id)
+{
+    return (int)db_int(db,
+                       "SELECT EXISTS (SELECT 1 FROM enrolments WHERE learner_id = ?"
+                       " AND status <> 'withdrawn')",
+                       0, "i", learner_id);
+}
+
+/* POST /api/v1/evidence, POST /evidence/new: multipart title, kind,
+ * description, occurred_on, body, file... -> 201 with the item. */
+static int h_create(req_t *r)
+{
+    ev_fields_t f;
+    ev_file_t *files = NULL;
+    size_t n = 0;
+    ev_err_t e = {0};
+    int status = 500;
+    int64_t id = 0;
+
+    ev_read_fields(r, &f);
+    if (!policy_can_edit_evidence_of(&r->user, r->user.id)) {
+        status = http_fail(r, 403, "forbidden", "Only learners add evidence.");
+        goto out;
+    }
+    ev_validate(r, &f, 1);
+    if (ev_take_uploads(r, &files, &n, &e) != EV_OK) {
+        if (e.status != 415 && e.status != 400) {
+            status = fail_with(r, &e);
+            goto out;
+        }
+    } else if (http_field_error_count(r) == 0 && ev_needs_file(&f, n)) {
+        int k = kind_index(f.kind);
+        http_field_error(r, "file", k >= 0 && kinds[k].text_ok
+                                        ? "Choose a file, or type the account in the box"
+                                        : "Choose at least one file");
+    }
+    if (http_field_error_count(r) > 0) {
+        if (!r->is_api) {
+            json_object_set_new(http_out(r), "form", form_json(&f));
+            json_object_set_new(http_out(r), "kinds", kinds_json(f.kind));
+            json_object_set_new(http_out(r), "max_upload_mb",
+                                json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+            page_field_errors(r);
+        }
+        if (e.status)
+            status = page_status(r, fail_with(r, &e));
+        else
+            status = http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
+                               http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
+        goto out;
+    }
+    if (ev_promote(r->app->data_dir, files, n, &e) != EV_OK) {
+        status = fail_with(r, &e);
+        goto out;
+    }
+    if (db_begin(r->db) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The server is busy; try again.");
+        goto out;
+    }
+    if (ev_insert(r->db, r->user.id, r->user.id, &f, files, n, &id) != EV_OK ||
+        db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        status = http_fail(r, 500, "internal_error", "Could not save the evidence.");
+        goto out;
+    }
+    json_t *ev = ev_load(r->db, id, &r->user);
+    int enrolled = learner_enrolled(r->db, r->user.id);
+    if (ev)
+        json_object_set_new(ev, "next_url", json_sprintf(enrolled ? "/evidence/%lld/criteria" : "/evidence/%lld",
+                                                         (long long)id));
+    http_set_out(r, ev);
+    if (enrolled)
+        http_redirect(r, "/evidence/%lld/criteria", (long long)id);
+    else
+        http_redirect(r, "/evidence/%lld", (long long)id);
+    status = 201;
+out:
+    free(f.title);
+    ev_files_free(files, n);
+    return status;
+}
+
+/* GET /evidence/new: the empty form. */
+static int h_new_form(req_t *r)
+{
+    json_t *o = http_out(r);
+    const char *kind = in_str(r, "kind");
+    json_object_set_new(o, "kinds", kinds_json(kind ? kind : "product"));
+    json_object_set_new(o, "form", json_pack("{s:s}", "kind", kind ? kind : "product"));
+    json_object_set_new(o, "max_upload_mb",
+                        json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+    json_object_set_new(o, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
+    return 200;
+}
+
+/* GET /api/v1/evidence/{id}, GET /evidence/{id}. */
+static int h_show(req_t *r)
+{
+    int64_t learner_id;
+    char status[16];
+    int st = ev_find(r, r->params[0], &learner_id, status);
+    if (st)
+        return st;
+    json_t *ev = ev_load(r->db, r->params[0], &r->user);
+    if (!ev)
+        return http_fail(r, 500, "internal_error", "Could not load the evidence.");
+    http_set_out(r, ev);
+    return 200;
+}
+
+/* GET /evidence/{id}/edit: the edit form. */
+static int h_edit_form(req_t *r)
+{
+    int64_t learner_id;
+    char status[16];
+    int st = ev_find_own(r, r->params[0], &learner_id, status);
+    if (st)
+        return st;
+    json_t *ev = ev_load(r->db, r->params[0], &r->user);
+    if (!ev)
+        return http_fail(r, 500, "internal_error", "Could not load the evidence.");
+    json_t *form = json_pack("{s:O, s:O, s:O, s:O, s:O}", "title", json_object_get(ev, "title"),
+                             "kind", json_object_get(ev, "kind"), "description",
+                             json_object_get(ev, "description"), "body", json_object_get(ev, "body"),
+                             "occurred_on",
+                             json_is_string(json_object_get(ev, "occurred_on"))
+                                 ? json_object_get(ev, "occurred_on")
+                                 : json_string(""));
+    json_object_set_new(ev, "form", form);
+    json_object_set_new(ev, "kinds", kinds_json(json_string_value(json_object_get(ev, "kind"))));
+    json_object_set_new(ev, "max_upload_mb",
+                        json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+    http_set_out(r, ev);
+    return 200;
+}
+
+/* PATCH /api/v1/evidence/{id}, POST /api/v1/evidence/{id}/files,
+ * POST /evidence/{id}/edit: changes the fields that are present, adds `file`
+ * parts, removes the files listed in remove_file. Drafts and returned items only. */
+static int h_update(req_t *r)
+{
+    ev_fields_t f;
+    ev_file_t *files = NULL;
+    size_t n = 0, i;
+    ev_err_t e = {0};
+    int status = 500;
+    int64_t id = r->params[0], learner_id;
+    char st_now[16];
+    json_t *remove = NULL, *cur = NULL, *before = NULL, *after = NULL, *v;
+    int64_t *remove_ids = NULL;
+    size_t nremove = 0;
+
+    ev_read_fields(r, &f);
+    if ((status = ev_find_own(r, id, &learner_id, st_now)) != 0)
+        goto out;
+    if (ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
+        status = fail_with(r, &e);
+        goto out;
+    }
+    ev_validate(r, &f, 0);
+    remove = in_array(r, "remove_file");
+    if (remove) {
+        remove_ids = xcalloc(json_array_size(remove) + 1, sizeof *remove_ids);
+        json_array_foreach(remove, i, v) {
+            int64_t fid;
+            if (json_to_id(v, &fid) != EV_OK ||
+                !db_int(r->db, "SELECT EXISTS (SELECT 1 FROM evidence_files WHERE id = ? AND evidence_id = ?)",
+                        0, "ii", fid, id)) {
+                http_field_error(r, "remove_file", "That file is not part of this evidence");
+                continue;
+            }
+            remove_ids[nremove++] = fid;
+        }
+    }
+    if (ev_take_uploads(r, &files, &n, &e) != EV_OK && e.status != 415 && e.status != 400) {
+        status = fail_with(r, &e);
+        goto out;
+    }
+    if (http_field_error_count(r) > 0) {
+        if (!r->is_api) {
+            json_t *ev = ev_load(r->db, id, &r->user);
+            if (ev) {
+                json_object_set_new(ev, "form", form_json(&f));
+                json_object_set_new(ev, "kinds", kinds_json(f.kind));
+                json_object_set_new(ev, "max_upload_mb",
+                                    json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+                json_object_update(http_out(r), ev);
+                json_decref(ev);
+            }
+            page_field_errors(r);
+        }
+        if (e.status)
+            status = page_status(r, fail_with(r, &e));
+        else
+            status = http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
+                               http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
+        goto out;
+    }
+    if (ev_promote(r->app->data_dir, files, n, &e) != EV_OK) {
+        status = fail_with(r, &e);
+        goto out;
+    }
+    if (db_begin(r->db) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The server is busy; try again.");
+        goto out;
+    }
+    /* Checked again inside the transaction: an assessor may have decided meanwhile. */
+    if (ev_head(r->db, id, &learner_id, st_now) != EV_OK ||
+        ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
+        db_rollback(r->db);
+        status = e.status ? fail_with(r, &e) : http_fail(r, 404, "not_found", "No such evidence.");
+        goto out;
+    }
+    before = ev_snapshot(r->db, id);
+    cur = db_one(r->db, "SELECT title, kind, description, body, occurred_on FROM evidence WHERE id = ?",
+                 "i", id);
+    if (!before || !cur) {
+        db_rollback(r->db);
+        status = http_fail(r, 500, "internal_error", "Could not load the evidence.");
+        goto out;
+    }
+#define PICK(field, has) ((has) && f.field ? f.field : json_string_value(json_object_get(cur, #field)))
+    const char *occ = f.has_occurred_on ? f.occurred_on
+                                        : json_string_value(json_object_get(cur, "occurred_on"));
+    char now[21];
+    util_now_iso(now);
+    int ok = db_run(r->db,
+                    "UPDATE evidence SET title = ?, kind = ?, description = ?, body = ?, occurred_on = ?,"
+                    " updated_at = ? WHERE id = ?",
+                    "tttttti", PICK(title, f.has_title), PICK(kind, f.has_kind),
+                    PICK(description, f.has_description), PICK(body, f.has_body),
+                    (occ && *occ) ? occ : NULL, now, id) == EV_OK;
+#undef PICK
+    for (i = 0; ok && i < nremove; i++)
+        ok = db_run(r->db, "DELETE FROM evidence_files WHERE id = ? AND evidence_id = ?", "ii",
+                    remove_ids[i], id) == EV_OK;
+    ok = ok && ev_add_files(r->db, id, files, n) == EV_OK;
+    after = ok ? ev_snapshot(r->db, id) : NULL;
+    ok = ok && after &&
+         audit_record(r->db, r->user.id, "evidence.update", "evidence", id, learner_id, before, after) ==
+             EV_OK &&
+         status_refresh_learner(r->db, learner_id) == EV_OK;
+    if (!ok || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        status = http_fail(r, 500, "internal_error", "Could not save the evidence.");
+        goto out;
+    }
+    http_set_out(r, ev_load(r->db, id, &r->user));
+    http_redirect(r, "/evidence/%lld", (long long)id);
+    status = 200;
+out:
+    free(f.title);
+    ev_files_free(files, n);
+    free(remove_ids);
+    json_decref(remove);
+    json_decref(cur);
+    json_decref(before);
+    json_decref(after);
+    return status;
+}
+
+/* DELETE /api/v1/evidence/{id}/files/{file_id}, POST /evidence/{id}/files/{file_id}/delete. */
+static int h_file_delete(req_t *r)
+{
+    int64_t id = r->params[0], fid = r->params[1], learner_id;
+    char st_now[16];
+    ev_err_t e = {0};
+    int st = ev_find_own(r, id, &learner_id, st_now);
+    if (st)
+        return st;
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The server is busy; try again.");
+    if (ev_head(r->db, id, &learner_id, st_now) != EV_OK ||
+        ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
+        db_rollback(r->db);
+        return e.status ? fail_with(r, &e) : http_fail(r, 404, "not_found", "No such evidence.");
+    }
+    if (!db_int(r->db, "SELECT EXISTS (SELECT 1 FROM evidence_files WHERE id = ? AND evidence_id = ?)", 0,
+                "ii", fid, id)) {
+        db_rollback(r->db);
+        return http_fail(r, 404, "not_found", "That file is not part of this evidence.");
+    }
+    char now[21];
+    util_now_iso(now);
+    json_t *before = ev_snapshot(r->db, id), *after = NULL;
+    int ok = before &&
+             db_run(r->db, "DELETE FROM evidence_files WHERE id = ? AND evidence_id = ?", "ii", fid, id) ==
+                 EV_OK &&
+             db_run(r->db, "UPDATE evidence SET updated_at = ? WHERE id = ?", "ti", now, id) == EV_OK &&
+             (after = ev_snapshot(r->db, id)) != NULL &&
+             audit_record(r->db, r->user.id, "evidence.file_remove", "evidence", id, learner_id, before,
+                          after) == EV_OK &&
+             status_refresh_learner(r->db, learner_id) == EV_OK;
+    json_decref(before);
+    json_decref(after);
+    if (!ok || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "internal_error", "Could not remove the file.");
+    }
+    http_set_out(r, ev_load(r->db, id, &r->user));
+    http_redirect(r, "/evidence/%lld/edit", (long long)id);
+    return 200;
+}
+
+/* DELETE /api/v1/evidence/{id}, POST /evidence/{id}/delete: drafts and
+ * returned items that no decision cites. */
+static int h_delete(req_t *r)
+{
+    int64_t id = r->params[0], learner_id;
+    char st_now[16];
+    ev_err_t e = {0};
+    int st = ev_find_own(r, id, &learner_id, st_now);
+    if (st)
+        return st;
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The server is busy; try again.");
+    if (ev_head(r->db, id, &learner_id, st_now) != EV_OK ||
+        ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
+        db_rollback(r->db);
+        return e.status ? fail_with(r, &e) : http_fail(r, 404, "not_found", "No such evidence.");
+    }
+    if (db_int(r->db, "SELECT EXISTS (SELECT 1 FROM decision_evidence WHERE evidence_id = ?)", 0, "i", id)) {
+        db_rollback(r->db);
+        return http_fail(r, 409, "evidence_cited",
+                         "An assessor's decision refers to this evidence, so it cannot be deleted. "
+                         "Edit it instead.");
+    }
+    json_t *before = ev_snapshot(r->db, id);
+    int ok = before && db_run(r->db, "DELETE FROM evidence_criteria WHERE evidence_id = ?", "i", id) == EV_OK &&
+             db_run(r->db, "DELETE FROM evidence_files WHERE evidence_id = ?", "i", id) == EV_OK &&
+             db_run(r->db, "DELETE FROM evidence WHERE id = ?", "i", id) == EV_OK &&
+             audit_record(r->db, r->user.id, "evidence.delete", "evidence", id, learner_id, before, NULL) ==
+                 EV_OK &&
+             status_refresh_learner(r->db, learner_id) == EV_OK;
+    json_decref(before);
+    if (!ok || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "internal_error", "Could not delete the evidence.");
+    }
+    http_set_out(r, json_pack("{s:b, s:I}", "deleted", 1, "id", (json_int_t)id));
+    http_redirect(r, "/evidence");
+    return 200;
+}
+
+/* ---- mapping ---- */
+
+typedef struct ev_map_item {
+    int64_t criterion_id;
+    const char *note;
+} ev_map_item_t;
+
+/* Replaces the mapping (inside a transaction): checks that the item may
+ * change and that every criterion belongs to the learner's enrolments. */
+static int ev_replace_mapping(db_t *db, int64_t id, int64_t actor_id, const ev_map_item_t *items, size_t n,
+                              ev_err_t *e)
+{
+    int64_t learner_id;
+    char st_now[16];
+    json_t *before = NULL, *after = NULL;
+    int rc = EV_ERR;
+    if (ev_head(db, id, &learner_id, st_now) != EV_OK) {
+        ev_fail(e, 404, "not_found", "There is no evidence %lld.", (long long)id);
+        goto out;
+    }
+    if (ev_check_editable(db, id, st_now, e) != EV_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        if (!db_int(db,
+                    "SELECT EXISTS (SELECT 1 FROM criteria c JOIN units u ON u.id = c.unit_id"
+                    " JOIN enrolments en ON en.qualification_id = u.qualification_id"
+                    " WHERE c.id = ? AND en.learner_id = ? AND en.status <> 'withdrawn'"
+                    " AND ((c.retired = 0 AND u.retired = 0) OR EXISTS (SELECT 1 FROM evidence_criteria x"
+                    "  WHERE x.evidence_id = ? AND x.criterion_id = c.id)))",
+                    0, "iii", items[i].criterion_id, learner_id, id)) {
+            ev_fail(e, 400, "criterion_not_enrolled",
+                    "Criterion %lld is not part of a qualification this learner is enrolled on.",
+                    (long long)items[i].criterion_id);
+            goto out;
+        }
+    }
+    before = db_all(db, "SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ? ORDER BY criterion_id",
+                    "i", id);
+    char now[21];
+    util_now_iso(now);
+    if (!before || db_run(db, "DELETE FROM evidence_criteria WHERE evidence_id = ?", "i", id) != EV_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        if (db_run(db,
+                   "INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)"
+                   " VALUES (?, ?, ?, ?)",
+                   "iiit", id, items[i].criterion_id, learner_id, items[i].note ? items[i].note : "") != EV_OK)
+            goto fail;
+    if (db_run(db, "UPDATE evidence SET updated_at = ? WHERE id = ?", "ti", now, id) != EV_OK)
+        goto fail;
+    after = db_all(db, "SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ? ORDER BY criterion_id",
+                   "i", id);
+    {
+        json_t *b = json_pack("{s:O}", "criteria", before);
+        json_t *a = json_pack("{s:O?}", "criteria", after);
+        int arc = audit_record(db, actor_id, "evidence.map", "evidence", id, learner_id, b, a);
+        json_decref(b);
+        json_decref(a);
+        if (!after || arc != EV_OK)
+            goto fail;
+    }
+    if (status_refresh_learner(db, learner_id) != EV_OK)
+        goto fail;
+    rc = EV_OK;
+    goto out;
+fail:
+    ev_fail(e, 500, "internal_error", "Could not save the mapping.");
+out:
+    json_decref(before);
+    json_decref(after);
+    return rc;
+}
+
+/* Reads the requested mapping: JSON {"criteria": [{criterion_id, note}]} or a
+ * form with checkboxes `criterion` (ids) and a `note_<id>` field each (plus a
+ * hidden `mapping` so that nothing ticked means an empty mapping).
+ * *items_out (caller frees) borrows notes from r->in. */
+static int ev_read_mapping(req_t *r, ev_map_item_t **items_out, size_t *n_out, ev_err_t *e)
+{
+    json_t *arr = json_object_get(r->in, "criteria");
+    json_t *form = NULL, *v;
+    ev_map_item_t *items = NULL;
+    size_t n = 0, i;
+    int rc = EV_ERR;
+    *items_out = NULL;
+    *n_out = 0;
+    if (json_is_array(arr)) {
+        items = xcalloc(json_array_size(arr) + 1, sizeof *items);
+        json_array_foreach(arr, i, v) {
+            int64_t cid;
+            json_t *note = NULL;
+            if (json_is_object(v)) {
+                if (json_to_id(json_object_get(v, "criterion_id"), &cid) != EV_OK) {
+                    ev_fail(e, 400, "invalid", "Each entry of criteria needs a criterion_id.");
+                    goto out;
+                }
+                note = json_object_get(v, "note");
+                if (note && !json_is_string(note) && !json_is_null(note)) {
+                    ev_fail(e, 400, "invalid", "A note must be text.");
+                    goto out;
+                }
+            } else if (json_to_id(v, &cid) != EV_OK) {
+                ev_fail(e, 400, "invalid", "criteria must be a list of {criterion_id, note}.");
+                goto out;
+            }
+            items[n].criterion_id = cid;
+            items[n].note = json_is_string(note) ? json_string_value(note) : "";
+            n++;
+        }
+    } else if (arr) {
+        ev_fail(e, 400, "invalid", "criteria must be a list of {criterion_id, note}.");
+        goto out;
+    } else if ((form = in_array(r, "criterion")) != NULL) {
+        items = xcalloc(json_array_size(form) + 1, sizeof *items);
+        json_array_foreach(form, i, v) {
+            int64_t cid;
+            char key[48];
+            if (json_to_id(v, &cid) != EV_OK) {
+                ev_fail(e, 400, "invalid", "Unknown criterion in the form.");
+                goto out;
+            }
+            snprintf(key, sizeof key, "note_%lld", (long long)cid);
+            items[n].criterion_id = cid;
+            items[n].note = in_str(r, key);
+            n++;
+        }
+    } else if (!in_str(r, "mapping")) {
+        ev_fail(e, 400, "invalid", "Send criteria: a list of {criterion_id, note}.");
+        goto out;
+    }
+    if (n > MAPPING_MAX) {
+        ev_fail(e, 400, "invalid", "Map at most %d criteria to one piece of evidence.", MAPPING_MAX);
+        goto out;
+    }
+    /* Drop repeats (the first wins), trim notes' length. */
+    size_t m = 0;
+    for (i = 0; i < n; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < m && !dup; j++)
+            dup = items[j].criterion_id == items[i].criterion_id;
+        if (dup)
+            continue;
+        if (items[i].note && utf8_chars(items[i].note) > NOTE_MAX) {
+            ev_fail(e, 400, "invalid", "A note must be 2,000 characters or fewer.");
+            goto out;
+        }
+        items[m++] = items[i];
+    }
+    *items_out = items;
+    *n_out = m;
+    items = NULL;
+    rc = EV_OK;
+out:
+    free(items);
+    json_decref(form);
+    return rc;
+}
+
+static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, size_t nsel, int use_sel);
+
+/* PUT /api/v1/evidence/{id}/criteria, POST /evidence/{id}/criteria. */
+static int h_map(req_t *r)
+{
+    int64_t id = r->params[0], learner_id;
+    char st_now[16];
+    ev_err_t e = {0};
+    ev_map_item_t *items = NULL;
+    size_t n = 0;
+    int status;
+    if ((status = ev_find_own(r, id, &learner_id, st_now)) != 0)
+        return status;
+    if (ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
+        if (!r->is_api)
+            mapping_page_data(r, id, NULL, 0, 0);
+        return fail_with(r, &e);
+    }
+    if (ev_read_mapping(r, &items, &n, &e) != EV_OK) {
+        if (!r->is_api)
+            mapping_page_data(r, id, NULL, 0, 0);
+        return fail_with(r, &e);
+    }
+    if (db_begin(r->db) != EV_OK) {
+        free(items);
+        return http_fail(r, 503, "busy", "The server is busy; try again.");
+    }
+    if (ev_replace_mapping(r->db, id, r->user.id, items, n, &e) != EV_OK || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        if (!r->is_api)
+            mapping_page_data(r, id, items, n, 1);
+        free(items);
+        return e.status ? fail_with(r, &e) : http_fail(r, 500, "internal_error", "Could not save the mapping.");
+    }
+    free(items);
+    http_set_out(r, ev_load(r->db, id, &r->user));
+    if (in_str(r, "then") && strcmp(in_str(r, "then"), "submit") == 0)
+        http_redirect(r, "/evidence/%lld#submit", (long long)id);
+    else
+        http_redirect(r, "/evidence/%lld", (long long)id);
+    return 200;
+}
+
+/* Case-insensitive substring test. */
+static int contains_ci(const char *hay, const char *needle)
+{
+    if (!needle || !*needle)
+        return 1;
+    if (!hay)
+        return 0;
+    size_t nl = strlen(needle);
+    for (const char *p = hay; *p; p++)
+        if (strncasecmp(p, needle, nl) == 0)
+            return 1;
+    return 0;
+}
+
+/* The mapping page's data into r->out: the item, and per enrolled
+ * qualification its units -> outcomes -> criteria with checked/note, the
+ * learner's status for the criterion and how many other items cover it.
+ * Filter: ?q= (text) and ?unit= (unit id); mapped criteria hidden by the
+ * filter ride along as hidden inputs so that saving keeps them. With
+ * use_sel, the ticks and notes come from sel (a form being re-shown). */
+static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, size_t nsel, int use_sel)
+{
+    json_t *out = http_out(r);
+    json_t *ev = ev_load(r->db, id, &r->user);
+    json_t *quals = json_array(), *hidden = json_array(), *unit_opts = json_array();
+    json_t *q = NULL, *u = NULL, *o = NULL;
+    int64_t cur_q = 0, cur_u = 0, cur_o = 0, unit_filter = 0;
+    const char *text_filter = in_str(r, "q");
+    int shown = 0, total = 0, checked_count = 0;
+    if (!ev)
+        goto done;
+    in_int(r, "unit", &unit_filter);
+    int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
+    sqlite3_stmt *st = db_bind(
+        r->db,
+        "SELECT q.id, q.code, q.title, u.id, u.ref, u.title, o.id, o.number, o.text, c.id, c.ref, c.text,"
+        " coalesce(cs.status, 'not_started'), m.note, m.criterion_id IS NOT NULL,"
+        " (SELECT count(*) FROM evidence_criteria x WHERE x.learner_id = en.learner_id"
+        "   AND x.criterion_id = c.id AND x.evidence_id <> ?)"
+        " FROM enrolments en JOIN qualifications q ON q.id = en.qualification_id"
+        " JOIN units u ON u.qualification_id = q.id AND u.retired = 0"
+        " JOIN criteria c ON c.unit_id = u.id AND c.retired = 0"
+        " JOIN outcomes o ON o.id = c.outcome_id"
+        " LEFT JOIN criterion_status cs ON cs.learner_id = en.learner_id AND cs.criterion_id = c.id"
+        " LEFT JOIN evidence_criteria m ON m.evidence_id = ? AND m.criterion_id = c.id"
+        " WHERE en.learner_id = ? AND en.status <> 'withdrawn'"
+        " ORDER BY q.id, u.position, u.id, o.number, o.id, c.position, c.id",
+        "iii", id, id, learner_id);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t qid = sqlite3_column_int64(st, 0), uid = sqlite3_column_int64(st, 3);
+        int64_t oid = sqlite3_column_int64(st, 6), cid = sqlite3_column_int64(st, 9);
+        const char *uref = (const char *)sqlite3_column_text(st, 4);
+        const char *utitle = (const char *)sqlite3_column_text(st, 5);
+        const char *cref = (const char *)sqlite3_column_text(st, 10);
+        const char *ctext = (const char *)sqlite3_column_text(st, 11);
+        const char *cstatus = (const char *)sqlite3_column_text(st, 12);
+        const char *note = (const char *)sqlite3_column_text(st, 13);
+        int checked = sqlite3_column_int(st, 14);
+        int64_t others = sqlite3_column_int64(st, 15);
+        if (use_sel) {
+            checked = 0;
+            note = NULL;
+            for (size_t i = 0; i < nsel; i++)
+                if (sel[i].criterion_id == cid) {
+                    checked = 1;
+                    note = sel[i].note;
+                }
+        }
+        total++;
+        checked_count += checked;
+        if (uid != cur_u)
+            json_array_append_new(unit_opts,
+                                  json_pack("{s:I, s:s, s:b}", "id", (json_int_t)uid, "label",
+                                            utitle ? utitle : "", "selected", uid == unit_filter));
+        int visible = (!unit_filter || unit_filter == uid) &&
+                      (contains_ci(ctext, text_filter) || contains_ci(cref, text_filter) ||
+                       contains_ci(utitle, text_filter) || contains_ci(uref, text_filter));
+        if (!visible) {
+            if (checked)
+                json_array_append_new(hidden, json_pack("{s:I, s:s}", "id", (json_int_t)cid, "note",
+                                                        note ? note : ""));
+            cur_u = uid; /* keep the unit list complete */
+            cur_q = 0;   /* the next visible row reopens its group */
+            cur_o = 0;
+            q = u = o = NULL;
+            continue;
+        }
+        shown++;
+        if (qid != cur_q || !q) {
+            q = NULL;
+            /* reuse the qualification's entry when a filtered row split it */
+            size_t qi;
+            json_t *qq;
+            json_array_foreach(quals, qi, qq) if (json_integer_value(json_object_get(qq, "id")) == qid) q = qq;
+            if (!q) {
+                q = json_pack("{s:I, s:s, s:s, s:[]}", "id", (json_int_t)qid, "code",
+                              (const char *)sqlite3_column_text(st, 1), "title",
+                              (const char *)sqlite3_column_text(st, 2), "units");
+                json_array_append_new(quals, q);
+            }
+            cur_q = qid;
+            cur_u = 0;
+        }
+        if (uid != cur_u || !u) {
+            json_t *units = json_object_get(q, "units");
+            u = NULL;
+            size_t ui;
+            json_t *uu;
+            json_array_foreach(units, ui, uu) if (json_integer_value(json_object_get(uu, "id")) == uid) u = uu;
+            if (!u) {
+                u = json_pack("{s:I, s:s, s:s, s:[]}", "id", (json_int_t)uid, "ref", uref ? uref : "", "title",
+                              utitle ? utitle : "", "outcomes");
+                json_array_append_new(units, u);
+            }
+            cur_u = uid;
+            cur_o = 0;
+        }
+        if (oid != cur_o || !o) {
+            json_t *outs = json_object_get(u, "outcomes");
+            o = NULL;
+            size_t oi;
+            json_t *oo;
+            json_array_foreach(outs, oi, oo) if (json_integer_value(json_object_get(oo, "id")) == oid) o = oo;
+            if (!o) {
+                o = json_pack("{s:I, s:I, s:s, s:[]}", "id", (json_int_t)oid, "number",
+                              (json_int_t)sqlite3_column_int64(st, 7), "text",
+                              (const char *)sqlite3_column_text(st, 8), "criteria");
+                json_array_append_new(outs, o);
+            }
+            cur_o = oid;
+        }
+        json_array_append_new(
+            json_object_get(o, "criteria"),
+            json_pack("{s:I, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:b, s:s}", "id", (json_int_t)cid, "ref",
+                      cref ? cref : "", "text", ctext ? ctext : "", "checked", checked, "note",
+                      note ? note : "", "status", cstatus, "status_label", criterion_status_label(cstatus),
+                      "other_evidence", (json_int_t)others, "has_other_evidence", others > 0, "input_id",
+                      ""));
+        json_object_set_new(json_array_get(json_object_get(o, "criteria"),
+                                           json_array_size(json_object_get(o, "criteria")) - 1),
+                            "other_plural", json_boolean(others != 1));
+        json_t *crit = json_array_get(json_object_get(o, "criteria"),
+                                      json_array_size(json_object_get(o, "criteria")) - 1);
+        json_object_set_new(crit, "input_id", json_sprintf("c%lld", (long long)cid));
+    }
+    if (st)
+        sqlite3_reset(st);
+done:
+    json_object_set_new(out, "evidence", ev ? ev : json_null());
+    json_object_set_new(out, "qualifications", quals);
+    json_object_set_new(out, "hidden", hidden);
+    json_object_set_new(out, "units", unit_opts);
+    json_object_set_new(out, "filter", json_pack("{s:s, s:I, s:b}", "q", text_filter ? text_filter : "",
+                                                 "unit", (json_int_t)unit_filter, "active",
+                                                 (text_filter && *text_filter) || unit_filter));
+    json_object_set_new(out, "shown", json_integer(shown));
+    json_object_set_new(out, "total", json_integer(total));
+    json_object_set_new(out, "checked_count", json_integer(checked_count));
+    json_object_set_new(out, "enrolled", json_boolean(total > 0));
+    json_object_set_new(out, "editable", json_boolean(ev && json_is_true(json_object_get(ev, "editable"))));
+}
+
+/* GET /api/v1/evidence/{id}/criteria, GET /evidence/{id}/criteria. */
+static int h_mapping(req_t *r)
+{
+    int64_t learner_id;
+    char status[16];
+    int st = ev_find(r, r->params[0], &learner_id, status);
+    if (st)
+        return st;
+    mapping_page_data(r, r->params[0], NULL, 0, 0);
+    return 200;
+}
+
+/* ---- submit / withdraw ---- */
+
+static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, ev_err_t *e)
+{
+    int64_t learner_id;
+    char st_now[16];
+    if (ev_head(db, id, &learner_id, st_now) != EV_OK)
+        return ev_fail(e, 404, "not_found", "There is no evidence %lld.", (long long)id);
+    if (strcmp(st_now, "submitted") == 0)
+        return ev_fail(e, 409, "evidence_submitted", "This evidence has already been submitted.");
+    if (ev_check_editable(db, id, st_now, e) != EV_OK)
+        return EV_ERR;
+    if (!db_int(db, "SELECT count(*) FROM evidence_criteria WHERE evidence_id = ?", 0, "i", id))
+        return ev_fail(e, 400, "no_criteria",
+                       "Map this evidence to at least one assessment criterion before submitting it.");
+    if (!db_int(db,
+                "SELECT EXISTS (SELECT 1 FROM evidence_files WHERE evidence_id = ?)"
+                " OR EXISTS (SELECT 1 FROM evidence WHERE id = ? AND body <> '')",
+                0, "ii", id, id))
+        return ev_fail(e, 400, "no_content", "Add a file or type the account before submitting.");
+    char now[21];
+    util_now_iso(now);
+    json_t *before = json_pack("{s:s}", "status", st_now);
+    json_t *after = json_pack("{s:s, s:s}", "status", "submitted", "submitted_at", now);
+    int ok = db_run(db, "UPDATE evidence SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?",
+                    "tti", now, now, id) == EV_OK &&
+             audit_record(db, actor_id, "evidence.submit", "evidence", id, learner_id, before, after) == EV_OK &&
+             status_refresh_learner(db, learner_id) == EV_OK;
+    json_decref(before);
+    json_decref(after);
+    if (!ok)
+        return ev_fail(e, 500, "internal_error", "Could not submit the evidence.");
+    return EV_OK;
+}
+
+/* POST /api/v1/evidence/{id}/submit, POST /evidence/{id}/submit. */
+static int h_submit(req_t *r)
+{
+    int64_t id = r->params[0], learner_id;
+    char st_now[16];
+    ev_err_t e = {0};
+    int st = ev_find_own(r, id, &learner_id, st_now);
+    if (st)
+        return st;
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The server is busy; try again.");
+    if (ev_do_submit(r->db, id, r->user.id, &e) != EV_OK || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        if (!r->is_api) {
+            json_t *ev = ev_load(r->db, id, &r->user);
+            if (ev) {
+                json_object_update(http_out(r), ev);
+                json_decref(ev);
+            }
+        }
+        return e.status ? fail_with(r, &e) : http_fail(r, 500, "internal_error", "Could not submit.");
+    }
+    http_set_out(r, ev_load(r->db, id, &r->user));
+    http_redirect(r, "/evidence/%lld", (long long)id);
+    return 200;
+}
+
+/* POST /api/v1/evidence/{id}/withdraw, POST /evidence/{id}/withdraw: back to
+ * draft while no assessor has decided on it. */
+static int h_withdraw(req_t *r)
+{
+    int64_t id = r->params[0], learner_id;
+    char st_now[16];
+    int st = ev_find_own(r, id, &learner_id, st_now);
+    if (st)
+        return st;
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The server is busy; try again.");
+    if (ev_head(r->db, id, &learner_id, st_now) != EV_OK || strcmp(st_now, "submitted") != 0 ||
+        db_int(r->db, "SELECT EXISTS (SELECT 1 FROM decision_evidence WHERE evidence_id = ?)", 0, "i", id)) {
+        db_rollback(r->db);
+        return http_fail(r, 409, "not_withdrawable",
+                         "Only submitted evidence that no assessor has decided on can be withdrawn.");
+    }
+    char now[21];
+    util_now_iso(now);
+    json_t *before = json_pack("{s:s}", "status", "submitted");
+    json_t *after = json_pack("{s:s}", "status", "draft");
+    int ok = db_run(r->db, "UPDATE evidence SET status = 'draft', submitted_at = NULL, updated_at = ? WHERE id = ?",
+                    "ti", now, id) == EV_OK &&
+             audit_record(r->db, r->user.id, "evidence.withdraw", "evidence", id, learner_id, before, after) ==
+                 EV_OK &&
+             status_refresh_learner(r->db, learner_id) == EV_OK;
+    json_decref(before);
+    json_decref(after);
+    if (!ok || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "internal_error", "Could not withdraw the evidence.");
+    }
+    http_set_out(r, ev_load(r->db, id, &r->user));
+    http_redirect(r, "/evidence/%lld", (long long)id);
+    return 200;
+}
+
+/* ---- files ---- */
+
+/* GET /api/v1/evidence/{id}/files/{file_id}, GET /evidence/{id}/files/{file_id}:
+ * the bytes, with the sniffed type, nosniff, and Content-Disposition naming
+ * the original file; inline only for previewable types (?download=1 forces
+ * an attachment). */
+static int h_file(req_t *r)
+{
+    int64_t id = r->params[0], fid = r->params[1], learner_id;
+    char status[16];
+    int st = ev_find(r, id, &learner_id, status);
+    if (st)
+        return st;
+    json_t *f = db_one(r->db,
+                       "SELECT name, sha256, mime, download_only FROM evidence_files WHERE id = ? AND evidence_id = ?",
+                       "ii", fid, id);
+    if (!f)
+        return http_fail(r, 404, "not_found", "That file is not part of this evidence.");
+    const char *mime = json_string_value(json_object_get(f, "mime"));
+    const char *name = json_string_value(json_object_get(f, "name"));
+    char *path = storage_blob_path(r->app->data_dir, json_string_value(json_object_get(f, "sha256")));
+    struct stat sb;
+    if (!path || stat(path, &sb) != 0) {
+        ev_log("evidence: blob missing for file %lld: %s", (long long)fid, path ? path : "(bad hash)");
+        free(path);
+        json_decref(f);
+        return http_fail(r, 500, "blob_missing", "The file's contents are missing from the store.");
+    }
+    int inline_ok = !json_integer_value(json_object_get(f, "download_only")) && sniff_preview_kind(mime) &&
+                    !in_bool(r, "download");
+    http_send_file(r, path, mime && *mime ? mime : "application/octet-stream", name ? name : "file", inline_ok);
+    free(path);
+    json_decref(f);
+    return 200;
+}
+
+/* ---- lists ---- */
+
+static int ev_list(req_t *r, int64_t learner_id)
+{
+    int64_t limit, offset;
+    const char *status = in_str(r, "status");
+    if (status && !*status)
+        status = NULL;
+    if (status && !status_valid(status))
+        status = NULL;
+    http_page(r, 25, &limit, &offset);
+    json_t *learner = db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id);
+    int64_t total = db_int(r->db, "SELECT count(*) FROM evidence WHERE learner_id = ? AND (? IS NULL OR status = ?)",
+                           0, "itt", learner_id, status, status);
+    json_t *items = db_all(r->db,
+                           "SELECT e.id, e.title, e.kind, e.status, e.occurred_on, e.created_at, e.updated_at,"
+                           " e.submitted_at,"
+                           " (SELECT count(*) FROM evidence_files f WHERE f.evidence_id = e.id) AS file_count,"
+                           " (SELECT count(*) FROM evidence_criteria ec WHERE ec.evidence_id = e.id) AS criteria_count"
+                           " FROM evidence e WHERE e.learner_id = ? AND (? IS NULL OR e.status = ?)"
+                           " ORDER BY e.id DESC LIMIT ? OFFSET ?",
+                           "ittii", learner_id, status, status, limit, offset);
+    if (!items) {
+        json_decref(learner);
+        return http_fail(r, 500, "internal_error", "Could not list the evidence.");
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        const char *tag = NULL;
+        const char *s = json_string_value(json_object_get(it, "status"));
+        json_object_set_new(it, "kind_label",
+                            json_string(evidence_kind_label(json_string_value(json_object_get(it, "kind")))));
+        json_object_set_new(it, "status_label", json_string(status_label(s, &tag)));
+        json_object_set_new(it, "status_tag", json_string(tag));
+        json_object_set_new(it, "url", json_sprintf("/evidence/%lld",
+                                                    (long long)json_integer_value(json_object_get(it, "id"))));
+    }
+    json_t *out = http_out(r);
+    json_object_set_new(out, "learner", learner ? learner : json_null());
+    json_object_set_new(out, "learner_id", json_integer((json_int_t)learner_id));
+    json_object_set_new(out, "evidence", items);
+    json_object_set_new(out, "is_own", json_boolean(r->user.id == learner_id));
+    json_t *filters = json_array();
+    json_array_append_new(filters, json_pack("{s:s, s:s, s:b}", "value", "", "label", "All", "selected", !status));
+    for (int k = 0; statuses[k].key; k++)
+        json_array_append_new(filters, json_pack("{s:s, s:s, s:b}", "value", statuses[k].key, "label",
+                                                 statuses[k].label, "selected",
+                                                 status && strcmp(status, statuses[k].key) == 0));
+    json_object_set_new(out, "status_filters", filters);
+    json_object_set_new(out, "status_filter", status ? json_string(status) : json_null());
+    http_paginate(r, out, total);
+    return 200;
+}
+
+/* GET /api/v1/learners/{id}/evidence, GET /learners/{id}/evidence. */
+static int h_learner_list(req_t *r)
+{
+    int64_t learner_id = r->params[0];
+    if (!policy_can_read_learner(r->db, &r->user, learner_id) ||
+        !db_int(r->db, "SELECT EXISTS (SELECT 1 FROM users WHERE id = ? AND role = 'learner')", 0, "i", learner_id))
+        return http_fail(r, 404, "not_found", "There is no learner %lld.", (long long)learner_id);
+    return ev_list(r, learner_id);
+}
+
+/* GET /api/v1/evidence, GET /evidence: the signed-in learner's own. */
+static int h_my_list(req_t *r)
+{
+    return ev_list(r, r->user.id);
+}
+
+/* ---- helpers for other modules ---- */
+
+int evidence_create_text(db_t *db, const char *data_dir, int64_t learner_id, const char *title, const char *kind,
+                         const char *description, const char *body, const char *occurred_on,
+                         const evidence_file_in_t *files, size_t nfiles, int64_t *id_out)
+{
+    ev_fields_t f = {0};
+    ev_file_t *ef = xcalloc(nfiles + 1, sizeof *ef);
+    size_t n = 0;
+    int own = 0, rc = EV_ERR;
+    f.title = trimdup(title);
+    f.kind = kind;
+    f.description = description;
+    f.body = body;
+    f.occurred_on = occurred_on;
+    if (!f.title || !*f.title || !evidence_kind_valid(kind) || (occurred_on && !util_valid_date(occurred_on))) {
+        ev_log("evidence_create_text: invalid title, kind or date");
+        goto out;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        sniff_result_t sr;
+        char *clean = sniff_clean_name(files[i].name);
+        if (sniff_buffer(files[i].data, files[i].len, clean, &sr) != EV_OK || sr.verdict == SNIFF_REFUSED) {
+            ev_log("evidence_create_text: %s refused (%s)", clean, sr.detected);
+            free(clean);
+            goto out;
+        }
+        if (storage_put(data_dir, files[i].data, files[i].len, ef[n].sha256) != EV_OK) {
+            free(clean);
+            goto out;
+        }
+        touch_blob(data_dir, ef[n].sha256);
+        ef[n].name = clean;
+        ef[n].size = (int64_t)files[i].len;
+        snprintf(ef[n].mime, sizeof ef[n].mime, "%s", sr.mime);
+        ef[n].download_only = sr.verdict != SNIFF_INLINE;
+        n++;
+    }
+    if (txn_begin(db, &own) != EV_OK)
+        goto out;
+    rc = txn_end(db, own, ev_insert(db, learner_id, learner_id, &f, ef, n, id_out) == EV_OK);
+out:
+    free(f.title);
+    ev_files_free(ef, n);
+    return rc;
+}
+
+int evidence_set_criteria(db_t *db, int64_t evidence_id, const int64_t *criterion_ids, const char *const *notes,
+                          size_t n)
+{
+    ev_map_item_t *items = xcalloc(n + 1, sizeof *items);
+    ev_err_t e = {0};
+    int own = 0, rc = EV_ERR;
+    int64_t learner_id;
+    char st_now[16];
+    for (size_t i = 0; i < n; i++) {
+        items[i].criterion_id = criterion_ids[i];
+        items[i].note = notes ? notes[i] : NULL;
+    }
+    if (ev_head(db, evidence_id, &learner_id, st_now) == EV_OK && txn_begin(db, &own) == EV_OK) {
+        rc = txn_end(db, own, ev_replace_mapping(db, evidence_id, learner_id, items, n, &e) == EV_OK);
+        if (rc != EV_OK && e.msg[0])
+            ev_log("evidence_set_criteria: %s", e.msg);
+    }
+    free(items);
+    return rc;
+}
+
+int evidence_submit_item(db_t *db, int64_t evidence_id)
+{
+    ev_err_t e = {0};
+    int own = 0, rc = EV_ERR;
+    int64_t learner_id;
+    char st_now[16];
+    if (ev_head(db, evidence_id, &learner_id, st_now) == EV_OK && txn_begin(db, &own) == EV_OK) {
+        rc = txn_end(db, own, ev_do_submit(db, evidence_id, learner_id, &e) == EV_OK);
+        if (rc != EV_OK && e.msg[0])
+            ev_log("evidence_submit_item: %s", e.msg);
+    }
+    return rc;
+}
+
+/* ---- gc ---- */
+
+static int is_hex2(const char *s)
+{
+    return s && strlen(s) == 2 && strchr("0123456789abcdef", s[0]) && strchr("0123456789abcdef", s[1]);
+}
+
+int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, evidence_gc_stats_t *st)
+{
+    int rc = EV_OK;
+    time_t cutoff = time(NULL) - (time_t)grace_s;
+    memset(st, 0, sizeof *st);
+
+    /* 1. blobs rows that no evidence file refers to. A row another table
+     * still references (a foreign key) refuses to go and is kept. */
+    json_t *rows = db_all(db,
+                          "SELECT sha256 FROM blobs b WHERE NOT EXISTS"
+                          " (SELECT 1 FROM evidence_files f WHERE f.sha256 = b.sha256)",
+                          "");
+    if (!rows)
+        return EV_ERR;
+    size_t i;
+    json_t *row;
+    if (!dry_run && json_array_size(rows) > 0) {
+        if (db_begin(db) != EV_OK) {
+            json_decref(rows);
+            return EV_ERR;
+        }
+        json_array_foreach(rows, i, row) {
+            const char *sha = json_string_value(json_object_get(row, "sha256"));
+            if (db_run(db,
+                       "DELETE FROM blobs WHERE sha256 = ? AND NOT EXISTS"
+                       " (SELECT 1 FROM evidence_files WHERE sha256 = ?)",
+                       "tt", sha, sha) == EV_OK)
+                st->rows_removed += db_changes(db);
+        }
+        if (db_commit(db) != EV_OK) {
+            db_rollback(db);
+            rc = EV_ERR;
+        }
+    } else {
+        st->rows_removed = (int64_t)json_array_size(rows);
+    }
+    json_decref(rows);
+
+    /* 2. blob files with neither a blobs row nor an evidence file. */
+    char *blobs = fmtalloc("%s/blobs", data_dir);
+    DIR *top = opendir(blobs);
+    struct dirent *d1, *d2;
+    while (top && (d1 = readdir(top)) != NULL) {
+        if (!is_hex2(d1->d_name))
+            continue;
+        char *sub = fmtalloc("%s/%s", blobs, d1->d_name);
+        DIR *dir = opendir(sub);
+        while (dir && (d2 = readdir(dir)) != NULL) {
+            if (d2->d_name[0] == '.')
+                continue;
+            char *path = fmtalloc("%s/%s", sub, d2->d_name);
+            struct stat sb;
+            int valid = storage_valid_hash(d2->d_name) && strncmp(d2->d_name, d1->d_name, 2) == 0;
+            if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+                free(path);
+                continue;
+            }
+            int referenced = valid && db_int(db,
+                                             "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?)"
+                                             " OR EXISTS (SELECT 1 FROM evidence_files WHERE sha256 = ?)",
+                                             1, "tt", d2->d_name, d2->d_name);
+            if (referenced || sb.st_mtime > cutoff) {
+                st->blobs_kept++;
+            } else if (dry_run || unlink(path) == 0) {
+                st->blobs_removed++;
+                st->bytes_removed += sb.st_size;
+            } else {
+                ev_log("gc: unlink %s: %s", path, strerror(errno));
+                rc = EV_ERR;
+            }
+            free(path);
+        }
+        if (dir)
+            closedir(dir);
+        free(sub);
+    }
+    if (top)
+        closedir(top);
+    free(blobs);
+
+    /* 3. temporary files no upload has touched within the grace period. */
+    char *tmpdir = fmtalloc("%s/tmp", data_dir);
+    DIR *td = opendir(tmpdir);
+    while (td && (d1 = readdir(td)) != NULL) {
+        if (strcmp(d1->d_name, ".") == 0 || strcmp(d1->d_name, "..") == 0)
+            continue;
+        char *path = fmtalloc("%s/%s", tmpdir, d1->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_mtime <= cutoff) {
+            if (dry_run || unlink(path) == 0)
+                st->tmp_removed++;
+            else
+                rc = EV_ERR;
+        }
+        free(path);
+    }
+    if (td)
+        closedir(td);
+    free(tmpdir);
+    return rc;
+}
+
+int evidence_cmd_gc(int argc, char **argv)
+{
+    const char *db_path = "evitrack.db", *data_dir = "data", *grace = NULL;
+    int64_t grace_min = 60;
+    int dry_run = 0;
+    for (int i = 0; i < argc;) {
+        int got;
+        if ((got = cli_opt(argc, argv, &i, "db", &db_path)) || (got = cli_opt(argc, argv, &i, "data", &data_dir)) ||
+            (got = cli_opt(argc, argv, &i, "grace-minutes", &grace))) {
+            if (got < 0)
+                return 2;
+        } else if (cli_flag(argv, &i, "dry-run")) {
+            dry_run = 1;
+        } else {
+            return cli_usage_error("gc: unknown argument %s (usage: gc [--db FILE] [--data DIR] "
+                                   "[--grace-minutes N] [--dry-run])",
+                                   argv[i]);
+        }
+    }
+    if (grace && (util_parse_i64(grace, &grace_min) != EV_OK || grace_min < 0))
+        return cli_usage_error("gc: --grace-minutes takes a whole number of minutes");
+    db_t *db = cli_open_db(db_path);
+    if (!db)
+        return 1;
+    evidence_gc_stats_t st;
+    int rc = evidence_gc(db, data_dir, grace_min * 60, dry_run, &st);
+    printf("%s%lld unreferenced blob%s (%lld bytes), %lld blob row%s, %lld stale temporary file%s; "
+           "%lld blob%s kept\n",
+           dry_run ? "would remove " : "removed ", (long long)st.blobs_removed, st.blobs_removed == 1 ? "" : "s",
+           (long long)st.bytes_removed, (long long)st.rows_removed, st.rows_removed == 1 ? "" : "s",
+           (long long)st.tmp_removed, st.tmp_removed == 1 ? "" : "s", (long long)st.blobs_kept,
+           st.blobs_kept == 1 ? "" : "s");
+    db_close(db);
+    if (rc != EV_OK) {
+        fprintf(stderr, "evitrack: gc: some files could not be removed\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- routes ---- */
+
+const route_t evidence_routes[] = {
+    /* API */
+    {"GET", "/api/v1/evidence", h_my_list, ROLE_LEARNER, NULL, 0},
+    {"POST", "/api/v1/evidence", h_create, ROLE_LEARNER, NULL, ROUTE_UPLOAD},
+    {"GET", "/api/v1/evidence/{id}", h_show, ROLE_ANY, NULL, 0},
+    {"PATCH", "/api/v1/evidence/{id}", h_update, ROLE_LEARNER, NULL, ROUTE_UPLOAD},
+    {"DELETE", "/api/v1/evidence/{id}", h_delete, ROLE_LEARNER, NULL, 0},
+    {"POST", "/api/v1/evidence/{id}/files", h_update, ROLE_LEARNER, NULL, ROUTE_UPLOAD},
+    {"GET", "/api/v1/evidence/{id}/files/{file_id}", h_file, ROLE_ANY, NULL, 0},
+    {"DELETE", "/api/v1/evidence/{id}/files/{file_id}", h_file_delete, ROLE_LEARNER, NULL, 0},
+    {"GET", "/api/v1/evidence/{id}/criteria", h_mapping, ROLE_ANY, NULL, 0},
+    {"PUT", "/api/v1/evidence/{id}/criteria", h_map, ROLE_LEARNER, NULL, 0},
+    {"POST", "/api/v1/evidence/{id}/submit", h_submit, ROLE_LEARNER, NULL, 0},
+    {"POST", "/api/v1/evidence/{id}/withdraw", h_withdraw, ROLE_LEARNER, NULL, 0},
+    {"GET", "/api/v1/learners/{id}/evidence", h_learner_list, ROLE_ANY, NULL, 0},
+    /* pages */
+    {"GET", "/evidence", h_my_list, ROLE_LEARNER, "evidence_list", 0},
+    {"GET", "/evidence/new", h_new_form, ROLE_LEARNER, "evidence_new", 0},
+    {"POST", "/evidence/new", h_create, ROLE_LEARNER, "evidence_new", ROUTE_UPLOAD},
+    {"GET", "/evidence/{id}", h_show, ROLE_ANY, "evidence_show", 0},
+    {"GET", "/evidence/{id}/edit", h_edit_form, ROLE_LEARNER, "evidence_edit", 0},
+    {"POST", "/evidence/{id}/edit", h_update, ROLE_LEARNER, "evidence_edit", ROUTE_UPLOAD},
+    {"POST", "/evidence/{id}/delete", h_delete, ROLE_LEARNER, "evidence_show", 0},
+    {"GET", "/evidence/{id}/files/{file_id}", h_file, ROLE_ANY, NULL, 0},
+    {"POST", "/evidence/{id}/files/{file_id}/delete", h_file_delete, ROLE_LEARNER, "evidence_edit", 0},
+    {"GET", "/evidence/{id}/criteria", h_mapping, ROLE_ANY, "evidence_criteria", 0},
+    {"POST", "/evidence/{id}/criteria", h_map, ROLE_LEARNER, "evidence_criteria", 0},
+    {"POST", "/evidence/{id}/submit", h_submit, ROLE_LEARNER, "evidence_show", 0},
+    {"POST", "/evidence/{id}/withdraw", h_withdraw, ROLE_LEARNER, "evidence_show", 0},
+    {"GET", "/learners/{id}/evidence", h_learner_list, ROLE_ANY, "evidence_list", 0},
+    {0},
+};

@@ -1,0 +1,411 @@
+// tests/http/access.test.js: the route-by-role access test. It reads every route the
+// program serves (`evitrack routes`), so routes added later are covered without editing
+// this file, and for every role (and nobody) asserts allow or deny:
+//   1. role gate: a role the route does not name gets 403 (nobody: 401 / a redirect to
+//      sign-in), and nothing changes;
+//   2. ownership: every route whose {ids} name a learner's resources (learners, evidence,
+//      files, decisions, samples, enrolments, ...) is called with the resources of four
+//      learners; reads follow the one policy (a learner: only themself; an assessor: their
+//      caseload; an IQA: the learners they quality-assure; admin and EQA: all), and a
+//      state change on someone else's learner is refused and changes nothing;
+//   3. leaks: no page or API answer shows a marker planted in the portfolio of a learner
+//      the reader may not read (lists and dashboards included);
+//   4. invariants of the table itself: EQA writes nothing but its own sign-in and
+//      password, IQA and EQA never decide, admin pages and APIs are admin-only.
+'use strict';
+const {test, before, after} = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const {startServer, runCli, assertStatus} = require('./lib.js');
+
+let srv;
+let routes = [];
+const users = {};   // role key -> {client, id, role}
+const fx = {};      // learner key -> fixture ids
+const ROLE_USERS = {
+  learner: 'learner@demo.test',
+  assessor: 'assessor@demo.test',
+  assessor2: 'assessor2@demo.test',
+  iqa: 'iqa@demo.test',
+  admin: 'admin@demo.test',
+  eqa: 'eqa@demo.test',
+};
+// Who each learner is enrolled with (set up in before()).
+const LEARNERS = {
+  l1: {email: 'learner@demo.test', assessor: 'assessor', iqa: 'iqa'},
+  l2: {email: 'learner2@demo.test', assessor: 'assessor', iqa: 'iqa'},
+  l3: {email: 'learner3@demo.test', assessor: 'assessor2', iqa: 'iqa'},
+  l4: {email: 'access-l4@demo.test', assessor: 'assessor2', iqa: 'iqa2'},
+};
+// Non-GET routes any signed-in user may call about their own account.
+const OWN_ACCOUNT_WRITES = new Set([
+  'DELETE /api/v1/session', 'POST /logout', 'POST /account/password', 'POST /api/v1/me/password',
+]);
+
+function roleOf(key) {
+  return users[key].role;
+}
+
+/* The policy, restated: may the user `key` read learner `lk`'s portfolio? */
+function canRead(key, lk) {
+  const role = roleOf(key);
+  const l = LEARNERS[lk];
+  if (role === 'learner') return users[key].email === l.email;
+  if (role === 'assessor') return l.assessor === key;
+  if (role === 'iqa') return l.iqa === key;
+  return role === 'admin' || role === 'eqa';
+}
+
+/* What an {id} in a pattern refers to: from the parameter's name ({unit_id}) or else the
+ * path segment before it (/evidence/{id}). Owned kinds belong to one learner. */
+const OWNED = {
+  learners: 'learner', learner: 'learner', users: 'learner', user: 'learner',
+  evidence: 'evidence', review: 'evidence', reviews: 'evidence', files: 'file', file: 'file',
+  decisions: 'decision', decision: 'decision', samples: 'sample', sample: 'sample',
+  actions: 'sample', enrolments: 'enrolment', enrolment: 'enrolment',
+  signoffs: 'signoff', signoff: 'signoff',
+};
+const SHARED = {
+  units: 'unit', unit: 'unit', qualifications: 'qualification', qualification: 'qualification',
+  criteria: 'criterion', criterion: 'criterion', outcomes: 'outcome', outcome: 'outcome',
+};
+
+function paramKinds(pattern) {
+  const segs = pattern.split('/');
+  const kinds = [];
+  segs.forEach((s, i) => {
+    const m = /^\{(\w+)\}$/.exec(s);
+    if (!m) return;
+    const byName = m[1] !== 'id' ? m[1].replace(/_id$/, '') : null;
+    const prev = segs[i - 1] || '';
+    const key = byName && (OWNED[byName] || SHARED[byName]) ? byName : prev;
+    kinds.push(OWNED[key] ? {owned: true, kind: OWNED[key]} : SHARED[key] ? {owned: false, kind: SHARED[key]} :
+      {owned: false, kind: null});
+  });
+  return kinds;
+}
+
+/* The pattern with its {ids} filled from learner lk's fixture (shared ids from the
+ * common qualification); null when a parameter's kind is unknown. */
+function fill(pattern, lk) {
+  const kinds = paramKinds(pattern);
+  let i = 0;
+  let unknown = false;
+  const p = pattern.replace(/\{\w+\}/g, () => {
+    const k = kinds[i++];
+    if (!k.kind) { unknown = true; return '1'; }
+    const v = k.owned ? fx[lk][k.kind] : fx.shared[k.kind];
+    if (v === undefined || v === null) { unknown = true; return '1'; }
+    return String(v);
+  });
+  return unknown ? null : p;
+}
+
+function isOwned(pattern) {
+  return paramKinds(pattern).some((k) => k.owned);
+}
+
+function isApi(pattern) {
+  return pattern.startsWith('/api/v1/') || pattern === '/healthz';
+}
+
+/* Sends the route's method to path as client c, with an empty body for state changes. */
+function call(c, route, p) {
+  const m = route.method;
+  if (m === 'GET' || m === 'HEAD') return c.request(m, p);
+  if (isApi(route.pattern)) return c.request(m, p, {json: {}});
+  return c.postForm(p, {});
+}
+
+function auditCount() {
+  return Number(srv.sql('SELECT count(*) FROM audit_events'));
+}
+
+function label(route) {
+  return `${route.method} ${route.pattern}`;
+}
+
+function marker(lk) {
+  return `zq-secret-${lk}-${fx.salt}`;
+}
+
+before(async () => {
+  const r = await runCli(['routes']);
+  assert.equal(r.code, 0, r.stderr);
+  routes = JSON.parse(r.stdout);
+  srv = await startServer({demo: true});
+  fx.salt = crypto.randomBytes(4).toString('hex');
+  const admin = await srv.login('admin@demo.test');
+
+  // Two more accounts: a second IQA and a learner quality-assured only by them.
+  assertStatus(await admin.post('/api/v1/users', {email: 'iqa2@demo.test', name: 'Second IQA', role: 'iqa',
+    password: 'second iqa password'}), 201);
+  assertStatus(await admin.post('/api/v1/users', {email: 'access-l4@demo.test', name: 'Fourth Learner',
+    role: 'learner', password: 'fourth learner password'}), 201);
+  for (const [key, email] of Object.entries(ROLE_USERS)) {
+    const c = await srv.login(email);
+    users[key] = {client: c, id: c.user.id, role: c.user.role, email};
+  }
+  {
+    const c = await srv.login('iqa2@demo.test', 'second iqa password');
+    users.iqa2 = {client: c, id: c.user.id, role: 'iqa', email: 'iqa2@demo.test'};
+  }
+
+  // A qualification of our own, so the test does not depend on what --demo imports.
+  srv.sql(`INSERT INTO qualifications (code, title) VALUES ('ACCESS-Q', 'Access test qualification');
+    INSERT INTO units (qualification_id, ref, title) SELECT id, 'U1', 'Access unit' FROM qualifications WHERE code = 'ACCESS-Q';
+    INSERT INTO outcomes (unit_id, number, text) SELECT id, 1, 'Understand access' FROM units WHERE title = 'Access unit';
+    INSERT INTO criteria (unit_id, outcome_id, ref, text, position) SELECT u.id, o.id, '1.1', 'Describe access', 1
+      FROM units u JOIN outcomes o ON o.unit_id = u.id WHERE u.title = 'Access unit';`);
+  const q = srv.sqlRows(`SELECT q.id AS qualification, u.id AS unit, o.id AS outcome, c.id AS criterion
+    FROM qualifications q JOIN units u ON u.qualification_id = q.id JOIN outcomes o ON o.unit_id = u.id
+    JOIN criteria c ON c.unit_id = u.id WHERE q.code = 'ACCESS-Q'`)[0];
+  fx.shared = q;
+
+  // Each learner: an enrolment (through the API), and a portfolio planted by SQL with a
+  // marker: submitted evidence with a file, its mapping, a decision, an IQA sample and a
+  // unit sign-off.
+  const content = Buffer.from('access test evidence file\n');
+  const sha = crypto.createHash('sha256').update(content).digest('hex');
+  fs.mkdirSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2)), {recursive: true});
+  fs.writeFileSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2), sha), content);
+  srv.sql(`INSERT OR IGNORE INTO blobs (sha256, size) VALUES ('${sha}', ${content.length})`);
+  for (const [lk, l] of Object.entries(LEARNERS)) {
+    const learnerId = Number(srv.sql(`SELECT id FROM users WHERE email = '${l.email}'`));
+    const r2 = await admin.post('/api/v1/enrolments', {learner_id: learnerId, qualification_id: q.qualification,
+      assessor_id: users[l.assessor].id, iqa_id: users[l.iqa].id});
+    assertStatus(r2, 201, `enrol ${lk}`);
+    const m = marker(lk);
+    const a = users[l.assessor].id;
+    const i = users[l.iqa].id;
+    srv.sql(`INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at)
+        VALUES (${learnerId}, '${m} evidence', 'product', '${m} description', '2026-01-10', 'assessed', '2026-01-11T10:00:00Z');
+      INSERT INTO evidence_files (evidence_id, name, size, sha256, mime)
+        VALUES (last_insert_rowid(), 'file.txt', ${content.length}, '${sha}', 'text/plain');
+      INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
+        SELECT max(id), ${q.criterion}, ${learnerId}, '${m} note' FROM evidence WHERE learner_id = ${learnerId};
+      INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, declaration, created_at)
+        VALUES (${learnerId}, ${q.criterion}, ${a}, 'met', '${m} feedback', 1, '2026-01-12T10:00:00Z');
+      INSERT INTO decision_evidence (decision_id, evidence_id)
+        SELECT (SELECT max(id) FROM decisions), max(id) FROM evidence WHERE learner_id = ${learnerId};
+      INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at)
+        SELECT max(id), ${i}, 'action_required', '${m} sample', '2026-01-13T10:00:00Z' FROM decisions WHERE learner_id = ${learnerId};
+      INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at)
+        VALUES (${learnerId}, ${q.unit}, ${a}, '2026-01-14T10:00:00Z');`);
+    fx[lk] = srv.sqlRows(`SELECT ${learnerId} AS learner,
+        (SELECT max(id) FROM evidence WHERE learner_id = ${learnerId}) AS evidence,
+        (SELECT max(f.id) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id WHERE e.learner_id = ${learnerId}) AS file,
+        (SELECT max(id) FROM decisions WHERE learner_id = ${learnerId}) AS decision,
+        (SELECT max(s.id) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${learnerId}) AS sample,
+        (SELECT max(id) FROM enrolments WHERE learner_id = ${learnerId}) AS enrolment,
+        (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${learnerId}) AS signoff`)[0];
+  }
+  // the derived status, as the application would have it
+  srv.sql(`UPDATE criterion_status SET status = 'met' WHERE criterion_id = ${q.criterion}`);
+});
+
+after(() => srv && srv.stop());
+
+test('the route table is readable and complete', () => {
+  assert.ok(routes.length >= 30, `only ${routes.length} routes`);
+  for (const r of routes) {
+    assert.match(r.method, /^(GET|POST|PUT|PATCH|DELETE)$/, label(r));
+    assert.ok(r.pattern.startsWith('/'), label(r));
+    assert.ok(Array.isArray(r.roles), label(r));
+    assert.equal(r.public, r.roles.length === 0, label(r));
+  }
+  const names = new Set(routes.map(label));
+  for (const must of ['POST /api/v1/session', 'DELETE /api/v1/session', 'GET /api/v1/me', 'GET /api/v1/learners/{id}',
+    'GET /healthz']) {
+    assert.ok(names.has(must), must);
+  }
+  // no route is listed twice (the first would shadow the second)
+  assert.equal(names.size, routes.length, 'duplicate method + pattern');
+});
+
+test('invariants: EQA writes nothing, IQA and EQA never decide, admin areas are admin-only, few public routes', () => {
+  const problems = [];
+  for (const r of routes) {
+    const write = r.method !== 'GET' && r.method !== 'HEAD';
+    if (write && r.roles.includes('eqa') && !OWN_ACCOUNT_WRITES.has(label(r))) {
+      problems.push(`${label(r)} lets an EQA change something`);
+    }
+    if (write && /decision|signoff|\/assess/.test(r.pattern) && (r.roles.includes('iqa') || r.roles.includes('eqa')) &&
+        !/countersign|respon/.test(r.pattern)) {
+      problems.push(`${label(r)} lets an IQA or EQA decide`);
+    }
+    if ((r.pattern.startsWith('/admin/') || /^\/api\/v1\/(users|enrolments)(\/|$)/.test(r.pattern)) &&
+        (r.roles.length !== 1 || r.roles[0] !== 'admin')) {
+      problems.push(`${label(r)} is not admin-only`);
+    }
+    if (r.public && write && !r.no_csrf) problems.push(`${label(r)} is a public state change`);
+  }
+  const publicRoutes = routes.filter((r) => r.public).map(label);
+  for (const p of publicRoutes) {
+    if (!/^(GET|HEAD) /.test(p) && !['POST /login', 'POST /api/v1/session'].includes(p)) {
+      problems.push(`${p} is a public state change`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
+
+test('role gate: nobody and every role a route does not name are refused, and nothing changes', async () => {
+  const anon = srv.client();
+  const failures = [];
+  const audit0 = auditCount();
+  for (const r of routes) {
+    const p = fill(r.pattern, 'l1') || r.pattern.replace(/\{\w+\}/g, '1');
+    if (!r.public) {
+      const res = await call(anon, r, p);
+      if (isApi(r.pattern)) {
+        if (res.status !== 401) failures.push(`nobody ${r.method} ${p}: ${res.status} (want 401)`);
+      } else if (!(res.status === 303 && /^\/login/.test(res.headers.location || '')) && res.status !== 401) {
+        failures.push(`nobody ${r.method} ${p}: ${res.status} ${res.headers.location || ''} (want 303 to /login)`);
+      }
+    }
+    for (const key of Object.keys(users)) {
+      if (r.public || r.roles.includes(roleOf(key))) continue;
+      const res = await call(users[key].client, r, p);
+      if (res.status !== 403) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 403)`);
+    }
+  }
+  assert.deepEqual(failures, []);
+  assert.equal(auditCount(), audit0, 'refused requests changed something');
+});
+
+test('public routes answer without a session', async () => {
+  const anon = srv.client();
+  for (const r of routes.filter((x) => x.public && x.method === 'GET')) {
+    const p = fill(r.pattern, 'l1') || r.pattern.replace(/\{\w+\}/g, '1');
+    const res = await anon.get(p);
+    assert.ok(res.status < 400 || res.status === 404, `${label(r)}: ${res.status}`);
+  }
+});
+
+test('ownership: reads of a learner\'s resources follow the policy', async () => {
+  const failures = [];
+  let checked = 0;
+  for (const r of routes.filter((x) => x.method === 'GET' && !x.public && isOwned(x.pattern))) {
+    for (const key of Object.keys(users)) {
+      if (!r.roles.includes(roleOf(key))) continue;
+      for (const lk of Object.keys(LEARNERS)) {
+        const p = fill(r.pattern, lk);
+        if (!p) continue;
+        const res = await users[key].client.get(p);
+        checked++;
+        const allowed = canRead(key, lk);
+        if (allowed && (res.status >= 400)) {
+          failures.push(`${key} may read ${lk}: GET ${p} answered ${res.status}`);
+        } else if (!allowed && res.status !== 403 && res.status !== 404) {
+          failures.push(`${key} may not read ${lk}: GET ${p} answered ${res.status} (want 403 or 404)`);
+        }
+      }
+    }
+  }
+  assert.ok(checked >= 24, `only ${checked} ownership reads checked`);
+  assert.deepEqual(failures, []);
+});
+
+test('ownership: state changes on someone else\'s learner are refused and change nothing', async () => {
+  const failures = [];
+  for (const r of routes.filter((x) => x.method !== 'GET' && !x.public && isOwned(x.pattern))) {
+    for (const key of Object.keys(users)) {
+      const role = roleOf(key);
+      if (!r.roles.includes(role) || role === 'admin') continue;
+      for (const lk of Object.keys(LEARNERS)) {
+        if (canRead(key, lk)) continue; // only foreign learners here
+        const p = fill(r.pattern, lk);
+        if (!p) continue;
+        const before = auditCount();
+        const res = await call(users[key].client, r, p);
+        if (res.status < 400) failures.push(`${key} on ${lk}: ${r.method} ${p} answered ${res.status}`);
+        if (auditCount() !== before) failures.push(`${key} on ${lk}: ${r.method} ${p} changed something`);
+      }
+    }
+  }
+  // and the known writes by explicit case, when those routes exist
+  const has = (m, p) => routes.some((x) => x.method === m && x.pattern === p);
+  const before = auditCount();
+  if (has('POST', '/api/v1/decisions')) {
+    // another assessor's learner
+    const res = await users.assessor2.client.post('/api/v1/decisions', {learner_id: fx.l1.learner,
+      criterion_id: fx.shared.criterion, outcome: 'met', feedback: 'x', evidence_ids: [fx.l1.evidence]});
+    if (![400, 403, 404].includes(res.status)) failures.push(`assessor2 decided for l1: ${res.status}`);
+  }
+  if (has('POST', '/api/v1/iqa/samples')) {
+    const res = await users.iqa.client.post('/api/v1/iqa/samples', {decision_id: fx.l4.decision, outcome: 'agree',
+      feedback: 'x'});
+    if (![400, 403, 404].includes(res.status)) failures.push(`iqa sampled l4 (not theirs): ${res.status}`);
+  }
+  if (has('PUT', '/api/v1/evidence/{id}/criteria')) {
+    const res = await users.learner.client.put(`/api/v1/evidence/${fx.l2.evidence}/criteria`,
+      {criteria: [{criterion_id: fx.shared.criterion, note: 'mine now'}]});
+    if (![400, 403, 404, 409].includes(res.status)) failures.push(`learner remapped l2's evidence: ${res.status}`);
+  }
+  if (has('POST', '/api/v1/evidence/{id}/submit')) {
+    const res = await users.learner.client.post(`/api/v1/evidence/${fx.l2.evidence}/submit`);
+    if (![400, 403, 404, 409].includes(res.status)) failures.push(`learner submitted l2's evidence: ${res.status}`);
+  }
+  assert.equal(auditCount(), before, 'a refused write changed something');
+  assert.deepEqual(failures, []);
+});
+
+test('leaks: no answer shows a portfolio the reader may not read', async () => {
+  const failures = [];
+  let checked = 0;
+  for (const r of routes.filter((x) => x.method === 'GET' && !x.public)) {
+    for (const key of Object.keys(users)) {
+      if (!r.roles.includes(roleOf(key))) continue;
+      const readable = Object.keys(LEARNERS).filter((lk) => canRead(key, lk));
+      const foreign = Object.keys(LEARNERS).filter((lk) => !canRead(key, lk));
+      if (!foreign.length) continue;
+      // Lists and dashboards, also asked about a foreign learner by query parameter;
+      // owned routes with the reader's own (or a readable) learner's ids.
+      const paths = [];
+      if (!r.pattern.includes('{')) {
+        paths.push(r.pattern);
+        for (const lk of foreign) paths.push(`${r.pattern}?learner_id=${fx[lk].learner}&learner=${fx[lk].learner}`);
+      } else if (readable.length) {
+        const p = fill(r.pattern, readable[0]);
+        if (p) paths.push(p);
+      }
+      for (const p of paths) {
+        const res = await users[key].client.get(p);
+        checked++;
+        for (const lk of foreign) {
+          if (res.text.includes(marker(lk))) failures.push(`${key} GET ${p} shows ${lk}'s portfolio (${res.status})`);
+        }
+      }
+    }
+  }
+  assert.ok(checked > 20, `only ${checked} answers checked`);
+  assert.deepEqual(failures, []);
+});
+
+test('the markers are visible where they should be (the leak test can fail)', async () => {
+  // The learner's own record, the admin's view and the assessor's view of their learner
+  // show the planted data whenever such routes exist.
+  const has = (p) => routes.some((x) => x.method === 'GET' && x.pattern === p);
+  if (has('/api/v1/evidence/{id}')) {
+    const own = await users.learner.client.get(`/api/v1/evidence/${fx.l1.evidence}`);
+    assertStatus(own, 200);
+    assert.ok(own.text.includes(marker('l1')));
+    const asr = await users.assessor.client.get(`/api/v1/evidence/${fx.l1.evidence}`);
+    assertStatus(asr, 200);
+    assert.ok(asr.text.includes(marker('l1')));
+  }
+  const learner = await users.admin.client.get(`/api/v1/learners/${fx.l3.learner}`);
+  assertStatus(learner, 200);
+  assert.equal(learner.json.email, 'learner3@demo.test');
+  const access = learner.json.enrolments.filter((e) => e.qualification.code === 'ACCESS-Q');
+  assert.equal(access.length, 1);
+  assert.equal(access[0].assessor.email, 'assessor2@demo.test');
+  assert.equal(access[0].iqa.email, 'iqa@demo.test');
+  // and the enrolment-backed policy shows in the learner list
+  const list = await users.assessor.client.get('/api/v1/learners', {query: {per_page: 200}});
+  assertStatus(list, 200);
+  const ids = list.json.learners.map((l) => l.id).sort();
+  assert.deepEqual(ids, [fx.l1.learner, fx.l2.learner].sort());
+});

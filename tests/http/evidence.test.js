@@ -1,0 +1,617 @@
+// tests/http/evidence.test.js: evidence uploads (streamed, hashed, content-addressed),
+// file serving, mapping to criteria, submission, locking after assessment, access rules,
+// limits and bad bodies leaving nothing behind, and `evitrack gc`.
+'use strict';
+const {test, before, after, describe} = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const {startServer, assertStatus, encodeMultipart} = require('./lib.js');
+
+const PASSWORD = 'evidence-test-pass-1';
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+
+// A 1x1 PNG.
+const PNG = Buffer.from(
+  '89504e470d0a1a0a0000000d49484452000000010000000108020000009077' +
+  '53de0000000c49444154789c63f8cfc000000301010000c9fe92ef0000000049454e44ae426082', 'hex');
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n');
+
+/* Every regular file under dir (relative paths), [] when dir does not exist. */
+function filesUnder(dir) {
+  const out = [];
+  const walk = (d) => {
+    if (!fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, {withFileTypes: true})) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p); else out.push(path.relative(dir, p));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/* Users, a qualification the learners are enrolled on (two units) and one they are not. */
+async function setup(srv) {
+  const add = async (email, name, role) => {
+    const r = await srv.run(['user', 'add', '--email', email, '--name', name, '--role', role],
+      {input: PASSWORD + '\n'});
+    assert.equal(r.code, 0, `user add ${email}: ${r.stderr}`);
+  };
+  await add('ann@ev.test', 'Ann Learner', 'learner');
+  await add('bob@ev.test', 'Bob Learner', 'learner');
+  await add('sam@ev.test', 'Sam Assessor', 'assessor');
+  await add('tia@ev.test', 'Tia Assessor', 'assessor');
+  await add('ada@ev.test', 'Ada Admin', 'admin');
+  srv.sql(`
+    INSERT INTO qualifications (code, title, awarding_body, level) VALUES
+      ('EVQ-IN', 'Diploma in Evidence', 'Test Body', '2'),
+      ('EVQ-OUT', 'Certificate Elsewhere', 'Test Body', '3');
+    INSERT INTO units (qualification_id, ref, title, position)
+      SELECT id, 'U1', 'Customer service', 1 FROM qualifications WHERE code = 'EVQ-IN';
+    INSERT INTO units (qualification_id, ref, title, position)
+      SELECT id, 'U2', 'Health and safety', 2 FROM qualifications WHERE code = 'EVQ-IN';
+    INSERT INTO units (qualification_id, ref, title, position)
+      SELECT id, 'X1', 'Elsewhere', 1 FROM qualifications WHERE code = 'EVQ-OUT';
+    INSERT INTO outcomes (unit_id, number, text) SELECT id, 1, 'Understand ' || title FROM units;
+    INSERT INTO criteria (unit_id, outcome_id, ref, text, position)
+      SELECT u.id, o.id, '1.1', 'Describe ' || u.title, 1 FROM units u JOIN outcomes o ON o.unit_id = u.id;
+    INSERT INTO criteria (unit_id, outcome_id, ref, text, position)
+      SELECT u.id, o.id, '1.2', 'Explain ' || u.title, 2 FROM units u JOIN outcomes o ON o.unit_id = u.id;
+  `);
+  for (const [learner, assessor] of [['ann@ev.test', 'sam@ev.test'], ['bob@ev.test', 'tia@ev.test']]) {
+    const r = await srv.run(['enrol', '--learner', learner, '--qualification', 'EVQ-IN', '--assessor', assessor]);
+    assert.equal(r.code, 0, `enrol ${learner}: ${r.stderr}`);
+  }
+  const crit = (code) => srv.sqlRows(`SELECT c.id, c.unit_id FROM criteria c JOIN units u ON u.id = c.unit_id
+    JOIN qualifications q ON q.id = u.qualification_id WHERE q.code = '${code}' ORDER BY u.position, c.position`);
+  return {inside: crit('EVQ-IN'), outside: crit('EVQ-OUT')};
+}
+
+let srv, ann, bob, sam, tia, ada, crit;
+
+before(async () => {
+  srv = await startServer();
+  crit = await setup(srv);
+  ann = await srv.login('ann@ev.test', PASSWORD);
+  bob = await srv.login('bob@ev.test', PASSWORD);
+  sam = await srv.login('sam@ev.test', PASSWORD);
+  tia = await srv.login('tia@ev.test', PASSWORD);
+  ada = await srv.login('ada@ev.test', PASSWORD);
+});
+after(() => srv && srv.stop());
+
+/* Temporary files are removed when a request ends, just after its response is sent:
+ * wait briefly for that before asserting data/tmp is empty. */
+async function tmpLeft(dir) {
+  for (let i = 0; i < 40 && filesUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
+  return filesUnder(dir);
+}
+
+const blobsDir = () => path.join(srv.dataDir, 'blobs');
+const tmpDir = () => path.join(srv.dataDir, 'tmp');
+const rowCount = (table) => Number(srv.sql(`SELECT count(*) FROM ${table}`));
+
+async function create(c, fields, files) {
+  return c.upload('/api/v1/evidence', {title: 'Evidence', kind: 'product', ...fields}, files);
+}
+
+describe('uploads', () => {
+  test('a small file round-trips byte for byte with its SHA-256', async () => {
+    const data = Buffer.from('I greeted the customer, listened, and resolved the complaint.\n');
+    const r = await create(ann, {title: 'Complaint handled', occurred_on: '2026-01-15',
+      description: 'At the front desk'}, [{name: 'notes.txt', type: 'text/plain', data}]);
+    assertStatus(r, 201);
+    assert.ok(Number.isInteger(r.json.id));
+    assert.equal(r.json.files.length, 1);
+    const f = r.json.files[0];
+    assert.equal(f.name, 'notes.txt');
+    assert.equal(f.size, data.length);
+    assert.equal(f.sha256, sha256(data));
+    assert.equal(f.mime, 'text/plain');
+    assert.equal(r.json.status, 'draft');
+    // stored content-addressed
+    const blob = path.join(blobsDir(), f.sha256.slice(0, 2), f.sha256);
+    assert.deepEqual(fs.readFileSync(blob), data);
+    // served back
+    const g = await ann.get(`/api/v1/evidence/${r.json.id}/files/${f.id}`);
+    assertStatus(g, 200);
+    assert.deepEqual(g.body, data);
+    assert.match(g.headers['content-type'], /^text\/plain/);
+    assert.equal(g.headers['x-content-type-options'], 'nosniff');
+    assert.match(g.headers['content-disposition'], /^attachment;/);
+    assert.match(g.headers['content-disposition'], /filename\*=UTF-8''notes\.txt/);
+    // the item as the API shows it
+    const s = await ann.get(`/api/v1/evidence/${r.json.id}`);
+    assertStatus(s, 200);
+    assert.equal(s.json.title, 'Complaint handled');
+    assert.equal(s.json.occurred_on, '2026-01-15');
+    assert.equal(s.json.kind, 'product');
+    assert.equal(s.json.files[0].sha256, f.sha256);
+    assert.deepEqual(s.json.criteria, []);
+  });
+
+  test('a large file (24 MB) round-trips byte for byte', async () => {
+    const data = Buffer.concat([Buffer.from('%PDF-1.5\n'), crypto.randomBytes(24 * 1024 * 1024)]);
+    const r = await create(ann, {title: 'Big scan'}, [{name: 'scan.pdf', type: 'application/pdf', data}]);
+    assertStatus(r, 201);
+    const f = r.json.files[0];
+    assert.equal(f.size, data.length);
+    assert.equal(f.sha256, sha256(data));
+    assert.equal(f.mime, 'application/pdf');
+    const g = await ann.get(`/api/v1/evidence/${r.json.id}/files/${f.id}`);
+    assertStatus(g, 200);
+    assert.equal(g.body.length, data.length);
+    assert.equal(sha256(g.body), f.sha256);
+    assert.match(g.headers['content-disposition'], /^inline;/, 'a PDF may be previewed');
+    const d = await ann.get(`/api/v1/evidence/${r.json.id}/files/${f.id}?download=1`);
+    assert.match(d.headers['content-disposition'], /^attachment;/);
+    assert.deepEqual(await tmpLeft(tmpDir()), [], 'no temporary file left');
+  });
+
+  test('several files in one request, each sniffed', async () => {
+    const txt = Buffer.from('Witness: she handled it well.\n');
+    const r = await create(ann, {title: 'Three files'}, [
+      {name: 'photo.png', type: 'image/png', data: PNG},
+      {name: 'report.pdf', type: 'application/pdf', data: PDF},
+      // the declared type and the name do not decide: the bytes do
+      {name: 'statement.txt', type: 'image/png', data: txt},
+    ]);
+    assertStatus(r, 201);
+    assert.deepEqual(r.json.files.map((f) => [f.name, f.mime, f.sha256]), [
+      ['photo.png', 'image/png', sha256(PNG)],
+      ['report.pdf', 'application/pdf', sha256(PDF)],
+      ['statement.txt', 'text/plain', sha256(txt)],
+    ]);
+    const [png, , t] = r.json.files;
+    const gp = await ann.get(`/api/v1/evidence/${r.json.id}/files/${png.id}`);
+    assert.deepEqual(gp.body, PNG);
+    assert.equal(gp.headers['content-type'], 'image/png');
+    assert.match(gp.headers['content-disposition'], /^inline;/);
+    const gt = await ann.get(`/api/v1/evidence/${r.json.id}/files/${t.id}`);
+    assert.match(gt.headers['content-disposition'], /^attachment;/);
+    assert.equal(rowCount(`evidence_files WHERE evidence_id = ${r.json.id}`), 3);
+  });
+
+  test('the original name comes back RFC 5987-encoded', async () => {
+    const name = 'Café “menu” ½.txt';
+    const r = await create(ann, {title: 'Unicode name'}, [{name, data: 'menu of the day\n'}]);
+    assertStatus(r, 201);
+    assert.equal(r.json.files[0].name, name);
+    const g = await ann.get(`/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`);
+    const cd = g.headers['content-disposition'];
+    assert.match(cd, /filename="[\x20-\x7e]+"/, 'an ASCII fallback');
+    const m = /filename\*=UTF-8''([^;]+)/.exec(cd);
+    assert.ok(m, cd);
+    assert.equal(decodeURIComponent(m[1]), name);
+  });
+
+  test('an identical file is stored once', async () => {
+    const data = crypto.randomBytes(5000);
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), data]);
+    const a = await create(ann, {title: 'First copy'}, [{name: 'a.pdf', data: pdf}]);
+    const b = await create(ann, {title: 'Second copy'}, [{name: 'b.pdf', data: pdf}]);
+    const c = await create(bob, {title: 'Bob copy'}, [{name: 'c.pdf', data: pdf}]);
+    for (const r of [a, b, c]) assertStatus(r, 201);
+    const h = sha256(pdf);
+    assert.equal(a.json.files[0].sha256, h);
+    assert.equal(b.json.files[0].sha256, h);
+    assert.equal(filesUnder(blobsDir()).filter((p) => p.endsWith(h)).length, 1);
+    assert.equal(rowCount(`blobs WHERE sha256 = '${h}'`), 1);
+    assert.equal(rowCount(`evidence_files WHERE sha256 = '${h}'`), 3);
+  });
+
+  test('HTML, SVG and scripts are refused (415) and nothing is kept', async () => {
+    const before = filesUnder(blobsDir());
+    const rows = rowCount('evidence');
+    for (const [name, data] of [
+      ['page.txt', '<!DOCTYPE html><html><body><script>alert(1)</script></body></html>\n'],
+      ['pic.png', '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>\n'],
+      ['run.txt', '#!/bin/sh\necho hi\n'],
+      ['tool.js', 'console.log(1)\n'],
+    ]) {
+      const r = await create(ann, {title: 'Bad'}, [{name, data}, {name: 'ok.txt', data: 'fine\n'}]);
+      assertStatus(r, 415, name);
+      assert.equal(r.json.error.code, 'unsupported_type');
+      assert.ok(r.json.error.message.includes(name), r.json.error.message);
+    }
+    assert.deepEqual(filesUnder(blobsDir()), before);
+    assert.deepEqual(await tmpLeft(tmpDir()), []);
+    assert.equal(rowCount('evidence'), rows);
+  });
+
+  test('a typed reflective account needs no file; a product does', async () => {
+    const r = await ann.upload('/api/v1/evidence', {title: 'Reflection', kind: 'reflective_account',
+      body: 'Today I learned to keep calm with an angry customer.'}, []);
+    assertStatus(r, 201);
+    assert.equal(r.json.files.length, 0);
+    assert.match(r.json.body, /keep calm/);
+    const j = await ann.post('/api/v1/evidence', {title: 'JSON testimony', kind: 'witness_testimony', body: 'Seen it.'});
+    assertStatus(j, 201);
+    const p = await ann.upload('/api/v1/evidence', {title: 'No file', kind: 'product'}, []);
+    assertStatus(p, 400);
+    assert.ok(p.json.errors.some((e) => e.field === 'file'));
+  });
+
+  test('bad fields are 400 with per-field errors', async () => {
+    const r = await ann.upload('/api/v1/evidence', {title: '', kind: 'essay', occurred_on: '2999-01-01'},
+      [{name: 'a.txt', data: 'x\n'}]);
+    assertStatus(r, 400);
+    const fields = r.json.errors.map((e) => e.field).sort();
+    assert.deepEqual(fields, ['kind', 'occurred_on', 'title']);
+    assert.deepEqual(await tmpLeft(tmpDir()), []);
+  });
+
+  test('only learners add evidence', async () => {
+    const r = await create(sam, {title: 'Assessor upload'}, [{name: 'a.txt', data: 'x\n'}]);
+    assertStatus(r, 403);
+  });
+});
+
+describe('limits and bad bodies', () => {
+  let small;
+  before(async () => {
+    small = await startServer({args: ['--max-upload-mb', '1', '--max-request-mb', '3']});
+    await setup(small);
+  });
+  after(() => small && small.stop());
+
+  // Temporary files go when the request ends, just after the response is sent.
+  const nothingKept = async (s, rows) => {
+    assert.deepEqual(await tmpLeft(path.join(s.dataDir, 'tmp')), []);
+    assert.deepEqual(filesUnder(path.join(s.dataDir, 'blobs')), []);
+    assert.deepEqual(filesUnder(path.join(s.dataDir, 'tmp')), []);
+    assert.equal(Number(s.sql('SELECT count(*) FROM evidence')), rows);
+    assert.equal(Number(s.sql('SELECT count(*) FROM evidence_files')), 0);
+  };
+
+  test('a file over --max-upload-mb is 413 and nothing is kept', async () => {
+    const c = await small.login('ann@ev.test', PASSWORD);
+    const big = Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(1024 * 1024 + 10)]);
+    const r = await c.upload('/api/v1/evidence', {title: 'Too big', kind: 'product'},
+      [{name: 'ok.txt', data: 'fine\n'}, {name: 'big.pdf', data: big}]);
+    assertStatus(r, 413);
+    assert.equal(r.json.error.code, 'file_too_large');
+    assert.match(r.json.error.message, /1 MB/);
+    await nothingKept(small, 0);
+  });
+
+  test('a request over the per-request limit is 413 and nothing is kept', async () => {
+    const c = await small.login('ann@ev.test', PASSWORD);
+    const files = [0, 1, 2, 3].map((i) => ({name: `p${i}.pdf`,
+      data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(900 * 1024)])}));
+    const r = await c.upload('/api/v1/evidence', {title: 'Too much', kind: 'product'}, files);
+    assertStatus(r, 413);
+    await nothingKept(small, 0);
+  });
+
+  test('a multipart body cut short is 400 and nothing is kept', async () => {
+    const c = await small.login('ann@ev.test', PASSWORD);
+    const mp = encodeMultipart([['title', 'Cut'], ['kind', 'product']],
+      [{name: 'a.pdf', data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(200000)])}]);
+    const body = mp.body.subarray(0, mp.body.length - 5000); // no closing boundary
+    const r = await c.request('POST', '/api/v1/evidence', {body, contentType: mp.contentType});
+    assertStatus(r, 400);
+    await nothingKept(small, 0);
+  });
+
+  test('a connection dropped mid-upload leaves nothing', async () => {
+    const c = await small.login('ann@ev.test', PASSWORD);
+    const mp = encodeMultipart([['title', 'Dropped'], ['kind', 'product']],
+      [{name: 'a.pdf', data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(600000)])}]);
+    const url = new URL(small.url);
+    await new Promise((resolve) => {
+      const sock = net.connect(Number(url.port), url.hostname, () => {
+        sock.write(`POST /api/v1/evidence HTTP/1.1\r\nHost: ${url.host}\r\nCookie: ${c.cookieHeader()}\r\n` +
+          `X-CSRF-Token: ${c.csrf}\r\nContent-Type: ${mp.contentType}\r\nContent-Length: ${mp.body.length}\r\n\r\n`);
+        sock.write(mp.body.subarray(0, 300000), () => setTimeout(() => { sock.destroy(); resolve(); }, 200));
+      });
+      sock.on('error', resolve);
+    });
+    await nothingKept(small, 0);
+    // and the server still works
+    const ok = await c.upload('/api/v1/evidence', {title: 'After', kind: 'product'}, [{name: 'a.txt', data: 'x\n'}]);
+    assertStatus(ok, 201);
+  });
+
+  test('a malformed multipart body (bad boundary) is 400', async () => {
+    const c = await small.login('ann@ev.test', PASSWORD);
+    const r = await c.request('POST', '/api/v1/evidence', {body: 'this is not multipart at all',
+      contentType: 'multipart/form-data; boundary=zzz'});
+    assert.ok(r.status === 400, `expected 400, got ${r.status}: ${r.text}`);
+  });
+});
+
+describe('mapping, submission and locking', () => {
+  let ev;
+  before(async () => {
+    const r = await create(ann, {title: 'Safety walk'}, [{name: 'walk.txt', data: 'I checked the exits.\n'}]);
+    assertStatus(r, 201);
+    ev = r.json.id;
+  });
+
+  test('maps to criteria across units with a note each', async () => {
+    const [a, , c] = crit.inside;
+    assert.notEqual(a.unit_id, c.unit_id);
+    const r = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [
+      {criterion_id: a.id, note: 'I described how I serve customers.'},
+      {criterion_id: c.id, note: 'I walked the fire exits.'},
+    ]});
+    assertStatus(r, 200);
+    assert.deepEqual(r.json.criteria.map((x) => [x.criterion_id, x.note]).sort((x, y) => x[0] - y[0]),
+      [[a.id, 'I described how I serve customers.'], [c.id, 'I walked the fire exits.']]);
+    assert.equal(srv.sql(`SELECT status FROM criterion_status WHERE learner_id = ${ann.user.id} AND criterion_id = ${a.id}`),
+      'mapped');
+    // replaced, not added to
+    const r2 = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [{criterion_id: c.id, note: 'Exits.'}]});
+    assertStatus(r2, 200);
+    assert.deepEqual(r2.json.criteria.map((x) => x.criterion_id), [c.id]);
+    assert.equal(srv.sql(`SELECT status FROM criterion_status WHERE learner_id = ${ann.user.id} AND criterion_id = ${a.id}`),
+      'not_started');
+    assert.ok(rowCount(`audit_events WHERE action = 'evidence.map' AND entity_id = ${ev}`) >= 2);
+  });
+
+  test('a criterion outside the enrolment is 400 and changes nothing', async () => {
+    const before = srv.sql(`SELECT group_concat(criterion_id) FROM evidence_criteria WHERE evidence_id = ${ev}`);
+    const r = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [
+      {criterion_id: crit.inside[0].id, note: 'ok'}, {criterion_id: crit.outside[0].id, note: 'not mine'}]});
+    assertStatus(r, 400);
+    assert.equal(r.json.error.code, 'criterion_not_enrolled');
+    const r2 = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [{criterion_id: 999999}]});
+    assertStatus(r2, 400);
+    const r3 = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: 'all'});
+    assertStatus(r3, 400);
+    assert.equal(srv.sql(`SELECT group_concat(criterion_id) FROM evidence_criteria WHERE evidence_id = ${ev}`), before);
+  });
+
+  test('submit needs a mapping, then puts it in the queue', async () => {
+    const bare = await create(ann, {title: 'Unmapped'}, [{name: 'u.txt', data: 'u\n'}]);
+    const s0 = await ann.post(`/api/v1/evidence/${bare.json.id}/submit`);
+    assertStatus(s0, 400);
+    assert.equal(s0.json.error.code, 'no_criteria');
+
+    const s = await ann.post(`/api/v1/evidence/${ev}/submit`);
+    assertStatus(s, 200);
+    assert.equal(s.json.status, 'submitted');
+    assert.match(s.json.submitted_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const c = crit.inside[2];
+    assert.equal(srv.sql(`SELECT status FROM criterion_status WHERE learner_id = ${ann.user.id} AND criterion_id = ${c.id}`),
+      'submitted');
+    const again = await ann.post(`/api/v1/evidence/${ev}/submit`);
+    assertStatus(again, 409);
+    // while it waits in the queue it cannot change
+    const m = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: []});
+    assertStatus(m, 409);
+    assert.equal(m.json.error.code, 'evidence_submitted');
+    // listed as submitted
+    const l = await ann.get(`/api/v1/learners/${ann.user.id}/evidence`, {query: {status: 'submitted'}});
+    assertStatus(l, 200);
+    assert.ok(l.json.evidence.some((x) => x.id === ev && x.status === 'submitted' && x.criteria_count === 1));
+    for (const action of ['evidence.create', 'evidence.map', 'evidence.submit']) {
+      assert.ok(rowCount(`audit_events WHERE action = '${action}' AND entity_id = ${ev}`) >= 1, action);
+    }
+    const v = await srv.run(['audit', 'verify']);
+    if (!/unknown command/.test(v.stderr)) assert.equal(v.code, 0, v.stdout + v.stderr);
+  });
+
+  test('withdraw brings a submission back to draft', async () => {
+    const r = await create(ann, {title: 'To withdraw'}, [{name: 'w.txt', data: 'w\n'}]);
+    await ann.put(`/api/v1/evidence/${r.json.id}/criteria`, {criteria: [{criterion_id: crit.inside[1].id, note: 'n'}]});
+    assertStatus(await ann.post(`/api/v1/evidence/${r.json.id}/submit`), 200);
+    const w = await ann.post(`/api/v1/evidence/${r.json.id}/withdraw`);
+    assertStatus(w, 200);
+    assert.equal(w.json.status, 'draft');
+  });
+
+  test('after an assessor has decided, files and mapping are fixed (409)', async () => {
+    const r = await create(ann, {title: 'Assessed one'}, [{name: 'a.txt', data: 'assessed\n'}]);
+    const id = r.json.id;
+    const fid = r.json.files[0].id;
+    const c = crit.inside[0];
+    await ann.put(`/api/v1/evidence/${id}/criteria`, {criteria: [{criterion_id: c.id, note: 'n'}]});
+    assertStatus(await ann.post(`/api/v1/evidence/${id}/submit`), 200);
+    srv.sql(`INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, created_at)
+               VALUES (${ann.user.id}, ${c.id}, ${sam.user.id}, 'met', 'Good', '2026-02-01T10:00:00Z');
+             INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (last_insert_rowid(), ${id});
+             UPDATE evidence SET status = 'assessed' WHERE id = ${id};`);
+    const tries = [
+      ann.put(`/api/v1/evidence/${id}/criteria`, {criteria: [{criterion_id: crit.inside[1].id}]}),
+      ann.patch(`/api/v1/evidence/${id}`, {title: 'Changed'}),
+      ann.upload(`/api/v1/evidence/${id}/files`, {}, [{name: 'more.txt', data: 'more\n'}]),
+      ann.del(`/api/v1/evidence/${id}/files/${fid}`),
+      ann.del(`/api/v1/evidence/${id}`),
+      ann.post(`/api/v1/evidence/${id}/submit`),
+      ann.postForm(`/evidence/${id}/criteria`, {mapping: '1'}),
+    ];
+    for (const t of await Promise.all(tries)) {
+      assertStatus(t, 409);
+    }
+    const s = await ann.get(`/api/v1/evidence/${id}`);
+    assert.equal(s.json.title, 'Assessed one');
+    assert.equal(s.json.files.length, 1);
+    assert.deepEqual(s.json.criteria.map((x) => x.criterion_id), [c.id]);
+    assert.equal(s.json.editable, false);
+    assert.deepEqual(await tmpLeft(tmpDir()), []);
+  });
+
+  test('a draft can be edited: fields, files added and removed, audited', async () => {
+    const r = await create(ann, {title: 'Draft to edit'}, [{name: 'one.txt', data: 'one\n'}]);
+    const id = r.json.id;
+    const p = await ann.patch(`/api/v1/evidence/${id}`, {title: 'Edited title', occurred_on: '2026-02-02'});
+    assertStatus(p, 200);
+    assert.equal(p.json.title, 'Edited title');
+    assert.equal(p.json.kind, 'product');
+    const add = await ann.upload(`/api/v1/evidence/${id}/files`, {remove_file: String(r.json.files[0].id)},
+      [{name: 'two.png', data: PNG}]);
+    assertStatus(add, 200);
+    assert.deepEqual(add.json.files.map((f) => f.name), ['two.png']);
+    const del = await ann.del(`/api/v1/evidence/${id}/files/${add.json.files[0].id}`);
+    assertStatus(del, 200);
+    assert.equal(del.json.files.length, 0);
+    assert.ok(rowCount(`audit_events WHERE action IN ('evidence.update', 'evidence.file_remove') AND entity_id = ${id}`) >= 3);
+  });
+});
+
+describe('who may do what', () => {
+  let ev, fid;
+  before(async () => {
+    const r = await create(ann, {title: 'Private'}, [{name: 'p.png', data: PNG}]);
+    assertStatus(r, 201);
+    ev = r.json.id;
+    fid = r.json.files[0].id;
+    await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [{criterion_id: crit.inside[0].id, note: 'x'}]});
+  });
+
+  test('another learner gets 404 on every route, and changes nothing', async () => {
+    const attempts = {
+      show: await bob.get(`/api/v1/evidence/${ev}`),
+      file: await bob.get(`/api/v1/evidence/${ev}/files/${fid}`),
+      mapping: await bob.get(`/api/v1/evidence/${ev}/criteria`),
+      map: await bob.put(`/api/v1/evidence/${ev}/criteria`, {criteria: []}),
+      submit: await bob.post(`/api/v1/evidence/${ev}/submit`),
+      withdraw: await bob.post(`/api/v1/evidence/${ev}/withdraw`),
+      patch: await bob.patch(`/api/v1/evidence/${ev}`, {title: 'Mine now'}),
+      addFile: await bob.upload(`/api/v1/evidence/${ev}/files`, {}, [{name: 'x.txt', data: 'x\n'}]),
+      delFile: await bob.del(`/api/v1/evidence/${ev}/files/${fid}`),
+      del: await bob.del(`/api/v1/evidence/${ev}`),
+      list: await bob.get(`/api/v1/learners/${ann.user.id}/evidence`),
+      page: await bob.get(`/evidence/${ev}`),
+      pageFile: await bob.get(`/evidence/${ev}/files/${fid}`),
+      pageCriteria: await bob.get(`/evidence/${ev}/criteria`),
+      pageEdit: await bob.get(`/evidence/${ev}/edit`),
+      pageMap: await bob.postForm(`/evidence/${ev}/criteria`, {mapping: '1'}),
+      pageDelete: await bob.postForm(`/evidence/${ev}/delete`, {}),
+    };
+    for (const [what, r] of Object.entries(attempts)) {
+      assert.ok(r.status === 404 || r.status === 403, `${what}: expected 403/404, got ${r.status}`);
+    }
+    assert.equal(attempts.show.status, 404, 'existence is not revealed');
+    const s = await ann.get(`/api/v1/evidence/${ev}`);
+    assert.equal(s.json.title, 'Private');
+    assert.equal(s.json.files.length, 1);
+    assert.equal(s.json.criteria.length, 1);
+  });
+
+  test("another assessor's learner is out of reach; the own assessor reads but cannot change", async () => {
+    assertStatus(await tia.get(`/api/v1/evidence/${ev}`), 404);
+    assertStatus(await tia.get(`/api/v1/evidence/${ev}/files/${fid}`), 404);
+    assertStatus(await tia.get(`/api/v1/learners/${ann.user.id}/evidence`), 404);
+    const s = await sam.get(`/api/v1/evidence/${ev}`);
+    assertStatus(s, 200);
+    assert.equal(s.json.editable, false);
+    const f = await sam.get(`/api/v1/evidence/${ev}/files/${fid}`);
+    assertStatus(f, 200);
+    assert.deepEqual(f.body, PNG);
+    const l = await sam.get(`/api/v1/learners/${ann.user.id}/evidence`);
+    assertStatus(l, 200);
+    assert.ok(l.json.evidence.some((x) => x.id === ev));
+    const m = await sam.put(`/api/v1/evidence/${ev}/criteria`, {criteria: []});
+    assert.ok(m.status === 403, `assessor mapping: ${m.status}`);
+    assertStatus(await ada.get(`/api/v1/evidence/${ev}`), 200);
+  });
+
+  test('signed out: 401', async () => {
+    const anon = srv.client();
+    assertStatus(await anon.get(`/api/v1/evidence/${ev}`), 401);
+    assertStatus(await anon.get(`/api/v1/evidence/${ev}/files/${fid}`), 401);
+  });
+
+  test('without the CSRF token an upload is refused and nothing kept', async () => {
+    const before = filesUnder(blobsDir());
+    const r = await ann.upload('/api/v1/evidence', {title: 'CSRF', kind: 'product'},
+      [{name: 'z.pdf', data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(3000)])}], {csrf: false});
+    assertStatus(r, 403);
+    assert.deepEqual(filesUnder(blobsDir()), before);
+    assert.deepEqual(await tmpLeft(tmpDir()), []);
+  });
+});
+
+describe('lists, pages and gc', () => {
+  test('the list is paginated, newest first, with counts', async () => {
+    const r = await ann.get(`/api/v1/learners/${ann.user.id}/evidence`, {query: {per_page: 2}});
+    assertStatus(r, 200);
+    assert.equal(r.json.evidence.length, 2);
+    assert.ok(r.json.evidence[0].id > r.json.evidence[1].id);
+    assert.ok(r.json.pagination.total > 2);
+    assert.equal(r.json.pagination.per_page, 2);
+    assert.ok(r.json.pagination.next);
+    for (const k of ['title', 'kind', 'status', 'file_count', 'criteria_count']) assert.ok(k in r.json.evidence[0], k);
+    const mine = await ann.get('/api/v1/evidence');
+    assertStatus(mine, 200);
+    assert.equal(mine.json.pagination.total, r.json.pagination.total);
+  });
+
+  test('the pages render for the learner', async () => {
+    const r = await create(ann, {title: 'Page check <b>bold</b>'}, [{name: 'pic.png', data: PNG}, {name: 'doc.pdf', data: PDF}]);
+    const id = r.json.id;
+    for (const p of ['/evidence', '/evidence/new', `/evidence/${id}`, `/evidence/${id}/criteria`, `/evidence/${id}/edit`,
+      `/evidence/${id}/criteria?q=safety`, `/learners/${ann.user.id}/evidence`]) {
+      const g = await ann.get(p);
+      assertStatus(g, 200, p);
+      assert.match(g.headers['content-type'], /text\/html/, p);
+    }
+    const show = await ann.get(`/evidence/${id}`);
+    assert.ok(show.text.includes('Page check &lt;b&gt;bold&lt;/b&gt;'), 'escaped title');
+  });
+
+  test('the plain form (no JavaScript) creates, maps and submits', async () => {
+    const r = await ann.upload('/evidence/new', {title: 'Form evidence', kind: 'observation', occurred_on: '2026-03-01',
+      description: 'Observed at work'}, [{name: 'obs.txt', data: 'Observed.\n'}, {name: '', data: ''}]);
+    assertStatus(r, 303);
+    const m = /^\/evidence\/(\d+)\/criteria$/.exec(r.headers.location);
+    assert.ok(m, r.headers.location);
+    const id = Number(m[1]);
+    const [a, b] = crit.inside;
+    const f = await ann.postForm(`/evidence/${id}/criteria`, {mapping: '1', criterion: [String(a.id), String(b.id)],
+      [`note_${a.id}`]: 'Note A', [`note_${b.id}`]: 'Note B', [`note_${crit.inside[2].id}`]: 'unticked'});
+    assertStatus(f, 303);
+    const s = await ann.get(`/api/v1/evidence/${id}`);
+    assert.deepEqual(s.json.criteria.map((x) => x.note).sort(), ['Note A', 'Note B']);
+    const sub = await ann.postForm(`/evidence/${id}/submit`, {});
+    assertStatus(sub, 303);
+    assert.equal((await ann.get(`/api/v1/evidence/${id}`)).json.status, 'submitted');
+    // a form error re-renders the form with the message
+    const bad = await ann.upload('/evidence/new', {title: '', kind: 'product'}, [{name: 'x.txt', data: 'x\n'}]);
+    assertStatus(bad, 400);
+    assert.match(bad.text, /Enter a title/);
+    const refused = await ann.upload('/evidence/new', {title: 'x', kind: 'product'}, [{name: 'x.html', data: '<html></html>'}]);
+    assertStatus(refused, 400);
+    assert.match(refused.text, /not accepted/);
+  });
+
+  test('delete a draft, then gc removes only unreferenced blobs', async () => {
+    const unique = Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(4096)]);
+    const keep = Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(4096)]);
+    const a = await create(ann, {title: 'To delete'}, [{name: 'gone.pdf', data: unique}]);
+    const b = await create(ann, {title: 'To keep'}, [{name: 'kept.pdf', data: keep}]);
+    const d = await ann.del(`/api/v1/evidence/${a.json.id}`);
+    assertStatus(d, 200);
+    assertStatus(await ann.get(`/api/v1/evidence/${a.json.id}`), 404);
+    const goneBlob = path.join(blobsDir(), sha256(unique).slice(0, 2), sha256(unique));
+    const keptBlob = path.join(blobsDir(), sha256(keep).slice(0, 2), sha256(keep));
+    assert.ok(fs.existsSync(goneBlob));
+    // a stray temporary file, old enough to be stale
+    fs.mkdirSync(tmpDir(), {recursive: true});
+    const stray = path.join(tmpDir(), 'stray-upload');
+    fs.writeFileSync(stray, 'partial');
+    const old = new Date(Date.now() - 3 * 3600 * 1000);
+    fs.utimesSync(stray, old, old);
+    // within the grace period nothing goes
+    const dry = await srv.run(['gc']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.ok(fs.existsSync(goneBlob));
+    assert.ok(!fs.existsSync(stray), 'a 3-hour-old temporary file is stale');
+    const g = await srv.run(['gc', '--grace-minutes', '0']);
+    assert.equal(g.code, 0, g.stderr);
+    assert.match(g.stdout, /removed [1-9]\d* unreferenced blob/);
+    assert.ok(!fs.existsSync(goneBlob), 'the deleted item\'s blob is collected');
+    assert.ok(fs.existsSync(keptBlob), 'a referenced blob stays');
+    assert.equal(rowCount(`blobs WHERE sha256 = '${sha256(unique)}'`), 0);
+    const still = await ann.get(`/api/v1/evidence/${b.json.id}/files/${b.json.files[0].id}`);
+    assert.deepEqual(still.body, keep);
+    const bad = await srv.run(['gc', '--grace-minutes', 'soon']);
+    assert.notEqual(bad.code, 0);
+  });
+});
