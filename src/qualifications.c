@@ -63,10 +63,12 @@ static int64_t jint(json_t *o, const char *key)
 /* ID_OR_CODE -> qualification id, or 0. */
 static int64_t find_qualification(db_t *db, const char *id_or_code)
 {
-    int64_t id;
+    int64_t id, found = 0;
     if (util_parse_i64(id_or_code, &id) == EV_OK)
-        return db_int(db, "SELECT id FROM qualifications WHERE id = ?", 0, "i", id);
-    return db_int(db, "SELECT id FROM qualifications WHERE code = ? COLLATE NOCASE", 0, "t", id_or_code);
+        found = db_int(db, "SELECT id FROM qualifications WHERE id = ?", 0, "i", id);
+    if (!found) /* codes may be all digits too (601/1234/5 is not, 6011234 could be) */
+        found = db_int(db, "SELECT id FROM qualifications WHERE code = ? COLLATE NOCASE", 0, "t", id_or_code);
+    return found;
 }
 
 static json_t *counts_new(void)
@@ -844,6 +846,19 @@ int qualifications_cli_import(int argc, char **argv)
             as_json = 1;
         } else if (cli_flag(argv, &i, "print-json")) {
             print_json = 1;
+        } else if (cli_flag(argv, &i, "help")) {
+            fputs("Usage: evitrack import [--db FILE] [--qualification ID_OR_CODE] [--dry-run] [--json] FILE...\n"
+                  "       evitrack import --print-json FILE...\n"
+                  "Imports qualification specifications: canonical JSON or awarding-body revision pages\n"
+                  "(see docs/spec-format.md). Each file is imported in its own transaction; a file with a\n"
+                  "problem imports nothing and is reported as FILE:LINE: reason.\n"
+                  "  --qualification ID_OR_CODE  where a document that names no qualification belongs\n"
+                  "  --dry-run                   report what would change, save nothing\n"
+                  "  --json                      print the import summaries as JSON\n"
+                  "  --print-json                convert to canonical JSON on stdout; no database\n",
+                  stdout);
+            rc = 0;
+            goto out;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             rc = cli_usage_error("import: unknown option %s (usage: import [--db FILE] [--qualification ID_OR_CODE] "
                                  "[--dry-run] [--json] [--print-json] FILE...)", argv[i]);
@@ -927,6 +942,11 @@ int qualifications_demo_seed(db_t *db)
         }
         json_decref(s);
     }
+    if (rc == EV_OK)
+        printf("Demo qualifications: %lld, with %lld units and %lld assessment criteria.\n",
+               (long long)db_int(db, "SELECT count(*) FROM qualifications", 0, ""),
+               (long long)db_int(db, "SELECT count(*) FROM units WHERE retired = 0", 0, ""),
+               (long long)db_int(db, "SELECT count(*) FROM criteria WHERE retired = 0", 0, ""));
     return rc;
 }
 

@@ -809,7 +809,7 @@ static json_t *user_detail(req_t *r, int64_t id)
         json_object_set_new(out, "enrolments", learner_enrolments(r->db, id));
     else
         json_object_set_new(out, "enrolments", json_array());
-    json_object_set_new(out, "is_learner", json_boolean(role && strcmp(role, "learner") == 0));
+    json_object_set_new(out, "account_is_learner", json_boolean(role && strcmp(role, "learner") == 0));
     json_object_set_new(out, "caseload", shape_enrolments(db_all(r->db,
         ENROL_SELECT " WHERE e.assessor_id = ? OR e.iqa_id = ? ORDER BY l.name, e.id LIMIT 200", "ii", id, id)));
     json_object_set_new(out, "sessions", json_integer(db_int(r->db,
