@@ -63,10 +63,12 @@ static int64_t jint(json_t *o, const char *key)
 /* ID_OR_CODE -> qualification id, or 0. */
 static int64_t find_qualification(db_t *db, const char *id_or_code)
 {
-    int64_t id;
+    int64_t id, found = 0;
     if (util_parse_i64(id_or_code, &id) == EV_OK)
-        return db_int(db, "SELECT id FROM qualifications WHERE id = ?", 0, "i", id);
-    return db_int(db, "SELECT id FROM qualifications WHERE code = ? COLLATE NOCASE", 0, "t", id_or_code);
+        found = db_int(db, "SELECT id FROM qualifications WHERE id = ?", 0, "i", id);
+    if (!found) /* codes may be all digits too (601/1234/5 is not, 6011234 could be) */
+        found = db_int(db, "SELECT id FROM qualifications WHERE code = ? COLLATE NOCASE", 0, "t", id_or_code);
+    return found;
 }
 
 static json_t *counts_new(void)
