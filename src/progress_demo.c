@@ -236,10 +236,10 @@ int progress_demo_seed(db_t *db, const app_t *app)
     if (qc == q1) {
         set_dates(&d, chloe, q1, 150, 215);
         ev = evidence(&d, chloe, crit, 0, 2, "My first weeks", "reflective_account", ACCOUNT[2], 100, "submitted");
-        int64_t c1 = decide(&d, chloe, hannah, crit, 0, 2, ev, "met", "A good start: specific and honest.", 95, 1);
+        int64_t c1 = decide(&d, chloe, hannah, crit, 0, 1, ev, "met", "A good start: specific and honest.", 95, 1);
+        int64_t c2 = decide(&d, chloe, hannah, crit, 1, 1, ev, "met", "Good detail on what you did.", 95, 1);
         ev = evidence(&d, chloe, crit, 2, 2, "Telephone enquiries", "reflective_account", ACCOUNT[0], 60, "submitted");
-        int64_t c2 = decide(&d, chloe, hannah, crit, 2, 1, ev, "met", "Good detail on the call itself.", 55, 1);
-        decide(&d, chloe, hannah, crit, 3, 1, ev, "not_met", "Describe what you did, not what should happen in general.", 55, 0);
+        decide(&d, chloe, hannah, crit, 2, 1, ev, "not_met", "Describe what you did, not what should happen in general.", 55, 0);
         evidence(&d, chloe, crit, 4, 2, "Witness statement from my manager", "witness_testimony", ACCOUNT[1], 9, "submitted");
         evidence(&d, chloe, crit, 6, 1, "Photo of the service charter", "product", ACCOUNT[3], 1, "draft");
         sample(&d, iqa, hannah, chloe, c1, "agree", "Decision well supported by the observation; feedback is developmental.",

@@ -43,6 +43,8 @@ static void warn(json_t *warnings, int line, const char *fmt, ...)
     buf_free(&b);
 }
 
+static int outcome_index(json_t *outcomes, json_int_t number);
+
 /* ---- small text helpers ---- */
 
 char *specimport_norm(const char *s)
@@ -394,6 +396,34 @@ static char *paras_join(const list_t *l)
     return buf_take(&b);
 }
 
+/* If text starts with a criterion reference such as "1.2 ", "1.2: " or "AC 1.2 -",
+ * sets *n, *m and returns the length to skip (to the criterion's own text); else 0. */
+static size_t criterion_ref_prefix(const char *text, long *n, long *m)
+{
+    const char *p = text;
+    if (!strncmp(p, "AC", 2)) {
+        p += 2;
+        while (*p == ' ')
+            p++;
+    }
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    char *e;
+    *n = strtol(p, &e, 10);
+    if (*e != '.' || !isdigit((unsigned char)e[1]) || *n < 1 || *n > 999)
+        return 0;
+    *m = strtol(e + 1, &e, 10);
+    if (*m < 1 || *m > 999)
+        return 0;
+    if (*e != ' ' && *e != ':' && *e != ')' && *e != '\t')
+        return 0;
+    while (*e == ' ' || *e == ':' || *e == ')' || *e == '-' || *e == '\t')
+        e++;
+    if (!*e)
+        return 0;
+    return (size_t)(e - text);
+}
+
 /* Reads the revision-page layout. See docs/spec-format.md for what each part
  * of the page becomes. Returns the canonical spec or NULL with *err. */
 static json_t *parse_revision_page(const char *data, size_t len, json_t *warnings,
@@ -694,9 +724,38 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
                  lists[L_OUTCOMES].n, json_array_size(outcomes));
     }
     json_t *criteria = json_array();
-    for (size_t i = 0; i < lists[L_CRITERIA].n; i++)
-        json_array_append_new(criteria, json_pack("{s:s}", "text", lists[L_CRITERIA].items[i].text));
     json_object_set_new(unit, "criteria", criteria);
+    for (size_t i = 0; i < lists[L_CRITERIA].n; i++) {
+        const char *t = lists[L_CRITERIA].items[i].text;
+        long n = 0, m = 0;
+        size_t used = criterion_ref_prefix(t, &n, &m);
+        if (!used) {
+            json_array_append_new(criteria, json_pack("{s:s}", "text", t));
+            continue;
+        }
+        /* "1.2 Describe ...": the page says which outcome it belongs to */
+        char ref[48];
+        snprintf(ref, sizeof ref, "%ld.%ld", n, m);
+        json_t *outs = json_object_get(unit, "outcomes");
+        if (outs && outcome_index(outs, n) < 0) {
+            set_err(err, lists[L_CRITERIA].items[i].no,
+                    "criterion %s names learning outcome %ld, but the page lists %zu outcome(s)", ref, n,
+                    json_array_size(outs));
+            goto out_unit;
+        }
+        size_t k;
+        json_t *prev;
+        json_array_foreach(criteria, k, prev) {
+            if (!strcmp(json_string_value(json_object_get(prev, "ref")) ? json_string_value(json_object_get(prev, "ref")) : "", ref)) {
+                set_err(err, lists[L_CRITERIA].items[i].no, "criterion %s appears twice", ref);
+                goto out_unit;
+            }
+        }
+        json_t *c = json_pack("{s:s, s:s}", "ref", ref, "text", t + used);
+        if (outs)
+            json_object_set_new(c, "outcome", json_integer(n));
+        json_array_append_new(criteria, c);
+    }
     if (stats[L_CRITERIA] >= 0 && (size_t)stats[L_CRITERIA] != lists[L_CRITERIA].n)
         warn(warnings, lists[L_CRITERIA].heading_line,
              "the page's summary counts %d assessment criteria; the list has %zu",
