@@ -510,6 +510,19 @@ static int login_page_h(req_t *r)
     return 200;
 }
 
+/* 1 when the request's Origin header, if any, names this server (the Host
+ * header). Sign-in carries no CSRF token (there is no session yet), so this
+ * stops another site from signing a browser into an account of its choosing. */
+static int same_origin(req_t *r)
+{
+    const char *origin = http_header(r, "Origin");
+    const char *host = http_header(r, "Host");
+    if (!origin)
+        return 1;
+    const char *sep = strstr(origin, "://");
+    return host && sep && strcmp(sep + 3, host) == 0;
+}
+
 /* POST /login, POST /api/v1/session: {email, password[, token: true][, next]} */
 static int session_create_h(req_t *r)
 {
@@ -518,6 +531,8 @@ static int session_create_h(req_t *r)
     json_t *out = http_out(r);
     char addr[80] = "";
     char em[256];
+    if (!same_origin(r))
+        return form_fail(r, 403, "cross_origin", "Sign in from evitrack's own sign-in page.");
     trim_copy(email, em, sizeof em);
     json_object_set_new(out, "email", json_string(em));
     if (next)
