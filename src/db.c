@@ -118,6 +118,11 @@ fail:
 
 static const char *thread_db_path;
 static _Thread_local db_t *thread_db;
+/* Every connection db_thread() opened, so the server can close them once its
+ * worker threads have stopped (they end without a hook of ours). */
+static pthread_mutex_t thread_dbs_lock = PTHREAD_MUTEX_INITIALIZER;
+static db_t *thread_dbs[256];
+static size_t thread_dbs_count;
 
 void db_set_thread_path(const char *path)
 {
@@ -126,15 +131,39 @@ void db_set_thread_path(const char *path)
 
 db_t *db_thread(void)
 {
-    if (!thread_db && thread_db_path)
+    if (!thread_db && thread_db_path) {
         thread_db = db_open(thread_db_path);
+        if (thread_db) {
+            pthread_mutex_lock(&thread_dbs_lock);
+            if (thread_dbs_count < sizeof thread_dbs / sizeof thread_dbs[0])
+                thread_dbs[thread_dbs_count++] = thread_db;
+            pthread_mutex_unlock(&thread_dbs_lock);
+        }
+    }
     return thread_db;
 }
 
 void db_thread_close(void)
 {
+    pthread_mutex_lock(&thread_dbs_lock);
+    for (size_t i = 0; i < thread_dbs_count; i++) {
+        if (thread_dbs[i] == thread_db) {
+            thread_dbs[i] = thread_dbs[--thread_dbs_count];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&thread_dbs_lock);
     db_close(thread_db);
     thread_db = NULL;
+}
+
+void db_close_all_threads(void)
+{
+    pthread_mutex_lock(&thread_dbs_lock);
+    for (size_t i = 0; i < thread_dbs_count; i++)
+        db_close(thread_dbs[i]);
+    thread_dbs_count = 0;
+    pthread_mutex_unlock(&thread_dbs_lock);
 }
 
 /* ---- statements ---- */

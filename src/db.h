@@ -39,6 +39,9 @@ int db_latest_version(void);
 void db_set_thread_path(const char *path);
 db_t *db_thread(void);
 void db_thread_close(void);
+/* Closes every connection db_thread() opened in any thread; only once those
+ * threads have stopped (the server calls it after libmicrohttpd stops). */
+void db_close_all_threads(void);
 
 /* Cached prepared statement for sql (keyed by the sql pointer, so pass string
  * literals). Returned reset with bindings cleared; do not finalize it.

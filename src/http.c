@@ -1122,6 +1122,7 @@ int http_serve(app_t *app)
     for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 1000; waited++)
         usleep(10000);
     MHD_stop_daemon(d);
+    db_close_all_threads();
     ev_log("stopped");
     return EV_OK;
 }

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "evidence.h"
+#include "export.h"
 #include "http.h"
 #include "qualifications.h"
 #include "tmpl.h"
@@ -217,6 +218,7 @@ static const struct command {
     {"backup", cmd_backup},
     {"gc", evidence_cmd_gc},
     {"audit", auditlog_cli},
+    {"export", export_cli},
     {"render", tmpl_cli_render},
     {"import", qualifications_cli_import},
     {"user", users_cmd_user},

@@ -8,6 +8,10 @@
 #include "decisions.h"
 #include "iqa.h"
 
+#include "centre.h"
+#include "export.h"
+#include "progress.h"
+
 const route_t *const router_tables[] = {
     core_routes,
     evidence_routes,
@@ -17,5 +21,8 @@ const route_t *const router_tables[] = {
     caseload_routes,
     iqa_routes,
     auditlog_routes,
+    progress_routes,
+    centre_routes,
+    export_routes,
     NULL,
 };

@@ -43,6 +43,8 @@ static void warn(json_t *warnings, int line, const char *fmt, ...)
     buf_free(&b);
 }
 
+static int outcome_index(json_t *outcomes, json_int_t number);
+
 /* ---- small text helpers ---- */
 
 char *specimport_norm(const char *s)
@@ -394,6 +396,34 @@ static char *paras_join(const list_t *l)
     return buf_take(&b);
 }
 
+/* If text starts with a criterion reference such as "1.2 ", "1.2: " or "AC 1.2 -",
+ * sets *n, *m and returns the length to skip (to the criterion's own text); else 0. */
+static size_t criterion_ref_prefix(const char *text, long *n, long *m)
+{
+    const char *p = text;
+    if (!strncmp(p, "AC", 2)) {
+        p += 2;
+        while (*p == ' ')
+            p++;
+    }
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    char *e;
+    *n = strtol(p, &e, 10);
+    if (*e != '.' || !isdigit((unsigned char)e[1]) || *n < 1 || *n > 999)
+        return 0;
+    *m = strtol(e + 1, &e, 10);
+    if (*m < 1 || *m > 999)
+        return 0;
+    if (*e != ' ' && *e != ':' && *e != ')' && *e != '\t')
+        return 0;
+    while (*e == ' ' || *e == ':' || *e == ')' || *e == '-' || *e == '\t')
+        e++;
+    if (!*e)
+        return 0;
+    return (size_t)(e - text);
+}
+
 /* Reads the revision-page layout. See docs/spec-format.md for what each part
  * of the page becomes. Returns the canonical spec or NULL with *err. */
 static json_t *parse_revision_page(const char *data, size_t len, json_t *warnings,
@@ -668,6 +698,13 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
         goto out_unit;
     }
 
+    if (lists[L_CRITERIA].n > SPECIMPORT_MAX_CRITERIA || lists[L_OUTCOMES].n > SPECIMPORT_MAX_OUTCOMES) {
+        set_err(err, lists[L_CRITERIA].n > SPECIMPORT_MAX_CRITERIA ? lists[L_CRITERIA].items[SPECIMPORT_MAX_CRITERIA].no
+                                                                   : lists[L_OUTCOMES].items[SPECIMPORT_MAX_OUTCOMES].no,
+                "more than %d assessment criteria or %d learning outcomes in one unit", SPECIMPORT_MAX_CRITERIA,
+                SPECIMPORT_MAX_OUTCOMES);
+        goto out_unit;
+    }
     if (*synopsis_text)
         json_object_set_new(unit, "synopsis", json_string(synopsis_text));
 
@@ -694,9 +731,38 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
                  lists[L_OUTCOMES].n, json_array_size(outcomes));
     }
     json_t *criteria = json_array();
-    for (size_t i = 0; i < lists[L_CRITERIA].n; i++)
-        json_array_append_new(criteria, json_pack("{s:s}", "text", lists[L_CRITERIA].items[i].text));
     json_object_set_new(unit, "criteria", criteria);
+    for (size_t i = 0; i < lists[L_CRITERIA].n; i++) {
+        const char *t = lists[L_CRITERIA].items[i].text;
+        long n = 0, m = 0;
+        size_t used = criterion_ref_prefix(t, &n, &m);
+        if (!used) {
+            json_array_append_new(criteria, json_pack("{s:s}", "text", t));
+            continue;
+        }
+        /* "1.2 Describe ...": the page says which outcome it belongs to */
+        char ref[48];
+        snprintf(ref, sizeof ref, "%ld.%ld", n, m);
+        json_t *outs = json_object_get(unit, "outcomes");
+        if (outs && outcome_index(outs, n) < 0) {
+            set_err(err, lists[L_CRITERIA].items[i].no,
+                    "criterion %s names learning outcome %ld, but the page lists %zu outcome(s)", ref, n,
+                    json_array_size(outs));
+            goto out_unit;
+        }
+        size_t k;
+        json_t *prev;
+        json_array_foreach(criteria, k, prev) {
+            if (!strcmp(json_string_value(json_object_get(prev, "ref")) ? json_string_value(json_object_get(prev, "ref")) : "", ref)) {
+                set_err(err, lists[L_CRITERIA].items[i].no, "criterion %s appears twice", ref);
+                goto out_unit;
+            }
+        }
+        json_t *c = json_pack("{s:s, s:s}", "ref", ref, "text", t + used);
+        if (outs)
+            json_object_set_new(c, "outcome", json_integer(n));
+        json_array_append_new(criteria, c);
+    }
     if (stats[L_CRITERIA] >= 0 && (size_t)stats[L_CRITERIA] != lists[L_CRITERIA].n)
         warn(warnings, lists[L_CRITERIA].heading_line,
              "the page's summary counts %d assessment criteria; the list has %zu",
@@ -1268,6 +1334,10 @@ static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
             jfail(c, p, "expected a non-empty array of outcomes");
             goto out;
         }
+        if (json_array_size(os) > SPECIMPORT_MAX_OUTCOMES) {
+            jfail(c, p, "more than %d outcomes in one unit", SPECIMPORT_MAX_OUTCOMES);
+            goto out;
+        }
         json_t *outs = json_array();
         json_object_set_new(out, "outcomes", outs);
         size_t i;
@@ -1318,6 +1388,10 @@ static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
         }
         if (!json_is_array(cs) || !json_array_size(cs)) {
             jfail(c, p, "expected a non-empty array of criteria");
+            goto out;
+        }
+        if (json_array_size(cs) > SPECIMPORT_MAX_CRITERIA) {
+            jfail(c, p, "more than %d criteria in one unit", SPECIMPORT_MAX_CRITERIA);
             goto out;
         }
         json_t *crit = json_array();
@@ -1484,6 +1558,10 @@ static json_t *parse_canonical(const char *data, size_t len, specimport_error_t 
     }
     if (!json_is_array(units) || !json_array_size(units)) {
         jfail(&c, "/units", "expected a non-empty array of units");
+        goto fail;
+    }
+    if (json_array_size(units) > SPECIMPORT_MAX_UNITS) {
+        jfail(&c, "/units", "more than %d units in one document", SPECIMPORT_MAX_UNITS);
         goto fail;
     }
     json_t *cu = json_array();

@@ -3,11 +3,16 @@
 # in the same tree, run in the same session on loopback; prints requests/s, p99 latency,
 # server CPU per request and each target's ratio to the bare server.
 #
-#   tests/bench/run.sh [--build DIR] [--duration SECONDS] [--connections N] [--models] [--check]
+#   tests/bench/run.sh [--build DIR] [--duration SECONDS] [--connections N] [--rounds N]
+#                      [--models] [--check]
 #
+#   --rounds N run every target N times, interleaved, and report the best of each
+#              (requests/s: highest; p99 and CPU per request: lowest): on a shared
+#              machine the best round is the one least disturbed by other work
 #   --models   instead: compare libmicrohttpd thread models with the bare server
 #   --check    exit 1 unless every ratio was measured (used by the ctest "bench_smoke";
 #              it never judges absolute times, and budgets are only reported)
+# $EVITRACK_SERVE_ARGS adds arguments to `evitrack serve` (e.g. --quiet).
 # Binaries: $EVITRACK_BIN and $BARE_BIN, else DIR/evitrack and DIR/tests/bench/bench_bare_hello
 # (built here if missing).
 set -euo pipefail
@@ -19,14 +24,16 @@ CONNS=64
 WRK_THREADS=2
 MODE=app
 CHECK=0
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --models) MODE=models; shift ;;
     --check) CHECK=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +58,8 @@ trap cleanup EXIT
 # http://ADDR:PORT" line and sets PID and URL.
 start() {
   local name=$1; shift
+  : >"$TMP/$name.out"
+  : >"$TMP/$name.err"
   "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PID=$!
   PIDS+=("$PID")
@@ -73,14 +82,15 @@ stop() {
 # CPU ticks (user + system) used so far by process $1.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# measure LABEL PID URL: runs wrk and prints one row; records RPS[LABEL] and P99[LABEL].
-declare -A RPS P99 CPU
+# measure LABEL PID URL: runs wrk once and prints a row; keeps the best of the rounds
+# in RPS[LABEL] (highest), P99[LABEL] and CPU[LABEL] (lowest).
+declare -A RPS P99 CPU HWM
 measure() {
   local label=$1 pid=$2 url=$3 out t0 t1
   t0=$(cpu_ticks "$pid")
   out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
   t1=$(cpu_ticks "$pid")
-  echo "$out" >"$TMP/wrk-$label.txt"
+  echo "$out" >>"$TMP/wrk-$label.txt"
   local rps p99 reqs bad cpu
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -89,34 +99,55 @@ measure() {
         printf "%.3f", v * f}' <<<"$out")
   bad=$(awk '/Non-2xx or 3xx responses:/ {print "non-2xx/3xx: " $NF} /Socket errors:/ {print $0}' <<<"$out" | tr '\n' ' ')
   cpu=$(awk -v d="$((t1 - t0))" -v n="${reqs:-0}" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN { if (n > 0) printf "%.1f", d / hz / n * 1e6; else print "-" }')
-  RPS[$label]=${rps:-0}
-  P99[$label]=${p99:-0}
-  CPU[$label]=$cpu
-  printf '%-26s %12s %10s %10s' "$label" "${rps:-?}" "${p99:-?}" "$cpu"
-  [ -n "$bad" ] && printf '   (WARNING: %s)' "$bad"
+        'BEGIN { if (n > 0) printf "%.1f", d / hz / n * 1e6; else print "" }')
+  rps=${rps:-0} p99=${p99:-0}
+  RPS[$label]=$(awk -v a="${RPS[$label]:-0}" -v b="$rps" 'BEGIN { print (b + 0 > a + 0) ? b : a }')
+  P99[$label]=$(awk -v a="${P99[$label]:-}" -v b="$p99" 'BEGIN { print (a == "" || (b + 0 > 0 && b + 0 < a + 0)) ? b : a }')
+  if [ -n "$cpu" ]; then
+    CPU[$label]=$(awk -v a="${CPU[$label]:-}" -v b="$cpu" 'BEGIN { print (a == "" || b + 0 < a + 0) ? b : a }')
+  fi
+  local hwm
+  hwm=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status" 2>/dev/null || true)
+  HWM[$label]=$hwm
+  row "$label${round_tag:-}" "$rps" "$p99" "${cpu:--}" "${hwm:--}"
+  if [ -n "$bad" ]; then printf '   (WARNING: %s)' "$bad"; fi
   printf '\n'
 }
 
-header() {
-  printf '%-26s %12s %10s %10s\n' "target" "requests/s" "p99 ms" "cpu us/req"
+row() { printf '%-30s %12s %10s %10s %10s' "$1" "$2" "$3" "$4" "$5"; }
+
+header() { row "target" "requests/s" "p99 ms" "cpu us/req" "peak MB"; printf '\n'; }
+
+# best LABEL...: the best-of-rounds table.
+best() {
+  [ "$ROUNDS" -gt 1 ] || return 0
+  echo "# best of $ROUNDS rounds"
+  header
+  for l in "$@"; do row "$l" "${RPS[$l]}" "${P99[$l]}" "${CPU[$l]:--}" "${HWM[$l]:--}"; printf '\n'; done
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 
-echo "# evitrack bench: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency, loopback, $(nproc) cores"
+echo "# evitrack bench: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency, loopback, $(nproc) cores," \
+  "$ROUNDS round(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "$MODE" = models ]; then
+  MODELS=(pool-epoll pool-poll pool-select single-epoll per-connection auto pool-epoll:no-trick)
   header
-  for model in pool-epoll pool-poll pool-select single-epoll per-connection auto pool-epoll:no-trick; do
-    args=(--model "${model%%:*}")
-    [ "${model#*:}" = no-trick ] && args+=(--no-trick)
-    start "bare-$model" "$BARE_BIN" --port 0 "${args[@]}"
-    measure "$model" "$PID" "$URL/"
-    stop "$PID"
+  for r in $(seq 1 "$ROUNDS"); do
+    [ "$ROUNDS" -gt 1 ] && round_tag=" #$r"
+    for model in "${MODELS[@]}"; do
+      args=(--model "${model%%:*}")
+      [ "${model#*:}" = no-trick ] && args+=(--no-trick)
+      start "bare-$model" "$BARE_BIN" --port 0 "${args[@]}"
+      measure "$model" "$PID" "$URL/"
+      stop "$PID"
+    done
   done
-  for model in pool-poll pool-select single-epoll per-connection auto pool-epoll:no-trick; do
-    echo "ratio $model/pool-epoll: $(ratio "${RPS[$model]}" "${RPS[pool-epoll]}")"
+  best "${MODELS[@]}"
+  for model in "${MODELS[@]:1}"; do
+    echo "ratio $model/pool-epoll: $(ratio "${RPS[$model]}" "${RPS[pool-epoll]}") requests/s," \
+      "$(ratio "${CPU[$model]:-0}" "${CPU[pool-epoll]:-0}")x the CPU per request"
   done
   exit 0
 fi
@@ -124,20 +155,25 @@ fi
 start bare "$BARE_BIN" --port 0
 BARE_PID=$PID BARE_URL=$URL
 start evitrack "$EVITRACK_BIN" serve --db "$TMP/bench.db" --data "$TMP/data" \
-  --listen 127.0.0.1 --port 0 --demo
+  --listen 127.0.0.1 --port 0 --demo ${EVITRACK_SERVE_ARGS:-}
 APP_PID=$PID APP_URL=$URL
 
 header
-measure bare "$BARE_PID" "$BARE_URL/"
-measure healthz "$APP_PID" "$APP_URL/healthz"
-measure home "$APP_PID" "$APP_URL/"
+for r in $(seq 1 "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && round_tag=" #$r"
+  measure bare "$BARE_PID" "$BARE_URL/"
+  measure healthz "$APP_PID" "$APP_URL/healthz"
+  measure home "$APP_PID" "$APP_URL/"
+done
 stop "$BARE_PID"
+best bare healthz home
 
 status=0
 for t in healthz home; do
   r=$(ratio "${RPS[$t]}" "${RPS[bare]}")
   p=$(ratio "${P99[$t]}" "${P99[bare]}")
-  line="ratio $t/bare: $r requests/s, p99 ${P99[$t]} ms (${p}x bare)"
+  c=$(ratio "${CPU[$t]:-0}" "${CPU[bare]:-0}")
+  line="ratio $t/bare: $r requests/s, p99 ${P99[$t]} ms (${p}x bare), ${c}x the CPU per request"
   if [ "$t" = healthz ]; then
     line+=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.8) ? "  [budget >= 0.8: met]" : "  [budget >= 0.8: NOT met]" }')
   fi

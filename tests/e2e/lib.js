@@ -74,14 +74,18 @@ async function launch(opts = {}) {
 }
 
 /* Signs in through the /login form (fields email and password, a submit button) and
- * waits for the page after it. Throws, with the page's error text, if it stays on /login. */
+ * waits for the page after it; resolves that page's URL. Any earlier session in the
+ * browser is dropped first (cookies cleared), so it also switches users. Throws, with
+ * the page's error text, if it stays on /login. */
 async function signIn(page, base, email, password = http.DEMO_PASSWORD) {
+  await page.context().clearCookies();
   await page.goto(base + '/login');
   const form = page.locator('form:has(input[name="password"])').first();
   await form.locator('input[name="email"]').fill(email);
   await form.locator('input[name="password"]').fill(password);
+  // One navigation: POST /login, then either 303 to the user's home or the form again.
   await Promise.all([
-    page.waitForURL((u) => !/\/login\/?$/.test(new URL(u).pathname), {timeout: 15000}).catch(() => null),
+    page.waitForNavigation({waitUntil: 'load'}),
     form.locator('button[type="submit"], input[type="submit"], button:not([type])').first().click(),
   ]);
   await page.waitForLoadState('load');

@@ -4,7 +4,7 @@
 'use strict';
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
-const {startServer, launch, screenshot, axeCheck, formatViolations, htmlValidate,
+const {startServer, launch, signIn, screenshot, axeCheck, formatViolations, htmlValidate,
   formatHtmlErrors} = require('./lib.js');
 
 let srv;
@@ -31,6 +31,7 @@ test('home page loads, is accessible and valid', async () => {
   const h1 = (await page.locator('h1').first().innerText()).trim();
   assert.ok(h1.length > 0, 'the home page has no <h1> text');
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  assert.ok(await page.locator('a[href="/login"]').count() > 0, 'the home page links to /login');
   await screenshot(page, 'home');
 
   const violations = await axeCheck(page);
@@ -40,6 +41,24 @@ test('home page loads, is accessible and valid', async () => {
   const v = htmlValidate({home: html});
   if (v.available) assert.deepEqual(v.errors, [], formatHtmlErrors(v.errors));
   assert.deepEqual(problems, []);
+});
+
+test('sign in through the /login form', async () => {
+  const s = await launch();
+  try {
+    const landed = await signIn(s.page, srv.url, 'learner@demo.test', 'evitrack-demo');
+    assert.doesNotMatch(new URL(landed).pathname, /^\/login/);
+    const cookies = await s.context.cookies(srv.url);
+    const session = cookies.find((c) => c.name === 'evitrack_session');
+    assert.ok(session && session.httpOnly, 'an HttpOnly session cookie was set');
+    const me = await s.context.request.get(srv.url + '/api/v1/me');
+    assert.equal(me.status(), 200);
+    assert.match(await me.text(), /learner@demo\.test/);
+    await screenshot(s.page, 'signed-in-learner');
+    await assert.rejects(signIn(s.page, srv.url, 'learner@demo.test', 'not the password'), /stayed on \/login/);
+  } finally {
+    await s.close();
+  }
 });
 
 test('home page fits a 375px phone screen', async () => {

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const {startServer, runCli, assertStatus} = require('./lib.js');
 
 let srv;
-before(async () => { srv = await startServer(); });
+before(async () => { srv = await startServer({demo: true}); });
 after(() => srv && srv.stop());
 
 test('starts on a free loopback port with a fresh database', () => {
@@ -70,4 +70,42 @@ test('a second server is independent and stops cleanly on SIGTERM', async () => 
   assert.equal(other.exitCode, 0);
   assert.equal(fs.existsSync(other.dir), false, 'temporary directory removed');
   await assert.rejects(other.client().get('/healthz'), /GET \/healthz failed/);
+});
+
+test('login keeps the session cookie and CSRF token; CSRF is sent and required', async () => {
+  const c = await srv.login('learner@demo.test', 'evitrack-demo');
+  assert.match(c.csrf, /^[0-9a-f]{32,}$/);
+  assert.equal(c.user.email, 'learner@demo.test');
+  assert.ok(c.cookies.has('evitrack_session'), 'session cookie kept');
+  const me = await c.get('/api/v1/me');
+  assertStatus(me, 200);
+  assert.match(me.text, /learner@demo\.test/);
+  const noToken = await c.del('/api/v1/session', undefined, {csrf: false});
+  assertStatus(noToken, 403, 'a cookie-authenticated DELETE without X-CSRF-Token');
+  const out = await c.logout();
+  assert.ok(out.status >= 200 && out.status < 300, `logout: ${out.status} ${out.text}`);
+  const after = await c.get('/api/v1/me');
+  assertStatus(after, 401);
+  const anon = await srv.client().get('/api/v1/me');
+  assertStatus(anon, 401);
+});
+
+test('a failed login is reported with the server\'s answer', async () => {
+  await assert.rejects(srv.login('learner@demo.test', 'wrong password'), /sign-in as learner@demo\.test failed: HTTP 4\d\d/);
+});
+
+test('a request with no answer in time fails readably instead of hanging', async () => {
+  // A listening socket that never answers stands in for a stuck server.
+  const net = require('node:net');
+  const silent = net.createServer(() => {});
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const c = srv.client();
+    c.base = `http://127.0.0.1:${silent.address().port}`;
+    const t0 = Date.now();
+    await assert.rejects(c.get('/healthz', {timeoutMs: 300}), /GET \/healthz: no answer within 300 ms/);
+    assert.ok(Date.now() - t0 < 5000);
+  } finally {
+    silent.close();
+  }
 });

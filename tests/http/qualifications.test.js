@@ -167,6 +167,15 @@ test('a changed spec updates texts in place: ids kept, vanished criteria retired
     WHERE q.code = '${ICQ}' AND u.ref = 'U1'`));
   const ids = Object.fromEntries(srv.sqlRows(`SELECT ref, id FROM criteria WHERE unit_id = ${uid}`).map((x) => [x.ref, x.id]));
 
+  // a learner's evidence mapped to the criterion that will be reworded
+  const learner = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
+  srv.sql(`INSERT INTO evidence (learner_id, title, kind) VALUES (${learner}, 'Complaint log', 'product');
+    INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
+    VALUES (last_insert_rowid(), ${ids['2.1']}, ${learner}, 'brand values in my replies')`);
+  const statusRows = (cid) => Number(srv.sql(`SELECT count(*) FROM criterion_status WHERE criterion_id = ${cid}`));
+  const enrolled = statusRows(ids['4.1']);
+  assert.ok(enrolled > 0, 'demo learners have status rows for the unit');
+
   const r = await srv.run(['import', changed]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /4 criteria \(0 new, 1 updated, 1 retired\)|3 criteria \(0 new, 1 updated, 1 retired\)/);
@@ -178,6 +187,9 @@ test('a changed spec updates texts in place: ids kept, vanished criteria retired
   assert.equal(rows['4.1'].retired, 1);
   assert.equal(srv.sql(`SELECT count(*) FROM criteria WHERE unit_id = ${uid}`), '4'); // nothing deleted
   assert.equal(srv.sql('PRAGMA foreign_key_check'), '');
+  assert.equal(srv.sql(`SELECT note FROM evidence_criteria WHERE criterion_id = ${ids['2.1']} AND learner_id = ${learner}`), 'brand values in my replies');
+  assert.equal(statusRows(ids['4.1']), 0, 'a retired criterion leaves learners\' status');
+  assert.equal(statusRows(ids['2.1']), enrolled);
   const c = await srv.login('learner@demo.test');
   const unit = (await c.get(`/api/v1/units/${uid}`)).json;
   const refs = unit.outcomes.flatMap((o) => o.criteria.map((x) => x.ref));
@@ -192,6 +204,7 @@ test('a changed spec updates texts in place: ids kept, vanished criteria retired
   assert.deepEqual(after2.map((x) => [x.ref, x.id, x.retired]),
     [['1.1', ids['1.1'], 0], ['2.1', ids['2.1'], 0], ['3.1', ids['3.1'], 0], ['4.1', ids['4.1'], 0]]);
   assert.ok(after2[1].text.startsWith(oldText));
+  assert.equal(statusRows(ids['4.1']), enrolled, 'a restored criterion is back in learners\' status');
 });
 
 test('a bad file imports nothing and says which file, line and why', async () => {
@@ -319,4 +332,40 @@ test('admin upload page: same importer, same summary; others may not use it', as
   r = await admin.upload('/admin/specs', {}, []);
   assert.equal(r.status, 400);
   assert.match(r.text, /Choose a specification file to import/);
+});
+
+test('a loaded qualification downloads as canonical JSON that imports as a no-op', async () => {
+  const staff = await srv.login('assessor@demo.test');
+  const q = await qualByCode(staff, ICQ);
+  const r = await staff.get(`/api/v1/qualifications/${q.id}/spec`);
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.headers['content-disposition'] || '', /ICQ-L3-DIPLOMA-CUSTOMER-SERVICE-RQF\.json/);
+  const spec = JSON.parse(r.text);
+  assert.equal(spec.evitrack_spec, 1);
+  assert.equal(spec.qualification.code, ICQ);
+  assert.deepEqual(spec.units.map((u) => [u.ref, u.outcomes.length, u.criteria.length]), [['U1', 4, 4], ['U2', 2, 4]]);
+  assert.deepEqual(spec.units[1].criteria.map((c) => [c.ref, c.outcome]), [['1.1', 1], ['1.2', 1], ['2.1', 2], ['2.2', 2]]);
+  assert.equal(spec.units[0].guidance.assessment_guidance.length, 7);
+  const learner = await srv.login('learner@demo.test');
+  assert.equal((await learner.get(`/api/v1/qualifications/${q.id}/spec`)).status, 403);
+  const admin = await srv.login('admin@demo.test');
+  const back = await admin.post('/api/v1/specs', {name: 'export.json', content: r.text});
+  assert.equal(back.status, 200, back.text);
+  assert.equal(back.json.changes, 0);
+  assert.deepEqual(back.json.files[0].units.map((u) => u.action), ['unchanged', 'unchanged']);
+});
+
+test('a learner sees their own status of each criterion on the unit page', async () => {
+  const c = await srv.login('learner3@demo.test');
+  const q = await qualByCode(c, PROQUAL);
+  const uid = (await c.get(`/api/v1/qualifications/${q.id}`)).json.units[0].id;
+  const learner = Number(srv.sql("SELECT id FROM users WHERE email = 'learner3@demo.test'"));
+  const rows = Number(srv.sql(`SELECT count(*) FROM criterion_status WHERE learner_id = ${learner} AND unit_id = ${uid}`));
+  const page = await c.get(`/units/${uid}`);
+  assert.equal(page.status, 200);
+  assert.equal(rows, 4, 'the demo enrols learner3 on every qualification');
+  assert.ok(page.text.includes('Your progress'));
+  assert.equal((page.text.match(/<td><span class="tag tag--[a-z_]+">/g) || []).length, 4);
+  const staff = await srv.login('assessor@demo.test');
+  assert.ok(!(await staff.get(`/units/${uid}`)).text.includes('Your progress'));
 });

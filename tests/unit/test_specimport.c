@@ -269,6 +269,36 @@ static void expect_error(const char *name, const char *text, size_t len, int lin
 
 #define EXPECT(name, text, line, needle) expect_error(name, text, sizeof(text) - 1, line, needle)
 
+static void expect_error(const char *name, const char *text, size_t len, int line, const char *needle);
+
+/* A page that numbers its criteria ("1.2 ...") says where each belongs. */
+static void test_numbered_criteria(void)
+{
+    const char *page = "My unitBody Ltd Revision\nTopic Synopsis\nS.\nMy unit\nBODY LTD\nBody Level 2 Award in Things\n"
+                       "Learning Objectives\n- Know apples, Know pears\nAssessment Criteria\n"
+                       "- 2.1 Name pears\n- AC 1.1: Name apples\n- Peel pears\n";
+    specimport_error_t err;
+    json_t *r = specimport_parse("numbered.txt", page, strlen(page), &err);
+    CHECK(r != NULL);
+    if (!r) {
+        fprintf(stderr, "%d: %s\n", err.line, err.reason);
+        return;
+    }
+    json_t *u = unit0(r);
+    CHECK_STR(q_field(r, "level"), "2");
+    CHECK_STR(crit(u, 0, "ref"), "2.1");
+    CHECK_STR(crit(u, 0, "text"), "Name pears");
+    CHECK_STR(crit(u, 0, "assigned_by"), "document");
+    CHECK_STR(crit(u, 1, "ref"), "1.1");
+    CHECK_STR(crit(u, 1, "text"), "Name apples");
+    CHECK_INT(crit_outcome(u, 2), 2); /* "pears" */
+    CHECK_STR(crit(u, 2, "ref"), "2.2");
+    json_decref(r);
+    const char *bad = "My unitBody Ltd Revision\nTopic Synopsis\nS.\nMy unit\nBODY LTD\nBody Level 2 Award\n"
+                      "Learning Objectives\n- Know apples\nAssessment Criteria\n- 1.1 Name apples\n- 3.1 Name plums\n";
+    expect_error("bad-ref.txt", bad, strlen(bad), 11, "names learning outcome 3");
+}
+
 static void test_malformed(void)
 {
     EXPECT("empty.txt", "", 1, "empty");
@@ -355,6 +385,7 @@ int main(void)
     test_seed_004();
     test_split_and_code();
     test_assignment_rule();
+    test_numbered_criteria();
     test_malformed();
     test_canonical_roundtrip();
     TEST_DONE();

@@ -1,0 +1,980 @@
+/* export.c: portfolio, cohort and subject-access exports as zip files with a SHA-256 manifest */
+#include "export.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sodium.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "policy.h"
+#include "progress.h"
+#include "storage.h"
+#include "tmpl.h"
+
+/* ------------------------------------------------------------ zip writer */
+
+/* One zip being written, with the manifest of what went in. */
+typedef struct zipw {
+    struct archive *a;
+    json_t *manifest; /* [{path, size, sha256}] */
+    time_t now;
+    char *err;
+    size_t errlen;
+    int failed;
+} zipw_t;
+
+static void zfail(zipw_t *z, const char *fmt, ...) EV_PRINTF(2, 3);
+static void zfail(zipw_t *z, const char *fmt, ...)
+{
+    if (z->failed)
+        return;
+    z->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(z->err, z->errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void manifest_add(zipw_t *z, const char *path, uint64_t size, const unsigned char digest[32])
+{
+    char hex[65];
+    util_hex(digest, 32, hex);
+    json_array_append_new(z->manifest, json_pack("{s:s, s:I, s:s}", "path", path, "size", (json_int_t)size,
+                                                 "sha256", hex));
+}
+
+static struct archive_entry *zentry(zipw_t *z, const char *path, uint64_t size)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_size(e, (la_int64_t)size);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, z->now, 0);
+    return e;
+}
+
+/* Adds a buffer as path (and to the manifest unless it is the manifest itself). */
+static void zadd(zipw_t *z, const char *path, const char *data, size_t len, int in_manifest)
+{
+    if (z->failed)
+        return;
+    struct archive_entry *e = zentry(z, path, len);
+    if (archive_write_header(z->a, e) != ARCHIVE_OK ||
+        (len && archive_write_data(z->a, data, len) != (la_ssize_t)len))
+        zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
+    archive_entry_free(e);
+    if (in_manifest && !z->failed) {
+        unsigned char d[32];
+        crypto_hash_sha256(d, (const unsigned char *)data, len);
+        manifest_add(z, path, len, d);
+    }
+}
+
+/* Streams a file from disk into the zip as path, hashing what it copies; the
+ * stored hash expected_hex (if any) is checked against what was read. */
+static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const char *expected_hex)
+{
+    if (z->failed)
+        return;
+    int fd = open(fs_path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        zfail(z, "evidence file missing from the store: %s", fs_path);
+        return;
+    }
+    struct archive_entry *e = zentry(z, path, (uint64_t)sb.st_size);
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    uint64_t total = 0;
+    if (archive_write_header(z->a, e) != ARCHIVE_OK) {
+        zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
+    } else {
+        char *chunk = xmalloc(1 << 16);
+        ssize_t n;
+        while ((n = read(fd, chunk, 1 << 16)) > 0) {
+            crypto_hash_sha256_update(&st, (const unsigned char *)chunk, (unsigned long long)n);
+            if (archive_write_data(z->a, chunk, (size_t)n) != n) {
+                zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
+                break;
+            }
+            total += (uint64_t)n;
+        }
+        if (n < 0)
+            zfail(z, "cannot read %s: %s", fs_path, strerror(errno));
+        free(chunk);
+    }
+    archive_entry_free(e);
+    close(fd);
+    if (z->failed)
+        return;
+    unsigned char d[32];
+    crypto_hash_sha256_final(&st, d);
+    char hex[65];
+    util_hex(d, 32, hex);
+    if (expected_hex && strcmp(hex, expected_hex) != 0)
+        ev_log("export: %s does not match its stored hash %s (read %s)", fs_path, expected_hex, hex);
+    manifest_add(z, path, total, d);
+}
+
+static void zadd_json(zipw_t *z, const char *path, json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!s) {
+        zfail(z, "cannot serialise %s", path);
+        return;
+    }
+    zadd(z, path, s, strlen(s), 1);
+    free(s);
+}
+
+static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
+{
+    memset(z, 0, sizeof *z);
+    z->err = err;
+    z->errlen = errlen;
+    z->now = time(NULL);
+    z->manifest = json_array();
+    z->a = archive_write_new();
+    if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
+        archive_write_open_filename(z->a, path) != ARCHIVE_OK) {
+        snprintf(err, errlen, "cannot create %s: %s", path, z->a ? archive_error_string(z->a) : "no memory");
+        if (z->a)
+            archive_write_free(z->a);
+        json_decref(z->manifest);
+        return EV_ERR;
+    }
+    return EV_OK;
+}
+
+/* Writes the manifest (manifest.txt in `sha256sum -c` form, and manifest.json)
+ * and closes the zip. */
+static int zclose(zipw_t *z)
+{
+    if (!z->failed) {
+        buf_t txt = {0};
+        buf_puts(&txt, "");
+        size_t i;
+        json_t *m;
+        json_array_foreach(z->manifest, i, m)
+            buf_printf(&txt, "%s  %s\n", json_string_value(json_object_get(m, "sha256")),
+                       json_string_value(json_object_get(m, "path")));
+        zadd(z, "manifest.txt", txt.data ? txt.data : "", txt.len, 0);
+        buf_free(&txt);
+        json_t *mj = json_pack("{s:s, s:s, s:O}", "algorithm", "SHA-256", "generator",
+                               "evitrack " EVITRACK_VERSION, "files", z->manifest);
+        char *s = json_dumps(mj, JSON_INDENT(2));
+        zadd(z, "manifest.json", s, strlen(s), 0);
+        free(s);
+        json_decref(mj);
+    }
+    if (archive_write_close(z->a) != ARCHIVE_OK)
+        zfail(z, "cannot finish the zip: %s", archive_error_string(z->a));
+    archive_write_free(z->a);
+    json_decref(z->manifest);
+    return z->failed ? EV_ERR : EV_OK;
+}
+
+/* ---------------------------------------------------------- the data */
+
+/* A file name safe inside a zip and in a relative link: [A-Za-z0-9._-], at most
+ * 80 characters, never starting with a dot. */
+static char *safe_name(const char *name)
+{
+    buf_t b = {0};
+    for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p && b.len < 80; p++) {
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '.' || *p == '-' || *p == '_';
+        buf_putc(&b, ok && !(b.len == 0 && *p == '.') ? (char)*p : '_');
+    }
+    if (!b.len)
+        buf_puts(&b, "file");
+    return buf_take(&b);
+}
+
+/* Groups rows of `items` into objects of `into` by id: into[k].key[] += item
+ * where item[fk] == into[k].id. Consumes items. */
+static void attach(json_t *into, const char *key, json_t *items, const char *fk)
+{
+    size_t i, j;
+    json_t *o, *it;
+    json_array_foreach(into, i, o) {
+        json_t *arr = json_array();
+        int64_t id = json_integer_value(json_object_get(o, "id"));
+        json_array_foreach(items, j, it)
+            if (json_integer_value(json_object_get(it, fk)) == id)
+                json_array_append(arr, it);
+        json_object_set_new(o, key, arr);
+    }
+    json_decref(items);
+}
+
+static json_t *or_empty(json_t *a)
+{
+    return a ? a : json_array();
+}
+
+json_t *export_portfolio_json(db_t *db, int64_t learner_id)
+{
+    json_t *doc = progress_learner(db, learner_id, progress_today());
+    if (!doc)
+        return NULL;
+    json_t *evidence = or_empty(db_all(db,
+        "SELECT id, title, kind, description, body, occurred_on, status, submitted_at, created_at, updated_at"
+        " FROM evidence WHERE learner_id = ? ORDER BY id", "i", learner_id));
+    json_t *files = or_empty(db_all(db,
+        "SELECT f.id, f.evidence_id, f.name, f.size, f.sha256, f.mime, f.created_at"
+        " FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id"
+        " WHERE e.learner_id = ? ORDER BY f.id", "i", learner_id));
+    /* where each file sits in the zip, relative to the learner's folder */
+    size_t i;
+    json_t *f;
+    json_array_foreach(files, i, f) {
+        char *sn = safe_name(json_string_value(json_object_get(f, "name")));
+        char *zp = fmtalloc("evidence/%lld/%lld-%s", (long long)json_integer_value(json_object_get(f, "evidence_id")),
+                            (long long)json_integer_value(json_object_get(f, "id")), sn);
+        json_object_set_new(f, "zip_path", json_string(zp));
+        free(zp);
+        free(sn);
+    }
+    json_t *maps = or_empty(db_all(db,
+        "SELECT ec.evidence_id, ec.criterion_id, c.ref, u.ref AS unit_ref, ec.note"
+        " FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id"
+        " WHERE ec.learner_id = ? ORDER BY ec.evidence_id, u.position, c.position", "i", learner_id));
+    attach(evidence, "files", files, "evidence_id");
+    attach(evidence, "criteria", maps, "evidence_id");
+    json_object_set_new(doc, "evidence", evidence);
+
+    json_t *decisions = or_empty(db_all(db,
+        "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, c.text AS criterion_text, u.ref AS unit_ref,"
+        " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id, d.created_at,"
+        " d.assessor_id, a.name AS assessor_name,"
+        " cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"
+        " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
+        " JOIN users a ON a.id = d.assessor_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
+        " WHERE d.learner_id = ? ORDER BY d.id", "i", learner_id));
+    json_t *dev = or_empty(db_all(db,
+        "SELECT de.decision_id, de.evidence_id FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
+        " WHERE d.learner_id = ?", "i", learner_id));
+    json_t *samples = or_empty(db_all(db,
+        "SELECT s.id, s.decision_id, s.outcome, s.feedback, s.created_at, s.response, s.responded_at,"
+        " s.iqa_id, i.name AS iqa_name, c.ref AS criterion_ref, u.ref AS unit_ref"
+        " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users i ON i.id = s.iqa_id"
+        " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
+        " WHERE d.learner_id = ? ORDER BY s.id", "i", learner_id));
+    attach(decisions, "evidence", dev, "decision_id");
+    attach(decisions, "iqa_samples", json_deep_copy(samples), "decision_id");
+    json_object_set_new(doc, "decisions", decisions);
+    json_object_set_new(doc, "iqa_samples", samples);
+    json_object_set_new(doc, "unit_signoffs", or_empty(db_all(db,
+        "SELECT s.unit_id, u.ref AS unit_ref, u.title AS unit_title, a.name AS assessor_name,"
+        " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
+        " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
+    json_object_set_new(doc, "audit_events", or_empty(db_all(db,
+        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id,"
+        " e.before AS before_json, e.after AS after_json, e.prev_hash, e.hash"
+        " FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id"
+        " WHERE e.learner_id = ? ORDER BY e.id", "i", learner_id)));
+    char now[21];
+    util_now_iso(now);
+    json_object_set_new(doc, "exported_at", json_string(now));
+    json_object_set_new(doc, "generator", json_string("evitrack " EVITRACK_VERSION));
+    return doc;
+}
+
+/* Everything held about the learner beyond the portfolio: the account (without
+ * the password hash), sign-in sessions and failures, and every audit event in
+ * which they acted. */
+static json_t *subject_access_json(db_t *db, int64_t learner_id, json_t *portfolio)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "account", db_one(db,
+        "SELECT id, email, name, role, disabled, created_at, updated_at FROM users WHERE id = ?", "i", learner_id));
+    json_object_set_new(d, "enrolments", or_empty(db_all(db,
+        "SELECT e.id, q.code AS qualification_code, q.title AS qualification_title, a.name AS assessor_name,"
+        " i.name AS iqa_name, e.start_date, e.planned_end_date, e.status, e.ended_at, e.created_at"
+        " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
+        " LEFT JOIN users i ON i.id = e.iqa_id WHERE e.learner_id = ? ORDER BY e.id", "i", learner_id)));
+    json_object_set_new(d, "sessions", or_empty(db_all(db,
+        "SELECT created_at, last_seen, expires_at FROM sessions WHERE user_id = ? ORDER BY created_at",
+        "i", learner_id)));
+    json_object_set_new(d, "sign_in_failures", or_empty(db_all(db,
+        "SELECT f.addr, f.at FROM login_failures f JOIN users u ON u.email = f.email WHERE u.id = ? ORDER BY f.id",
+        "i", learner_id)));
+    json_object_set_new(d, "audit_events_as_actor", or_empty(db_all(db,
+        "SELECT id, at, action, entity, entity_id, learner_id, before AS before_json, after AS after_json"
+        " FROM audit_events WHERE actor_id = ? ORDER BY id", "i", learner_id)));
+    json_object_set(d, "portfolio", portfolio);
+    json_object_set_new(d, "note", json_string(
+        "A copy of the personal data evitrack holds about you (UK GDPR, Article 15). "
+        "Evidence files are in the evidence folder; index.html shows the portfolio."));
+    return d;
+}
+
+/* ---------------------------------------------------------- index.html */
+
+static void h(buf_t *b, const char *s)
+{
+    if (s)
+        html_escape(b, s, strlen(s));
+}
+
+static const char *js(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static long long ji(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static const char *outcome_label(const char *o)
+{
+    if (!strcmp(o, "met"))
+        return "Met";
+    if (!strcmp(o, "not_met"))
+        return "Not yet met";
+    if (!strcmp(o, "agree"))
+        return "Agree";
+    if (!strcmp(o, "action_required"))
+        return "Action required";
+    return o;
+}
+
+static const char STYLE[] =
+    "body{font-family:system-ui,Arial,sans-serif;color:#0b0c0c;max-width:1100px;margin:0 auto;padding:20px;line-height:1.45}"
+    "h1{font-size:2rem}h2{border-top:2px solid #1d4f91;padding-top:12px;margin-top:36px}"
+    "table{border-collapse:collapse;width:100%;margin:10px 0 24px}"
+    "th,td{border-bottom:1px solid #b1b4b6;padding:6px 8px;text-align:left;vertical-align:top}"
+    "th{background:#f3f2f1}.met{color:#005a30;font-weight:700}.not_met{color:#942514;font-weight:700}"
+    ".muted{color:#505a5f}.ev{border:1px solid #b1b4b6;padding:10px 15px;margin:12px 0}"
+    "a{color:#1d4f91}nav ul{columns:2}pre{white-space:pre-wrap;background:#f3f2f1;padding:8px}"
+    "@media print{a{color:inherit}}";
+
+static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
+{
+    json_t *learner = json_object_get(doc, "learner");
+    buf_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+    h(b, title_prefix);
+    h(b, js(learner, "name"));
+    buf_printf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>Portfolio: ", STYLE);
+    h(b, js(learner, "name"));
+    buf_puts(b, "</h1>\n<p class=\"muted\">");
+    h(b, js(learner, "email"));
+    buf_puts(b, " · exported ");
+    h(b, js(doc, "exported_at"));
+    buf_puts(b, " by ");
+    h(b, js(doc, "generator"));
+    buf_puts(b, ". Every file in this archive is listed with its SHA-256 in manifest.txt "
+                "(check with <code>sha256sum -c manifest.txt</code>).</p>\n"
+                "<nav aria-label=\"Contents\"><ul><li><a href=\"#progress\">Progress</a></li>"
+                "<li><a href=\"#criteria\">Units and criteria</a></li><li><a href=\"#decisions\">Decisions</a></li>"
+                "<li><a href=\"#iqa\">IQA samples</a></li><li><a href=\"#signoffs\">Unit sign-offs</a></li>"
+                "<li><a href=\"#evidence\">Evidence</a></li><li><a href=\"#audit\">Audit trail</a></li></ul></nav>\n");
+
+    size_t i, j, k;
+    json_t *q, *u, *c;
+    buf_puts(b, "<h2 id=\"progress\">Progress</h2>\n<table><thead><tr><th>Qualification</th><th>Assessor</th>"
+                "<th>IQA</th><th>Dates</th><th>Status</th><th>Criteria met</th><th>Expected progress</th></tr></thead><tbody>\n");
+    json_array_foreach(json_object_get(doc, "qualifications"), i, q) {
+        buf_puts(b, "<tr><td>");
+        h(b, js(q, "code"));
+        buf_puts(b, " ");
+        h(b, js(q, "title"));
+        buf_puts(b, "</td><td>");
+        h(b, js(json_object_get(q, "assessor"), "name"));
+        buf_puts(b, "</td><td>");
+        h(b, js(json_object_get(q, "iqa"), "name"));
+        buf_puts(b, "</td><td>");
+        h(b, js(q, "start_date"));
+        buf_puts(b, " to ");
+        h(b, js(q, "planned_end_date"));
+        buf_puts(b, "</td><td>");
+        h(b, js(q, "status"));
+        buf_printf(b, "</td><td>%lld of %lld (%lld%%)</td><td>", ji(q, "met"), ji(q, "total"), ji(q, "percent"));
+        h(b, js(json_object_get(q, "pace"), "label"));
+        buf_puts(b, "</td></tr>\n");
+    }
+    buf_puts(b, "</tbody></table>\n");
+
+    /* latest decision per criterion, for the criteria tables */
+    json_t *decisions = json_object_get(doc, "decisions");
+    buf_puts(b, "<h2 id=\"criteria\">Units and criteria</h2>\n");
+    json_array_foreach(json_object_get(doc, "qualifications"), i, q) {
+        json_array_foreach(json_object_get(q, "units"), j, u) {
+            buf_puts(b, "<h3>");
+            h(b, js(q, "code"));
+            buf_puts(b, " unit ");
+            h(b, js(u, "ref"));
+            buf_puts(b, ": ");
+            h(b, js(u, "title"));
+            buf_printf(b, " <span class=\"muted\">(%lld of %lld met)</span></h3>\n", ji(u, "met"), ji(u, "total"));
+            buf_puts(b, "<table><thead><tr><th>Criterion</th><th>Status</th><th>Latest decision</th><th>Evidence</th>"
+                        "</tr></thead><tbody>\n");
+            json_array_foreach(json_object_get(u, "criteria"), k, c) {
+                buf_puts(b, "<tr><td><strong>");
+                h(b, js(c, "ref"));
+                buf_puts(b, "</strong> ");
+                h(b, js(c, "text"));
+                buf_printf(b, "</td><td class=\"%s\">", js(c, "status"));
+                h(b, js(c, "status_label"));
+                buf_puts(b, "</td><td>");
+                long long did = ji(c, "decision_id");
+                size_t di;
+                json_t *d;
+                json_array_foreach(decisions, di, d) {
+                    if (ji(d, "id") != did || !did)
+                        continue;
+                    buf_printf(b, "<a href=\"#d%lld\">%s</a>, ", did, outcome_label(js(d, "outcome")));
+                    h(b, js(d, "assessor_name"));
+                    buf_puts(b, ", ");
+                    h(b, js(d, "created_at"));
+                }
+                buf_puts(b, "</td><td>");
+                size_t ei;
+                json_t *ev, *m;
+                json_array_foreach(json_object_get(doc, "evidence"), ei, ev) {
+                    size_t mi;
+                    json_array_foreach(json_object_get(ev, "criteria"), mi, m)
+                        if (ji(m, "criterion_id") == ji(c, "id"))
+                            buf_printf(b, "<a href=\"#e%lld\">E%lld</a> ", ji(ev, "id"), ji(ev, "id"));
+                }
+                buf_puts(b, "</td></tr>\n");
+            }
+            buf_puts(b, "</tbody></table>\n");
+        }
+    }
+
+    json_t *d;
+    buf_puts(b, "<h2 id=\"decisions\">Assessment decisions</h2>\n");
+    if (!json_array_size(decisions))
+        buf_puts(b, "<p>No decisions yet.</p>\n");
+    else
+        buf_puts(b, "<table><thead><tr><th>Decision</th><th>Criterion</th><th>Outcome</th><th>Assessor and date</th>"
+                    "<th>Feedback</th><th>Evidence</th><th>Learner countersign</th><th>IQA</th></tr></thead><tbody>\n");
+    json_array_foreach(decisions, i, d) {
+        buf_printf(b, "<tr id=\"d%lld\"><td>D%lld%s", ji(d, "id"), ji(d, "id"),
+                   ji(d, "supersedes_id") ? "" : "");
+        if (ji(d, "supersedes_id"))
+            buf_printf(b, " <span class=\"muted\">(replaces <a href=\"#d%lld\">D%lld</a>)</span>", ji(d, "supersedes_id"),
+                       ji(d, "supersedes_id"));
+        buf_puts(b, "</td><td>");
+        h(b, js(d, "unit_ref"));
+        buf_puts(b, " ");
+        h(b, js(d, "criterion_ref"));
+        buf_printf(b, "</td><td class=\"%s\">%s</td><td>", js(d, "outcome"), outcome_label(js(d, "outcome")));
+        h(b, js(d, "assessor_name"));
+        buf_puts(b, "<br><span class=\"muted\">");
+        h(b, js(d, "created_at"));
+        buf_puts(b, json_is_true(json_object_get(d, "declaration")) || ji(d, "declaration") ? "<br>declaration signed" : "");
+        buf_puts(b, "</span></td><td>");
+        h(b, js(d, "feedback"));
+        json_t *vacsr = json_object_get(d, "vacsr");
+        if (json_is_object(vacsr) && json_object_size(vacsr)) {
+            const char *key;
+            json_t *v;
+            buf_puts(b, "<br><span class=\"muted\">");
+            json_object_foreach(vacsr, key, v) {
+                h(b, key);
+                buf_puts(b, json_is_true(v) ? " ✓ " : " ✗ ");
+            }
+            buf_puts(b, "</span>");
+        }
+        buf_puts(b, "</td><td>");
+        json_t *x;
+        json_array_foreach(json_object_get(d, "evidence"), j, x)
+            buf_printf(b, "<a href=\"#e%lld\">E%lld</a> ", ji(x, "evidence_id"), ji(x, "evidence_id"));
+        buf_puts(b, "</td><td>");
+        if (*js(d, "countersigned_at")) {
+            buf_puts(b, "Signed ");
+            h(b, js(d, "countersigned_at"));
+            if (*js(d, "countersign_comment")) {
+                buf_puts(b, ": ");
+                h(b, js(d, "countersign_comment"));
+            }
+        } else {
+            buf_puts(b, "<span class=\"muted\">not yet</span>");
+        }
+        buf_puts(b, "</td><td>");
+        json_array_foreach(json_object_get(d, "iqa_samples"), j, x) {
+            buf_printf(b, "<a href=\"#s%lld\">%s</a> ", ji(x, "id"), outcome_label(js(x, "outcome")));
+        }
+        buf_puts(b, "</td></tr>\n");
+    }
+    if (json_array_size(decisions))
+        buf_puts(b, "</tbody></table>\n");
+
+    json_t *s;
+    json_t *samples = json_object_get(doc, "iqa_samples");
+    buf_puts(b, "<h2 id=\"iqa\">Internal quality assurance samples</h2>\n");
+    if (!json_array_size(samples))
+        buf_puts(b, "<p>No decisions sampled yet.</p>\n");
+    else
+        buf_puts(b, "<table><thead><tr><th>Sample</th><th>Decision</th><th>IQA and date</th><th>Outcome</th>"
+                    "<th>Feedback</th><th>Assessor's response</th></tr></thead><tbody>\n");
+    json_array_foreach(samples, i, s) {
+        buf_printf(b, "<tr id=\"s%lld\"><td>S%lld</td><td><a href=\"#d%lld\">D%lld</a> ", ji(s, "id"), ji(s, "id"),
+                   ji(s, "decision_id"), ji(s, "decision_id"));
+        h(b, js(s, "unit_ref"));
+        buf_puts(b, " ");
+        h(b, js(s, "criterion_ref"));
+        buf_puts(b, "</td><td>");
+        h(b, js(s, "iqa_name"));
+        buf_puts(b, "<br><span class=\"muted\">");
+        h(b, js(s, "created_at"));
+        buf_printf(b, "</span></td><td>%s</td><td>", outcome_label(js(s, "outcome")));
+        h(b, js(s, "feedback"));
+        buf_puts(b, "</td><td>");
+        h(b, js(s, "response"));
+        if (*js(s, "responded_at")) {
+            buf_puts(b, " <span class=\"muted\">");
+            h(b, js(s, "responded_at"));
+            buf_puts(b, "</span>");
+        }
+        buf_puts(b, "</td></tr>\n");
+    }
+    if (json_array_size(samples))
+        buf_puts(b, "</tbody></table>\n");
+
+    json_t *so = json_object_get(doc, "unit_signoffs");
+    buf_puts(b, "<h2 id=\"signoffs\">Unit sign-offs</h2>\n");
+    if (!json_array_size(so))
+        buf_puts(b, "<p>No units signed off yet.</p>\n");
+    else
+        buf_puts(b, "<table><thead><tr><th>Unit</th><th>Assessor signed</th><th>Learner signed</th></tr></thead><tbody>\n");
+    json_array_foreach(so, i, s) {
+        buf_puts(b, "<tr><td>");
+        h(b, js(s, "unit_ref"));
+        buf_puts(b, " ");
+        h(b, js(s, "unit_title"));
+        buf_puts(b, "</td><td>");
+        h(b, js(s, "assessor_name"));
+        buf_puts(b, ", ");
+        h(b, js(s, "assessor_signed_at"));
+        buf_puts(b, "</td><td>");
+        h(b, *js(s, "learner_signed_at") ? js(s, "learner_signed_at") : "not yet");
+        buf_puts(b, "</td></tr>\n");
+    }
+    if (json_array_size(so))
+        buf_puts(b, "</tbody></table>\n");
+
+    json_t *ev;
+    buf_puts(b, "<h2 id=\"evidence\">Evidence</h2>\n");
+    if (!json_array_size(json_object_get(doc, "evidence")))
+        buf_puts(b, "<p>No evidence yet.</p>\n");
+    json_array_foreach(json_object_get(doc, "evidence"), i, ev) {
+        buf_printf(b, "<section class=\"ev\" id=\"e%lld\"><h3>E%lld: ", ji(ev, "id"), ji(ev, "id"));
+        h(b, js(ev, "title"));
+        buf_puts(b, "</h3>\n<p class=\"muted\">");
+        h(b, js(ev, "kind"));
+        if (*js(ev, "occurred_on")) {
+            buf_puts(b, " · ");
+            h(b, js(ev, "occurred_on"));
+        }
+        buf_puts(b, " · ");
+        h(b, js(ev, "status"));
+        if (*js(ev, "submitted_at")) {
+            buf_puts(b, " · submitted ");
+            h(b, js(ev, "submitted_at"));
+        }
+        buf_puts(b, "</p>\n");
+        if (*js(ev, "description")) {
+            buf_puts(b, "<p>");
+            h(b, js(ev, "description"));
+            buf_puts(b, "</p>\n");
+        }
+        if (*js(ev, "body")) {
+            buf_puts(b, "<pre>");
+            h(b, js(ev, "body"));
+            buf_puts(b, "</pre>\n");
+        }
+        json_t *m;
+        if (json_array_size(json_object_get(ev, "criteria"))) {
+            buf_puts(b, "<p><strong>Mapped to:</strong></p><ul>\n");
+            json_array_foreach(json_object_get(ev, "criteria"), j, m) {
+                buf_puts(b, "<li>");
+                h(b, js(m, "unit_ref"));
+                buf_puts(b, " ");
+                h(b, js(m, "ref"));
+                if (*js(m, "note")) {
+                    buf_puts(b, ": ");
+                    h(b, js(m, "note"));
+                }
+                buf_puts(b, "</li>\n");
+            }
+            buf_puts(b, "</ul>\n");
+        }
+        if (json_array_size(json_object_get(ev, "files"))) {
+            buf_puts(b, "<p><strong>Files:</strong></p><ul>\n");
+            json_array_foreach(json_object_get(ev, "files"), j, m) {
+                buf_puts(b, "<li><a href=\"");
+                h(b, js(m, "zip_path"));
+                buf_puts(b, "\">");
+                h(b, js(m, "name"));
+                buf_printf(b, "</a> <span class=\"muted\">%lld bytes, ", ji(m, "size"));
+                h(b, js(m, "mime"));
+                buf_puts(b, ", SHA-256 <code>");
+                h(b, js(m, "sha256"));
+                buf_puts(b, "</code></span></li>\n");
+            }
+            buf_puts(b, "</ul>\n");
+        }
+        buf_puts(b, "</section>\n");
+    }
+
+    json_t *a;
+    buf_puts(b, "<h2 id=\"audit\">Audit trail</h2>\n<p class=\"muted\">Every change to this portfolio, in order; "
+                "each event carries the hash of the one before (also in audit.json).</p>\n"
+                "<table><thead><tr><th>#</th><th>When</th><th>Who</th><th>What</th></tr></thead><tbody>\n");
+    json_array_foreach(json_object_get(doc, "audit_events"), i, a) {
+        buf_printf(b, "<tr><td>%lld</td><td>", ji(a, "id"));
+        h(b, js(a, "at"));
+        buf_puts(b, "</td><td>");
+        h(b, *js(a, "actor_name") ? js(a, "actor_name") : "system");
+        buf_puts(b, "</td><td>");
+        h(b, js(a, "action"));
+        buf_puts(b, " ");
+        h(b, js(a, "entity"));
+        if (ji(a, "entity_id"))
+            buf_printf(b, " %lld", ji(a, "entity_id"));
+        buf_puts(b, "</td></tr>\n");
+    }
+    buf_puts(b, "</tbody></table>\n</main>\n</body>\n</html>\n");
+}
+
+/* Adds one learner's portfolio under prefix ("" or "learners/ID-NAME/"). */
+static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, const char *prefix,
+                        export_kind_t kind, const char *title_prefix)
+{
+    json_t *doc = export_portfolio_json(db, learner_id);
+    if (!doc) {
+        zfail(z, "no learner %lld", (long long)learner_id);
+        return;
+    }
+    buf_t html = {0};
+    render_index(&html, doc, title_prefix);
+    char *p = fmtalloc("%sindex.html", prefix);
+    zadd(z, p, html.data, html.len, 1);
+    free(p);
+    buf_free(&html);
+    size_t i, j;
+    json_t *ev, *f;
+    json_array_foreach(json_object_get(doc, "evidence"), i, ev) {
+        json_array_foreach(json_object_get(ev, "files"), j, f) {
+            const char *sha = js(f, "sha256");
+            char *fs = storage_blob_path(data_dir, sha);
+            p = fmtalloc("%s%s", prefix, js(f, "zip_path"));
+            if (!fs)
+                zfail(z, "bad stored hash for file %lld", ji(f, "id"));
+            else
+                zadd_file(z, p, fs, sha);
+            free(p);
+            free(fs);
+        }
+    }
+    p = fmtalloc("%saudit.json", prefix);
+    zadd_json(z, p, json_object_get(doc, "audit_events"));
+    free(p);
+    p = fmtalloc("%sportfolio.json", prefix);
+    zadd_json(z, p, doc);
+    free(p);
+    if (kind == EXPORT_SUBJECT_ACCESS) {
+        json_t *sa = subject_access_json(db, learner_id, doc);
+        p = fmtalloc("%sdata.json", prefix);
+        zadd_json(z, p, sa);
+        free(p);
+        json_decref(sa);
+    }
+    json_decref(doc);
+}
+
+/* Opens out_path.tmp-XXXXXX beside out_path; on success renames it into place. */
+static int finish_tmp(int rc, const char *tmp, const char *out_path, char *err, size_t errlen)
+{
+    if (rc == EV_OK && rename(tmp, out_path) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", out_path, strerror(errno));
+        rc = EV_ERR;
+    }
+    if (rc != EV_OK)
+        unlink(tmp);
+    return rc;
+}
+
+int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind,
+                   const char *out_path, int *files, char *err, size_t errlen)
+{
+    zipw_t z;
+    char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
+    int began = progress_read_begin(db);
+    int rc = zopen(&z, tmp, err, errlen);
+    if (rc == EV_OK) {
+        add_learner(&z, db, data_dir, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
+        if (files)
+            *files = (int)json_array_size(z.manifest) + 2;
+        rc = zclose(&z);
+    }
+    progress_read_end(db, began);
+    rc = finish_tmp(rc, tmp, out_path, err, errlen);
+    free(tmp);
+    return rc;
+}
+
+int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
+                  const char *out_path, int *files, char *err, size_t errlen)
+{
+    json_t *q = db_one(db, "SELECT id, code, title FROM qualifications WHERE id = ?", "i", qualification_id);
+    if (!q) {
+        snprintf(err, errlen, "no qualification %lld", (long long)qualification_id);
+        return EV_ERR;
+    }
+    zipw_t z;
+    char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
+    int began = progress_read_begin(db);
+    int rc = zopen(&z, tmp, err, errlen);
+    if (rc == EV_OK) {
+        json_t *learners = or_empty(db_all(db,
+            "SELECT u.id, u.name, u.email, e.status FROM enrolments e JOIN users u ON u.id = e.learner_id"
+            " WHERE e.qualification_id = ? ORDER BY u.name, u.id", "i", qualification_id));
+        buf_t top = {0};
+        buf_printf(&top, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Cohort: ");
+        h(&top, js(q, "code"));
+        buf_printf(&top, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>Cohort: ", STYLE);
+        h(&top, js(q, "code"));
+        buf_puts(&top, " ");
+        h(&top, js(q, "title"));
+        buf_printf(&top, "</h1>\n<p>%zu learners. Each learner's portfolio is in its own folder; manifest.txt lists "
+                         "every file with its SHA-256.</p>\n<table><thead><tr><th>Learner</th><th>Email</th><th>Status</th>"
+                         "</tr></thead><tbody>\n", json_array_size(learners));
+        size_t i;
+        json_t *l;
+        json_array_foreach(learners, i, l) {
+            char *sn = safe_name(js(l, "name"));
+            char *prefix = fmtalloc("learners/%lld-%s/", ji(l, "id"), sn);
+            buf_puts(&top, "<tr><td><a href=\"");
+            h(&top, prefix);
+            buf_puts(&top, "index.html\">");
+            h(&top, js(l, "name"));
+            buf_puts(&top, "</a></td><td>");
+            h(&top, js(l, "email"));
+            buf_puts(&top, "</td><td>");
+            h(&top, js(l, "status"));
+            buf_puts(&top, "</td></tr>\n");
+            add_learner(&z, db, data_dir, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
+            free(prefix);
+            free(sn);
+        }
+        buf_puts(&top, "</tbody></table>\n</main>\n</body>\n</html>\n");
+        zadd(&z, "index.html", top.data, top.len, 1);
+        buf_free(&top);
+        json_decref(learners);
+        if (files)
+            *files = (int)json_array_size(z.manifest) + 2;
+        rc = zclose(&z);
+    }
+    progress_read_end(db, began);
+    json_decref(q);
+    rc = finish_tmp(rc, tmp, out_path, err, errlen);
+    free(tmp);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the CLI */
+
+int export_cli(int argc, char **argv)
+{
+    const char *dbpath = "evitrack.db", *data = "data", *email = NULL, *qual = NULL, *out = NULL;
+    int subject = 0;
+    for (int i = 0; i < argc;) {
+        int got;
+        if ((got = cli_opt(argc, argv, &i, "db", &dbpath)) || (got = cli_opt(argc, argv, &i, "data", &data)) ||
+            (got = cli_opt(argc, argv, &i, "learner", &email)) ||
+            (got = cli_opt(argc, argv, &i, "qualification", &qual)) || (got = cli_opt(argc, argv, &i, "out", &out))) {
+            if (got < 0)
+                return 2;
+        } else if (cli_flag(argv, &i, "subject-access")) {
+            subject = 1;
+        } else {
+            return cli_usage_error("export: unknown argument %s (usage: export [--db FILE] [--data DIR] "
+                                   "--learner EMAIL | --qualification ID_OR_CODE --out FILE.zip)", argv[i]);
+        }
+    }
+    if (!!email == !!qual)
+        return cli_usage_error("export: name either --learner EMAIL or --qualification ID_OR_CODE");
+    if (!out)
+        return cli_usage_error("export: name the zip to write with --out FILE.zip");
+    if (subject && !email)
+        return cli_usage_error("export: --subject-access goes with --learner");
+    db_t *db = cli_open_db(dbpath);
+    if (!db)
+        return 1;
+    int rc = 1, files = 0;
+    char err[512] = "";
+    if (email) {
+        int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = 'learner'", 0, "t", email);
+        if (!id) {
+            fprintf(stderr, "evitrack: no learner with the email %s\n", email);
+            goto out;
+        }
+        if (export_learner(db, data, id, subject ? EXPORT_SUBJECT_ACCESS : EXPORT_PORTFOLIO, out, &files, err,
+                           sizeof err) != EV_OK) {
+            fprintf(stderr, "evitrack: export failed: %s\n", err);
+            goto out;
+        }
+    } else {
+        int64_t qid = 0;
+        if (util_parse_i64(qual, &qid) != EV_OK || !db_int(db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qid))
+            qid = db_int(db, "SELECT id FROM qualifications WHERE code = ?", 0, "t", qual);
+        if (!qid) {
+            fprintf(stderr, "evitrack: no qualification %s\n", qual);
+            goto out;
+        }
+        if (export_cohort(db, data, qid, out, &files, err, sizeof err) != EV_OK) {
+            fprintf(stderr, "evitrack: export failed: %s\n", err);
+            goto out;
+        }
+    }
+    if (db_begin(db) == EV_OK) {
+        json_t *after = json_pack("{s:s, s:s}", "to", out, "kind", subject ? "subject_access" : qual ? "cohort" : "portfolio");
+        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", email) : 0;
+        if (audit_record(db, 0, qual ? "export.cohort" : "export.portfolio", qual ? "qualification" : "user",
+                         qual ? 0 : lid, lid, NULL, after) == EV_OK)
+            db_commit(db);
+        else
+            db_rollback(db);
+        json_decref(after);
+    }
+    printf("wrote %s: %d files with a SHA-256 manifest\n", out, files);
+    rc = 0;
+out:
+    db_close(db);
+    return rc;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+/* Removes exports older than ten minutes left in data/tmp by earlier downloads
+ * (a download's file must outlive the handler, as it is sent after it returns). */
+static void sweep_old_exports(const char *tmpdir)
+{
+    DIR *d = opendir(tmpdir);
+    if (!d)
+        return;
+    struct dirent *de;
+    time_t now = time(NULL);
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "export-", 7) != 0)
+            continue;
+        char *p = fmtalloc("%s/%s", tmpdir, de->d_name);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && now - sb.st_mtime > 600)
+            unlink(p);
+        free(p);
+    }
+    closedir(d);
+}
+
+/* Builds the zip in data/tmp and hands it to http.c as the response. */
+static int send_export(req_t *r, int64_t learner_id, int64_t qualification_id, export_kind_t kind,
+                       const char *download_name)
+{
+    char *tmpdir = fmtalloc("%s/tmp", r->app->data_dir);
+    mkdir(r->app->data_dir, 0700);
+    mkdir(tmpdir, 0700);
+    sweep_old_exports(tmpdir);
+    char *path = fmtalloc("%s/export-XXXXXX", tmpdir);
+    int fd = mkstemp(path);
+    char err[512] = "";
+    int rc = EV_ERR;
+    if (fd >= 0) {
+        close(fd);
+        rc = learner_id ? export_learner(r->db, r->app->data_dir, learner_id, kind, path, NULL, err, sizeof err)
+                        : export_cohort(r->db, r->app->data_dir, qualification_id, path, NULL, err, sizeof err);
+    } else {
+        snprintf(err, sizeof err, "cannot create a temporary file in %s", tmpdir);
+    }
+    free(tmpdir);
+    if (rc != EV_OK) {
+        unlink(path);
+        free(path);
+        ev_log("export: %s", err);
+        return http_fail(r, 500, "export_failed", "The export could not be made.");
+    }
+    if (db_begin(r->db) == EV_OK) {
+        json_t *after = json_pack("{s:s}", "kind", kind == EXPORT_SUBJECT_ACCESS ? "subject_access" :
+                                                  learner_id ? "portfolio" : "cohort");
+        int ok = audit_record(r->db, r->user.id, learner_id ? "export.portfolio" : "export.cohort",
+                              learner_id ? "user" : "qualification", learner_id ? learner_id : qualification_id,
+                              learner_id, NULL, after) == EV_OK;
+        json_decref(after);
+        if (ok)
+            db_commit(r->db);
+        else
+            db_rollback(r->db);
+    }
+    http_send_file(r, path, "application/zip", download_name, 0);
+    free(path);
+    return 200;
+}
+
+/* GET /api/v1/learners/{id}/export, /learners/{id}/export: admin, the learner's
+ * assessor, EQA (and IQA on the enrolment) */
+static int export_learner_route(req_t *r)
+{
+    int64_t id = r->params[0];
+    if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", id))
+        return http_fail(r, 404, "not_found", "No such learner.");
+    if (!policy_can_read_learner(r->db, &r->user, id))
+        return http_fail(r, 403, "forbidden", "You may not export this learner's portfolio.");
+    char name[64];
+    snprintf(name, sizeof name, "portfolio-%lld.zip", (long long)id);
+    return send_export(r, id, 0, EXPORT_PORTFOLIO, name);
+}
+
+/* GET /api/v1/qualifications/{id}/export, /qualifications/{id}/export: the cohort */
+static int export_cohort_route(req_t *r)
+{
+    int64_t id = r->params[0];
+    char *code = db_text(r->db, "SELECT code FROM qualifications WHERE id = ?", "i", id);
+    if (!code)
+        return http_fail(r, 404, "not_found", "No such qualification.");
+    char *sn = safe_name(code);
+    char *name = fmtalloc("cohort-%s.zip", sn);
+    int rc = send_export(r, 0, id, EXPORT_PORTFOLIO, name);
+    free(name);
+    free(sn);
+    free(code);
+    return rc;
+}
+
+/* GET /api/v1/me/export, /portfolio/download: the learner's own subject-access copy */
+static int export_me_route(req_t *r)
+{
+    return send_export(r, r->user.id, 0, EXPORT_SUBJECT_ACCESS, "my-evitrack-data.zip");
+}
+
+const route_t export_routes[] = {
+    {"GET", "/api/v1/learners/{id}/export", export_learner_route, ROLE_ADMIN | ROLE_ASSESSOR | ROLE_IQA | ROLE_EQA, NULL, 0},
+    {"GET", "/learners/{id}/export", export_learner_route, ROLE_ADMIN | ROLE_ASSESSOR | ROLE_IQA | ROLE_EQA, "error", 0},
+    {"GET", "/api/v1/qualifications/{id}/export", export_cohort_route, ROLE_ADMIN | ROLE_EQA, NULL, 0},
+    {"GET", "/qualifications/{id}/export", export_cohort_route, ROLE_ADMIN | ROLE_EQA, "error", 0},
+    {"GET", "/api/v1/me/export", export_me_route, ROLE_LEARNER, NULL, 0},
+    {"GET", "/portfolio/download", export_me_route, ROLE_LEARNER, "error", 0},
+    {0},
+};

@@ -1,0 +1,1027 @@
+/* progress.c: a learner's progress per qualification and unit, the pace rule, the criteria matrix */
+#include "progress.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+
+/* ------------------------------------------------------------------ dates */
+
+/* Howard Hinnant's days_from_civil: proleptic Gregorian date -> days since 1970-01-01. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned mp = m > 2 ? m - 3 : m + 9;
+    const unsigned doy = (153 * mp + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int progress_day_number(const char *ymd, int64_t *out)
+{
+    char d[11];
+    if (!ymd || strlen(ymd) < 10)
+        return EV_ERR;
+    memcpy(d, ymd, 10);
+    d[10] = '\0';
+    if (!util_valid_date(d))
+        return EV_ERR;
+    *out = days_from_civil(atoi(d), (unsigned)atoi(d + 5), (unsigned)atoi(d + 8));
+    return EV_OK;
+}
+
+int64_t progress_today(void)
+{
+    int64_t day;
+    const char *env = getenv("EVITRACK_TODAY");
+    if (env && progress_day_number(env, &day) == EV_OK)
+        return day;
+    return util_now_s() / 86400;
+}
+
+/* Day number -> "YYYY-MM-DD" (civil_from_days). */
+void progress_day_iso(int64_t z, char out[11])
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = (int64_t)yoe + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    if (y < 0 || y > 9999)
+        y = 0;
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, m % 100u, d % 100u);
+}
+
+/* -------------------------------------------------------------- the rule */
+
+int progress_percent(int64_t met, int64_t total)
+{
+    if (total <= 0 || met <= 0)
+        return 0;
+    if (met >= total)
+        return 100;
+    return (int)(met * 100 / total);
+}
+
+void progress_pace(const char *status, const char *start_date, const char *planned_end,
+                   int percent, int64_t today, progress_pace_t *out)
+{
+    int64_t s = 0, e = 0;
+    int have_plan = progress_day_number(start_date, &s) == EV_OK &&
+                    progress_day_number(planned_end, &e) == EV_OK;
+    memset(out, 0, sizeof *out);
+    if (have_plan) {
+        out->days_total = e - s < 1 ? 1 : e - s;
+        int64_t el = today - s;
+        if (el < 0)
+            el = 0;
+        if (el > out->days_total)
+            el = out->days_total;
+        out->days_elapsed = el;
+        out->expected_percent = (int)(el * 100 / out->days_total);
+        out->days_left = e - today;
+    }
+    out->gap = out->expected_percent - percent;
+
+    if (status && strcmp(status, "withdrawn") == 0)
+        out->state = PACE_WITHDRAWN;
+    else if ((status && strcmp(status, "completed") == 0) || percent >= 100)
+        out->state = PACE_COMPLETE;
+    else if (status && strcmp(status, "on_break") == 0)
+        out->state = PACE_ON_BREAK;
+    else if (!have_plan)
+        out->state = PACE_ON_TRACK;
+    else if (today > e)
+        out->state = PACE_AT_RISK; /* past the planned end and not complete */
+    else if (out->gap > PACE_AT_RISK_GAP)
+        out->state = PACE_AT_RISK;
+    else if (out->gap > PACE_BEHIND_GAP)
+        out->state = PACE_BEHIND;
+    else
+        out->state = PACE_ON_TRACK;
+}
+
+static const char *const pace_names[PACE_COUNT] = {
+    "on_track", "behind", "at_risk", "complete", "on_break", "withdrawn"};
+static const char *const pace_labels[PACE_COUNT] = {
+    "On track", "Behind", "At risk", "Complete", "On break", "Withdrawn"};
+
+const char *progress_pace_name(progress_pace_state_t s)
+{
+    return (unsigned)s < PACE_COUNT ? pace_names[s] : "on_track";
+}
+
+const char *progress_pace_label(progress_pace_state_t s)
+{
+    return (unsigned)s < PACE_COUNT ? pace_labels[s] : "On track";
+}
+
+json_t *progress_pace_json(const progress_pace_t *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "state", json_string(progress_pace_name(p->state)));
+    json_object_set_new(o, "label", json_string(progress_pace_label(p->state)));
+    json_object_set_new(o, "expected_percent", json_integer(p->expected_percent));
+    json_object_set_new(o, "gap", json_integer(p->gap));
+    json_object_set_new(o, "days_elapsed", json_integer(p->days_elapsed));
+    json_object_set_new(o, "days_total", json_integer(p->days_total));
+    json_object_set_new(o, "days_left", json_integer(p->days_left));
+    json_object_set_new(o, "overdue", json_boolean(p->days_left < 0 && p->days_total > 0));
+    json_object_set_new(o, p->state == PACE_ON_TRACK ? "is_on_track" :
+                           p->state == PACE_BEHIND ? "is_behind" :
+                           p->state == PACE_AT_RISK ? "is_at_risk" :
+                           p->state == PACE_COMPLETE ? "is_complete" :
+                           p->state == PACE_ON_BREAK ? "is_on_break" : "is_withdrawn",
+                        json_true());
+    return o;
+}
+
+/* ------------------------------------------------------- criterion status */
+
+enum { ST_NOT_STARTED, ST_MAPPED, ST_SUBMITTED, ST_MET, ST_NOT_MET, ST_COUNT };
+static const char *const st_names[ST_COUNT] = {"not_started", "mapped", "submitted", "met", "not_met"};
+static const char *const st_labels[ST_COUNT] = {"Not started", "Evidence mapped", "Submitted",
+                                                "Met", "Not yet met"};
+
+static int st_parse(const char *s)
+{
+    if (!s)
+        return ST_NOT_STARTED;
+    switch (s[0]) {
+    case 'm':
+        return s[1] == 'e' ? ST_MET : ST_MAPPED;
+    case 's':
+        return ST_SUBMITTED;
+    case 'n':
+        return strcmp(s, "not_met") == 0 ? ST_NOT_MET : ST_NOT_STARTED;
+    default:
+        return ST_NOT_STARTED;
+    }
+}
+
+const char *progress_status_label(const char *status)
+{
+    return st_labels[st_parse(status)];
+}
+
+/* --------------------------------------------- a qualification's tree, cached */
+
+/* The structure of a qualification changes only on spec import, while every
+ * progress page and matrix reads it. Each tree is loaded once per spec_version
+ * (a counter bumped by triggers in 005_progress.sql) and then shared read-only
+ * between threads. Trees are never freed while serving (a request may still hold
+ * one); replaced trees move to a graveyard list, which also keeps them reachable. */
+typedef struct tree_crit {
+    int64_t id;
+    int unit, outcome; /* indices into units / outcomes */
+    char *ref, *text;
+    char *head_html;   /* "<th scope=row>...ref + text...</th>", escaped */
+} tree_crit_t;
+
+typedef struct tree_outcome {
+    int64_t id;
+    int number;
+    char *text;
+} tree_outcome_t;
+
+typedef struct tree_unit {
+    int64_t id;
+    char *ref, *title;
+    char *title_html; /* escaped "ref: title" */
+    int first, count; /* its criteria: crit[first .. first+count) */
+} tree_unit_t;
+
+typedef struct qtree {
+    int64_t qualification_id, version;
+    char *code, *title;
+    int nunits, noutcomes, ncrit;
+    tree_unit_t *units;
+    tree_outcome_t *outcomes;
+    tree_crit_t *crit;
+    struct crit_key { int64_t id; int idx; } *by_id; /* criteria sorted by id */
+    struct qtree *next;
+} qtree_t;
+
+static pthread_mutex_t tree_lock = PTHREAD_MUTEX_INITIALIZER;
+static qtree_t *trees, *tree_graveyard;
+
+/* HTML-escapes s onto b (& < > " '), copying unescaped runs in one piece. */
+static void esc(buf_t *b, const char *s)
+{
+    const char *run = s;
+    for (; *s; s++) {
+        const char *rep;
+        switch (*s) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        buf_append(b, run, (size_t)(s - run));
+        buf_puts(b, rep);
+        run = s + 1;
+    }
+    buf_append(b, run, (size_t)(s - run));
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return xstrdup(t ? (const char *)t : "");
+}
+
+static int by_id_cmp(const void *a, const void *b)
+{
+    int64_t x = ((const struct crit_key *)a)->id, y = ((const struct crit_key *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
+{
+    json_t *q = db_one(db, "SELECT code, title FROM qualifications WHERE id = ?", "i", qid);
+    if (!q)
+        return NULL;
+    qtree_t *t = xcalloc(1, sizeof *t);
+    t->qualification_id = qid;
+    t->version = version;
+    const char *code = json_string_value(json_object_get(q, "code"));
+    const char *title = json_string_value(json_object_get(q, "title"));
+    t->code = xstrdup(code ? code : "");
+    t->title = xstrdup(title ? title : "");
+    json_decref(q);
+
+    sqlite3_stmt *st = db_bind(db,
+        "SELECT u.id, u.ref, u.title, o.id, o.number, o.text, c.id, c.ref, c.text"
+        " FROM units u JOIN criteria c ON c.unit_id = u.id JOIN outcomes o ON o.id = c.outcome_id"
+        " WHERE u.qualification_id = ? AND u.retired = 0 AND c.retired = 0"
+        " ORDER BY u.position, u.id, o.number, o.id, c.position, c.id", "i", qid);
+    int cap = 0, ucap = 0, ocap = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t uid = sqlite3_column_int64(st, 0), oid = sqlite3_column_int64(st, 3);
+        if (t->nunits == 0 || t->units[t->nunits - 1].id != uid) {
+            if (t->nunits == ucap) {
+                ucap = ucap ? ucap * 2 : 16;
+                t->units = xrealloc(t->units, (size_t)ucap * sizeof *t->units);
+            }
+            tree_unit_t *u = &t->units[t->nunits++];
+            u->id = uid;
+            u->ref = col_dup(st, 1);
+            u->title = col_dup(st, 2);
+            buf_t b = {0};
+            esc(&b, u->ref);
+            buf_puts(&b, ": ");
+            esc(&b, u->title);
+            u->title_html = buf_take(&b);
+            u->first = t->ncrit;
+            u->count = 0;
+        }
+        if (t->noutcomes == 0 || t->outcomes[t->noutcomes - 1].id != oid) {
+            if (t->noutcomes == ocap) {
+                ocap = ocap ? ocap * 2 : 32;
+                t->outcomes = xrealloc(t->outcomes, (size_t)ocap * sizeof *t->outcomes);
+            }
+            tree_outcome_t *o = &t->outcomes[t->noutcomes++];
+            o->id = oid;
+            o->number = sqlite3_column_int(st, 4);
+            o->text = col_dup(st, 5);
+        }
+        if (t->ncrit == cap) {
+            cap = cap ? cap * 2 : 64;
+            t->crit = xrealloc(t->crit, (size_t)cap * sizeof *t->crit);
+        }
+        tree_crit_t *c = &t->crit[t->ncrit++];
+        c->id = sqlite3_column_int64(st, 6);
+        c->unit = t->nunits - 1;
+        c->outcome = t->noutcomes - 1;
+        c->ref = col_dup(st, 7);
+        c->text = col_dup(st, 8);
+        buf_t b = {0};
+        buf_puts(&b, "<th scope=\"row\" class=\"mx-crit\"><span class=\"mx-ref\">");
+        esc(&b, c->ref);
+        buf_puts(&b, "</span> ");
+        esc(&b, c->text);
+        buf_puts(&b, "</th>");
+        c->head_html = buf_take(&b);
+        t->units[t->nunits - 1].count++;
+    }
+    if (st)
+        sqlite3_reset(st);
+    t->by_id = xmalloc((size_t)(t->ncrit ? t->ncrit : 1) * sizeof *t->by_id);
+    for (int i = 0; i < t->ncrit; i++) {
+        t->by_id[i].id = t->crit[i].id;
+        t->by_id[i].idx = i;
+    }
+    qsort(t->by_id, (size_t)t->ncrit, sizeof *t->by_id, by_id_cmp);
+    return t;
+}
+
+/* The current tree of qualification qid, or NULL when there is no such qualification. */
+static const qtree_t *tree_get(db_t *db, int64_t qid)
+{
+    int64_t v = db_int(db, "SELECT version FROM spec_version WHERE id = 1", -1, "");
+    qtree_t *t;
+    pthread_mutex_lock(&tree_lock);
+    for (t = trees; t; t = t->next)
+        if (t->qualification_id == qid && t->version == v)
+            break;
+    pthread_mutex_unlock(&tree_lock);
+    if (t)
+        return t;
+    t = tree_load(db, qid, v);
+    if (!t)
+        return NULL;
+    pthread_mutex_lock(&tree_lock);
+    /* retire this qualification's older trees */
+    qtree_t **pp = &trees;
+    while (*pp) {
+        qtree_t *x = *pp;
+        if (x->qualification_id == qid || x->version != v) {
+            *pp = x->next;
+            x->next = tree_graveyard;
+            tree_graveyard = x;
+        } else {
+            pp = &x->next;
+        }
+    }
+    t->next = trees;
+    trees = t;
+    pthread_mutex_unlock(&tree_lock);
+    return t;
+}
+
+/* Index into t->crit of criterion id, or -1. */
+static int tree_find(const qtree_t *t, int64_t id)
+{
+    int lo = 0, hi = t->ncrit - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int64_t x = t->by_id[mid].id;
+        if (x == id)
+            return t->by_id[mid].idx;
+        if (x < id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------- one learner's statuses */
+
+typedef struct cstat {
+    int64_t criterion_id, decision_id;
+    int status;
+} cstat_t;
+
+typedef struct cstats {
+    cstat_t *v;
+    int n;
+} cstats_t;
+
+/* Every criterion_status row of a learner, in criterion id order (the table's key order). */
+static void cstats_load(db_t *db, int64_t learner_id, cstats_t *out)
+{
+    int cap = 0;
+    out->v = NULL;
+    out->n = 0;
+    sqlite3_stmt *st = db_bind(db,
+        "SELECT criterion_id, status, decision_id FROM criterion_status WHERE learner_id = ?"
+        " ORDER BY criterion_id", "i", learner_id);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 128;
+            out->v = xrealloc(out->v, (size_t)cap * sizeof *out->v);
+        }
+        cstat_t *c = &out->v[out->n++];
+        c->criterion_id = sqlite3_column_int64(st, 0);
+        c->status = st_parse((const char *)sqlite3_column_text(st, 1));
+        c->decision_id = sqlite3_column_int64(st, 2);
+    }
+    if (st)
+        sqlite3_reset(st);
+}
+
+static const cstat_t *cstats_find(const cstats_t *s, int64_t criterion_id)
+{
+    int lo = 0, hi = s->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int64_t x = s->v[mid].criterion_id;
+        if (x == criterion_id)
+            return &s->v[mid];
+        if (x < criterion_id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------ counts and charts */
+
+typedef struct counts {
+    int64_t n[ST_COUNT];
+    int64_t total;
+} counts_t;
+
+static void counts_json(json_t *o, const counts_t *c)
+{
+    json_object_set_new(o, "total", json_integer(c->total));
+    json_object_set_new(o, "met", json_integer(c->n[ST_MET]));
+    json_object_set_new(o, "submitted", json_integer(c->n[ST_SUBMITTED]));
+    json_object_set_new(o, "mapped", json_integer(c->n[ST_MAPPED]));
+    json_object_set_new(o, "not_met", json_integer(c->n[ST_NOT_MET]));
+    json_object_set_new(o, "not_started", json_integer(c->n[ST_NOT_STARTED]));
+    json_object_set_new(o, "percent", json_integer(progress_percent(c->n[ST_MET], c->total)));
+}
+
+static json_t *fixed2(double v)
+{
+    char s[32];
+    snprintf(s, sizeof s, "%.2f", v);
+    return json_string(s);
+}
+
+/* Page-only geometry for the SVG stacked bar (viewBox 0 0 100 h) and donut
+ * (circumference 100), from an object holding the counts. */
+static void add_chart(json_t *o)
+{
+    static const char *const seg[] = {"met", "submitted", "not_met", "mapped"};
+    double total = (double)json_integer_value(json_object_get(o, "total"));
+    json_t *bar = json_object(), *donut = json_array();
+    double x = 0;
+    for (size_t i = 0; i < sizeof seg / sizeof *seg; i++) {
+        double w = total > 0 ? 100.0 * (double)json_integer_value(json_object_get(o, seg[i])) / total : 0;
+        char key[32];
+        snprintf(key, sizeof key, "%s_x", seg[i]);
+        json_object_set_new(bar, key, fixed2(x));
+        json_object_set_new(bar, seg[i], fixed2(w));
+        if (w > 0) {
+            json_t *d = json_object();
+            json_object_set_new(d, "kind", json_string(seg[i]));
+            json_object_set_new(d, "len", fixed2(w));
+            json_object_set_new(d, "rest", fixed2(100.0 - w));
+            json_object_set_new(d, "offset", fixed2(25.0 - x));
+            json_array_append_new(donut, d);
+        }
+        x += w;
+    }
+    json_object_set_new(o, "bar", bar);
+    json_object_set_new(o, "donut", donut);
+}
+
+static json_t *jstr(const unsigned char *s)
+{
+    return s ? json_string((const char *)s) : json_null();
+}
+
+/* ------------------------------------------------------ progress document */
+
+static json_t *learner_row(db_t *db, int64_t learner_id)
+{
+    return db_one(db, "SELECT id, name, email FROM users WHERE id = ? AND role = 'learner'",
+                  "i", learner_id);
+}
+
+/* The enrolments of a learner with names, as prepared statement rows. */
+#define ENROLMENTS_SQL \
+    "SELECT e.id, e.qualification_id, q.code, q.title, e.status, e.start_date," \
+    " e.planned_end_date, e.assessor_id, a.name, e.iqa_id, i.name" \
+    " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id" \
+    " JOIN users a ON a.id = e.assessor_id LEFT JOIN users i ON i.id = e.iqa_id" \
+    " WHERE e.learner_id = ? ORDER BY e.id"
+
+static json_t *enrolment_json(sqlite3_stmt *st)
+{
+    json_t *e = json_object();
+    json_object_set_new(e, "enrolment_id", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(e, "qualification_id", json_integer(sqlite3_column_int64(st, 1)));
+    json_object_set_new(e, "code", jstr(sqlite3_column_text(st, 2)));
+    json_object_set_new(e, "title", jstr(sqlite3_column_text(st, 3)));
+    json_object_set_new(e, "status", jstr(sqlite3_column_text(st, 4)));
+    json_object_set_new(e, "start_date", jstr(sqlite3_column_text(st, 5)));
+    json_object_set_new(e, "planned_end_date", jstr(sqlite3_column_text(st, 6)));
+    json_t *a = json_object();
+    json_object_set_new(a, "id", json_integer(sqlite3_column_int64(st, 7)));
+    json_object_set_new(a, "name", jstr(sqlite3_column_text(st, 8)));
+    json_object_set_new(e, "assessor", a);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+        json_t *i = json_object();
+        json_object_set_new(i, "id", json_integer(sqlite3_column_int64(st, 9)));
+        json_object_set_new(i, "name", jstr(sqlite3_column_text(st, 10)));
+        json_object_set_new(e, "iqa", i);
+    } else {
+        json_object_set_new(e, "iqa", json_null());
+    }
+    return e;
+}
+
+static json_t *load_enrolments(db_t *db, int64_t learner_id)
+{
+    json_t *arr = json_array();
+    sqlite3_stmt *st = db_bind(db, ENROLMENTS_SQL, "i", learner_id);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, enrolment_json(st));
+    if (st)
+        sqlite3_reset(st);
+    return arr;
+}
+
+static void set_pace(json_t *e, int64_t today)
+{
+    progress_pace_t p;
+    progress_pace(json_string_value(json_object_get(e, "status")),
+                  json_string_value(json_object_get(e, "start_date")),
+                  json_string_value(json_object_get(e, "planned_end_date")),
+                  (int)json_integer_value(json_object_get(e, "percent")), today, &p);
+    json_object_set_new(e, "pace", progress_pace_json(&p));
+}
+
+/* Fills one enrolment object with counts, pace and units[criteria[]]. */
+static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t today)
+{
+    int64_t qid = json_integer_value(json_object_get(e, "qualification_id"));
+    const qtree_t *t = tree_get(db, qid);
+    json_t *units = json_array();
+    counts_t qc = {0};
+    for (int ui = 0; t && ui < t->nunits; ui++) {
+        const tree_unit_t *u = &t->units[ui];
+        counts_t uc = {0};
+        json_t *uo = json_object(), *crits = json_array();
+        json_object_set_new(uo, "id", json_integer(u->id));
+        json_object_set_new(uo, "ref", json_string(u->ref));
+        json_object_set_new(uo, "title", json_string(u->title));
+        for (int k = u->first; k < u->first + u->count; k++) {
+            const tree_crit_t *c = &t->crit[k];
+            const cstat_t *s = cstats_find(cs, c->id);
+            int stv = s ? s->status : ST_NOT_STARTED;
+            uc.n[stv]++;
+            uc.total++;
+            json_t *co = json_object();
+            json_object_set_new(co, "id", json_integer(c->id));
+            json_object_set_new(co, "ref", json_string(c->ref));
+            json_object_set_new(co, "text", json_string(c->text));
+            json_object_set_new(co, "outcome", json_integer(t->outcomes[c->outcome].number));
+            json_object_set_new(co, "status", json_string(st_names[stv]));
+            json_object_set_new(co, "status_label", json_string(st_labels[stv]));
+            json_object_set_new(co, "decision_id",
+                                s && s->decision_id ? json_integer(s->decision_id) : json_null());
+            json_array_append_new(crits, co);
+        }
+        counts_json(uo, &uc);
+        json_object_set_new(uo, "criteria", crits);
+        json_array_append_new(units, uo);
+        for (int k = 0; k < ST_COUNT; k++)
+            qc.n[k] += uc.n[k];
+        qc.total += uc.total;
+    }
+    counts_json(e, &qc);
+    json_object_set_new(e, "units", units);
+    set_pace(e, today);
+}
+
+json_t *progress_learner(db_t *db, int64_t learner_id, int64_t today)
+{
+    json_t *learner = learner_row(db, learner_id);
+    if (!learner)
+        return NULL;
+    json_t *doc = json_object();
+    char day[11];
+    progress_day_iso(today, day);
+    json_object_set_new(doc, "learner", learner);
+    json_object_set_new(doc, "today", json_string(day));
+    json_t *quals = load_enrolments(db, learner_id);
+    cstats_t cs;
+    cstats_load(db, learner_id, &cs);
+    size_t i;
+    json_t *e;
+    json_array_foreach(quals, i, e)
+        fill_enrolment(db, e, &cs, today);
+    free(cs.v);
+    json_object_set_new(doc, "qualifications", quals);
+    return doc;
+}
+
+/* --------------------------------------------------------------- matrix */
+
+/* Cell bits: the evidence is mapped to the criterion; the criterion's current
+ * decision was made on this evidence. */
+enum { CELL_MAPPED = 1, CELL_DECIDED = 2 };
+
+static const char *kind_label(const char *k)
+{
+    static const char *const kinds[][2] = {
+        {"observation", "Observation"},
+        {"witness_testimony", "Witness testimony"},
+        {"professional_discussion", "Professional discussion"},
+        {"product", "Product"},
+        {"reflective_account", "Reflective account"},
+        {"question_and_answer", "Question and answer"},
+        {"recognition_of_prior_learning", "Recognition of prior learning"},
+    };
+    for (size_t i = 0; k && i < sizeof kinds / sizeof *kinds; i++)
+        if (strcmp(k, kinds[i][0]) == 0)
+            return kinds[i][1];
+    return k ? k : "";
+}
+
+static int col_find(const int64_t *ids, int n, int64_t id)
+{
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (ids[mid] == id)
+            return mid;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* One cell's class and content. */
+static void cell_html(buf_t *b, unsigned bits, int crit_status, int ev_submitted)
+{
+    if (!bits) {
+        buf_append(b, "<td></td>", 9);
+        return;
+    }
+    if (bits & CELL_DECIDED) {
+        if (crit_status == ST_MET)
+            buf_puts(b, "<td class=\"mx-c mx-met\"><span aria-hidden=\"true\">&#10003;</span>"
+                        "<span class=\"pg-vh\">mapped, met</span></td>");
+        else
+            buf_puts(b, "<td class=\"mx-c mx-not-met\"><span aria-hidden=\"true\">&#10007;</span>"
+                        "<span class=\"pg-vh\">mapped, not yet met</span></td>");
+    } else if (ev_submitted) {
+        buf_puts(b, "<td class=\"mx-c mx-submitted\"><span aria-hidden=\"true\">&#9679;</span>"
+                    "<span class=\"pg-vh\">mapped, submitted</span></td>");
+    } else {
+        buf_puts(b, "<td class=\"mx-c mx-mapped\"><span aria-hidden=\"true\">&#9675;</span>"
+                    "<span class=\"pg-vh\">mapped</span></td>");
+    }
+}
+
+static const char *cell_name(unsigned bits, int crit_status, int ev_submitted)
+{
+    if (!bits)
+        return NULL;
+    if (bits & CELL_DECIDED)
+        return crit_status == ST_MET ? "met" : "not_met";
+    return ev_submitted ? "submitted" : "mapped";
+}
+
+json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
+                        int64_t limit, int64_t offset, int want_html)
+{
+    const qtree_t *t = tree_get(db, qualification_id);
+    if (!t)
+        return NULL;
+    json_t *doc = json_object();
+    json_t *q = json_object();
+    json_object_set_new(q, "id", json_integer(t->qualification_id));
+    json_object_set_new(q, "code", json_string(t->code));
+    json_object_set_new(q, "title", json_string(t->title));
+    json_object_set_new(doc, "qualification", q);
+
+    /* evidence columns, oldest first */
+    int ncols = 0, colcap = limit > 0 && limit <= 1000 ? (int)limit : 1000;
+    int64_t *col_ids = xmalloc((size_t)colcap * sizeof *col_ids);
+    unsigned char *col_sub = xmalloc((size_t)colcap);
+    json_t *cols = json_array();
+    sqlite3_stmt *st = db_bind(db,
+        "SELECT id, title, kind, status, occurred_on FROM evidence WHERE learner_id = ?"
+        " ORDER BY id LIMIT ? OFFSET ?", "iii", learner_id, (int64_t)colcap, offset);
+    while (st && sqlite3_step(st) == SQLITE_ROW && ncols < colcap) {
+        const char *status = (const char *)sqlite3_column_text(st, 3);
+        col_ids[ncols] = sqlite3_column_int64(st, 0);
+        col_sub[ncols] = status && strcmp(status, "submitted") == 0;
+        json_t *c = json_object();
+        json_object_set_new(c, "id", json_integer(col_ids[ncols]));
+        json_object_set_new(c, "number", json_integer(offset + ncols + 1));
+        json_object_set_new(c, "title", jstr(sqlite3_column_text(st, 1)));
+        json_object_set_new(c, "kind", jstr(sqlite3_column_text(st, 2)));
+        json_object_set_new(c, "kind_label", json_string(kind_label((const char *)sqlite3_column_text(st, 2))));
+        json_object_set_new(c, "status", jstr(sqlite3_column_text(st, 3)));
+        json_object_set_new(c, "occurred_on", jstr(sqlite3_column_text(st, 4)));
+        json_array_append_new(cols, c);
+        ncols++;
+    }
+    if (st)
+        sqlite3_reset(st);
+    json_object_set_new(doc, "evidence", cols);
+    json_object_set_new(doc, "evidence_total",
+                        json_integer(db_int(db, "SELECT count(*) FROM evidence WHERE learner_id = ?",
+                                            0, "i", learner_id)));
+
+    /* the grid: one byte per criterion x column */
+    unsigned char *grid = xcalloc((size_t)(t->ncrit ? t->ncrit : 1) * (size_t)(ncols ? ncols : 1), 1);
+    if (ncols) {
+        st = db_bind(db, "SELECT criterion_id, evidence_id FROM evidence_criteria"
+                         " WHERE learner_id = ? AND evidence_id BETWEEN ? AND ?",
+                     "iii", learner_id, col_ids[0], col_ids[ncols - 1]);
+        while (st && sqlite3_step(st) == SQLITE_ROW) {
+            int row = tree_find(t, sqlite3_column_int64(st, 0));
+            int col = col_find(col_ids, ncols, sqlite3_column_int64(st, 1));
+            if (row >= 0 && col >= 0)
+                grid[(size_t)row * (size_t)ncols + (size_t)col] |= CELL_MAPPED;
+        }
+        if (st)
+            sqlite3_reset(st);
+        st = db_bind(db, "SELECT cs.criterion_id, de.evidence_id FROM criterion_status cs"
+                         " JOIN decision_evidence de ON de.decision_id = cs.decision_id"
+                         " WHERE cs.learner_id = ? AND cs.decision_id IS NOT NULL",
+                     "i", learner_id);
+        while (st && sqlite3_step(st) == SQLITE_ROW) {
+            int row = tree_find(t, sqlite3_column_int64(st, 0));
+            int col = col_find(col_ids, ncols, sqlite3_column_int64(st, 1));
+            if (row >= 0 && col >= 0)
+                grid[(size_t)row * (size_t)ncols + (size_t)col] |= CELL_DECIDED;
+        }
+        if (st)
+            sqlite3_reset(st);
+    }
+
+    cstats_t cs;
+    cstats_load(db, learner_id, &cs);
+    counts_t qc = {0};
+    buf_t html = {0};
+    json_t *units = want_html ? NULL : json_array();
+    int span = ncols + 2;
+    if (want_html)
+        buf_reserve(&html, (size_t)t->ncrit * (220 + (size_t)ncols * 16) + 4096);
+    for (int ui = 0; ui < t->nunits; ui++) {
+        const tree_unit_t *u = &t->units[ui];
+        json_t *uo = NULL, *outs = NULL, *oo = NULL, *crits = NULL;
+        if (want_html) {
+            buf_printf(&html, "<tr class=\"mx-unit\"><th scope=\"colgroup\" colspan=\"%d\">Unit %s</th></tr>\n",
+                       span, u->title_html);
+        } else {
+            uo = json_object();
+            outs = json_array();
+            json_object_set_new(uo, "id", json_integer(u->id));
+            json_object_set_new(uo, "ref", json_string(u->ref));
+            json_object_set_new(uo, "title", json_string(u->title));
+        }
+        int last_outcome = -1;
+        for (int k = u->first; k < u->first + u->count; k++) {
+            const tree_crit_t *c = &t->crit[k];
+            const cstat_t *s = cstats_find(&cs, c->id);
+            int stv = s ? s->status : ST_NOT_STARTED;
+            qc.n[stv]++;
+            qc.total++;
+            const unsigned char *cells = grid + (size_t)k * (size_t)ncols;
+            if (c->outcome != last_outcome) {
+                const tree_outcome_t *o = &t->outcomes[c->outcome];
+                last_outcome = c->outcome;
+                if (want_html) {
+                    buf_printf(&html, "<tr class=\"mx-outcome\"><th scope=\"colgroup\" colspan=\"%d\">"
+                                      "Learning outcome %d: ", span, o->number);
+                    esc(&html, o->text);
+                    buf_puts(&html, "</th></tr>\n");
+                } else {
+                    oo = json_object();
+                    crits = json_array();
+                    json_object_set_new(oo, "number", json_integer(o->number));
+                    json_object_set_new(oo, "text", json_string(o->text));
+                    json_object_set_new(oo, "criteria", crits);
+                    json_array_append_new(outs, oo);
+                }
+            }
+            if (want_html) {
+                buf_puts(&html, "<tr>");
+                buf_puts(&html, c->head_html);
+                buf_puts(&html, "<td class=\"mx-st st-");
+                buf_puts(&html, st_names[stv]);
+                buf_puts(&html, "\">");
+                buf_puts(&html, st_labels[stv]);
+                buf_puts(&html, "</td>");
+                for (int j = 0; j < ncols; j++)
+                    cell_html(&html, cells[j], stv, col_sub[j]);
+                buf_puts(&html, "</tr>\n");
+            } else {
+                json_t *co = json_object(), *arr = json_array();
+                json_object_set_new(co, "id", json_integer(c->id));
+                json_object_set_new(co, "ref", json_string(c->ref));
+                json_object_set_new(co, "text", json_string(c->text));
+                json_object_set_new(co, "status", json_string(st_names[stv]));
+                json_object_set_new(co, "status_label", json_string(st_labels[stv]));
+                for (int j = 0; j < ncols; j++) {
+                    const char *n = cell_name(cells[j], stv, col_sub[j]);
+                    json_array_append_new(arr, n ? json_string(n) : json_null());
+                }
+                json_object_set_new(co, "cells", arr);
+                json_array_append_new(crits, co);
+            }
+        }
+        if (!want_html) {
+            json_object_set_new(uo, "outcomes", outs);
+            json_array_append_new(units, uo);
+        }
+    }
+    counts_json(doc, &qc);
+    if (want_html)
+        /* the pieces are valid UTF-8 (criteria and outcomes came in through jansson) */
+        json_object_set_new(doc, "rows_html", json_stringn_nocheck(html.data ? html.data : "", html.len));
+    else
+        json_object_set_new(doc, "units", units);
+    json_object_set_new(doc, "columns", json_integer(ncols));
+    buf_free(&html);
+    free(cs.v);
+    free(grid);
+    free(col_ids);
+    free(col_sub);
+    return doc;
+}
+
+/* ------------------------------------------------------- summaries rebuild */
+
+int progress_rebuild_summaries(db_t *db)
+{
+    int rc = EV_ERR;
+    if (db_run(db, "DELETE FROM enrolment_progress", "") != EV_OK)
+        goto out;
+    if (db_run(db,
+        "INSERT INTO enrolment_progress (enrolment_id, learner_id, qualification_id, total,"
+        " mapped, submitted, met, not_met)"
+        " SELECT e.id, e.learner_id, e.qualification_id, coalesce(sum(up.total), 0),"
+        " coalesce(sum(up.mapped), 0), coalesce(sum(up.submitted), 0), coalesce(sum(up.met), 0),"
+        " coalesce(sum(up.not_met), 0)"
+        " FROM enrolments e LEFT JOIN units u ON u.qualification_id = e.qualification_id"
+        " LEFT JOIN unit_progress up ON up.learner_id = e.learner_id AND up.unit_id = u.id"
+        " GROUP BY e.id", "") != EV_OK)
+        goto out;
+    if (db_run(db,
+        "UPDATE enrolment_progress SET decisions = coalesce((SELECT count(*) FROM decisions d"
+        " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
+        " WHERE d.learner_id = enrolment_progress.learner_id"
+        " AND u.qualification_id = enrolment_progress.qualification_id), 0),"
+        " sampled = coalesce((SELECT count(DISTINCT s.decision_id) FROM decisions d"
+        " JOIN iqa_samples s ON s.decision_id = d.id"
+        " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
+        " WHERE d.learner_id = enrolment_progress.learner_id"
+        " AND u.qualification_id = enrolment_progress.qualification_id), 0)", "") != EV_OK)
+        goto out;
+    if (db_run(db, "DELETE FROM learner_queue", "") != EV_OK)
+        goto out;
+    if (db_run(db,
+        "INSERT INTO learner_queue (learner_id, qualification_id, awaiting, oldest_submitted_at)"
+        " SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id), min(e.submitted_at)"
+        " FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id"
+        " JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id"
+        " WHERE e.status = 'submitted' GROUP BY e.learner_id, u.qualification_id", "") != EV_OK)
+        goto out;
+    rc = EV_OK;
+out:
+    return rc;
+}
+
+/* ------------------------------------------------------------- handlers */
+
+int progress_read_begin(db_t *db)
+{
+    if (!sqlite3_get_autocommit(db_handle(db)))
+        return 0;
+    return db_run(db, "BEGIN", "") == EV_OK;
+}
+
+void progress_read_end(db_t *db, int began)
+{
+    if (began)
+        db_run(db, "COMMIT", "");
+}
+
+/* 404 for no such learner, 403 when the user may not read them; 0 when allowed. */
+static int guard_learner(req_t *r, int64_t learner_id)
+{
+    if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", learner_id))
+        return http_fail(r, 404, "not_found", "No such learner.");
+    if (!policy_can_read_learner(r->db, &r->user, learner_id))
+        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+    return 0;
+}
+
+static void add_page_charts(json_t *doc)
+{
+    size_t i, j;
+    json_t *e, *u;
+    json_array_foreach(json_object_get(doc, "qualifications"), i, e) {
+        add_chart(e);
+        json_array_foreach(json_object_get(e, "units"), j, u)
+            add_chart(u);
+    }
+}
+
+static int show_progress(req_t *r, int64_t learner_id)
+{
+    json_t *doc = progress_learner(r->db, learner_id, progress_today());
+    if (!doc)
+        return http_fail(r, 404, "not_found", "No such learner.");
+    if (!r->is_api) {
+        add_page_charts(doc);
+        json_object_set_new(doc, "is_self", json_boolean(r->user.id == learner_id));
+        json_object_set_new(doc, "can_export", json_boolean(r->user.role & (ROLE_ADMIN | ROLE_ASSESSOR | ROLE_EQA)));
+        json_object_set_new(doc, "pace_behind_gap", json_integer(PACE_BEHIND_GAP));
+        json_object_set_new(doc, "pace_at_risk_gap", json_integer(PACE_AT_RISK_GAP));
+    }
+    http_set_out(r, doc);
+    return 200;
+}
+
+/* GET /api/v1/learners/{id}/progress, /learners/{id}/progress */
+static int progress_show(req_t *r)
+{
+    int began = progress_read_begin(r->db);
+    int rc = guard_learner(r, r->params[0]);
+    if (!rc)
+        rc = show_progress(r, r->params[0]);
+    progress_read_end(r->db, began);
+    return rc;
+}
+
+/* GET /portfolio: the signed-in learner's own progress */
+static int progress_portfolio(req_t *r)
+{
+    int began = progress_read_begin(r->db);
+    int rc = show_progress(r, r->user.id);
+    progress_read_end(r->db, began);
+    return rc;
+}
+
+static int matrix_show(req_t *r);
+
+/* GET /api/v1/learners/{id}/matrix, /learners/{id}/matrix[?qualification_id=N] */
+static int progress_matrix_show(req_t *r)
+{
+    int began = progress_read_begin(r->db);
+    int rc = matrix_show(r);
+    progress_read_end(r->db, began);
+    return rc;
+}
+
+static int matrix_show(req_t *r)
+{
+    int64_t learner_id = r->params[0], qid = 0, limit, offset;
+    int rc = guard_learner(r, learner_id);
+    if (rc)
+        return rc;
+    json_t *enrols = load_enrolments(r->db, learner_id);
+    json_t *chosen = NULL, *e;
+    size_t i;
+    int have_q = in_int(r, "qualification_id", &qid) == EV_OK;
+    json_array_foreach(enrols, i, e) {
+        int64_t q = json_integer_value(json_object_get(e, "qualification_id"));
+        if (!chosen && (!have_q || q == qid))
+            chosen = e;
+        json_object_set_new(e, "current", json_boolean(0));
+    }
+    if (!chosen) {
+        json_decref(enrols);
+        if (have_q)
+            return http_fail(r, 404, "not_found", "The learner is not enrolled on that qualification.");
+        return http_fail(r, 404, "not_enrolled", "The learner has no enrolments yet.");
+    }
+    json_object_set_new(chosen, "current", json_true());
+    qid = json_integer_value(json_object_get(chosen, "qualification_id"));
+    http_page(r, 12, &limit, &offset);
+    json_t *doc = progress_matrix(r->db, learner_id, qid, limit, offset, !r->is_api);
+    if (!doc) {
+        json_decref(enrols);
+        return http_fail(r, 404, "not_found", "No such qualification.");
+    }
+    json_object_set(chosen, "percent", json_object_get(doc, "percent"));
+    set_pace(chosen, progress_today());
+    json_object_set(doc, "pace", json_object_get(chosen, "pace"));
+    json_object_set_new(doc, "enrolment", json_copy(chosen));
+    json_object_set_new(doc, "enrolments", enrols);
+    json_object_set_new(doc, "learner", learner_row(r->db, learner_id));
+    if (!r->is_api) {
+        add_chart(doc);
+        json_object_set_new(doc, "many_enrolments", json_boolean(json_array_size(enrols) > 1));
+    }
+    http_paginate(r, doc, json_integer_value(json_object_get(doc, "evidence_total")));
+    http_set_out(r, doc);
+    return 200;
+}
+
+const route_t progress_routes[] = {
+    {"GET", "/api/v1/learners/{id}/progress", progress_show, ROLE_ANY, NULL, 0},
+    {"GET", "/learners/{id}/progress", progress_show, ROLE_ANY, "progress", 0},
+    {"GET", "/portfolio", progress_portfolio, ROLE_LEARNER, "progress", 0},
+    {"GET", "/api/v1/learners/{id}/matrix", progress_matrix_show, ROLE_ANY, NULL, 0},
+    {"GET", "/learners/{id}/matrix", progress_matrix_show, ROLE_ANY, "matrix", 0},
+    {0},
+};
