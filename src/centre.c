@@ -87,6 +87,7 @@ typedef struct queue_row {
 typedef struct centre_data {
     enr_t *e;
     int n;
+    int64_t distinct_learners; /* learners with an enrolment that is not withdrawn */
     grp_map_t by_q, by_a;
     grp_t all;
 } centre_data_t;
@@ -167,6 +168,8 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
     }
     sqlite3_reset(st);
     free(qv);
+    d->distinct_learners = db_int(db, "SELECT count(DISTINCT learner_id) FROM enrolments WHERE status <> 'withdrawn'",
+                                  0, "");
     return EV_OK;
 }
 
@@ -368,6 +371,7 @@ json_t *centre_progress(db_t *db, int64_t today, const centre_query_t *q)
     json_t *totals = json_object();
     grp_json(totals, &d->all, today);
     json_object_set_new(totals, "enrolments", json_integer(d->n));
+    json_object_set_new(totals, "distinct_learners", json_integer(d->distinct_learners));
     json_object_set_new(doc, "totals", totals);
     json_object_set_new(doc, "by_qualification", groups_json(db, &d->by_q, 0, today));
     json_object_set_new(doc, "by_assessor", groups_json(db, &d->by_a, 1, today));

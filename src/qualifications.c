@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "progress.h"
 #include "specimport.h"
 #include "status.h"
 
@@ -1073,10 +1074,82 @@ static int qualification_show(req_t *r)
     json_object_set_new(q, "criteria_count", json_integer((json_int_t)json_array_size(criteria)));
     json_object_set_new(q, "description_paragraphs", paragraphs(jstr(q, "description")));
     json_object_set_new(q, "can_import", json_boolean(r->user.role == ROLE_ADMIN));
+    json_object_set_new(q, "can_export", json_boolean(r->user.role != ROLE_LEARNER));
     json_decref(by_id);
     json_decref(outcomes);
     json_decref(criteria);
     http_set_out(r, q);
+    return 200;
+}
+
+/* The loaded qualification as a canonical spec (current units, outcomes,
+ * criteria with their outcome and ref, guidance), keys in documented order.
+ * Importing it again changes nothing. NULL when there is no such qualification. */
+static json_t *export_spec(db_t *db, int64_t qid)
+{
+    json_t *q = db_one(db, "SELECT code, title, awarding_body, level, framework, subject, description "
+                           "FROM qualifications WHERE id = ?", "i", qid);
+    if (!q)
+        return NULL;
+    json_t *units = db_all(db, "SELECT id, ref, title, synopsis FROM units WHERE qualification_id = ? AND retired = 0 "
+                               "ORDER BY position, id", "i", qid);
+    json_t *spec = json_pack("{s:i, s:o, s:[]}", "evitrack_spec", SPECIMPORT_VERSION, "qualification", q, "units");
+    size_t i;
+    json_t *u;
+    json_array_foreach(units, i, u) {
+        int64_t uid = jint(u, "id");
+        json_t *out = json_pack("{s:s, s:s, s:s}", "ref", jstr(u, "ref"), "title", jstr(u, "title"), "synopsis",
+                                jstr(u, "synopsis"));
+        json_t *outs = db_all(db, "SELECT number, text FROM outcomes WHERE unit_id = ? AND retired = 0 ORDER BY number",
+                              "i", uid);
+        json_t *crit = db_all(db, "SELECT c.ref, o.number AS outcome, c.text FROM criteria c JOIN outcomes o "
+                                  "ON o.id = c.outcome_id WHERE c.unit_id = ? AND c.retired = 0 ORDER BY c.position, c.id",
+                              "i", uid);
+        json_t *g = json_object();
+        for (size_t k = 0; specimport_guidance_kinds[k]; k++) {
+            json_t *rows = db_all(db, "SELECT text FROM unit_guidance WHERE unit_id = ? AND kind = ? ORDER BY position",
+                                  "it", uid, specimport_guidance_kinds[k]);
+            json_t *items = json_array();
+            size_t j;
+            json_t *row;
+            json_array_foreach(rows, j, row) json_array_append_new(items, json_string(jstr(row, "text")));
+            json_decref(rows);
+            if (json_array_size(items))
+                json_object_set_new(g, specimport_guidance_kinds[k], items);
+            else
+                json_decref(items);
+        }
+        json_object_set_new(out, "outcomes", outs ? outs : json_array());
+        json_object_set_new(out, "criteria", crit ? crit : json_array());
+        json_object_set_new(out, "guidance", g);
+        json_array_append_new(json_object_get(spec, "units"), out);
+    }
+    json_decref(units);
+    json_t *ordered = specimport_ordered(spec);
+    json_decref(spec);
+    return ordered;
+}
+
+/* GET /api/v1/qualifications/{id}/spec: the qualification as it is loaded, as a
+ * canonical JSON spec file to download, edit and import again. */
+static int qualification_spec(req_t *r)
+{
+    json_t *spec = export_spec(r->db, r->params[0]);
+    if (!spec)
+        return http_fail(r, 404, "not_found", "There is no qualification %lld.", (long long)r->params[0]);
+    char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *name = fmtalloc("%s.json", jstr(json_object_get(spec, "qualification"), "code"));
+    for (char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+            *p = '_';
+    json_decref(spec);
+    if (!text) {
+        free(name);
+        return http_fail(r, 500, "export_failed", "The specification could not be written.");
+    }
+    size_t len = strlen(text);
+    http_send_buffer(r, text, len, "application/json", name);
+    free(name);
     return 200;
 }
 
@@ -1148,6 +1221,34 @@ static int unit_show(req_t *r)
     json_array_foreach(siblings, i, s) json_object_set_new(s, "current", json_boolean(jint(s, "id") == uid));
     json_object_set(u, "units", siblings);
     json_object_set_new(u, "is_learner", json_boolean(r->user.role == ROLE_LEARNER));
+    if (r->user.role == ROLE_LEARNER) {
+        /* The learner's own status of each criterion, where they are enrolled. */
+        json_t *st = db_all(r->db, "SELECT criterion_id, status FROM criterion_status WHERE learner_id = ? AND unit_id = ?",
+                            "ii", r->user.id, uid);
+        json_t *by = json_object();
+        json_array_foreach(st, i, s) {
+            char ck[32];
+            snprintf(ck, sizeof ck, "%lld", (long long)jint(s, "criterion_id"));
+            json_object_set(by, ck, json_object_get(s, "status"));
+        }
+        json_t *o;
+        json_array_foreach(json_object_get(u, "outcomes"), i, o) {
+            size_t k;
+            json_t *c;
+            json_array_foreach(json_object_get(o, "criteria"), k, c) {
+                char ck[32];
+                snprintf(ck, sizeof ck, "%lld", (long long)jint(c, "id"));
+                const char *v = json_string_value(json_object_get(by, ck));
+                if (v) {
+                    json_object_set_new(c, "my_status", json_string(v));
+                    json_object_set_new(c, "my_status_label", json_string(progress_status_label(v)));
+                }
+            }
+        }
+        json_object_set_new(u, "show_status", json_boolean(json_array_size(st) > 0));
+        json_decref(by);
+        json_decref(st);
+    }
     http_set_out(r, u);
 out:
     json_decref(q);
@@ -1313,6 +1414,7 @@ const route_t qualifications_routes[] = {
     {"GET", "/qualifications", qualifications_list, ROLE_ANY, "qualifications_list", 0},
     {"GET", "/api/v1/qualifications/{id}", qualification_show, ROLE_ANY, NULL, 0},
     {"GET", "/qualifications/{id}", qualification_show, ROLE_ANY, "qualification_show", 0},
+    {"GET", "/api/v1/qualifications/{id}/spec", qualification_spec, ROLE_STAFF, NULL, 0},
     {"GET", "/api/v1/units/{id}", unit_show, ROLE_ANY, NULL, 0},
     {"GET", "/units/{id}", unit_show, ROLE_ANY, "unit_show", 0},
     {"POST", "/api/v1/specs", spec_import, ROLE_ADMIN, NULL, ROUTE_UPLOAD},

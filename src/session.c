@@ -74,47 +74,49 @@ static const char *request_token(req_t *r, int *by_cookie)
 
 int session_load(req_t *r)
 {
-    int rc = EV_OK;
-    json_t *row = NULL;
     int by_cookie = 0;
     memset(&r->user, 0, sizeof r->user);
     r->by_cookie = 0;
 
     const char *token = request_token(r, &by_cookie);
     if (!token)
-        goto out;
+        return EV_OK;
     char hash[65];
     session_hash_token(token, hash);
-    row = db_one(r->db,
-        "SELECT s.user_id AS user_id, s.csrf_token AS csrf_token, s.last_seen AS last_seen,"
-        " s.expires_at AS expires_at, u.role AS role, u.email AS email, u.name AS name"
+    /* Read straight from the cached statement: this runs on every request,
+     * so no JSON objects are built for it. */
+    sqlite3_stmt *st = db_bind(r->db,
+        "SELECT s.user_id, s.csrf_token, s.last_seen, s.expires_at, u.role, u.email, u.name"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ? AND u.disabled = 0", "t", hash);
-    if (!row)
-        goto out;
-    int64_t now = util_now_s();
-    int64_t last = json_integer_value(json_object_get(row, "last_seen"));
-    int64_t expires = json_integer_value(json_object_get(row, "expires_at"));
-    if (now >= expires || now - last >= SESSION_IDLE) {
-        db_run(r->db, "DELETE FROM sessions WHERE token_hash = ?", "t", hash);
-        goto out;
+    if (!st)
+        return EV_ERR;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? EV_OK : EV_ERR;
     }
-    if (now - last >= SESSION_TOUCH &&
-        db_run(r->db, "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", "it", now, hash) != EV_OK)
-        rc = EV_ERR;
-
     user_t *u = &r->user;
-    u->id = json_integer_value(json_object_get(row, "user_id"));
-    u->role = role_from_name(json_string_value(json_object_get(row, "role")));
-    snprintf(u->email, sizeof u->email, "%s", json_string_value(json_object_get(row, "email")));
-    snprintf(u->name, sizeof u->name, "%s", json_string_value(json_object_get(row, "name")));
-    snprintf(u->csrf_token, sizeof u->csrf_token, "%s",
-             json_string_value(json_object_get(row, "csrf_token")));
+    int64_t now = util_now_s();
+    int64_t last = sqlite3_column_int64(st, 2);
+    int64_t expires = sqlite3_column_int64(st, 3);
+    u->id = sqlite3_column_int64(st, 0);
+    u->role = role_from_name((const char *)sqlite3_column_text(st, 4));
+    snprintf(u->csrf_token, sizeof u->csrf_token, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(u->email, sizeof u->email, "%s", (const char *)sqlite3_column_text(st, 5));
+    snprintf(u->name, sizeof u->name, "%s", (const char *)sqlite3_column_text(st, 6));
+    sqlite3_reset(st);
+    if (now >= expires || now - last >= SESSION_IDLE) {
+        memset(&r->user, 0, sizeof r->user);
+        db_run(r->db, "DELETE FROM sessions WHERE token_hash = ?", "t", hash);
+        return EV_OK;
+    }
     memcpy(u->session_hash, hash, sizeof hash);
     r->by_cookie = by_cookie;
-out:
-    json_decref(row);
-    return rc;
+    if (now - last >= SESSION_TOUCH &&
+        db_run(r->db, "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", "it", now, hash) != EV_OK)
+        return EV_ERR;
+    return EV_OK;
 }
 
 int session_csrf_ok(req_t *r)

@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "cli.h"
 #include "demo.h"
 #include "policy.h"
 #include "router.h"
@@ -510,6 +511,19 @@ static int login_page_h(req_t *r)
     return 200;
 }
 
+/* 1 when the request's Origin header, if any, names this server (the Host
+ * header). Sign-in carries no CSRF token (there is no session yet), so this
+ * stops another site from signing a browser into an account of its choosing. */
+static int same_origin(req_t *r)
+{
+    const char *origin = http_header(r, "Origin");
+    const char *host = http_header(r, "Host");
+    if (!origin)
+        return 1;
+    const char *sep = strstr(origin, "://");
+    return host && sep && strcmp(sep + 3, host) == 0;
+}
+
 /* POST /login, POST /api/v1/session: {email, password[, token: true][, next]} */
 static int session_create_h(req_t *r)
 {
@@ -518,6 +532,8 @@ static int session_create_h(req_t *r)
     json_t *out = http_out(r);
     char addr[80] = "";
     char em[256];
+    if (!same_origin(r))
+        return form_fail(r, 403, "cross_origin", "Sign in from evitrack's own sign-in page.");
     trim_copy(email, em, sizeof em);
     json_object_set_new(out, "email", json_string(em));
     if (next)
@@ -1256,50 +1272,35 @@ const route_t users_routes[] = {
 /* Commands                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Reads "--name value" options into vals (NULL when absent). Returns 0, or
- * prints a one-line message and returns 2 on an unknown or incomplete option. */
+/* Reads "--name value" / "--name=value" options (names without the dashes)
+ * into vals (NULL when absent). Returns 0, or prints a one-line message and
+ * returns 2 on an unknown or incomplete option. */
 static int parse_opts(const char *cmd, int argc, char **argv, const char *const *names,
                       const char **vals, size_t n)
 {
     for (size_t k = 0; k < n; k++)
         vals[k] = NULL;
-    for (int i = 0; i < argc; i++) {
-        size_t k = 0;
-        for (; k < n; k++)
-            if (strcmp(argv[i], names[k]) == 0)
-                break;
-        if (k == n) {
-            fprintf(stderr, "evitrack %s: unknown argument '%s' (see evitrack --help)\n", cmd, argv[i]);
-            return 2;
+    for (int i = 0; i < argc;) {
+        int got = 0;
+        for (size_t k = 0; k < n && !got; k++) {
+            got = cli_opt(argc, argv, &i, names[k], &vals[k]);
+            if (got < 0)
+                return 2;
         }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "evitrack %s: %s needs a value\n", cmd, argv[i]);
-            return 2;
-        }
-        vals[k] = argv[++i];
+        if (!got)
+            return cli_usage_error("%s: unknown argument '%s' (see evitrack --help)", cmd, argv[i]);
     }
     return 0;
 }
 
-static db_t *open_db(const char *cmd, const char *path)
+static db_t *open_db(const char *path)
 {
-    char err[256] = "";
-    db_t *db = db_open(path ? path : "evitrack.db");
-    if (!db) {
-        fprintf(stderr, "evitrack %s: cannot open database %s\n", cmd, path ? path : "evitrack.db");
-        return NULL;
-    }
-    if (db_migrate(db, err, sizeof err) != EV_OK) {
-        fprintf(stderr, "evitrack %s: %s\n", cmd, err);
-        db_close(db);
-        return NULL;
-    }
-    return db;
+    return cli_open_db(path ? path : "evitrack.db");
 }
 
 int users_cmd_user(int argc, char **argv)
 {
-    static const char *const names[] = {"--db", "--email", "--name", "--role"};
+    static const char *const names[] = {"db", "email", "name", "role"};
     const char *v[4];
     int code = 1;
     db_t *db = NULL;
@@ -1328,7 +1329,7 @@ int users_cmd_user(int argc, char **argv)
     }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    if (!(db = open_db("user add", v[0])))
+    if (!(db = open_db(v[0])))
         goto out;
     const char *field = NULL;
     char err[200] = "";
@@ -1366,8 +1367,7 @@ static int64_t cli_person(db_t *db, const char *email, const char *role, const c
 
 int users_cmd_enrol(int argc, char **argv)
 {
-    static const char *const names[] = {"--db", "--learner", "--qualification", "--assessor", "--iqa",
-                                        "--start", "--end"};
+    static const char *const names[] = {"db", "learner", "qualification", "assessor", "iqa", "start", "end"};
     const char *v[7];
     int code = 1;
     db_t *db = NULL;
@@ -1381,7 +1381,7 @@ int users_cmd_enrol(int argc, char **argv)
         fprintf(stderr, "evitrack enrol: --start and --end take dates as YYYY-MM-DD\n");
         return 2;
     }
-    if (!(db = open_db("enrol", v[0])))
+    if (!(db = open_db(v[0])))
         goto out;
     int64_t learner = cli_person(db, v[1], "learner", "--learner");
     int64_t assessor = learner ? cli_person(db, v[3], "assessor", "--assessor") : 0;

@@ -34,6 +34,8 @@
 #define NCRIT_PER_OUTCOME 4
 #define NCRIT (NUNITS * NOUTCOMES * NCRIT_PER_OUTCOME) /* 120 */
 #define NASSESSORS 50
+/* A session token of the form session.c accepts (64 hex digits). */
+#define BENCH_TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define NIQAS 10
 
 static db_t *db;
@@ -584,7 +586,7 @@ int main(int argc, char **argv)
 
     int rc = 0;
     if (wrk_on) {
-        make_session(admin, "bench-session-token-0123456789abcdef");
+        make_session(admin, BENCH_TOKEN);
         db_close(db);
         db = NULL;
         char *bin = self_dir();
@@ -603,7 +605,7 @@ int main(int argc, char **argv)
             stop_server(bp);
             return 1;
         }
-        const char *cookie = "evitrack_session=bench-session-token-0123456789abcdef";
+        const char *cookie = "evitrack_session=" BENCH_TOKEN;
         printf("\n# wrk -t2 -c64 -d%ds against the server on the same database\n", duration);
         printf("%-36s %12s %9s %9s %8s\n", "target", "requests/s", "p50 ms", "p99 ms", "non-2xx");
         wrk_result_t wb = {0};
@@ -618,8 +620,17 @@ int main(int argc, char **argv)
             {"progress API", ppath},
         };
         for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
-            char full[512];
+            char full[512], cmd[1024], code[16] = "";
             snprintf(full, sizeof full, "%s%s", url, targets[i].path);
+            /* wrk counts redirects as success: make sure the page really answers 200 */
+            snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -H 'Cookie: %s' '%s'", cookie, full);
+            FILE *cp = popen(cmd, "r");
+            if (!cp || !fgets(code, sizeof code, cp) || strcmp(code, "200") != 0) {
+                fprintf(stderr, "bench_centre: %s answered %s, not 200\n", full, code);
+                rc = 1;
+            }
+            if (cp)
+                pclose(cp);
             wrk_result_t w = run_wrk(full, cookie, duration);
             printf("%-36s %12.0f %9.3f %9.3f %8ld  ratio %.3f of bare rps; [p99 < 10 ms: %s]\n", targets[i].label,
                    w.rps, w.p50_ms, w.p99_ms, w.non2xx, wb.rps > 0 ? w.rps / wb.rps : 0,

@@ -96,6 +96,18 @@ test('unknown email and wrong password: same status, same body, similar time', a
   assert.equal(srv.sql("SELECT count(*) FROM audit_events WHERE after LIKE '%not the password%'"), '0');
 });
 
+test('sign-in from another site is refused (login CSRF)', async () => {
+  const body = {email: 'learner@demo.test', password: DEMO_PASSWORD};
+  let r = await srv.client().post('/api/v1/session', body, {headers: {Origin: 'https://evil.example'}});
+  assertStatus(r, 403);
+  assert.equal(r.json.error.code, 'cross_origin');
+  assert.equal(cookieOf(r), null);
+  r = await srv.client().request('POST', '/login', {form: body, headers: {Origin: 'null'}});
+  assertStatus(r, 403);
+  r = await srv.client().post('/api/v1/session', body, {headers: {Origin: srv.url}});
+  assertStatus(r, 200);
+});
+
 test('missing fields are a 400 with field errors', async () => {
   const r = await srv.client().post('/api/v1/session', {email: ''});
   assertStatus(r, 400);

@@ -93,3 +93,19 @@ test('login keeps the session cookie and CSRF token; CSRF is sent and required',
 test('a failed login is reported with the server\'s answer', async () => {
   await assert.rejects(srv.login('learner@demo.test', 'wrong password'), /sign-in as learner@demo\.test failed: HTTP 4\d\d/);
 });
+
+test('a request with no answer in time fails readably instead of hanging', async () => {
+  // A listening socket that never answers stands in for a stuck server.
+  const net = require('node:net');
+  const silent = net.createServer(() => {});
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const c = srv.client();
+    c.base = `http://127.0.0.1:${silent.address().port}`;
+    const t0 = Date.now();
+    await assert.rejects(c.get('/healthz', {timeoutMs: 300}), /GET \/healthz: no answer within 300 ms/);
+    assert.ok(Date.now() - t0 < 5000);
+  } finally {
+    silent.close();
+  }
+});

@@ -348,7 +348,9 @@ function encodeMultipart(fields, files = []) {
  * HTTP verb. Every call resolves {status, headers, json, text, body}: json is the parsed
  * body when the response is JSON (else null), text the body as UTF-8, body a Buffer.
  * Redirects are not followed (a 303 comes back as is, with headers.location).
- * Common opts: {headers, csrf: false (leave out X-CSRF-Token), query: {k: v}}.
+ * Common opts: {headers, csrf: false (leave out X-CSRF-Token), query: {k: v},
+ * timeoutMs (default 60000, or $EVITRACK_TEST_REQUEST_TIMEOUT_MS): a request that gets no
+ * answer in time fails with the server's state and output}.
  */
 class Client {
   constructor(srv) {
@@ -357,6 +359,7 @@ class Client {
     this.cookies = new Map();
     this.csrf = null;
     this.user = null;
+    this.timeoutMs = Number(process.env.EVITRACK_TEST_REQUEST_TIMEOUT_MS) || 60000;
   }
 
   /* Signs in (POST /api/v1/session); keeps the cookie and csrf_token. */
@@ -432,9 +435,17 @@ class Client {
       if (opts.contentType && !lower.has('content-type')) headers['Content-Type'] = opts.contentType;
     }
     let res;
+    let buf;
+    const timeoutMs = opts.timeoutMs || this.timeoutMs;
     try {
-      res = await fetch(url, {method, headers, body, redirect: 'manual'});
+      // A server that stops answering fails the test in timeoutMs with its output,
+      // rather than hanging until ctest's own timeout.
+      res = await fetch(url, {method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs)});
+      buf = Buffer.from(await res.arrayBuffer());
     } catch (err) {
+      if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+        throw new Error(`${method} ${p}: no answer within ${timeoutMs} ms\n${this.srv.describe ? this.srv.describe() : ''}`);
+      }
       const cause = err.cause ? ` (${err.cause.code || err.cause.message})` : '';
       // Give a dying server a moment so the message can say how it ended.
       if (this.srv._exited) {
@@ -442,7 +453,6 @@ class Client {
       }
       throw new Error(`${method} ${p} failed: ${err.message}${cause}\n${this.srv.describe ? this.srv.describe() : ''}`);
     }
-    const buf = Buffer.from(await res.arrayBuffer());
     this._storeCookies(setCookieList(res.headers));
     const h = headerObject(res.headers);
     const text = buf.toString('utf8');

@@ -333,3 +333,39 @@ test('admin upload page: same importer, same summary; others may not use it', as
   assert.equal(r.status, 400);
   assert.match(r.text, /Choose a specification file to import/);
 });
+
+test('a loaded qualification downloads as canonical JSON that imports as a no-op', async () => {
+  const staff = await srv.login('assessor@demo.test');
+  const q = await qualByCode(staff, ICQ);
+  const r = await staff.get(`/api/v1/qualifications/${q.id}/spec`);
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.headers['content-disposition'] || '', /ICQ-L3-DIPLOMA-CUSTOMER-SERVICE-RQF\.json/);
+  const spec = JSON.parse(r.text);
+  assert.equal(spec.evitrack_spec, 1);
+  assert.equal(spec.qualification.code, ICQ);
+  assert.deepEqual(spec.units.map((u) => [u.ref, u.outcomes.length, u.criteria.length]), [['U1', 4, 4], ['U2', 2, 4]]);
+  assert.deepEqual(spec.units[1].criteria.map((c) => [c.ref, c.outcome]), [['1.1', 1], ['1.2', 1], ['2.1', 2], ['2.2', 2]]);
+  assert.equal(spec.units[0].guidance.assessment_guidance.length, 7);
+  const learner = await srv.login('learner@demo.test');
+  assert.equal((await learner.get(`/api/v1/qualifications/${q.id}/spec`)).status, 403);
+  const admin = await srv.login('admin@demo.test');
+  const back = await admin.post('/api/v1/specs', {name: 'export.json', content: r.text});
+  assert.equal(back.status, 200, back.text);
+  assert.equal(back.json.changes, 0);
+  assert.deepEqual(back.json.files[0].units.map((u) => u.action), ['unchanged', 'unchanged']);
+});
+
+test('a learner sees their own status of each criterion on the unit page', async () => {
+  const c = await srv.login('learner3@demo.test');
+  const q = await qualByCode(c, PROQUAL);
+  const uid = (await c.get(`/api/v1/qualifications/${q.id}`)).json.units[0].id;
+  const learner = Number(srv.sql("SELECT id FROM users WHERE email = 'learner3@demo.test'"));
+  const rows = Number(srv.sql(`SELECT count(*) FROM criterion_status WHERE learner_id = ${learner} AND unit_id = ${uid}`));
+  const page = await c.get(`/units/${uid}`);
+  assert.equal(page.status, 200);
+  assert.equal(rows, 4, 'the demo enrols learner3 on every qualification');
+  assert.ok(page.text.includes('Your progress'));
+  assert.equal((page.text.match(/<td><span class="tag tag--[a-z_]+">/g) || []).length, 4);
+  const staff = await srv.login('assessor@demo.test');
+  assert.ok(!(await staff.get(`/units/${uid}`)).text.includes('Your progress'));
+});
