@@ -698,6 +698,13 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
         goto out_unit;
     }
 
+    if (lists[L_CRITERIA].n > SPECIMPORT_MAX_CRITERIA || lists[L_OUTCOMES].n > SPECIMPORT_MAX_OUTCOMES) {
+        set_err(err, lists[L_CRITERIA].n > SPECIMPORT_MAX_CRITERIA ? lists[L_CRITERIA].items[SPECIMPORT_MAX_CRITERIA].no
+                                                                   : lists[L_OUTCOMES].items[SPECIMPORT_MAX_OUTCOMES].no,
+                "more than %d assessment criteria or %d learning outcomes in one unit", SPECIMPORT_MAX_CRITERIA,
+                SPECIMPORT_MAX_OUTCOMES);
+        goto out_unit;
+    }
     if (*synopsis_text)
         json_object_set_new(unit, "synopsis", json_string(synopsis_text));
 
@@ -1327,6 +1334,10 @@ static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
             jfail(c, p, "expected a non-empty array of outcomes");
             goto out;
         }
+        if (json_array_size(os) > SPECIMPORT_MAX_OUTCOMES) {
+            jfail(c, p, "more than %d outcomes in one unit", SPECIMPORT_MAX_OUTCOMES);
+            goto out;
+        }
         json_t *outs = json_array();
         json_object_set_new(out, "outcomes", outs);
         size_t i;
@@ -1377,6 +1388,10 @@ static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
         }
         if (!json_is_array(cs) || !json_array_size(cs)) {
             jfail(c, p, "expected a non-empty array of criteria");
+            goto out;
+        }
+        if (json_array_size(cs) > SPECIMPORT_MAX_CRITERIA) {
+            jfail(c, p, "more than %d criteria in one unit", SPECIMPORT_MAX_CRITERIA);
             goto out;
         }
         json_t *crit = json_array();
@@ -1543,6 +1558,10 @@ static json_t *parse_canonical(const char *data, size_t len, specimport_error_t 
     }
     if (!json_is_array(units) || !json_array_size(units)) {
         jfail(&c, "/units", "expected a non-empty array of units");
+        goto fail;
+    }
+    if (json_array_size(units) > SPECIMPORT_MAX_UNITS) {
+        jfail(&c, "/units", "more than %d units in one document", SPECIMPORT_MAX_UNITS);
         goto fail;
     }
     json_t *cu = json_array();

@@ -14,6 +14,11 @@
 /* Largest spec document accepted, in bytes. */
 #define SPECIMPORT_MAX_BYTES (4 * 1024 * 1024)
 
+/* Limits per unit and document (real units have a few dozen criteria). */
+#define SPECIMPORT_MAX_CRITERIA 2000
+#define SPECIMPORT_MAX_OUTCOMES 999
+#define SPECIMPORT_MAX_UNITS 500
+
 /* Why a document was refused: the file name, the 1-based line the problem is
  * on (0 when it concerns the whole file) and a one-sentence reason. */
 typedef struct specimport_error {
