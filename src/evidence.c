@@ -1305,8 +1305,9 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         checked_count += checked;
         if (uid != cur_u)
             json_array_append_new(unit_opts,
-                                  json_pack("{s:I, s:s, s:b}", "id", (json_int_t)uid, "label",
-                                            utitle ? utitle : "", "selected", uid == unit_filter));
+                                  json_pack("{s:I, s:s++, s:b}", "id", (json_int_t)uid, "label",
+                                            uref ? uref : "", " ", utitle ? utitle : "", "selected",
+                                            uid == unit_filter));
         int visible = (!unit_filter || unit_filter == uid) &&
                       (contains_ci(ctext, text_filter) || contains_ci(cref, text_filter) ||
                        contains_ci(utitle, text_filter) || contains_ci(uref, text_filter));

@@ -14,6 +14,8 @@
  * use holds sniff_lock; a sniff reads at most a few MB of the file's head and
  * takes about a millisecond, so workers seldom wait. One handle (rather than
  * one per thread) keeps the 8 MB compiled database mapped once. */
+#define SNIFF_BYTES_MAX (1024 * 1024)
+
 static pthread_mutex_t sniff_lock = PTHREAD_MUTEX_INITIALIZER;
 static magic_t sniff_magic;
 static int sniff_failed;
@@ -31,6 +33,11 @@ static int sniff_open_locked(void)
         sniff_failed = 1;
         return EV_ERR;
     }
+    /* libmagic 5.44 reads up to 7 MB of each file into a buffer; 1 MB finds
+     * every type on the allowlist and keeps a big upload's memory small. */
+    size_t bytes_max = SNIFF_BYTES_MAX;
+    if (magic_setparam(m, MAGIC_PARAM_BYTES_MAX, &bytes_max) != 0)
+        ev_log("sniff: magic_setparam: %s", magic_error(m));
     if (magic_load(m, NULL) != 0) {
         ev_log("sniff: magic_load: %s", magic_error(m));
         magic_close(m);
