@@ -126,11 +126,21 @@ static void event_summary(json_t *e)
     " a.learner_id, lu.name AS learner_name, a.before AS before_json, a.after AS after_json, a.hash"                  \
     " FROM audit_events a LEFT JOIN users u ON u.id = a.actor_id LEFT JOIN users lu ON lu.id = a.learner_id"
 
-#define EVENT_WHERE                                                                                                    \
-    " WHERE (? = 0 OR a.actor_id = ?) AND (? = 0 OR a.learner_id = ?)"                                               \
-    " AND (? IS NULL OR a.action = ? OR a.action LIKE ? || '.%') AND (? IS NULL OR a.entity = ?)"                    \
+/* The filters. action is a range [lo, hi): an exact action ("decision.create")
+ * or every action of an entity ("decision" -> "decision." .. "decision/"), so
+ * the audit_action index can serve it. */
+#define EVENT_FILTERS                                                                                                  \
+    " (? = 0 OR a.actor_id = ?) AND (? = 0 OR a.learner_id = ?)"                                                     \
+    " AND (? IS NULL OR (a.action >= ? AND a.action < ?)) AND (? IS NULL OR a.entity = ?)"                           \
     " AND (? IS NULL OR substr(a.at, 1, 10) >= ?) AND (? IS NULL OR substr(a.at, 1, 10) <= ?)"
-#define EVENT_FMT "iiiittttttttt"
+#define EVENT_FMT_TAIL "iiiittttttttt"
+#define EVENT_FMT "ii" EVENT_FMT_TAIL
+/* The first condition picks the index: the learner's events (audit_learner),
+ * the actor's (audit_actor), or the whole table newest first. */
+#define EVENT_BY_LEARNER " WHERE a.learner_id = ? AND ? >= 0 AND"
+#define EVENT_BY_ACTOR " WHERE a.actor_id = ? AND ? >= 0 AND"
+#define EVENT_BY_NONE " WHERE ? = 0 AND ? = 0 AND"
+#define EVENT_BY_ACTION " WHERE a.action >= ? AND a.action < ? AND"
 
 static const char *opt_str(req_t *r, const char *key)
 {
@@ -142,13 +152,55 @@ static const char *opt_str(req_t *r, const char *key)
 static int list_events(req_t *r, int64_t actor, int64_t learner, const char *action, const char *entity,
                        const char *from, const char *to)
 {
-    int64_t limit, offset;
+    int64_t limit, offset, total;
+    char lo[160] = "", hi[160] = "";
+    const char *alo = NULL, *ahi = NULL;
+    if (action) {
+        if (strchr(action, '.')) {
+            snprintf(lo, sizeof lo, "%s", action);
+            snprintf(hi, sizeof hi, "%s\x01", action);
+        } else {
+            snprintf(lo, sizeof lo, "%s.", action);
+            snprintf(hi, sizeof hi, "%s/", action);
+        }
+        alo = lo;
+        ahi = hi;
+    }
     http_page(r, 25, &limit, &offset);
-    int64_t total = db_int(r->db, "SELECT COUNT(*) FROM audit_events a" EVENT_WHERE, 0, EVENT_FMT, actor, actor,
-                           learner, learner, action, action, action, entity, entity, from, from, to, to);
-    json_t *items = db_all(r->db, EVENT_SELECT EVENT_WHERE " ORDER BY a.id DESC LIMIT ? OFFSET ?", EVENT_FMT "ii",
-                           actor, actor, learner, learner, action, action, action, entity, entity, from, from, to,
-                           to, limit, offset);
+    int64_t k1 = learner ? learner : actor ? actor : 0, k2 = 0;
+#define EVENT_ARGS actor, actor, learner, learner, alo, alo, ahi, entity, entity, from, from, to, to
+    if (!actor && !learner && !action && !entity && !from && !to) /* append-only: ids have no gaps */
+        total = db_int(r->db, "SELECT COALESCE(MAX(id), 0) FROM audit_events", 0, "");
+    else if (learner)
+        total = db_int(r->db, "SELECT COUNT(*) FROM audit_events a" EVENT_BY_LEARNER EVENT_FILTERS, 0, EVENT_FMT, k1,
+                       k2, EVENT_ARGS);
+    else if (actor)
+        total = db_int(r->db, "SELECT COUNT(*) FROM audit_events a" EVENT_BY_ACTOR EVENT_FILTERS, 0, EVENT_FMT, k1, k2,
+                       EVENT_ARGS);
+    else if (action) /* counted over the audit_action index range */
+        total = db_int(r->db, "SELECT COUNT(*) FROM audit_events a" EVENT_BY_ACTION EVENT_FILTERS, 0, "tt" EVENT_FMT_TAIL,
+                       alo, ahi, EVENT_ARGS);
+    else
+        total = db_int(r->db, "SELECT COUNT(*) FROM audit_events a" EVENT_BY_NONE EVENT_FILTERS, 0, EVENT_FMT, k1, k2,
+                       EVENT_ARGS);
+    json_t *items =
+        learner  ? db_all(r->db, EVENT_SELECT EVENT_BY_LEARNER EVENT_FILTERS " ORDER BY a.id DESC LIMIT ? OFFSET ?",
+                          EVENT_FMT "ii", k1, k2, EVENT_ARGS, limit, offset)
+        : actor  ? db_all(r->db, EVENT_SELECT EVENT_BY_ACTOR EVENT_FILTERS " ORDER BY a.id DESC LIMIT ? OFFSET ?",
+                          EVENT_FMT "ii", k1, k2, EVENT_ARGS, limit, offset)
+        /* only an action: pick the page from the audit_action index alone (an exact
+         * action walks it in id order; a prefix sorts the matching entries) */
+        : action && strchr(action, '.') && !entity && !from && !to
+            ? db_all(r->db, EVENT_SELECT " WHERE a.id IN (SELECT id FROM audit_events WHERE action = ?"
+                                         " ORDER BY id DESC LIMIT ? OFFSET ?) ORDER BY a.id DESC",
+                     "tii", action, limit, offset)
+        : action && !entity && !from && !to
+            ? db_all(r->db, EVENT_SELECT " WHERE a.id IN (SELECT id FROM audit_events WHERE action >= ? AND action < ?"
+                                         " ORDER BY id DESC LIMIT ? OFFSET ?) ORDER BY a.id DESC",
+                     "ttii", alo, ahi, limit, offset)
+                 : db_all(r->db, EVENT_SELECT EVENT_BY_NONE EVENT_FILTERS " ORDER BY a.id DESC LIMIT ? OFFSET ?",
+                          EVENT_FMT "ii", k1, k2, EVENT_ARGS, limit, offset);
+#undef EVENT_ARGS
     if (!items)
         return http_fail(r, 500, "db_error", "Could not read the audit trail.");
     size_t i;

@@ -30,30 +30,55 @@ static void set_age(json_t *obj, const char *iso_key)
     json_object_set_new(obj, "overdue", json_boolean(days >= 14));
 }
 
+/* The caseload's rows: scoped to one assessor (their learners come from the
+ * enrolments_assessor index, most overdue first), or for an admin every
+ * enrolment (by name, so only one page of rows is computed). Each statement
+ * takes the same binds: the assessor (or 0), limit, offset. */
+#define CASELOAD_SELECT(WHERE, ORDER)                                                                          \
+    "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"        \
+    " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"              \
+    " e.assessor_id, au.name AS assessor_name,"                                                              \
+    " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                 \
+    "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
+    " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
+    "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_met,"  \
+    " (SELECT COUNT(*) FROM evidence ev WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted') AS awaiting," \
+    " (SELECT MIN(ev.submitted_at) FROM evidence ev WHERE ev.learner_id = e.learner_id"                     \
+    "   AND ev.status = 'submitted') AS oldest_submitted_at"                                                 \
+    " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"          \
+    " JOIN qualifications q ON q.id = e.qualification_id WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?"
+
+/* Submitted evidence of the caseload (the queue), scoped or centre-wide. */
+#define QUEUE_WHERE_MINE                                                                                       \
+    " WHERE ev.status = 'submitted' AND ev.learner_id IN (SELECT en.learner_id FROM enrolments en"           \
+    " WHERE en.assessor_id = ?)"
+#define QUEUE_WHERE_ALL " WHERE ev.status = 'submitted' AND ? = 0"
+#define QUEUE_SELECT(WHERE)                                                                                    \
+    "SELECT ev.id, ev.title, ev.kind, ev.submitted_at, ev.occurred_on, ev.learner_id,"                       \
+    " u.name AS learner_name,"                                                                               \
+    " (SELECT COUNT(*) FROM evidence_criteria ec WHERE ec.evidence_id = ev.id) AS criteria_count,"           \
+    " (SELECT COUNT(*) FROM evidence_files f WHERE f.evidence_id = ev.id) AS file_count"                     \
+    " FROM evidence ev JOIN users u ON u.id = ev.learner_id" WHERE " ORDER BY ev.submitted_at, ev.id LIMIT ? OFFSET ?"
+
+static int64_t queue_total(db_t *db, int64_t owner)
+{
+    return owner ? db_int(db, "SELECT COUNT(*) FROM evidence ev" QUEUE_WHERE_MINE, 0, "i", owner)
+                 : db_int(db, "SELECT COUNT(*) FROM evidence ev" QUEUE_WHERE_ALL, 0, "i", owner);
+}
+
 /* GET /caseload, /api/v1/caseload: each learner (enrolment) with percent
  * complete, evidence awaiting assessment and the age of the oldest. */
 static int caseload_index(req_t *r)
 {
     int64_t limit, offset, owner = caseload_owner(r);
     http_page(r, 25, &limit, &offset);
-    int64_t total = db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE (? = 0 OR e.assessor_id = ?)", 0, "ii",
-                           owner, owner);
-    json_t *items = db_all(
-        r->db,
-        "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"
-        " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
-        " e.assessor_id, au.name AS assessor_name,"
-        " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"
-        "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total,"
-        " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"
-        "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_met,"
-        " (SELECT COUNT(*) FROM evidence ev WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted') AS awaiting,"
-        " (SELECT MIN(ev.submitted_at) FROM evidence ev WHERE ev.learner_id = e.learner_id"
-        "   AND ev.status = 'submitted') AS oldest_submitted_at"
-        " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"
-        " JOIN qualifications q ON q.id = e.qualification_id WHERE (? = 0 OR e.assessor_id = ?)"
-        " ORDER BY oldest_submitted_at IS NULL, oldest_submitted_at, u.name, q.title LIMIT ? OFFSET ?",
-        "iiii", owner, owner, limit, offset);
+    int64_t total = owner ? db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE e.assessor_id = ?", 0, "i", owner)
+                          : db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE ? = 0", 0, "i", owner);
+    json_t *items =
+        owner ? db_all(r->db,
+                       CASELOAD_SELECT("e.assessor_id = ?", "oldest_submitted_at IS NULL, oldest_submitted_at, u.name, q.title"),
+                       "iii", owner, limit, offset)
+              : db_all(r->db, CASELOAD_SELECT("? = 0", "u.name, q.title, e.id"), "iii", owner, limit, offset);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not load the caseload.");
     size_t i;
@@ -68,18 +93,18 @@ static int caseload_index(req_t *r)
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
-    json_object_set_new(out, "awaiting_total",
-                        json_integer(db_int(r->db,
-                                            "SELECT COUNT(*) FROM evidence ev WHERE ev.status = 'submitted' AND EXISTS"
-                                            " (SELECT 1 FROM enrolments e WHERE e.learner_id = ev.learner_id"
-                                            " AND (? = 0 OR e.assessor_id = ?))",
-                                            0, "ii", owner, owner)));
+    json_object_set_new(out, "awaiting_total", json_integer(queue_total(r->db, owner)));
     json_object_set_new(out, "open_actions",
-                        json_integer(db_int(r->db,
-                                            "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id"
-                                            " WHERE s.outcome = 'action_required' AND s.responded_at IS NULL"
-                                            " AND (? = 0 OR d.assessor_id = ?)",
-                                            0, "ii", owner, owner)));
+                        json_integer(owner ? db_int(r->db,
+                                                    "SELECT COUNT(*) FROM decisions d JOIN iqa_samples s"
+                                                    " ON s.decision_id = d.id WHERE d.assessor_id = ?"
+                                                    " AND s.outcome = 'action_required' AND s.responded_at IS NULL",
+                                                    0, "i", owner)
+                                           : db_int(r->db,
+                                                    "SELECT COUNT(*) FROM iqa_samples s WHERE ? = 0 AND"
+                                                    " s.outcome = 'action_required' AND s.responded_at IS NULL",
+                                                    0, "i", owner)));
+    json_object_set_new(out, "sorted_by_overdue", json_boolean(owner != 0));
     http_paginate(r, out, total);
     return 200;
 }
@@ -89,21 +114,9 @@ static int caseload_queue(req_t *r)
 {
     int64_t limit, offset, owner = caseload_owner(r);
     http_page(r, 25, &limit, &offset);
-    int64_t total = db_int(r->db,
-                           "SELECT COUNT(*) FROM evidence ev WHERE ev.status = 'submitted' AND EXISTS"
-                           " (SELECT 1 FROM enrolments e WHERE e.learner_id = ev.learner_id"
-                           " AND (? = 0 OR e.assessor_id = ?))",
-                           0, "ii", owner, owner);
-    json_t *items = db_all(r->db,
-                           "SELECT ev.id, ev.title, ev.kind, ev.submitted_at, ev.occurred_on, ev.learner_id,"
-                           " u.name AS learner_name,"
-                           " (SELECT COUNT(*) FROM evidence_criteria ec WHERE ec.evidence_id = ev.id) AS criteria_count,"
-                           " (SELECT COUNT(*) FROM evidence_files f WHERE f.evidence_id = ev.id) AS file_count"
-                           " FROM evidence ev JOIN users u ON u.id = ev.learner_id"
-                           " WHERE ev.status = 'submitted' AND EXISTS (SELECT 1 FROM enrolments e"
-                           " WHERE e.learner_id = ev.learner_id AND (? = 0 OR e.assessor_id = ?))"
-                           " ORDER BY ev.submitted_at, ev.id LIMIT ? OFFSET ?",
-                           "iiii", owner, owner, limit, offset);
+    int64_t total = queue_total(r->db, owner);
+    json_t *items = owner ? db_all(r->db, QUEUE_SELECT(QUEUE_WHERE_MINE), "iii", owner, limit, offset)
+                          : db_all(r->db, QUEUE_SELECT(QUEUE_WHERE_ALL), "iii", owner, limit, offset);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not load the queue.");
     size_t i;

@@ -51,9 +51,11 @@ typedef struct filters {
     " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"          \
     " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"
 
-#define IQA_WHERE                                                                                            \
-    " WHERE (? = 0 OR EXISTS (SELECT 1 FROM enrolments en WHERE en.learner_id = d.learner_id"                \
-    "   AND en.iqa_id = ?))"                                                                                  \
+/* The IQA's scope comes first so SQLite walks that IQA's learners through the
+ * enrolments_iqa and decisions_learner indexes; admin and EQA see every decision. */
+#define IQA_SCOPE_MINE " WHERE d.learner_id IN (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?)"
+#define IQA_SCOPE_ALL " WHERE ? = 0"
+#define IQA_FILTERS                                                                                          \
     " AND (? = 0 OR d.assessor_id = ?) AND (? = 0 OR c.unit_id = ?) AND (? = 0 OR d.learner_id = ?)"         \
     " AND (? IS NULL OR EXISTS (SELECT 1 FROM decision_evidence fde JOIN evidence fev"                        \
     "   ON fev.id = fde.evidence_id WHERE fde.decision_id = d.id AND fev.kind = ?))"                         \
@@ -61,10 +63,53 @@ typedef struct filters {
     " AND (? = 0 OR (? = 1 AND EXISTS (SELECT 1 FROM iqa_samples fs WHERE fs.decision_id = d.id))"           \
     "   OR (? = 2 AND NOT EXISTS (SELECT 1 FROM iqa_samples fs WHERE fs.decision_id = d.id)))"
 
-#define IQA_WHERE_FMT "iiiiiiiittttttIII"
+#define IQA_WHERE_FMT "iiiiiiittttttIII"
 #define IQA_WHERE_ARGS(f)                                                                                    \
-    (f).iqa, (f).iqa, (f).assessor, (f).assessor, (f).unit, (f).unit, (f).learner, (f).learner, (f).kind,   \
+    (f).iqa, (f).assessor, (f).assessor, (f).unit, (f).unit, (f).learner, (f).learner, (f).kind,             \
         (f).kind, (f).from, (f).from, (f).to, (f).to, (f).sampled, (f).sampled, (f).sampled
+
+#define SAMPLED_EXPR "EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)"
+
+/* Each query of the sampling page in its two scopes. The filtered set is
+ * computed over decisions and criteria only; names are joined afterwards, to
+ * the page of items or the groups, not to every decision. */
+#define IQA_BASE " FROM decisions d JOIN criteria c ON c.id = d.criterion_id"
+#define Q_ITEMS(SCOPE)                                                                                        \
+    "SELECT d.id, d.learner_id, lu.name AS learner_name, d.assessor_id,"                                     \
+    " au.name AS assessor_name, d.criterion_id, c.ref AS criterion_ref,"                                     \
+    " c.text AS criterion_text, c.unit_id, un.ref AS unit_ref, un.title AS unit_title,"                      \
+    " d.outcome, d.created_at,"                                                                              \
+    " (SELECT COUNT(*) FROM iqa_samples s WHERE s.decision_id = d.id) AS samples,"                           \
+    " (SELECT s.outcome FROM iqa_samples s WHERE s.decision_id = d.id"                                       \
+    "   ORDER BY s.id DESC LIMIT 1) AS sample_outcome,"                                                      \
+    " (SELECT group_concat(DISTINCT ev.kind) FROM decision_evidence de JOIN evidence ev"                     \
+    "   ON ev.id = de.evidence_id WHERE de.decision_id = d.id) AS kinds,"                                    \
+    " (SELECT s2.id FROM decisions s2 WHERE s2.supersedes_id = d.id) AS superseded_by"                       \
+    " FROM (SELECT d.id" IQA_BASE SCOPE IQA_FILTERS " ORDER BY d.id DESC LIMIT ? OFFSET ?) pick"             \
+    " JOIN decisions d ON d.id = pick.id" " JOIN criteria c ON c.id = d.criterion_id"                        \
+    " JOIN units un ON un.id = c.unit_id JOIN users lu ON lu.id = d.learner_id"                              \
+    " JOIN users au ON au.id = d.assessor_id ORDER BY d.id DESC"
+#define Q_AU(SCOPE)                                                                                           \
+    "SELECT g.assessor_id, au.name AS assessor_name, g.unit_id, un.ref AS unit_ref, un.title AS unit_title,"  \
+    " un.position AS unit_position, g.decisions, g.sampled FROM (SELECT d.assessor_id, c.unit_id,"            \
+    " COUNT(*) AS decisions, SUM(" SAMPLED_EXPR ") AS sampled" IQA_BASE SCOPE IQA_FILTERS                    \
+    " GROUP BY d.assessor_id, c.unit_id) g JOIN users au ON au.id = g.assessor_id"                           \
+    " JOIN units un ON un.id = g.unit_id"
+#define Q_LEARNERS(SCOPE)                                                                                     \
+    "SELECT g.id, lu.name, g.decisions, g.sampled FROM (SELECT d.learner_id AS id, COUNT(*) AS decisions,"    \
+    " SUM(" SAMPLED_EXPR ") AS sampled" IQA_BASE SCOPE IQA_FILTERS " GROUP BY d.learner_id"                  \
+    " ORDER BY 1.0 * sampled / decisions, d.learner_id LIMIT 50) g JOIN users lu ON lu.id = g.id"            \
+    " ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
+#define Q_METHODS(SCOPE)                                                                                      \
+    "SELECT ev.kind AS id, COUNT(DISTINCT d.id) AS decisions,"                                               \
+    " COUNT(DISTINCT CASE WHEN " SAMPLED_EXPR " THEN d.id END) AS sampled" IQA_BASE                          \
+    " JOIN decision_evidence mde ON mde.decision_id = d.id"                                                  \
+    " JOIN evidence ev ON ev.id = mde.evidence_id" SCOPE IQA_FILTERS " GROUP BY ev.kind ORDER BY ev.kind"
+
+/* Runs query Q in the request's scope. */
+#define IQA_QUERY(f, Q, ...)                                                                                  \
+    ((f).iqa ? db_all(r->db, Q(IQA_SCOPE_MINE), IQA_WHERE_FMT __VA_ARGS__)                                   \
+             : db_all(r->db, Q(IQA_SCOPE_ALL), IQA_WHERE_FMT __VA_ARGS__))
 
 static int read_filters(req_t *r, filters_t *f)
 {
@@ -140,35 +185,92 @@ static json_t *coverage(json_t *rows)
     return rows;
 }
 
+/* Adds {decisions, sampled} of row to the entry of list whose "id" is id
+ * (created with name/ref from row when missing). */
+static void tally(json_t *list, json_int_t id, const char *name, const char *ref, json_int_t position, json_t *row)
+{
+    size_t i;
+    json_t *e, *found = NULL;
+    json_array_foreach(list, i, e) if (json_integer_value(json_object_get(e, "id")) == id) found = e;
+    if (!found) {
+        found = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I}", "id", id, "name", name ? name : "", "ref", ref ? ref : "",
+                          "position", position, "decisions", (json_int_t)0, "sampled", (json_int_t)0);
+        json_array_append_new(list, found);
+    }
+    json_object_set_new(found, "decisions", json_integer(json_integer_value(json_object_get(found, "decisions")) +
+                                                         json_integer_value(json_object_get(row, "decisions"))));
+    json_object_set_new(found, "sampled", json_integer(json_integer_value(json_object_get(found, "sampled")) +
+                                                       json_integer_value(json_object_get(row, "sampled"))));
+}
+
+static int by_name(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    return strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
+}
+
+static int by_position(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t p = json_integer_value(json_object_get(x, "position")), q = json_integer_value(json_object_get(y, "position"));
+    return p < q ? -1 : p > q ? 1 : strcmp(json_string_value(json_object_get(x, "ref")),
+                                           json_string_value(json_object_get(y, "ref")));
+}
+
+/* Sorts a JSON array in place with cmp. */
+static void sort_array(json_t *list, int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(list);
+    if (n < 2)
+        return;
+    json_t **items = xcalloc(n, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_incref(json_array_get(list, i));
+    qsort(items, n, sizeof *items, cmp);
+    json_array_clear(list);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, items[i]);
+    free(items);
+}
+
 /* GET /iqa, /api/v1/iqa/decisions: decisions to sample, filtered, with coverage. */
 static int iqa_index(req_t *r)
 {
     filters_t f;
     int64_t limit, offset;
     json_t *out = http_out(r);
-    if (read_filters(r, &f) != EV_OK) {
+    int bad = read_filters(r, &f) != EV_OK;
+    if (bad) { /* show the page unfiltered beside the error */
+        int64_t scope = f.iqa;
         memset(&f, 0, sizeof f);
-        f.iqa = r->user.role == ROLE_IQA ? r->user.id : 0;
-        return http_fail(r, 400, "invalid_filter", "Check the filters.");
+        f.iqa = scope;
     }
     http_page(r, 25, &limit, &offset);
-    int64_t total = db_int(r->db, "SELECT COUNT(*)" IQA_FROM IQA_WHERE, 0, IQA_WHERE_FMT, IQA_WHERE_ARGS(f));
-    json_t *items = db_all(r->db,
-                           "SELECT d.id, d.learner_id, lu.name AS learner_name, d.assessor_id,"
-                           " au.name AS assessor_name, d.criterion_id, c.ref AS criterion_ref,"
-                           " c.text AS criterion_text, c.unit_id, un.ref AS unit_ref, un.title AS unit_title,"
-                           " d.outcome, d.created_at,"
-                           " (SELECT COUNT(*) FROM iqa_samples s WHERE s.decision_id = d.id) AS samples,"
-                           " (SELECT s.outcome FROM iqa_samples s WHERE s.decision_id = d.id"
-                           "   ORDER BY s.id DESC LIMIT 1) AS sample_outcome,"
-                           " (SELECT group_concat(DISTINCT ev.kind) FROM decision_evidence de JOIN evidence ev"
-                           "   ON ev.id = de.evidence_id WHERE de.decision_id = d.id) AS kinds,"
-                           " (SELECT s2.id FROM decisions s2 WHERE s2.supersedes_id = d.id) AS superseded_by"
-                           IQA_FROM IQA_WHERE " ORDER BY d.id DESC LIMIT ? OFFSET ?",
-                           IQA_WHERE_FMT "ii", IQA_WHERE_ARGS(f), limit, offset);
-    if (!items)
+
+    /* Coverage by assessor and by unit from one pass; the total is its sum. */
+    json_t *au = IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
+    json_t *items = IQA_QUERY(f, Q_ITEMS, "ii", IQA_WHERE_ARGS(f), limit, offset);
+    if (!au || !items) {
+        json_decref(au);
+        json_decref(items);
         return http_fail(r, 500, "db_error", "Could not list decisions.");
+    }
+    json_t *assessors = json_array(), *units = json_array(), *row;
+    int64_t total = 0;
     size_t i;
+    json_array_foreach(au, i, row)
+    {
+        total += json_integer_value(json_object_get(row, "decisions"));
+        tally(assessors, json_integer_value(json_object_get(row, "assessor_id")),
+              json_string_value(json_object_get(row, "assessor_name")), NULL, 0, row);
+        tally(units, json_integer_value(json_object_get(row, "unit_id")),
+              json_string_value(json_object_get(row, "unit_title")), json_string_value(json_object_get(row, "unit_ref")),
+              json_integer_value(json_object_get(row, "unit_position")), row);
+    }
+    json_decref(au);
+    sort_array(assessors, by_name);
+    sort_array(units, by_position);
+
     json_t *d;
     json_array_foreach(items, i, d)
     {
@@ -198,59 +300,44 @@ static int iqa_index(req_t *r)
     http_paginate(r, out, total);
 
     /* Coverage (CAMERA: candidates, assessors, methods; evidence and records are
-     * the decisions themselves) over the same filtered set. */
-    json_object_set_new(out, "coverage_assessors",
-                        coverage(db_all(r->db,
-                                        "SELECT d.assessor_id AS id, au.name, COUNT(*) AS decisions,"
-                                        " SUM(EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)) AS sampled"
-                                        IQA_FROM IQA_WHERE " GROUP BY d.assessor_id ORDER BY au.name",
-                                        IQA_WHERE_FMT, IQA_WHERE_ARGS(f))));
-    json_object_set_new(out, "coverage_units",
-                        coverage(db_all(r->db,
-                                        "SELECT c.unit_id AS id, un.ref, un.title AS name, COUNT(*) AS decisions,"
-                                        " SUM(EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)) AS sampled"
-                                        IQA_FROM IQA_WHERE " GROUP BY c.unit_id ORDER BY un.position, un.ref",
-                                        IQA_WHERE_FMT, IQA_WHERE_ARGS(f))));
-    json_object_set_new(out, "coverage_learners",
-                        coverage(db_all(r->db,
-                                        "SELECT d.learner_id AS id, lu.name, COUNT(*) AS decisions,"
-                                        " SUM(EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)) AS sampled"
-                                        IQA_FROM IQA_WHERE " GROUP BY d.learner_id ORDER BY lu.name",
-                                        IQA_WHERE_FMT, IQA_WHERE_ARGS(f))));
-    json_t *methods = db_all(r->db,
-                             "SELECT ev.kind AS id, COUNT(DISTINCT d.id) AS decisions,"
-                             " COUNT(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)"
-                             "   THEN d.id END) AS sampled" IQA_FROM
-                             " JOIN decision_evidence mde ON mde.decision_id = d.id"
-                             " JOIN evidence ev ON ev.id = mde.evidence_id" IQA_WHERE " GROUP BY ev.kind ORDER BY ev.kind",
-                             IQA_WHERE_FMT, IQA_WHERE_ARGS(f));
+     * the decisions themselves) over the same filtered set. Candidates: the 50
+     * least sampled. */
+    json_object_set_new(out, "coverage_assessors", coverage(assessors));
+    json_object_set_new(out, "coverage_units", coverage(units));
+    json_object_set_new(out, "coverage_learners", coverage(IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
+    json_t *methods = IQA_QUERY(f, Q_METHODS, , IQA_WHERE_ARGS(f));
     json_array_foreach(methods, i, d)
     {
         json_object_set_new(d, "name", json_string(decisions_kind_label(json_string_value(json_object_get(d, "id")))));
     }
     json_object_set_new(out, "coverage_methods", coverage(methods));
 
-    /* Options for the filter form. */
+    /* Options for the filter form, from the enrolments in scope. */
     json_object_set_new(out, "assessor_options",
                         options(db_all(r->db,
-                                       "SELECT DISTINCT au.id, au.name AS label FROM decisions d"
-                                       " JOIN users au ON au.id = d.assessor_id WHERE (? = 0 OR EXISTS (SELECT 1"
-                                       " FROM enrolments en WHERE en.learner_id = d.learner_id AND en.iqa_id = ?))"
+                                       "SELECT DISTINCT au.id, au.name AS label FROM enrolments en"
+                                       " JOIN users au ON au.id = en.assessor_id WHERE (? = 0 OR en.iqa_id = ?)"
                                        " ORDER BY au.name LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.assessor));
+    int64_t nlearners = db_int(r->db, "SELECT COUNT(DISTINCT en.learner_id) FROM enrolments en"
+                                      " WHERE (? = 0 OR en.iqa_id = ?)", 0, "ii", f.iqa, f.iqa);
+    json_object_set_new(out, "learner_select", json_boolean(nlearners <= 500));
+    json_object_set_new(out, "learner_filter", f.learner ? json_integer(f.learner) : json_string(""));
     json_object_set_new(out, "learner_options",
-                        options(db_all(r->db,
-                                       "SELECT DISTINCT lu.id, lu.name AS label FROM enrolments en"
-                                       " JOIN users lu ON lu.id = en.learner_id WHERE (? = 0 OR en.iqa_id = ?)"
-                                       " ORDER BY lu.name LIMIT 500",
-                                       "ii", f.iqa, f.iqa),
-                                f.learner));
+                        nlearners <= 500
+                            ? options(db_all(r->db,
+                                             "SELECT DISTINCT lu.id, lu.name AS label FROM enrolments en"
+                                             " JOIN users lu ON lu.id = en.learner_id WHERE (? = 0 OR en.iqa_id = ?)"
+                                             " ORDER BY lu.name LIMIT 500",
+                                             "ii", f.iqa, f.iqa),
+                                      f.learner)
+                            : json_array());
     json_object_set_new(out, "unit_options",
                         options(db_all(r->db,
-                                       "SELECT DISTINCT un.id, un.ref || ' ' || un.title AS label FROM enrolments en"
-                                       " JOIN units un ON un.qualification_id = en.qualification_id"
-                                       " WHERE (? = 0 OR en.iqa_id = ?) ORDER BY un.position, un.ref LIMIT 500",
+                                       "SELECT un.id, un.ref || ' ' || un.title AS label FROM units un"
+                                       " WHERE un.qualification_id IN (SELECT en.qualification_id FROM enrolments en"
+                                       " WHERE (? = 0 OR en.iqa_id = ?)) ORDER BY un.position, un.ref LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.unit));
     json_t *kinds = json_array();
@@ -264,6 +351,8 @@ static int iqa_index(req_t *r)
                                   "sampled_any", f.sampled == 0, "sampled_yes", f.sampled == 1, "sampled_no",
                                   f.sampled == 2));
     json_object_set_new(out, "can_sample", json_boolean(r->user.role == ROLE_IQA));
+    if (bad)
+        return http_fail(r, 400, "invalid_filter", "Check the filters.");
     return 200;
 }
 
