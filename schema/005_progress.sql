@@ -186,6 +186,9 @@ CREATE TRIGGER centre_version_lq_upd AFTER UPDATE ON learner_queue BEGIN UPDATE 
 CREATE TRIGGER centre_version_lq_del AFTER DELETE ON learner_queue BEGIN UPDATE centre_version SET version = version + 1; END;
 CREATE TRIGGER centre_version_en_upd AFTER UPDATE ON enrolments BEGIN UPDATE centre_version SET version = version + 1; END;
 CREATE TRIGGER centre_version_en_del AFTER DELETE ON enrolments BEGIN UPDATE centre_version SET version = version + 1; END;
+-- (the snapshot also holds qualification and assessor names)
+CREATE TRIGGER centre_version_names AFTER UPDATE OF name, email ON users BEGIN UPDATE centre_version SET version = version + 1; END;
+CREATE TRIGGER centre_version_quals AFTER UPDATE OF code, title ON qualifications BEGIN UPDATE centre_version SET version = version + 1; END;
 
 -- Backfill for databases that already hold enrolments and activity.
 INSERT INTO enrolment_progress (enrolment_id, learner_id, qualification_id, total, mapped,

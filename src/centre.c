@@ -189,6 +189,7 @@ typedef struct snap {
     int64_t version, today;
     centre_data_t d;
     const enr_t **sorted; /* every enrolment, most urgent first */
+    json_t *by_q, *by_a;  /* the group rows with their names (copied per request) */
     int refs;
 } snap_t;
 
@@ -196,6 +197,7 @@ static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static snap_t *snap_cur;
 
 static int enr_cmp(const void *a, const void *b);
+static json_t *groups_json(db_t *db, const grp_map_t *m, int by_assessor, int64_t today);
 
 static void snap_release(snap_t *s)
 {
@@ -207,6 +209,8 @@ static void snap_release(snap_t *s)
     if (last) {
         centre_free(&s->d);
         free(s->sorted);
+        json_decref(s->by_q);
+        json_decref(s->by_a);
         free(s);
     }
 }
@@ -237,6 +241,8 @@ static snap_t *snap_get(db_t *db, int64_t today)
             for (int i = 0; i < s->d.n; i++)
                 s->sorted[i] = &s->d.e[i];
             qsort(s->sorted, (size_t)s->d.n, sizeof *s->sorted, enr_cmp);
+            s->by_q = groups_json(db, &s->d.by_q, 0, today);
+            s->by_a = groups_json(db, &s->d.by_a, 1, today);
             if (v >= 0) {
                 pthread_mutex_lock(&snap_lock);
                 snap_t *old = snap_cur;
@@ -336,17 +342,9 @@ static int state_from_name(const char *s)
     return -1;
 }
 
-static json_t *enr_json(db_t *db, const enr_t *e, int64_t today)
+/* The figures of one enrolment onto o (which holds its names). */
+static void enr_figures(json_t *o, const enr_t *e, int64_t today)
 {
-    json_t *o = db_one(db,
-        "SELECT e.id AS enrolment_id, e.learner_id, l.name AS learner_name, l.email AS learner_email,"
-        " e.qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
-        " e.assessor_id, a.name AS assessor_name, e.status, e.start_date, e.planned_end_date"
-        " FROM enrolments e JOIN users l ON l.id = e.learner_id"
-        " JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
-        " WHERE e.id = ?", "i", e->id);
-    if (!o)
-        return NULL;
     json_object_set_new(o, "met", json_integer(e->met));
     json_object_set_new(o, "total", json_integer(e->total));
     json_object_set_new(o, "percent", json_integer(e->percent));
@@ -355,7 +353,33 @@ static json_t *enr_json(db_t *db, const enr_t *e, int64_t today)
     json_object_set_new(o, "oldest_days", e->oldest_day >= 0 ? json_integer(today - e->oldest_day) : json_null());
     json_object_set_new(o, "decisions", json_integer(e->decisions));
     json_object_set_new(o, "sampled", json_integer(e->sampled));
-    return o;
+}
+
+/* Rows for the given enrolments, in the given order, with names: one query for the
+ * whole page (the ids go in as a JSON array read by json_each). */
+static json_t *enr_rows(db_t *db, const enr_t *const *v, size_t n, int64_t today)
+{
+    json_t *ids = json_array(), *out = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ids, json_integer(v[i]->id));
+    json_t *rows = n ? db_all(db,
+        "SELECT e.id AS enrolment_id, e.learner_id, l.name AS learner_name, l.email AS learner_email,"
+        " e.qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
+        " e.assessor_id, a.name AS assessor_name, e.status, e.start_date, e.planned_end_date"
+        " FROM json_each(?) j JOIN enrolments e ON e.id = j.value JOIN users l ON l.id = e.learner_id"
+        " JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
+        " ORDER BY j.key", "j", ids) : NULL;
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o) {
+        if (i < n && json_integer_value(json_object_get(o, "enrolment_id")) == v[i]->id) {
+            enr_figures(o, v[i], today);
+            json_array_append(out, o);
+        }
+    }
+    json_decref(rows);
+    json_decref(ids);
+    return out;
 }
 
 json_t *centre_progress(db_t *db, int64_t today, const centre_query_t *q)
@@ -373,15 +397,16 @@ json_t *centre_progress(db_t *db, int64_t today, const centre_query_t *q)
     json_object_set_new(totals, "enrolments", json_integer(d->n));
     json_object_set_new(totals, "distinct_learners", json_integer(d->distinct_learners));
     json_object_set_new(doc, "totals", totals);
-    json_object_set_new(doc, "by_qualification", groups_json(db, &d->by_q, 0, today));
-    json_object_set_new(doc, "by_assessor", groups_json(db, &d->by_a, 1, today));
+    json_object_set_new(doc, "by_qualification", json_deep_copy(sn->by_q));
+    json_object_set_new(doc, "by_assessor", json_deep_copy(sn->by_a));
 
     /* the filtered page of enrolments, most urgent first */
     int want_state = q && q->state && *q->state ? state_from_name(q->state) : -1;
     int either = q && q->state && strcmp(q->state, "behind_or_at_risk") == 0;
     int64_t limit = q && q->limit > 0 ? q->limit : 25, offset = q && q->offset > 0 ? q->offset : 0;
     int64_t ns = 0;
-    json_t *list = json_array();
+    const enr_t **page = xmalloc((size_t)(limit < 200 ? limit : 200) * sizeof *page);
+    size_t np = 0;
     for (int i = 0; i < d->n; i++) {
         const enr_t *e = sn->sorted[i];
         if (q && q->qualification_id && e->qualification_id != q->qualification_id)
@@ -392,13 +417,12 @@ json_t *centre_progress(db_t *db, int64_t today, const centre_query_t *q)
             continue;
         if (either && e->pace.state != PACE_BEHIND && e->pace.state != PACE_AT_RISK)
             continue;
-        if (ns >= offset && ns < offset + limit) {
-            json_t *o = enr_json(db, e, today);
-            if (o)
-                json_array_append_new(list, o);
-        }
+        if (ns >= offset && ns < offset + limit && np < 200)
+            page[np++] = e;
         ns++;
     }
+    json_t *list = enr_rows(db, page, np, today);
+    free(page);
     json_object_set_new(doc, "enrolments", list);
     json_object_set_new(doc, "enrolments_total", json_integer(ns));
     snap_release(sn);
@@ -476,26 +500,33 @@ int centre_csv(db_t *db, int64_t today, const char *rows, buf_t *out)
         buf_puts(out, "enrolment_id,learner_id,learner_name,learner_email,qualification_code,"
                       "assessor_name,status,start_date,planned_end_date,met,total,percent,"
                       "expected_percent,pace,awaiting_assessment,decisions,iqa_sampled\r\n");
-        for (int i = 0; i < dp->n; i++) {
-            const enr_t *e = &dp->e[i];
-            json_t *o = enr_json(db, e, today);
-            if (!o)
-                continue;
-            buf_printf(out, "%lld,%lld,", (long long)e->id, (long long)e->learner_id);
-            static const char *const keys[] = {"learner_name", "learner_email", "qualification_code",
-                                               "assessor_name", "status", "start_date", "planned_end_date"};
-            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-                centre_csv_field(out, json_string_value(json_object_get(o, keys[k])));
-                buf_putc(out, ',');
+        static const char *const keys[] = {"learner_name", "learner_email", "qualification_code",
+                                           "assessor_name", "status", "start_date", "planned_end_date"};
+        const enr_t **chunk = xmalloc(200 * sizeof *chunk);
+        for (int i = 0; i < dp->n; i += 200) {
+            size_t m = 0;
+            for (int k = i; k < dp->n && k < i + 200; k++)
+                chunk[m++] = &dp->e[k];
+            json_t *named = enr_rows(db, chunk, m, today);
+            size_t j;
+            json_t *o;
+            json_array_foreach(named, j, o) {
+                const enr_t *e = chunk[j];
+                buf_printf(out, "%lld,%lld,", (long long)e->id, (long long)e->learner_id);
+                for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+                    centre_csv_field(out, json_string_value(json_object_get(o, keys[k])));
+                    buf_putc(out, ',');
+                }
+                buf_printf(out, "%lld,%lld,%d,%d,%s", (long long)e->met, (long long)e->total, e->percent,
+                           e->pace.expected_percent, progress_pace_name(e->pace.state));
+                csv_int(out, e->awaiting);
+                csv_int(out, e->decisions);
+                csv_int(out, e->sampled);
+                buf_puts(out, "\r\n");
             }
-            buf_printf(out, "%lld,%lld,%d,%d,%s", (long long)e->met, (long long)e->total, e->percent,
-                       e->pace.expected_percent, progress_pace_name(e->pace.state));
-            csv_int(out, e->awaiting);
-            csv_int(out, e->decisions);
-            csv_int(out, e->sampled);
-            buf_puts(out, "\r\n");
-            json_decref(o);
+            json_decref(named);
         }
+        free(chunk);
         snap_release(sn);
         return EV_OK;
     }

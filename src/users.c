@@ -193,16 +193,25 @@ static json_t *load_enrolment(db_t *db, int64_t id)
     return shape_enrolment(db_one(db, ENROL_SELECT " WHERE e.id = ?", "i", id));
 }
 
-/* Today as YYYY-MM-DD, and the same day `years` on. */
-static void date_today(char out[11], int years)
+/* Today moved by `months` (negative: back) as YYYY-MM-DD; the day is capped
+ * at 28 so every month has it. */
+static void date_months(char out[11], int months)
 {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    tm.tm_year += years;
-    if (tm.tm_mon == 1 && tm.tm_mday == 29)
+    int m = tm.tm_year * 12 + tm.tm_mon + months;
+    tm.tm_year = m / 12;
+    tm.tm_mon = m % 12;
+    if (tm.tm_mday > 28)
         tm.tm_mday = 28;
     strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Today as YYYY-MM-DD, and the same day `years` on. */
+static void date_today(char out[11], int years)
+{
+    date_months(out, 12 * years);
 }
 
 /* A local path that is safe to redirect to after sign-in, else NULL. */
@@ -1467,12 +1476,15 @@ int users_demo_seed(db_t *db)
         {"learner2@demo.test", "Ben Wright", "learner"},
         {"learner3@demo.test", "Chloe Evans", "learner"},
     };
+    /* Started some months ago, for a year: the centre has learners at
+     * different points of their programme. */
     static const struct {
         const char *learner, *assessor;
+        int started_months_ago;
     } enrol[] = {
-        {"learner@demo.test", "assessor@demo.test"},
-        {"learner2@demo.test", "assessor@demo.test"},
-        {"learner3@demo.test", "assessor2@demo.test"},
+        {"learner@demo.test", "assessor@demo.test", 6},
+        {"learner2@demo.test", "assessor@demo.test", 10},
+        {"learner3@demo.test", "assessor2@demo.test", 2},
     };
     int own = 0, rc = EV_ERR;
     json_t *quals = NULL;
@@ -1506,7 +1518,10 @@ int users_demo_seed(db_t *db)
             if (db_int(db, "SELECT 1 FROM enrolments WHERE learner_id = ? AND qualification_id = ?", 0,
                        "ii", l, qid) == 1)
                 continue;
-            int st = users_enrol(db, 0, l, qid, a, iqa, NULL, NULL, &id, &field, err, sizeof err);
+            char start[11], end[11];
+            date_months(start, -enrol[i].started_months_ago);
+            date_months(end, 12 - enrol[i].started_months_ago);
+            int st = users_enrol(db, 0, l, qid, a, iqa, start, end, &id, &field, err, sizeof err);
             if (st != 0) {
                 ev_log("demo: enrol %s: %s", enrol[i].learner, err);
                 goto out;

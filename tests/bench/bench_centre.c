@@ -564,6 +564,13 @@ int main(int argc, char **argv)
             policy_can_read_learner(db, &u, learner);
         printf("policy only: %.1f us cpu\n", (double)(cpu_us() - c0) / 2000);
         json_decref(ctx);
+        c0 = cpu_us();
+        for (int i = 0; i < 300; i++) {
+            centre_query_t cq = {.limit = 25};
+            json_t *cd = centre_progress(db, today, &cq);
+            json_decref(cd);
+        }
+        printf("centre_progress only (snapshot reused): %.1f us cpu\n", (double)(cpu_us() - c0) / 300);
     }
     printf("\n# in process, one thread: CPU per call (wall), bytes\n");
     printf("%-36s %10s %10s %9s %8s\n", "target", "cpu us", "wall us", "bytes", "ratio");
