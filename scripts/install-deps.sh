@@ -9,7 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
   libsodium-dev nettle-dev libmagic-dev libarchive-dev libcurl4-openssl-dev sqlite3 openssl ca-certificates)
-TESTING=(chromium wrk unzip clang-14)
+# libclang-rt-14-dev: the fuzzer and sanitizer runtimes clang-14 links (not pulled in
+# without recommends); fonts-dejavu-extra: the fonts the machines' images have, so page
+# layout in the browser tests is the same everywhere.
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
 
