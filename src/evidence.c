@@ -248,16 +248,16 @@ static int ev_head(db_t *db, int64_t id, int64_t *learner_id, char status[16])
 }
 
 /* NULL when the learner may still change the item, else why not (and the
- * error code through *code). Once an assessor has decided on it (status
- * assessed, or a met decision cites it) it is fixed for good; while it waits
- * in the assessor's queue (submitted) it can be withdrawn first. */
+ * error code through *code). Drafts and items the assessor returned can
+ * change; once an assessor has decided on it (assessed) it is fixed for good,
+ * and while it waits in the assessor's queue (submitted) it can be withdrawn
+ * first. (Returned items keep the decisions already made on them: those are
+ * separate, never-edited records, and every change here is audited.) */
 static const char *ev_lock_reason(db_t *db, int64_t id, const char *status, const char **code)
 {
-    if (strcmp(status, "assessed") == 0 ||
-        db_int(db,
-               "SELECT EXISTS (SELECT 1 FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
-               " WHERE de.evidence_id = ? AND d.outcome = 'met')",
-               0, "i", id)) {
+    (void)db;
+    (void)id;
+    if (strcmp(status, "assessed") == 0) {
         *code = "evidence_assessed";
         return "An assessor has decided on this evidence, so its files and mapping can no longer change.";
     }
@@ -380,9 +380,15 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
     json_object_set_new(ev, "can_submit", json_boolean(owner && !lock && has_content &&
                                                        json_array_size(crit) > 0));
     json_object_set_new(ev, "can_delete", json_boolean(owner && !lock && !has_decisions));
+    int decided_this_round = (int)db_int(
+        db,
+        "SELECT EXISTS (SELECT 1 FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
+        " JOIN evidence e ON e.id = de.evidence_id WHERE de.evidence_id = ?"
+        " AND d.created_at >= coalesce(e.submitted_at, ''))",
+        0, "i", id);
     json_object_set_new(ev, "can_withdraw", json_boolean(owner && status &&
                                                          strcmp(status, "submitted") == 0 &&
-                                                         !has_decisions));
+                                                         !decided_this_round));
     char tl[32];
     size_label(total, tl, sizeof tl);
     json_object_set_new(ev, "total_size_label", json_string(tl));
@@ -1481,8 +1487,13 @@ static int h_withdraw(req_t *r)
         return st;
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The server is busy; try again.");
+    /* Decisions of an earlier round (before a returned item was resubmitted) do not count. */
     if (ev_head(r->db, id, &learner_id, st_now) != EV_OK || strcmp(st_now, "submitted") != 0 ||
-        db_int(r->db, "SELECT EXISTS (SELECT 1 FROM decision_evidence WHERE evidence_id = ?)", 0, "i", id)) {
+        db_int(r->db,
+               "SELECT EXISTS (SELECT 1 FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
+               " JOIN evidence e ON e.id = de.evidence_id WHERE de.evidence_id = ?"
+               " AND d.created_at >= coalesce(e.submitted_at, ''))",
+               0, "i", id)) {
         db_rollback(r->db);
         return http_fail(r, 409, "not_withdrawable",
                          "Only submitted evidence that no assessor has decided on can be withdrawn.");
