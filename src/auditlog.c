@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "decisions.h"
 #include "policy.h"
 
 const char *auditlog_action_label(const char *action)
@@ -209,7 +210,7 @@ static int list_events(req_t *r, int64_t actor, int64_t learner, const char *act
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
     http_paginate(r, out, total);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* GET /audit, /api/v1/audit?actor_id=&learner_id=&action=&entity=&from=&to= (admin, EQA) */
@@ -272,7 +273,7 @@ static int auditlog_verify_page(req_t *r)
     http_set_out(r, json_pack("{s:b, s:I, s:o, s:s, s:I}", "ok", ok, "count", (json_int_t)count, "bad_id",
                               ok ? json_null() : json_integer(bad), "reason", reason, "elapsed_ms",
                               (json_int_t)(us / 1000)));
-    return 200;
+    return decisions_page_ok(r);
 }
 
 int auditlog_cli(int argc, char **argv)

@@ -106,7 +106,7 @@ static int caseload_index(req_t *r)
                                                     0, "i", owner)));
     json_object_set_new(out, "sorted_by_overdue", json_boolean(owner != 0));
     http_paginate(r, out, total);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* GET /queue, /api/v1/queue: submitted evidence across the caseload, oldest first. */
@@ -130,7 +130,7 @@ static int caseload_queue(req_t *r)
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
     http_paginate(r, out, total);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* One requested decision of a review form. */
@@ -325,7 +325,7 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
     json_object_set_new(out, "declaration_checked", json_boolean(with_input && in_bool(r, "declaration")));
     json_object_set_new(out, "can_decide", json_boolean(can_decide));
     json_decref(vacsr);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* GET /review/{evidence_id}, /api/v1/reviews/{evidence_id} */

@@ -75,6 +75,46 @@ int64_t decisions_age(const char *iso, char *text, size_t textlen)
     return days;
 }
 
+void decisions_humanize(json_t *v)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) decisions_humanize(e);
+        return;
+    }
+    if (!json_is_object(v))
+        return;
+    json_t *add = json_object();
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e)
+    {
+        size_t n = strlen(k);
+        int y, mo, d, h, mi;
+        if (json_is_string(e) && (strcmp(k, "at") == 0 || (n > 3 && strcmp(k + n - 3, "_at") == 0)) &&
+            sscanf(json_string_value(e), "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) == 5 && mo >= 1 && mo <= 12) {
+            char key[80], text[40];
+            snprintf(key, sizeof key, "%s_text", k);
+            snprintf(text, sizeof text, "%d %s %d, %02d:%02d", d, months[mo - 1], y, h, mi);
+            json_object_set_new(add, key, json_string(text));
+        } else if (json_is_object(e) || json_is_array(e)) {
+            decisions_humanize(e);
+        }
+    }
+    json_object_update(v, add);
+    json_decref(add);
+}
+
+int decisions_page_ok(req_t *r)
+{
+    if (!r->is_api && r->out)
+        decisions_humanize(r->out);
+    return 200;
+}
+
 json_t *decisions_vacsr_list(json_t *vacsr)
 {
     json_t *list = json_array();
@@ -162,6 +202,8 @@ void decisions_decorate(json_t *d)
     int met = outcome && strcmp(outcome, "met") == 0;
     json_object_set_new(d, "is_met", json_boolean(met));
     json_object_set_new(d, "outcome_label", json_string(met ? "Met" : "Not yet met"));
+    const char *fb = json_string_value(json_object_get(d, "feedback"));
+    json_object_set_new(d, "has_feedback", json_boolean(fb && *fb));
     json_object_set_new(d, "declaration",
                         json_boolean(json_integer_value(json_object_get(d, "declaration")) != 0));
     json_object_set_new(d, "is_current", json_boolean(json_is_null(json_object_get(d, "superseded_by")) ||
@@ -507,7 +549,9 @@ int decisions_load_page(req_t *r, int64_t id)
         decorate_list(r->db, history);
     json_t *samples = iqa_samples_of(r->db, id);
     int can_cs = r->user.id == learner_id && !json_is_true(json_object_get(d, "countersigned"));
-    int can_decide = policy_can_assess_criterion(r->db, &r->user, learner_id, criterion_id);
+    int can_decide = policy_can_assess_criterion(r->db, &r->user, learner_id, criterion_id) &&
+                     !db_int(r->db, "SELECT 1 FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?", 0, "ii",
+                             learner_id, (int64_t)json_integer_value(json_object_get(d, "unit_id")));
     int can_sample = policy_can_sample_learner(r->db, &r->user, learner_id);
     json_t *ev_ids = json_array();
     size_t i;
@@ -522,7 +566,7 @@ int decisions_load_page(req_t *r, int64_t id)
     json_object_set_new(out, "evidence_ids", ev_ids);
     if (!json_object_get(out, "vacsr_list"))
         json_object_set_new(out, "vacsr_list", decisions_vacsr_list(NULL));
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* The page form on /decisions/{id} shows that decision again with the errors. */
@@ -645,7 +689,7 @@ static int list_decisions(req_t *r, int64_t learner_id, int64_t criterion_id, in
                                             " (SELECT 1 FROM countersigns c WHERE c.decision_id = d.id)",
                                             0, "i", learner_id)));
     http_paginate(r, out, total);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* GET /api/v1/decisions?learner_id=&criterion_id=&evidence_id=&current=1 */
@@ -736,7 +780,7 @@ static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
                         json_boolean(so && r->user.id == learner_id &&
                                      !json_is_string(json_object_get(so, "learner_signed_at"))));
     json_object_set_new(out, "signoff", so ? so : json_null());
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* GET /api/v1/learners/{id}/units/{unit_id}/signoff */
@@ -884,7 +928,7 @@ static int signoffs_list(req_t *r)
     json_t *out = http_out(r);
     json_object_set_new(out, "learner", learner);
     json_object_set_new(out, "items", units);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 const route_t decisions_routes[] = {

@@ -63,4 +63,10 @@ const char *decisions_kind_label(const char *kind);
  * ISO 8601 UTC timestamp. text gets at most textlen bytes. -1 days when unparsable. */
 int64_t decisions_age(const char *iso, char *text, size_t textlen);
 
+/* For pages: beside every ISO 8601 timestamp in v (keys "at" or ending in
+ * "_at", at any depth) adds KEY_text, e.g. "23 Nov 2026, 09:15". */
+void decisions_humanize(json_t *v);
+/* Returns 200, first humanizing r->out's timestamps when r is a page. */
+int decisions_page_ok(req_t *r);
+
 #endif

@@ -353,7 +353,7 @@ static int iqa_index(req_t *r)
     json_object_set_new(out, "can_sample", json_boolean(r->user.role == ROLE_IQA));
     if (bad)
         return http_fail(r, 400, "invalid_filter", "Check the filters.");
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* POST /api/v1/iqa/samples {decision_id, outcome: agree|action_required, feedback} -> 201 */
@@ -464,7 +464,7 @@ static int iqa_actions(req_t *r)
                                             0, "iiiiI", assessor, assessor, iqa, iqa, 1)));
     json_object_set_new(out, "is_assessor", json_boolean(r->user.role == ROLE_ASSESSOR));
     http_paginate(r, out, total);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* A failed answer on the page shows the actions list again with the error. */
@@ -521,7 +521,7 @@ static int iqa_respond(req_t *r)
         decorate_sample(row);
     http_set_out(r, row ? row : json_object());
     http_redirect(r, "/actions");
-    return 200;
+    return decisions_page_ok(r);
 }
 
 /* GET /api/v1/iqa/samples?decision_id=N */
@@ -539,7 +539,7 @@ static int iqa_samples_index(req_t *r)
     if (!items)
         return http_fail(r, 500, "db_error", "Could not list samples.");
     json_object_set_new(http_out(r), "items", items);
-    return 200;
+    return decisions_page_ok(r);
 }
 
 const route_t iqa_routes[] = {

@@ -422,3 +422,17 @@ test('audit: events for every step, the log for admin and EQA, the timeline, ver
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /intact: \d+ events/);
 });
+
+test('the OpenAPI document describes the assessment endpoints', async () => {
+  const r = await srv.client().get('/api/v1/openapi.json');
+  assertStatus(r, 200);
+  for (const p of ['/api/v1/decisions', '/api/v1/decisions/{id}', '/api/v1/decisions/{id}/countersign',
+    '/api/v1/learners/{id}/decisions', '/api/v1/learners/{id}/units/{unit_id}/signoff',
+    '/api/v1/learners/{id}/units/{unit_id}/countersign', '/api/v1/caseload', '/api/v1/queue', '/api/v1/reviews/{id}',
+    '/api/v1/iqa/decisions', '/api/v1/iqa/samples', '/api/v1/iqa/actions', '/api/v1/iqa/samples/{id}/response',
+    '/api/v1/audit', '/api/v1/audit/verify', '/api/v1/learners/{id}/timeline']) {
+    assert.ok(r.json.paths[p], `${p} is documented`);
+  }
+  assert.ok(r.json.paths['/api/v1/decisions'].post.responses['201']);
+  assert.ok(r.json.components.schemas.Decision);
+});

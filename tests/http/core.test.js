@@ -180,3 +180,30 @@ test('SIGTERM stops the server cleanly (exit 0) after the requests in flight', a
   assert.equal(s2.exitSignal, null);
   assert.match(log(), /stopped/);
 });
+
+test('a malformed JSON body is a clear 400 and changes nothing', async () => {
+  const c = srv.client();
+  const before = srv.sql('SELECT count(*) FROM sessions');
+  const r = await c.request('POST', '/api/v1/session', {body: '{"email": "a@b", ', contentType: 'application/json'});
+  assertStatus(r, 400);
+  assert.equal(r.json.error.code, 'bad_json');
+  assert.match(r.json.error.message, /line \d+, column \d+/);
+  const arr = await c.request('POST', '/api/v1/session', {body: '[1,2]', contentType: 'application/json'});
+  assertStatus(arr, 400);
+  assert.equal(srv.sql('SELECT count(*) FROM sessions'), before);
+});
+
+test('a body over the 1 MiB JSON cap is refused with 413', async () => {
+  const big = JSON.stringify({email: 'x'.repeat(1100 * 1024), password: 'y'});
+  const r = await srv.client().request('POST', '/api/v1/session', {body: big, contentType: 'application/json'});
+  assertStatus(r, 413);
+  assert.equal(r.json.error.code, 'request_too_large');
+});
+
+test('a malformed multipart body is a 400', async () => {
+  const r = await srv.client().request('POST', '/login', {
+    body: '--XYZ\r\nContent-Disposition: form-data; name="email"\r\n\r\nabc\r\n--XY',
+    contentType: 'multipart/form-data; boundary=XYZ',
+  });
+  assert.ok(r.status === 400 || r.status === 403, `status ${r.status}`);
+});
