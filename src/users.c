@@ -319,6 +319,27 @@ static void client_addr(req_t *r, char *out, size_t outlen)
 /* Accounts and enrolments: the operations behind handlers, CLI and demo */
 /* ------------------------------------------------------------------ */
 
+/* Field checks shared by the operations (first problem) and the forms (every
+ * problem at once). Each returns NULL or the message for the user. */
+static const char *email_problem(const char *email)
+{
+    if (!*email)
+        return "Enter an email address";
+    return valid_email(email) ? NULL : "Enter an email address in the correct format, like name@example.com";
+}
+
+static const char *name_problem(const char *name)
+{
+    if (!*name)
+        return "Enter a name";
+    return strlen(name) > 200 ? "Name must be 200 characters or fewer" : NULL;
+}
+
+static const char *role_problem(const char *role)
+{
+    return role && role_from_name(role) ? NULL : "Select a role";
+}
+
 static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, const char *name_in,
                             const char *role, const char *hash, int64_t *id,
                             const char **field, char *err, size_t errlen)
@@ -328,20 +349,10 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
     trim_copy(name_in, name, sizeof name);
     lower_ascii(email);
     *id = 0;
-    if (!valid_email(email)) {
-        *field = "email";
-        snprintf(err, errlen, "%s", *email ? "Enter an email address in the correct format, like name@example.com"
-                                           : "Enter an email address");
-        return 400;
-    }
-    if (!*name || strlen(name) > 200) {
-        *field = "name";
-        snprintf(err, errlen, "%s", *name ? "Name must be 200 characters or fewer" : "Enter a name");
-        return 400;
-    }
-    if (!role || !role_from_name(role)) {
-        *field = "role";
-        snprintf(err, errlen, "Select a role");
+    const char *problem;
+    if ((problem = email_problem(email)) || (problem = name_problem(name)) || (problem = role_problem(role))) {
+        *field = email_problem(email) ? "email" : name_problem(name) ? "name" : "role";
+        snprintf(err, errlen, "%s", problem);
         return 400;
     }
     if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", email) == 1) {
@@ -387,10 +398,30 @@ int users_create(db_t *db, int64_t actor_id, const char *email, const char *name
     return create_with_hash(db, actor_id, email, name, role, hash, id, field, err, errlen);
 }
 
+/* Messages shared by the enrolment checks. */
+#define MSG_LEARNER "Choose a learner account that exists and is not disabled"
+#define MSG_QUALIFICATION "Choose a qualification"
+#define MSG_ASSESSOR "Choose an assessor"
+#define MSG_IQA "Choose an internal quality assurer, or none"
+
 /* 1 when id is an enabled account with the role. */
 static int has_role(db_t *db, int64_t id, const char *role)
 {
     return db_int(db, "SELECT 1 FROM users WHERE id = ? AND role = ? AND disabled = 0", 0, "it", id, role) == 1;
+}
+
+static const char *start_problem(const char *start)
+{
+    return util_valid_date(start) ? NULL : "Enter the start date as YYYY-MM-DD";
+}
+
+static const char *end_problem(const char *start, const char *end)
+{
+    if (!util_valid_date(end))
+        return "Enter the planned end date as YYYY-MM-DD";
+    if (util_valid_date(start) && strcmp(end, start) <= 0)
+        return "The planned end date must be after the start date";
+    return NULL;
 }
 
 static int check_dates(const char *start, const char *end, const char **field, char *err, size_t errlen)
@@ -428,22 +459,22 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
     *id = 0;
     if (!has_role(db, learner_id, "learner")) {
         *field = "learner";
-        snprintf(err, errlen, "Choose a learner account that exists and is not disabled");
+        snprintf(err, errlen, "%s", MSG_LEARNER);
         return 400;
     }
     if (db_int(db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qualification_id) != 1) {
         *field = "qualification_id";
-        snprintf(err, errlen, "Choose a qualification");
+        snprintf(err, errlen, "%s", MSG_QUALIFICATION);
         return 400;
     }
     if (!has_role(db, assessor_id, "assessor")) {
         *field = "assessor";
-        snprintf(err, errlen, "Choose an assessor");
+        snprintf(err, errlen, "%s", MSG_ASSESSOR);
         return 400;
     }
     if (iqa_id && !has_role(db, iqa_id, "iqa")) {
         *field = "iqa";
-        snprintf(err, errlen, "Choose an internal quality assurer, or none");
+        snprintf(err, errlen, "%s", MSG_IQA);
         return 400;
     }
     int rc = check_dates(start, end, field, err, errlen);
@@ -788,8 +819,23 @@ static int user_create_h(req_t *r)
     json_object_set_new(out, "roles", role_options(role));
     json_object_set_new(out, "form", json_pack("{s:s, s:s}", "email", email ? email : "", "name", name ? name : ""));
     const char *field = NULL;
-    char err[200] = "";
+    char err[200] = "", em[256], nm[256];
     int64_t id = 0;
+    /* every problem at once, as a form should */
+    trim_copy(email, em, sizeof em);
+    lower_ascii(em);
+    trim_copy(name, nm, sizeof nm);
+    const char *pr;
+    if ((pr = name_problem(nm)))
+        http_field_error(r, "name", pr);
+    if ((pr = email_problem(em)))
+        http_field_error(r, "email", pr);
+    if ((pr = role_problem(role)))
+        http_field_error(r, "role", pr);
+    if ((pr = auth_password_problem(password)))
+        http_field_error(r, "password", pr);
+    if (http_field_error_count(r))
+        return form_fail(r, 400, "invalid_input", "Check the account details.");
     if (db_begin(r->db) != EV_OK)
         return form_fail(r, 500, "internal", "Could not save the account.");
     int st = users_create(r->db, r->user.id, email, name, role, password, &id, &field, err, sizeof err);
@@ -1048,10 +1094,22 @@ static int enrolment_create_h(req_t *r)
     json_object_set_new(http_out(r), "form", json_pack("{s:s, s:s, s:s}", "learner_email", le ? le : "",
                         "start_date", start ? start : "", "planned_end_date", end ? end : ""));
     enrol_options(r, qual, assessor, iqa > 0 ? iqa : 0, "active");
-    if (iqa < 0) {
-        http_field_error(r, "iqa", "No account has that email address");
-        return form_fail(r, 400, "invalid_input", "No account has that email address.");
-    }
+    /* every problem at once, as a form should */
+    const char *pr;
+    if (!has_role(r->db, learner, "learner"))
+        http_field_error(r, "learner", MSG_LEARNER);
+    if (db_int(r->db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qual) != 1)
+        http_field_error(r, "qualification_id", MSG_QUALIFICATION);
+    if (!has_role(r->db, assessor, "assessor"))
+        http_field_error(r, "assessor", MSG_ASSESSOR);
+    if (iqa < 0 || (iqa > 0 && !has_role(r->db, iqa, "iqa")))
+        http_field_error(r, "iqa", MSG_IQA);
+    if (start && *start && (pr = start_problem(start)))
+        http_field_error(r, "start_date", pr);
+    if (end && *end && (pr = end_problem(start && *start ? start : "", end)))
+        http_field_error(r, "planned_end_date", pr);
+    if (http_field_error_count(r))
+        return form_fail(r, 400, "invalid_input", "Check the enrolment details.");
     const char *field = NULL;
     char err[200] = "";
     int64_t id = 0;
@@ -1175,9 +1233,9 @@ static int enrolment_update_h(req_t *r)
     char err[200] = "";
     int st = 0;
     if (!has_role(r->db, assessor, "assessor")) {
-        st = 400, field = "assessor", snprintf(err, sizeof err, "Choose an assessor");
+        st = 400, field = "assessor", snprintf(err, sizeof err, "%s", MSG_ASSESSOR);
     } else if (iqa && !has_role(r->db, iqa, "iqa")) {
-        st = 400, field = "iqa", snprintf(err, sizeof err, "Choose an internal quality assurer, or none");
+        st = 400, field = "iqa", snprintf(err, sizeof err, "%s", MSG_IQA);
     } else if (!valid_status(status)) {
         st = 400, field = "status", snprintf(err, sizeof err, "Choose a status");
     } else {

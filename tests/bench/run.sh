@@ -4,12 +4,14 @@
 # server CPU per request and each target's ratio to the bare server.
 #
 #   tests/bench/run.sh [--build DIR] [--duration SECONDS] [--connections N] [--rounds N]
-#                      [--models] [--check]
+#                      [--models] [--priority] [--check]
 #
 #   --rounds N run every target N times, interleaved, and report the best of each
 #              (requests/s: highest; p99 and CPU per request: lowest): on a shared
 #              machine the best round is the one least disturbed by other work
 #   --models   instead: compare libmicrohttpd thread models with the bare server
+#   --priority run the servers and wrk at nice -10 (root only), so that other work on a
+#              shared machine disturbs the measurement less
 #   --check    exit 1 unless every ratio was measured (used by the ctest "bench_smoke";
 #              it never judges absolute times, and budgets are only reported)
 # $EVITRACK_SERVE_ARGS adds arguments to `evitrack serve` (e.g. --quiet).
@@ -25,6 +27,7 @@ WRK_THREADS=2
 MODE=app
 CHECK=0
 ROUNDS=1
+NICE=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
@@ -33,7 +36,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --models) MODE=models; shift ;;
     --check) CHECK=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --priority) NICE=(nice -n -10); shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -60,7 +64,7 @@ start() {
   local name=$1; shift
   : >"$TMP/$name.out"
   : >"$TMP/$name.err"
-  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  "${NICE[@]}" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PID=$!
   PIDS+=("$PID")
   for _ in $(seq 1 300); do
@@ -88,7 +92,7 @@ declare -A RPS P99 CPU HWM
 measure() {
   local label=$1 pid=$2 url=$3 out t0 t1
   t0=$(cpu_ticks "$pid")
-  out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
+  out=$("${NICE[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
   t1=$(cpu_ticks "$pid")
   echo "$out" >>"$TMP/wrk-$label.txt"
   local rps p99 reqs bad cpu

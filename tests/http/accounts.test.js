@@ -298,7 +298,8 @@ test('admin manages users: create, list, disable (signs them out), enable, reset
   assertStatus(r, 409);
   r = await admin.post('/api/v1/users', {email: 'bad', name: '', role: 'wizard', password: 'short'});
   assertStatus(r, 400);
-  assert.ok(r.json.errors.length >= 1);
+  // every problem at once
+  assert.deepEqual(r.json.errors.map((e) => e.field).sort(), ['email', 'name', 'password', 'role']);
   // list, filtered and paginated
   r = await admin.get('/api/v1/users', {query: {role: 'assessor', per_page: 2}});
   assertStatus(r, 200);
@@ -356,6 +357,12 @@ test('admin manages enrolments: create, change, end; policy follows', async () =
   assertStatus(await admin.post('/api/v1/enrolments', {learner_id: learnerId, qualification_id: qualId(), assessor_id: learnerId}), 400);
   r = await admin.post('/api/v1/enrolments', {learner_id: a1, qualification_id: qualId(), assessor_id: a1});
   assertStatus(r, 400);
+  r = await admin.post('/api/v1/enrolments', {learner_email: 'nobody@demo.test', qualification_id: 999999,
+    assessor_id: learnerId, iqa_email: 'nobody@demo.test', start_date: '2026-02-30', planned_end_date: 'soon'});
+  assertStatus(r, 400);
+  assert.deepEqual(r.json.errors.map((e) => e.field).sort(),
+    ['assessor', 'iqa', 'learner', 'planned_end_date', 'qualification_id', 'start_date']);
+  assert.equal(Number(srv.sql(`SELECT count(*) FROM enrolments WHERE learner_id = ${learnerId}`)), 1);
   // assessor 1 reads the learner, assessor 2 does not
   const as1 = await srv.login('assessor@demo.test');
   const as2 = await srv.login('assessor2@demo.test');
