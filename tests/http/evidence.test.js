@@ -19,6 +19,34 @@ const PNG = Buffer.from(
   '53de0000000c49444154789c63f8cfc000000301010000c9fe92ef0000000049454e44ae426082', 'hex');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n');
 
+/* A zip archive of stored (uncompressed) entries [{name, data}]: enough for office files. */
+function zip(entries) {
+  const zlib = require('node:zlib');
+  const locals = [];
+  const centrals = [];
+  let off = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const data = Buffer.from(e.data);
+    const crc = zlib.crc32(data);
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(data.length, 18); lh.writeUInt32LE(data.length, 22); lh.writeUInt16LE(name.length, 26);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(data.length, 20); ch.writeUInt32LE(data.length, 24); ch.writeUInt16LE(name.length, 28);
+    ch.writeUInt32LE(off, 42);
+    locals.push(lh, name, data);
+    centrals.push(ch, name);
+    off += 30 + name.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(entries.length, 8); end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(off, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
+
 /* Every regular file under dir (relative paths), [] when dir does not exist. */
 function filesUnder(dir) {
   const out = [];
@@ -173,6 +201,21 @@ describe('uploads', () => {
     const gt = await ann.get(`/api/v1/evidence/${r.json.id}/files/${t.id}`);
     assert.match(gt.headers['content-disposition'], /^attachment;/);
     assert.equal(rowCount(`evidence_files WHERE evidence_id = ${r.json.id}`), 3);
+  });
+
+  test('office files are accepted as downloads; a plain zip archive is refused', async () => {
+    const ct = '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"></Types>';
+    const docx = zip([{name: '[Content_Types].xml', data: ct}, {name: '_rels/.rels', data: '<x/>'},
+      {name: 'word/document.xml', data: '<w:document/>'}]);
+    const r = await create(ann, {title: 'Office file'}, [{name: 'Report.docx', data: docx}]);
+    assertStatus(r, 201);
+    assert.equal(r.json.files[0].mime, 'application/vnd.openxmlformats-officedocument.wordprocessingml.document');
+    assert.equal(r.json.files[0].download_only, true);
+    const g = await ann.get(`/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`);
+    assert.match(g.headers['content-disposition'], /^attachment;/);
+    assert.deepEqual(g.body, docx);
+    const z = await create(ann, {title: 'Archive'}, [{name: 'stuff.zip', data: zip([{name: 'a.txt', data: 'a'}])}]);
+    assertStatus(z, 415);
   });
 
   test('the original name comes back RFC 5987-encoded', async () => {
