@@ -7,6 +7,7 @@
 
 #include "decisions.h"
 #include "policy.h"
+#include "progress.h"
 #include "status.h"
 
 /* The assessor whose caseload a request looks at: the signed-in assessor, or
@@ -38,6 +39,7 @@ static void set_age(json_t *obj, const char *iso_key)
     "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"        \
     " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"              \
     " e.assessor_id, au.name AS assessor_name,"                                                              \
+    " e.start_date, e.planned_end_date,"                                                                     \
     " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                 \
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
     " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
@@ -88,6 +90,12 @@ static int caseload_index(req_t *r)
         int64_t t = json_integer_value(json_object_get(it, "criteria_total"));
         int64_t m = json_integer_value(json_object_get(it, "criteria_met"));
         json_object_set_new(it, "percent", json_integer(t ? m * 100 / t : 0));
+        progress_pace_t pace; /* expected progress: on track / behind / at risk (progress.h) */
+        progress_pace(json_string_value(json_object_get(it, "enrolment_status")),
+                      json_string_value(json_object_get(it, "start_date")),
+                      json_string_value(json_object_get(it, "planned_end_date")), progress_percent(m, t),
+                      progress_today(), &pace);
+        json_object_set_new(it, "pace", progress_pace_json(&pace));
         json_object_set_new(it, "has_awaiting", json_boolean(json_integer_value(json_object_get(it, "awaiting")) > 0));
         set_age(it, "oldest_submitted_at");
     }
@@ -379,6 +387,10 @@ static int review_decide(req_t *r)
             snprintf(msg, sizeof msg, "Choose met or not yet met for criterion %s", ref ? ref : "");
             http_field_error(r, field, msg);
             continue;
+        }
+        if (items[i].feedback && strlen(items[i].feedback) > DECISIONS_MAX_TEXT) {
+            snprintf(field, sizeof field, "feedback_%lld", (long long)cid);
+            http_field_error(r, field, "Keep the feedback under 20000 characters");
         }
         if (!strcmp(o, "met"))
             met++;
