@@ -388,6 +388,10 @@ static int review_decide(req_t *r)
             http_field_error(r, field, msg);
             continue;
         }
+        if (items[i].feedback && strlen(items[i].feedback) > DECISIONS_MAX_TEXT) {
+            snprintf(field, sizeof field, "feedback_%lld", (long long)cid);
+            http_field_error(r, field, "Keep the feedback under 20000 characters");
+        }
         if (!strcmp(o, "met"))
             met++;
         else if (!items[i].feedback || !*items[i].feedback) {

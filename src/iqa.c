@@ -380,6 +380,10 @@ static int iqa_sample_create(req_t *r)
         http_field_error(r, "outcome", "Choose agree or action required");
         return http_fail(r, 400, "invalid_outcome", "outcome must be \"agree\" or \"action_required\".");
     }
+    if (strlen(feedback) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "feedback", "Keep the feedback under 20000 characters");
+        return http_fail(r, 400, "too_long", "The feedback is too long.");
+    }
     if (strcmp(outcome, "action_required") == 0 && !*feedback) {
         http_field_error(r, "feedback", "Say what the assessor needs to do");
         return http_fail(r, 400, "feedback_required", "An action needs feedback for the assessor.");
@@ -495,6 +499,10 @@ static int iqa_respond(req_t *r)
     if (agree)
         return respond_fail(r, 409, "no_action", "The IQA agreed with this decision: there is nothing to answer.");
     const char *response = in_str(r, "response");
+    if (response && strlen(response) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "response", "Keep the response under 20000 characters");
+        return respond_fail(r, 400, "too_long", "The response is too long.");
+    }
     if (!response || !*response) {
         http_field_error(r, "response", "Say what you have done about the action");
         return respond_fail(r, 400, "response_required", "Enter a response.");

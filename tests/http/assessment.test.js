@@ -436,3 +436,45 @@ test('the OpenAPI document describes the assessment endpoints', async () => {
   assert.ok(r.json.paths['/api/v1/decisions'].post.responses['201']);
   assert.ok(r.json.components.schemas.Decision);
 });
+
+test('malformed input gets a 4xx, never a crash or a write', async (t) => {
+  if (notReady) return t.skip(notReady);
+  const n0 = srv.sql('SELECT count(*) FROM decisions');
+  const e0 = srv.sql('SELECT count(*) FROM audit_events');
+  const bad = [
+    {learner_id: 'abc', criterion_id: crits[0].id, outcome: 'met'},
+    {learner_id: L, criterion_id: -4, outcome: 'met'},
+    {learner_id: L, criterion_id: 99999999, outcome: 'met'},
+    {learner_id: L, criterion_id: crits[1].id, outcome: ['met']},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', evidence_ids: {a: 1}},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', evidence_ids: ['x']},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', evidence_ids: [99999999]},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', vacsr: [true]},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', vacsr: {valid: 'yes'}},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', vacsr: {nice: true}},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'not_met', feedback: 'x'.repeat(20001)},
+  ];
+  for (const b of bad) {
+    const r = await assessor.post('/api/v1/decisions', b);
+    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b).slice(0, 120)} -> ${r.status}`);
+    assert.equal(typeof r.json.error.code, 'string');
+  }
+  for (const b of [{decisions: 'no'}, {decisions: [1, null, 'x']}, {decisions: [{criterion_id: 'x', outcome: 1}]}, {}]) {
+    const r = await assessor.post(`/api/v1/reviews/${e2}`, b);
+    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b)} -> ${r.status}`);
+  }
+  for (const [c, p, b] of [[iqa, '/api/v1/iqa/samples', {decision_id: 'x'}], [iqa, '/api/v1/iqa/samples', {decision_id: 99999999, outcome: 'agree'}],
+    [iqa, '/api/v1/iqa/samples', {decision_id: metId, outcome: 'maybe'}], [assessor, '/api/v1/iqa/samples/99999999/response', {response: 'x'}],
+    [learner, '/api/v1/decisions/99999999/countersign', {}], [learner, `/api/v1/learners/${L}/units/99999999/countersign`, {}]]) {
+    const r = await c.post(p, b);
+    assert.ok(r.status >= 400 && r.status < 500, `${p} ${JSON.stringify(b)} -> ${r.status}`);
+  }
+  for (const p of ['/api/v1/iqa/decisions?kind=<script>', '/api/v1/iqa/decisions?to=2026-13-45', '/api/v1/audit?from=yesterday',
+    '/api/v1/decisions', '/api/v1/reviews/99999999', `/api/v1/learners/${L}/units/99999999/signoff`]) {
+    const c = p.startsWith('/api/v1/audit') ? admin : p.startsWith('/api/v1/iqa') ? iqa : assessor;
+    const r = await c.get(p);
+    assert.ok(r.status >= 400 && r.status < 500, `${p} -> ${r.status}`);
+  }
+  assert.equal(srv.sql('SELECT count(*) FROM decisions'), n0, 'no decision written');
+  assert.equal(srv.sql('SELECT count(*) FROM audit_events'), e0, 'no event written');
+});
