@@ -164,6 +164,13 @@ test('sessions expire: absolute expiry and idle expiry', async () => {
   // idle for longer than the idle limit (2 hours)
   srv.sql(`UPDATE sessions SET last_seen = strftime('%s','now') - 7201 WHERE user_id = ${uid}`);
   assertStatus(await d.get('/api/v1/me'), 401);
+
+  // expired sessions nobody presents again are swept at the next sign-in (anyone's)
+  const e = await srv.login('learner3@demo.test');
+  srv.sql(`UPDATE sessions SET expires_at = 1 WHERE user_id = ${uid}`);
+  await srv.login('eqa@demo.test');
+  assert.equal(srv.sql(`SELECT count(*) FROM sessions WHERE user_id = ${uid}`), '0');
+  assertStatus(await e.get('/api/v1/me'), 401);
 });
 
 test('a new token at every sign-in; the previous one ends', async () => {
