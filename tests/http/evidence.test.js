@@ -624,6 +624,27 @@ describe('lists, pages and gc', () => {
     assert.match(refused.text, /not accepted/);
   });
 
+  test('the edit form changes fields, adds and removes files; the delete form deletes', async () => {
+    const r = await create(ann, {title: 'Edit by form'}, [{name: 'first.txt', data: 'first\n'}]);
+    const id = r.json.id;
+    const e = await ann.upload(`/evidence/${id}/edit`, {title: 'Edited by form', kind: 'product', description: 'now described',
+      occurred_on: '', body: '', remove_file: String(r.json.files[0].id)}, [{name: 'second.png', data: PNG}]);
+    assertStatus(e, 303);
+    assert.equal(e.headers.location, `/evidence/${id}`);
+    const s = (await ann.get(`/api/v1/evidence/${id}`)).json;
+    assert.equal(s.title, 'Edited by form');
+    assert.equal(s.description, 'now described');
+    assert.deepEqual(s.files.map((f) => f.name), ['second.png']);
+    const bad = await ann.upload(`/evidence/${id}/edit`, {title: '', kind: 'product'}, []);
+    assertStatus(bad, 400);
+    assert.match(bad.text, /Enter a title/);
+    const d = await ann.postForm(`/evidence/${id}/delete`, {});
+    assertStatus(d, 303);
+    assert.equal(d.headers.location, '/evidence');
+    assertStatus(await ann.get(`/api/v1/evidence/${id}`), 404);
+    assert.ok(rowCount(`audit_events WHERE action = 'evidence.delete' AND entity_id = ${id}`) === 1);
+  });
+
   test('delete a draft, then gc removes only unreferenced blobs', async () => {
     const unique = Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(4096)]);
     const keep = Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(4096)]);
