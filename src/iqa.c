@@ -106,6 +106,28 @@ typedef struct filters {
     " JOIN decision_evidence mde ON mde.decision_id = d.id"                                                  \
     " JOIN evidence ev ON ev.id = mde.evidence_id" SCOPE IQA_FILTERS " GROUP BY ev.kind ORDER BY ev.kind"
 
+/* Coverage from the decision_coverage summary (schema/006), usable when the only
+ * filters are assessor, unit and learner: its rows are exactly those dimensions. */
+#define SUM_SCOPE_MINE " WHERE dc.learner_id IN (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?)"
+#define SUM_SCOPE_ALL " WHERE ? = 0"
+#define SUM_FILTERS " AND (? = 0 OR dc.assessor_id = ?) AND (? = 0 OR dc.unit_id = ?) AND (? = 0 OR dc.learner_id = ?)"
+#define SUM_FMT "iiiiiii"
+#define SUM_ARGS(f) (f).iqa, (f).assessor, (f).assessor, (f).unit, (f).unit, (f).learner, (f).learner
+#define S_AU(SCOPE)                                                                                           \
+    "SELECT g.assessor_id, au.name AS assessor_name, g.unit_id, un.ref AS unit_ref, un.title AS unit_title,"  \
+    " un.position AS unit_position, g.decisions, g.sampled FROM (SELECT dc.assessor_id, dc.unit_id,"          \
+    " SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled FROM decision_coverage dc" SCOPE SUM_FILTERS \
+    " GROUP BY dc.assessor_id, dc.unit_id) g JOIN users au ON au.id = g.assessor_id"                        \
+    " JOIN units un ON un.id = g.unit_id"
+#define S_LEARNERS(SCOPE)                                                                                     \
+    "SELECT g.id, lu.name, g.decisions, g.sampled FROM (SELECT dc.learner_id AS id,"                          \
+    " SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled FROM decision_coverage dc" SCOPE SUM_FILTERS \
+    " GROUP BY dc.learner_id ORDER BY 1.0 * sampled / decisions, dc.learner_id LIMIT 50) g"                   \
+    " JOIN users lu ON lu.id = g.id ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
+#define SUM_QUERY(f, Q)                                                                                       \
+    ((f).iqa ? db_all(r->db, Q(SUM_SCOPE_MINE), SUM_FMT, SUM_ARGS(f))                                         \
+             : db_all(r->db, Q(SUM_SCOPE_ALL), SUM_FMT, SUM_ARGS(f)))
+
 /* Runs query Q in the request's scope. */
 #define IQA_QUERY(f, Q, ...)                                                                                  \
     ((f).iqa ? db_all(r->db, Q(IQA_SCOPE_MINE), IQA_WHERE_FMT __VA_ARGS__)                                   \
@@ -248,7 +270,8 @@ static int iqa_index(req_t *r)
     http_page(r, 25, &limit, &offset);
 
     /* Coverage by assessor and by unit from one pass; the total is its sum. */
-    json_t *au = IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
+    int summary = !f.kind && !f.from && !f.to && !f.sampled;
+    json_t *au = summary ? SUM_QUERY(f, S_AU) : IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
     json_t *items = IQA_QUERY(f, Q_ITEMS, "ii", IQA_WHERE_ARGS(f), limit, offset);
     if (!au || !items) {
         json_decref(au);
@@ -304,7 +327,8 @@ static int iqa_index(req_t *r)
      * least sampled. */
     json_object_set_new(out, "coverage_assessors", coverage(assessors));
     json_object_set_new(out, "coverage_units", coverage(units));
-    json_object_set_new(out, "coverage_learners", coverage(IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
+    json_object_set_new(out, "coverage_learners", coverage(summary ? SUM_QUERY(f, S_LEARNERS)
+                                                                   : IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
     json_t *methods = IQA_QUERY(f, Q_METHODS, , IQA_WHERE_ARGS(f));
     json_array_foreach(methods, i, d)
     {

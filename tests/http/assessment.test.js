@@ -352,6 +352,14 @@ test('IQA samples decisions; the assessor answers the action; the decision is un
   r = await iqa.get(`/api/v1/iqa/decisions?learner_id=${L}&sampled=yes`);
   assert.equal(r.json.items.length, 2);
   assert.equal(r.json.coverage_assessors.find((c) => c.id === A).sampled, 2);
+  // Coverage kept by triggers (unfiltered) equals coverage computed live (a date filter).
+  const summary = await iqa.get('/api/v1/iqa/decisions');
+  const live = await iqa.get('/api/v1/iqa/decisions?from=2000-01-01');
+  for (const k of ['coverage_assessors', 'coverage_units', 'coverage_learners']) {
+    assert.deepEqual(summary.json[k], live.json[k], k);
+  }
+  assert.equal(summary.json.pagination.total, live.json.pagination.total);
+  assert.ok(summary.json.coverage_units.some((u) => u.id === unit.id && u.sampled >= 2));
 
   // The IQA has no way to change a decision.
   r = await iqa.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[0].id, outcome: 'not_met', feedback: 'x'});
