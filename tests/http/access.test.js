@@ -251,9 +251,10 @@ test('invariants: EQA writes nothing, IQA and EQA never decide, admin areas are 
   assert.deepEqual(problems, []);
 });
 
-test('role gate: nobody and every role a route does not name are refused, and nothing changes', async () => {
+test('role gate: nobody and every role a route does not name are refused, and nothing changes', async (t) => {
   const anon = srv.client();
   const failures = [];
+  let checked = 0;
   const audit0 = auditCount();
   for (const r of routes) {
     const p = fill(r.pattern, 'l1') || r.pattern.replace(/\{\w+\}/g, '1');
@@ -268,9 +269,11 @@ test('role gate: nobody and every role a route does not name are refused, and no
     for (const key of Object.keys(users)) {
       if (r.public || r.roles.includes(roleOf(key))) continue;
       const res = await call(users[key].client, r, p);
+      checked++;
       if (res.status !== 403) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 403)`);
     }
   }
+  t.diagnostic(`${routes.length} routes, ${checked} role-gate refusals checked`);
   assert.deepEqual(failures, []);
   assert.equal(auditCount(), audit0, 'refused requests changed something');
 });
@@ -284,7 +287,7 @@ test('public routes answer without a session', async () => {
   }
 });
 
-test('ownership: reads of a learner\'s resources follow the policy', async () => {
+test('ownership: reads of a learner\'s resources follow the policy', async (t) => {
   const failures = [];
   let checked = 0;
   for (const r of routes.filter((x) => x.method === 'GET' && !x.public && isOwned(x.pattern))) {
@@ -304,12 +307,14 @@ test('ownership: reads of a learner\'s resources follow the policy', async () =>
       }
     }
   }
+  t.diagnostic(`${checked} ownership reads checked`);
   assert.ok(checked >= 24, `only ${checked} ownership reads checked`);
   assert.deepEqual(failures, []);
 });
 
-test('ownership: state changes on someone else\'s learner are refused and change nothing', async () => {
+test('ownership: state changes on someone else\'s learner are refused and change nothing', async (t) => {
   const failures = [];
+  let writes = 0;
   for (const r of routes.filter((x) => x.method !== 'GET' && !x.public && isOwned(x.pattern))) {
     for (const key of Object.keys(users)) {
       const role = roleOf(key);
@@ -320,6 +325,7 @@ test('ownership: state changes on someone else\'s learner are refused and change
         if (!p) continue;
         const before = auditCount();
         const res = await call(users[key].client, r, p);
+        writes++;
         if (res.status < 400) failures.push(`${key} on ${lk}: ${r.method} ${p} answered ${res.status}`);
         if (auditCount() !== before) failures.push(`${key} on ${lk}: ${r.method} ${p} changed something`);
       }
@@ -348,11 +354,12 @@ test('ownership: state changes on someone else\'s learner are refused and change
     const res = await users.learner.client.post(`/api/v1/evidence/${fx.l2.evidence}/submit`);
     if (![400, 403, 404, 409].includes(res.status)) failures.push(`learner submitted l2's evidence: ${res.status}`);
   }
+  t.diagnostic(`${writes} foreign writes checked`);
   assert.equal(auditCount(), before, 'a refused write changed something');
   assert.deepEqual(failures, []);
 });
 
-test('leaks: no answer shows a portfolio the reader may not read', async () => {
+test('leaks: no answer shows a portfolio the reader may not read', async (t) => {
   const failures = [];
   let checked = 0;
   for (const r of routes.filter((x) => x.method === 'GET' && !x.public)) {
@@ -380,6 +387,7 @@ test('leaks: no answer shows a portfolio the reader may not read', async () => {
       }
     }
   }
+  t.diagnostic(`${checked} answers searched for other learners' markers`);
   assert.ok(checked > 20, `only ${checked} answers checked`);
   assert.deepEqual(failures, []);
 });
