@@ -620,10 +620,26 @@ static enum MHD_Result send_page(req_state_t *st, int status)
     return send_bytes(st, status, "text/html; charset=utf-8", buf_take(&html), len, "no-store");
 }
 
+/* Removes the temporary files of uploads the handler did not promote into the
+ * store, before the response goes out: once a client hears "413" or "400", the
+ * refused upload has already left nothing behind. (request_completed() unlinks
+ * them again, harmlessly; promoted ones were renamed away.) */
+static void drop_temp_uploads(req_state_t *st)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(st->r.uploads, i, u) {
+        const char *tmp = json_string_value(json_object_get(u, "tmp_path"));
+        if (tmp)
+            unlink(tmp);
+    }
+}
+
 /* Sends the handler's result (or an error) in the representation the path asks for. */
 static enum MHD_Result respond(req_state_t *st, int status)
 {
     req_t *r = &st->r;
+    drop_temp_uploads(st);
     if (status < 400 && (r->file_path || r->raw_body))
         return send_raw(st, status);
     if (r->is_api) {

@@ -454,9 +454,21 @@ out:
     " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users iu ON iu.id = s.iqa_id"       \
     " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"                        \
     " JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"
-#define ACTIONS_WHERE                                                                                        \
-    " WHERE s.outcome = 'action_required' AND (? = 0 OR d.assessor_id = ?) AND (? = 0 OR s.iqa_id = ?)"     \
-    " AND (? = 0 OR s.responded_at IS NULL)"
+/* The actions of one assessor (through decisions_assessor), of one IQA (through
+ * iqa_samples_iqa), or all; each takes the same binds: the id (or 0), open. */
+#define ACTIONS_MINE_ASSESSOR                                                                                \
+    " WHERE d.assessor_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+#define ACTIONS_MINE_IQA " WHERE s.iqa_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+#define ACTIONS_ALL " WHERE ? = 0 AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+#define ACTIONS_COUNT(W) "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id" W
+#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY (s.responded_at IS NOT NULL), s.id DESC LIMIT ? OFFSET ?"
+
+static int64_t actions_count(req_t *r, int64_t assessor, int64_t iqa, int open)
+{
+    return assessor ? db_int(r->db, ACTIONS_COUNT(ACTIONS_MINE_ASSESSOR), 0, "iI", assessor, open)
+           : iqa    ? db_int(r->db, ACTIONS_COUNT(ACTIONS_MINE_IQA), 0, "iI", iqa, open)
+                    : db_int(r->db, ACTIONS_COUNT(ACTIONS_ALL), 0, "iI", (int64_t)0, open);
+}
 
 /* GET /actions, /api/v1/iqa/actions?open=1 */
 static int iqa_actions(req_t *r)
@@ -466,11 +478,10 @@ static int iqa_actions(req_t *r)
     int64_t iqa = r->user.role == ROLE_IQA ? r->user.id : 0;
     int open = in_bool(r, "open");
     http_page(r, 25, &limit, &offset);
-    int64_t total = db_int(r->db, "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id"
-                                  ACTIONS_WHERE, 0, "iiiiI", assessor, assessor, iqa, iqa, open);
-    json_t *items = db_all(r->db, ACTIONS_SELECT ACTIONS_WHERE
-                           " ORDER BY (s.responded_at IS NOT NULL), s.id DESC LIMIT ? OFFSET ?",
-                           "iiiiIii", assessor, assessor, iqa, iqa, open, limit, offset);
+    int64_t total = actions_count(r, assessor, iqa, open);
+    json_t *items = assessor ? db_all(r->db, ACTIONS_LIST(ACTIONS_MINE_ASSESSOR), "iIii", assessor, open, limit, offset)
+                    : iqa    ? db_all(r->db, ACTIONS_LIST(ACTIONS_MINE_IQA), "iIii", iqa, open, limit, offset)
+                             : db_all(r->db, ACTIONS_LIST(ACTIONS_ALL), "iIii", (int64_t)0, open, limit, offset);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not list actions.");
     size_t i;
@@ -487,9 +498,7 @@ static int iqa_actions(req_t *r)
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
     json_object_set_new(out, "open_count",
-                        json_integer(db_int(r->db, "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d"
-                                                   " ON d.id = s.decision_id" ACTIONS_WHERE,
-                                            0, "iiiiI", assessor, assessor, iqa, iqa, 1)));
+                        json_integer(actions_count(r, assessor, iqa, 1)));
     json_object_set_new(out, "is_assessor", json_boolean(r->user.role == ROLE_ASSESSOR));
     http_paginate(r, out, total);
     return decisions_page_ok(r);

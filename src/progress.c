@@ -933,7 +933,7 @@ static int show_progress(req_t *r, int64_t learner_id)
     if (!r->is_api) {
         add_page_charts(doc);
         json_object_set_new(doc, "is_self", json_boolean(r->user.id == learner_id));
-        json_object_set_new(doc, "can_export", json_boolean(r->user.role & (ROLE_ADMIN | ROLE_ASSESSOR | ROLE_EQA)));
+        json_object_set_new(doc, "can_export", json_boolean(r->user.role & (ROLE_ADMIN | ROLE_ASSESSOR | ROLE_IQA | ROLE_EQA)));
         json_object_set_new(doc, "pace_behind_gap", json_integer(PACE_BEHIND_GAP));
         json_object_set_new(doc, "pace_at_risk_gap", json_integer(PACE_AT_RISK_GAP));
     }

@@ -111,10 +111,11 @@ before(async () => {
 });
 after(() => srv && srv.stop());
 
-/* Temporary files are removed when a request ends, just after its response is sent:
- * wait briefly for that before asserting data/tmp is empty. */
-async function tmpLeft(dir) {
-  for (let i = 0; i < 40 && filesUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
+/* What is left in data/tmp. The server removes refused uploads' temporary files before
+ * it answers, so this is checked at once; with `wait` (a dropped connection, which gets
+ * no answer) it polls for up to 2 s. */
+async function tmpLeft(dir, wait = false) {
+  for (let i = 0; wait && i < 40 && filesUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
   return filesUnder(dir);
 }
 
@@ -301,9 +302,8 @@ describe('limits and bad bodies', () => {
   });
   after(() => small && small.stop());
 
-  // Temporary files go when the request ends, just after the response is sent.
-  const nothingKept = async (s, rows) => {
-    assert.deepEqual(await tmpLeft(path.join(s.dataDir, 'tmp')), []);
+  const nothingKept = async (s, rows, wait = false) => {
+    assert.deepEqual(await tmpLeft(path.join(s.dataDir, 'tmp'), wait), []);
     assert.deepEqual(filesUnder(path.join(s.dataDir, 'blobs')), []);
     assert.deepEqual(filesUnder(path.join(s.dataDir, 'tmp')), []);
     assert.equal(Number(s.sql('SELECT count(*) FROM evidence')), rows);
@@ -321,13 +321,37 @@ describe('limits and bad bodies', () => {
     await nothingKept(small, 0);
   });
 
-  test('a request over the per-request limit is 413 and nothing is kept', async () => {
+  test('a request over the per-request limit is 413 before its body is read, and nothing is kept', async () => {
     const c = await small.login('ann@ev.test', PASSWORD);
-    const files = [0, 1, 2, 3].map((i) => ({name: `p${i}.pdf`,
-      data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(900 * 1024)])}));
-    const r = await c.upload('/api/v1/evidence', {title: 'Too much', kind: 'product'}, files);
-    assertStatus(r, 413);
+    const mp = encodeMultipart([['title', 'Too much'], ['kind', 'product']], [0, 1, 2, 3].map((i) => ({name: `p${i}.pdf`,
+      data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(900 * 1024)])})));
+    // The server answers from the headers and closes: a client still sending may see the
+    // connection reset instead of the answer, so send the headers alone and read.
+    const url = new URL(small.url);
+    const answer = await new Promise((resolve, reject) => {
+      let got = '';
+      const sock = net.connect(Number(url.port), url.hostname, () => {
+        sock.write(`POST /api/v1/evidence HTTP/1.1\r\nHost: ${url.host}\r\nCookie: ${c.cookieHeader()}\r\n` +
+          `X-CSRF-Token: ${c.csrf}\r\nContent-Type: ${mp.contentType}\r\nContent-Length: ${mp.body.length}\r\n\r\n`);
+        sock.write(mp.body.subarray(0, 1000));
+      });
+      sock.setEncoding('utf8');
+      sock.on('data', (d) => { got += d; if (/\r\n\r\n[\s\S]*\}/.test(got)) { sock.destroy(); resolve(got); } });
+      sock.on('error', (e) => (got ? resolve(got) : reject(e)));
+      sock.on('close', () => resolve(got));
+    });
+    assert.match(answer, /^HTTP\/1\.1 413 /, answer.slice(0, 200));
+    assert.match(answer, /request_too_large/);
     await nothingKept(small, 0);
+    // through the client as well: 413, or the connection reset while sending (never a 2xx)
+    try {
+      const r = await c.upload('/api/v1/evidence', {title: 'Too much', kind: 'product'},
+        [{name: 'big.pdf', data: mp.body}]);
+      assertStatus(r, 413);
+    } catch (e) {
+      assert.match(e.message, /EPIPE|ECONNRESET|socket|fetch failed/);
+    }
+    await nothingKept(small, 0, true);
   });
 
   test('a multipart body cut short is 400 and nothing is kept', async () => {
@@ -353,7 +377,7 @@ describe('limits and bad bodies', () => {
       });
       sock.on('error', resolve);
     });
-    await nothingKept(small, 0);
+    await nothingKept(small, 0, true);
     // and the server still works
     const ok = await c.upload('/api/v1/evidence', {title: 'After', kind: 'product'}, [{name: 'a.txt', data: 'x\n'}]);
     assertStatus(ok, 201);
@@ -490,6 +514,12 @@ describe('mapping, submission and locking', () => {
       [{name: 'two.png', data: PNG}]);
     assertStatus(add, 200);
     assert.deepEqual(add.json.files.map((f) => f.name), ['two.png']);
+    const mp = await ann.upload(`/api/v1/evidence/${id}`, {description: 'multipart PATCH'},
+      [{name: 'three.txt', data: 'three\n'}], {method: 'PATCH'});
+    assertStatus(mp, 200);
+    assert.equal(mp.json.description, 'multipart PATCH');
+    assert.deepEqual(mp.json.files.map((f) => f.name), ['two.png', 'three.txt']);
+    assertStatus(await ann.del(`/api/v1/evidence/${id}/files/${mp.json.files[1].id}`), 200);
     const del = await ann.del(`/api/v1/evidence/${id}/files/${add.json.files[0].id}`);
     assertStatus(del, 200);
     assert.equal(del.json.files.length, 0);
