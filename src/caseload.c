@@ -453,7 +453,20 @@ static int review_decide(req_t *r)
     http_set_out(r, json_pack("{s:I, s:s, s:O}", "evidence_id", (json_int_t)evidence_id, "evidence_status",
                               ev_status ? ev_status : "", "decision_ids", made));
     free(ev_status);
-    http_redirect(r, "/queue");
+    /* A unit this evidence completed goes straight to its sign-off; else the next in the queue. */
+    int64_t ready = db_int(r->db,
+                           "SELECT c.unit_id FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"
+                           " WHERE ec.evidence_id = ? AND NOT EXISTS (SELECT 1 FROM unit_signoffs so"
+                           "   WHERE so.learner_id = ec.learner_id AND so.unit_id = c.unit_id)"
+                           " AND NOT EXISTS (SELECT 1 FROM criteria c2 WHERE c2.unit_id = c.unit_id AND c2.retired = 0"
+                           "   AND NOT EXISTS (SELECT 1 FROM criterion_status cs WHERE cs.learner_id = ec.learner_id"
+                           "   AND cs.criterion_id = c2.id AND cs.status = 'met')) LIMIT 1",
+                           0, "i", evidence_id);
+    json_object_set_new(http_out(r), "unit_ready_for_signoff", ready ? json_integer(ready) : json_null());
+    if (ready)
+        http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)ready);
+    else
+        http_redirect(r, "/queue");
 out:
     free(items);
     json_decref(vacsr);

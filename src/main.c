@@ -41,6 +41,7 @@ static const char USAGE[] =
     "                      print a Mustache rendering (a developer's preview tool)\n"
     "  export [--db FILE] [--data DIR] --learner EMAIL --out FILE.zip\n"
     "                      a learner's portfolio as a zip with a SHA-256 manifest\n"
+    "        [--subject-access] (adds data.json) or --qualification ID_OR_CODE (a cohort)\n"
     "  gc [--db FILE] [--data DIR]  remove stored files nothing refers to\n"
     "  migrate [--db FILE]        create or upgrade the database schema\n"
     "  routes                     every route as JSON (method, pattern, roles)\n"

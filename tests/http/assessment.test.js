@@ -258,6 +258,7 @@ test('the rest of the unit is met through the review API', async (t) => {
   assertStatus(r, 201);
   assert.equal(r.json.evidence_status, 'assessed');
   assert.equal(r.json.decision_ids.length, crits.length - 1);
+  assert.equal(r.json.unit_ready_for_signoff, unit.id, 'the unit is now complete');
   const p = await assessor.get(`/api/v1/learners/${L}/units/${unit.id}/signoff`);
   assertStatus(p, 200);
   assert.equal(p.json.all_met, true);
