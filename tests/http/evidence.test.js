@@ -177,6 +177,24 @@ describe('uploads', () => {
     assert.match(g.headers['content-disposition'], /^inline;/, 'a PDF may be previewed');
     const d = await ann.get(`/api/v1/evidence/${r.json.id}/files/${f.id}?download=1`);
     assert.match(d.headers['content-disposition'], /^attachment;/);
+    // byte ranges, so previews can seek
+    const url = `/api/v1/evidence/${r.json.id}/files/${f.id}`;
+    assert.equal(g.headers['accept-ranges'], 'bytes');
+    const part = await ann.get(url, {headers: {Range: 'bytes=1000-1999'}});
+    assertStatus(part, 206);
+    assert.equal(part.headers['content-range'], `bytes 1000-1999/${data.length}`);
+    assert.deepEqual(part.body, data.subarray(1000, 2000));
+    const tailPart = await ann.get(url, {headers: {Range: 'bytes=-16'}});
+    assertStatus(tailPart, 206);
+    assert.deepEqual(tailPart.body, data.subarray(data.length - 16));
+    const open = await ann.get(url, {headers: {Range: `bytes=${data.length - 5}-`}});
+    assert.deepEqual(open.body, data.subarray(data.length - 5));
+    const beyond = await ann.get(url, {headers: {Range: `bytes=${data.length}-`}});
+    assertStatus(beyond, 416);
+    assert.equal(beyond.headers['content-range'], `bytes */${data.length}`);
+    const multi = await ann.get(url, {headers: {Range: 'bytes=0-1,5-6'}});
+    assertStatus(multi, 200); // several ranges: the whole file
+    assert.equal(multi.body.length, data.length);
     assert.deepEqual(await tmpLeft(tmpDir()), [], 'no temporary file left');
   });
 
