@@ -33,6 +33,8 @@ static const char USAGE[] =
     "                      import qualification specifications (JSON or revision pages)\n"
     "  user add [--db FILE] --email E --name N --role learner|assessor|iqa|admin|eqa\n"
     "                      add an account; the password is read as one line on stdin\n"
+    "  user passwd|disable|enable [--db FILE] --email E\n"
+    "                      set a password (stdin), or disable/enable an account\n"
     "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
     "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
     "  audit verify [--db FILE]   check the audit trail's hash chain\n"

@@ -901,6 +901,59 @@ static int user_show_h(req_t *r)
     return 200;
 }
 
+/* Disables (ending every session) or enables account id, with its audit event
+ * by actor_id, in one transaction. EV_OK or EV_ERR. */
+static int account_set_disabled(db_t *db, int64_t actor_id, int64_t id, int disabled)
+{
+    int64_t was = db_int(db, "SELECT disabled FROM users WHERE id = ?", 0, "i", id);
+    int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    int rc = db_begin(db);
+    if (rc == EV_OK)
+        rc = db_run(db, "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+                        " WHERE id = ?", "Ii", disabled, id);
+    if (rc == EV_OK && disabled)
+        rc = session_end_user(db, id, NULL);
+    if (rc == EV_OK) {
+        json_t *before = json_pack("{s:b}", "disabled", (int)was);
+        json_t *after = json_pack("{s:b}", "disabled", disabled);
+        rc = audit_record(db, actor_id, disabled ? "user.disable" : "user.enable", "user", id, learner,
+                          before, after);
+        json_decref(before);
+        json_decref(after);
+    }
+    if (rc == EV_OK)
+        rc = db_commit(db);
+    else
+        db_rollback(db);
+    return rc;
+}
+
+/* Sets account id's password (already checked) and ends its sessions but
+ * keep_hash (may be NULL), with a 'user.password_reset' audit event by
+ * actor_id, in one transaction. EV_OK or EV_ERR. */
+static int account_reset_password(db_t *db, int64_t actor_id, int64_t id, const char *password,
+                                  const char *keep_hash)
+{
+    char fresh[AUTH_HASH_MAX];
+    if (auth_hash_password(password, fresh) != EV_OK)
+        return EV_ERR;
+    int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    int rc = db_begin(db);
+    if (rc == EV_OK)
+        rc = db_run(db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+                        " WHERE id = ?", "ti", fresh, id);
+    if (rc == EV_OK)
+        rc = session_end_user(db, id, keep_hash);
+    if (rc == EV_OK)
+        rc = audit_record(db, actor_id, "user.password_reset", "user", id, learner, NULL, NULL);
+    if (rc == EV_OK)
+        rc = db_commit(db);
+    else
+        db_rollback(db);
+    sodium_memzero(fresh, sizeof fresh);
+    return rc;
+}
+
 static int set_disabled(req_t *r, int disabled)
 {
     int64_t id = r->params[0];
@@ -909,26 +962,7 @@ static int set_disabled(req_t *r, int disabled)
         return form_fail(r, 404, "not_found", "No such user.");
     if (id == r->user.id && disabled)
         return form_fail(r, 400, "invalid_input", "You cannot disable your own account.");
-    int64_t was = db_int(r->db, "SELECT disabled FROM users WHERE id = ?", 0, "i", id);
-    int64_t learner = db_int(r->db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
-    int rc = db_begin(r->db);
-    if (rc == EV_OK)
-        rc = db_run(r->db, "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                           " WHERE id = ?", "Ii", disabled, id);
-    if (rc == EV_OK && disabled)
-        rc = session_end_user(r->db, id, NULL);
-    if (rc == EV_OK) {
-        json_t *before = json_pack("{s:b}", "disabled", (int)was);
-        json_t *after = json_pack("{s:b}", "disabled", disabled);
-        rc = audit_record(r->db, r->user.id, disabled ? "user.disable" : "user.enable", "user", id,
-                          learner, before, after);
-        json_decref(before);
-        json_decref(after);
-    }
-    if (rc == EV_OK)
-        rc = db_commit(r->db);
-    else
-        db_rollback(r->db);
+    int rc = account_set_disabled(r->db, r->user.id, id, disabled);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not change the account.");
     user_detail(r, id);
@@ -960,23 +994,7 @@ static int user_password_h(req_t *r)
         http_field_error(r, "password", problem);
         return form_fail(r, 400, "invalid_input", "%s.", problem);
     }
-    char fresh[AUTH_HASH_MAX];
-    if (auth_hash_password(pw, fresh) != EV_OK)
-        return form_fail(r, 500, "internal", "Could not reset the password.");
-    int64_t learner = db_int(r->db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
-    int rc = db_begin(r->db);
-    if (rc == EV_OK)
-        rc = db_run(r->db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                           " WHERE id = ?", "ti", fresh, id);
-    if (rc == EV_OK)
-        rc = session_end_user(r->db, id, id == r->user.id ? r->user.session_hash : NULL);
-    if (rc == EV_OK)
-        rc = audit_record(r->db, r->user.id, "user.password_reset", "user", id, learner, NULL, NULL);
-    if (rc == EV_OK)
-        rc = db_commit(r->db);
-    else
-        db_rollback(r->db);
-    sodium_memzero(fresh, sizeof fresh);
+    int rc = account_reset_password(r->db, r->user.id, id, pw, id == r->user.id ? r->user.session_hash : NULL);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not reset the password.");
     json_object_set_new(http_out(r), "password_reset", json_true());
@@ -1365,7 +1383,29 @@ static db_t *open_db(const char *path)
     return cli_open_db(path ? path : "evitrack.db");
 }
 
-int users_cmd_user(int argc, char **argv)
+/* Reads the password: one line of standard input (caller frees *line). */
+static int read_password(const char *cmd, char **line, size_t *cap)
+{
+    ssize_t n = getline(line, cap, stdin);
+    if (n <= 0) {
+        fprintf(stderr, "evitrack %s: give the password as one line on standard input\n", cmd);
+        return EV_ERR;
+    }
+    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+        (*line)[--n] = '\0';
+    return EV_OK;
+}
+
+static void free_password(char *line, size_t cap)
+{
+    if (line) {
+        sodium_memzero(line, cap);
+        free(line);
+    }
+}
+
+/* evitrack user add [--db FILE] --email E --name N --role R  (password on stdin) */
+static int cmd_user_add(int argc, char **argv)
 {
     static const char *const names[] = {"db", "email", "name", "role"};
     const char *v[4];
@@ -1373,12 +1413,7 @@ int users_cmd_user(int argc, char **argv)
     db_t *db = NULL;
     char *line = NULL;
     size_t cap = 0;
-    if (argc < 1 || strcmp(argv[0], "add") != 0) {
-        fprintf(stderr, "evitrack user: usage: evitrack user add [--db FILE] --email E --name N --role ROLE"
-                        " (password on standard input)\n");
-        return 2;
-    }
-    if (parse_opts("user add", argc - 1, argv + 1, names, v, 4))
+    if (parse_opts("user add", argc, argv, names, v, 4))
         return 2;
     if (!v[1] || !v[2] || !v[3]) {
         fprintf(stderr, "evitrack user add: --email, --name and --role are required\n");
@@ -1388,14 +1423,10 @@ int users_cmd_user(int argc, char **argv)
         fprintf(stderr, "evitrack user add: --role must be learner, assessor, iqa, admin or eqa\n");
         return 2;
     }
-    ssize_t n = getline(&line, &cap, stdin);
-    if (n <= 0) {
-        fprintf(stderr, "evitrack user add: give the password as one line on standard input\n");
+    if (read_password("user add", &line, &cap) != EV_OK) {
         code = 2;
         goto out;
     }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
     if (!(db = open_db(v[0])))
         goto out;
     const char *field = NULL;
@@ -1415,12 +1446,73 @@ int users_cmd_user(int argc, char **argv)
     printf("created %s user %s (id %lld)\n", v[3], v[1], (long long)id);
     code = 0;
 out:
-    if (line) {
-        sodium_memzero(line, cap);
-        free(line);
-    }
+    free_password(line, cap);
     db_close(db);
     return code;
+}
+
+/* evitrack user passwd|disable|enable [--db FILE] --email E  (passwd: password on stdin) */
+static int cmd_user_change(const char *what, int argc, char **argv)
+{
+    static const char *const names[] = {"db", "email"};
+    const char *v[2];
+    char cmd[32];
+    int code = 1;
+    db_t *db = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    snprintf(cmd, sizeof cmd, "user %s", what);
+    if (parse_opts(cmd, argc, argv, names, v, 2))
+        return 2;
+    if (!v[1]) {
+        fprintf(stderr, "evitrack %s: --email is required\n", cmd);
+        return 2;
+    }
+    int passwd = strcmp(what, "passwd") == 0;
+    if (passwd) {
+        if (read_password(cmd, &line, &cap) != EV_OK) {
+            code = 2;
+            goto out;
+        }
+        const char *problem = auth_password_problem(line);
+        if (problem) {
+            fprintf(stderr, "evitrack %s: %s\n", cmd, problem);
+            code = 2;
+            goto out;
+        }
+    }
+    if (!(db = open_db(v[0])))
+        goto out;
+    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", v[1]);
+    if (!id) {
+        fprintf(stderr, "evitrack %s: no account with email %s\n", cmd, v[1]);
+        goto out;
+    }
+    int rc = passwd ? account_reset_password(db, 0, id, line, NULL)
+                    : account_set_disabled(db, 0, id, strcmp(what, "disable") == 0);
+    if (rc != EV_OK) {
+        fprintf(stderr, "evitrack %s: could not save the change\n", cmd);
+        goto out;
+    }
+    printf("%s: %s\n", v[1], passwd ? "password set, signed out everywhere"
+                                    : strcmp(what, "disable") == 0 ? "disabled, signed out everywhere" : "enabled");
+    code = 0;
+out:
+    free_password(line, cap);
+    db_close(db);
+    return code;
+}
+
+int users_cmd_user(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "add") == 0)
+        return cmd_user_add(argc - 1, argv + 1);
+    if (argc >= 1 && (strcmp(argv[0], "passwd") == 0 || strcmp(argv[0], "disable") == 0 ||
+                      strcmp(argv[0], "enable") == 0))
+        return cmd_user_change(argv[0], argc - 1, argv + 1);
+    fprintf(stderr, "evitrack user: usage: evitrack user add|passwd|disable|enable [--db FILE] --email E ..."
+                    " (see evitrack --help)\n");
+    return 2;
 }
 
 /* A user id by email with the role, or 0 (message printed). */

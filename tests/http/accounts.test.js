@@ -507,6 +507,23 @@ test('evitrack user add and evitrack enrol', async () => {
   assert.equal(r.stderr.trim().split('\n').length, 1);
   r = await srv.run(['user', 'add', '--email', 'y@demo.test', '--name', 'Y', '--role', 'learner'], {input: 'short\n'});
   assert.notEqual(r.code, 0);
+  // an operator recovers an account from the command line
+  const stuck = await srv.login('cli@demo.test', 'cli password 123');
+  r = await srv.run(['user', 'passwd', '--email', 'cli@demo.test'], {input: 'recovered password 1\n'});
+  assert.equal(r.code, 0, r.stderr);
+  assertStatus(await stuck.get('/api/v1/me'), 401, 'sessions end at a reset');
+  assertStatus(await srv.client().post('/api/v1/session', {email: 'cli@demo.test', password: 'recovered password 1'}), 200);
+  r = await srv.run(['user', 'disable', '--email', 'cli@demo.test']);
+  assert.equal(r.code, 0, r.stderr);
+  assertStatus(await srv.client().post('/api/v1/session', {email: 'cli@demo.test', password: 'recovered password 1'}), 401);
+  r = await srv.run(['user', 'enable', '--email=cli@demo.test']);
+  assert.equal(r.code, 0, r.stderr);
+  assertStatus(await srv.client().post('/api/v1/session', {email: 'cli@demo.test', password: 'recovered password 1'}), 200);
+  r = await srv.run(['user', 'passwd', '--email', 'nobody@demo.test'], {input: 'recovered password 1\n'});
+  assert.notEqual(r.code, 0);
+  r = await srv.run(['user', 'frobnicate']);
+  assert.equal(r.code, 2);
+  assert.equal(srv.sql("SELECT count(*) FROM audit_events WHERE action IN ('user.password_reset', 'user.disable', 'user.enable') AND actor_id IS NULL"), '3');
   r = await srv.run(['enrol', '--learner', 'cli@demo.test', '--qualification', 'ACC-TEST', '--assessor', 'assessor@demo.test',
     '--iqa', 'iqa@demo.test', '--start', '2026-03-01', '--end', '2027-03-01']);
   assert.equal(r.code, 0, r.stderr);
