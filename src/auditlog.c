@@ -293,9 +293,17 @@ int auditlog_cli(int argc, char **argv)
         fprintf(stderr, "evitrack: audit verify: no database at %s\n", path);
         return 2;
     }
-    db_t *db = cli_open_db(path);
-    if (!db)
+    /* Opened as it is, not migrated: verifying (a backup, say) never changes the file. */
+    db_t *db = db_open(path);
+    if (!db) {
+        fprintf(stderr, "evitrack: audit verify: cannot open %s\n", path);
         return 2;
+    }
+    if (!db_int(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'", 0, "")) {
+        fprintf(stderr, "evitrack: audit verify: %s has no audit trail (not an evitrack database?)\n", path);
+        db_close(db);
+        return 2;
+    }
     int64_t count = 0, bad = 0;
     char reason[256] = "";
     int rc;

@@ -7,6 +7,7 @@
 
 #include "decisions.h"
 #include "policy.h"
+#include "progress.h"
 #include "status.h"
 
 /* The assessor whose caseload a request looks at: the signed-in assessor, or
@@ -38,6 +39,7 @@ static void set_age(json_t *obj, const char *iso_key)
     "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"        \
     " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"              \
     " e.assessor_id, au.name AS assessor_name,"                                                              \
+    " e.start_date, e.planned_end_date,"                                                                     \
     " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                 \
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
     " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
@@ -88,6 +90,12 @@ static int caseload_index(req_t *r)
         int64_t t = json_integer_value(json_object_get(it, "criteria_total"));
         int64_t m = json_integer_value(json_object_get(it, "criteria_met"));
         json_object_set_new(it, "percent", json_integer(t ? m * 100 / t : 0));
+        progress_pace_t pace; /* expected progress: on track / behind / at risk (progress.h) */
+        progress_pace(json_string_value(json_object_get(it, "enrolment_status")),
+                      json_string_value(json_object_get(it, "start_date")),
+                      json_string_value(json_object_get(it, "planned_end_date")), progress_percent(m, t),
+                      progress_today(), &pace);
+        json_object_set_new(it, "pace", progress_pace_json(&pace));
         json_object_set_new(it, "has_awaiting", json_boolean(json_integer_value(json_object_get(it, "awaiting")) > 0));
         set_age(it, "oldest_submitted_at");
     }
@@ -380,6 +388,10 @@ static int review_decide(req_t *r)
             http_field_error(r, field, msg);
             continue;
         }
+        if (items[i].feedback && strlen(items[i].feedback) > DECISIONS_MAX_TEXT) {
+            snprintf(field, sizeof field, "feedback_%lld", (long long)cid);
+            http_field_error(r, field, "Keep the feedback under 20000 characters");
+        }
         if (!strcmp(o, "met"))
             met++;
         else if (!items[i].feedback || !*items[i].feedback) {
@@ -441,7 +453,20 @@ static int review_decide(req_t *r)
     http_set_out(r, json_pack("{s:I, s:s, s:O}", "evidence_id", (json_int_t)evidence_id, "evidence_status",
                               ev_status ? ev_status : "", "decision_ids", made));
     free(ev_status);
-    http_redirect(r, "/queue");
+    /* A unit this evidence completed goes straight to its sign-off; else the next in the queue. */
+    int64_t ready = db_int(r->db,
+                           "SELECT c.unit_id FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"
+                           " WHERE ec.evidence_id = ? AND NOT EXISTS (SELECT 1 FROM unit_signoffs so"
+                           "   WHERE so.learner_id = ec.learner_id AND so.unit_id = c.unit_id)"
+                           " AND NOT EXISTS (SELECT 1 FROM criteria c2 WHERE c2.unit_id = c.unit_id AND c2.retired = 0"
+                           "   AND NOT EXISTS (SELECT 1 FROM criterion_status cs WHERE cs.learner_id = ec.learner_id"
+                           "   AND cs.criterion_id = c2.id AND cs.status = 'met')) LIMIT 1",
+                           0, "i", evidence_id);
+    json_object_set_new(http_out(r), "unit_ready_for_signoff", ready ? json_integer(ready) : json_null());
+    if (ready)
+        http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)ready);
+    else
+        http_redirect(r, "/queue");
 out:
     free(items);
     json_decref(vacsr);

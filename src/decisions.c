@@ -294,6 +294,11 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         status = http_fail(r, 400, "feedback_required", "A not yet met decision needs feedback for the learner.");
         goto out;
     }
+    if (strlen(feedback) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "feedback", "Keep the feedback under 20000 characters");
+        status = http_fail(r, 400, "too_long", "The feedback is too long.");
+        goto out;
+    }
     if (!in->declaration) {
         http_field_error(r, "declaration", "Confirm the assessor declaration");
         status = http_fail(r, 400, "declaration_required", "The assessor declaration is required.");

@@ -9,6 +9,9 @@
 
 extern const route_t decisions_routes[];
 
+/* The longest feedback, comment or response accepted (bytes). */
+#define DECISIONS_MAX_TEXT 20000
+
 /* One decision to record (see decisions_record). */
 typedef struct decision_input {
     int64_t learner_id;

@@ -509,11 +509,52 @@ static char *content_disposition(const char *name, int inline_disposition)
     return buf_take(&b);
 }
 
+/* One byte range of a file of `size` bytes from a Range header ("bytes=A-B",
+ * "bytes=A-", "bytes=-N"), so media previews can seek and play files whose index
+ * is at the end. 1 with [*start, *end] filled; 0 to send the whole file (no
+ * header, several ranges, or syntax we do not take); -1 when unsatisfiable. */
+static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') || size == 0)
+        return 0;
+    const char *p = h + 6, *dash = strchr(p, '-');
+    if (!dash)
+        return 0;
+    char a[32] = "", b[32] = "";
+    size_t la = (size_t)(dash - p), lb = strlen(dash + 1);
+    if (la >= sizeof a || lb >= sizeof b || (la == 0 && lb == 0))
+        return 0;
+    memcpy(a, p, la);
+    memcpy(b, dash + 1, lb);
+    for (const char *q = a; *q; q++)
+        if (*q < '0' || *q > '9')
+            return 0;
+    for (const char *q = b; *q; q++)
+        if (*q < '0' || *q > '9')
+            return 0;
+    if (la == 0) { /* the last N bytes */
+        uint64_t n = strtoull(b, NULL, 10);
+        if (n == 0)
+            return -1;
+        *start = n >= size ? 0 : size - n;
+        *end = size - 1;
+        return 1;
+    }
+    *start = strtoull(a, NULL, 10);
+    *end = lb ? strtoull(b, NULL, 10) : size - 1;
+    if (*start >= size)
+        return -1;
+    if (*end >= size)
+        *end = size - 1;
+    return *end >= *start ? 1 : 0;
+}
+
 static enum MHD_Result send_raw(req_state_t *st, int status)
 {
     req_t *r = &st->r;
     struct MHD_Response *resp = NULL;
     size_t bytes = 0;
+    char content_range[80] = "";
     if (r->file_path) {
         int fd = open(r->file_path, O_RDONLY | O_CLOEXEC);
         struct stat sb;
@@ -526,12 +567,35 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
             json_decref(e);
             return ret;
         }
-        bytes = (size_t)sb.st_size;
-        resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+        uint64_t size = (uint64_t)sb.st_size, start = 0, end = size ? size - 1 : 0;
+        int ranged = status == 200 ? parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                                             MHD_HTTP_HEADER_RANGE),
+                                                 size, &start, &end)
+                                   : 0;
+        if (ranged < 0) {
+            close(fd);
+            resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+            if (!resp)
+                return MHD_NO;
+            snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
+            MHD_add_response_header(resp, "Content-Range", content_range);
+            add_common_headers(resp, 0);
+            return queue(st, 416, resp, 0);
+        }
+        if (ranged > 0) {
+            status = 206;
+            snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu", (unsigned long long)start,
+                     (unsigned long long)end, (unsigned long long)size);
+        }
+        bytes = (size_t)(size ? end - start + 1 : 0);
+        resp = MHD_create_response_from_fd_at_offset64((uint64_t)bytes, fd, start);
         if (!resp) {
             close(fd);
             return MHD_NO;
         }
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+        if (content_range[0])
+            MHD_add_response_header(resp, "Content-Range", content_range);
     } else {
         bytes = r->raw_len;
         resp = MHD_create_response_from_buffer(r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
@@ -620,10 +684,26 @@ static enum MHD_Result send_page(req_state_t *st, int status)
     return send_bytes(st, status, "text/html; charset=utf-8", buf_take(&html), len, "no-store");
 }
 
+/* Removes the temporary files of uploads the handler did not promote into the
+ * store, before the response goes out: once a client hears "413" or "400", the
+ * refused upload has already left nothing behind. (request_completed() unlinks
+ * them again, harmlessly; promoted ones were renamed away.) */
+static void drop_temp_uploads(req_state_t *st)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(st->r.uploads, i, u) {
+        const char *tmp = json_string_value(json_object_get(u, "tmp_path"));
+        if (tmp)
+            unlink(tmp);
+    }
+}
+
 /* Sends the handler's result (or an error) in the representation the path asks for. */
 static enum MHD_Result respond(req_state_t *st, int status)
 {
     req_t *r = &st->r;
+    drop_temp_uploads(st);
     if (status < 400 && (r->file_path || r->raw_body))
         return send_raw(st, status);
     if (r->is_api) {

@@ -106,6 +106,28 @@ typedef struct filters {
     " JOIN decision_evidence mde ON mde.decision_id = d.id"                                                  \
     " JOIN evidence ev ON ev.id = mde.evidence_id" SCOPE IQA_FILTERS " GROUP BY ev.kind ORDER BY ev.kind"
 
+/* Coverage from the decision_coverage summary (schema/006), usable when the only
+ * filters are assessor, unit and learner: its rows are exactly those dimensions. */
+#define SUM_SCOPE_MINE " WHERE dc.learner_id IN (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?)"
+#define SUM_SCOPE_ALL " WHERE ? = 0"
+#define SUM_FILTERS " AND (? = 0 OR dc.assessor_id = ?) AND (? = 0 OR dc.unit_id = ?) AND (? = 0 OR dc.learner_id = ?)"
+#define SUM_FMT "iiiiiii"
+#define SUM_ARGS(f) (f).iqa, (f).assessor, (f).assessor, (f).unit, (f).unit, (f).learner, (f).learner
+#define S_AU(SCOPE)                                                                                           \
+    "SELECT g.assessor_id, au.name AS assessor_name, g.unit_id, un.ref AS unit_ref, un.title AS unit_title,"  \
+    " un.position AS unit_position, g.decisions, g.sampled FROM (SELECT dc.assessor_id, dc.unit_id,"          \
+    " SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled FROM decision_coverage dc" SCOPE SUM_FILTERS \
+    " GROUP BY dc.assessor_id, dc.unit_id) g JOIN users au ON au.id = g.assessor_id"                        \
+    " JOIN units un ON un.id = g.unit_id"
+#define S_LEARNERS(SCOPE)                                                                                     \
+    "SELECT g.id, lu.name, g.decisions, g.sampled FROM (SELECT dc.learner_id AS id,"                          \
+    " SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled FROM decision_coverage dc" SCOPE SUM_FILTERS \
+    " GROUP BY dc.learner_id ORDER BY 1.0 * sampled / decisions, dc.learner_id LIMIT 50) g"                   \
+    " JOIN users lu ON lu.id = g.id ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
+#define SUM_QUERY(f, Q)                                                                                       \
+    ((f).iqa ? db_all(r->db, Q(SUM_SCOPE_MINE), SUM_FMT, SUM_ARGS(f))                                         \
+             : db_all(r->db, Q(SUM_SCOPE_ALL), SUM_FMT, SUM_ARGS(f)))
+
 /* Runs query Q in the request's scope. */
 #define IQA_QUERY(f, Q, ...)                                                                                  \
     ((f).iqa ? db_all(r->db, Q(IQA_SCOPE_MINE), IQA_WHERE_FMT __VA_ARGS__)                                   \
@@ -248,7 +270,8 @@ static int iqa_index(req_t *r)
     http_page(r, 25, &limit, &offset);
 
     /* Coverage by assessor and by unit from one pass; the total is its sum. */
-    json_t *au = IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
+    int summary = !f.kind && !f.from && !f.to && !f.sampled;
+    json_t *au = summary ? SUM_QUERY(f, S_AU) : IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
     json_t *items = IQA_QUERY(f, Q_ITEMS, "ii", IQA_WHERE_ARGS(f), limit, offset);
     if (!au || !items) {
         json_decref(au);
@@ -304,7 +327,8 @@ static int iqa_index(req_t *r)
      * least sampled. */
     json_object_set_new(out, "coverage_assessors", coverage(assessors));
     json_object_set_new(out, "coverage_units", coverage(units));
-    json_object_set_new(out, "coverage_learners", coverage(IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
+    json_object_set_new(out, "coverage_learners", coverage(summary ? SUM_QUERY(f, S_LEARNERS)
+                                                                   : IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
     json_t *methods = IQA_QUERY(f, Q_METHODS, , IQA_WHERE_ARGS(f));
     json_array_foreach(methods, i, d)
     {
@@ -380,6 +404,10 @@ static int iqa_sample_create(req_t *r)
         http_field_error(r, "outcome", "Choose agree or action required");
         return http_fail(r, 400, "invalid_outcome", "outcome must be \"agree\" or \"action_required\".");
     }
+    if (strlen(feedback) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "feedback", "Keep the feedback under 20000 characters");
+        return http_fail(r, 400, "too_long", "The feedback is too long.");
+    }
     if (strcmp(outcome, "action_required") == 0 && !*feedback) {
         http_field_error(r, "feedback", "Say what the assessor needs to do");
         return http_fail(r, 400, "feedback_required", "An action needs feedback for the assessor.");
@@ -426,9 +454,21 @@ out:
     " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users iu ON iu.id = s.iqa_id"       \
     " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"                        \
     " JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"
-#define ACTIONS_WHERE                                                                                        \
-    " WHERE s.outcome = 'action_required' AND (? = 0 OR d.assessor_id = ?) AND (? = 0 OR s.iqa_id = ?)"     \
-    " AND (? = 0 OR s.responded_at IS NULL)"
+/* The actions of one assessor (through decisions_assessor), of one IQA (through
+ * iqa_samples_iqa), or all; each takes the same binds: the id (or 0), open. */
+#define ACTIONS_MINE_ASSESSOR                                                                                \
+    " WHERE d.assessor_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+#define ACTIONS_MINE_IQA " WHERE s.iqa_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+#define ACTIONS_ALL " WHERE ? = 0 AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+#define ACTIONS_COUNT(W) "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id" W
+#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY (s.responded_at IS NOT NULL), s.id DESC LIMIT ? OFFSET ?"
+
+static int64_t actions_count(req_t *r, int64_t assessor, int64_t iqa, int open)
+{
+    return assessor ? db_int(r->db, ACTIONS_COUNT(ACTIONS_MINE_ASSESSOR), 0, "iI", assessor, open)
+           : iqa    ? db_int(r->db, ACTIONS_COUNT(ACTIONS_MINE_IQA), 0, "iI", iqa, open)
+                    : db_int(r->db, ACTIONS_COUNT(ACTIONS_ALL), 0, "iI", (int64_t)0, open);
+}
 
 /* GET /actions, /api/v1/iqa/actions?open=1 */
 static int iqa_actions(req_t *r)
@@ -438,11 +478,10 @@ static int iqa_actions(req_t *r)
     int64_t iqa = r->user.role == ROLE_IQA ? r->user.id : 0;
     int open = in_bool(r, "open");
     http_page(r, 25, &limit, &offset);
-    int64_t total = db_int(r->db, "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id"
-                                  ACTIONS_WHERE, 0, "iiiiI", assessor, assessor, iqa, iqa, open);
-    json_t *items = db_all(r->db, ACTIONS_SELECT ACTIONS_WHERE
-                           " ORDER BY (s.responded_at IS NOT NULL), s.id DESC LIMIT ? OFFSET ?",
-                           "iiiiIii", assessor, assessor, iqa, iqa, open, limit, offset);
+    int64_t total = actions_count(r, assessor, iqa, open);
+    json_t *items = assessor ? db_all(r->db, ACTIONS_LIST(ACTIONS_MINE_ASSESSOR), "iIii", assessor, open, limit, offset)
+                    : iqa    ? db_all(r->db, ACTIONS_LIST(ACTIONS_MINE_IQA), "iIii", iqa, open, limit, offset)
+                             : db_all(r->db, ACTIONS_LIST(ACTIONS_ALL), "iIii", (int64_t)0, open, limit, offset);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not list actions.");
     size_t i;
@@ -459,9 +498,7 @@ static int iqa_actions(req_t *r)
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
     json_object_set_new(out, "open_count",
-                        json_integer(db_int(r->db, "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d"
-                                                   " ON d.id = s.decision_id" ACTIONS_WHERE,
-                                            0, "iiiiI", assessor, assessor, iqa, iqa, 1)));
+                        json_integer(actions_count(r, assessor, iqa, 1)));
     json_object_set_new(out, "is_assessor", json_boolean(r->user.role == ROLE_ASSESSOR));
     http_paginate(r, out, total);
     return decisions_page_ok(r);
@@ -495,6 +532,10 @@ static int iqa_respond(req_t *r)
     if (agree)
         return respond_fail(r, 409, "no_action", "The IQA agreed with this decision: there is nothing to answer.");
     const char *response = in_str(r, "response");
+    if (response && strlen(response) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "response", "Keep the response under 20000 characters");
+        return respond_fail(r, 400, "too_long", "The response is too long.");
+    }
     if (!response || !*response) {
         http_field_error(r, "response", "Say what you have done about the action");
         return respond_fail(r, 400, "response_required", "Enter a response.");

@@ -236,16 +236,31 @@ static void esc(buf_t *b, const char *s)
     buf_append(b, run, (size_t)(s - run));
 }
 
+static char *utf8_or_blank(char *s);
+
 static char *col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
-    return xstrdup(t ? (const char *)t : "");
+    return utf8_or_blank(xstrdup(t ? (const char *)t : ""));
 }
 
 static int by_id_cmp(const void *a, const void *b)
 {
     int64_t x = ((const struct crit_key *)a)->id, y = ((const struct crit_key *)b)->id;
     return x < y ? -1 : x > y;
+}
+
+/* Strings kept in a tree are checked as UTF-8 once here, so the JSON built from
+ * them per request can skip the check (json_string_nocheck). */
+static char *utf8_or_blank(char *s)
+{
+    json_t *j = json_string(s);
+    if (j) {
+        json_decref(j);
+        return s;
+    }
+    free(s);
+    return xstrdup("?");
 }
 
 static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
@@ -561,8 +576,8 @@ static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t toda
         counts_t uc = {0};
         json_t *uo = json_object(), *crits = json_array();
         json_object_set_new(uo, "id", json_integer(u->id));
-        json_object_set_new(uo, "ref", json_string(u->ref));
-        json_object_set_new(uo, "title", json_string(u->title));
+        json_object_set_new(uo, "ref", json_string_nocheck(u->ref));
+        json_object_set_new(uo, "title", json_string_nocheck(u->title));
         for (int k = u->first; k < u->first + u->count; k++) {
             const tree_crit_t *c = &t->crit[k];
             const cstat_t *s = cstats_find(cs, c->id);
@@ -571,11 +586,11 @@ static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t toda
             uc.total++;
             json_t *co = json_object();
             json_object_set_new(co, "id", json_integer(c->id));
-            json_object_set_new(co, "ref", json_string(c->ref));
-            json_object_set_new(co, "text", json_string(c->text));
+            json_object_set_new(co, "ref", json_string_nocheck(c->ref));
+            json_object_set_new(co, "text", json_string_nocheck(c->text));
             json_object_set_new(co, "outcome", json_integer(t->outcomes[c->outcome].number));
-            json_object_set_new(co, "status", json_string(st_names[stv]));
-            json_object_set_new(co, "status_label", json_string(st_labels[stv]));
+            json_object_set_new(co, "status", json_string_nocheck(st_names[stv]));
+            json_object_set_new(co, "status_label", json_string_nocheck(st_labels[stv]));
             json_object_set_new(co, "decision_id",
                                 s && s->decision_id ? json_integer(s->decision_id) : json_null());
             json_array_append_new(crits, co);
@@ -693,8 +708,8 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     json_t *doc = json_object();
     json_t *q = json_object();
     json_object_set_new(q, "id", json_integer(t->qualification_id));
-    json_object_set_new(q, "code", json_string(t->code));
-    json_object_set_new(q, "title", json_string(t->title));
+    json_object_set_new(q, "code", json_string_nocheck(t->code));
+    json_object_set_new(q, "title", json_string_nocheck(t->title));
     json_object_set_new(doc, "qualification", q);
 
     /* evidence columns, oldest first */
@@ -773,8 +788,8 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
             uo = json_object();
             outs = json_array();
             json_object_set_new(uo, "id", json_integer(u->id));
-            json_object_set_new(uo, "ref", json_string(u->ref));
-            json_object_set_new(uo, "title", json_string(u->title));
+            json_object_set_new(uo, "ref", json_string_nocheck(u->ref));
+            json_object_set_new(uo, "title", json_string_nocheck(u->title));
         }
         int last_outcome = -1;
         for (int k = u->first; k < u->first + u->count; k++) {
@@ -796,7 +811,7 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                     oo = json_object();
                     crits = json_array();
                     json_object_set_new(oo, "number", json_integer(o->number));
-                    json_object_set_new(oo, "text", json_string(o->text));
+                    json_object_set_new(oo, "text", json_string_nocheck(o->text));
                     json_object_set_new(oo, "criteria", crits);
                     json_array_append_new(outs, oo);
                 }
@@ -815,10 +830,10 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
             } else {
                 json_t *co = json_object(), *arr = json_array();
                 json_object_set_new(co, "id", json_integer(c->id));
-                json_object_set_new(co, "ref", json_string(c->ref));
-                json_object_set_new(co, "text", json_string(c->text));
-                json_object_set_new(co, "status", json_string(st_names[stv]));
-                json_object_set_new(co, "status_label", json_string(st_labels[stv]));
+                json_object_set_new(co, "ref", json_string_nocheck(c->ref));
+                json_object_set_new(co, "text", json_string_nocheck(c->text));
+                json_object_set_new(co, "status", json_string_nocheck(st_names[stv]));
+                json_object_set_new(co, "status_label", json_string_nocheck(st_labels[stv]));
                 for (int j = 0; j < ncols; j++) {
                     const char *n = cell_name(cells[j], stv, col_sub[j]);
                     json_array_append_new(arr, n ? json_string(n) : json_null());
@@ -914,12 +929,57 @@ static int guard_learner(req_t *r, int64_t learner_id)
     return 0;
 }
 
-static void add_page_charts(json_t *doc)
+/* The "criteria met over time" chart of one enrolment (viewBox 0 0 100 50): a step
+ * line of how many of today's met criteria had been met by each day since the start,
+ * against the straight line of the plan from the start to the planned end date. */
+static void add_timeline(db_t *db, int64_t learner_id, json_t *e, int64_t today)
+{
+    int64_t s, end;
+    int64_t total = json_integer_value(json_object_get(e, "total"));
+    if (progress_day_number(json_string_value(json_object_get(e, "start_date")), &s) != EV_OK ||
+        progress_day_number(json_string_value(json_object_get(e, "planned_end_date")), &end) != EV_OK || total <= 0)
+        return;
+    double span = end - s > 0 ? (double)(end - s) : 1.0;
+#define TL_X(day) ((day) < s ? 0.0 : (day) > end ? 100.0 : 100.0 * (double)((day) - s) / span)
+    buf_t pts = {0};
+    int64_t met = 0;
+    double y = 50.0;
+    buf_printf(&pts, "0,50");
+    sqlite3_stmt *st = db_bind(db,
+        "SELECT d.created_at FROM criterion_status cs JOIN decisions d ON d.id = cs.decision_id"
+        " JOIN units u ON u.id = cs.unit_id WHERE cs.learner_id = ? AND cs.status = 'met'"
+        " AND u.qualification_id = ? ORDER BY d.created_at",
+        "ii", learner_id, (int64_t)json_integer_value(json_object_get(e, "qualification_id")));
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t day;
+        if (progress_day_number((const char *)sqlite3_column_text(st, 0), &day) != EV_OK)
+            continue;
+        double x = TL_X(day);
+        met++;
+        buf_printf(&pts, " %.2f,%.2f", x, y);
+        y = 50.0 - 50.0 * (double)met / (double)total;
+        buf_printf(&pts, " %.2f,%.2f", x, y);
+    }
+    if (st)
+        sqlite3_reset(st);
+    buf_printf(&pts, " %.2f,%.2f", TL_X(today), y);
+    json_t *tl = json_object();
+    json_object_set_new(tl, "points", json_string(pts.data));
+    char v[32];
+    snprintf(v, sizeof v, "%.2f", TL_X(today));
+    json_object_set_new(tl, "today_x", json_string(v));
+#undef TL_X
+    json_object_set_new(e, "timeline", tl);
+    buf_free(&pts);
+}
+
+static void add_page_charts(db_t *db, int64_t learner_id, json_t *doc, int64_t today)
 {
     size_t i, j;
     json_t *e, *u;
     json_array_foreach(json_object_get(doc, "qualifications"), i, e) {
         add_chart(e);
+        add_timeline(db, learner_id, e, today);
         json_array_foreach(json_object_get(e, "units"), j, u)
             add_chart(u);
     }
@@ -927,13 +987,14 @@ static void add_page_charts(json_t *doc)
 
 static int show_progress(req_t *r, int64_t learner_id)
 {
-    json_t *doc = progress_learner(r->db, learner_id, progress_today());
+    int64_t today = progress_today();
+    json_t *doc = progress_learner(r->db, learner_id, today);
     if (!doc)
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!r->is_api) {
-        add_page_charts(doc);
+        add_page_charts(r->db, learner_id, doc, today);
         json_object_set_new(doc, "is_self", json_boolean(r->user.id == learner_id));
-        json_object_set_new(doc, "can_export", json_boolean(r->user.role & (ROLE_ADMIN | ROLE_ASSESSOR | ROLE_EQA)));
+        json_object_set_new(doc, "can_export", json_boolean(r->user.role & (ROLE_ADMIN | ROLE_ASSESSOR | ROLE_IQA | ROLE_EQA)));
         json_object_set_new(doc, "pace_behind_gap", json_integer(PACE_BEHIND_GAP));
         json_object_set_new(doc, "pace_at_risk_gap", json_integer(PACE_AT_RISK_GAP));
     }

@@ -319,6 +319,27 @@ static void client_addr(req_t *r, char *out, size_t outlen)
 /* Accounts and enrolments: the operations behind handlers, CLI and demo */
 /* ------------------------------------------------------------------ */
 
+/* Field checks shared by the operations (first problem) and the forms (every
+ * problem at once). Each returns NULL or the message for the user. */
+static const char *email_problem(const char *email)
+{
+    if (!*email)
+        return "Enter an email address";
+    return valid_email(email) ? NULL : "Enter an email address in the correct format, like name@example.com";
+}
+
+static const char *name_problem(const char *name)
+{
+    if (!*name)
+        return "Enter a name";
+    return strlen(name) > 200 ? "Name must be 200 characters or fewer" : NULL;
+}
+
+static const char *role_problem(const char *role)
+{
+    return role && role_from_name(role) ? NULL : "Select a role";
+}
+
 static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, const char *name_in,
                             const char *role, const char *hash, int64_t *id,
                             const char **field, char *err, size_t errlen)
@@ -328,20 +349,10 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
     trim_copy(name_in, name, sizeof name);
     lower_ascii(email);
     *id = 0;
-    if (!valid_email(email)) {
-        *field = "email";
-        snprintf(err, errlen, "%s", *email ? "Enter an email address in the correct format, like name@example.com"
-                                           : "Enter an email address");
-        return 400;
-    }
-    if (!*name || strlen(name) > 200) {
-        *field = "name";
-        snprintf(err, errlen, "%s", *name ? "Name must be 200 characters or fewer" : "Enter a name");
-        return 400;
-    }
-    if (!role || !role_from_name(role)) {
-        *field = "role";
-        snprintf(err, errlen, "Select a role");
+    const char *problem;
+    if ((problem = email_problem(email)) || (problem = name_problem(name)) || (problem = role_problem(role))) {
+        *field = email_problem(email) ? "email" : name_problem(name) ? "name" : "role";
+        snprintf(err, errlen, "%s", problem);
         return 400;
     }
     if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", email) == 1) {
@@ -387,10 +398,30 @@ int users_create(db_t *db, int64_t actor_id, const char *email, const char *name
     return create_with_hash(db, actor_id, email, name, role, hash, id, field, err, errlen);
 }
 
+/* Messages shared by the enrolment checks. */
+#define MSG_LEARNER "Choose a learner account that exists and is not disabled"
+#define MSG_QUALIFICATION "Choose a qualification"
+#define MSG_ASSESSOR "Choose an assessor"
+#define MSG_IQA "Choose an internal quality assurer, or none"
+
 /* 1 when id is an enabled account with the role. */
 static int has_role(db_t *db, int64_t id, const char *role)
 {
     return db_int(db, "SELECT 1 FROM users WHERE id = ? AND role = ? AND disabled = 0", 0, "it", id, role) == 1;
+}
+
+static const char *start_problem(const char *start)
+{
+    return util_valid_date(start) ? NULL : "Enter the start date as YYYY-MM-DD";
+}
+
+static const char *end_problem(const char *start, const char *end)
+{
+    if (!util_valid_date(end))
+        return "Enter the planned end date as YYYY-MM-DD";
+    if (util_valid_date(start) && strcmp(end, start) <= 0)
+        return "The planned end date must be after the start date";
+    return NULL;
 }
 
 static int check_dates(const char *start, const char *end, const char **field, char *err, size_t errlen)
@@ -428,22 +459,22 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
     *id = 0;
     if (!has_role(db, learner_id, "learner")) {
         *field = "learner";
-        snprintf(err, errlen, "Choose a learner account that exists and is not disabled");
+        snprintf(err, errlen, "%s", MSG_LEARNER);
         return 400;
     }
     if (db_int(db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qualification_id) != 1) {
         *field = "qualification_id";
-        snprintf(err, errlen, "Choose a qualification");
+        snprintf(err, errlen, "%s", MSG_QUALIFICATION);
         return 400;
     }
     if (!has_role(db, assessor_id, "assessor")) {
         *field = "assessor";
-        snprintf(err, errlen, "Choose an assessor");
+        snprintf(err, errlen, "%s", MSG_ASSESSOR);
         return 400;
     }
     if (iqa_id && !has_role(db, iqa_id, "iqa")) {
         *field = "iqa";
-        snprintf(err, errlen, "Choose an internal quality assurer, or none");
+        snprintf(err, errlen, "%s", MSG_IQA);
         return 400;
     }
     int rc = check_dates(start, end, field, err, errlen);
@@ -788,8 +819,23 @@ static int user_create_h(req_t *r)
     json_object_set_new(out, "roles", role_options(role));
     json_object_set_new(out, "form", json_pack("{s:s, s:s}", "email", email ? email : "", "name", name ? name : ""));
     const char *field = NULL;
-    char err[200] = "";
+    char err[200] = "", em[256], nm[256];
     int64_t id = 0;
+    /* every problem at once, as a form should */
+    trim_copy(email, em, sizeof em);
+    lower_ascii(em);
+    trim_copy(name, nm, sizeof nm);
+    const char *pr;
+    if ((pr = name_problem(nm)))
+        http_field_error(r, "name", pr);
+    if ((pr = email_problem(em)))
+        http_field_error(r, "email", pr);
+    if ((pr = role_problem(role)))
+        http_field_error(r, "role", pr);
+    if ((pr = auth_password_problem(password)))
+        http_field_error(r, "password", pr);
+    if (http_field_error_count(r))
+        return form_fail(r, 400, "invalid_input", "Check the account details.");
     if (db_begin(r->db) != EV_OK)
         return form_fail(r, 500, "internal", "Could not save the account.");
     int st = users_create(r->db, r->user.id, email, name, role, password, &id, &field, err, sizeof err);
@@ -855,6 +901,59 @@ static int user_show_h(req_t *r)
     return 200;
 }
 
+/* Disables (ending every session) or enables account id, with its audit event
+ * by actor_id, in one transaction. EV_OK or EV_ERR. */
+static int account_set_disabled(db_t *db, int64_t actor_id, int64_t id, int disabled)
+{
+    int64_t was = db_int(db, "SELECT disabled FROM users WHERE id = ?", 0, "i", id);
+    int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    int rc = db_begin(db);
+    if (rc == EV_OK)
+        rc = db_run(db, "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+                        " WHERE id = ?", "Ii", disabled, id);
+    if (rc == EV_OK && disabled)
+        rc = session_end_user(db, id, NULL);
+    if (rc == EV_OK) {
+        json_t *before = json_pack("{s:b}", "disabled", (int)was);
+        json_t *after = json_pack("{s:b}", "disabled", disabled);
+        rc = audit_record(db, actor_id, disabled ? "user.disable" : "user.enable", "user", id, learner,
+                          before, after);
+        json_decref(before);
+        json_decref(after);
+    }
+    if (rc == EV_OK)
+        rc = db_commit(db);
+    else
+        db_rollback(db);
+    return rc;
+}
+
+/* Sets account id's password (already checked) and ends its sessions but
+ * keep_hash (may be NULL), with a 'user.password_reset' audit event by
+ * actor_id, in one transaction. EV_OK or EV_ERR. */
+static int account_reset_password(db_t *db, int64_t actor_id, int64_t id, const char *password,
+                                  const char *keep_hash)
+{
+    char fresh[AUTH_HASH_MAX];
+    if (auth_hash_password(password, fresh) != EV_OK)
+        return EV_ERR;
+    int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    int rc = db_begin(db);
+    if (rc == EV_OK)
+        rc = db_run(db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+                        " WHERE id = ?", "ti", fresh, id);
+    if (rc == EV_OK)
+        rc = session_end_user(db, id, keep_hash);
+    if (rc == EV_OK)
+        rc = audit_record(db, actor_id, "user.password_reset", "user", id, learner, NULL, NULL);
+    if (rc == EV_OK)
+        rc = db_commit(db);
+    else
+        db_rollback(db);
+    sodium_memzero(fresh, sizeof fresh);
+    return rc;
+}
+
 static int set_disabled(req_t *r, int disabled)
 {
     int64_t id = r->params[0];
@@ -863,26 +962,7 @@ static int set_disabled(req_t *r, int disabled)
         return form_fail(r, 404, "not_found", "No such user.");
     if (id == r->user.id && disabled)
         return form_fail(r, 400, "invalid_input", "You cannot disable your own account.");
-    int64_t was = db_int(r->db, "SELECT disabled FROM users WHERE id = ?", 0, "i", id);
-    int64_t learner = db_int(r->db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
-    int rc = db_begin(r->db);
-    if (rc == EV_OK)
-        rc = db_run(r->db, "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                           " WHERE id = ?", "Ii", disabled, id);
-    if (rc == EV_OK && disabled)
-        rc = session_end_user(r->db, id, NULL);
-    if (rc == EV_OK) {
-        json_t *before = json_pack("{s:b}", "disabled", (int)was);
-        json_t *after = json_pack("{s:b}", "disabled", disabled);
-        rc = audit_record(r->db, r->user.id, disabled ? "user.disable" : "user.enable", "user", id,
-                          learner, before, after);
-        json_decref(before);
-        json_decref(after);
-    }
-    if (rc == EV_OK)
-        rc = db_commit(r->db);
-    else
-        db_rollback(r->db);
+    int rc = account_set_disabled(r->db, r->user.id, id, disabled);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not change the account.");
     user_detail(r, id);
@@ -914,23 +994,7 @@ static int user_password_h(req_t *r)
         http_field_error(r, "password", problem);
         return form_fail(r, 400, "invalid_input", "%s.", problem);
     }
-    char fresh[AUTH_HASH_MAX];
-    if (auth_hash_password(pw, fresh) != EV_OK)
-        return form_fail(r, 500, "internal", "Could not reset the password.");
-    int64_t learner = db_int(r->db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
-    int rc = db_begin(r->db);
-    if (rc == EV_OK)
-        rc = db_run(r->db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                           " WHERE id = ?", "ti", fresh, id);
-    if (rc == EV_OK)
-        rc = session_end_user(r->db, id, id == r->user.id ? r->user.session_hash : NULL);
-    if (rc == EV_OK)
-        rc = audit_record(r->db, r->user.id, "user.password_reset", "user", id, learner, NULL, NULL);
-    if (rc == EV_OK)
-        rc = db_commit(r->db);
-    else
-        db_rollback(r->db);
-    sodium_memzero(fresh, sizeof fresh);
+    int rc = account_reset_password(r->db, r->user.id, id, pw, id == r->user.id ? r->user.session_hash : NULL);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not reset the password.");
     json_object_set_new(http_out(r), "password_reset", json_true());
@@ -1048,10 +1112,22 @@ static int enrolment_create_h(req_t *r)
     json_object_set_new(http_out(r), "form", json_pack("{s:s, s:s, s:s}", "learner_email", le ? le : "",
                         "start_date", start ? start : "", "planned_end_date", end ? end : ""));
     enrol_options(r, qual, assessor, iqa > 0 ? iqa : 0, "active");
-    if (iqa < 0) {
-        http_field_error(r, "iqa", "No account has that email address");
-        return form_fail(r, 400, "invalid_input", "No account has that email address.");
-    }
+    /* every problem at once, as a form should */
+    const char *pr;
+    if (!has_role(r->db, learner, "learner"))
+        http_field_error(r, "learner", MSG_LEARNER);
+    if (db_int(r->db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qual) != 1)
+        http_field_error(r, "qualification_id", MSG_QUALIFICATION);
+    if (!has_role(r->db, assessor, "assessor"))
+        http_field_error(r, "assessor", MSG_ASSESSOR);
+    if (iqa < 0 || (iqa > 0 && !has_role(r->db, iqa, "iqa")))
+        http_field_error(r, "iqa", MSG_IQA);
+    if (start && *start && (pr = start_problem(start)))
+        http_field_error(r, "start_date", pr);
+    if (end && *end && (pr = end_problem(start && *start ? start : "", end)))
+        http_field_error(r, "planned_end_date", pr);
+    if (http_field_error_count(r))
+        return form_fail(r, 400, "invalid_input", "Check the enrolment details.");
     const char *field = NULL;
     char err[200] = "";
     int64_t id = 0;
@@ -1175,9 +1251,9 @@ static int enrolment_update_h(req_t *r)
     char err[200] = "";
     int st = 0;
     if (!has_role(r->db, assessor, "assessor")) {
-        st = 400, field = "assessor", snprintf(err, sizeof err, "Choose an assessor");
+        st = 400, field = "assessor", snprintf(err, sizeof err, "%s", MSG_ASSESSOR);
     } else if (iqa && !has_role(r->db, iqa, "iqa")) {
-        st = 400, field = "iqa", snprintf(err, sizeof err, "Choose an internal quality assurer, or none");
+        st = 400, field = "iqa", snprintf(err, sizeof err, "%s", MSG_IQA);
     } else if (!valid_status(status)) {
         st = 400, field = "status", snprintf(err, sizeof err, "Choose a status");
     } else {
@@ -1307,7 +1383,29 @@ static db_t *open_db(const char *path)
     return cli_open_db(path ? path : "evitrack.db");
 }
 
-int users_cmd_user(int argc, char **argv)
+/* Reads the password: one line of standard input (caller frees *line). */
+static int read_password(const char *cmd, char **line, size_t *cap)
+{
+    ssize_t n = getline(line, cap, stdin);
+    if (n <= 0) {
+        fprintf(stderr, "evitrack %s: give the password as one line on standard input\n", cmd);
+        return EV_ERR;
+    }
+    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+        (*line)[--n] = '\0';
+    return EV_OK;
+}
+
+static void free_password(char *line, size_t cap)
+{
+    if (line) {
+        sodium_memzero(line, cap);
+        free(line);
+    }
+}
+
+/* evitrack user add [--db FILE] --email E --name N --role R  (password on stdin) */
+static int cmd_user_add(int argc, char **argv)
 {
     static const char *const names[] = {"db", "email", "name", "role"};
     const char *v[4];
@@ -1315,12 +1413,7 @@ int users_cmd_user(int argc, char **argv)
     db_t *db = NULL;
     char *line = NULL;
     size_t cap = 0;
-    if (argc < 1 || strcmp(argv[0], "add") != 0) {
-        fprintf(stderr, "evitrack user: usage: evitrack user add [--db FILE] --email E --name N --role ROLE"
-                        " (password on standard input)\n");
-        return 2;
-    }
-    if (parse_opts("user add", argc - 1, argv + 1, names, v, 4))
+    if (parse_opts("user add", argc, argv, names, v, 4))
         return 2;
     if (!v[1] || !v[2] || !v[3]) {
         fprintf(stderr, "evitrack user add: --email, --name and --role are required\n");
@@ -1330,14 +1423,10 @@ int users_cmd_user(int argc, char **argv)
         fprintf(stderr, "evitrack user add: --role must be learner, assessor, iqa, admin or eqa\n");
         return 2;
     }
-    ssize_t n = getline(&line, &cap, stdin);
-    if (n <= 0) {
-        fprintf(stderr, "evitrack user add: give the password as one line on standard input\n");
+    if (read_password("user add", &line, &cap) != EV_OK) {
         code = 2;
         goto out;
     }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
     if (!(db = open_db(v[0])))
         goto out;
     const char *field = NULL;
@@ -1357,12 +1446,73 @@ int users_cmd_user(int argc, char **argv)
     printf("created %s user %s (id %lld)\n", v[3], v[1], (long long)id);
     code = 0;
 out:
-    if (line) {
-        sodium_memzero(line, cap);
-        free(line);
-    }
+    free_password(line, cap);
     db_close(db);
     return code;
+}
+
+/* evitrack user passwd|disable|enable [--db FILE] --email E  (passwd: password on stdin) */
+static int cmd_user_change(const char *what, int argc, char **argv)
+{
+    static const char *const names[] = {"db", "email"};
+    const char *v[2];
+    char cmd[32];
+    int code = 1;
+    db_t *db = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    snprintf(cmd, sizeof cmd, "user %s", what);
+    if (parse_opts(cmd, argc, argv, names, v, 2))
+        return 2;
+    if (!v[1]) {
+        fprintf(stderr, "evitrack %s: --email is required\n", cmd);
+        return 2;
+    }
+    int passwd = strcmp(what, "passwd") == 0;
+    if (passwd) {
+        if (read_password(cmd, &line, &cap) != EV_OK) {
+            code = 2;
+            goto out;
+        }
+        const char *problem = auth_password_problem(line);
+        if (problem) {
+            fprintf(stderr, "evitrack %s: %s\n", cmd, problem);
+            code = 2;
+            goto out;
+        }
+    }
+    if (!(db = open_db(v[0])))
+        goto out;
+    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", v[1]);
+    if (!id) {
+        fprintf(stderr, "evitrack %s: no account with email %s\n", cmd, v[1]);
+        goto out;
+    }
+    int rc = passwd ? account_reset_password(db, 0, id, line, NULL)
+                    : account_set_disabled(db, 0, id, strcmp(what, "disable") == 0);
+    if (rc != EV_OK) {
+        fprintf(stderr, "evitrack %s: could not save the change\n", cmd);
+        goto out;
+    }
+    printf("%s: %s\n", v[1], passwd ? "password set, signed out everywhere"
+                                    : strcmp(what, "disable") == 0 ? "disabled, signed out everywhere" : "enabled");
+    code = 0;
+out:
+    free_password(line, cap);
+    db_close(db);
+    return code;
+}
+
+int users_cmd_user(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "add") == 0)
+        return cmd_user_add(argc - 1, argv + 1);
+    if (argc >= 1 && (strcmp(argv[0], "passwd") == 0 || strcmp(argv[0], "disable") == 0 ||
+                      strcmp(argv[0], "enable") == 0))
+        return cmd_user_change(argv[0], argc - 1, argv + 1);
+    fprintf(stderr, "evitrack user: usage: evitrack user add|passwd|disable|enable [--db FILE] --email E ..."
+                    " (see evitrack --help)\n");
+    return 2;
 }
 
 /* A user id by email with the role, or 0 (message printed). */

@@ -393,8 +393,27 @@ static void stop_server(pid_t pid)
 
 typedef struct wrk_result {
     double rps, p99_ms, p50_ms;
-    long non2xx;
+    long non2xx, requests;
 } wrk_result_t;
+
+/* CPU ticks (user + system) used so far by process pid. */
+static long long cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    long long ut = 0, st = 0;
+    /* fields after the command: state(3) ... utime(14) stime(15) */
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld", &ut, &st) == 2)
+        return ut + st;
+    return 0;
+}
 
 static double to_ms(const char *v)
 {
@@ -426,6 +445,8 @@ static wrk_result_t run_wrk(const char *url, const char *cookie, int duration)
             w.rps = atof(a);
         else if (sscanf(line, " Non-2xx or 3xx responses: %63s", b) == 1)
             w.non2xx = atol(b);
+        else if (strstr(line, " requests in "))
+            w.requests = atol(line);
     }
     if (p)
         pclose(p);
@@ -533,6 +554,10 @@ int main(int argc, char **argv)
     timing_t pgpage = time_route(&app, find_route(progress_routes, "/learners/{id}/progress"), ppath + 7, learner,
                                  &u, NULL, NULL, 500);
 
+    if (getenv("BENCH_PROGRESS_LOOP")) { /* profiling aid: the progress API alone */
+        for (int i = 0; i < 20000; i++)
+            json_decref(progress_learner(db, learner, today));
+    }
     if (getenv("BENCH_SPLIT")) {
         const route_t *rt = find_route(progress_routes, "/learners/{id}/matrix");
         route_t api = *rt;
@@ -614,11 +639,14 @@ int main(int argc, char **argv)
         }
         const char *cookie = "evitrack_session=" BENCH_TOKEN;
         printf("\n# wrk -t2 -c64 -d%ds against the server on the same database\n", duration);
-        printf("%-36s %12s %9s %9s %8s\n", "target", "requests/s", "p50 ms", "p99 ms", "non-2xx");
+        printf("%-36s %12s %9s %9s %8s %10s\n", "target", "requests/s", "p50 ms", "p99 ms", "non-2xx", "cpu us/req");
         wrk_result_t wb = {0};
         if (bp > 0) {
+            long long t0 = cpu_ticks(bp);
             wb = run_wrk(bare_url, NULL, duration);
-            printf("%-36s %12.0f %9.3f %9.3f %8ld\n", "bare libmicrohttpd (baseline)", wb.rps, wb.p50_ms, wb.p99_ms, wb.non2xx);
+            double cpu = wb.requests ? (double)(cpu_ticks(bp) - t0) / (double)sysconf(_SC_CLK_TCK) / (double)wb.requests * 1e6 : 0;
+            printf("%-36s %12.0f %9.3f %9.3f %8ld %10.1f\n", "bare libmicrohttpd (baseline)", wb.rps, wb.p50_ms,
+                   wb.p99_ms, wb.non2xx, cpu);
             stop_server(bp);
         }
         struct { const char *label, *path; } targets[] = {
@@ -638,9 +666,11 @@ int main(int argc, char **argv)
             }
             if (cp)
                 pclose(cp);
+            long long t0 = cpu_ticks(sp);
             wrk_result_t w = run_wrk(full, cookie, duration);
-            printf("%-36s %12.0f %9.3f %9.3f %8ld  ratio %.3f of bare rps; [p99 < 10 ms: %s]\n", targets[i].label,
-                   w.rps, w.p50_ms, w.p99_ms, w.non2xx, wb.rps > 0 ? w.rps / wb.rps : 0,
+            double cpu = w.requests ? (double)(cpu_ticks(sp) - t0) / (double)sysconf(_SC_CLK_TCK) / (double)w.requests * 1e6 : 0;
+            printf("%-36s %12.0f %9.3f %9.3f %8ld %10.1f  ratio %.3f of bare rps; [p99 < 10 ms: %s]\n",
+                   targets[i].label, w.rps, w.p50_ms, w.p99_ms, w.non2xx, cpu, wb.rps > 0 ? w.rps / wb.rps : 0,
                    w.p99_ms > 0 && w.p99_ms < 10 ? "met" : "NOT met");
             if (w.non2xx)
                 rc = 1;

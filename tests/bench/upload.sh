@@ -10,6 +10,7 @@
 #   --rounds N   rounds, interleaved dd/upload; the best of each is reported (default 3)
 #   --check      exit 1 when a budget is missed
 # The work directory is under $TMPDIR (default /tmp): keep it on the disk you mean to measure.
+# $EVITRACK_SERVE_ARGS adds arguments to `evitrack serve` (e.g. --connection-memory-kb 1024).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,6 +44,7 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 mbps() { python3 -c "import sys; print('%.0f' % ($1 / 1048576 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$2" "$3"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
 rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
 # The file: a PDF header (so the allowlist takes it) and random bytes.
@@ -55,7 +57,7 @@ cat "$BIG" > /dev/null # in the page cache, so both sides read it from memory
 DATA="$TMP/data"
 mkdir -p "$DATA"
 "$BIN" serve --db "$TMP/evitrack.db" --data "$DATA" --listen 127.0.0.1 --port 0 --quiet \
-  --max-upload-mb $((SIZE_MB + 64)) --max-request-mb $((SIZE_MB + 128)) > "$TMP/server.out" 2> "$TMP/server.err" &
+  --max-upload-mb $((SIZE_MB + 64)) --max-request-mb $((SIZE_MB + 128)) ${EVITRACK_SERVE_ARGS:-} > "$TMP/server.out" 2> "$TMP/server.err" &
 PID=$!
 for _ in $(seq 100); do
   grep -q 'listening on' "$TMP/server.out" 2>/dev/null && break
@@ -101,17 +103,22 @@ for round in $(seq "$ROUNDS"); do
 
   base=$(rss_kb "$PID" VmRSS)
   echo 5 > "/proc/$PID/clear_refs" # resets VmHWM (the peak) to the current RSS
+  c0=$(cpu_ticks "$PID")
   t0=$(now)
   read -r code got < <(upload "$BIG")
   t1=$(now)
+  c1=$(cpu_ticks "$PID")
   peak=$(rss_kb "$PID" VmHWM)
   [ "$code" = 201 ] || { echo "upload.sh: upload failed: HTTP $code $(head -c 300 "$TMP/resp.json")"; exit 1; }
   [ "$got" = "$want" ] || { echo "upload.sh: stored SHA-256 $got, expected $want"; exit 1; }
   blob="$DATA/blobs/${want:0:2}/$want"
   [ "$(stat -c %s "$blob")" = "$BYTES" ] || { echo "upload.sh: the blob has the wrong size"; exit 1; }
   up_rate=$(mbps "$BYTES" "$t0" "$t1")
-  growth=$(( (peak - base) / 1024 ))
-  echo "round $round: dd conv=fsync ${dd_rate} MB/s, upload ${up_rate} MB/s, peak RSS growth ${growth} MB (base $((base / 1024)) MB)"
+  [ -n "${base0:-}" ] || base0=$base
+  growth=$(( (peak - base0) / 1024 )) # against the idle server before round 1
+  cpu_s=$(python3 -c "print('%.2f' % (($c1 - $c0) / $(getconf CLK_TCK)))")
+  cpu_rate=$(python3 -c "print('%.0f' % ($BYTES / 1048576 / max($cpu_s, 0.01)))")
+  echo "round $round: dd conv=fsync ${dd_rate} MB/s, upload ${up_rate} MB/s (server CPU ${cpu_s} s: ${cpu_rate} MB per CPU second), peak RSS growth ${growth} MB"
   [ "$dd_rate" -gt "$best_dd" ] && best_dd=$dd_rate
   [ "$up_rate" -gt "$best_up" ] && best_up=$up_rate
   [ "$growth" -gt "$worst_growth" ] && worst_growth=$growth

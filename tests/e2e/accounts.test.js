@@ -150,3 +150,39 @@ test('the change-password page and the learners list work on a phone', async () 
     await phone.close();
   }
 });
+
+test('every accounts page is valid HTML (Nu checker) and passes axe', async () => {
+  const {Client} = require('./lib.js');
+  const admin = new Client(srv);
+  await admin.login('admin@demo.test');
+  const learnerId = srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'");
+  const enrolmentId = srv.sql(`SELECT min(id) FROM enrolments WHERE learner_id = ${learnerId}`);
+  const pages = ['/admin/users', '/admin/users/new', `/admin/users/${learnerId}`, '/admin/enrolments',
+    '/admin/enrolments/new', `/admin/enrolments/${enrolmentId}`, '/learners', `/learners/${learnerId}`,
+    '/account/password'];
+  const docs = {};
+  for (const p of pages) {
+    const r = await admin.get(p);
+    assert.equal(r.status, 200, p);
+    docs[p] = r.text;
+  }
+  // error re-renders too
+  docs['admin-user-new-error'] = (await admin.postForm('/admin/users', {email: 'bad', name: '', role: ''})).text;
+  docs['account-password-error'] = (await admin.postForm('/account/password', {current_password: ''})).text;
+  docs['landing'] = (await srv.client().get('/')).text;
+  const v = htmlValidate(docs);
+  if (v.available) assert.deepEqual(v.errors, [], formatHtmlErrors(v.errors));
+  // axe on the pages with the most structure
+  const page = b.page;
+  await signIn(page, srv.url, 'admin@demo.test');
+  for (const p of [`/admin/users/${learnerId}`, `/admin/enrolments/${enrolmentId}`, '/admin/enrolments', `/learners/${learnerId}`]) {
+    await page.goto(srv.url + p);
+    await noAxeViolations(page);
+  }
+  await page.goto(srv.url + '/admin/users/new');
+  await page.click('main form button[type="submit"]');
+  await page.waitForSelector('.error-summary');
+  await noAxeViolations(page);
+  await screenshot(page, 'accounts-admin-user-new-errors');
+  await signOut(page);
+});

@@ -155,6 +155,8 @@ test('assessor judges the new evidence met and signs the unit off', async (t) =>
   await page.check('#declaration');
   await submit(page.locator('button', {hasText: 'Sign and record decisions'}));
   assert.equal(srv.sql(`SELECT status FROM evidence WHERE id = ${e2}`), 'assessed');
+  // The unit is now complete: the form leads straight to its sign-off.
+  assert.equal(new URL(page.url()).pathname, `/learners/${L}/units/${unit.id}/signoff`);
   // History keeps both decisions on the first criterion.
   const latest = Number(srv.sql(`SELECT max(id) FROM decisions WHERE learner_id = ${L} AND criterion_id = ${crits[0].id}`));
   await go(`/decisions/${latest}`, 'decision');

@@ -7,7 +7,8 @@
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const {startServer, launch, signIn, screenshot, axeCheck, formatViolations} = require('./lib.js');
+const {startServer, launch, signIn, screenshot, axeCheck, formatViolations, htmlValidate, formatHtmlErrors} =
+  require('./lib.js');
 
 const PNG = Buffer.from( // 16x16, blue
   '89504e470d0a1a0a0000000d494844520000001000000010080200000090916836000000164944415478da6390f59f48126218d530aa61f86a00000dbdfd0104aa60bd0000000049454e44ae426082', 'hex');
@@ -122,6 +123,18 @@ test('drag and drop adds files, and a refused type is reported without leaving t
     zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
   });
   assert.equal(await page.locator('.upload-item').count(), 2);
+  // a file over the limit (data-max-bytes, from --max-upload-mb) is refused before sending
+  await page.evaluate(() => {
+    const form = document.querySelector('[data-upload-form]');
+    const limit = form.getAttribute('data-max-bytes');
+    form.setAttribute('data-max-bytes', '20');
+    const dt = new DataTransfer();
+    dt.items.add(new File(['x'.repeat(100)], 'huge.txt', {type: 'text/plain'}));
+    document.querySelector('[data-dropzone]').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    form.setAttribute('data-max-bytes', limit);
+  });
+  assert.equal(await page.locator('.upload-item').count(), 2, 'the big file is not listed');
+  assert.match(await page.locator('[data-upload-summary]').innerText(), /huge\.txt is 100 bytes: the limit is 20 bytes/);
   await page.click('[data-upload-submit]');
   const summary = page.locator('[data-upload-summary]');
   await summary.waitFor({state: 'visible'});
@@ -196,4 +209,29 @@ test('the pages fit a 375px phone', async () => {
   } finally {
     await phone.close();
   }
+});
+
+test('the evidence pages are valid HTML (Nu HTML Checker)', async (t) => {
+  const c = await srv.login('learner@demo.test');
+  const r = await c.upload('/api/v1/evidence', {title: 'Valid <HTML> & all', kind: 'product', description: 'line one\nline two'},
+    [{name: 'p.png', data: PNG}, {name: 'd.pdf', data: PDF}, {name: 'n.txt', data: 'note\n'}]);
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.id;
+  const ids = srv.sqlRows(`SELECT c.id FROM criteria c JOIN units u ON u.id = c.unit_id JOIN enrolments e
+    ON e.qualification_id = u.qualification_id JOIN users l ON l.id = e.learner_id
+    WHERE l.email = 'learner@demo.test' ORDER BY c.id LIMIT 2`).map((x) => x.id);
+  await c.put(`/api/v1/evidence/${id}/criteria`, {criteria: ids.map((x) => ({criterion_id: x, note: 'how <b>'}))});
+  const docs = {};
+  for (const p of ['/evidence', '/evidence/new', `/evidence/${id}`, `/evidence/${id}/edit`, `/evidence/${id}/criteria`,
+    `/evidence/${id}/criteria?q=customer`]) {
+    const g = await c.get(p);
+    assert.equal(g.status, 200, p);
+    docs[p] = g.text;
+  }
+  const bad = await c.upload('/evidence/new', {title: '', kind: 'product'}, []);
+  assert.equal(bad.status, 400);
+  docs['form-errors'] = bad.text;
+  const v = htmlValidate(docs);
+  if (!v.available) return t.skip('java or vnu-jar is not installed');
+  assert.deepEqual(v.errors, [], formatHtmlErrors(v.errors));
 });

@@ -40,6 +40,13 @@ test('admin: centre dashboard, drill-down to a learner, their progress, matrix a
   assert.ok(await page.locator('table.ct-table').count() >= 3, 'qualification, assessor and learner tables');
   assert.ok(await page.locator('svg.pg-bar').count() >= 1, 'server-drawn SVG bars');
   await check(page, 'centre-dashboard');
+  // the cohort export of the first qualification
+  const [cohort] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('a', {hasText: 'Export (zip)'}).first().click(),
+  ]);
+  assert.match(cohort.suggestedFilename(), /^cohort-.+\.zip$/);
+  assert.equal(fs.readFileSync(await cohort.path()).subarray(0, 2).toString('latin1'), 'PK');
 
   // drill down: the learners behind or at risk, then the first of them
   await page.locator('a.card__value').first().click();

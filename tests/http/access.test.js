@@ -155,13 +155,20 @@ before(async () => {
 
   // A qualification of our own, so the test does not depend on what --demo imports.
   srv.sql(`INSERT INTO qualifications (code, title) VALUES ('ACCESS-Q', 'Access test qualification');
-    INSERT INTO units (qualification_id, ref, title) SELECT id, 'U1', 'Access unit' FROM qualifications WHERE code = 'ACCESS-Q';
+    INSERT INTO units (qualification_id, ref, title, position) SELECT id, 'U1', 'Access unit', 1 FROM qualifications WHERE code = 'ACCESS-Q';
+    INSERT INTO units (qualification_id, ref, title, position) SELECT id, 'U2', 'Open unit', 2 FROM qualifications WHERE code = 'ACCESS-Q';
     INSERT INTO outcomes (unit_id, number, text) SELECT id, 1, 'Understand access' FROM units WHERE title = 'Access unit';
+    INSERT INTO outcomes (unit_id, number, text) SELECT id, 1, 'Understand openness' FROM units WHERE title = 'Open unit';
     INSERT INTO criteria (unit_id, outcome_id, ref, text, position) SELECT u.id, o.id, '1.1', 'Describe access', 1
-      FROM units u JOIN outcomes o ON o.unit_id = u.id WHERE u.title = 'Access unit';`);
-  const q = srv.sqlRows(`SELECT q.id AS qualification, u.id AS unit, o.id AS outcome, c.id AS criterion
+      FROM units u JOIN outcomes o ON o.unit_id = u.id WHERE u.title = 'Access unit';
+    INSERT INTO criteria (unit_id, outcome_id, ref, text, position) SELECT u.id, o.id, '1.1', 'Describe openness', 1
+      FROM units u JOIN outcomes o ON o.unit_id = u.id WHERE u.title = 'Open unit';`);
+  // U1 (signed off in each portfolio) fills {unit_id}s; U2's criterion stays open, so a
+  // decision on it is possible for the right assessor and must be refused to the others.
+  const q = srv.sqlRows(`SELECT q.id AS qualification, u.id AS unit, o.id AS outcome, c.id AS criterion,
+    (SELECT c2.id FROM criteria c2 JOIN units u2 ON u2.id = c2.unit_id WHERE u2.title = 'Open unit') AS open_criterion
     FROM qualifications q JOIN units u ON u.qualification_id = q.id JOIN outcomes o ON o.unit_id = u.id
-    JOIN criteria c ON c.unit_id = u.id WHERE q.code = 'ACCESS-Q'`)[0];
+    JOIN criteria c ON c.unit_id = u.id WHERE q.code = 'ACCESS-Q' AND u.title = 'Access unit'`)[0];
   fx.shared = q;
 
   // Each learner: an enrolment (through the API), and a portfolio planted by SQL with a
@@ -181,11 +188,13 @@ before(async () => {
     const a = users[l.assessor].id;
     const i = users[l.iqa].id;
     srv.sql(`INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at)
-        VALUES (${learnerId}, '${m} evidence', 'product', '${m} description', '2026-01-10', 'assessed', '2026-01-11T10:00:00Z');
+        VALUES (${learnerId}, '${m} evidence', 'product', '${m} description', '2026-01-10', 'submitted', '2026-01-11T10:00:00Z');
       INSERT INTO evidence_files (evidence_id, name, size, sha256, mime)
         VALUES (last_insert_rowid(), 'file.txt', ${content.length}, '${sha}', 'text/plain');
       INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
         SELECT max(id), ${q.criterion}, ${learnerId}, '${m} note' FROM evidence WHERE learner_id = ${learnerId};
+      INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
+        SELECT max(id), ${q.open_criterion}, ${learnerId}, '${m} open note' FROM evidence WHERE learner_id = ${learnerId};
       INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, declaration, created_at)
         VALUES (${learnerId}, ${q.criterion}, ${a}, 'met', '${m} feedback', 1, '2026-01-12T10:00:00Z');
       INSERT INTO decision_evidence (decision_id, evidence_id)
@@ -203,7 +212,8 @@ before(async () => {
         (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${learnerId}) AS signoff`)[0];
   }
   // the derived status, as the application would have it
-  srv.sql(`UPDATE criterion_status SET status = 'met' WHERE criterion_id = ${q.criterion}`);
+  srv.sql(`UPDATE criterion_status SET status = 'met' WHERE criterion_id = ${q.criterion};
+    UPDATE criterion_status SET status = 'submitted' WHERE criterion_id = ${q.open_criterion}`);
 });
 
 after(() => srv && srv.stop());
@@ -251,9 +261,10 @@ test('invariants: EQA writes nothing, IQA and EQA never decide, admin areas are 
   assert.deepEqual(problems, []);
 });
 
-test('role gate: nobody and every role a route does not name are refused, and nothing changes', async () => {
+test('role gate: nobody and every role a route does not name are refused, and nothing changes', async (t) => {
   const anon = srv.client();
   const failures = [];
+  let checked = 0;
   const audit0 = auditCount();
   for (const r of routes) {
     const p = fill(r.pattern, 'l1') || r.pattern.replace(/\{\w+\}/g, '1');
@@ -268,9 +279,11 @@ test('role gate: nobody and every role a route does not name are refused, and no
     for (const key of Object.keys(users)) {
       if (r.public || r.roles.includes(roleOf(key))) continue;
       const res = await call(users[key].client, r, p);
+      checked++;
       if (res.status !== 403) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 403)`);
     }
   }
+  t.diagnostic(`${routes.length} routes, ${checked} role-gate refusals checked`);
   assert.deepEqual(failures, []);
   assert.equal(auditCount(), audit0, 'refused requests changed something');
 });
@@ -284,7 +297,7 @@ test('public routes answer without a session', async () => {
   }
 });
 
-test('ownership: reads of a learner\'s resources follow the policy', async () => {
+test('ownership: reads of a learner\'s resources follow the policy', async (t) => {
   const failures = [];
   let checked = 0;
   for (const r of routes.filter((x) => x.method === 'GET' && !x.public && isOwned(x.pattern))) {
@@ -304,12 +317,14 @@ test('ownership: reads of a learner\'s resources follow the policy', async () =>
       }
     }
   }
+  t.diagnostic(`${checked} ownership reads checked`);
   assert.ok(checked >= 24, `only ${checked} ownership reads checked`);
   assert.deepEqual(failures, []);
 });
 
-test('ownership: state changes on someone else\'s learner are refused and change nothing', async () => {
+test('ownership: state changes on someone else\'s learner are refused and change nothing', async (t) => {
   const failures = [];
+  let writes = 0;
   for (const r of routes.filter((x) => x.method !== 'GET' && !x.public && isOwned(x.pattern))) {
     for (const key of Object.keys(users)) {
       const role = roleOf(key);
@@ -320,6 +335,7 @@ test('ownership: state changes on someone else\'s learner are refused and change
         if (!p) continue;
         const before = auditCount();
         const res = await call(users[key].client, r, p);
+        writes++;
         if (res.status < 400) failures.push(`${key} on ${lk}: ${r.method} ${p} answered ${res.status}`);
         if (auditCount() !== before) failures.push(`${key} on ${lk}: ${r.method} ${p} changed something`);
       }
@@ -331,7 +347,8 @@ test('ownership: state changes on someone else\'s learner are refused and change
   if (has('POST', '/api/v1/decisions')) {
     // another assessor's learner
     const res = await users.assessor2.client.post('/api/v1/decisions', {learner_id: fx.l1.learner,
-      criterion_id: fx.shared.criterion, outcome: 'met', feedback: 'x', evidence_ids: [fx.l1.evidence]});
+      criterion_id: fx.shared.open_criterion, outcome: 'met', feedback: 'x', evidence_ids: [fx.l1.evidence],
+      declaration: true, vacsr: {valid: true, authentic: true, current: true, sufficient: true, reliable: true}});
     if (![400, 403, 404].includes(res.status)) failures.push(`assessor2 decided for l1: ${res.status}`);
   }
   if (has('POST', '/api/v1/iqa/samples')) {
@@ -348,11 +365,57 @@ test('ownership: state changes on someone else\'s learner are refused and change
     const res = await users.learner.client.post(`/api/v1/evidence/${fx.l2.evidence}/submit`);
     if (![400, 403, 404, 409].includes(res.status)) failures.push(`learner submitted l2's evidence: ${res.status}`);
   }
+  t.diagnostic(`${writes} foreign writes checked`);
   assert.equal(auditCount(), before, 'a refused write changed something');
   assert.deepEqual(failures, []);
 });
 
-test('leaks: no answer shows a portfolio the reader may not read', async () => {
+/* Everything recorded about learner lk, as one comparable string. */
+function learnerState(lk) {
+  const id = fx[lk].learner;
+  return srv.sql(`SELECT (SELECT count(*) FROM audit_events WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM evidence WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) || ':' || ifnull(max(updated_at), '') FROM evidence WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM evidence_criteria WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM decisions WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM countersigns WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) || ':' || ifnull(max(learner_signed_at), '') FROM unit_signoffs WHERE learner_id = ${id}) || '/' ||
+    (SELECT group_concat(assessor_id || ',' || ifnull(iqa_id, '') || ',' || status) FROM enrolments WHERE learner_id = ${id})`);
+}
+
+test('body ids: a state change naming someone else\'s learner in its body changes nothing of theirs', async (t) => {
+  const failures = [];
+  let writes = 0;
+  for (const r of routes.filter((x) => x.method !== 'GET' && !x.public && !x.pattern.includes('{') &&
+      !OWN_ACCOUNT_WRITES.has(label(x)))) {
+    for (const key of Object.keys(users)) {
+      const role = roleOf(key);
+      if (!r.roles.includes(role) || role === 'admin') continue;
+      const lk = Object.keys(LEARNERS).find((l) => !canRead(key, l));
+      if (!lk) continue;
+      const f = fx[lk];
+      const body = {learner_id: f.learner, learner: f.learner, evidence_id: f.evidence, decision_id: f.decision,
+        sample_id: f.sample, enrolment_id: f.enrolment, unit_id: fx.shared.unit, criterion_id: fx.shared.open_criterion,
+        vacsr: {valid: true, authentic: true, current: true, sufficient: true, reliable: true},
+        evidence_ids: [f.evidence], outcome: role === 'iqa' ? 'agree' : 'met', feedback: 'body id probe',
+        declaration: true, title: 'body id probe', kind: 'product', description: 'x', occurred_on: '2026-01-01',
+        criteria: [{criterion_id: fx.shared.criterion, note: 'x'}]};
+      const before = learnerState(lk);
+      const res = isApi(r.pattern) ? await users[key].client.request(r.method, r.pattern, {json: body})
+        : await users[key].client.postForm(r.pattern, {...body, criteria: undefined});
+      writes++;
+      if (learnerState(lk) !== before) {
+        failures.push(`${key} ${r.method} ${r.pattern} naming ${lk} changed their record (${res.status})`);
+      }
+    }
+  }
+  t.diagnostic(`${writes} body-id writes checked`);
+  assert.ok(writes > 0);
+  assert.deepEqual(failures, []);
+});
+
+test('leaks: no answer shows a portfolio the reader may not read', async (t) => {
   const failures = [];
   let checked = 0;
   for (const r of routes.filter((x) => x.method === 'GET' && !x.public)) {
@@ -380,6 +443,7 @@ test('leaks: no answer shows a portfolio the reader may not read', async () => {
       }
     }
   }
+  t.diagnostic(`${checked} answers searched for other learners' markers`);
   assert.ok(checked > 20, `only ${checked} answers checked`);
   assert.deepEqual(failures, []);
 });

@@ -164,6 +164,13 @@ test('sessions expire: absolute expiry and idle expiry', async () => {
   // idle for longer than the idle limit (2 hours)
   srv.sql(`UPDATE sessions SET last_seen = strftime('%s','now') - 7201 WHERE user_id = ${uid}`);
   assertStatus(await d.get('/api/v1/me'), 401);
+
+  // expired sessions nobody presents again are swept at the next sign-in (anyone's)
+  const e = await srv.login('learner3@demo.test');
+  srv.sql(`UPDATE sessions SET expires_at = 1 WHERE user_id = ${uid}`);
+  await srv.login('eqa@demo.test');
+  assert.equal(srv.sql(`SELECT count(*) FROM sessions WHERE user_id = ${uid}`), '0');
+  assertStatus(await e.get('/api/v1/me'), 401);
 });
 
 test('a new token at every sign-in; the previous one ends', async () => {
@@ -298,7 +305,8 @@ test('admin manages users: create, list, disable (signs them out), enable, reset
   assertStatus(r, 409);
   r = await admin.post('/api/v1/users', {email: 'bad', name: '', role: 'wizard', password: 'short'});
   assertStatus(r, 400);
-  assert.ok(r.json.errors.length >= 1);
+  // every problem at once
+  assert.deepEqual(r.json.errors.map((e) => e.field).sort(), ['email', 'name', 'password', 'role']);
   // list, filtered and paginated
   r = await admin.get('/api/v1/users', {query: {role: 'assessor', per_page: 2}});
   assertStatus(r, 200);
@@ -356,6 +364,12 @@ test('admin manages enrolments: create, change, end; policy follows', async () =
   assertStatus(await admin.post('/api/v1/enrolments', {learner_id: learnerId, qualification_id: qualId(), assessor_id: learnerId}), 400);
   r = await admin.post('/api/v1/enrolments', {learner_id: a1, qualification_id: qualId(), assessor_id: a1});
   assertStatus(r, 400);
+  r = await admin.post('/api/v1/enrolments', {learner_email: 'nobody@demo.test', qualification_id: 999999,
+    assessor_id: learnerId, iqa_email: 'nobody@demo.test', start_date: '2026-02-30', planned_end_date: 'soon'});
+  assertStatus(r, 400);
+  assert.deepEqual(r.json.errors.map((e) => e.field).sort(),
+    ['assessor', 'iqa', 'learner', 'planned_end_date', 'qualification_id', 'start_date']);
+  assert.equal(Number(srv.sql(`SELECT count(*) FROM enrolments WHERE learner_id = ${learnerId}`)), 1);
   // assessor 1 reads the learner, assessor 2 does not
   const as1 = await srv.login('assessor@demo.test');
   const as2 = await srv.login('assessor2@demo.test');
@@ -493,6 +507,23 @@ test('evitrack user add and evitrack enrol', async () => {
   assert.equal(r.stderr.trim().split('\n').length, 1);
   r = await srv.run(['user', 'add', '--email', 'y@demo.test', '--name', 'Y', '--role', 'learner'], {input: 'short\n'});
   assert.notEqual(r.code, 0);
+  // an operator recovers an account from the command line
+  const stuck = await srv.login('cli@demo.test', 'cli password 123');
+  r = await srv.run(['user', 'passwd', '--email', 'cli@demo.test'], {input: 'recovered password 1\n'});
+  assert.equal(r.code, 0, r.stderr);
+  assertStatus(await stuck.get('/api/v1/me'), 401, 'sessions end at a reset');
+  assertStatus(await srv.client().post('/api/v1/session', {email: 'cli@demo.test', password: 'recovered password 1'}), 200);
+  r = await srv.run(['user', 'disable', '--email', 'cli@demo.test']);
+  assert.equal(r.code, 0, r.stderr);
+  assertStatus(await srv.client().post('/api/v1/session', {email: 'cli@demo.test', password: 'recovered password 1'}), 401);
+  r = await srv.run(['user', 'enable', '--email=cli@demo.test']);
+  assert.equal(r.code, 0, r.stderr);
+  assertStatus(await srv.client().post('/api/v1/session', {email: 'cli@demo.test', password: 'recovered password 1'}), 200);
+  r = await srv.run(['user', 'passwd', '--email', 'nobody@demo.test'], {input: 'recovered password 1\n'});
+  assert.notEqual(r.code, 0);
+  r = await srv.run(['user', 'frobnicate']);
+  assert.equal(r.code, 2);
+  assert.equal(srv.sql("SELECT count(*) FROM audit_events WHERE action IN ('user.password_reset', 'user.disable', 'user.enable') AND actor_id IS NULL"), '3');
   r = await srv.run(['enrol', '--learner', 'cli@demo.test', '--qualification', 'ACC-TEST', '--assessor', 'assessor@demo.test',
     '--iqa', 'iqa@demo.test', '--start', '2026-03-01', '--end', '2027-03-01']);
   assert.equal(r.code, 0, r.stderr);

@@ -258,6 +258,7 @@ test('the rest of the unit is met through the review API', async (t) => {
   assertStatus(r, 201);
   assert.equal(r.json.evidence_status, 'assessed');
   assert.equal(r.json.decision_ids.length, crits.length - 1);
+  assert.equal(r.json.unit_ready_for_signoff, unit.id, 'the unit is now complete');
   const p = await assessor.get(`/api/v1/learners/${L}/units/${unit.id}/signoff`);
   assertStatus(p, 200);
   assert.equal(p.json.all_met, true);
@@ -352,6 +353,14 @@ test('IQA samples decisions; the assessor answers the action; the decision is un
   r = await iqa.get(`/api/v1/iqa/decisions?learner_id=${L}&sampled=yes`);
   assert.equal(r.json.items.length, 2);
   assert.equal(r.json.coverage_assessors.find((c) => c.id === A).sampled, 2);
+  // Coverage kept by triggers (unfiltered) equals coverage computed live (a date filter).
+  const summary = await iqa.get('/api/v1/iqa/decisions');
+  const live = await iqa.get('/api/v1/iqa/decisions?from=2000-01-01');
+  for (const k of ['coverage_assessors', 'coverage_units', 'coverage_learners']) {
+    assert.deepEqual(summary.json[k], live.json[k], k);
+  }
+  assert.equal(summary.json.pagination.total, live.json.pagination.total);
+  assert.ok(summary.json.coverage_units.some((u) => u.id === unit.id && u.sampled >= 2));
 
   // The IQA has no way to change a decision.
   r = await iqa.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[0].id, outcome: 'not_met', feedback: 'x'});
@@ -435,4 +444,46 @@ test('the OpenAPI document describes the assessment endpoints', async () => {
   }
   assert.ok(r.json.paths['/api/v1/decisions'].post.responses['201']);
   assert.ok(r.json.components.schemas.Decision);
+});
+
+test('malformed input gets a 4xx, never a crash or a write', async (t) => {
+  if (notReady) return t.skip(notReady);
+  const n0 = srv.sql('SELECT count(*) FROM decisions');
+  const e0 = srv.sql('SELECT count(*) FROM audit_events');
+  const bad = [
+    {learner_id: 'abc', criterion_id: crits[0].id, outcome: 'met'},
+    {learner_id: L, criterion_id: -4, outcome: 'met'},
+    {learner_id: L, criterion_id: 99999999, outcome: 'met'},
+    {learner_id: L, criterion_id: crits[1].id, outcome: ['met']},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', evidence_ids: {a: 1}},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', evidence_ids: ['x']},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', evidence_ids: [99999999]},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', vacsr: [true]},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', vacsr: {valid: 'yes'}},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'met', vacsr: {nice: true}},
+    {learner_id: L, criterion_id: crits[1].id, outcome: 'not_met', feedback: 'x'.repeat(20001)},
+  ];
+  for (const b of bad) {
+    const r = await assessor.post('/api/v1/decisions', b);
+    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b).slice(0, 120)} -> ${r.status}`);
+    assert.equal(typeof r.json.error.code, 'string');
+  }
+  for (const b of [{decisions: 'no'}, {decisions: [1, null, 'x']}, {decisions: [{criterion_id: 'x', outcome: 1}]}, {}]) {
+    const r = await assessor.post(`/api/v1/reviews/${e2}`, b);
+    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(b)} -> ${r.status}`);
+  }
+  for (const [c, p, b] of [[iqa, '/api/v1/iqa/samples', {decision_id: 'x'}], [iqa, '/api/v1/iqa/samples', {decision_id: 99999999, outcome: 'agree'}],
+    [iqa, '/api/v1/iqa/samples', {decision_id: metId, outcome: 'maybe'}], [assessor, '/api/v1/iqa/samples/99999999/response', {response: 'x'}],
+    [learner, '/api/v1/decisions/99999999/countersign', {}], [learner, `/api/v1/learners/${L}/units/99999999/countersign`, {}]]) {
+    const r = await c.post(p, b);
+    assert.ok(r.status >= 400 && r.status < 500, `${p} ${JSON.stringify(b)} -> ${r.status}`);
+  }
+  for (const p of ['/api/v1/iqa/decisions?kind=<script>', '/api/v1/iqa/decisions?to=2026-13-45', '/api/v1/audit?from=yesterday',
+    '/api/v1/decisions', '/api/v1/reviews/99999999', `/api/v1/learners/${L}/units/99999999/signoff`]) {
+    const c = p.startsWith('/api/v1/audit') ? admin : p.startsWith('/api/v1/iqa') ? iqa : assessor;
+    const r = await c.get(p);
+    assert.ok(r.status >= 400 && r.status < 500, `${p} -> ${r.status}`);
+  }
+  assert.equal(srv.sql('SELECT count(*) FROM decisions'), n0, 'no decision written');
+  assert.equal(srv.sql('SELECT count(*) FROM audit_events'), e0, 'no event written');
 });

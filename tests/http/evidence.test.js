@@ -19,6 +19,34 @@ const PNG = Buffer.from(
   '53de0000000c49444154789c63f8cfc000000301010000c9fe92ef0000000049454e44ae426082', 'hex');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n');
 
+/* A zip archive of stored (uncompressed) entries [{name, data}]: enough for office files. */
+function zip(entries) {
+  const zlib = require('node:zlib');
+  const locals = [];
+  const centrals = [];
+  let off = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const data = Buffer.from(e.data);
+    const crc = zlib.crc32(data);
+    const lh = Buffer.alloc(30);
+    lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt32LE(crc, 14);
+    lh.writeUInt32LE(data.length, 18); lh.writeUInt32LE(data.length, 22); lh.writeUInt16LE(name.length, 26);
+    const ch = Buffer.alloc(46);
+    ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt32LE(crc, 16);
+    ch.writeUInt32LE(data.length, 20); ch.writeUInt32LE(data.length, 24); ch.writeUInt16LE(name.length, 28);
+    ch.writeUInt32LE(off, 42);
+    locals.push(lh, name, data);
+    centrals.push(ch, name);
+    off += 30 + name.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(entries.length, 8); end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(off, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
+
 /* Every regular file under dir (relative paths), [] when dir does not exist. */
 function filesUnder(dir) {
   const out = [];
@@ -83,10 +111,11 @@ before(async () => {
 });
 after(() => srv && srv.stop());
 
-/* Temporary files are removed when a request ends, just after its response is sent:
- * wait briefly for that before asserting data/tmp is empty. */
-async function tmpLeft(dir) {
-  for (let i = 0; i < 40 && filesUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
+/* What is left in data/tmp. The server removes refused uploads' temporary files before
+ * it answers, so this is checked at once; with `wait` (a dropped connection, which gets
+ * no answer) it polls for up to 2 s. */
+async function tmpLeft(dir, wait = false) {
+  for (let i = 0; wait && i < 40 && filesUnder(dir).length; i++) await new Promise((r) => setTimeout(r, 50));
   return filesUnder(dir);
 }
 
@@ -148,6 +177,24 @@ describe('uploads', () => {
     assert.match(g.headers['content-disposition'], /^inline;/, 'a PDF may be previewed');
     const d = await ann.get(`/api/v1/evidence/${r.json.id}/files/${f.id}?download=1`);
     assert.match(d.headers['content-disposition'], /^attachment;/);
+    // byte ranges, so previews can seek
+    const url = `/api/v1/evidence/${r.json.id}/files/${f.id}`;
+    assert.equal(g.headers['accept-ranges'], 'bytes');
+    const part = await ann.get(url, {headers: {Range: 'bytes=1000-1999'}});
+    assertStatus(part, 206);
+    assert.equal(part.headers['content-range'], `bytes 1000-1999/${data.length}`);
+    assert.deepEqual(part.body, data.subarray(1000, 2000));
+    const tailPart = await ann.get(url, {headers: {Range: 'bytes=-16'}});
+    assertStatus(tailPart, 206);
+    assert.deepEqual(tailPart.body, data.subarray(data.length - 16));
+    const open = await ann.get(url, {headers: {Range: `bytes=${data.length - 5}-`}});
+    assert.deepEqual(open.body, data.subarray(data.length - 5));
+    const beyond = await ann.get(url, {headers: {Range: `bytes=${data.length}-`}});
+    assertStatus(beyond, 416);
+    assert.equal(beyond.headers['content-range'], `bytes */${data.length}`);
+    const multi = await ann.get(url, {headers: {Range: 'bytes=0-1,5-6'}});
+    assertStatus(multi, 200); // several ranges: the whole file
+    assert.equal(multi.body.length, data.length);
     assert.deepEqual(await tmpLeft(tmpDir()), [], 'no temporary file left');
   });
 
@@ -173,6 +220,21 @@ describe('uploads', () => {
     const gt = await ann.get(`/api/v1/evidence/${r.json.id}/files/${t.id}`);
     assert.match(gt.headers['content-disposition'], /^attachment;/);
     assert.equal(rowCount(`evidence_files WHERE evidence_id = ${r.json.id}`), 3);
+  });
+
+  test('office files are accepted as downloads; a plain zip archive is refused', async () => {
+    const ct = '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"></Types>';
+    const docx = zip([{name: '[Content_Types].xml', data: ct}, {name: '_rels/.rels', data: '<x/>'},
+      {name: 'word/document.xml', data: '<w:document/>'}]);
+    const r = await create(ann, {title: 'Office file'}, [{name: 'Report.docx', data: docx}]);
+    assertStatus(r, 201);
+    assert.equal(r.json.files[0].mime, 'application/vnd.openxmlformats-officedocument.wordprocessingml.document');
+    assert.equal(r.json.files[0].download_only, true);
+    const g = await ann.get(`/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`);
+    assert.match(g.headers['content-disposition'], /^attachment;/);
+    assert.deepEqual(g.body, docx);
+    const z = await create(ann, {title: 'Archive'}, [{name: 'stuff.zip', data: zip([{name: 'a.txt', data: 'a'}])}]);
+    assertStatus(z, 415);
   });
 
   test('the original name comes back RFC 5987-encoded', async () => {
@@ -258,9 +320,8 @@ describe('limits and bad bodies', () => {
   });
   after(() => small && small.stop());
 
-  // Temporary files go when the request ends, just after the response is sent.
-  const nothingKept = async (s, rows) => {
-    assert.deepEqual(await tmpLeft(path.join(s.dataDir, 'tmp')), []);
+  const nothingKept = async (s, rows, wait = false) => {
+    assert.deepEqual(await tmpLeft(path.join(s.dataDir, 'tmp'), wait), []);
     assert.deepEqual(filesUnder(path.join(s.dataDir, 'blobs')), []);
     assert.deepEqual(filesUnder(path.join(s.dataDir, 'tmp')), []);
     assert.equal(Number(s.sql('SELECT count(*) FROM evidence')), rows);
@@ -278,13 +339,37 @@ describe('limits and bad bodies', () => {
     await nothingKept(small, 0);
   });
 
-  test('a request over the per-request limit is 413 and nothing is kept', async () => {
+  test('a request over the per-request limit is 413 before its body is read, and nothing is kept', async () => {
     const c = await small.login('ann@ev.test', PASSWORD);
-    const files = [0, 1, 2, 3].map((i) => ({name: `p${i}.pdf`,
-      data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(900 * 1024)])}));
-    const r = await c.upload('/api/v1/evidence', {title: 'Too much', kind: 'product'}, files);
-    assertStatus(r, 413);
+    const mp = encodeMultipart([['title', 'Too much'], ['kind', 'product']], [0, 1, 2, 3].map((i) => ({name: `p${i}.pdf`,
+      data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(900 * 1024)])})));
+    // The server answers from the headers and closes: a client still sending may see the
+    // connection reset instead of the answer, so send the headers alone and read.
+    const url = new URL(small.url);
+    const answer = await new Promise((resolve, reject) => {
+      let got = '';
+      const sock = net.connect(Number(url.port), url.hostname, () => {
+        sock.write(`POST /api/v1/evidence HTTP/1.1\r\nHost: ${url.host}\r\nCookie: ${c.cookieHeader()}\r\n` +
+          `X-CSRF-Token: ${c.csrf}\r\nContent-Type: ${mp.contentType}\r\nContent-Length: ${mp.body.length}\r\n\r\n`);
+        sock.write(mp.body.subarray(0, 1000));
+      });
+      sock.setEncoding('utf8');
+      sock.on('data', (d) => { got += d; if (/\r\n\r\n[\s\S]*\}/.test(got)) { sock.destroy(); resolve(got); } });
+      sock.on('error', (e) => (got ? resolve(got) : reject(e)));
+      sock.on('close', () => resolve(got));
+    });
+    assert.match(answer, /^HTTP\/1\.1 413 /, answer.slice(0, 200));
+    assert.match(answer, /request_too_large/);
     await nothingKept(small, 0);
+    // through the client as well: 413, or the connection reset while sending (never a 2xx)
+    try {
+      const r = await c.upload('/api/v1/evidence', {title: 'Too much', kind: 'product'},
+        [{name: 'big.pdf', data: mp.body}]);
+      assertStatus(r, 413);
+    } catch (e) {
+      assert.match(e.message, /EPIPE|ECONNRESET|socket|fetch failed/);
+    }
+    await nothingKept(small, 0, true);
   });
 
   test('a multipart body cut short is 400 and nothing is kept', async () => {
@@ -310,7 +395,7 @@ describe('limits and bad bodies', () => {
       });
       sock.on('error', resolve);
     });
-    await nothingKept(small, 0);
+    await nothingKept(small, 0, true);
     // and the server still works
     const ok = await c.upload('/api/v1/evidence', {title: 'After', kind: 'product'}, [{name: 'a.txt', data: 'x\n'}]);
     assertStatus(ok, 201);
@@ -447,6 +532,12 @@ describe('mapping, submission and locking', () => {
       [{name: 'two.png', data: PNG}]);
     assertStatus(add, 200);
     assert.deepEqual(add.json.files.map((f) => f.name), ['two.png']);
+    const mp = await ann.upload(`/api/v1/evidence/${id}`, {description: 'multipart PATCH'},
+      [{name: 'three.txt', data: 'three\n'}], {method: 'PATCH'});
+    assertStatus(mp, 200);
+    assert.equal(mp.json.description, 'multipart PATCH');
+    assert.deepEqual(mp.json.files.map((f) => f.name), ['two.png', 'three.txt']);
+    assertStatus(await ann.del(`/api/v1/evidence/${id}/files/${mp.json.files[1].id}`), 200);
     const del = await ann.del(`/api/v1/evidence/${id}/files/${add.json.files[0].id}`);
     assertStatus(del, 200);
     assert.equal(del.json.files.length, 0);
@@ -579,6 +670,27 @@ describe('lists, pages and gc', () => {
     const refused = await ann.upload('/evidence/new', {title: 'x', kind: 'product'}, [{name: 'x.html', data: '<html></html>'}]);
     assertStatus(refused, 400);
     assert.match(refused.text, /not accepted/);
+  });
+
+  test('the edit form changes fields, adds and removes files; the delete form deletes', async () => {
+    const r = await create(ann, {title: 'Edit by form'}, [{name: 'first.txt', data: 'first\n'}]);
+    const id = r.json.id;
+    const e = await ann.upload(`/evidence/${id}/edit`, {title: 'Edited by form', kind: 'product', description: 'now described',
+      occurred_on: '', body: '', remove_file: String(r.json.files[0].id)}, [{name: 'second.png', data: PNG}]);
+    assertStatus(e, 303);
+    assert.equal(e.headers.location, `/evidence/${id}`);
+    const s = (await ann.get(`/api/v1/evidence/${id}`)).json;
+    assert.equal(s.title, 'Edited by form');
+    assert.equal(s.description, 'now described');
+    assert.deepEqual(s.files.map((f) => f.name), ['second.png']);
+    const bad = await ann.upload(`/evidence/${id}/edit`, {title: '', kind: 'product'}, []);
+    assertStatus(bad, 400);
+    assert.match(bad.text, /Enter a title/);
+    const d = await ann.postForm(`/evidence/${id}/delete`, {});
+    assertStatus(d, 303);
+    assert.equal(d.headers.location, '/evidence');
+    assertStatus(await ann.get(`/api/v1/evidence/${id}`), 404);
+    assert.ok(rowCount(`audit_events WHERE action = 'evidence.delete' AND entity_id = ${id}`) === 1);
   });
 
   test('delete a draft, then gc removes only unreferenced blobs', async () => {
