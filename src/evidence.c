@@ -826,6 +826,7 @@ static int h_edit_form(req_t *r)
     json_object_set_new(ev, "kinds", kinds_json(json_string_value(json_object_get(ev, "kind"))));
     json_object_set_new(ev, "max_upload_mb",
                         json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+    json_object_set_new(ev, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
     http_set_out(r, ev);
     return 200;
 }

@@ -929,12 +929,57 @@ static int guard_learner(req_t *r, int64_t learner_id)
     return 0;
 }
 
-static void add_page_charts(json_t *doc)
+/* The "criteria met over time" chart of one enrolment (viewBox 0 0 100 50): a step
+ * line of how many of today's met criteria had been met by each day since the start,
+ * against the straight line of the plan from the start to the planned end date. */
+static void add_timeline(db_t *db, int64_t learner_id, json_t *e, int64_t today)
+{
+    int64_t s, end;
+    int64_t total = json_integer_value(json_object_get(e, "total"));
+    if (progress_day_number(json_string_value(json_object_get(e, "start_date")), &s) != EV_OK ||
+        progress_day_number(json_string_value(json_object_get(e, "planned_end_date")), &end) != EV_OK || total <= 0)
+        return;
+    double span = end - s > 0 ? (double)(end - s) : 1.0;
+#define TL_X(day) ((day) < s ? 0.0 : (day) > end ? 100.0 : 100.0 * (double)((day) - s) / span)
+    buf_t pts = {0};
+    int64_t met = 0;
+    double y = 50.0;
+    buf_printf(&pts, "0,50");
+    sqlite3_stmt *st = db_bind(db,
+        "SELECT d.created_at FROM criterion_status cs JOIN decisions d ON d.id = cs.decision_id"
+        " JOIN units u ON u.id = cs.unit_id WHERE cs.learner_id = ? AND cs.status = 'met'"
+        " AND u.qualification_id = ? ORDER BY d.created_at",
+        "ii", learner_id, (int64_t)json_integer_value(json_object_get(e, "qualification_id")));
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t day;
+        if (progress_day_number((const char *)sqlite3_column_text(st, 0), &day) != EV_OK)
+            continue;
+        double x = TL_X(day);
+        met++;
+        buf_printf(&pts, " %.2f,%.2f", x, y);
+        y = 50.0 - 50.0 * (double)met / (double)total;
+        buf_printf(&pts, " %.2f,%.2f", x, y);
+    }
+    if (st)
+        sqlite3_reset(st);
+    buf_printf(&pts, " %.2f,%.2f", TL_X(today), y);
+    json_t *tl = json_object();
+    json_object_set_new(tl, "points", json_string(pts.data));
+    char v[32];
+    snprintf(v, sizeof v, "%.2f", TL_X(today));
+    json_object_set_new(tl, "today_x", json_string(v));
+#undef TL_X
+    json_object_set_new(e, "timeline", tl);
+    buf_free(&pts);
+}
+
+static void add_page_charts(db_t *db, int64_t learner_id, json_t *doc, int64_t today)
 {
     size_t i, j;
     json_t *e, *u;
     json_array_foreach(json_object_get(doc, "qualifications"), i, e) {
         add_chart(e);
+        add_timeline(db, learner_id, e, today);
         json_array_foreach(json_object_get(e, "units"), j, u)
             add_chart(u);
     }
@@ -942,11 +987,12 @@ static void add_page_charts(json_t *doc)
 
 static int show_progress(req_t *r, int64_t learner_id)
 {
-    json_t *doc = progress_learner(r->db, learner_id, progress_today());
+    int64_t today = progress_today();
+    json_t *doc = progress_learner(r->db, learner_id, today);
     if (!doc)
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!r->is_api) {
-        add_page_charts(doc);
+        add_page_charts(r->db, learner_id, doc, today);
         json_object_set_new(doc, "is_self", json_boolean(r->user.id == learner_id));
         json_object_set_new(doc, "can_export", json_boolean(r->user.role & (ROLE_ADMIN | ROLE_ASSESSOR | ROLE_IQA | ROLE_EQA)));
         json_object_set_new(doc, "pace_behind_gap", json_integer(PACE_BEHIND_GAP));

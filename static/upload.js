@@ -59,9 +59,21 @@
     });
   }
 
+  // Files over the server's limit are refused here, before any byte is sent.
   function add(files) {
-    for (var i = 0; i < files.length; i++) chosen.push(files[i]);
+    var maxBytes = Number(form.getAttribute('data-max-bytes')) || 0;
+    var tooBig = [];
+    for (var i = 0; i < files.length; i++) {
+      if (maxBytes && files[i].size > maxBytes) tooBig.push(files[i]);
+      else chosen.push(files[i]);
+    }
     render();
+    if (tooBig.length) {
+      showErrors('Some files are too large.', tooBig.map(function (f) {
+        return {field: 'file', message: f.name + ' is ' + humanSize(f.size) + ': the limit is ' +
+          humanSize(maxBytes) + ' for each file'};
+      }));
+    }
   }
 
   // The file input: what is picked joins the list (so several picks add up).
@@ -169,7 +181,7 @@
     xhr.addEventListener('error', function () {
       busy = false;
       submit.disabled = false;
-      showErrors('The connection failed during the upload. Check your connection and try again.');
+      showErrors('The upload stopped before the server answered. Check your connection and try again; if it keeps happening, the files together may be over the limit for one upload.');
     });
     busy = true;
     submit.disabled = true;

@@ -123,6 +123,18 @@ test('drag and drop adds files, and a refused type is reported without leaving t
     zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
   });
   assert.equal(await page.locator('.upload-item').count(), 2);
+  // a file over the limit (data-max-bytes, from --max-upload-mb) is refused before sending
+  await page.evaluate(() => {
+    const form = document.querySelector('[data-upload-form]');
+    const limit = form.getAttribute('data-max-bytes');
+    form.setAttribute('data-max-bytes', '20');
+    const dt = new DataTransfer();
+    dt.items.add(new File(['x'.repeat(100)], 'huge.txt', {type: 'text/plain'}));
+    document.querySelector('[data-dropzone]').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+    form.setAttribute('data-max-bytes', limit);
+  });
+  assert.equal(await page.locator('.upload-item').count(), 2, 'the big file is not listed');
+  assert.match(await page.locator('[data-upload-summary]').innerText(), /huge\.txt is 100 bytes: the limit is 20 bytes/);
   await page.click('[data-upload-submit]');
   const summary = page.locator('[data-upload-summary]');
   await summary.waitFor({state: 'visible'});
