@@ -30,7 +30,8 @@ db_t *db_open(const char *path)
     db_t *db = xcalloc(1, sizeof *db);
     db->h = h;
     if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                    "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY;") != EV_OK) {
+                    "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
+                    "PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456;") != EV_OK) {
         db_close(db);
         return NULL;
     }
@@ -65,12 +66,20 @@ int db_exec(db_t *db, const char *sql)
 
 /* ---- migrations ---- */
 
+/* A migration's version is the number its file name starts with (001_core.sql
+ * is 1), so versions stay stable whatever order files are added in. */
+static int migration_number(const db_migration_t *m)
+{
+    return atoi(m->name);
+}
+
 int db_latest_version(void)
 {
-    int n = 0;
-    while (db_migrations[n].name)
-        n++;
-    return n;
+    int latest = 0;
+    for (const db_migration_t *m = db_migrations; m->name; m++)
+        if (migration_number(m) > latest)
+            latest = migration_number(m);
+    return latest;
 }
 
 int db_version(db_t *db)
@@ -92,8 +101,11 @@ int db_migrate(db_t *db, char *err, size_t errlen)
                  "use a newer evitrack", current, latest);
         return EV_ERR;
     }
-    for (int v = current + 1; v <= latest; v++) {
-        const db_migration_t *m = &db_migrations[v - 1];
+    /* db_migrations is in file-name order (CMake sorts it), so numbers ascend. */
+    for (const db_migration_t *m = db_migrations; m->name; m++) {
+        int v = migration_number(m);
+        if (v <= current)
+            continue;
         char now[21];
         util_now_iso(now);
         if (db_exec(db, "BEGIN IMMEDIATE") != EV_OK)

@@ -29,6 +29,7 @@
 typedef struct zipw {
     struct archive *a;
     json_t *manifest; /* [{path, size, sha256}] */
+    json_t *missing;  /* paths whose evidence file was missing from the store */
     time_t now;
     char *err;
     size_t errlen;
@@ -92,9 +93,16 @@ static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const ch
     int fd = open(fs_path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0) {
+        /* One lost blob must not sink the whole export: a note takes its place (its
+         * hash then differs from the one index.html shows) and the manifest says so. */
         if (fd >= 0)
             close(fd);
-        zfail(z, "evidence file missing from the store: %s", fs_path);
+        ev_log("export: evidence file missing from the store: %s", fs_path);
+        char *note = fmtalloc("This evidence file (SHA-256 %s) was missing from the store when the "
+                              "portfolio was exported.\n", expected_hex ? expected_hex : "unknown");
+        zadd(z, path, note, strlen(note), 1);
+        free(note);
+        json_array_append_new(z->missing, json_string(path));
         return;
     }
     struct archive_entry *e = zentry(z, path, (uint64_t)sb.st_size);
@@ -149,6 +157,7 @@ static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
     z->errlen = errlen;
     z->now = time(NULL);
     z->manifest = json_array();
+    z->missing = json_array();
     z->a = archive_write_new();
     if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
         archive_write_open_filename(z->a, path) != ARCHIVE_OK) {
@@ -156,6 +165,7 @@ static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
         if (z->a)
             archive_write_free(z->a);
         json_decref(z->manifest);
+        json_decref(z->missing);
         return EV_ERR;
     }
     return EV_OK;
@@ -175,8 +185,8 @@ static int zclose(zipw_t *z)
                        json_string_value(json_object_get(m, "path")));
         zadd(z, "manifest.txt", txt.data ? txt.data : "", txt.len, 0);
         buf_free(&txt);
-        json_t *mj = json_pack("{s:s, s:s, s:O}", "algorithm", "SHA-256", "generator",
-                               "evitrack " EVITRACK_VERSION, "files", z->manifest);
+        json_t *mj = json_pack("{s:s, s:s, s:O, s:O}", "algorithm", "SHA-256", "generator",
+                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing);
         char *s = json_dumps(mj, JSON_INDENT(2));
         zadd(z, "manifest.json", s, strlen(s), 0);
         free(s);
@@ -186,6 +196,7 @@ static int zclose(zipw_t *z)
         zfail(z, "cannot finish the zip: %s", archive_error_string(z->a));
     archive_write_free(z->a);
     json_decref(z->manifest);
+    json_decref(z->missing);
     return z->failed ? EV_ERR : EV_OK;
 }
 

@@ -367,3 +367,23 @@ test('evitrack export on the command line', async () => {
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /no learner/);
 });
+
+test('a blob missing from the store leaves a note in its place, not a failed export', async () => {
+  const f = srv.sqlRows(`SELECT f.sha256, f.id, f.evidence_id FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id
+    WHERE e.learner_id = ${CHLOE} ORDER BY f.id LIMIT 1`)[0];
+  const blob = path.join(srv.dataDir, 'blobs', f.sha256.slice(0, 2), f.sha256);
+  const saved = fs.readFileSync(blob);
+  fs.unlinkSync(blob);
+  try {
+    const r = await admin.get(`/api/v1/learners/${CHLOE}/export`);
+    assertStatus(r, 200);
+    const dir = unzip(r.body, 'missing');
+    verifyExport(dir);
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    assert.equal(m.missing.length, 1);
+    assert.match(m.missing[0], new RegExp(`^evidence/${f.evidence_id}/${f.id}-`));
+    assert.match(fs.readFileSync(path.join(dir, m.missing[0]), 'utf8'), /missing from the store/);
+  } finally {
+    fs.writeFileSync(blob, saved);
+  }
+});
