@@ -537,11 +537,11 @@ static int home_h(req_t *r)
 static int login_page_h(req_t *r)
 {
     const char *next = safe_next(in_str(r, "next"));
-    if (r->user.id) {
-        http_redirect(r, "%s", next ? next : users_role_home(r->user.role));
-        return 303;
-    }
     json_t *out = http_out(r);
+    /* Signed in already: still the form (to switch account; signing in again
+     * replaces the session), with a note of who is signed in. */
+    if (r->user.id)
+        json_object_set_new(out, "signed_in_as", json_string(r->user.name));
     if (next)
         json_object_set_new(out, "next", json_string(next));
     if (in_bool(r, "signed_out"))

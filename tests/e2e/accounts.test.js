@@ -186,3 +186,13 @@ test('every accounts page is valid HTML (Nu checker) and passes axe', async () =
   await screenshot(page, 'accounts-admin-user-new-errors');
   await signOut(page);
 });
+
+test('signing in as someone else without signing out replaces the session', async () => {
+  const page = b.page;
+  await signIn(page, srv.url, 'learner@demo.test');
+  const url = await signIn(page, srv.url, 'assessor@demo.test');
+  assert.equal(new URL(url).pathname, '/caseload');
+  const me = await page.evaluate(async () => (await fetch('/api/v1/me')).json());
+  assert.equal(me.email, 'assessor@demo.test');
+  await signOut(page);
+});

@@ -268,6 +268,11 @@ test('the sign-in page: form, error message, redirect home, sign-out button', as
   r = await c.get('/');
   assert.equal(r.status, 303);
   assert.equal(r.headers.location, '/portfolio');
+  // the sign-in page still offers the form (to switch account), saying who is signed in
+  r = await c.get('/login');
+  assertStatus(r, 200);
+  assert.match(r.text, /You are signed in as Amy Clarke/);
+  assert.match(r.text, /name="password"/);
   // a safe next= is honoured, an off-site one is not
   r = await srv.client().postForm('/login', {email: 'learner@demo.test', password: DEMO_PASSWORD, next: '/account/password'});
   assert.equal(r.headers.location, '/account/password');
