@@ -1271,10 +1271,11 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
     json_t *q = NULL, *u = NULL, *o = NULL;
     int64_t cur_q = 0, cur_u = 0, cur_o = 0, unit_filter = 0;
     const char *text_filter = in_str(r, "q");
-    int shown = 0, total = 0, checked_count = 0;
+    int shown = 0, total = 0, checked_count = 0, gaps = 0;
     if (!ev)
         goto done;
     in_int(r, "unit", &unit_filter);
+    gaps = in_bool(r, "gaps"); /* only criteria no other evidence covers, not yet met */
     int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
     sqlite3_stmt *st = db_bind(
         r->db,
@@ -1318,7 +1319,8 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
                                   json_pack("{s:I, s:s++, s:b}", "id", (json_int_t)uid, "label",
                                             uref ? uref : "", " ", utitle ? utitle : "", "selected",
                                             uid == unit_filter));
-        int visible = (!unit_filter || unit_filter == uid) &&
+        int visible = (!gaps || (others == 0 && strcmp(cstatus, "met") != 0)) &&
+                      (!unit_filter || unit_filter == uid) &&
                       (contains_ci(ctext, text_filter) || contains_ci(cref, text_filter) ||
                        contains_ci(utitle, text_filter) || contains_ci(uref, text_filter));
         if (!visible) {
@@ -1396,9 +1398,9 @@ done:
     json_object_set_new(out, "qualifications", quals);
     json_object_set_new(out, "hidden", hidden);
     json_object_set_new(out, "units", unit_opts);
-    json_object_set_new(out, "filter", json_pack("{s:s, s:I, s:b}", "q", text_filter ? text_filter : "",
-                                                 "unit", (json_int_t)unit_filter, "active",
-                                                 (text_filter && *text_filter) || unit_filter));
+    json_object_set_new(out, "filter", json_pack("{s:s, s:I, s:b, s:b}", "q", text_filter ? text_filter : "",
+                                                 "unit", (json_int_t)unit_filter, "gaps", gaps, "active",
+                                                 (text_filter && *text_filter) || unit_filter || gaps));
     json_object_set_new(out, "shown", json_integer(shown));
     json_object_set_new(out, "total", json_integer(total));
     json_object_set_new(out, "checked_count", json_integer(checked_count));

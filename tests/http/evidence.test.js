@@ -634,6 +634,28 @@ describe('lists, pages and gc', () => {
     assert.equal(mine.json.pagination.total, r.json.pagination.total);
   });
 
+  test('the mapping view filters by text, unit and gaps, carrying hidden ticks along', async () => {
+    const r = await create(ann, {title: 'Filter me'}, [{name: 'f.txt', data: 'f\n'}]);
+    const id = r.json.id;
+    const [a, b, c] = crit.inside; // U1 1.1, U1 1.2, U2 1.1
+    await ann.put(`/api/v1/evidence/${id}/criteria`, {criteria: [{criterion_id: a.id, note: 'kept'}]});
+    const all = (await ann.get(`/api/v1/evidence/${id}/criteria`)).json;
+    assert.equal(all.total, 4);
+    assert.equal(all.checked_count, 1);
+    const ids = (m) => m.qualifications.flatMap((q) => q.units.flatMap((u) => u.outcomes.flatMap((o) => o.criteria.map((x) => x.id))));
+    const byUnit = (await ann.get(`/api/v1/evidence/${id}/criteria`, {query: {unit: c.unit_id}})).json;
+    assert.deepEqual(ids(byUnit).sort(), crit.inside.filter((x) => x.unit_id === c.unit_id).map((x) => x.id).sort());
+    assert.deepEqual(byUnit.hidden, [{id: a.id, note: 'kept'}], 'the ticked one rides along');
+    const text = (await ann.get(`/api/v1/evidence/${id}/criteria`, {query: {q: 'explain'}})).json;
+    assert.ok(ids(text).includes(b.id) && !ids(text).includes(a.id));
+    // gaps: criteria no other evidence covers (a is covered by this one only: it counts as a gap)
+    const gaps = (await ann.get(`/api/v1/evidence/${id}/criteria`, {query: {gaps: '1'}})).json;
+    for (const q of gaps.qualifications) for (const u of q.units) for (const o of u.outcomes) {
+      for (const x of o.criteria) assert.equal(x.other_evidence, 0);
+    }
+    assert.ok(gaps.shown < gaps.total);
+  });
+
   test('the pages render for the learner', async () => {
     const r = await create(ann, {title: 'Page check <b>bold</b>'}, [{name: 'pic.png', data: PNG}, {name: 'doc.pdf', data: PDF}]);
     const id = r.json.id;
