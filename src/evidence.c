@@ -375,6 +375,9 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
                       (json_string_value(json_object_get(ev, "body")) &&
                        json_string_value(json_object_get(ev, "body"))[0]);
     json_object_set_new(ev, "is_owner", json_boolean(owner));
+    /* the learner's assessor: a link to the review page (src/caseload.c) */
+    json_object_set_new(ev, "can_review", json_boolean(u && !owner && status && strcmp(status, "submitted") == 0 &&
+                                                       policy_can_assess_learner(db, u, learner_id)));
     json_object_set_new(ev, "editable", json_boolean(owner && !lock));
     json_object_set_new(ev, "locked_reason", lock ? json_string(lock) : json_null());
     json_object_set_new(ev, "can_submit", json_boolean(owner && !lock && has_content &&

@@ -185,6 +185,7 @@
     });
     busy = true;
     submit.disabled = true;
+    if (summary) summary.hidden = true; // earlier problems are answered again by this attempt
     xhr.send(fd);
   });
 })();

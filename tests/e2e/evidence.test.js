@@ -109,6 +109,29 @@ test('a learner adds evidence with two files, maps it with notes, submits, sees 
   assert.equal(srv.sql(`SELECT status FROM evidence WHERE id = ${id}`), 'submitted');
 });
 
+test("the learner's assessor sees the evidence read-only, with previews", async () => {
+  const staff = await launch();
+  try {
+    const {page} = staff;
+    await signIn(page, srv.url, 'assessor@demo.test');
+    const learner = srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'");
+    const id = srv.sql(`SELECT max(id) FROM evidence WHERE learner_id = ${learner} AND status = 'submitted'`);
+    await page.goto(`${srv.url}/learners/${learner}/evidence`);
+    assert.match(await page.locator('h1').innerText(), /Evidence/);
+    assert.ok(await page.locator(`a[href="/evidence/${id}"]`).count() >= 1);
+    await checkA11y(page, 'staff list');
+    await page.goto(`${srv.url}/evidence/${id}`);
+    assert.equal(await page.locator('a:has-text("Edit")').count(), 0, 'no edit link for staff');
+    assert.equal(await page.locator('button:has-text("Submit for assessment")').count(), 0);
+    assert.ok(await page.locator('img.evidence-preview').count() >= 1);
+    assert.equal(await page.locator(`a[href="/review/${id}"]`).count(), 1, 'a link to the review page');
+    await checkA11y(page, 'staff view');
+    await screenshot(page, 'evidence-show-assessor');
+  } finally {
+    await staff.close();
+  }
+});
+
 test('drag and drop adds files, and a refused type is reported without leaving the page', async () => {
   const {page} = b;
   await page.goto(srv.url + '/evidence/new');
@@ -137,6 +160,7 @@ test('drag and drop adds files, and a refused type is reported without leaving t
   assert.match(await page.locator('[data-upload-summary]').innerText(), /huge\.txt is 100 bytes: the limit is 20 bytes/);
   await page.click('[data-upload-submit]');
   const summary = page.locator('[data-upload-summary]');
+  await page.waitForFunction(() => /page\.html/.test(document.querySelector('[data-upload-summary]').textContent));
   await summary.waitFor({state: 'visible'});
   assert.match(await summary.innerText(), /page\.html.*not accepted/s);
   await screenshot(page, 'evidence-new-refused');

@@ -22,6 +22,26 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const assert = require('node:assert/strict');
 
+const zlib = require('node:zlib');
+
+/* node 18 (Debian 12's own nodejs) lacks zlib.crc32 (node 20.15+), which tests use to
+ * build zip files; this fills it in with the same signature so they run on both. */
+if (typeof zlib.crc32 !== 'function') {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  zlib.crc32 = function crc32(data, value = 0) {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') :
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let c = (value ^ -1) | 0;
+    for (let i = 0; i < buf.length; i++) c = table[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+    return (c ^ -1) >>> 0;
+  };
+}
+
 const ROOT = path.resolve(__dirname, '..', '..');
 const DEMO_PASSWORD = 'evitrack-demo';
 const TAIL_BYTES = 16 * 1024;
