@@ -496,10 +496,25 @@ typedef struct ev_fields {
 
 /* Validates fields; a missing title/kind is an error only when required.
  * Records field errors on r (when r) and returns their number. */
+/* A field sent as something other than text (a number, an object...). */
+static int not_text(req_t *r, const char *key)
+{
+    json_t *v = json_object_get(r->in, key);
+    if (json_is_array(v))
+        v = json_array_get(v, 0);
+    return v && !json_is_string(v) && !json_is_null(v);
+}
+
 static int ev_validate(req_t *r, const ev_fields_t *f, int required)
 {
     int errs = 0;
     char latest[11];
+    static const char *const text_fields[] = {"title", "kind", "description", "body", "occurred_on", NULL};
+    for (int i = 0; text_fields[i]; i++)
+        if (not_text(r, text_fields[i])) {
+            http_field_error(r, text_fields[i], "Send this field as text");
+            return 1;
+        }
     if ((required || f->has_title) && (!f->title || !*f->title)) {
         http_field_error(r, "title", "Enter a title");
         errs++;
@@ -1154,7 +1169,7 @@ static int ev_read_mapping(req_t *r, ev_map_item_t **items_out, size_t *n_out, e
     } else if (arr) {
         ev_fail(e, 400, "invalid", "criteria must be a list of {criterion_id, note}.");
         goto out;
-    } else if ((form = in_array(r, "criterion")) != NULL) {
+    } else if (json_object_get(r->in, "criterion") && (form = in_array(r, "criterion")) != NULL) {
         items = xcalloc(json_array_size(form) + 1, sizeof *items);
         json_array_foreach(form, i, v) {
             int64_t cid;

@@ -297,6 +297,14 @@ describe('uploads', () => {
     assert.ok(p.json.errors.some((e) => e.field === 'file'));
   });
 
+  test('fields that are not text are 400', async () => {
+    for (const body of [{title: 5, kind: 'product'}, {title: 't', kind: 'reflective_account', body: 'b', occurred_on: 20260101},
+      {title: 't', kind: 'reflective_account', body: 'b', description: {}}]) {
+      const r = await ann.post('/api/v1/evidence', body);
+      assertStatus(r, 400, JSON.stringify(body));
+    }
+  });
+
   test('bad fields are 400 with per-field errors', async () => {
     const r = await ann.upload('/api/v1/evidence', {title: '', kind: 'essay', occurred_on: '2999-01-01'},
       [{name: 'a.txt', data: 'x\n'}]);
@@ -448,6 +456,8 @@ describe('mapping, submission and locking', () => {
     assertStatus(r2, 400);
     const r3 = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: 'all'});
     assertStatus(r3, 400);
+    assertStatus(await ann.put(`/api/v1/evidence/${ev}/criteria`, {}), 400, 'no criteria key: not a clear-all');
+    assertStatus(await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [{criterion_id: 'x'}]}), 400);
     assert.equal(srv.sql(`SELECT group_concat(criterion_id) FROM evidence_criteria WHERE evidence_id = ${ev}`), before);
   });
 
