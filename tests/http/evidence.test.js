@@ -531,6 +531,35 @@ describe('mapping, submission and locking', () => {
     assert.deepEqual(await tmpLeft(tmpDir()), []);
   });
 
+  test("with the assessor's decisions: returned is editable and resubmitted, assessed is fixed", async () => {
+    const r = await create(ann, {title: 'Round trip'}, [{name: 'rt.txt', data: 'round trip\n'}]);
+    const id = r.json.id;
+    const [a, b] = crit.inside;
+    await ann.put(`/api/v1/evidence/${id}/criteria`, {criteria: [{criterion_id: a.id, note: 'a'}, {criterion_id: b.id, note: 'b'}]});
+    assertStatus(await ann.post(`/api/v1/evidence/${id}/submit`), 200);
+    const decide = (criterion, outcome) => sam.post('/api/v1/decisions', {learner_id: ann.user.id, criterion_id: criterion,
+      outcome, feedback: outcome === 'met' ? 'Good.' : 'Say more about how.', evidence_ids: [id],
+      vacsr: {valid: true, authentic: true, current: true, sufficient: true, reliable: true}, declaration: true});
+    const d1 = await decide(a.id, 'met');
+    const d2 = await decide(b.id, 'not_met');
+    if (d1.status === 404 || d2.status === 404) return; // the decisions module is not there
+    assertStatus(d1, 201);
+    assertStatus(d2, 201);
+    let s = (await ann.get(`/api/v1/evidence/${id}`)).json;
+    assert.equal(s.status, 'returned');
+    assert.equal(s.editable, true);
+    assert.equal(s.decisions.length, 2);
+    assertStatus(await ann.patch(`/api/v1/evidence/${id}`, {description: 'Now with more detail.'}), 200);
+    assertStatus(await ann.post(`/api/v1/evidence/${id}/submit`), 200);
+    // a new round: every mapped criterion is decided again
+    assertStatus(await decide(a.id, 'met'), 201);
+    assertStatus(await decide(b.id, 'met'), 201);
+    s = (await ann.get(`/api/v1/evidence/${id}`)).json;
+    assert.equal(s.status, 'assessed');
+    assertStatus(await ann.patch(`/api/v1/evidence/${id}`, {description: 'too late'}), 409);
+    assertStatus(await ann.del(`/api/v1/evidence/${id}`), 409);
+  });
+
   test('a draft can be edited: fields, files added and removed, audited', async () => {
     const r = await create(ann, {title: 'Draft to edit'}, [{name: 'one.txt', data: 'one\n'}]);
     const id = r.json.id;
