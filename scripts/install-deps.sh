@@ -24,6 +24,9 @@ if [ "${1:-}" != --runtime ]; then
   # Node: any node >= 18 will do (the machine's own, or Debian's nodejs + npm).
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  # Tools the benchmarks call (tests/bench/upload.sh): any curl and python3 on the PATH.
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
   # Java runs the Nu HTML checker (tests skip that check without it).
   command -v java >/dev/null || missing+=(default-jre-headless)
 fi
