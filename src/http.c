@@ -1097,6 +1097,8 @@ static enum MHD_Result finish_request(req_state_t *st)
     int status = r->route->handler(r);
     if (status >= 500 && r->db)
         db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+        session_cache_invalidate(); /* it may have ended a session or changed a user */
     return respond(st, status);
 }
 
