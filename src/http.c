@@ -56,6 +56,94 @@ typedef struct req_state {
 } req_state_t;
 
 static atomic_int requests_in_flight;
+
+/* ---- the request log ----
+ * One line per request, appended to a per-thread buffer and written to stderr
+ * in batches (when 16 KiB fill up, and every 100 ms by a flusher thread), so a
+ * request costs no write(2) of its own. Lines reach the log within 100 ms. */
+typedef struct log_buffer {
+    pthread_mutex_t lock;
+    buf_t text;
+    struct log_buffer *next;
+} log_buffer_t;
+
+static pthread_mutex_t log_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t log_write_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_buffer_t *log_buffers;
+static _Thread_local log_buffer_t *thread_log;
+static atomic_int log_flusher_running;
+
+static void log_write_out(log_buffer_t *lb) /* holds lb->lock */
+{
+    if (!lb->text.len)
+        return;
+    pthread_mutex_lock(&log_write_lock);
+    const char *p = lb->text.data;
+    size_t left = lb->text.len;
+    while (left) {
+        ssize_t n = write(STDERR_FILENO, p, left);
+        if (n <= 0)
+            break;
+        p += n;
+        left -= (size_t)n;
+    }
+    pthread_mutex_unlock(&log_write_lock);
+    lb->text.len = 0;
+    lb->text.data[0] = '\0';
+}
+
+static void log_request_line(const char *line, size_t n)
+{
+    if (!thread_log) {
+        thread_log = xcalloc(1, sizeof *thread_log);
+        pthread_mutex_init(&thread_log->lock, NULL);
+        pthread_mutex_lock(&log_list_lock);
+        thread_log->next = log_buffers;
+        log_buffers = thread_log;
+        pthread_mutex_unlock(&log_list_lock);
+    }
+    pthread_mutex_lock(&thread_log->lock);
+    buf_append(&thread_log->text, line, n);
+    if (thread_log->text.len >= 16384 || !atomic_load(&log_flusher_running))
+        log_write_out(thread_log);
+    pthread_mutex_unlock(&thread_log->lock);
+}
+
+static void log_flush_all(void)
+{
+    pthread_mutex_lock(&log_list_lock);
+    for (log_buffer_t *lb = log_buffers; lb; lb = lb->next) {
+        pthread_mutex_lock(&lb->lock);
+        log_write_out(lb);
+        pthread_mutex_unlock(&lb->lock);
+    }
+    pthread_mutex_unlock(&log_list_lock);
+}
+
+static void *log_flusher(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&log_flusher_running)) {
+        usleep(100000);
+        log_flush_all();
+    }
+    return NULL;
+}
+
+/* After the workers stopped: last flush, then free every buffer. */
+static void log_close_all(void)
+{
+    log_flush_all();
+    pthread_mutex_lock(&log_list_lock);
+    while (log_buffers) {
+        log_buffer_t *lb = log_buffers;
+        log_buffers = lb->next;
+        pthread_mutex_destroy(&lb->lock);
+        buf_free(&lb->text);
+        free(lb);
+    }
+    pthread_mutex_unlock(&log_list_lock);
+}
 static volatile sig_atomic_t stopping;
 
 /* ---- small helpers ---- */
@@ -370,6 +458,8 @@ static void finish_writer(req_state_t *st)
     json_object_set_new(st->writer_meta, "size", json_integer((json_int_t)size));
     json_object_set_new(st->writer_meta, "sha256", json_string(sha));
     json_object_set_new(st->writer_meta, "tmp_path", json_string(tmp));
+    if (!st->r.uploads)
+        st->r.uploads = json_array();
     json_array_append_new(st->r.uploads, st->writer_meta);
     st->writer_meta = NULL;
     free(tmp);
@@ -440,14 +530,18 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
 
 /* ---- responses ---- */
 
-static void add_common_headers(struct MHD_Response *resp, int preview)
+/* The security headers every response carries; the two that only mean
+ * something for a document (opener and permissions policies) go on HTML only. */
+static void add_common_headers(struct MHD_Response *resp, int preview, int html)
 {
     MHD_add_response_header(resp, "Content-Security-Policy", preview ? PREVIEW_CSP : SECURITY_CSP);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", preview ? "SAMEORIGIN" : "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
-    MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-    MHD_add_response_header(resp, "Permissions-Policy", "geolocation=(), camera=(), microphone=()");
+    if (html) {
+        MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+        MHD_add_response_header(resp, "Permissions-Policy", "geolocation=(), camera=(), microphone=()");
+    }
 }
 
 static enum MHD_Result queue(req_state_t *st, int status, struct MHD_Response *resp, size_t bytes)
@@ -469,7 +563,7 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
     }
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
-    add_common_headers(resp, 0);
+    add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0);
     if (st->r.set_cookie)
         MHD_add_response_header(resp, "Set-Cookie", st->r.set_cookie);
     if (st->r.extra_header_name && st->r.extra_header_value)
@@ -579,7 +673,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
                 return MHD_NO;
             snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
             MHD_add_response_header(resp, "Content-Range", content_range);
-            add_common_headers(resp, 0);
+            add_common_headers(resp, 0, 0);
             return queue(st, 416, resp, 0);
         }
         if (ranged > 0) {
@@ -610,7 +704,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         MHD_add_response_header(resp, "Content-Disposition", cd);
         free(cd);
     }
-    add_common_headers(resp, r->inline_disposition);
+    add_common_headers(resp, r->inline_disposition, 0);
     if (r->set_cookie)
         MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     return queue(st, status, resp, bytes);
@@ -835,7 +929,7 @@ static enum MHD_Result serve_static(req_state_t *st)
     }
     MHD_add_response_header(resp, "ETag", etag);
     MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
-    add_common_headers(resp, 0);
+    add_common_headers(resp, 0, 0);
     ret = queue(st, status, resp, bytes);
 out:
     if (fd >= 0)
@@ -987,10 +1081,14 @@ static enum MHD_Result finish_request(req_state_t *st)
         json_decref(body);
     }
     /* Query arguments fill in what the body did not give. */
-    json_t *args = json_object();
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
-    json_object_update_missing(r->in, args);
-    json_decref(args);
+    if (json_object_size(r->in) == 0) {
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r->in);
+    } else {
+        json_t *args = json_object();
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
+        json_object_update_missing(r->in, args);
+        json_decref(args);
+    }
 
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 && r->by_cookie &&
         !(r->route->flags & ROUTE_NO_CSRF) && !session_csrf_ok(r))
@@ -999,6 +1097,8 @@ static enum MHD_Result finish_request(req_state_t *st)
     int status = r->route->handler(r);
     if (status >= 500 && r->db)
         db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+        session_cache_invalidate(); /* it may have ended a session or changed a user */
     return respond(st, status);
 }
 
@@ -1016,7 +1116,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st->r.method = method;
         st->r.path = url;
         st->r.in = json_object();
-        st->r.uploads = json_array();
         *con_cls = st;
         atomic_fetch_add(&requests_in_flight, 1);
         begin_request(st, url);
@@ -1056,7 +1155,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
                          (unsigned long long)(util_now_us() - st->started_us),
                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
         if (n > 0)
-            (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+            log_request_line(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
     if (st->pp)
         MHD_destroy_post_processor(st->pp);
@@ -1186,6 +1285,10 @@ int http_serve(app_t *app)
                 app->port);
         return EV_ERR;
     }
+    pthread_t flusher;
+    atomic_store(&log_flusher_running, 1);
+    if (pthread_create(&flusher, NULL, log_flusher, NULL) != 0)
+        atomic_store(&log_flusher_running, 0); /* lines are then written one by one */
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = info ? info->port : app->port;
     printf("evitrack listening on %s://%s%s%s:%d\n", (flags & MHD_USE_TLS) ? "https" : "http",
@@ -1202,6 +1305,9 @@ int http_serve(app_t *app)
     for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 1000; waited++)
         usleep(10000);
     MHD_stop_daemon(d);
+    if (atomic_exchange(&log_flusher_running, 0))
+        pthread_join(flusher, NULL);
+    log_close_all();
     db_close_all_threads();
     ev_log("stopped");
     return EV_OK;

@@ -73,7 +73,7 @@ typedef struct req {
     int64_t params[4];   /* {id} parts of the pattern, in order */
     int nparams;
     json_t *in;          /* query + body fields as one object (owned by http.c) */
-    json_t *uploads;     /* multipart file parts: [{field, name, size, sha256, tmp_path}] */
+    json_t *uploads;     /* multipart file parts: [{field, name, size, sha256, tmp_path}], or NULL */
     db_t *db;            /* this worker thread's connection */
     user_t user;
     int by_cookie;       /* authenticated by session cookie (so CSRF applies) */

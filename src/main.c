@@ -62,7 +62,7 @@ static int cmd_serve(int argc, char **argv)
         .max_request_bytes = 0,
         .connection_limit = 1024,
         .timeout_s = 60,
-        .connection_memory_kb = 64,
+        .connection_memory_kb = 32,
     };
     int demo = 0, rc = 1;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;

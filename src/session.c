@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,43 @@ static const char *request_token(req_t *r, int *by_cookie)
     return NULL;
 }
 
+/* ---- the session cache ----
+ * Looking a session up costs an SQLite read transaction (file locks, a join),
+ * which is most of a small signed-in request. Each worker thread keeps the
+ * sessions it saw in the last second. Any state-changing request anywhere in
+ * the process (sign-out, password change, disabling a user, ...) bumps a
+ * generation number that empties every cache before its response is sent, and
+ * entries live at most SESSION_CACHE_SECONDS, which bounds how long a change
+ * made by another process (the command line) can go unseen. */
+#define SESSION_CACHE_SLOTS 64
+#define SESSION_CACHE_SECONDS 1
+
+typedef struct session_cache_entry {
+    char hash[65];
+    user_t user;       /* with csrf_token and session_hash */
+    int64_t last_seen;
+    int64_t expires_at;
+    int64_t cached_at;
+    uint64_t generation;
+} session_cache_entry_t;
+
+static atomic_uint_fast64_t session_generation = 1;
+static _Thread_local session_cache_entry_t session_cache[SESSION_CACHE_SLOTS];
+
+void session_cache_invalidate(void)
+{
+    atomic_fetch_add(&session_generation, 1);
+}
+
+static session_cache_entry_t *cache_slot(const char *hash)
+{
+    /* the hash is uniformly distributed: its first hex digits pick the slot */
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+    return &session_cache[v % SESSION_CACHE_SLOTS];
+}
+
 int session_load(req_t *r)
 {
     int by_cookie = 0;
@@ -83,6 +121,16 @@ int session_load(req_t *r)
         return EV_OK;
     char hash[65];
     session_hash_token(token, hash);
+    int64_t now_s = util_now_s();
+    uint64_t generation = atomic_load(&session_generation);
+    session_cache_entry_t *hit = cache_slot(hash);
+    if (hit->generation == generation && now_s - hit->cached_at < SESSION_CACHE_SECONDS &&
+        now_s >= hit->cached_at && strcmp(hit->hash, hash) == 0 && now_s < hit->expires_at &&
+        now_s - hit->last_seen < SESSION_TOUCH) {
+        r->user = hit->user;
+        r->by_cookie = by_cookie;
+        return EV_OK;
+    }
     /* Read straight from the cached statement: this runs on every request,
      * so no JSON objects are built for it. */
     sqlite3_stmt *st = db_bind(r->db,
@@ -113,6 +161,15 @@ int session_load(req_t *r)
     }
     memcpy(u->session_hash, hash, sizeof hash);
     r->by_cookie = by_cookie;
+    if (now - last < SESSION_TOUCH) { /* a session due a touch is never cached */
+        session_cache_entry_t *slot = cache_slot(hash);
+        memcpy(slot->hash, hash, sizeof hash);
+        slot->user = *u;
+        slot->last_seen = last;
+        slot->expires_at = expires;
+        slot->cached_at = now;
+        slot->generation = generation;
+    }
     /* Best effort: a busy database delays the idle clock by a minute at most,
      * which is no reason to refuse the request. */
     if (now - last >= SESSION_TOUCH)

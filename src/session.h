@@ -21,6 +21,9 @@ int session_load(req_t *r);
 /* 1 when the request carries the session's CSRF token (header X-CSRF-Token
  * or form/JSON field csrf_token), compared in constant time. */
 int session_csrf_ok(req_t *r);
+/* Empties every worker's session cache (http.c calls it after each
+ * state-changing request, before the response goes out). */
+void session_cache_invalidate(void);
 
 /* Starts a new session for u (a fresh 256-bit token: rotation at every
  * sign-in), ending the one the request came with, if any. Writes the

@@ -92,7 +92,8 @@ declare -A RPS P99 CPU HWM
 measure() {
   local label=$1 pid=$2 url=$3 out t0 t1
   t0=$(cpu_ticks "$pid")
-  out=$("${NICE[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$url")
+  out=$("${NICE[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+        ${WRK_HEADER:+-H "$WRK_HEADER"} "$url")
   t1=$(cpu_ticks "$pid")
   echo "$out" >>"$TMP/wrk-$label.txt"
   local rps p99 reqs bad cpu
@@ -161,6 +162,10 @@ BARE_PID=$PID BARE_URL=$URL
 start evitrack "$EVITRACK_BIN" serve --db "$TMP/bench.db" --data "$TMP/data" \
   --listen 127.0.0.1 --port 0 --demo ${EVITRACK_SERVE_ARGS:-}
 APP_PID=$PID APP_URL=$URL
+# A signed-in script's token (the admin demo account) for the authenticated GET.
+TOKEN=$(curl -s -i -H 'Content-Type: application/json' \
+  -d '{"email":"admin@demo.test","password":"evitrack-demo"}' "$APP_URL/api/v1/session" \
+  | sed -n 's/^[Ss]et-[Cc]ookie: evitrack_session=\([0-9a-f]*\).*/\1/p' | head -n1)
 
 header
 for r in $(seq 1 "$ROUNDS"); do
@@ -168,18 +173,21 @@ for r in $(seq 1 "$ROUNDS"); do
   measure bare "$BARE_PID" "$BARE_URL/"
   measure healthz "$APP_PID" "$APP_URL/healthz"
   measure home "$APP_PID" "$APP_URL/"
+  WRK_HEADER="Authorization: Bearer $TOKEN" measure me "$APP_PID" "$APP_URL/api/v1/me"
 done
 stop "$BARE_PID"
-best bare healthz home
+best bare healthz home me
 
 status=0
-for t in healthz home; do
+for t in healthz home me; do
   r=$(ratio "${RPS[$t]}" "${RPS[bare]}")
   p=$(ratio "${P99[$t]}" "${P99[bare]}")
   c=$(ratio "${CPU[$t]:-0}" "${CPU[bare]:-0}")
   line="ratio $t/bare: $r requests/s, p99 ${P99[$t]} ms (${p}x bare), ${c}x the CPU per request"
   if [ "$t" = healthz ]; then
     line+=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.8) ? "  [budget >= 0.8: met]" : "  [budget >= 0.8: NOT met]" }')
+  elif [ "$t" = me ]; then
+    line+=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.5) ? "  [authenticated JSON GET, budget >= 0.5: met]" : "  [authenticated JSON GET, budget >= 0.5: NOT met]" }')
   fi
   echo "$line"
   case "$r" in ''|nan|0.00) status=1 ;; esac

@@ -152,11 +152,17 @@ test('a bearer token for scripts works without CSRF, and dies at sign-out', asyn
   assertStatus(await srv.client().get('/api/v1/me', {headers: {Cookie: 'evitrack_session=' + 'ab'.repeat(32)}}), 401);
 });
 
+/* This test rewrites sessions behind the server's back (sqlite3 in another
+ * process); each worker caches a session it has seen for at most a second
+ * (session.c), so the test lets that second pass before asking again. */
+const cacheSecond = () => new Promise((r) => setTimeout(r, 1100));
+
 test('sessions expire: absolute expiry and idle expiry', async () => {
   const c = await srv.login('learner3@demo.test');
   assertStatus(await c.get('/api/v1/me'), 200);
   const uid = srv.sql("SELECT id FROM users WHERE email = 'learner3@demo.test'");
   srv.sql(`UPDATE sessions SET expires_at = strftime('%s','now') - 1 WHERE user_id = ${uid}`);
+  await cacheSecond();
   assertStatus(await c.get('/api/v1/me'), 401);
   assert.equal(srv.sql(`SELECT count(*) FROM sessions WHERE user_id = ${uid}`), '0', 'the expired row is removed');
 
@@ -164,6 +170,7 @@ test('sessions expire: absolute expiry and idle expiry', async () => {
   assertStatus(await d.get('/api/v1/me'), 200);
   // idle for longer than the idle limit (2 hours)
   srv.sql(`UPDATE sessions SET last_seen = strftime('%s','now') - 7201 WHERE user_id = ${uid}`);
+  await cacheSecond();
   assertStatus(await d.get('/api/v1/me'), 401);
 
   // expired sessions nobody presents again are swept at the next sign-in (anyone's)
