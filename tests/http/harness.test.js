@@ -109,3 +109,15 @@ test('a request with no answer in time fails readably instead of hanging', async
     silent.close();
   }
 });
+
+test('rawRequest gets an early refusal (413) before sending the body', async () => {
+  const {rawRequest} = require('./lib.js');
+  const big = JSON.stringify({email: 'x'.repeat(1100 * 1024), password: 'y'});
+  const r = await rawRequest(srv.url + '/api/v1/session', 'POST', {'Content-Type': 'application/json'}, big, 10000);
+  assert.equal(r.status, 413);
+  assert.equal(JSON.parse(r.body.toString()).error.code, 'request_too_large');
+  assert.match(r.headers['content-type'], /json/);
+  const ok = await rawRequest(srv.url + '/healthz', 'GET', {}, undefined, 10000);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get('Content-Type'), ok.headers['content-type']);
+});
