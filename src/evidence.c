@@ -833,13 +833,11 @@ static int h_edit_form(req_t *r)
     json_t *ev = ev_load(r->db, r->params[0], &r->user);
     if (!ev)
         return http_fail(r, 500, "internal_error", "Could not load the evidence.");
-    json_t *form = json_pack("{s:O, s:O, s:O, s:O, s:O}", "title", json_object_get(ev, "title"),
+    json_t *occurred = json_object_get(ev, "occurred_on");
+    json_t *form = json_pack("{s:O, s:O, s:O, s:O, s:s}", "title", json_object_get(ev, "title"),
                              "kind", json_object_get(ev, "kind"), "description",
                              json_object_get(ev, "description"), "body", json_object_get(ev, "body"),
-                             "occurred_on",
-                             json_is_string(json_object_get(ev, "occurred_on"))
-                                 ? json_object_get(ev, "occurred_on")
-                                 : json_string(""));
+                             "occurred_on", json_is_string(occurred) ? json_string_value(occurred) : "");
     json_object_set_new(ev, "form", form);
     json_object_set_new(ev, "kinds", kinds_json(json_string_value(json_object_get(ev, "kind"))));
     json_object_set_new(ev, "max_upload_mb",
