@@ -16,7 +16,8 @@ for a in "$@"; do
   esac
 done
 JOBS=$(nproc)
-LOG=$(mktemp -d "${TMPDIR:-/tmp}/evitrack-run-all.XXXXXX")
+LOG="$ROOT/build-logs"   # ctest and cmake output of the last run (ignored by git)
+rm -rf "$LOG" && mkdir -p "$LOG"
 START=$(date +%s)
 step() { echo; echo "== $* ($(($(date +%s) - START))s)"; }
 
