@@ -237,6 +237,8 @@ static int ev_head(db_t *db, int64_t id, int64_t *learner_id, char status[16])
 {
     sqlite3_stmt *st = db_bind(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", id);
     int rc = EV_ERR;
+    *learner_id = 0;
+    status[0] = '\0';
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         *learner_id = sqlite3_column_int64(st, 0);
         snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 1));
@@ -810,7 +812,7 @@ static int h_new_form(req_t *r)
 /* GET /api/v1/evidence/{id}, GET /evidence/{id}. */
 static int h_show(req_t *r)
 {
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char status[16];
     int st = ev_find(r, r->params[0], &learner_id, status);
     if (st)
@@ -825,7 +827,7 @@ static int h_show(req_t *r)
 /* GET /evidence/{id}/edit: the edit form. */
 static int h_edit_form(req_t *r)
 {
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char status[16];
     int st = ev_find_own(r, r->params[0], &learner_id, status);
     if (st)
@@ -1067,7 +1069,7 @@ typedef struct ev_map_item {
 static int ev_replace_mapping(db_t *db, int64_t id, int64_t actor_id, const ev_map_item_t *items, size_t n,
                               ev_err_t *e)
 {
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char st_now[16];
     json_t *before = NULL, *after = NULL;
     int rc = EV_ERR;
@@ -1424,7 +1426,7 @@ done:
 /* GET /api/v1/evidence/{id}/criteria, GET /evidence/{id}/criteria. */
 static int h_mapping(req_t *r)
 {
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char status[16];
     int st = ev_find(r, r->params[0], &learner_id, status);
     if (st)
@@ -1437,7 +1439,7 @@ static int h_mapping(req_t *r)
 
 static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, ev_err_t *e)
 {
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char st_now[16];
     if (ev_head(db, id, &learner_id, st_now) != EV_OK)
         return ev_fail(e, 404, "not_found", "There is no evidence %lld.", (long long)id);
@@ -1697,7 +1699,7 @@ int evidence_set_criteria(db_t *db, int64_t evidence_id, const int64_t *criterio
     ev_map_item_t *items = xcalloc(n + 1, sizeof *items);
     ev_err_t e = {0};
     int own = 0, rc = EV_ERR;
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char st_now[16];
     for (size_t i = 0; i < n; i++) {
         items[i].criterion_id = criterion_ids[i];
@@ -1716,7 +1718,7 @@ int evidence_submit_item(db_t *db, int64_t evidence_id)
 {
     ev_err_t e = {0};
     int own = 0, rc = EV_ERR;
-    int64_t learner_id;
+    int64_t learner_id = 0;
     char st_now[16];
     if (ev_head(db, evidence_id, &learner_id, st_now) == EV_OK && txn_begin(db, &own) == EV_OK) {
         rc = txn_end(db, own, ev_do_submit(db, evidence_id, learner_id, &e) == EV_OK);
