@@ -578,6 +578,29 @@ static json_t *form_json(const ev_fields_t *f)
                      f->occurred_on ? f->occurred_on : "");
 }
 
+/* What the new and edit forms show besides their data: the typed values
+ * (form, taken), the evidence types with kind selected, and the upload limit. */
+static void set_form_context(req_t *r, json_t *obj, json_t *form, const char *kind)
+{
+    json_object_set_new(obj, "form", form);
+    json_object_set_new(obj, "kinds", kinds_json(kind));
+    json_object_set_new(obj, "max_upload_mb",
+                        json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+    json_object_set_new(obj, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
+}
+
+static int page_status(req_t *r, int status);
+
+/* The answer to a form with field errors: the upload's own error if it had
+ * one, else 400 counting the problems. */
+static int invalid_fields(req_t *r, const ev_err_t *e)
+{
+    if (e->status)
+        return page_status(r, fail_with(r, e));
+    return http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
+                     http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
+}
+
 /* Pages: {field: first message} from r->out's "errors", so a template can
  * show each message beside its field. */
 static void page_field_errors(req_t *r)
@@ -752,17 +775,10 @@ static int h_create(req_t *r)
     }
     if (http_field_error_count(r) > 0) {
         if (!r->is_api) {
-            json_object_set_new(http_out(r), "form", form_json(&f));
-            json_object_set_new(http_out(r), "kinds", kinds_json(f.kind));
-            json_object_set_new(http_out(r), "max_upload_mb",
-                                json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+            set_form_context(r, http_out(r), form_json(&f), f.kind);
             page_field_errors(r);
         }
-        if (e.status)
-            status = page_status(r, fail_with(r, &e));
-        else
-            status = http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
-                               http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
+        status = invalid_fields(r, &e);
         goto out;
     }
     if (ev_promote(r->app->data_dir, files, n, &e) != EV_OK) {
@@ -799,13 +815,10 @@ out:
 /* GET /evidence/new: the empty form. */
 static int h_new_form(req_t *r)
 {
-    json_t *o = http_out(r);
     const char *kind = in_str(r, "kind");
-    json_object_set_new(o, "kinds", kinds_json(kind ? kind : "product"));
-    json_object_set_new(o, "form", json_pack("{s:s}", "kind", kind ? kind : "product"));
-    json_object_set_new(o, "max_upload_mb",
-                        json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
-    json_object_set_new(o, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
+    if (!kind)
+        kind = "product";
+    set_form_context(r, http_out(r), json_pack("{s:s}", "kind", kind), kind);
     return 200;
 }
 
@@ -840,11 +853,7 @@ static int h_edit_form(req_t *r)
                              "kind", json_object_get(ev, "kind"), "description",
                              json_object_get(ev, "description"), "body", json_object_get(ev, "body"),
                              "occurred_on", json_is_string(occurred) ? json_string_value(occurred) : "");
-    json_object_set_new(ev, "form", form);
-    json_object_set_new(ev, "kinds", kinds_json(json_string_value(json_object_get(ev, "kind"))));
-    json_object_set_new(ev, "max_upload_mb",
-                        json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
-    json_object_set_new(ev, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
+    set_form_context(r, ev, form, json_string_value(json_object_get(ev, "kind")));
     http_set_out(r, ev);
     return 200;
 }
@@ -895,20 +904,13 @@ static int h_update(req_t *r)
         if (!r->is_api) {
             json_t *ev = ev_load(r->db, id, &r->user);
             if (ev) {
-                json_object_set_new(ev, "form", form_json(&f));
-                json_object_set_new(ev, "kinds", kinds_json(f.kind));
-                json_object_set_new(ev, "max_upload_mb",
-                                    json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+                set_form_context(r, ev, form_json(&f), f.kind);
                 json_object_update(http_out(r), ev);
                 json_decref(ev);
             }
             page_field_errors(r);
         }
-        if (e.status)
-            status = page_status(r, fail_with(r, &e));
-        else
-            status = http_fail(r, 400, "invalid", "Check the evidence details: %zu problem%s.",
-                               http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
+        status = invalid_fields(r, &e);
         goto out;
     }
     if (ev_promote(r->app->data_dir, files, n, &e) != EV_OK) {
