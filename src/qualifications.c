@@ -83,6 +83,26 @@ static void count_add(json_t *counts, const char *key)
     json_object_set_new(counts, key, json_integer(json_integer_value(json_object_get(counts, key)) + 1));
 }
 
+static const char RETIRE_OUTCOME_SQL[] = "UPDATE outcomes SET retired = 1 WHERE id = ?";
+static const char RETIRE_CRITERION_SQL[] = "UPDATE criteria SET retired = 1 WHERE id = ?";
+
+/* A full document names every outcome or criterion the unit has: those in
+ * cur that it did not claim are retired (kept, never deleted, so evidence and
+ * decisions keep their target). what names one for the error. */
+static int retire_unclaimed(imp_t *x, json_t *cur, const char *claimed, const char *sql, const char *what,
+                            json_t *sum)
+{
+    size_t k;
+    json_t *c;
+    json_array_foreach(cur, k, c) if (!claimed[k] && !jint(c, "retired")) {
+        if (db_run(x->db, sql, "i", jint(c, "id")) != EV_OK)
+            return imp_fail(x, 0, "the database refused to retire %s", what);
+        count_add(sum, "retired");
+        x->changes++;
+    }
+    return EV_OK;
+}
+
 /* Creates or updates the qualification a document names; *qid receives its id. */
 static int import_qualification(imp_t *x, json_t *q, int64_t *qid, json_t *qsum)
 {
@@ -330,15 +350,9 @@ static int sync_outcomes(imp_t *x, int64_t uid, json_t *outs, int partial, json_
         snprintf(key, sizeof key, "%lld", (long long)jint(o, "number"));
         json_object_set_new(num2id, key, json_integer(id));
     }
-    if (!partial) {
-        json_array_foreach(cur, k, c) if (!claimed[k] && !jint(c, "retired")) {
-            if (db_run(x->db, "UPDATE outcomes SET retired = 1 WHERE id = ?", "i", jint(c, "id")) != EV_OK) {
-                rc = imp_fail(x, 0, "the database refused to retire an outcome");
-                goto out;
-            }
-            count_add(sum, "retired");
-            x->changes++;
-        }
+    if (!partial && retire_unclaimed(x, cur, claimed, RETIRE_OUTCOME_SQL, "an outcome", sum) != EV_OK) {
+        rc = EV_ERR;
+        goto out;
     }
 out:
     free(claimed);
@@ -482,15 +496,9 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
         }
         json_array_append_new(assignment, a);
     }
-    if (!partial) {
-        json_array_foreach(cur, k, c) if (!claimed[k] && !jint(c, "retired")) {
-            if (db_run(x->db, "UPDATE criteria SET retired = 1 WHERE id = ?", "i", jint(c, "id")) != EV_OK) {
-                rc = imp_fail(x, 0, "the database refused to retire a criterion");
-                goto out;
-            }
-            count_add(sum, "retired");
-            x->changes++;
-        }
+    if (!partial && retire_unclaimed(x, cur, claimed, RETIRE_CRITERION_SQL, "a criterion", sum) != EV_OK) {
+        rc = EV_ERR;
+        goto out;
     }
 out:
     free(claimed);
