@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "storage.h"
+
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *a = argv[*i];
@@ -51,6 +53,15 @@ db_t *cli_open_db(const char *path)
         return NULL;
     }
     return db;
+}
+
+struct storage *cli_open_store(const char *spec, const char *creds_file, const char *data_dir)
+{
+    char err[400] = "";
+    storage_t *s = storage_open(spec, creds_file, data_dir, err, sizeof err);
+    if (!s)
+        fprintf(stderr, "evitrack: %s\n", err);
+    return s;
 }
 
 int cli_usage_error(const char *fmt, ...)

@@ -13,6 +13,11 @@ int cli_flag(char **argv, int *i, const char *name);
 /* Opens and migrates the database for a command; prints a one-line message
  * and returns NULL on failure. The caller closes it. */
 db_t *cli_open_db(const char *path);
+struct storage;
+/* Opens the evidence store for a command: spec is --store (NULL: the default,
+ * data_dir itself), creds_file --store-credentials (NULL: the environment).
+ * Prints a one-line message and returns NULL on failure; storage_close frees. */
+struct storage *cli_open_store(const char *spec, const char *creds_file, const char *data_dir);
 /* Prints "evitrack: message" to stderr and returns 2 (bad usage). */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

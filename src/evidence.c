@@ -220,16 +220,6 @@ static void latest_date(char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-/* Refreshes a blob's mtime so `gc` (which spares recent files) cannot take a
- * blob that an upload is about to refer to. */
-static void touch_blob(const char *data_dir, const char *sha)
-{
-    char *p = storage_blob_path(data_dir, sha);
-    if (p && utimensat(AT_FDCWD, p, NULL, 0) != 0)
-        ev_log("evidence: touch %s: %s", p, strerror(errno));
-    free(p);
-}
-
 /* ---- reading ---- */
 
 /* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing. */
@@ -690,16 +680,21 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
     return EV_OK;
 }
 
-/* Moves accepted uploads into the blob store (before the transaction that
- * records them: a crash in between leaves a blob that gc collects). */
-static int ev_promote(const char *data_dir, ev_file_t *files, size_t n, ev_err_t *e)
+/* Hands accepted uploads to the store (before the transaction that records
+ * them: a crash in between leaves a blob that gc collects). The store has
+ * verified and durably kept each one when this returns EV_OK; a store that is
+ * down or slow is a 503 and nothing is recorded. */
+static int ev_promote(storage_t *store, ev_file_t *files, size_t n, ev_err_t *e)
 {
     for (size_t i = 0; i < n; i++) {
-        int created = 0;
-        if (storage_promote(data_dir, files[i].tmp, files[i].sha256, &created) != EV_OK)
+        int rc = storage_put_file(store, files[i].tmp, files[i].sha256, (uint64_t)files[i].size, NULL);
+        if (rc == STORAGE_UNAVAILABLE)
+            return ev_fail(e, 503, "store_unavailable",
+                           "The evidence store is not answering, so %s was not saved and nothing was recorded. "
+                           "Please try again in a few minutes.",
+                           files[i].name);
+        if (rc != EV_OK)
             return ev_fail(e, 500, "storage_error", "Could not store %s.", files[i].name);
-        if (!created)
-            touch_blob(data_dir, files[i].sha256);
     }
     return EV_OK;
 }
@@ -781,7 +776,7 @@ static int h_create(req_t *r)
         status = invalid_fields(r, &e);
         goto out;
     }
-    if (ev_promote(r->app->data_dir, files, n, &e) != EV_OK) {
+    if (ev_promote(r->app->store, files, n, &e) != EV_OK) {
         status = fail_with(r, &e);
         goto out;
     }
@@ -913,7 +908,7 @@ static int h_update(req_t *r)
         status = invalid_fields(r, &e);
         goto out;
     }
-    if (ev_promote(r->app->data_dir, files, n, &e) != EV_OK) {
+    if (ev_promote(r->app->store, files, n, &e) != EV_OK) {
         status = fail_with(r, &e);
         goto out;
     }
@@ -1561,18 +1556,22 @@ static int h_file(req_t *r)
         return http_fail(r, 404, "not_found", "That file is not part of this evidence.");
     const char *mime = json_string_value(json_object_get(f, "mime"));
     const char *name = json_string_value(json_object_get(f, "name"));
-    char *path = storage_blob_path(r->app->data_dir, json_string_value(json_object_get(f, "sha256")));
-    struct stat sb;
-    if (!path || stat(path, &sb) != 0) {
-        ev_log("evidence: blob missing for file %lld: %s", (long long)fid, path ? path : "(bad hash)");
-        free(path);
+    const char *sha = json_string_value(json_object_get(f, "sha256"));
+    storage_stat_t sb;
+    int rc = storage_stat(r->app->store, sha, &sb);
+    if (rc != EV_OK) {
         json_decref(f);
+        if (rc == STORAGE_UNAVAILABLE)
+            return http_fail(r, 503, "store_unavailable",
+                             "The evidence store is not answering. Please try again in a few minutes.");
+        ev_log("evidence: blob missing for file %lld: %s (%s)", (long long)fid, sha ? sha : "(none)",
+               storage_strerror(rc));
         return http_fail(r, 500, "blob_missing", "The file's contents are missing from the store.");
     }
     int inline_ok = !json_integer_value(json_object_get(f, "download_only")) && sniff_preview_kind(mime) &&
                     !in_bool(r, "download");
-    http_send_file(r, path, mime && *mime ? mime : "application/octet-stream", name ? name : "file", inline_ok);
-    free(path);
+    http_send_blob(r, sha, sb.size, mime && *mime ? mime : "application/octet-stream", name ? name : "file",
+                   inline_ok);
     json_decref(f);
     return 200;
 }
@@ -1650,7 +1649,7 @@ static int h_my_list(req_t *r)
 
 /* ---- helpers for other modules ---- */
 
-int evidence_create_text(db_t *db, const char *data_dir, int64_t learner_id, const char *title, const char *kind,
+int evidence_create_text(db_t *db, storage_t *store, int64_t learner_id, const char *title, const char *kind,
                          const char *description, const char *body, const char *occurred_on,
                          const evidence_file_in_t *files, size_t nfiles, int64_t *id_out)
 {
@@ -1675,11 +1674,10 @@ int evidence_create_text(db_t *db, const char *data_dir, int64_t learner_id, con
             free(clean);
             goto out;
         }
-        if (storage_put(data_dir, files[i].data, files[i].len, ef[n].sha256) != EV_OK) {
+        if (storage_put(store, files[i].data, files[i].len, ef[n].sha256) != EV_OK) {
             free(clean);
             goto out;
         }
-        touch_blob(data_dir, ef[n].sha256);
         ef[n].name = clean;
         ef[n].size = (int64_t)files[i].len;
         snprintf(ef[n].mime, sizeof ef[n].mime, "%s", sr.mime);
@@ -1732,12 +1730,40 @@ int evidence_submit_item(db_t *db, int64_t evidence_id)
 
 /* ---- gc ---- */
 
-static int is_hex2(const char *s)
+/* gc's walk over the store: one call per stored object. */
+typedef struct gc_walk {
+    db_t *db;
+    evidence_gc_stats_t *st;
+    time_t cutoff;
+    int dry_run;
+    storage_t *store;
+    int rc;
+} gc_walk_t;
+
+static int gc_visit(void *ctx, const char *key, const char *sha, const storage_stat_t *sb)
 {
-    return s && strlen(s) == 2 && strchr("0123456789abcdef", s[0]) && strchr("0123456789abcdef", s[1]);
+    gc_walk_t *w = ctx;
+    int referenced = sha && db_int(w->db,
+                                   "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?)"
+                                   " OR EXISTS (SELECT 1 FROM evidence_files WHERE sha256 = ?)",
+                                   1, "tt", sha, sha);
+    if (referenced || sb->mtime > (int64_t)w->cutoff) {
+        w->st->blobs_kept++;
+        return EV_OK;
+    }
+    int rc = w->dry_run ? EV_OK : storage_remove(w->store, key);
+    if (rc == EV_OK || rc == STORAGE_NOT_FOUND) {
+        w->st->blobs_removed++;
+        w->st->bytes_removed += (int64_t)sb->size;
+        return EV_OK;
+    }
+    ev_log("gc: cannot remove %s: %s", key, storage_strerror(rc));
+    w->rc = EV_ERR;
+    /* a store that stopped answering ends the walk */
+    return rc == STORAGE_UNAVAILABLE ? EV_ERR : EV_OK;
 }
 
-int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, evidence_gc_stats_t *st)
+int evidence_gc(db_t *db, storage_t *store, int64_t grace_s, int dry_run, evidence_gc_stats_t *st)
 {
     int rc = EV_OK;
     time_t cutoff = time(NULL) - (time_t)grace_s;
@@ -1775,51 +1801,18 @@ int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, ev
     }
     json_decref(rows);
 
-    /* 2. blob files with neither a blobs row nor an evidence file. */
-    char *blobs = fmtalloc("%s/blobs", data_dir);
-    DIR *top = opendir(blobs);
-    struct dirent *d1, *d2;
-    while (top && (d1 = readdir(top)) != NULL) {
-        if (!is_hex2(d1->d_name))
-            continue;
-        char *sub = fmtalloc("%s/%s", blobs, d1->d_name);
-        DIR *dir = opendir(sub);
-        while (dir && (d2 = readdir(dir)) != NULL) {
-            if (d2->d_name[0] == '.')
-                continue;
-            char *path = fmtalloc("%s/%s", sub, d2->d_name);
-            struct stat sb;
-            int valid = storage_valid_hash(d2->d_name) && strncmp(d2->d_name, d1->d_name, 2) == 0;
-            if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-                free(path);
-                continue;
-            }
-            int referenced = valid && db_int(db,
-                                             "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?)"
-                                             " OR EXISTS (SELECT 1 FROM evidence_files WHERE sha256 = ?)",
-                                             1, "tt", d2->d_name, d2->d_name);
-            if (referenced || sb.st_mtime > cutoff) {
-                st->blobs_kept++;
-            } else if (dry_run || unlink(path) == 0) {
-                st->blobs_removed++;
-                st->bytes_removed += sb.st_size;
-            } else {
-                ev_log("gc: unlink %s: %s", path, strerror(errno));
-                rc = EV_ERR;
-            }
-            free(path);
-        }
-        if (dir)
-            closedir(dir);
-        free(sub);
-    }
-    if (top)
-        closedir(top);
-    free(blobs);
+    /* 2. stored blobs with neither a blobs row nor an evidence file, listed from
+     * the store itself (a directory or a bucket). */
+    gc_walk_t w = {db, st, cutoff, dry_run, store, EV_OK};
+    if (storage_list(store, gc_visit, &w) != EV_OK)
+        rc = EV_ERR;
+    if (w.rc != EV_OK)
+        rc = EV_ERR;
 
     /* 3. temporary files no upload has touched within the grace period. */
-    char *tmpdir = fmtalloc("%s/tmp", data_dir);
+    const char *tmpdir = store->spool_dir;
     DIR *td = opendir(tmpdir);
+    struct dirent *d1;
     while (td && (d1 = readdir(td)) != NULL) {
         if (strcmp(d1->d_name, ".") == 0 || strcmp(d1->d_name, "..") == 0)
             continue;
@@ -1835,36 +1828,42 @@ int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, ev
     }
     if (td)
         closedir(td);
-    free(tmpdir);
     return rc;
 }
 
 int evidence_cmd_gc(int argc, char **argv)
 {
-    const char *db_path = "evitrack.db", *data_dir = "data", *grace = NULL;
+    const char *db_path = "evitrack.db", *data_dir = "data", *grace = NULL, *store_spec = NULL, *creds = NULL;
     int64_t grace_min = 60;
     int dry_run = 0;
     for (int i = 0; i < argc;) {
         int got;
         if ((got = cli_opt(argc, argv, &i, "db", &db_path)) || (got = cli_opt(argc, argv, &i, "data", &data_dir)) ||
+            (got = cli_opt(argc, argv, &i, "store", &store_spec)) ||
+            (got = cli_opt(argc, argv, &i, "store-credentials", &creds)) ||
             (got = cli_opt(argc, argv, &i, "grace-minutes", &grace))) {
             if (got < 0)
                 return 2;
         } else if (cli_flag(argv, &i, "dry-run")) {
             dry_run = 1;
         } else {
-            return cli_usage_error("gc: unknown argument %s (usage: gc [--db FILE] [--data DIR] "
+            return cli_usage_error("gc: unknown argument %s (usage: gc [--db FILE] [--data DIR] [--store DIR|s3://...] "
                                    "[--grace-minutes N] [--dry-run])",
                                    argv[i]);
         }
     }
     if (grace && (util_parse_i64(grace, &grace_min) != EV_OK || grace_min < 0))
         return cli_usage_error("gc: --grace-minutes takes a whole number of minutes");
-    db_t *db = cli_open_db(db_path);
-    if (!db)
+    storage_t *store = cli_open_store(store_spec, creds, data_dir);
+    if (!store)
         return 1;
+    db_t *db = cli_open_db(db_path);
+    if (!db) {
+        storage_close(store);
+        return 1;
+    }
     evidence_gc_stats_t st;
-    int rc = evidence_gc(db, data_dir, grace_min * 60, dry_run, &st);
+    int rc = evidence_gc(db, store, grace_min * 60, dry_run, &st);
     printf("%s%lld unreferenced blob%s (%lld bytes), %lld blob row%s, %lld stale temporary file%s; "
            "%lld blob%s kept\n",
            dry_run ? "would remove " : "removed ", (long long)st.blobs_removed, st.blobs_removed == 1 ? "" : "s",
@@ -1872,6 +1871,7 @@ int evidence_cmd_gc(int argc, char **argv)
            (long long)st.tmp_removed, st.tmp_removed == 1 ? "" : "s", (long long)st.blobs_kept,
            st.blobs_kept == 1 ? "" : "s");
     db_close(db);
+    storage_close(store);
     if (rc != EV_OK) {
         fprintf(stderr, "evitrack: gc: some files could not be removed\n");
         return 1;

@@ -26,8 +26,8 @@ typedef struct evidence_file_in {
 /* Creates a draft for learner_id (acting as the learner): kind is one of
  * evidence_kind_valid(); body is typed text (may be NULL); occurred_on is
  * YYYY-MM-DD or NULL; files (nfiles may be 0) are sniffed and stored as
- * blobs under data_dir like uploads. *id_out gets the new id. */
-int evidence_create_text(db_t *db, const char *data_dir, int64_t learner_id, const char *title,
+ * blobs in store like uploads. *id_out gets the new id. */
+int evidence_create_text(db_t *db, struct storage *store, int64_t learner_id, const char *title,
                          const char *kind, const char *description, const char *body,
                          const char *occurred_on, const evidence_file_in_t *files, size_t nfiles,
                          int64_t *id_out);
@@ -52,12 +52,13 @@ typedef struct evidence_gc_stats {
     int64_t blobs_kept;      /* referenced, or too recent to judge */
 } evidence_gc_stats_t;
 
-/* Removes blobs (rows and files) that no evidence file refers to and
- * temporary files, leaving anything modified in the last grace_s seconds (an
- * upload may be between its rename and its commit). dry_run: only count.
- * EV_OK or EV_ERR. */
-int evidence_gc(db_t *db, const char *data_dir, int64_t grace_s, int dry_run, evidence_gc_stats_t *st);
-/* `evitrack gc [--db FILE] [--data DIR] [--grace-minutes N] [--dry-run]`:
+/* Removes blobs (rows, and objects in the store: a directory or a bucket) that
+ * no evidence file refers to, and stale spool files, leaving anything modified
+ * in the last grace_s seconds (an upload may be between its store and its
+ * commit). dry_run: only count. EV_OK or EV_ERR. */
+int evidence_gc(db_t *db, struct storage *store, int64_t grace_s, int dry_run, evidence_gc_stats_t *st);
+/* `evitrack gc [--db FILE] [--data DIR] [--store DIR|s3://...] [--store-credentials FILE]
+ *  [--grace-minutes N] [--dry-run]`:
  * gets the arguments after "gc". Returns the process exit status. */
 int evidence_cmd_gc(int argc, char **argv);
 

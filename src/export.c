@@ -84,59 +84,65 @@ static void zadd(zipw_t *z, const char *path, const char *data, size_t len, int 
     }
 }
 
-/* Streams a file from disk into the zip as path, hashing what it copies; the
- * stored hash expected_hex (if any) is checked against what was read. */
-static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const char *expected_hex)
+/* Feeds one piece of a stored file into the open zip entry, hashing it. */
+typedef struct zsink {
+    zipw_t *z;
+    crypto_hash_sha256_state st;
+    uint64_t total;
+} zsink_t;
+
+static int zsink_write(void *ctx, const void *data, size_t len)
+{
+    zsink_t *k = ctx;
+    crypto_hash_sha256_update(&k->st, data, (unsigned long long)len);
+    if (archive_write_data(k->z->a, data, len) != (la_ssize_t)len)
+        return EV_ERR;
+    k->total += len;
+    return EV_OK;
+}
+
+/* Streams blob sha from the store into the zip as path, hashing what it copies.
+ * The store checks the whole file against its SHA-256 as it streams: a mismatch
+ * fails the export (a corrupt file is never handed over as good). */
+static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char *sha)
 {
     if (z->failed)
         return;
-    int fd = open(fs_path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
+    storage_stat_t sb;
+    int rc = storage_stat(store, sha, &sb);
+    if (rc == STORAGE_NOT_FOUND) {
         /* One lost blob must not sink the whole export: a note takes its place (its
          * hash then differs from the one index.html shows) and the manifest says so. */
-        if (fd >= 0)
-            close(fd);
-        ev_log("export: evidence file missing from the store: %s", fs_path);
+        ev_log("export: evidence file missing from the store: %s", sha);
         char *note = fmtalloc("This evidence file (SHA-256 %s) was missing from the store when the "
-                              "portfolio was exported.\n", expected_hex ? expected_hex : "unknown");
+                              "portfolio was exported.\n", sha);
         zadd(z, path, note, strlen(note), 1);
         free(note);
         json_array_append_new(z->missing, json_string(path));
         return;
     }
-    struct archive_entry *e = zentry(z, path, (uint64_t)sb.st_size);
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    uint64_t total = 0;
+    if (rc != EV_OK) {
+        zfail(z, "cannot read %s from the store: %s", sha, storage_strerror(rc));
+        return;
+    }
+    struct archive_entry *e = zentry(z, path, sb.size);
+    zsink_t k = {.z = z};
+    crypto_hash_sha256_init(&k.st);
     if (archive_write_header(z->a, e) != ARCHIVE_OK) {
         zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
     } else {
-        char *chunk = xmalloc(1 << 16);
-        ssize_t n;
-        while ((n = read(fd, chunk, 1 << 16)) > 0) {
-            crypto_hash_sha256_update(&st, (const unsigned char *)chunk, (unsigned long long)n);
-            if (archive_write_data(z->a, chunk, (size_t)n) != n) {
-                zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
-                break;
-            }
-            total += (uint64_t)n;
-        }
-        if (n < 0)
-            zfail(z, "cannot read %s: %s", fs_path, strerror(errno));
-        free(chunk);
+        rc = storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
+        if (rc != EV_OK)
+            zfail(z, "cannot copy %s (%s) into the export: %s", path, sha,
+                  rc == EV_ERR ? archive_error_string(z->a) ? archive_error_string(z->a) : "write failed"
+                               : storage_strerror(rc));
     }
     archive_entry_free(e);
-    close(fd);
     if (z->failed)
         return;
     unsigned char d[32];
-    crypto_hash_sha256_final(&st, d);
-    char hex[65];
-    util_hex(d, 32, hex);
-    if (expected_hex && strcmp(hex, expected_hex) != 0)
-        ev_log("export: %s does not match its stored hash %s (read %s)", fs_path, expected_hex, hex);
-    manifest_add(z, path, total, d);
+    crypto_hash_sha256_final(&k.st, d);
+    manifest_add(z, path, k.total, d);
 }
 
 static void zadd_json(zipw_t *z, const char *path, json_t *doc)
@@ -671,7 +677,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
 }
 
 /* Adds one learner's portfolio under prefix ("" or "learners/ID-NAME/"). */
-static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, const char *prefix,
+static void add_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, const char *prefix,
                         export_kind_t kind, const char *title_prefix)
 {
     json_t *doc = export_portfolio_json(db, learner_id);
@@ -690,14 +696,12 @@ static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learn
     json_array_foreach(json_object_get(doc, "evidence"), i, ev) {
         json_array_foreach(json_object_get(ev, "files"), j, f) {
             const char *sha = js(f, "sha256");
-            char *fs = storage_blob_path(data_dir, sha);
             p = fmtalloc("%s%s", prefix, js(f, "zip_path"));
-            if (!fs)
+            if (!storage_valid_hash(sha))
                 zfail(z, "bad stored hash for file %lld", ji(f, "id"));
             else
-                zadd_file(z, p, fs, sha);
+                zadd_file(z, p, store, sha);
             free(p);
-            free(fs);
         }
     }
     p = fmtalloc("%saudit.json", prefix);
@@ -728,7 +732,7 @@ static int finish_tmp(int rc, const char *tmp, const char *out_path, char *err, 
     return rc;
 }
 
-int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind,
+int export_learner(db_t *db, storage_t *store, int64_t learner_id, export_kind_t kind,
                    const char *out_path, int *files, char *err, size_t errlen)
 {
     zipw_t z;
@@ -736,7 +740,7 @@ int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_ki
     int began = progress_read_begin(db);
     int rc = zopen(&z, tmp, err, errlen);
     if (rc == EV_OK) {
-        add_learner(&z, db, data_dir, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
+        add_learner(&z, db, store, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
         if (files)
             *files = (int)json_array_size(z.manifest) + 2;
         rc = zclose(&z);
@@ -747,7 +751,7 @@ int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_ki
     return rc;
 }
 
-int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
+int export_cohort(db_t *db, storage_t *store, int64_t qualification_id,
                   const char *out_path, int *files, char *err, size_t errlen)
 {
     json_t *q = db_one(db, "SELECT id, code, title FROM qualifications WHERE id = ?", "i", qualification_id);
@@ -787,7 +791,7 @@ int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
             buf_puts(&top, "</td><td>");
             h(&top, js(l, "status"));
             buf_puts(&top, "</td></tr>\n");
-            add_learner(&z, db, data_dir, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
+            add_learner(&z, db, store, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
             free(prefix);
             free(sn);
         }
@@ -811,10 +815,13 @@ int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
 int export_cli(int argc, char **argv)
 {
     const char *dbpath = "evitrack.db", *data = "data", *email = NULL, *qual = NULL, *out = NULL;
+    const char *store_spec = NULL, *creds = NULL;
     int subject = 0;
     for (int i = 0; i < argc;) {
         int got;
         if ((got = cli_opt(argc, argv, &i, "db", &dbpath)) || (got = cli_opt(argc, argv, &i, "data", &data)) ||
+            (got = cli_opt(argc, argv, &i, "store", &store_spec)) ||
+            (got = cli_opt(argc, argv, &i, "store-credentials", &creds)) ||
             (got = cli_opt(argc, argv, &i, "learner", &email)) ||
             (got = cli_opt(argc, argv, &i, "qualification", &qual)) || (got = cli_opt(argc, argv, &i, "out", &out))) {
             if (got < 0)
@@ -822,7 +829,7 @@ int export_cli(int argc, char **argv)
         } else if (cli_flag(argv, &i, "subject-access")) {
             subject = 1;
         } else {
-            return cli_usage_error("export: unknown argument %s (usage: export [--db FILE] [--data DIR] "
+            return cli_usage_error("export: unknown argument %s (usage: export [--db FILE] [--data DIR] [--store DIR|s3://...] "
                                    "--learner EMAIL | --qualification ID_OR_CODE --out FILE.zip)", argv[i]);
         }
     }
@@ -832,9 +839,14 @@ int export_cli(int argc, char **argv)
         return cli_usage_error("export: name the zip to write with --out FILE.zip");
     if (subject && !email)
         return cli_usage_error("export: --subject-access goes with --learner");
-    db_t *db = cli_open_db(dbpath);
-    if (!db)
+    storage_t *store = cli_open_store(store_spec, creds, data);
+    if (!store)
         return 1;
+    db_t *db = cli_open_db(dbpath);
+    if (!db) {
+        storage_close(store);
+        return 1;
+    }
     int rc = 1, files = 0;
     char err[512] = "";
     if (email) {
@@ -843,7 +855,7 @@ int export_cli(int argc, char **argv)
             fprintf(stderr, "evitrack: no learner with the email %s\n", email);
             goto out;
         }
-        if (export_learner(db, data, id, subject ? EXPORT_SUBJECT_ACCESS : EXPORT_PORTFOLIO, out, &files, err,
+        if (export_learner(db, store, id, subject ? EXPORT_SUBJECT_ACCESS : EXPORT_PORTFOLIO, out, &files, err,
                            sizeof err) != EV_OK) {
             fprintf(stderr, "evitrack: export failed: %s\n", err);
             goto out;
@@ -856,7 +868,7 @@ int export_cli(int argc, char **argv)
             fprintf(stderr, "evitrack: no qualification %s\n", qual);
             goto out;
         }
-        if (export_cohort(db, data, qid, out, &files, err, sizeof err) != EV_OK) {
+        if (export_cohort(db, store, qid, out, &files, err, sizeof err) != EV_OK) {
             fprintf(stderr, "evitrack: export failed: %s\n", err);
             goto out;
         }
@@ -875,6 +887,7 @@ int export_cli(int argc, char **argv)
     rc = 0;
 out:
     db_close(db);
+    storage_close(store);
     return rc;
 }
 
@@ -915,8 +928,8 @@ static int send_export(req_t *r, int64_t learner_id, int64_t qualification_id, e
     int rc = EV_ERR;
     if (fd >= 0) {
         close(fd);
-        rc = learner_id ? export_learner(r->db, r->app->data_dir, learner_id, kind, path, NULL, err, sizeof err)
-                        : export_cohort(r->db, r->app->data_dir, qualification_id, path, NULL, err, sizeof err);
+        rc = learner_id ? export_learner(r->db, r->app->store, learner_id, kind, path, NULL, err, sizeof err)
+                        : export_cohort(r->db, r->app->store, qualification_id, path, NULL, err, sizeof err);
     } else {
         snprintf(err, sizeof err, "cannot create a temporary file in %s", tmpdir);
     }

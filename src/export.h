@@ -11,27 +11,30 @@
 #include "http.h"
 
 /* What goes into an export. */
+struct storage;
+
 typedef enum export_kind {
     EXPORT_PORTFOLIO,      /* for an awarding body: portfolio, files, audit, manifest */
     EXPORT_SUBJECT_ACCESS, /* the same plus data.json: everything held about the learner */
 } export_kind_t;
 
 /* Writes learner_id's portfolio to out_path (via a temporary file renamed into
- * place). Evidence files are read from data_dir's blob store. On success fills
+ * place). Evidence files are streamed from the store (verified as they are read). On success fills
  * *files (entries written) if non-NULL. EV_OK, or EV_ERR with a message in err. */
-int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind,
+int export_learner(db_t *db, struct storage *store, int64_t learner_id, export_kind_t kind,
                    const char *out_path, int *files, char *err, size_t errlen);
 
 /* Writes every learner enrolled on qualification_id, each in learners/ID-NAME/,
  * with a top index.html and one manifest. EV_OK, or EV_ERR with a message. */
-int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
+int export_cohort(db_t *db, struct storage *store, int64_t qualification_id,
                   const char *out_path, int *files, char *err, size_t errlen);
 
 /* The portfolio as one JSON document (what index.html shows; portfolio.json in the
  * zip). NULL when there is no such learner. Caller owns. */
 json_t *export_portfolio_json(db_t *db, int64_t learner_id);
 
-/* `evitrack export [--db FILE] [--data DIR] (--learner EMAIL | --qualification ID_OR_CODE)
+/* `evitrack export [--db FILE] [--data DIR] [--store DIR|s3://...] [--store-credentials FILE]
+ *  (--learner EMAIL | --qualification ID_OR_CODE)
  *  [--subject-access] --out FILE.zip`: argv after "export". Returns the exit code. */
 int export_cli(int argc, char **argv);
 

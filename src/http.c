@@ -322,6 +322,18 @@ void http_send_file(req_t *r, const char *path, const char *content_type,
     r->inline_disposition = inline_disposition;
 }
 
+void http_send_blob(req_t *r, const char *sha256_hex, uint64_t size, const char *content_type,
+                    const char *download_name, int inline_disposition)
+{
+    free(r->content_type);
+    free(r->download_name);
+    snprintf(r->blob_sha, sizeof r->blob_sha, "%s", sha256_hex);
+    r->blob_size = size;
+    r->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    r->download_name = download_name ? xstrdup(download_name) : NULL;
+    r->inline_disposition = inline_disposition;
+}
+
 void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type,
                       const char *download_name)
 {
@@ -643,13 +655,78 @@ static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *
     return *end >= *start ? 1 : 0;
 }
 
+/* libmicrohttpd pulls a blob's bytes through this as the client reads them. A
+ * store error (or a hash mismatch at the end of a whole-file read) ends the
+ * response early, so the client never sees a bad file arrive complete. */
+static ssize_t blob_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    long n = storage_read(cls, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    ev_log("http: a stored file could not be sent: %s", storage_strerror((int)n));
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void blob_reader_free(void *cls)
+{
+    storage_close_read(cls);
+}
+
+/* A JSON error answer from send_raw (before any byte of the file went out). */
+static enum MHD_Result raw_error(req_state_t *st, int status, const char *code, const char *msg)
+{
+    json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    enum MHD_Result ret = send_json(st, status, e);
+    json_decref(e);
+    return ret;
+}
+
 static enum MHD_Result send_raw(req_state_t *st, int status)
 {
     req_t *r = &st->r;
     struct MHD_Response *resp = NULL;
     size_t bytes = 0;
     char content_range[80] = "";
-    if (r->file_path) {
+    if (r->blob_sha[0]) {
+        uint64_t size = r->blob_size, start = 0, end = size ? size - 1 : 0;
+        int ranged = status == 200 ? parse_range(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                                             MHD_HTTP_HEADER_RANGE),
+                                                 size, &start, &end)
+                                   : 0;
+        if (ranged < 0) {
+            resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+            if (!resp)
+                return MHD_NO;
+            snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
+            MHD_add_response_header(resp, "Content-Range", content_range);
+            add_common_headers(resp, 0, 0);
+            return queue(st, 416, resp, 0);
+        }
+        if (ranged > 0) {
+            status = 206;
+            snprintf(content_range, sizeof content_range, "bytes %llu-%llu/%llu", (unsigned long long)start,
+                     (unsigned long long)end, (unsigned long long)size);
+        }
+        bytes = (size_t)(size ? end - start + 1 : 0);
+        storage_reader_t *rd = NULL;
+        int rc = storage_open_read(r->app->store, r->blob_sha, start, bytes, size, &rd);
+        if (rc == STORAGE_NOT_FOUND)
+            return raw_error(st, 500, "blob_missing", "The file's contents are missing from the store.");
+        if (rc != EV_OK)
+            return raw_error(st, 503, "store_unavailable",
+                             "The evidence store is not answering. Please try again in a few minutes.");
+        resp = MHD_create_response_from_callback((uint64_t)bytes, 256 * 1024, blob_reader, rd, blob_reader_free);
+        if (!resp) {
+            storage_close_read(rd);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+        if (content_range[0])
+            MHD_add_response_header(resp, "Content-Range", content_range);
+    } else if (r->file_path) {
         int fd = open(r->file_path, O_RDONLY | O_CLOEXEC);
         struct stat sb;
         if (fd < 0 || fstat(fd, &sb) != 0) {
@@ -798,7 +875,7 @@ static enum MHD_Result respond(req_state_t *st, int status)
 {
     req_t *r = &st->r;
     drop_temp_uploads(st);
-    if (status < 400 && (r->file_path || r->raw_body))
+    if (status < 400 && (r->file_path || r->raw_body || r->blob_sha[0]))
         return send_raw(st, status);
     if (r->is_api) {
         json_t *body;

@@ -12,6 +12,7 @@
 struct MHD_Connection;
 struct tmpl_set;
 struct route;
+struct storage;
 
 /* Roles, as bits so a route can name the set it admits. */
 enum {
@@ -31,7 +32,8 @@ const char *role_name(unsigned role);
 /* Server-wide settings, fixed once serve starts (read-only while serving). */
 typedef struct app {
     const char *db_path;
-    const char *data_dir;
+    const char *data_dir;       /* local: the upload spool (tmp/) and, by default, the store */
+    struct storage *store;      /* where evidence files live (--store; owned by main) */
     const char *templates_dir;
     const char *static_dir;
     const char *listen_addr;
@@ -86,6 +88,8 @@ typedef struct req {
     char *extra_header_name, *extra_header_value; /* e.g. Retry-After (owned) */
     /* Raw body instead of JSON/HTML (downloads): either a file or a buffer. */
     char *file_path;     /* serve this file's bytes (owned) */
+    char blob_sha[65];   /* or this blob's from the store ("" when none) */
+    uint64_t blob_size;  /* its size (from storage_stat) */
     char *raw_body;      /* or these bytes (owned, malloc'd) */
     size_t raw_len;
     char *content_type;  /* of the raw body or file (owned) */
@@ -147,6 +151,10 @@ json_t *in_array(req_t *r, const char *key);            /* new ref: array (a lon
 
 /* Serve a file (download or preview) instead of JSON/HTML. */
 void http_send_file(req_t *r, const char *path, const char *content_type,
+                    const char *download_name, int inline_disposition);
+/* Serve a blob from the store (streamed, byte ranges honoured, a whole read
+ * verified against its SHA-256) instead of JSON/HTML. size from storage_stat. */
+void http_send_blob(req_t *r, const char *sha256_hex, uint64_t size, const char *content_type,
                     const char *download_name, int inline_disposition);
 /* Serve a malloc'd buffer (taken) instead of JSON/HTML. */
 void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type,

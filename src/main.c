@@ -13,6 +13,7 @@
 #include "export.h"
 #include "http.h"
 #include "qualifications.h"
+#include "storage.h"
 #include "tmpl.h"
 #include "users.h"
 
@@ -22,7 +23,8 @@ static const char USAGE[] =
     "Usage: evitrack COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  serve [--db FILE] [--data DIR] [--listen ADDR] [--port N] [--demo]\n"
+    "  serve [--db FILE] [--data DIR] [--store DIR|s3://BUCKET?endpoint=URL&region=R]\n"
+    "        [--store-credentials FILE] [--listen ADDR] [--port N] [--demo]\n"
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
@@ -38,13 +40,17 @@ static const char USAGE[] =
     "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
     "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
     "  audit verify [--db FILE]   check the audit trail's hash chain\n"
-    "  backup [--db FILE] OUT     consistent online copy of the database\n"
+    "  backup [--db FILE] [--data DIR] [--store ...] OUT\n"
+    "                      consistent online copy of the database (and how to copy the files)\n"
     "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
     "                      print a Mustache rendering (a developer's preview tool)\n"
-    "  export [--db FILE] [--data DIR] --learner EMAIL --out FILE.zip\n"
+    "  export [--db FILE] [--data DIR] [--store ...] --learner EMAIL --out FILE.zip\n"
     "                      a learner's portfolio as a zip with a SHA-256 manifest\n"
     "        [--subject-access] (adds data.json) or --qualification ID_OR_CODE (a cohort)\n"
-    "  gc [--db FILE] [--data DIR]  remove stored files nothing refers to\n"
+    "  gc [--db FILE] [--data DIR] [--store ...]  remove stored files nothing refers to\n"
+    "  store copy --from DIR|s3://... --to DIR|s3://... [--data DIR]\n"
+    "                      copy every evidence file to another store, verifying each SHA-256\n"
+    "  (--store-credentials FILE: S3 keys; otherwise AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n"
     "  migrate [--db FILE]        create or upgrade the database schema\n"
     "  routes                     every route as JSON (method, pattern, roles)\n"
     "  --help, --version\n";
@@ -65,7 +71,7 @@ static int cmd_serve(int argc, char **argv)
         .connection_memory_kb = 32,
     };
     int demo = 0, rc = 1;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *store_spec = NULL, *store_creds = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t num;
     db_t *db = NULL;
@@ -75,6 +81,8 @@ static int cmd_serve(int argc, char **argv)
         int got;
         if ((got = cli_opt(argc, argv, &i, "db", &app.db_path)) ||
             (got = cli_opt(argc, argv, &i, "data", &app.data_dir)) ||
+            (got = cli_opt(argc, argv, &i, "store", &store_spec)) ||
+            (got = cli_opt(argc, argv, &i, "store-credentials", &store_creds)) ||
             (got = cli_opt(argc, argv, &i, "listen", &app.listen_addr)) ||
             (got = cli_opt(argc, argv, &i, "templates", &app.templates_dir)) ||
             (got = cli_opt(argc, argv, &i, "static", &app.static_dir)) ||
@@ -137,6 +145,9 @@ static int cmd_serve(int argc, char **argv)
         app.tls = 1;
     }
 
+    app.store = cli_open_store(store_spec, store_creds, app.data_dir);
+    if (!app.store)
+        goto out;
     db = cli_open_db(app.db_path);
     if (!db)
         goto out;
@@ -155,6 +166,7 @@ static int cmd_serve(int argc, char **argv)
     rc = http_serve(&app) == EV_OK ? 0 : 1;
 out:
     db_close(db);
+    storage_close(app.store);
     tmpl_set_free(app.templates);
     free(app.tls_cert_pem);
     free(app.tls_key_pem);
@@ -181,15 +193,20 @@ static int cmd_migrate(int argc, char **argv)
 
 static int cmd_backup(int argc, char **argv)
 {
-    const char *path = "evitrack.db", *out = NULL;
+    const char *path = "evitrack.db", *out = NULL, *data = "data", *store_spec = NULL;
     for (int i = 0; i < argc;) {
         int got = cli_opt(argc, argv, &i, "db", &path);
+        if (!got)
+            got = cli_opt(argc, argv, &i, "data", &data);
+        if (!got)
+            got = cli_opt(argc, argv, &i, "store", &store_spec);
         if (got < 0)
             return 2;
         if (got)
             continue;
         if (argv[i][0] == '-' || out)
-            return cli_usage_error("backup: unexpected argument %s (usage: backup [--db FILE] OUT)", argv[i]);
+            return cli_usage_error("backup: unexpected argument %s (usage: backup [--db FILE] [--data DIR] "
+                                   "[--store DIR|s3://...] OUT)", argv[i]);
         out = argv[i++];
     }
     if (!out)
@@ -208,6 +225,18 @@ static int cmd_backup(int argc, char **argv)
         return 1;
     }
     printf("backed up %s to %s\n", path, out);
+    /* The evidence files are not in the database: say how to copy them to match
+     * (after the database: blobs never change, so a later copy holds every file
+     * the backup refers to). */
+    if (store_spec && strncmp(store_spec, "s3://", 5) == 0)
+        printf("evidence files stay in %s: copy them after this with\n"
+               "  evitrack store copy --from '%s' --to BACKUP_DIR\n"
+               "or rely on the bucket's own replication and versioning\n",
+               store_spec, store_spec);
+    else
+        printf("evidence files are in %s/blobs/: copy them after this (rsync -a %s/blobs/ BACKUP_DIR/blobs/, or "
+               "evitrack store copy --from %s --to BACKUP_DIR)\n",
+               store_spec ? store_spec : data, store_spec ? store_spec : data, store_spec ? store_spec : data);
     return 0;
 }
 
@@ -220,6 +249,7 @@ static const struct command {
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
     {"gc", evidence_cmd_gc},
+    {"store", storage_cmd},
     {"audit", auditlog_cli},
     {"export", export_cli},
     {"render", tmpl_cli_render},

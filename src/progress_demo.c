@@ -70,7 +70,7 @@ static int64_t evidence(demo_t *d, int64_t learner, const json_t *crit, size_t f
     audit(d, learner, "evidence.create", "evidence", ev, learner, json_pack("{s:s, s:s}", "title", title, "kind", kind));
 
     char hex[65];
-    if (!d->failed && storage_put(d->app->data_dir, text, strlen(text), hex) == EV_OK) {
+    if (!d->failed && storage_put(d->app->store, text, strlen(text), hex) == EV_OK) {
         run(d, "INSERT INTO blobs (sha256, size) VALUES (?, ?) ON CONFLICT DO NOTHING", "ti", hex, (int64_t)strlen(text));
         char *name = fmtalloc("%s.txt", title);
         for (char *p = name; *p; p++)

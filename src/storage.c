@@ -1,4 +1,4 @@
-/* storage.c: the content-addressed evidence store: data/blobs/<2 hex>/<sha256> */
+/* storage.c: the evidence store seam: opening a store, the upload spool, verified reads, copying */
 #define _GNU_SOURCE /* sync_file_range */
 #include "storage.h"
 
@@ -16,6 +16,7 @@
 
 #define HEAD_BYTES 8192
 #define WRITEBACK_STEP (8u << 20)
+#define READ_CHUNK (1u << 18) /* storage_get hands on pieces up to 256 KiB */
 
 struct blob_writer {
     int fd;
@@ -36,21 +37,15 @@ static int ensure_dir(const char *path)
     return EV_ERR;
 }
 
-static int fsync_dir(const char *dir)
+/* Opens a new spool file in tmpdir (made, with its parent, when missing). */
+static blob_writer_t *storage_begin_dir(const char *tmpdir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return EV_ERR;
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? EV_OK : EV_ERR;
-}
-
-blob_writer_t *storage_begin(const char *data_dir)
-{
-    char *tmpdir = fmtalloc("%s/tmp", data_dir);
     blob_writer_t *w = NULL;
-    if (ensure_dir(data_dir) != EV_OK || ensure_dir(tmpdir) != EV_OK)
+    char *parent = xstrdup(tmpdir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = '\0';
+    if ((slash && ensure_dir(parent) != EV_OK) || ensure_dir(tmpdir) != EV_OK)
         goto out;
     unsigned char rnd[16];
     char hex[33];
@@ -68,6 +63,14 @@ blob_writer_t *storage_begin(const char *data_dir)
     }
     sha256_init(&w->sha);
 out:
+    free(parent);
+    return w;
+}
+
+blob_writer_t *storage_begin(const char *data_dir)
+{
+    char *tmpdir = fmtalloc("%s/tmp", data_dir);
+    blob_writer_t *w = storage_begin_dir(tmpdir);
     free(tmpdir);
     return w;
 }
@@ -166,48 +169,85 @@ int storage_valid_hash(const char *s)
     return 1;
 }
 
-char *storage_blob_path(const char *data_dir, const char *sha256_hex)
+const char *storage_strerror(int code)
 {
-    if (!storage_valid_hash(sha256_hex))
+    switch (code) {
+    case EV_OK: return "ok";
+    case STORAGE_NOT_FOUND: return "not in the store";
+    case STORAGE_UNAVAILABLE: return "the store is not answering";
+    case STORAGE_CORRUPT: return "the stored bytes do not match their SHA-256";
+    default: return "store error";
+    }
+}
+
+/* ---- opening ---- */
+
+storage_t *storage_open(const char *spec, const char *creds_file, const char *data_dir, char *err, size_t errlen)
+{
+    storage_t *s = xcalloc(1, sizeof *s);
+    int rc;
+    s->spool_dir = fmtalloc("%s/tmp", data_dir);
+    if (spec && strncmp(spec, "s3://", 5) == 0) {
+        s->ops = &storage_s3_ops;
+        rc = storage_s3_init(s, spec, creds_file, err, errlen);
+    } else {
+        s->ops = &storage_fs_ops;
+        rc = storage_fs_init(s, spec && *spec ? spec : data_dir, err, errlen);
+    }
+    if (rc != EV_OK) {
+        storage_close(s);
         return NULL;
-    return fmtalloc("%s/blobs/%.2s/%s", data_dir, sha256_hex, sha256_hex);
+    }
+    return s;
 }
 
-int storage_promote(const char *data_dir, const char *tmp_path, const char *sha256_hex, int *created)
+void storage_close(storage_t *s)
 {
-    int result = EV_ERR;
-    char *blobs = fmtalloc("%s/blobs", data_dir);
-    char *dir = fmtalloc("%s/blobs/%.2s", data_dir, sha256_hex);
-    char *dest = storage_blob_path(data_dir, sha256_hex);
-    if (created)
-        *created = 0;
-    if (!dest || ensure_dir(blobs) != EV_OK || ensure_dir(dir) != EV_OK)
-        goto out;
-    struct stat sb;
-    if (stat(dest, &sb) == 0) { /* identical content is stored once */
+    if (!s)
+        return;
+    if (s->ops && s->ops->close)
+        s->ops->close(s);
+    free(s->spool_dir);
+    free(s->root);
+    free(s->desc);
+    free(s);
+}
+
+const char *storage_kind(const storage_t *s)
+{
+    return s->ops->name;
+}
+
+/* ---- writing ---- */
+
+int storage_put_file(storage_t *s, const char *tmp_path, const char *sha, uint64_t size, int *created)
+{
+    int c = 0, rc;
+    if (!storage_valid_hash(sha)) {
         unlink(tmp_path);
-        result = EV_OK;
-        goto out;
+        return EV_ERR;
     }
-    if (rename(tmp_path, dest) != 0) {
-        ev_log("storage: cannot move %s into the store: %s", tmp_path, strerror(errno));
-        goto out;
+    rc = s->ops->put(s, tmp_path, sha, size, &c);
+    if (rc == EV_OK && !c) {
+        /* Already stored: refresh its time so a gc running before the database
+         * records the new reference cannot take it. */
+        int t = s->ops->touch(s, sha);
+        if (t != EV_OK) {
+            ev_log("storage: refreshing %s: %s", sha, storage_strerror(t));
+            rc = t == STORAGE_NOT_FOUND ? EV_ERR : t;
+        }
     }
-    if (fsync_dir(dir) != EV_OK)
-        goto out;
+    if (rc != EV_OK)
+        ev_log("storage: storing %s in %s failed: %s", sha, s->desc, storage_strerror(rc));
+    unlink(tmp_path);
     if (created)
-        *created = 1;
-    result = EV_OK;
-out:
-    free(blobs);
-    free(dir);
-    free(dest);
-    return result;
+        *created = c;
+    return rc;
 }
 
-int storage_put(const char *data_dir, const void *data, size_t len, char sha256_hex[65])
+int storage_put(storage_t *s, const void *data, size_t len, char sha256_hex[65])
 {
-    blob_writer_t *w = storage_begin(data_dir);
+    blob_writer_t *w = storage_begin_dir(s->spool_dir);
     char *tmp = NULL;
     uint64_t size;
     if (!w)
@@ -218,9 +258,238 @@ int storage_put(const char *data_dir, const void *data, size_t len, char sha256_
     }
     if (storage_finish(w, &tmp, sha256_hex, &size) != EV_OK)
         return EV_ERR;
-    int rc = storage_promote(data_dir, tmp, sha256_hex, NULL);
-    if (rc != EV_OK)
-        unlink(tmp);
+    int rc = storage_put_file(s, tmp, sha256_hex, size, NULL);
     free(tmp);
     return rc;
+}
+
+/* ---- reading ---- */
+
+struct storage_reader {
+    storage_t *s;
+    void *rd;
+    int verify;          /* the whole blob is read: check its hash at the end */
+    uint64_t remaining;  /* bytes still to come */
+    struct sha256_ctx sha;
+    char expect[65];
+};
+
+/* Compares the hash of what was read with the blob's name. */
+static int reader_check(storage_reader_t *r)
+{
+    unsigned char digest[SHA256_DIGEST_SIZE];
+    char hex[65];
+    sha256_digest(&r->sha, sizeof digest, digest);
+    util_hex(digest, sizeof digest, hex);
+    r->verify = 0;
+    if (strcmp(hex, r->expect) != 0) {
+        ev_log("storage: blob %s in %s reads back as %s: refusing it", r->expect, r->s->desc, hex);
+        return STORAGE_CORRUPT;
+    }
+    return EV_OK;
+}
+
+int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len, uint64_t size,
+                      storage_reader_t **out)
+{
+    *out = NULL;
+    if (!storage_valid_hash(sha))
+        return STORAGE_NOT_FOUND;
+    if (off > size)
+        return EV_ERR;
+    if (len > size - off)
+        len = size - off;
+    storage_reader_t *r = xcalloc(1, sizeof *r);
+    r->s = s;
+    r->remaining = len;
+    r->verify = off == 0 && len == size;
+    snprintf(r->expect, sizeof r->expect, "%s", sha);
+    sha256_init(&r->sha);
+    int rc = EV_OK;
+    if (len > 0)
+        rc = s->ops->open_read(s, sha, off, len, &r->rd);
+    if (rc != EV_OK) {
+        free(r);
+        return rc;
+    }
+    *out = r;
+    return EV_OK;
+}
+
+long storage_read(storage_reader_t *r, void *buf, size_t cap)
+{
+    if (r->remaining == 0)
+        return r->verify ? (reader_check(r) == EV_OK ? 0 : STORAGE_CORRUPT) : 0;
+    if (cap > r->remaining)
+        cap = (size_t)r->remaining;
+    long n = r->s->ops->read(r->rd, buf, cap);
+    if (n == 0) {
+        ev_log("storage: blob %s in %s ended early", r->expect, r->s->desc);
+        return EV_ERR;
+    }
+    if (n < 0)
+        return n;
+    r->remaining -= (uint64_t)n;
+    if (r->verify) {
+        sha256_update(&r->sha, (size_t)n, buf);
+        /* The last piece is handed on only once the whole blob has checked out, so a
+         * corrupt file never reaches a client complete. */
+        if (r->remaining == 0 && reader_check(r) != EV_OK)
+            return STORAGE_CORRUPT;
+    }
+    return n;
+}
+
+void storage_close_read(storage_reader_t *r)
+{
+    if (!r)
+        return;
+    if (r->rd)
+        r->s->ops->close_read(r->rd);
+    free(r);
+}
+
+int storage_get(storage_t *s, const char *sha, uint64_t off, uint64_t len, storage_sink_fn fn, void *ctx)
+{
+    storage_stat_t st;
+    storage_reader_t *r = NULL;
+    char *chunk = NULL;
+    int rc = storage_stat(s, sha, &st);
+    if (rc != EV_OK)
+        goto out;
+    rc = storage_open_read(s, sha, off, len, st.size, &r);
+    if (rc != EV_OK)
+        goto out;
+    chunk = xmalloc(READ_CHUNK);
+    for (;;) {
+        long n = storage_read(r, chunk, READ_CHUNK);
+        if (n < 0) {
+            rc = (int)n;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (fn && fn(ctx, chunk, (size_t)n) != EV_OK) {
+            rc = EV_ERR;
+            break;
+        }
+    }
+out:
+    free(chunk);
+    storage_close_read(r);
+    return rc;
+}
+
+int storage_stat(storage_t *s, const char *sha, storage_stat_t *st)
+{
+    memset(st, 0, sizeof *st);
+    if (!storage_valid_hash(sha))
+        return STORAGE_NOT_FOUND;
+    return s->ops->stat(s, sha, st);
+}
+
+int storage_touch(storage_t *s, const char *sha)
+{
+    return storage_valid_hash(sha) ? s->ops->touch(s, sha) : STORAGE_NOT_FOUND;
+}
+
+int storage_list(storage_t *s, storage_list_fn fn, void *ctx)
+{
+    return s->ops->list(s, fn, ctx);
+}
+
+int storage_remove(storage_t *s, const char *key)
+{
+    return s->ops->remove(s, key);
+}
+
+/* ---- copying between stores ---- */
+
+typedef struct copy_job {
+    storage_t *from, *to;
+    int verbose;
+    int64_t copied, present, failed;
+} copy_job_t;
+
+static int copy_sink(void *ctx, const void *data, size_t len)
+{
+    return storage_write(ctx, data, len);
+}
+
+/* Copies one blob: read from the source (verified) into the spool, check the
+ * spool's own hash, then store it (the destination verifies it again). */
+static int copy_one(void *ctx, const char *key, const char *sha, const storage_stat_t *st)
+{
+    copy_job_t *j = ctx;
+    storage_stat_t dst;
+    int rc;
+    (void)st;
+    if (!sha) {
+        if (j->verbose)
+            printf("skipped %s (not a blob name)\n", key);
+        return EV_OK;
+    }
+    rc = storage_stat(j->to, sha, &dst);
+    if (rc == EV_OK) {
+        /* Already there: read it back whole, which checks its hash. */
+        rc = storage_get(j->to, sha, 0, UINT64_MAX, NULL, NULL);
+        if (rc == EV_OK) {
+            j->present++;
+            if (j->verbose)
+                printf("present %s (verified)\n", sha);
+            return EV_OK;
+        }
+        if (rc != STORAGE_CORRUPT)
+            goto fail;
+        /* A corrupt copy at the destination is replaced below only where the
+         * backend allows (fs never overwrites): report it. */
+        goto fail;
+    }
+    if (rc != STORAGE_NOT_FOUND)
+        goto fail;
+    blob_writer_t *w = storage_begin_dir(j->to->spool_dir);
+    if (!w) {
+        rc = EV_ERR;
+        goto fail;
+    }
+    rc = storage_get(j->from, sha, 0, UINT64_MAX, copy_sink, w);
+    if (rc != EV_OK) {
+        storage_abort(w);
+        goto fail;
+    }
+    char *tmp = NULL, got[65];
+    uint64_t size;
+    if (storage_finish(w, &tmp, got, &size) != EV_OK) {
+        rc = EV_ERR;
+        goto fail;
+    }
+    if (strcmp(got, sha) != 0) {
+        unlink(tmp);
+        free(tmp);
+        rc = STORAGE_CORRUPT;
+        goto fail;
+    }
+    rc = storage_put_file(j->to, tmp, sha, size, NULL);
+    free(tmp);
+    if (rc != EV_OK)
+        goto fail;
+    j->copied++;
+    if (j->verbose)
+        printf("copied %s (%llu bytes, verified)\n", sha, (unsigned long long)size);
+    return EV_OK;
+fail:
+    j->failed++;
+    fprintf(stderr, "evitrack: store copy: %s: %s\n", sha, storage_strerror(rc));
+    /* A store that stopped answering ends the copy; a bad blob does not. */
+    return rc == STORAGE_UNAVAILABLE ? EV_ERR : EV_OK;
+}
+
+int storage_copy_all(storage_t *from, storage_t *to, int verbose, int64_t *copied, int64_t *present, int64_t *failed)
+{
+    copy_job_t j = {.from = from, .to = to, .verbose = verbose};
+    int rc = storage_list(from, copy_one, &j);
+    *copied = j.copied;
+    *present = j.present;
+    *failed = j.failed;
+    return rc == EV_OK && j.failed == 0 ? EV_OK : EV_ERR;
 }

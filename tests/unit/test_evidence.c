@@ -32,6 +32,12 @@ static void age(const char *path, int ago)
     utimensat(0, path, ts, 0);
 }
 
+/* Where the directory store keeps blob sha (caller frees). */
+static char *blob_path(const char *data, const char *sha)
+{
+    return fmtalloc("%s/blobs/%.2s/%s", data, sha, sha);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/test_evidence_XXXXXX";
@@ -40,6 +46,8 @@ int main(void)
     char *data = fmtalloc("%s/data", dir);
     mkdir(data, 0700);
     char err[256] = "";
+    storage_t *store = storage_open(NULL, NULL, data, err, sizeof err);
+    CHECK(store != NULL);
     db_t *db = db_open(db_path);
     CHECK(db != NULL);
     CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
@@ -65,7 +73,7 @@ int main(void)
     static const char note[] = "A plain note about the day.\n";
     evidence_file_in_t files[] = {{"report.pdf", pdf, sizeof pdf - 1}, {"dir/../note.txt", note, sizeof note - 1}};
     int64_t id = 0;
-    CHECK_INT(evidence_create_text(db, data, 1, "  Day one  ", "reflective_account", "desc", "I learned.", "2026-02-01",
+    CHECK_INT(evidence_create_text(db, store, 1, "  Day one  ", "reflective_account", "desc", "I learned.", "2026-02-01",
                                    files, 2, &id),
               EV_OK);
     CHECK(id > 0);
@@ -80,7 +88,7 @@ int main(void)
     CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 1), "name")), "note.txt");
     CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 1), "mime")), "text/plain");
     CHECK_INT(json_integer_value(json_object_get(json_array_get(rows, 1), "download_only")), 1);
-    char *blob = storage_blob_path(data, json_string_value(json_object_get(json_array_get(rows, 0), "sha256")));
+    char *blob = blob_path(data, json_string_value(json_object_get(json_array_get(rows, 0), "sha256")));
     CHECK(blob && exists(blob));
     json_decref(rows);
     CHECK_INT(db_int(db, "SELECT count(*) FROM audit_events WHERE action = 'evidence.create' AND entity_id = ?", 0, "i", id),
@@ -89,9 +97,9 @@ int main(void)
     /* refused content, bad kind, bad date: nothing created */
     int64_t bad = 0;
     evidence_file_in_t html[] = {{"x.txt", "<html><body>x</body></html>\n", 28}};
-    CHECK_INT(evidence_create_text(db, data, 1, "Bad", "product", NULL, NULL, NULL, html, 1, &bad), EV_ERR);
-    CHECK_INT(evidence_create_text(db, data, 1, "Bad", "essay", NULL, "x", NULL, NULL, 0, &bad), EV_ERR);
-    CHECK_INT(evidence_create_text(db, data, 1, "Bad", "product", NULL, "x", "2026-02-30", NULL, 0, &bad), EV_ERR);
+    CHECK_INT(evidence_create_text(db, store, 1, "Bad", "product", NULL, NULL, NULL, html, 1, &bad), EV_ERR);
+    CHECK_INT(evidence_create_text(db, store, 1, "Bad", "essay", NULL, "x", NULL, NULL, 0, &bad), EV_ERR);
+    CHECK_INT(evidence_create_text(db, store, 1, "Bad", "product", NULL, "x", "2026-02-30", NULL, 0, &bad), EV_ERR);
     CHECK_INT(db_int(db, "SELECT count(*) FROM evidence", 0, ""), 1);
 
     /* map across two units; a criterion of another qualification is refused whole */
@@ -119,7 +127,7 @@ int main(void)
     /* inside the caller's transaction: rolled back with it */
     int64_t id2 = 0;
     CHECK_INT(db_begin(db), EV_OK);
-    CHECK_INT(evidence_create_text(db, data, 1, "Rolled back", "witness_testimony", NULL, "Seen.", NULL, NULL, 0, &id2),
+    CHECK_INT(evidence_create_text(db, store, 1, "Rolled back", "witness_testimony", NULL, "Seen.", NULL, NULL, 0, &id2),
               EV_OK);
     CHECK_INT(db_rollback(db), EV_OK);
     CHECK_INT(db_int(db, "SELECT count(*) FROM evidence WHERE title = 'Rolled back'", 0, ""), 0);
@@ -133,8 +141,8 @@ int main(void)
     /* gc: an orphan blob (no row) and a stale temporary file go once out of the grace
      * period; referenced blobs stay */
     char orphan_hash[65];
-    CHECK_INT(storage_put(data, "orphan bytes", 12, orphan_hash), EV_OK);
-    char *orphan = storage_blob_path(data, orphan_hash);
+    CHECK_INT(storage_put(store, "orphan bytes", 12, orphan_hash), EV_OK);
+    char *orphan = blob_path(data, orphan_hash);
     char *tmpdir = fmtalloc("%s/tmp", data);
     mkdir(tmpdir, 0700);
     char *stale = fmtalloc("%s/upload-stale", tmpdir);
@@ -145,18 +153,18 @@ int main(void)
         fclose(f);
     }
     evidence_gc_stats_t gs;
-    CHECK_INT(evidence_gc(db, data, 3600, 0, &gs), EV_OK);
+    CHECK_INT(evidence_gc(db, store, 3600, 0, &gs), EV_OK);
     CHECK_INT(gs.blobs_removed, 0); /* all recent */
     CHECK(exists(orphan));
     CHECK(exists(stale));
     age(orphan, 7200);
     age(stale, 7200);
     age(blob, 7200);
-    CHECK_INT(evidence_gc(db, data, 3600, 1, &gs), EV_OK); /* dry run */
+    CHECK_INT(evidence_gc(db, store, 3600, 1, &gs), EV_OK); /* dry run */
     CHECK_INT(gs.blobs_removed, 1);
     CHECK_INT(gs.tmp_removed, 1);
     CHECK(exists(orphan));
-    CHECK_INT(evidence_gc(db, data, 3600, 0, &gs), EV_OK);
+    CHECK_INT(evidence_gc(db, store, 3600, 0, &gs), EV_OK);
     CHECK_INT(gs.blobs_removed, 1);
     CHECK_INT(gs.bytes_removed, 12);
     CHECK_INT(gs.tmp_removed, 1);
@@ -166,7 +174,7 @@ int main(void)
 
     /* a deleted item's blob: its row goes at once, its file after the grace period */
     CHECK_INT(db_exec(db, "DELETE FROM evidence_criteria; DELETE FROM evidence_files;"), EV_OK);
-    CHECK_INT(evidence_gc(db, data, 0, 0, &gs), EV_OK);
+    CHECK_INT(evidence_gc(db, store, 0, 0, &gs), EV_OK);
     CHECK(gs.rows_removed >= 2);
     CHECK_INT(gs.blobs_removed, 2);
     CHECK(!exists(blob));
@@ -177,6 +185,7 @@ int main(void)
     free(tmpdir);
     free(blob);
     db_close(db);
+    storage_close(store);
     char *cmd = fmtalloc("rm -rf '%s'", dir);
     CHECK_INT(system(cmd), 0);
     free(cmd);
