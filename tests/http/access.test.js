@@ -176,8 +176,7 @@ before(async () => {
   // unit sign-off.
   const content = Buffer.from('access test evidence file\n');
   const sha = crypto.createHash('sha256').update(content).digest('hex');
-  fs.mkdirSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2)), {recursive: true});
-  fs.writeFileSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2), sha), content);
+  srv.blobWrite(sha, content);
   srv.sql(`INSERT OR IGNORE INTO blobs (sha256, size) VALUES ('${sha}', ${content.length})`);
   for (const [lk, l] of Object.entries(LEARNERS)) {
     const learnerId = Number(srv.sql(`SELECT id FROM users WHERE email = '${l.email}'`));

@@ -119,7 +119,6 @@ async function tmpLeft(dir, wait = false) {
   return filesUnder(dir);
 }
 
-const blobsDir = () => path.join(srv.dataDir, 'blobs');
 const tmpDir = () => path.join(srv.dataDir, 'tmp');
 const rowCount = (table) => Number(srv.sql(`SELECT count(*) FROM ${table}`));
 
@@ -142,8 +141,7 @@ describe('uploads', () => {
     assert.equal(f.mime, 'text/plain');
     assert.equal(r.json.status, 'draft');
     // stored content-addressed
-    const blob = path.join(blobsDir(), f.sha256.slice(0, 2), f.sha256);
-    assert.deepEqual(fs.readFileSync(blob), data);
+    assert.deepEqual(srv.blobRead(f.sha256), data);
     // served back
     const g = await ann.get(`/api/v1/evidence/${r.json.id}/files/${f.id}`);
     assertStatus(g, 200);
@@ -260,13 +258,13 @@ describe('uploads', () => {
     const h = sha256(pdf);
     assert.equal(a.json.files[0].sha256, h);
     assert.equal(b.json.files[0].sha256, h);
-    assert.equal(filesUnder(blobsDir()).filter((p) => p.endsWith(h)).length, 1);
+    assert.equal(srv.blobs().filter((b) => b === h).length, 1);
     assert.equal(rowCount(`blobs WHERE sha256 = '${h}'`), 1);
     assert.equal(rowCount(`evidence_files WHERE sha256 = '${h}'`), 3);
   });
 
   test('HTML, SVG and scripts are refused (415) and nothing is kept', async () => {
-    const before = filesUnder(blobsDir());
+    const before = srv.blobs();
     const rows = rowCount('evidence');
     for (const [name, data] of [
       ['page.txt', '<!DOCTYPE html><html><body><script>alert(1)</script></body></html>\n'],
@@ -279,7 +277,7 @@ describe('uploads', () => {
       assert.equal(r.json.error.code, 'unsupported_type');
       assert.ok(r.json.error.message.includes(name), r.json.error.message);
     }
-    assert.deepEqual(filesUnder(blobsDir()), before);
+    assert.deepEqual(srv.blobs(), before);
     assert.deepEqual(await tmpLeft(tmpDir()), []);
     assert.equal(rowCount('evidence'), rows);
   });
@@ -330,7 +328,7 @@ describe('limits and bad bodies', () => {
 
   const nothingKept = async (s, rows, wait = false) => {
     assert.deepEqual(await tmpLeft(path.join(s.dataDir, 'tmp'), wait), []);
-    assert.deepEqual(filesUnder(path.join(s.dataDir, 'blobs')), []);
+    assert.deepEqual(s.blobs(), []);
     assert.deepEqual(filesUnder(path.join(s.dataDir, 'tmp')), []);
     assert.equal(Number(s.sql('SELECT count(*) FROM evidence')), rows);
     assert.equal(Number(s.sql('SELECT count(*) FROM evidence_files')), 0);
@@ -649,11 +647,11 @@ describe('who may do what', () => {
   });
 
   test('without the CSRF token an upload is refused and nothing kept', async () => {
-    const before = filesUnder(blobsDir());
+    const before = srv.blobs();
     const r = await ann.upload('/api/v1/evidence', {title: 'CSRF', kind: 'product'},
       [{name: 'z.pdf', data: Buffer.concat([Buffer.from('%PDF-1.4\n'), crypto.randomBytes(3000)])}], {csrf: false});
     assertStatus(r, 403);
-    assert.deepEqual(filesUnder(blobsDir()), before);
+    assert.deepEqual(srv.blobs(), before);
     assert.deepEqual(await tmpLeft(tmpDir()), []);
   });
 });
@@ -762,9 +760,9 @@ describe('lists, pages and gc', () => {
     const d = await ann.del(`/api/v1/evidence/${a.json.id}`);
     assertStatus(d, 200);
     assertStatus(await ann.get(`/api/v1/evidence/${a.json.id}`), 404);
-    const goneBlob = path.join(blobsDir(), sha256(unique).slice(0, 2), sha256(unique));
-    const keptBlob = path.join(blobsDir(), sha256(keep).slice(0, 2), sha256(keep));
-    assert.ok(fs.existsSync(goneBlob));
+    const goneBlob = sha256(unique);
+    const keptBlob = sha256(keep);
+    assert.ok(srv.blobExists(goneBlob));
     // a stray temporary file, old enough to be stale
     fs.mkdirSync(tmpDir(), {recursive: true});
     const stray = path.join(tmpDir(), 'stray-upload');
@@ -774,13 +772,13 @@ describe('lists, pages and gc', () => {
     // within the grace period nothing goes
     const dry = await srv.run(['gc']);
     assert.equal(dry.code, 0, dry.stderr);
-    assert.ok(fs.existsSync(goneBlob));
+    assert.ok(srv.blobExists(goneBlob));
     assert.ok(!fs.existsSync(stray), 'a 3-hour-old temporary file is stale');
     const g = await srv.run(['gc', '--grace-minutes', '0']);
     assert.equal(g.code, 0, g.stderr);
     assert.match(g.stdout, /removed [1-9]\d* unreferenced blob/);
-    assert.ok(!fs.existsSync(goneBlob), 'the deleted item\'s blob is collected');
-    assert.ok(fs.existsSync(keptBlob), 'a referenced blob stays');
+    assert.ok(!srv.blobExists(goneBlob), 'the deleted item\'s blob is collected');
+    assert.ok(srv.blobExists(keptBlob), 'a referenced blob stays');
     assert.equal(rowCount(`blobs WHERE sha256 = '${sha256(unique)}'`), 0);
     const still = await ann.get(`/api/v1/evidence/${b.json.id}/files/${b.json.files[0].id}`);
     assert.deepEqual(still.body, keep);

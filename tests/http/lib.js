@@ -70,8 +70,52 @@ function appendCapped(buf, chunk, max) {
   return buf.length > max ? buf.slice(buf.length - max) : buf;
 }
 
-/* Commands that take --data besides --db (srv.run adds both). */
+/* Commands that take --data besides --db (srv.run adds both, and --store in S3 mode). */
 const DATA_COMMANDS = new Set(['export', 'serve', 'gc']);
+
+/*
+ * S3 mode: when EVITRACK_TEST_S3_DIR names a running test gateway (tests/s3/ceph.sh start
+ * DIR, which tests/run-all.sh does), every server gets its own new bucket there and runs
+ * with `--store s3://BUCKET?endpoint=...`; the blob helpers below (srv.blobs(),
+ * srv.blobRead() ...) then look in the bucket instead of DATA/blobs. Unset: the default
+ * directory store.
+ */
+const S3_DIR = process.env.EVITRACK_TEST_S3_DIR || '';
+const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/* The gateway's endpoint and test keys, from DIR/env. */
+function s3Env() {
+  const env = {};
+  for (const line of fs.readFileSync(path.join(S3_DIR, 'env'), 'utf8').split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(line.trim());
+    if (m) env[m[1]] = m[2];
+  }
+  return env;
+}
+
+/* curl --aws-sigv4 against the test gateway; returns {status, body (Buffer)}. */
+function s3Curl(method, urlPath, {body, sha, headers = []} = {}) {
+  const e = s3Env();
+  const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '--aws-sigv4', 'aws:amz:us-east-1:s3',
+    '-u', `${e.AWS_ACCESS_KEY_ID}:${e.AWS_SECRET_ACCESS_KEY}`, '-X', method,
+    '-H', `x-amz-content-sha256: ${sha || EMPTY_SHA}`];
+  for (const h of headers) args.push('-H', h);
+  if (body) args.push('--data-binary', '@-', '-H', 'Content-Type: application/octet-stream');
+  args.push(`${e.EVITRACK_S3_ENDPOINT}${urlPath}`);
+  const r = spawnSync('curl', args, {input: body, maxBuffer: 1 << 30, timeout: 60000});
+  if (r.error) throw new Error(`curl could not run: ${r.error.message}`);
+  const out = r.stdout;
+  const nl = out.lastIndexOf(10);
+  return {status: Number(out.subarray(nl + 1).toString()), body: out.subarray(0, nl)};
+}
+
+/* A new bucket for one server. */
+function s3NewBucket() {
+  const name = `evt-${crypto.randomBytes(8).toString('hex')}`;
+  const r = s3Curl('PUT', `/${name}`);
+  if (r.status !== 200) throw new Error(`creating bucket ${name}: HTTP ${r.status} ${r.body}`);
+  return name;
+}
 /* Commands whose second word is a subcommand ("user add", "audit verify"). */
 const TWO_WORD_COMMANDS = new Set(['user', 'audit', 'enrolment', 'db']);
 
@@ -92,14 +136,25 @@ async function startServer(opts = {}) {
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir);
   const argv = ['serve', '--db', dbPath, '--data', dataDir, '--listen', '127.0.0.1', '--port', '0'];
+  let store = null;
+  let storeEnv = {};
+  if (S3_DIR && !args.includes('--store')) {
+    const e = s3Env();
+    store = {bucket: s3NewBucket(), endpoint: e.EVITRACK_S3_ENDPOINT};
+    store.spec = `s3://${store.bucket}?endpoint=${store.endpoint}&region=us-east-1`;
+    storeEnv = {AWS_ACCESS_KEY_ID: e.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: e.AWS_SECRET_ACCESS_KEY};
+    argv.push('--store', store.spec);
+  }
   if (demo) argv.push('--demo');
   argv.push(...args);
   const child = spawn(bin, argv, {
     cwd,
-    env: {...process.env, ...env},
+    env: {...process.env, ...storeEnv, ...env},
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const srv = new Server({child, dir, dbPath, dataDir, bin, argv});
+  srv.store = store;
+  srv.storeEnv = storeEnv;
   live.add(srv);
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
@@ -210,9 +265,74 @@ class Server {
     if (opts.db !== false && !argv.includes('--db')) extra.push('--db', this.dbPath);
     if ((opts.data || DATA_COMMANDS.has(argv[0])) && opts.data !== false && !argv.includes('--data')) {
       extra.push('--data', this.dataDir);
+      if (this.store && !argv.includes('--store')) extra.push('--store', this.store.spec);
     }
     if (argv.length) argv.splice(Math.min(words, argv.length), 0, ...extra);
-    return runBinary(this.bin, argv, {input, env, timeoutMs, cwd: ROOT});
+    return runBinary(this.bin, argv, {input, env: {...this.storeEnv, ...env}, timeoutMs, cwd: ROOT});
+  }
+
+  /* ---- the evidence store, whichever backend the server runs on ---- */
+
+  /* Every stored blob's SHA-256, sorted. */
+  blobs() {
+    if (!this.store) {
+      const root = path.join(this.dataDir, 'blobs');
+      const out = [];
+      if (!fs.existsSync(root)) return out;
+      for (const d of fs.readdirSync(root)) {
+        for (const f of fs.readdirSync(path.join(root, d))) out.push(f);
+      }
+      return out.sort();
+    }
+    const out = [];
+    let marker = '';
+    for (;;) {
+      const r = s3Curl('GET', `/${this.store.bucket}?${marker ? `marker=${marker}&` : ''}max-keys=1000`);
+      if (r.status !== 200) throw new Error(`listing ${this.store.bucket}: HTTP ${r.status}`);
+      const text = r.body.toString();
+      const keys = [...text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
+      out.push(...keys);
+      if (!/<IsTruncated>true</.test(text) || !keys.length) break;
+      marker = keys[keys.length - 1];
+    }
+    return out.sort();
+  }
+
+  /* The bytes of blob sha, or null when it is not stored. */
+  blobRead(sha) {
+    if (!this.store) {
+      const p = path.join(this.dataDir, 'blobs', sha.slice(0, 2), sha);
+      return fs.existsSync(p) ? fs.readFileSync(p) : null;
+    }
+    const r = s3Curl('GET', `/${this.store.bucket}/${sha}`);
+    if (r.status === 404) return null;
+    if (r.status !== 200) throw new Error(`reading ${sha}: HTTP ${r.status}`);
+    return r.body;
+  }
+
+  blobExists(sha) { return this.blobRead(sha) !== null; }
+
+  /* Removes blob sha from the store (tests of a missing file). */
+  blobDelete(sha) {
+    if (!this.store) {
+      fs.rmSync(path.join(this.dataDir, 'blobs', sha.slice(0, 2), sha), {force: true});
+      return;
+    }
+    const r = s3Curl('DELETE', `/${this.store.bucket}/${sha}`);
+    if (r.status !== 204 && r.status !== 200) throw new Error(`deleting ${sha}: HTTP ${r.status}`);
+  }
+
+  /* Stores (or overwrites: tests that plant or corrupt files) blob sha with data. */
+  blobWrite(sha, data) {
+    data = Buffer.from(data);
+    if (!this.store) {
+      fs.mkdirSync(path.join(this.dataDir, 'blobs', sha.slice(0, 2)), {recursive: true});
+      fs.writeFileSync(path.join(this.dataDir, 'blobs', sha.slice(0, 2), sha), data);
+      return;
+    }
+    const h = crypto.createHash('sha256').update(data).digest('hex');
+    const r = s3Curl('PUT', `/${this.store.bucket}/${sha}`, {body: data, sha: h});
+    if (r.status !== 200) throw new Error(`writing ${sha}: HTTP ${r.status} ${r.body}`);
   }
 
   /* Runs one SQL statement (or several) with the sqlite3 CLI on this server's database
@@ -573,6 +693,8 @@ function assertStatus(r, status, what = '') {
 
 module.exports = {
   startServer,
+  S3_DIR,
+  s3Curl,
   runCli,
   binPath,
   assertStatus,

@@ -371,9 +371,8 @@ test('evitrack export on the command line', async () => {
 test('a blob missing from the store leaves a note in its place, not a failed export', async () => {
   const f = srv.sqlRows(`SELECT f.sha256, f.id, f.evidence_id FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id
     WHERE e.learner_id = ${CHLOE} ORDER BY f.id LIMIT 1`)[0];
-  const blob = path.join(srv.dataDir, 'blobs', f.sha256.slice(0, 2), f.sha256);
-  const saved = fs.readFileSync(blob);
-  fs.unlinkSync(blob);
+  const saved = srv.blobRead(f.sha256);
+  srv.blobDelete(f.sha256);
   try {
     const r = await admin.get(`/api/v1/learners/${CHLOE}/export`);
     assertStatus(r, 200);
@@ -384,6 +383,6 @@ test('a blob missing from the store leaves a note in its place, not a failed exp
     assert.match(m.missing[0], new RegExp(`^evidence/${f.evidence_id}/${f.id}-`));
     assert.match(fs.readFileSync(path.join(dir, m.missing[0]), 'utf8'), /missing from the store/);
   } finally {
-    fs.writeFileSync(blob, saved);
+    srv.blobWrite(f.sha256, saved);
   }
 });
