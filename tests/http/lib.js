@@ -97,7 +97,7 @@ function s3Env() {
 function s3Curl(method, urlPath, {body, sha, headers = []} = {}) {
   const e = s3Env();
   const args = ['-s', '-o', '-', '-w', '\n%{http_code}', '--aws-sigv4', 'aws:amz:us-east-1:s3',
-    '-u', `${e.AWS_ACCESS_KEY_ID}:${e.AWS_SECRET_ACCESS_KEY}`, '-X', method,
+    '-u', `${e.AWS_ACCESS_KEY_ID}:${e.AWS_SECRET_ACCESS_KEY}`, ...(method === 'HEAD' ? ['-I'] : ['-X', method]),
     '-H', `x-amz-content-sha256: ${sha || EMPTY_SHA}`];
   for (const h of headers) args.push('-H', h);
   if (body) args.push('--data-binary', '@-', '-H', 'Content-Type: application/octet-stream');

@@ -12,6 +12,10 @@
 #   ceph.sh stop-rgw DIR     stops only the gateway (fault tests: a store that is down)
 #   ceph.sh start-rgw DIR    starts the gateway again on the same port and waits for it
 #   ceph.sh bucket DIR NAME  creates bucket NAME (signed with curl --aws-sigv4)
+#   ceph.sh rgw-start DIR ID an extra gateway client.rgw.ID on the same cluster (a free port
+#                            the first time, the same one after); prints its port. Fault
+#                            tests stop and restart their own without disturbing others.
+#   ceph.sh rgw-stop DIR ID [SIGNAL]   stops it (SIGNAL: STOP/CONT to freeze and resume)
 set -euo pipefail
 cmd=${1:?usage: ceph.sh start|stop|stop-rgw|start-rgw DIR}
 dir=${2:?usage: ceph.sh $cmd DIR}
@@ -95,6 +99,7 @@ bluestore_block_db_create = false
 bluestore_block_wal_create = false
 osd_max_object_name_len = 460
 osd_max_object_namespace_len = 64
+osd_memory_target = 1073741824
 [client.rgw.a]
 rgw_frontends = beast endpoint=127.0.0.1:$rgw_port
 rgw_data = $dir/rgw
@@ -136,6 +141,31 @@ stop-rgw)
     ;;
 start-rgw)
     start_rgw
+    ;;
+rgw-start)
+    id=${3:?usage: ceph.sh rgw-start DIR ID}
+    [[ "$id" =~ ^[a-z0-9]+$ ]] || { echo "ceph.sh: gateway id must be [a-z0-9]+" >&2; exit 2; }
+    if [ ! -f "$dir/rgw-$id.port" ]; then
+        free_port >"$dir/rgw-$id.port"
+        C auth get-or-create "client.rgw.$id" mon 'allow rw' osd 'allow rwx' -o "$dir/keyring.rgw.$id" >/dev/null
+    fi
+    port=$(cat "$dir/rgw-$id.port")
+    radosgw -c "$conf" -n "client.rgw.$id" --keyring "$dir/keyring.rgw.$id" \
+        --rgw_frontends "beast endpoint=127.0.0.1:$port" --rgw_data "$dir/rgw"
+    for _ in $(seq 240); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && { echo "$port"; exit 0; }
+        sleep 0.25
+    done
+    echo "ceph.sh: gateway $id did not answer on port $port" >&2
+    exit 1
+    ;;
+rgw-stop)
+    id=${3:?usage: ceph.sh rgw-stop DIR ID [SIGNAL]}
+    pidf="$dir/run/client.rgw.$id.pid"
+    case "${4:-TERM}" in
+    TERM) stop_pid "$pidf" ;;
+    *) [ -f "$pidf" ] && kill -"$4" "$(cat "$pidf")" ;;
+    esac
     ;;
 bucket)
     name=${3:?usage: ceph.sh bucket DIR NAME}
