@@ -12,7 +12,10 @@ RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libja
 # libclang-rt-14-dev: the fuzzer and sanitizer runtimes clang-14 links (not pulled in
 # without recommends); fonts-dejavu-extra: the fonts the machines' images have, so page
 # layout in the browser tests is the same everywhere.
-TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev)
+# ceph-mon ceph-osd radosgw: a one-node Ceph with its S3 gateway for the S3 store tests
+# (tests/s3/ceph.sh); the fake S3 servers on npm do not check payload hashes.
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev
+  ceph-mon ceph-osd radosgw)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
 

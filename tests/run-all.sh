@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # tests/run-all.sh: the one test command: installs what is missing (scripts/install-deps.sh),
 # builds build/ (warnings as errors) and build-asan/ (AddressSanitizer + UBSan), runs every
-# ctest in build/ and the unit + http tests in build-asan/, and exits non-zero on any failure.
-#   bash tests/run-all.sh [--no-install] [--no-asan]
+# ctest in build/ and the unit + http tests in build-asan/, then the unit, http and s3 tests
+# again with the evidence store in S3 (a throw-away Ceph RADOS Gateway on loopback, started
+# in the background while the builds run: tests/s3/ceph.sh), and exits non-zero on any failure.
+#   bash tests/run-all.sh [--no-install] [--no-asan] [--no-s3]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 INSTALL=1
 ASAN=1
+S3=1
 for a in "$@"; do
   case "$a" in
     --no-install) INSTALL=0 ;;
     --no-asan) ASAN=0 ;;
+    --no-s3) S3=0 ;;
     *) echo "run-all: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -26,6 +30,22 @@ if [ "$INSTALL" = 1 ]; then
   bash scripts/install-deps.sh
 fi
 [ -d "$ROOT/../shared" ] || echo "run-all: warning: ../shared is missing (tests that read it will fail)" >&2
+
+# The S3 test gateway starts in the background while the builds run. Its own directory and
+# free ports (tests/s3/ceph.sh), so another worktree's run at the same time has its own; it
+# is stopped and removed when this script exits, however it exits.
+S3_DIR=""
+S3_PID=""
+if [ "$S3" = 1 ]; then
+  S3_DIR=$(mktemp -d "${TMPDIR:-/tmp}/evitrack-ceph.XXXXXX")
+  trap 'bash "$ROOT/tests/s3/ceph.sh" stop "$S3_DIR/c" >/dev/null 2>&1 || true; rm -rf "$S3_DIR"' EXIT
+  ( for try in 1 2 3; do
+      bash "$ROOT/tests/s3/ceph.sh" start "$S3_DIR/c" >"$S3_DIR/start.log" 2>&1 && exit 0
+      bash "$ROOT/tests/s3/ceph.sh" stop "$S3_DIR/c" >/dev/null 2>&1 || true
+      echo "run-all: the test gateway did not start (try $try)" >>"$S3_DIR/start.log"
+    done; exit 1 ) &
+  S3_PID=$!
+fi
 
 # The build type is set every time: build/ may have been configured by scripts/demo.sh
 # (Release), whose -O3 warnings differ from the ones CI holds to.
@@ -72,6 +92,29 @@ if [ "$ASAN" = 1 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
   run_ctest asan build-asan -j"$JOBS" -L 'unit|http'
+fi
+
+if [ "$S3" = 1 ]; then
+  step "S3 store: waiting for the test gateway"
+  if wait "$S3_PID"; then
+    tail -n1 "$S3_DIR/start.log"
+    set -a; . "$S3_DIR/c/env"; set +a
+    export EVITRACK_TEST_S3_DIR="$S3_DIR/c"
+    # test_storage runs the seam's checks on a bucket of its own too
+    bucket="evt-unit-$(date +%s)-$$"
+    bash tests/s3/ceph.sh bucket "$S3_DIR/c" "$bucket"
+    export EVITRACK_TEST_S3_STORE="s3://$bucket?endpoint=$EVITRACK_S3_ENDPOINT&region=us-east-1"
+    step "ctest in build/ again with --store s3://... (storage unit test, http and s3 tests)"
+    run_ctest s3 build -j"$JOBS" -R 'unit_test_storage|^http_|^s3_'
+    if [ "$ASAN" = 1 ]; then
+      step "the storage unit test on S3 in build-asan/"
+      run_ctest s3-asan build-asan -R unit_test_storage
+    fi
+  else
+    cat "$S3_DIR/start.log"
+    SUMMARY+=("s3: the test gateway did not start (log above)")
+    FAILED=$((FAILED + 1))
+  fi
 fi
 
 step "summary"
