@@ -415,13 +415,14 @@ static int iqa_sample_create(req_t *r)
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
     util_now_iso(now);
-    if (db_run(r->db,
-               "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at) VALUES (?, ?, ?, ?, ?)",
-               "iittt", decision_id, r->user.id, outcome, feedback, now) != EV_OK) {
+    id = db_int(r->db,
+                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                0, "iittt", decision_id, r->user.id, outcome, feedback, now);
+    if (id <= 0) {
         db_rollback(r->db);
         return http_fail(r, 500, "db_error", "Could not record the sample.");
     }
-    id = db_last_id(r->db);
     after = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "decision_id", (json_int_t)decision_id,
                       "outcome", outcome, "feedback", feedback);
     if (audit_record(r->db, r->user.id, "iqa.sample", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||

@@ -122,13 +122,13 @@ static int import_qualification(imp_t *x, json_t *q, int64_t *qid, json_t *qsum)
     }
     const char *action = "unchanged";
     if (!id) {
-        if (db_run(x->db,
-                   "INSERT INTO qualifications (code, title, awarding_body, level, framework, subject, "
-                   "description) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   "ttttttt", code, title, ab, jstr(q, "level"), jstr(q, "framework"), jstr(q, "subject"),
-                   jstr(q, "description")) != EV_OK)
+        id = db_int(x->db,
+                    "INSERT INTO qualifications (code, title, awarding_body, level, framework, subject, "
+                    "description) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    0, "ttttttt", code, title, ab, jstr(q, "level"), jstr(q, "framework"), jstr(q, "subject"),
+                    jstr(q, "description"));
+        if (id <= 0)
             return imp_fail(x, 0, "the database refused the qualification");
-        id = db_last_id(x->db);
         action = "created";
         x->changes++;
     } else {
@@ -322,12 +322,12 @@ static int sync_outcomes(imp_t *x, int64_t uid, json_t *outs, int partial, json_
         int64_t id;
         count_add(sum, "total");
         if (!match[i]) {
-            if (db_run(x->db, "INSERT INTO outcomes (unit_id, number, text) VALUES (?, ?, ?)", "iit", uid,
-                       jint(o, "number"), jstr(o, "text")) != EV_OK) {
+            id = db_int(x->db, "INSERT INTO outcomes (unit_id, number, text) VALUES (?, ?, ?) RETURNING id", 0,
+                        "iit", uid, jint(o, "number"), jstr(o, "text"));
+            if (id <= 0) {
                 rc = imp_fail(x, 0, "the database refused an outcome");
                 goto out;
             }
-            id = db_last_id(x->db);
             count_add(sum, "created");
             x->changes++;
         } else {
@@ -450,12 +450,14 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
         if (!match[i]) {
             if (partial)
                 pos = ++next_pos;
-            if (db_run(x->db, "INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, ?, ?)",
-                       "iitti", uid, oid, jstr(d, "ref"), jstr(d, "text"), pos) != EV_OK) {
+            id = db_int(x->db,
+                        "INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, ?, ?)"
+                        " RETURNING id",
+                        0, "iitti", uid, oid, jstr(d, "ref"), jstr(d, "text"), pos);
+            if (id <= 0) {
                 rc = imp_fail(x, 0, "the database refused a criterion");
                 goto out;
             }
-            id = db_last_id(x->db);
             action = "created";
             x->changes++;
         } else {
@@ -578,10 +580,12 @@ static int import_unit(imp_t *x, int64_t qid_named, json_t *unit, size_t ui, jso
         }
         int64_t pos = db_int(x->db, "SELECT coalesce(max(position), 0) + 1 FROM units WHERE qualification_id = ?", 1,
                              "i", qid);
-        if (db_run(x->db, "INSERT INTO units (qualification_id, ref, title, synopsis, position) VALUES (?, ?, ?, ?, ?)",
-                   "itttI", qid, ref, jstr(unit, "title"), jstr(unit, "synopsis"), (int)pos) != EV_OK)
+        uid = db_int(x->db,
+                     "INSERT INTO units (qualification_id, ref, title, synopsis, position) VALUES (?, ?, ?, ?, ?)"
+                     " RETURNING id",
+                     0, "itttI", qid, ref, jstr(unit, "title"), jstr(unit, "synopsis"), (int)pos);
+        if (uid <= 0)
             return imp_fail(x, unit_line(x, ui), "the database refused the unit (is its ref '%s' taken?)", ref);
-        uid = db_last_id(x->db);
         action = "created";
         x->changes++;
     } else {

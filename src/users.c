@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <stdarg.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +265,7 @@ static void lower_ascii(char *s)
  * whether this code must commit it. */
 static int begin_if_needed(db_t *db, int *own)
 {
-    *own = sqlite3_get_autocommit(db_handle(db)) != 0;
+    *own = !db_in_transaction(db);
     return *own ? db_begin(db) : EV_OK;
 }
 
@@ -360,13 +359,13 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
         snprintf(err, errlen, "An account with this email address already exists");
         return 409;
     }
-    if (db_run(db, "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, ?, ?)",
-               "tttt", email, name, role, hash) != EV_OK) {
+    *id = db_int(db, "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, ?, ?) RETURNING id", 0,
+                 "tttt", email, name, role, hash);
+    if (*id <= 0) {
         *field = NULL;
         snprintf(err, errlen, "Could not save the account");
         return 500;
     }
-    *id = db_last_id(db);
     json_t *after = json_pack("{s:s, s:s, s:s}", "email", email, "name", name, "role", role);
     int rc = audit_record(db, actor_id, "user.create", "user", *id,
                           strcmp(role, "learner") == 0 ? *id : 0, NULL, after);
@@ -487,16 +486,13 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
         return 409;
     }
     /* No IQA is NULL, not 0 (the column references users). */
-    if ((iqa_id ? db_run(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id,"
-                             " start_date, planned_end_date) VALUES (?, ?, ?, ?, ?, ?)", "iiiitt",
-                         learner_id, qualification_id, assessor_id, iqa_id, start, end)
-                : db_run(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id,"
-                             " start_date, planned_end_date) VALUES (?, ?, ?, NULL, ?, ?)", "iiitt",
-                         learner_id, qualification_id, assessor_id, start, end)) != EV_OK) {
+    *id = db_int(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id,"
+                     " start_date, planned_end_date) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", 0, "iiiztt",
+                 learner_id, qualification_id, assessor_id, iqa_id, start, end);
+    if (*id <= 0) {
         snprintf(err, errlen, "Could not save the enrolment");
         return 500;
     }
-    *id = db_last_id(db);
     json_t *after = json_pack("{s:I, s:I, s:I, s:o, s:s, s:s, s:s}", "learner_id", (json_int_t)learner_id,
                               "qualification_id", (json_int_t)qualification_id,
                               "assessor_id", (json_int_t)assessor_id,
