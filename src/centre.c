@@ -355,30 +355,24 @@ static void enr_figures(json_t *o, const enr_t *e, int64_t today)
     json_object_set_new(o, "sampled", json_integer(e->sampled));
 }
 
-/* Rows for the given enrolments, in the given order, with names: one query for the
- * whole page (the ids go in as a JSON array read by json_each). */
+/* Rows for the given enrolments (one page), in the given order, with names:
+ * one cached primary-key lookup per row. */
 static json_t *enr_rows(db_t *db, const enr_t *const *v, size_t n, int64_t today)
 {
-    json_t *ids = json_array(), *out = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(ids, json_integer(v[i]->id));
-    json_t *rows = n ? db_all(db,
-        "SELECT e.id AS enrolment_id, e.learner_id, l.name AS learner_name, l.email AS learner_email,"
-        " e.qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
-        " e.assessor_id, a.name AS assessor_name, e.status, e.start_date, e.planned_end_date"
-        " FROM json_each(?) j JOIN enrolments e ON e.id = j.value JOIN users l ON l.id = e.learner_id"
-        " JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
-        " ORDER BY j.key", "j", ids) : NULL;
-    size_t i;
-    json_t *o;
-    json_array_foreach(rows, i, o) {
-        if (i < n && json_integer_value(json_object_get(o, "enrolment_id")) == v[i]->id) {
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = db_one(db,
+            "SELECT e.id AS enrolment_id, e.learner_id, l.name AS learner_name, l.email AS learner_email,"
+            " e.qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
+            " e.assessor_id, a.name AS assessor_name, e.status, e.start_date, e.planned_end_date"
+            " FROM enrolments e JOIN users l ON l.id = e.learner_id"
+            " JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
+            " WHERE e.id = ?", "i", v[i]->id);
+        if (o) {
             enr_figures(o, v[i], today);
-            json_array_append(out, o);
+            json_array_append_new(out, o);
         }
     }
-    json_decref(rows);
-    json_decref(ids);
     return out;
 }
 

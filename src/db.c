@@ -372,6 +372,14 @@ int db_in_transaction(db_t *db)
     return db->ops->in_transaction(db->conn);
 }
 
+int db_table_exists(db_t *db, const char *table)
+{
+    if (db_is_pg(db))
+        return db_int(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+                          " AND table_name = ?", 0, "t", table) > 0;
+    return db_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", 0, "t", table) > 0;
+}
+
 int db_backup(db_t *db, const char *out, char *err, size_t errlen)
 {
     return db->ops->backup(db->conn, db->target, out, err, errlen);

@@ -106,6 +106,8 @@ int db_commit(db_t *db);
 int db_rollback(db_t *db);
 /* 1 while a transaction is open on db. */
 int db_in_transaction(db_t *db);
+/* 1 when a table of that name exists (in the connection's schema), else 0. */
+int db_table_exists(db_t *db, const char *table);
 /* Runs a script of statements (migrations, tests). */
 int db_exec(db_t *db, const char *sql);
 

@@ -743,10 +743,12 @@ static int password_change_h(req_t *r)
     char fresh[AUTH_HASH_MAX];
     if (auth_hash_password(pw, fresh) != EV_OK)
         return form_fail(r, 500, "internal", "Could not change the password.");
+    char now[21];
+    util_now_iso(now);
     int rc = db_begin(r->db);
     if (rc == EV_OK)
-        rc = db_run(r->db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                           " WHERE id = ?", "ti", fresh, r->user.id);
+        rc = db_run(r->db, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", "tti", fresh, now,
+                    r->user.id);
     /* Every other session of the account ends; this one stays. */
     if (rc == EV_OK)
         rc = session_end_user(r->db, r->user.id, r->user.session_hash);
@@ -779,9 +781,9 @@ static int users_list_h(req_t *r)
     char *pat = fmtalloc("%%%s%%", q ? q : "");
     http_page(r, PER_PAGE, &limit, &offset);
     int64_t total = db_int(r->db, "SELECT count(*) FROM users WHERE (? = '' OR role = ?)"
-                                  " AND (name LIKE ? OR email LIKE ?)", 0, "tttt", role, role, pat, pat);
+                                  " AND (lower(name) LIKE lower(?) OR lower(email) LIKE lower(?))", 0, "tttt", role, role, pat, pat);
     json_t *rows = db_all(r->db, "SELECT id, email, name, role, disabled, created_at FROM users"
-                                 " WHERE (? = '' OR role = ?) AND (name LIKE ? OR email LIKE ?)"
+                                 " WHERE (? = '' OR role = ?) AND (lower(name) LIKE lower(?) OR lower(email) LIKE lower(?))"
                                  " ORDER BY name, id LIMIT ? OFFSET ?", "ttttii", role, role, pat, pat,
                           limit, offset);
     free(pat);
@@ -903,10 +905,11 @@ static int account_set_disabled(db_t *db, int64_t actor_id, int64_t id, int disa
 {
     int64_t was = db_int(db, "SELECT disabled FROM users WHERE id = ?", 0, "i", id);
     int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    char now[21];
+    util_now_iso(now);
     int rc = db_begin(db);
     if (rc == EV_OK)
-        rc = db_run(db, "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                        " WHERE id = ?", "Ii", disabled, id);
+        rc = db_run(db, "UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?", "Iti", disabled, now, id);
     if (rc == EV_OK && disabled)
         rc = session_end_user(db, id, NULL);
     if (rc == EV_OK) {
@@ -934,10 +937,11 @@ static int account_reset_password(db_t *db, int64_t actor_id, int64_t id, const 
     if (auth_hash_password(password, fresh) != EV_OK)
         return EV_ERR;
     int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    char now[21];
+    util_now_iso(now);
     int rc = db_begin(db);
     if (rc == EV_OK)
-        rc = db_run(db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                        " WHERE id = ?", "ti", fresh, id);
+        rc = db_run(db, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", "tti", fresh, now, id);
     if (rc == EV_OK)
         rc = session_end_user(db, id, keep_hash);
     if (rc == EV_OK)
@@ -1042,10 +1046,10 @@ static int enrolments_list_h(req_t *r)
     http_page(r, PER_PAGE, &limit, &offset);
     int64_t total = db_int(r->db, "SELECT count(*) FROM enrolments e JOIN users l ON l.id = e.learner_id"
                                   " WHERE (? = '' OR e.status = ?) AND (? = 0 OR e.qualification_id = ?)"
-                                  " AND (l.name LIKE ? OR l.email LIKE ?)", 0, "ttiitt",
+                                  " AND (lower(l.name) LIKE lower(?) OR lower(l.email) LIKE lower(?))", 0, "ttiitt",
                            status, status, qual, qual, pat, pat);
     json_t *rows = db_all(r->db, ENROL_SELECT " WHERE (? = '' OR e.status = ?) AND (? = 0 OR e.qualification_id = ?)"
-                                 " AND (l.name LIKE ? OR l.email LIKE ?) ORDER BY l.name, e.id LIMIT ? OFFSET ?",
+                                 " AND (lower(l.name) LIKE lower(?) OR lower(l.email) LIKE lower(?)) ORDER BY l.name, e.id LIMIT ? OFFSET ?",
                           "ttiittii", status, status, qual, qual, pat, pat, limit, offset);
     free(pat);
     if (!rows)
