@@ -500,7 +500,7 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
         if (off == 0) {
             finish_writer(st);
             flush_field(st);
-            st->writer = storage_begin(st->r.app->data_dir);
+            st->writer = storage_begin_spool(st->r.app->store);
             if (!st->writer) {
                 set_error(st, 500, "storage_failed", "The file could not be stored. Please try again.");
                 return MHD_YES;

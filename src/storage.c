@@ -24,6 +24,7 @@ struct blob_writer {
     struct sha256_ctx sha; /* nettle: uses the CPU's SHA extensions where present */
     uint64_t written;
     uint64_t flushed; /* bytes whose write-back has been started (sync_file_range) */
+    int durable;      /* fsync on finish: the spool file becomes the stored blob (fs) */
     unsigned char head[HEAD_BYTES];
     size_t head_len;
 };
@@ -62,6 +63,7 @@ static blob_writer_t *storage_begin_dir(const char *tmpdir)
         goto out;
     }
     sha256_init(&w->sha);
+    w->durable = 1;
 out:
     free(parent);
     return w;
@@ -72,6 +74,17 @@ blob_writer_t *storage_begin(const char *data_dir)
     char *tmpdir = fmtalloc("%s/tmp", data_dir);
     blob_writer_t *w = storage_begin_dir(tmpdir);
     free(tmpdir);
+    return w;
+}
+
+blob_writer_t *storage_begin_spool(storage_t *s)
+{
+    blob_writer_t *w = storage_begin_dir(s->spool_dir);
+    /* A remote store keeps the durable copy (it answers only once it has): the spool
+     * is a scratch file, so it is not forced to disk, which would cost a whole extra
+     * disk write on the upload's way. The directory store links the spool file in. */
+    if (w)
+        w->durable = s->ops->local;
     return w;
 }
 
@@ -99,7 +112,7 @@ int storage_write(blob_writer_t *w, const void *data, size_t len)
     /* Start the disk write-back of every full 8 MB as the upload goes, so the disk
      * works while the network delivers and the final fsync has little left to do
      * (without this the whole file waits in the page cache for the fsync). */
-    if (w->written - w->flushed >= WRITEBACK_STEP) {
+    if (w->durable && w->written - w->flushed >= WRITEBACK_STEP) {
         uint64_t upto = w->written - w->written % WRITEBACK_STEP;
         if (sync_file_range(w->fd, (off_t)w->flushed, (off_t)(upto - w->flushed), SYNC_FILE_RANGE_WRITE) == 0)
             w->flushed = upto;
@@ -124,7 +137,7 @@ int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint6
     unsigned char digest[SHA256_DIGEST_SIZE];
     sha256_digest(&w->sha, sizeof digest, digest);
     util_hex(digest, sizeof digest, sha256_hex);
-    if (fsync(w->fd) != 0) {
+    if (w->durable && fsync(w->fd) != 0) {
         ev_log("storage: fsync failed: %s", strerror(errno));
         goto out;
     }
@@ -247,7 +260,7 @@ int storage_put_file(storage_t *s, const char *tmp_path, const char *sha, uint64
 
 int storage_put(storage_t *s, const void *data, size_t len, char sha256_hex[65])
 {
-    blob_writer_t *w = storage_begin_dir(s->spool_dir);
+    blob_writer_t *w = storage_begin_spool(s);
     char *tmp = NULL;
     uint64_t size;
     if (!w)
@@ -447,7 +460,7 @@ static int copy_one(void *ctx, const char *key, const char *sha, const storage_s
     }
     if (rc != STORAGE_NOT_FOUND)
         goto fail;
-    blob_writer_t *w = storage_begin_dir(j->to->spool_dir);
+    blob_writer_t *w = storage_begin_spool(j->to);
     if (!w) {
         rc = EV_ERR;
         goto fail;

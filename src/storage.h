@@ -44,6 +44,7 @@ typedef int (*storage_sink_fn)(void *ctx, const void *data, size_t len);
 /* The operations a backend provides (its file's only public symbol is its table). */
 typedef struct storage_ops {
     const char *name; /* "fs", "s3" */
+    int local;        /* 1: put adds the spool file itself, so it must be durable first */
     /* Stores the finished spool file tmp_path (size bytes, hashing to sha) as blob sha,
      * never overwriting one already there (*created = 0 then). The spool file is left
      * for the caller to remove. EV_OK, STORAGE_UNAVAILABLE or EV_ERR. */
@@ -98,12 +99,15 @@ typedef struct blob_writer blob_writer_t;
 /* Opens a new spool file under data_dir/tmp (name generated, never the client's).
  * NULL (logged) on failure. Free with storage_finish or storage_abort. */
 blob_writer_t *storage_begin(const char *data_dir);
+/* The same for an upload to store s: in s's spool, fsync'd on finish only when the
+ * store is local (a remote store answers only once it has kept the file durably). */
+blob_writer_t *storage_begin_spool(storage_t *s);
 /* Appends bytes and feeds the hash. EV_OK or EV_ERR. */
 int storage_write(blob_writer_t *w, const void *data, size_t len);
 uint64_t storage_written(const blob_writer_t *w);
 /* The first bytes written (up to 8 KiB), for type sniffing. */
 const unsigned char *storage_head(const blob_writer_t *w, size_t *len);
-/* fsyncs and closes the spool file; gives its path (caller frees) and the hex SHA-256.
+/* fsyncs (see storage_begin_spool) and closes the spool file; gives its path (caller frees) and the hex SHA-256.
  * The spool file stays until the caller removes it. Frees the writer either way.
  * EV_OK or EV_ERR. */
 int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint64_t *size);

@@ -263,6 +263,7 @@ static void fs_close(storage_t *s)
 
 const storage_ops_t storage_fs_ops = {
     .name = "fs",
+    .local = 1,
     .put = fs_put,
     .open_read = fs_open_read,
     .read = fs_read,

@@ -903,6 +903,7 @@ static long s3_read(void *rd, void *buf, size_t cap)
 
 const storage_ops_t storage_s3_ops = {
     .name = "s3",
+    .local = 0,
     .put = s3_put,
     .open_read = s3_open_read,
     .read = s3_read,
