@@ -17,6 +17,7 @@
 #define HEAD_BYTES 8192
 #define WRITEBACK_STEP (8u << 20)
 #define READ_CHUNK (1u << 18) /* storage_get hands on pieces up to 256 KiB */
+#define MAX_RESUMES 2
 
 struct blob_writer {
     int fd;
@@ -282,7 +283,9 @@ struct storage_reader {
     storage_t *s;
     void *rd;
     int verify;          /* the whole blob is read: check its hash at the end */
+    uint64_t pos;        /* offset of the next byte in the blob */
     uint64_t remaining;  /* bytes still to come */
+    int resumes;         /* times the read was reopened after the store dropped it */
     struct sha256_ctx sha;
     char expect[65];
 };
@@ -314,6 +317,7 @@ int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len,
         len = size - off;
     storage_reader_t *r = xcalloc(1, sizeof *r);
     r->s = s;
+    r->pos = off;
     r->remaining = len;
     r->verify = off == 0 && len == size;
     snprintf(r->expect, sizeof r->expect, "%s", sha);
@@ -336,6 +340,19 @@ long storage_read(storage_reader_t *r, void *buf, size_t cap)
     if (cap > r->remaining)
         cap = (size_t)r->remaining;
     long n = r->s->ops->read(r->rd, buf, cap);
+    /* A long stream can be dropped by the store (an idle timeout while a slow client
+     * held the transfer paused, a restarted gateway): carry on from where it stopped
+     * with a new ranged read, a couple of times, before giving up. */
+    while (n == STORAGE_UNAVAILABLE && r->resumes < MAX_RESUMES) {
+        void *again = NULL;
+        r->resumes++;
+        if (r->s->ops->open_read(r->s, r->expect, r->pos, r->remaining, &again) != EV_OK)
+            break;
+        ev_log("storage: resumed reading %s at byte %llu", r->expect, (unsigned long long)r->pos);
+        r->s->ops->close_read(r->rd);
+        r->rd = again;
+        n = r->s->ops->read(r->rd, buf, cap);
+    }
     if (n == 0) {
         ev_log("storage: blob %s in %s ended early", r->expect, r->s->desc);
         return EV_ERR;
@@ -343,6 +360,7 @@ long storage_read(storage_reader_t *r, void *buf, size_t cap)
     if (n < 0)
         return n;
     r->remaining -= (uint64_t)n;
+    r->pos += (uint64_t)n;
     if (r->verify) {
         sha256_update(&r->sha, (size_t)n, buf);
         /* The last piece is handed on only once the whole blob has checked out, so a

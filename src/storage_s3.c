@@ -33,7 +33,7 @@
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define DEFAULT_PART_MB 64
 #define MIN_PART_MB 5 /* S3's smallest part (all but the last) */
-#define RESP_CAP (256 * 1024)
+#define RESP_CAP (4 * 1024 * 1024) /* a list page of 1000 keys is about 400 KB */
 #define READ_BUF (512 * 1024)
 
 typedef struct s3 {

@@ -100,14 +100,18 @@ if [ "$S3" = 1 ]; then
     tail -n1 "$S3_DIR/start.log"
     set -a; . "$S3_DIR/c/env"; set +a
     export EVITRACK_TEST_S3_DIR="$S3_DIR/c"
-    # test_storage runs the seam's checks on a bucket of its own too
-    bucket="evt-unit-$(date +%s)-$$"
-    bash tests/s3/ceph.sh bucket "$S3_DIR/c" "$bucket"
-    export EVITRACK_TEST_S3_STORE="s3://$bucket?endpoint=$EVITRACK_S3_ENDPOINT&region=us-east-1"
+    # test_storage runs the seam's checks on a new, empty bucket each time
+    new_bucket() {
+      local b="evt-unit-$1-$$"
+      bash tests/s3/ceph.sh bucket "$S3_DIR/c" "$b"
+      export EVITRACK_TEST_S3_STORE="s3://$b?endpoint=$EVITRACK_S3_ENDPOINT&region=us-east-1"
+    }
+    new_bucket build
     step "ctest in build/ again with --store s3://... (storage unit test, http and s3 tests)"
     run_ctest s3 build -j"$JOBS" -R 'unit_test_storage|^http_|^s3_'
     if [ "$ASAN" = 1 ]; then
       step "the storage unit test on S3 in build-asan/"
+      new_bucket asan
       run_ctest s3-asan build-asan -R unit_test_storage
     fi
   else

@@ -80,7 +80,7 @@ describe('S3 store faults', {skip}, () => {
   before(async () => {
     port = ceph('rgw-start', S3_DIR, id);
     bucket = newBucket();
-    const spec = `s3://${bucket}?endpoint=http://127.0.0.1:${port}&region=us-east-1&part_mb=5&timeout=3`;
+    const spec = `s3://${bucket}?endpoint=http://127.0.0.1:${port}&region=us-east-1&part_mb=5&timeout=5`;
     srv = await startServer({demo: true, args: ['--store', spec], env: srv0Env()});
     c = await srv.login('learner@demo.test');
   });
@@ -163,6 +163,41 @@ describe('S3 store faults', {skip}, () => {
     assertStatus(r, 201);
     const g = await c.get(`/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`);
     assert.deepEqual(g.body, data);
+  });
+
+  test('a download the gateway drops half-way (restarted) carries on where it stopped', async () => {
+    const data = pdf(24 * 1024 * 1024);
+    const r = await c.upload('/api/v1/evidence', {title: 'Long read', kind: 'product'}, [{name: 'l.pdf', data}]);
+    assertStatus(r, 201);
+    const url = `${srv.url}/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`;
+    const body = await new Promise((resolve, reject) => {
+      http.get(url, {headers: {Cookie: c.cookieHeader()}}, (res) => {
+        const chunks = [];
+        let paused = false;
+        res.on('data', (d) => {
+          chunks.push(d);
+          if (!paused) {
+            // hold the response after its first bytes and restart the gateway under it
+            paused = true;
+            res.pause();
+            setTimeout(() => {
+              try {
+                ceph('rgw-stop', S3_DIR, id);
+                ceph('rgw-start', S3_DIR, id);
+              } catch (e) {
+                reject(e);
+              }
+              res.resume();
+            }, 300);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    assert.equal(body.length, data.length);
+    assert.equal(sha256(body), sha256(data));
+    assert.match(srv.stderr, /resumed reading/);
   });
 
   test('a frozen gateway: 503 after the store timeout, nothing recorded', async () => {
