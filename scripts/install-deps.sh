@@ -14,7 +14,8 @@ RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libja
 # layout in the browser tests is the same everywhere.
 # ceph-mon ceph-osd radosgw: a one-node Ceph with its S3 gateway for the S3 store tests
 # (tests/s3/ceph.sh); the fake S3 servers on npm do not check payload hashes.
-TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev
+# postgresql-15: the PostgreSQL schema and backend tests start their own throw-away cluster.
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev postgresql-15
   ceph-mon ceph-osd radosgw)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
