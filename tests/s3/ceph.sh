@@ -4,7 +4,9 @@
 # measured recipe in ../shared/ceph_up.sh, but with free ports and its own directory, so
 # several worktrees (or CI beside a developer) can each run one at the same time.
 # No mgr (not needed for I/O), cephx keys made on the spot (Pacific's radosgw will not
-# talk to a mon with auth none), pool size 1, BlueStore on a sparse file under DIR.
+# talk to a mon with auth none), pool size 1, BlueStore on a sparse file under DIR
+# ($CEPH_BLOCK_GB GiB, default 16: only what is written takes disk space). A full OSD makes
+# the gateway hang rather than refuse, so keep it roomy.
 #
 #   ceph.sh start DIR        starts everything; writes DIR/env (S3 endpoint and test keys,
 #                            sourceable) and prints it
@@ -93,7 +95,7 @@ keyring = $dir/keyring
 keyring = $dir/osd/\$name/keyring
 osd_objectstore = bluestore
 bluestore_block_path = $dir/osd/\$name.block
-bluestore_block_size = 4294967296
+bluestore_block_size = $((${CEPH_BLOCK_GB:-16} * 1073741824))
 bluestore_block_create = true
 bluestore_block_db_create = false
 bluestore_block_wal_create = false
@@ -104,6 +106,9 @@ osd_memory_target = 1073741824
 rgw_frontends = beast endpoint=127.0.0.1:$rgw_port
 rgw_data = $dir/rgw
 rgw_dns_name = localhost
+# deleted objects' space comes back within seconds, not hours (benchmarks delete as they go)
+rgw_gc_obj_min_wait = 5
+rgw_gc_processor_period = 10
 EOF
     ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
     ceph-authtool "$dir/keyring" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
