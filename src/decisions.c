@@ -1,6 +1,8 @@
 /* decisions.c: assessment decisions (append-only history), learner countersigns, unit sign-off */
 #include "decisions.h"
 
+#include "pages.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,67 +47,19 @@ const char *decisions_kind_label(const char *kind)
 
 int64_t decisions_age(const char *iso, char *text, size_t textlen)
 {
-    struct tm tm;
-    int y, mo, d, h, mi, s;
+    int64_t t, now = util_now_s();
     if (textlen)
         text[0] = '\0';
-    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
+    if (pages_parse_iso(iso, &t) != EV_OK)
         return -1;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    int64_t secs = util_now_s() - (int64_t)timegm(&tm);
-    if (secs < 0)
-        secs = 0;
-    int64_t days = secs / 86400;
-    if (textlen) {
-        if (days >= 1)
-            snprintf(text, textlen, "%lld day%s", (long long)days, days == 1 ? "" : "s");
-        else if (secs >= 3600)
-            snprintf(text, textlen, "%lld hour%s", (long long)(secs / 3600), secs / 3600 == 1 ? "" : "s");
-        else if (secs >= 60)
-            snprintf(text, textlen, "%lld minute%s", (long long)(secs / 60), secs / 60 == 1 ? "" : "s");
-        else
-            snprintf(text, textlen, "just now");
-    }
-    return days;
+    if (textlen)
+        pages_ago(t, now, text, textlen);
+    return now > t ? (now - t) / 86400 : 0;
 }
 
 void decisions_humanize(json_t *v)
 {
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) decisions_humanize(e);
-        return;
-    }
-    if (!json_is_object(v))
-        return;
-    json_t *add = json_object();
-    const char *k;
-    json_t *e;
-    json_object_foreach(v, k, e)
-    {
-        size_t n = strlen(k);
-        int y, mo, d, h, mi;
-        if (json_is_string(e) && (strcmp(k, "at") == 0 || (n > 3 && strcmp(k + n - 3, "_at") == 0)) &&
-            sscanf(json_string_value(e), "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) == 5 && mo >= 1 && mo <= 12) {
-            char key[80], text[40];
-            snprintf(key, sizeof key, "%s_text", k);
-            snprintf(text, sizeof text, "%d %s %d, %02d:%02d", d, months[mo - 1], y, h, mi);
-            json_object_set_new(add, key, json_string(text));
-        } else if (json_is_object(e) || json_is_array(e)) {
-            decisions_humanize(e);
-        }
-    }
-    json_object_update(v, add);
-    json_decref(add);
+    pages_humanize(v, util_now_s());
 }
 
 int decisions_page_ok(req_t *r)

@@ -631,7 +631,7 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
     size_t n = 0, refused = 0;
     json_t *u;
     size_t i;
-    char first[400] = "";
+    char first[700] = "";
     *files_out = NULL;
     *n_out = 0;
     if (!json_is_array(r->uploads))
@@ -659,8 +659,8 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
             return ev_fail(e, 500, "internal_error", "Could not read the type of an uploaded file.");
         }
         if (sr.verdict == SNIFF_REFUSED) {
-            char msg[400];
-            snprintf(msg, sizeof msg, "%s: %s", clean, sr.reason);
+            char msg[700];
+            snprintf(msg, sizeof msg, "%s was not added: %s", clean, sr.reason);
             http_field_error(r, "file", msg);
             if (!refused++)
                 snprintf(first, sizeof first, "%s", msg);
