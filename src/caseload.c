@@ -31,6 +31,14 @@ static void set_age(json_t *obj, const char *iso_key)
     json_object_set_new(obj, "overdue", json_boolean(days >= 14));
 }
 
+/* Submitted evidence of one enrolment: the learner's, mapped to a criterion of
+ * that enrolment's qualification (as the queue and the centre dashboard count
+ * it), so a learner on two qualifications is not counted twice. */
+#define ENROLMENT_SUBMITTED                                                                                    \
+    "evidence ev JOIN evidence_criteria ec ON ec.evidence_id = ev.id JOIN criteria c ON c.id = ec.criterion_id" \
+    " JOIN units un ON un.id = c.unit_id WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted'"       \
+    " AND un.qualification_id = e.qualification_id"
+
 /* The caseload's rows: scoped to one assessor (their learners come from the
  * enrolments_assessor index, most overdue first), or for an admin every
  * enrolment (by name, so only one page of rows is computed). Each statement
@@ -44,9 +52,8 @@ static void set_age(json_t *obj, const char *iso_key)
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
     " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_met,"  \
-    " (SELECT COUNT(*) FROM evidence ev WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted') AS awaiting," \
-    " (SELECT MIN(ev.submitted_at) FROM evidence ev WHERE ev.learner_id = e.learner_id"                     \
-    "   AND ev.status = 'submitted') AS oldest_submitted_at"                                                 \
+    " (SELECT COUNT(DISTINCT ev.id) FROM " ENROLMENT_SUBMITTED ") AS awaiting,"                                \
+    " (SELECT MIN(ev.submitted_at) FROM " ENROLMENT_SUBMITTED ") AS oldest_submitted_at"                    \
     " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"          \
     " JOIN qualifications q ON q.id = e.qualification_id WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?"
 
@@ -101,6 +108,7 @@ static int caseload_index(req_t *r)
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
+    json_object_set_new(out, "total_label", json_string(total == 1 ? "learner enrolment" : "learner enrolments"));
     json_object_set_new(out, "awaiting_total", json_integer(queue_total(r->db, owner)));
     json_object_set_new(out, "open_actions",
                         json_integer(owner ? db_int(r->db,

@@ -96,6 +96,11 @@ static const char *status_label(const char *status, const char **tag)
     return status ? status : "";
 }
 
+const char *evidence_status_label(const char *status)
+{
+    return status_label(status, NULL);
+}
+
 static int status_valid(const char *status)
 {
     for (int i = 0; status && statuses[i].key; i++)

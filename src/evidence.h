@@ -42,6 +42,9 @@ int evidence_submit_item(db_t *db, int64_t evidence_id);
 int evidence_kind_valid(const char *kind);
 /* "Witness testimony" for "witness_testimony"; the key itself when unknown. */
 const char *evidence_kind_label(const char *kind);
+/* Human label of an evidence status ("returned" -> "Returned for more work"):
+ * static string; the code itself when unknown. */
+const char *evidence_status_label(const char *status);
 
 /* ---- `evitrack gc` ---- */
 typedef struct evidence_gc_stats {

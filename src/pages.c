@@ -138,6 +138,22 @@ void pages_ago(int64_t then, int64_t now, char *out, size_t outlen)
     snprintf(out, outlen, "%lld %s%s ago", (long long)n, unit, n == 1 ? "" : "s");
 }
 
+/* Counts that pages print with their noun: KEY_text = "1 file" / "2 files". */
+static const struct {
+    const char *key, *one, *many;
+} COUNTS[] = {
+    {"file_count", "file", "files"},
+    {"unit_count", "unit", "units"},
+    {"criteria_count", "criterion", "criteria"},
+    {"distinct_learners", "learner", "learners"},
+    {"enrolments", "enrolment", "enrolments"},
+    {"oldest_days", "day", "days"},
+    {"days_left", "day", "days"},
+    {"changes", "change", "changes"},
+    {"awaiting", "item", "items"},
+    {NULL, NULL, NULL},
+};
+
 /* 1 when key ends with suffix (and has something before it). */
 static int ends_with(const char *key, size_t n, const char *suffix)
 {
@@ -163,6 +179,25 @@ void pages_humanize(json_t *v, int64_t now)
         size_t n = strlen(k);
         if (json_is_object(e) || json_is_array(e)) {
             pages_humanize(e, now);
+            json_t *total = strcmp(k, "pagination") == 0 ? json_object_get(e, "total") : NULL;
+            if (json_is_integer(total) && !json_object_get(e, "total_text")) {
+                char text[64];
+                pages_count(json_integer_value(total), "item", "items", text, sizeof text);
+                json_object_set_new(e, "total_text", json_string(text));
+            }
+            continue;
+        }
+        if (json_is_integer(e)) {
+            for (size_t i = 0; COUNTS[i].key; i++)
+                if (strcmp(k, COUNTS[i].key) == 0) {
+                    char key[88], text[64];
+                    snprintf(key, sizeof key, "%s_text", k);
+                    pages_count(json_integer_value(e), COUNTS[i].one, COUNTS[i].many, text, sizeof text);
+                    if (!add)
+                        add = json_object();
+                    if (!json_object_get(v, key))
+                        json_object_set_new(add, key, json_string(text));
+                }
             continue;
         }
         if (!json_is_string(e) || n + 6 > 80)
@@ -181,7 +216,8 @@ void pages_humanize(json_t *v, int64_t now)
             pages_ago(t, now, text, sizeof text);
             if (!json_object_get(v, key))
                 json_object_set_new(add, key, json_string(text));
-        } else if ((ends_with(k, n, "_on") || ends_with(k, n, "_date")) && util_valid_date(s)) {
+        } else if ((ends_with(k, n, "_on") || ends_with(k, n, "_date") || strcmp(k, "today") == 0) &&
+                   util_valid_date(s)) {
             if (!add)
                 add = json_object();
             snprintf(key, sizeof key, "%s_text", k);

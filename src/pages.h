@@ -42,7 +42,9 @@ void pages_count(int64_t n, const char *one, const char *many, char *out, size_t
  * whose key is "at" or ends in "_at" and holds an ISO 8601 UTC time (local
  * time, as pages_local_time), and beside every key ending in "_on" or "_date"
  * holding a YYYY-MM-DD date ("29 Nov 2026"); an "_at" value also gets
- * "KEY_ago" ("3 days ago") relative to now. Existing "_text" keys are kept.
+ * "KEY_ago" ("3 days ago") relative to now; a count pages print with its noun
+ * (file_count, unit_count, criteria_count, enrolments, oldest_days, ...) gets
+ * "KEY_text" ("1 file", "2 files"). Existing "_text" keys are kept.
  * Pages only: the JSON API keeps its ISO 8601 UTC values untouched. */
 void pages_humanize(json_t *v, int64_t now);
 
