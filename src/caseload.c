@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "decisions.h"
+#include "evidence.h"
 #include "policy.h"
 #include "progress.h"
 #include "status.h"
@@ -230,34 +231,25 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
     json_object_set_new(ev, "has_description", json_boolean(desc && *desc));
     json_object_set_new(ev, "has_body", json_boolean(body && *body));
     set_age(ev, "submitted_at");
-    json_t *files = db_all(r->db, "SELECT id, name, size, mime, sha256 FROM evidence_files WHERE evidence_id = ? ORDER BY id",
-                           "i", evidence_id);
+    json_t *files = db_all(r->db, "SELECT id, name, size, mime, sha256, download_only FROM evidence_files"
+                                  " WHERE evidence_id = ? ORDER BY id", "i", evidence_id);
     size_t i;
     json_t *f;
-    json_array_foreach(files, i, f)
-    {
-        char url[96], size[32];
-        int64_t n = json_integer_value(json_object_get(f, "id")), sz = json_integer_value(json_object_get(f, "size"));
-        snprintf(url, sizeof url, "/api/v1/evidence/%lld/files/%lld", (long long)evidence_id, (long long)n);
-        if (sz >= 1048576)
-            snprintf(size, sizeof size, "%.1f MB", (double)sz / 1048576.0);
-        else if (sz >= 1024)
-            snprintf(size, sizeof size, "%.1f KB", (double)sz / 1024.0);
-        else
-            snprintf(size, sizeof size, "%lld bytes", (long long)sz);
-        json_object_set_new(f, "url", json_string(url));
-        json_object_set_new(f, "size_text", json_string(size));
-    }
+    /* the same url, size label and preview flags as the evidence page (previews inline) */
+    json_array_foreach(files, i, f) evidence_decorate_file(f, evidence_id);
+    json_object_set_new(ev, "file_count", json_integer((json_int_t)json_array_size(files)));
     json_object_set_new(ev, "files", files ? files : json_array());
 
     json_t *crits = db_all(r->db,
                            "SELECT ec.criterion_id, ec.note, c.ref, c.text, c.unit_id, o.number AS outcome_number,"
                            " o.text AS outcome_text, un.ref AS unit_ref, un.title AS unit_title,"
+                           " q.code AS qualification_code, q.title AS qualification_title,"
                            " COALESCE(s.status, 'not_started') AS status, s.decision_id AS latest_decision_id"
                            " FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"
-                           " JOIN units un ON un.id = c.unit_id LEFT JOIN outcomes o ON o.id = c.outcome_id"
+                           " JOIN units un ON un.id = c.unit_id JOIN qualifications q ON q.id = un.qualification_id"
+                           " LEFT JOIN outcomes o ON o.id = c.outcome_id"
                            " LEFT JOIN criterion_status s ON s.learner_id = ec.learner_id AND s.criterion_id = c.id"
-                           " WHERE ec.evidence_id = ? ORDER BY un.position, un.id, c.position, c.id",
+                           " WHERE ec.evidence_id = ? ORDER BY q.id, un.position, un.id, c.position, c.id",
                            "i", evidence_id);
     if (!crits) {
         json_decref(ev);
@@ -273,8 +265,10 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
         int64_t cid = json_integer_value(json_object_get(c, "criterion_id"));
         if (uid != cur_unit) {
             cur_unit = uid;
-            unit = json_pack("{s:I, s:O, s:O, s:[]}", "id", (json_int_t)uid, "ref", json_object_get(c, "unit_ref"),
-                             "title", json_object_get(c, "unit_title"), "criteria");
+            unit = json_pack("{s:I, s:O, s:O, s:O, s:O, s:[]}", "id", (json_int_t)uid, "ref",
+                             json_object_get(c, "unit_ref"), "title", json_object_get(c, "unit_title"),
+                             "qualification_code", json_object_get(c, "qualification_code"), "qualification_title",
+                             json_object_get(c, "qualification_title"), "criteria");
             json_t *g = db_all(r->db,
                                "SELECT kind, text FROM unit_guidance WHERE unit_id = ?"
                                " AND kind IN ('assessment_guidance', 'common_mistakes', 'key_terms')"
@@ -472,9 +466,9 @@ static int review_decide(req_t *r)
                            0, "i", evidence_id);
     json_object_set_new(http_out(r), "unit_ready_for_signoff", ready ? json_integer(ready) : json_null());
     if (ready)
-        http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)ready);
+        http_redirect(r, "/learners/%lld/units/%lld/signoff?done=decisions", (long long)learner_id, (long long)ready);
     else
-        http_redirect(r, "/queue");
+        http_redirect(r, "/queue?done=decisions");
 out:
     free(items);
     json_decref(vacsr);

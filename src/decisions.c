@@ -482,7 +482,7 @@ static int create_decision(req_t *r)
     /* Flatten the main fields too so API clients can read id directly. */
     if (d)
         json_object_update(http_out(r), d);
-    http_redirect(r, "/decisions/%lld", (long long)id);
+    http_redirect(r, "/decisions/%lld?done=decision", (long long)id);
 out:
     json_decref(evidence_ids);
     json_decref(vacsr);
@@ -593,7 +593,7 @@ static int decisions_countersign(req_t *r)
     }
     status = 201;
     http_set_out(r, json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)id, "signed_at", now, "comment", comment));
-    http_redirect(r, "/learners/%lld/decisions", (long long)learner_id);
+    http_redirect(r, "/learners/%lld/decisions?done=countersigned", (long long)learner_id);
 out:
     json_decref(after);
     return status;
@@ -795,7 +795,7 @@ static int signoff_create(req_t *r)
     json_decref(after);
     json_object_clear(out);
     load_signoff(r, learner_id, unit_id);
-    http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)unit_id);
+    http_redirect(r, "/learners/%lld/units/%lld/signoff?done=signed_off", (long long)learner_id, (long long)unit_id);
     return 201;
 }
 
@@ -837,7 +837,7 @@ static int signoff_countersign(req_t *r)
     json_decref(after);
     json_object_clear(http_out(r));
     load_signoff(r, learner_id, unit_id);
-    http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)unit_id);
+    http_redirect(r, "/learners/%lld/units/%lld/signoff?done=signoff_countersigned", (long long)learner_id, (long long)unit_id);
     return 201;
 }
 

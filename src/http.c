@@ -22,6 +22,7 @@
 #include "session.h"
 #include "storage.h"
 #include "tmpl.h"
+#include "users.h"
 
 #define MAX_JSON_BODY (1024 * 1024)       /* JSON and urlencoded bodies */
 #define POST_BUFFER_SIZE (64 * 1024)
@@ -753,7 +754,12 @@ static void add_page_context(req_t *r, json_t *ctx, int status)
     const char *done_text = status < 400 ? pages_done_text(in_str(r, "done")) : NULL;
     if (done_text && !json_object_get(ctx, "notice"))
         json_object_set_new(ctx, "banner", json_string(done_text));
-    /* A one-time token for forms that create something (see form_once). */
+    /* The role's home page leads with what to do next (pages.c). */
+    if (r->user.id && status == 200 && !strcmp(r->method, "GET") &&
+        !strcmp(r->path, users_role_home(r->user.role)) && r->db)
+        json_object_set_new(ctx, "next_steps", json_pack("{s:o}", "items",
+                                                          pages_next_steps(r->db, r->user.id, r->user.role, ctx)));
+    /* A one-time token for forms that create something (pages.c). */
     if (r->user.id) {
         char token[33];
         unsigned char raw[16];

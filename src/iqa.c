@@ -437,7 +437,7 @@ static int iqa_sample_create(req_t *r)
     if (s)
         decorate_sample(s);
     http_set_out(r, s ? s : json_object());
-    http_redirect(r, "/decisions/%lld", (long long)decision_id);
+    http_redirect(r, "/decisions/%lld?done=sampled", (long long)decision_id);
     status = 201;
 out:
     json_decref(after);
@@ -561,7 +561,7 @@ static int iqa_respond(req_t *r)
     if (row)
         decorate_sample(row);
     http_set_out(r, row ? row : json_object());
-    http_redirect(r, "/actions");
+    http_redirect(r, "/actions?done=responded");
     return decisions_page_ok(r);
 }
 

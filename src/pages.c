@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "util.h"
 
 static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -322,4 +323,76 @@ void pages_form_finish(db_t *db, int64_t user_id, const char *token, const char 
     else
         db_run(db, "DELETE FROM form_tokens WHERE token = ? AND user_id = ?", "ti", key, user_id);
     free(key);
+}
+
+/* Adds {text, href} to steps when n > 0: text is "N one"/"N many" + rest. */
+static void step(json_t *steps, int64_t n, const char *one, const char *many, const char *rest, const char *href)
+{
+    char count[96];
+    if (n <= 0)
+        return;
+    pages_count(n, one, many, count, sizeof count);
+    char *text = fmtalloc("%s%s", count, rest);
+    json_array_append_new(steps, json_pack("{s:s, s:s}", "text", text, "href", href));
+    free(text);
+}
+
+json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t *page)
+{
+    json_t *steps = json_array();
+    char href[96];
+    if (role == ROLE_LEARNER) {
+        snprintf(href, sizeof href, "/learners/%lld/decisions", (long long)user_id);
+        step(steps, db_int(db, "SELECT COUNT(*) FROM decisions d WHERE d.learner_id = ? AND NOT EXISTS"
+                               " (SELECT 1 FROM countersigns c WHERE c.decision_id = d.id)", 0, "i", user_id),
+             "decision", "decisions", " from your assessor to read and countersign", href);
+        step(steps, db_int(db, "SELECT COUNT(*) FROM evidence WHERE learner_id = ? AND status = 'returned'", 0, "i",
+                           user_id),
+             "piece of evidence", "pieces of evidence", " returned for more work: read the feedback, change it and send it again",
+             "/evidence?status=returned");
+        step(steps, db_int(db, "SELECT COUNT(*) FROM evidence WHERE learner_id = ? AND status = 'draft'", 0, "i",
+                           user_id),
+             "draft", "drafts", " not yet submitted: map them to criteria and submit them", "/evidence?status=draft");
+        int64_t total = db_int(db, "SELECT COALESCE(SUM(total), 0) FROM unit_progress WHERE learner_id = ?", 0, "i",
+                               user_id);
+        int64_t begun = db_int(db, "SELECT COALESCE(SUM(mapped + submitted + met + not_met), 0) FROM unit_progress"
+                                   " WHERE learner_id = ?", 0, "i", user_id);
+        step(steps, total - begun, "criterion", "criteria", " with no evidence yet: add evidence for them",
+             "/evidence/new");
+    } else if (role == ROLE_ASSESSOR) {
+        int64_t queue = db_int(db, "SELECT COUNT(*) FROM evidence ev WHERE ev.status = 'submitted' AND ev.learner_id IN"
+                                   " (SELECT en.learner_id FROM enrolments en WHERE en.assessor_id = ?)", 0, "i", user_id);
+        char *oldest = db_text(db, "SELECT MIN(ev.submitted_at) FROM evidence ev WHERE ev.status = 'submitted' AND"
+                                   " ev.learner_id IN (SELECT en.learner_id FROM enrolments en WHERE en.assessor_id = ?)",
+                               "i", user_id);
+        int64_t t;
+        char ago[48] = "", rest[96];
+        if (oldest && pages_parse_iso(oldest, &t) == EV_OK)
+            pages_ago(t, util_now_s(), ago, sizeof ago);
+        snprintf(rest, sizeof rest, " to assess%s%s", *ago ? ", the oldest sent " : "", ago);
+        step(steps, queue, "piece of evidence", "pieces of evidence", rest, "/queue");
+        free(oldest);
+        step(steps, db_int(db, "SELECT COUNT(*) FROM decisions d JOIN iqa_samples s ON s.decision_id = d.id"
+                               " WHERE d.assessor_id = ? AND s.outcome = 'action_required' AND s.responded_at IS NULL",
+                           0, "i", user_id),
+             "IQA action", "IQA actions", " to answer", "/actions");
+    } else if (role == ROLE_IQA) {
+        step(steps, db_int(db, "SELECT COUNT(*) FROM decisions d WHERE d.learner_id IN"
+                               " (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?)"
+                               " AND NOT EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)", 0, "i", user_id),
+             "decision", "decisions", " of your learners not yet sampled", "/iqa?sampled=no");
+        step(steps, db_int(db, "SELECT COUNT(*) FROM iqa_samples s WHERE s.iqa_id = ? AND s.outcome = 'action_required'"
+                               " AND s.responded_at IS NULL", 0, "i", user_id),
+             "action", "actions", " you raised still waiting for the assessor's answer", "/actions");
+    } else if (role == ROLE_ADMIN) {
+        const json_t *totals = json_object_get(page, "totals");
+        step(steps, json_integer_value(json_object_get(totals, "behind_or_at_risk")), "learner enrolment",
+             "learner enrolments", " behind or at risk", "/centre/learners?state=behind_or_at_risk");
+        step(steps, db_int(db, "SELECT COUNT(*) FROM users u WHERE u.role = 'learner' AND u.disabled = 0 AND NOT EXISTS"
+                               " (SELECT 1 FROM enrolments e WHERE e.learner_id = u.id AND e.status = 'active')", 0, ""),
+             "learner", "learners", " with no active enrolment", "/admin/users?role=learner");
+        step(steps, db_int(db, "SELECT COUNT(*) FROM enrolments WHERE status = 'active' AND iqa_id IS NULL", 0, ""),
+             "active enrolment", "active enrolments", " with no IQA named", "/admin/enrolments?status=active");
+    }
+    return steps;
 }

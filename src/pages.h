@@ -53,6 +53,18 @@ void pages_humanize(json_t *v, int64_t now);
  * for an unknown code (so no text from the URL is ever shown). */
 const char *pages_done_text(const char *done);
 
+/* The "What to do next" panel of a role's home page: an array of
+ * {text, href} (new reference), the most urgent first, from the
+ * database as it is now. role is ROLE_* of http.h; page is the home page's
+ * own output (the admin's centre page already holds the count of learners
+ * behind, which is read from it rather than computed twice). An empty array
+ * when there is nothing to do. Sources: the learner's countersignatures,
+ * returned and draft evidence and criteria not started; the assessor's queue
+ * (size, oldest) and open IQA actions; the IQA's unsampled decisions of their
+ * learners; the admin's learners behind and enrolments or learners without
+ * an IQA or an enrolment. */
+json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t *page);
+
 /* One-time form tokens (schema/009_pages.sql). A page form that creates
  * something carries a hidden form_token (a fresh random value each render);
  * http.c claims (user, token, path) before the handler runs.
