@@ -143,6 +143,8 @@ static int json_id(json_t *v, int64_t *out)
     "SELECT d.id, d.learner_id, lu.name AS learner_name, d.criterion_id,"                       \
     " c.ref AS criterion_ref, c.text AS criterion_text, c.unit_id, un.ref AS unit_ref,"         \
     " un.title AS unit_title, un.qualification_id, d.assessor_id, au.name AS assessor_name,"    \
+    " (SELECT q.title FROM qualifications q WHERE q.id = un.qualification_id)"                  \
+    " AS qualification_title,"                                                                  \
     " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id,"           \
     " (SELECT s.id FROM decisions s WHERE s.supersedes_id = d.id) AS superseded_by,"            \
     " d.created_at, cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"        \

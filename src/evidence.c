@@ -1225,9 +1225,9 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
 
 /* The qualification code of the mapping query's current row (column 1), for
  * unit labels: two qualifications may have units with the same name. */
-static const char *qcode_of(sqlite3_stmt *st)
+static const char *qcode_of(db_stmt_t *st)
 {
-    const char *c = (const char *)sqlite3_column_text(st, 1);
+    const char *c = db_col_text(st, 1);
     return c ? c : "";
 }
 
