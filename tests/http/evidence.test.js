@@ -712,7 +712,7 @@ describe('lists, pages and gc', () => {
     const r = await ann.upload('/evidence/new', {title: 'Form evidence', kind: 'observation', occurred_on: '2026-03-01',
       description: 'Observed at work'}, [{name: 'obs.txt', data: 'Observed.\n'}, {name: '', data: ''}]);
     assertStatus(r, 303);
-    const m = /^\/evidence\/(\d+)\/criteria$/.exec(r.headers.location);
+    const m = /^\/evidence\/(\d+)\/criteria\?done=evidence_added$/.exec(r.headers.location);
     assert.ok(m, r.headers.location);
     const id = Number(m[1]);
     const [a, b] = crit.inside;
