@@ -722,7 +722,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         if (rc != EV_OK)
             return raw_error(st, 503, "store_unavailable",
                              "The evidence store is not answering. Please try again in a few minutes.");
-        resp = MHD_create_response_from_callback((uint64_t)bytes, 256 * 1024, blob_reader, rd, blob_reader_free);
+        resp = MHD_create_response_from_callback((uint64_t)bytes, 512 * 1024, blob_reader, rd, blob_reader_free);
         if (!resp) {
             storage_close_read(rd);
             return MHD_NO;

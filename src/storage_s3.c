@@ -34,7 +34,7 @@
 #define DEFAULT_PART_MB 64
 #define MIN_PART_MB 5 /* S3's smallest part (all but the last) */
 #define RESP_CAP (4 * 1024 * 1024) /* a list page of 1000 keys is about 400 KB */
-#define READ_BUF (512 * 1024)
+#define READ_BUF (1024 * 1024) /* per download: flat, and few hand-offs between the two sides */
 
 typedef struct s3 {
     char *endpoint; /* scheme://host[:port], no trailing slash */
@@ -503,6 +503,7 @@ static int s3_put_body(s3_t *b, const char *key, const char *query, s3_body_t *b
     curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, body_seek);
     curl_easy_setopt(e, CURLOPT_SEEKDATA, bd);
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)bd->len);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024); /* fewer, larger writes */
     rc = s3_run(b, e, r, what);
 out:
     curl_easy_cleanup(e);
@@ -794,15 +795,18 @@ static size_t reader_write(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Moves the transfer on until there are bytes to hand out or it has ended. */
-static void reader_pump(s3_reader_t *r)
+/* Moves the transfer on until `want` bytes (or the buffer's worth) are waiting, or
+ * it has ended: handing on large pieces keeps the copies and wake-ups few. */
+static void reader_pump(s3_reader_t *r, size_t want)
 {
-    while (!r->done && r->pos == r->len) {
+    if (want > READ_BUF / 2)
+        want = READ_BUF / 2;
+    while (!r->done && r->len - r->pos < want) {
         int running = 0;
         if (r->paused) {
             r->paused = 0;
             curl_easy_pause(r->e, CURLPAUSE_CONT);
-            if (r->pos < r->len)
+            if (r->paused || r->len - r->pos >= want)
                 break;
         }
         curl_multi_perform(r->m, &running);
@@ -815,7 +819,7 @@ static void reader_pump(s3_reader_t *r)
             }
         if (!running)
             r->done = 1;
-        if (r->pos < r->len || r->done)
+        if (r->len - r->pos >= want || r->done || r->paused)
             break;
         curl_multi_poll(r->m, NULL, 0, 1000, NULL);
     }
@@ -871,13 +875,14 @@ static int s3_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t le
         s3_close_read(r);
         return EV_ERR;
     }
+    curl_easy_setopt(r->e, CURLOPT_BUFFERSIZE, 256L * 1024); /* larger reads from the socket */
     curl_easy_setopt(r->e, CURLOPT_WRITEFUNCTION, reader_write);
     curl_easy_setopt(r->e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(r->e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_multi_add_handle(r->m, r->e);
     /* Wait for the answer's start, so a missing object or a store that is down is
      * known before the caller commits to a response. */
-    reader_pump(r);
+    reader_pump(r, 1);
     rc = reader_error(r);
     if (rc != EV_OK) {
         s3_close_read(r);
@@ -890,7 +895,7 @@ static int s3_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t le
 static long s3_read(void *rd, void *buf, size_t cap)
 {
     s3_reader_t *r = rd;
-    reader_pump(r);
+    reader_pump(r, cap);
     if (r->pos < r->len) {
         size_t n = r->len - r->pos < cap ? r->len - r->pos : cap;
         memcpy(buf, r->buf + r->pos, n);

@@ -71,6 +71,8 @@ bash "$ROOT/tests/s3/ceph.sh" bucket "$GW" "$BUCKET"
 now() { date +%s.%N; }
 mbps() { python3 -c "import sys; print('%.0f' % ($1 / 1048576 / (float(sys.argv[2]) - float(sys.argv[1]))))" "$2" "$3"; }
 rss_kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
+cpu_s() { python3 -c "print('%.2f' % (($2 - $1) / $(getconf CLK_TCK)))"; }
 
 BIG="$TMP/big.pdf"
 BYTES=$((SIZE_MB * 1024 * 1024))
@@ -80,7 +82,7 @@ echo "making a ${SIZE_MB} MB file in $TMP ..."
 DATA="$TMP/data"
 mkdir -p "$DATA"
 "$BIN" serve --db "$TMP/evitrack.db" --data "$DATA" --store "s3://$BUCKET?endpoint=$E&region=us-east-1${EVITRACK_STORE_ARGS:-}" \
-  --listen 127.0.0.1 --port 0 --quiet --max-upload-mb $((SIZE_MB + 64)) --max-request-mb $((SIZE_MB + 128)) \
+  --listen 127.0.0.1 --port 0 --quiet --max-upload-mb $((SIZE_MB + 64)) --max-request-mb $((SIZE_MB + 128)) ${EVITRACK_SERVE_ARGS:-} \
   > "$TMP/server.out" 2> "$TMP/server.err" &
 PID=$!
 for _ in $(seq 100); do
@@ -125,9 +127,11 @@ for round in $(seq "$ROUNDS"); do
   cu_rate=$(mbps "$BYTES" "$t0" "$t1")
 
   echo 5 > "/proc/$PID/clear_refs"
+  c0=$(cpu_ticks "$PID")
   t0=$(now)
   read -r code got eid fid < <(upload "$BIG")
   t1=$(now)
+  up_cpu=$(cpu_s "$c0" "$(cpu_ticks "$PID")")
   peak=$(rss_kb "$PID" VmHWM)
   [ "$code" = 201 ] || { echo "s3.sh: upload failed: HTTP $code $(head -c 300 "$TMP/resp.json")"; exit 1; }
   [ "$got" = "$want" ] || { echo "s3.sh: stored SHA-256 $got, expected $want"; exit 1; }
@@ -144,9 +148,11 @@ for round in $(seq "$ROUNDS"); do
   rm -f "$TMP/down.curl"
 
   echo 5 > "/proc/$PID/clear_refs"
+  c0=$(cpu_ticks "$PID")
   t0=$(now)
   code=$(curl -s -b "$JAR" -o "$TMP/down.ev" -w '%{http_code}' "$URL/api/v1/evidence/$eid/files/$fid")
   t1=$(now)
+  down_cpu=$(cpu_s "$c0" "$(cpu_ticks "$PID")")
   peak=$(rss_kb "$PID" VmHWM)
   [ "$code" = 200 ] || { echo "s3.sh: download failed: HTTP $code"; exit 1; }
   [ "$(sha256sum "$TMP/down.ev" | cut -d' ' -f1)" = "$want" ] || { echo "s3.sh: the download differs"; exit 1; }
@@ -154,8 +160,8 @@ for round in $(seq "$ROUNDS"); do
   down_rate=$(mbps "$BYTES" "$t0" "$t1")
   down_growth=$(( (peak - base0) / 1024 ))
 
-  echo "round $round: upload curl ${cu_rate} MB/s, evitrack ${up_rate} MB/s (peak RSS growth ${up_growth} MB);" \
-    "download curl ${cd_rate} MB/s, evitrack ${down_rate} MB/s (peak RSS growth ${down_growth} MB)"
+  echo "round $round: upload curl ${cu_rate} MB/s, evitrack ${up_rate} MB/s (server CPU ${up_cpu} s, peak RSS growth ${up_growth} MB);" \
+    "download curl ${cd_rate} MB/s, evitrack ${down_rate} MB/s (server CPU ${down_cpu} s, peak RSS growth ${down_growth} MB); load $(cut -d' ' -f1 /proc/loadavg)"
   [ "$cu_rate" -gt "$best_cu" ] && best_cu=$cu_rate
   [ "$up_rate" -gt "$best_up" ] && best_up=$up_rate
   [ "$cd_rate" -gt "$best_cd" ] && best_cd=$cd_rate
