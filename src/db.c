@@ -77,6 +77,12 @@ const char *db_errmsg(db_t *db)
     return db->ops->errmsg(db->conn);
 }
 
+int db_retryable(db_t *db)
+{
+    const char *s = db->ops->sqlstate(db->conn);
+    return strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0;
+}
+
 int db_exec(db_t *db, const char *sql)
 {
     return db->ops->exec(db->conn, sql);

@@ -35,6 +35,9 @@ const char *db_engine(db_t *db);
 int db_is_pg(db_t *db);
 /* The engine's last error message (valid until the next call on db). */
 const char *db_errmsg(db_t *db);
+/* 1 when the last failure on db was a serialization failure or deadlock
+ * (SQLSTATE 40001/40P01; SQLite busy): the transaction may be retried whole. */
+int db_retryable(db_t *db);
 
 /* Applies every embedded migration whose version is not yet recorded in
  * schema_version (so files landed out of number order still apply), each in
