@@ -203,6 +203,11 @@ static void pg_finalize(void *stmt)
     if (!st)
         return;
     pg_reset(st);
+    if (PQstatus(st->pc->c) == CONNECTION_OK && PQtransactionStatus(st->pc->c) == PQTRANS_IDLE) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", st->name);
+        PQclear(PQexec(st->pc->c, sql));
+    }
     free(st->vals);
     free(st->sql);
     free(st);

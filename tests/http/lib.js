@@ -605,6 +605,9 @@ function assertStatus(r, status, what = '') {
 
 module.exports = {
   ENGINE,
+  PG_URL,
+  freshPgDatabase,
+  psql,
   startServer,
   runCli,
   binPath,
