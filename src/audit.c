@@ -57,10 +57,21 @@ int audit_record(db_t *db, int64_t actor_id, const char *action, const char *ent
             goto out;
         own = 1;
     }
+    /* The lock, then the tail in a statement of its own: in READ COMMITTED a
+     * statement's snapshot is taken when it starts, so a tail read in the same
+     * statement as the lock wait would miss the events committed meanwhile. */
     if (db_lock_xact(db, AUDIT_CHAIN_LOCK) != EV_OK)
         goto out;
-    prev = db_text(db, "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
-    int64_t id = db_int(db, "SELECT coalesce(max(id), 0) + 1 FROM audit_events", 1, "");
+    int64_t id = 1;
+    db_stmt_t *st = db_query(db, "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
+    int rc = db_next(st);
+    if (rc == 1 && !db_col_is_null(st, 0)) {
+        id = db_col_int(st, 0) + 1;
+        prev = xstrdup(db_col_text(st, 1));
+    }
+    db_stmt_done(st);
+    if (rc < 0)
+        goto out;
     char at[21], hash[65];
     util_now_iso(at);
     content = canonical(id, at, actor_id, action, entity, entity_id, learner_id, before_s, after_s);
