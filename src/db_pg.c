@@ -7,14 +7,12 @@
 #include <unistd.h>
 
 #include "db_engine.h"
+#include "db_pg_ddl.h"
 
 /* PostgreSQL type oids (pg_type.h is server-side; these are fixed). */
 enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25, OID_OID = 26,
        OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700 };
 
-/* The portable-DDL translator (src/db_pg_ddl.c) for migrations with no
- * hand-written schema/pg/ file. Weak so this file links before it exists. */
-char *db_pg_translate_ddl(const char *portable_ddl) __attribute__((weak));
 
 typedef struct pg_conn {
     PGconn *c;
@@ -394,10 +392,6 @@ static char *pg_migration_sql(const db_migration_t *m)
     for (const db_migration_t *p = db_pg_migrations; p->name; p++)
         if (atoi(p->name) == v)
             return xstrdup(p->sql);
-    if (!db_pg_translate_ddl) {
-        ev_log("db: %s has no PostgreSQL form (no schema/pg file and no DDL translator)", m->name);
-        return NULL;
-    }
     char *sql = db_pg_translate_ddl(m->sql);
     if (!sql)
         ev_log("db: %s: its DDL is outside the portable subset", m->name);
