@@ -289,7 +289,7 @@ int auditlog_cli(int argc, char **argv)
         if (!got)
             return cli_usage_error("audit verify: unknown argument %s (usage: audit verify [--db FILE])", argv[i]);
     }
-    if (access(path, R_OK) != 0) {
+    if (!db_target_is_pg(path) && access(path, R_OK) != 0) {
         fprintf(stderr, "evitrack: audit verify: no database at %s\n", path);
         return 2;
     }

@@ -98,7 +98,7 @@ static int64_t throttle_one(db_t *db, const char *sql, const char *key, int64_t 
 int64_t auth_throttle_wait(db_t *db, const char *email, const char *addr, int64_t now)
 {
     int64_t a = throttle_one(db,
-        "SELECT at FROM login_failures WHERE email = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+        "SELECT at FROM login_failures WHERE lower(email) = lower(?) AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
         email, now, AUTH_MAX_PER_ACCOUNT);
     int64_t b = throttle_one(db,
         "SELECT at FROM login_failures WHERE addr = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
@@ -113,7 +113,7 @@ static int record_failure(db_t *db, const char *email, const char *addr, int64_t
     if (db_begin(db) != EV_OK)
         return EV_ERR;
     json_t *after = json_pack("{s:s, s:s}", "email", email, "addr", addr);
-    int rc = db_run(db, "DELETE FROM login_failures WHERE (email = ? OR addr = ?) AND at <= ?",
+    int rc = db_run(db, "DELETE FROM login_failures WHERE (lower(email) = lower(?) OR addr = ?) AND at <= ?",
                     "tti", email, addr, now - AUTH_WINDOW);
     if (rc == EV_OK)
         rc = db_run(db, "INSERT INTO login_failures (email, addr, at) VALUES (?, ?, ?)",
@@ -153,7 +153,7 @@ enum auth_result auth_login(db_t *db, const char *email, const char *password,
     }
 
     row = *email ? db_one(db, "SELECT id, role, email, name, password_hash, disabled "
-                              "FROM users WHERE email = ?", "t", email) : NULL;
+                              "FROM users WHERE lower(email) = lower(?)", "t", email) : NULL;
     const char *hash = row ? json_string_value(json_object_get(row, "password_hash")) : NULL;
     int ok = auth_verify_password(hash ? hash : auth_dummy, password);
     if (!row || !hash || !ok || json_integer_value(json_object_get(row, "disabled")) != 0) {
@@ -168,7 +168,7 @@ enum auth_result auth_login(db_t *db, const char *email, const char *password,
     u->role = role_from_name(json_string_value(json_object_get(row, "role")));
     snprintf(u->email, sizeof u->email, "%s", json_string_value(json_object_get(row, "email")));
     snprintf(u->name, sizeof u->name, "%s", json_string_value(json_object_get(row, "name")));
-    db_run(db, "DELETE FROM login_failures WHERE email = ?", "t", email);
+    db_run(db, "DELETE FROM login_failures WHERE lower(email) = lower(?)", "t", email);
     if (auth_needs_rehash(hash)) {
         char fresh[AUTH_HASH_MAX];
         if (auth_hash_password(password, fresh) == EV_OK)

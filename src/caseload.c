@@ -86,7 +86,7 @@ static int caseload_index(req_t *r)
                           : db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE ? = 0", 0, "i", owner);
     json_t *items =
         owner ? db_all(r->db,
-                       CASELOAD_SELECT("e.assessor_id = ?", "oldest_submitted_at IS NULL, oldest_submitted_at, u.name, q.title"),
+                       CASELOAD_SELECT("e.assessor_id = ?", "oldest_submitted_at NULLS LAST, u.name, q.title"),
                        "iii", owner, limit, offset)
               : db_all(r->db, CASELOAD_SELECT("? = 0", "u.name, q.title, e.id"), "iii", owner, limit, offset);
     if (!items)

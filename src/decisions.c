@@ -327,6 +327,12 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         }
     }
 
+    /* One decision at a time per learner and criterion, on every server: each
+     * supersedes the one before it, so two must never both supersede the same. */
+    if (db_lock_xact(db, (int64_t)0x6465 << 48 ^ in->learner_id << 24 ^ in->criterion_id) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
+    }
     int64_t prev = db_int(db, "SELECT MAX(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0, "ii",
                           in->learner_id, in->criterion_id);
     if (prev > 0)

@@ -842,7 +842,7 @@ int export_cli(int argc, char **argv)
     int rc = 1, files = 0;
     char err[512] = "";
     if (email) {
-        int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = 'learner'", 0, "t", email);
+        int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = 'learner'", 0, "t", email);
         if (!id) {
             fprintf(stderr, "evitrack: no learner with the email %s\n", email);
             goto out;
@@ -867,7 +867,7 @@ int export_cli(int argc, char **argv)
     }
     if (db_begin(db) == EV_OK) {
         json_t *after = json_pack("{s:s, s:s}", "to", out, "kind", subject ? "subject_access" : qual ? "cohort" : "portfolio");
-        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", email) : 0;
+        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", email) : 0;
         if (audit_record(db, 0, qual ? "export.cohort" : "export.portfolio", qual ? "qualification" : "user",
                          qual ? 0 : lid, lid, NULL, after) == EV_OK)
             db_commit(db);

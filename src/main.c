@@ -8,6 +8,7 @@
 
 #include "auditlog.h"
 #include "cli.h"
+#include "dbcopy.h"
 #include "demo.h"
 #include "evidence.h"
 #include "export.h"
@@ -40,7 +41,9 @@ static const char USAGE[] =
     "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
     "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
     "  audit verify [--db FILE]   check the audit trail's hash chain\n"
-    "  backup [--db FILE] OUT     consistent online copy of the database\n"
+    "  backup [--db FILE] OUT     consistent online copy of the database (PostgreSQL: pg_dump)\n"
+    "  copy --from DB --to postgres://...\n"
+    "                      move a centre into an empty PostgreSQL database and verify it\n"
     "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
     "                      print a Mustache rendering (a developer's preview tool)\n"
     "  export [--db FILE] [--data DIR] --learner EMAIL --out FILE.zip\n"
@@ -229,6 +232,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"copy", dbcopy_cli},
     {"gc", evidence_cmd_gc},
     {"audit", auditlog_cli},
     {"export", export_cli},

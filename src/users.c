@@ -360,7 +360,7 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
         snprintf(err, errlen, "%s", problem);
         return 400;
     }
-    if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", email) == 1) {
+    if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", email) == 1) {
         *field = "email";
         snprintf(err, errlen, "An account with this email address already exists");
         return 409;
@@ -1079,7 +1079,7 @@ static int64_t person_ref(req_t *r, const char *id_field, const char *email_fiel
     trim_copy(email, em, sizeof em);
     if (!*em)
         return 0;
-    return db_int(r->db, "SELECT id FROM users WHERE email = ?", -1, "t", em);
+    return db_int(r->db, "SELECT id FROM users WHERE lower(email) = lower(?)", -1, "t", em);
 }
 
 /* GET /admin/enrolments/new: ?learner_id= prefills the learner */
@@ -1489,7 +1489,7 @@ static int cmd_user_change(const char *what, int argc, char **argv)
     }
     if (!(db = open_db(v[0])))
         goto out;
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", v[1]);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", v[1]);
     if (!id) {
         fprintf(stderr, "evitrack %s: no account with email %s\n", cmd, v[1]);
         goto out;
@@ -1524,7 +1524,7 @@ int users_cmd_user(int argc, char **argv)
 /* A user id by email with the role, or 0 (message printed). */
 static int64_t cli_person(db_t *db, const char *email, const char *role, const char *opt)
 {
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = ?", 0, "tt", email, role);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = ?", 0, "tt", email, role);
     if (!id)
         fprintf(stderr, "evitrack enrol: %s: no %s account with email %s\n", opt, role, email);
     return id;
@@ -1654,7 +1654,7 @@ int users_demo_seed(db_t *db)
     if (begin_if_needed(db, &own) != EV_OK)
         return EV_ERR;
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
-        if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", people[i].email) == 1)
+        if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", people[i].email) == 1)
             continue;
         if (create_with_hash(db, 0, people[i].email, people[i].name, people[i].role, hash, &id, &field,
                              err, sizeof err) != 0) {
@@ -1669,8 +1669,8 @@ int users_demo_seed(db_t *db)
     json_array_foreach(quals, qi, q) {
         int64_t qid = json_integer_value(json_object_get(q, "id"));
         for (size_t i = 0; i < sizeof enrol / sizeof enrol[0]; i++) {
-            int64_t l = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].learner);
-            int64_t a = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].assessor);
+            int64_t l = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].learner);
+            int64_t a = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].assessor);
             if (db_int(db, "SELECT 1 FROM enrolments WHERE learner_id = ? AND qualification_id = ?", 0,
                        "ii", l, qid) == 1)
                 continue;

@@ -178,7 +178,7 @@ before(async () => {
   const sha = crypto.createHash('sha256').update(content).digest('hex');
   fs.mkdirSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2)), {recursive: true});
   fs.writeFileSync(path.join(srv.dataDir, 'blobs', sha.slice(0, 2), sha), content);
-  srv.sql(`INSERT OR IGNORE INTO blobs (sha256, size) VALUES ('${sha}', ${content.length})`);
+  srv.sql(`INSERT INTO blobs (sha256, size) VALUES ('${sha}', ${content.length}) ON CONFLICT DO NOTHING`);
   for (const [lk, l] of Object.entries(LEARNERS)) {
     const learnerId = Number(srv.sql(`SELECT id FROM users WHERE email = '${l.email}'`));
     const r2 = await admin.post('/api/v1/enrolments', {learner_id: learnerId, qualification_id: q.qualification,
@@ -190,7 +190,7 @@ before(async () => {
     srv.sql(`INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at)
         VALUES (${learnerId}, '${m} evidence', 'product', '${m} description', '2026-01-10', 'submitted', '2026-01-11T10:00:00Z');
       INSERT INTO evidence_files (evidence_id, name, size, sha256, mime)
-        VALUES (last_insert_rowid(), 'file.txt', ${content.length}, '${sha}', 'text/plain');
+        VALUES ((SELECT max(id) FROM evidence WHERE learner_id = ${learnerId}), 'file.txt', ${content.length}, '${sha}', 'text/plain');
       INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
         SELECT max(id), ${q.criterion}, ${learnerId}, '${m} note' FROM evidence WHERE learner_id = ${learnerId};
       INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
@@ -375,13 +375,13 @@ function learnerState(lk) {
   const id = fx[lk].learner;
   return srv.sql(`SELECT (SELECT count(*) FROM audit_events WHERE learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM evidence WHERE learner_id = ${id}) || '/' ||
-    (SELECT count(*) || ':' || ifnull(max(updated_at), '') FROM evidence WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) || ':' || coalesce(max(updated_at), '') FROM evidence WHERE learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM evidence_criteria WHERE learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM decisions WHERE learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM countersigns WHERE learner_id = ${id}) || '/' ||
-    (SELECT count(*) || ':' || ifnull(max(learner_signed_at), '') FROM unit_signoffs WHERE learner_id = ${id}) || '/' ||
-    (SELECT group_concat(assessor_id || ',' || ifnull(iqa_id, '') || ',' || status) FROM enrolments WHERE learner_id = ${id})`);
+    (SELECT count(*) || ':' || coalesce(max(learner_signed_at), '') FROM unit_signoffs WHERE learner_id = ${id}) || '/'`) +
+    JSON.stringify(srv.sqlRows(`SELECT assessor_id, iqa_id, status FROM enrolments WHERE learner_id = ${id} ORDER BY id`));
 }
 
 test('body ids: a state change naming someone else\'s learner in its body changes nothing of theirs', async (t) => {

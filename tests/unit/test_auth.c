@@ -6,6 +6,7 @@
 #include "policy.h"
 #include "session.h"
 #include "test.h"
+#include "testdb.h"
 #include "users.h"
 
 static db_t *fresh(const char *path)
@@ -16,7 +17,7 @@ static db_t *fresh(const char *path)
     unlink(p);
     snprintf(p, sizeof p, "%s-shm", path);
     unlink(p);
-    db_t *db = db_open(path);
+    db_t *db = test_db_open(path);
     char err[300] = "";
     if (db && db_migrate(db, err, sizeof err) != EV_OK) {
         fprintf(stderr, "migrate: %s\n", err);
