@@ -846,7 +846,10 @@ void qualifications_summary_text(json_t *s, buf_t *out)
             size_t tl = strlen(t), cut = tl > 70 ? 70 : tl;
             while (cut < tl && cut && ((unsigned char)t[cut] & 0xC0) == 0x80)
                 cut--; /* not inside a UTF-8 sequence */
-            buf_printf(out, ": %.*s%s\n", (int)cut, t, cut < tl ? "..." : "");
+            buf_puts(out, ": ");
+            for (size_t ci = 0; ci < cut; ci++) /* sub-items on one line here */
+                buf_putc(out, t[ci] == '\n' ? ' ' : t[ci]);
+            buf_printf(out, "%s\n", cut < tl ? "..." : "");
         }
     }
     json_t *w;

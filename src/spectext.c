@@ -770,8 +770,10 @@ static void mark_furniture(tctx_t *c)
         json_t *cnt = json_object_get(counts, c->lines[i].text);
         if (c->lines[i].drop || !cnt || json_integer_value(cnt) < 2)
             continue;
-        if (i == 0) {
-            json_object_set_new(counts, c->lines[i].text, json_integer(-1)); /* the title: later copies dropped */
+        if (i == 0) { /* the title: later copies dropped */
+            t_warn(c, c->lines[i].no, "'%s' appears %lld times: later copies read as a running header and ignored",
+                   c->lines[i].text, (long long)json_integer_value(cnt));
+            json_object_set_new(counts, c->lines[i].text, json_integer(-1));
             continue;
         }
         if (json_integer_value(cnt) > 1)
@@ -1278,6 +1280,23 @@ json_t *spectext_parse(const char *data, size_t len, json_t *warnings, const cha
         const char *fw = json_string_value(json_object_get(c.qual, "framework"));
         char *code = specimport_code_for(title, fw);
         json_object_set_new(c.qual, "code", json_string(code));
+        /* the level and framework the title names ("Level 2 ... (RQF)") */
+        const char *lv = strstr(title, "Level ");
+        char *level = lv && isdigit((unsigned char)lv[6]) ? xstrndup(lv + 6, strspn(lv + 6, "0123456789")) : xstrdup("");
+        static const char *const fws[] = {"RQF", "QCF", "SCQF", "CQFW", "NQF", NULL};
+        const char *found = "";
+        for (size_t k = 0; fws[k] && !*found; k++) {
+            const char *at = strstr(title, fws[k]);
+            size_t fl = strlen(fws[k]);
+            if (at && (at == title || !isalnum((unsigned char)at[-1])) && !isalnum((unsigned char)at[fl]))
+                found = fws[k];
+        }
+        if (!json_object_get(c.qual, "framework"))
+            json_object_set_new(c.qual, "framework", json_string(found));
+        json_object_set_new(c.qual, "level", json_string(level));
+        if (!json_object_get(c.qual, "awarding_body"))
+            json_object_set_new(c.qual, "awarding_body", json_string(""));
+        free(level);
         json_object_del(c.qual, "_quiet_framework");
         free(code);
         json_object_set(spec, "qualification", c.qual);
