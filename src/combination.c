@@ -607,8 +607,13 @@ static int units_choose(req_t *r)
     json_t *structure = combination_structure(r->db, jint(e, "qualification_id"));
     size_t i;
     json_t *v;
-    if (!ids && !r->is_api)
+    if (!json_object_get(r->in, "unit_ids") && !r->is_api) {
+        json_decref(ids);
         ids = json_array(); /* a form with every box unticked sends nothing */
+    } else if (!json_object_get(r->in, "unit_ids")) {
+        json_decref(ids);
+        ids = NULL; /* the API says what it wants: [] to choose none */
+    }
     if (!ids || !json_is_array(ids)) {
         http_field_error(r, "unit_ids", "Give unit_ids: a list of the optional units' ids");
         st = http_fail(r, 400, "invalid_units", "Give unit_ids: a list of the optional units' ids.");
@@ -628,9 +633,8 @@ static int units_choose(req_t *r)
                 optional = 1;
         if (!optional) {
             http_field_error(r, "unit_ids", "Choose only optional units of this qualification");
-            st = http_fail(r, 400, "invalid_units", "Unit id %s is not an optional unit of this qualification.",
-                           json_is_integer(v) || json_is_string(v) ? (json_is_string(v) ? json_string_value(v) : "given")
-                                                                    : "given");
+            st = http_fail(r, 400, "invalid_units", "Unit %lld is not an optional unit of this qualification.",
+                           (long long)id);
             goto out;
         }
         int dup = 0;
