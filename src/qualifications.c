@@ -1370,6 +1370,7 @@ static int spec_import(req_t *r)
     int failed = 0, nfiles = 0;
     int64_t changes = 0;
     json_t *first_err = NULL;
+    json_t *sent_files = json_array(); /* uploaded files' text, for the preview's confirm form */
     size_t i;
     json_t *up;
     json_array_foreach(r->uploads, i, up) {
@@ -1390,21 +1391,37 @@ static int spec_import(req_t *r)
             char *data = util_read_file(tmp, &len);
             if (!data) {
                 json_decref(files);
+                json_decref(sent_files);
                 return http_fail(r, 500, "storage_failed", "The uploaded file could not be read.");
             }
             s = qualifications_import_buffer(r->db, base, data, len, &o);
+            if (o.dry_run && !r->is_api)
+                json_array_append_new(sent_files, json_pack("{s:s, s:s%}", "name", base, "content", data, len));
             free(data);
         }
         json_array_append_new(files, s);
     }
-    const char *content = in_str(r, "content");
-    if (content) {
-        const char *name = in_str(r, "name");
+    /* Documents sent as text: JSON {"name", "content"}, or the preview's confirm form
+     * (one hidden name and content per file, in order). */
+    json_t *contents = in_array(r, "content"), *names = in_array(r, "name");
+    json_t *sent = json_array(); /* {name, content} of each file, for the confirm form */
+    json_t *cv;
+    json_array_foreach(contents, i, cv) {
+        const char *content = json_string_value(cv);
+        const char *name = json_string_value(json_array_get(names, i));
+        if (!content)
+            continue;
         nfiles++;
         json_array_append_new(files, qualifications_import_buffer(r->db, name && *name ? name : "upload", content,
                                                                   strlen(content), &o));
+        json_array_append_new(sent, json_pack("{s:s, s:s}", "name", name && *name ? name : "upload", "content", content));
     }
+    json_decref(contents);
+    json_decref(names);
+    json_array_extend(sent_files, sent);
+    json_decref(sent);
     if (!nfiles) {
+        json_decref(sent_files);
         json_decref(files);
         upload_form_data(r, qopt);
         http_field_error(r, "file", "Choose a specification file to import");
@@ -1425,6 +1442,10 @@ static int spec_import(req_t *r)
     json_object_set_new(out, "changes", json_integer(changes));
     json_object_set_new(out, "dry_run", json_boolean(o.dry_run));
     json_object_set_new(out, "failed", json_integer(failed));
+    /* A preview that found no problem: the page offers to import exactly these files. */
+    if (o.dry_run && !failed && !r->is_api && json_array_size(sent_files))
+        json_object_set_new(out, "confirm_files", json_incref(sent_files));
+    json_decref(sent_files);
     upload_form_data(r, qopt);
     if (failed) {
         http_field_error(r, "file", jstr(first_err, "message"));

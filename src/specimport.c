@@ -65,7 +65,7 @@ char *specimport_norm(const char *s)
     return buf_take(&b);
 }
 
-/* Length of a sub-item marker at the start of s ("a) ", "(b) ", "iv) ", "• "), else 0. */
+/* Length of a sub-item marker at the start of s ("a) ", "(b) ", "a. ", "iv) ", "• "), else 0. */
 static size_t item_marker(const char *s)
 {
     if (!strncmp(s, "\xE2\x80\xA2 ", 4))
@@ -80,7 +80,7 @@ static size_t item_marker(const char *s)
     size_t wl = (size_t)(p - w);
     if (!wl || (wl > 1 && strspn(w, "ivx") < wl))
         return 0;
-    if (*p != ')' || p[1] != ' ')
+    if ((*p != ')' && !(*p == '.' && wl == 1 && !paren)) || p[1] != ' ')
         return 0;
     return (size_t)(p - s) + 2;
 }

@@ -515,13 +515,16 @@ static int furniture(const char *s)
         p += 4;
         page = 1;
     }
-    for (size_t d; *p == ' ' || (d = dash_len(p));)
+    for (;;) {
+        size_t d = dash_len(p);
         if (*p == ' ')
             p++;
-        else {
+        else if (d) {
             p += d;
             dash = 1;
-        }
+        } else
+            break;
+    }
     if (!isdigit((unsigned char)*p))
         return 0;
     const char *d0 = p;
@@ -534,8 +537,10 @@ static int furniture(const char *s)
     if (!*p)
         return page;
     if (dash && dash_len(p)) {
-        for (size_t d; *p == ' ' || (d = dash_len(p));)
-            p += *p == ' ' ? 1 : d;
+        for (size_t d = 1; d;) {
+            d = *p == ' ' ? 1 : dash_len(p);
+            p += d;
+        }
         return !*p;
     }
     if (!strncasecmp(p, "of ", 3) || *p == '/') {
