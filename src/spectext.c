@@ -93,11 +93,6 @@ static size_t bullet_len(const char *s)
     return n;
 }
 
-static int ieq(const char *a, const char *b)
-{
-    return strcasecmp(a, b) == 0;
-}
-
 /* A lower-case copy without a trailing colon, for heading comparisons (caller frees). */
 static char *heading_key(const char *s)
 {
@@ -1099,7 +1094,8 @@ static int main_pass(tctx_t *c)
         if (unit_title_line(t, &num, &title)) {
             const char *cn = json_string_value(json_object_get(c->unit, "number"));
             const char *ct = json_string_value(json_object_get(c->unit, "title"));
-            if (!(cn && !strcmp(cn, num) && ct && ieq(ct, title))) /* else: a running header */
+            /* The current unit's number again is a running header (its title may be cut short). */
+            if (!(cn && !strcmp(cn, num) && ct))
                 start_unit(c, num, title, l->no);
             free(num);
             free(title);
@@ -1275,8 +1271,20 @@ json_t *spectext_parse(const char *data, size_t len, json_t *warnings, const cha
     json_array_foreach(c.units, i, u) {
         if (!unit_has_structure(u) && json_array_size(c.units) > 1)
             continue; /* a stray title before the first real unit */
+        int line = (int)json_integer_value(json_object_get(u, "_line"));
         if (finish_unit(&c, u, out) != EV_OK)
             goto out;
+        size_t k;
+        json_t *prev;
+        const char *ref = json_string_value(json_object_get(u, "ref"));
+        json_array_foreach(out, k, prev) {
+            const char *r2 = json_string_value(json_object_get(prev, "ref"));
+            if (prev != u && ref && r2 && !strcmp(ref, r2)) {
+                t_err(&c, line, "unit %s appears twice in this file (the first is unit %zu of the file): give each "
+                                "unit its own number", ref, k + 1);
+                goto out;
+            }
+        }
     }
     *format = c.unit_page ? "unit-page" : "unit-handbook";
     spec = json_pack("{s:i}", "evitrack_spec", SPECIMPORT_VERSION);

@@ -489,6 +489,9 @@ static void test_unit_errors(void)
     EXPECT("credits.txt", "Unit 201 Things\nCredit value: three\nLearning outcomes\n1. Know a\n1.1 Do\n", 2,
            "expected a whole number");
     EXPECT("twice.txt", "Unit 201 Things\nLearning outcomes\n1. Know a\n1.1 Do a\n1.1 Do b\n", 5, "appears twice");
+    EXPECT("dupunit2.txt", "Unit 201 Things\nLearning outcomes\n1. Know a\n1.1 Do a\nUnit 202 Other\nLearning outcomes\n"
+                           "1. Know b\n1.1 Do b\nUnit 201 Things again\nLearning outcomes\n1. Know c\n1.1 Do c\n", 9,
+           "unit 201 appears twice");
     EXPECT("notitle.txt", "The learner will:\n1. Know a\nThe learner can:\n1.1 Do a\n", 1, "no unit title");
     EXPECT("groups.json", "{\"evitrack_spec\": 1, \"qualification\": {\"title\": \"Q\", \"groups\": [\n"
                           "{\"name\": \"A\", \"units\": [\"1\"]},\n{\"name\": \"B\", \"units\": [\"1\"]}]},\n"
