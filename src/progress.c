@@ -1,6 +1,8 @@
 /* progress.c: a learner's progress per qualification and unit, the pace rule, the criteria matrix */
 #include "progress.h"
 
+#include "combination.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,6 +607,13 @@ static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t toda
     }
     counts_json(e, &qc);
     json_object_set_new(e, "units", units);
+    /* A qualification with rules of combination: percent and achievement by credits. */
+    json_t *rules = combination_progress(db, json_integer_value(json_object_get(e, "enrolment_id")), qid, units);
+    if (rules) {
+        json_object_set(e, "percent", json_object_get(rules, "percent"));
+        json_object_set(e, "achieved", json_object_get(rules, "achieved"));
+        json_object_set_new(e, "rules", rules);
+    }
     set_pace(e, today);
 }
 

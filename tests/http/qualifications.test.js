@@ -213,7 +213,7 @@ test('a bad file imports nothing and says which file, line and why', async () =>
   const garbage = write('notes.txt', 'Dear centre,\nplease find the unit attached.\n');
   let r = await srv.run(['import', garbage]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^notes\.txt:1: not a revision page or canonical JSON spec/m);
+  assert.match(r.stderr, /^notes\.txt:1: this file fits none of the layouts evitrack reads.*unit page.*unit handbook text.*Found .Dear centre,./m);
   assert.match(r.stderr, /nothing imported from this file/);
 
   const truncated = write('truncated.txt', fs.readFileSync(seed('000'), 'utf8').split('\n').slice(0, 60).join('\n'));
@@ -327,7 +327,7 @@ test('admin upload page: same importer, same summary; others may not use it', as
   r = await admin.upload('/admin/specs', {}, [{name: 'broken.txt', type: 'text/plain', data: 'not a spec\n'}]);
   assert.equal(r.status, 400);
   assert.match(r.text, /error-summary/);
-  assert.match(r.text, /broken\.txt, line 1: not a revision page/);
+  assert.match(r.text, /broken\.txt, line 1: this file fits none of the layouts/);
   assert.equal(srv.sql('SELECT count(*) FROM criteria'), before);
   r = await admin.upload('/admin/specs', {}, []);
   assert.equal(r.status, 400);
