@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,9 @@ typedef struct req_state {
     uint64_t started_us;
     int status;
     uint64_t resp_bytes;
+    int inited;               /* access_handler's first call set r up */
+    int uri_error;            /* 414 found by uri_seen(): answered at once */
+    int form_parts;           /* parts the post processor delivered */
 } req_state_t;
 
 static atomic_int requests_in_flight;
@@ -145,6 +149,97 @@ static void log_close_all(void)
     pthread_mutex_unlock(&log_list_lock);
 }
 static volatile sig_atomic_t stopping;
+
+/* ---- the request-head deadline ----
+ * libmicrohttpd's connection timeout is an idle timeout: a client that trickles
+ * one header line every few seconds keeps a connection (and its slot) forever.
+ * Every connection is tracked from its start (MHD_OPTION_NOTIFY_CONNECTION);
+ * while it waits for a request head (before the first call of access_handler,
+ * and again from the end of one response until the next head arrives) it has
+ * app->header_timeout_s seconds in all. A reaper thread shuts down the socket
+ * of any connection past its deadline; libmicrohttpd then sees the end of the
+ * stream and closes it itself. shutdown(2) rather than close(2): the
+ * descriptor stays libmicrohttpd's, so it cannot be reused under it, and the
+ * CLOSED notification takes head_lock, so the reaper never touches a
+ * connection that has gone. (nginx's client_header_timeout is the same rule.) */
+typedef struct conn_track {
+    int fd;
+    int waiting;              /* waiting for a request head */
+    uint64_t deadline_us;
+    struct conn_track *prev, *next;
+} conn_track_t;
+
+static pthread_mutex_t head_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn_track_t *head_list;
+static uint64_t head_timeout_us = 10000000;
+static atomic_int head_reaper_running;
+static atomic_long head_reaped;
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_track_t *t = xcalloc(1, sizeof *t);
+        t->fd = ci ? ci->connect_fd : -1;
+        t->waiting = 1;
+        t->deadline_us = util_now_us() + head_timeout_us;
+        pthread_mutex_lock(&head_lock);
+        t->next = head_list;
+        if (head_list)
+            head_list->prev = t;
+        head_list = t;
+        pthread_mutex_unlock(&head_lock);
+        *socket_context = t;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_track_t *t = *socket_context;
+        if (!t)
+            return;
+        pthread_mutex_lock(&head_lock);
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            head_list = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&head_lock);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+/* waiting 1: the connection now waits for a head (deadline from now); 0: a head arrived. */
+static void head_wait(struct MHD_Connection *conn, int waiting)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_track_t *t = ci ? ci->socket_context : NULL;
+    if (!t)
+        return;
+    pthread_mutex_lock(&head_lock);
+    t->waiting = waiting;
+    t->deadline_us = util_now_us() + head_timeout_us;
+    pthread_mutex_unlock(&head_lock);
+}
+
+static void *head_reaper(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&head_reaper_running)) {
+        usleep(250000);
+        uint64_t now = util_now_us();
+        pthread_mutex_lock(&head_lock);
+        for (conn_track_t *t = head_list; t; t = t->next) {
+            if (t->waiting && t->fd >= 0 && now > t->deadline_us) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->waiting = 0; /* once */
+                atomic_fetch_add(&head_reaped, 1);
+            }
+        }
+        pthread_mutex_unlock(&head_lock);
+    }
+    return NULL;
+}
 
 /* ---- small helpers ---- */
 
@@ -474,6 +569,7 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
     (void)content_type;
     (void)transfer_encoding;
     req_state_t *st = cls;
+    st->form_parts++;
     if (!key)
         return MHD_YES;
     if (filename) {
@@ -605,42 +701,42 @@ static char *content_disposition(const char *name, int inline_disposition)
 
 /* One byte range of a file of `size` bytes from a Range header ("bytes=A-B",
  * "bytes=A-", "bytes=-N"), so media previews can seek and play files whose index
- * is at the end. 1 with [*start, *end] filled; 0 to send the whole file (no
- * header, several ranges, or syntax we do not take); -1 when unsatisfiable. */
+ * is at the end. RFC 9110 14.1.2 and 14.2: a header that is not a valid single
+ * byte range (bad syntax, last < first, several ranges) is ignored: 0, send the
+ * whole file. A valid range that starts at or past the end, or a suffix of
+ * zero bytes, is unsatisfiable: -1 (416). 1 with [*start, *end] filled; the
+ * outputs are written only then. */
 static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end)
 {
-    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') || size == 0)
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return 0;
     const char *p = h + 6, *dash = strchr(p, '-');
     if (!dash)
         return 0;
-    char a[32] = "", b[32] = "";
     size_t la = (size_t)(dash - p), lb = strlen(dash + 1);
-    if (la >= sizeof a || lb >= sizeof b || (la == 0 && lb == 0))
+    if (la > 18 || lb > 18 || (la == 0 && lb == 0))
         return 0;
-    memcpy(a, p, la);
-    memcpy(b, dash + 1, lb);
-    for (const char *q = a; *q; q++)
+    for (const char *q = p; q < dash; q++)
         if (*q < '0' || *q > '9')
             return 0;
-    for (const char *q = b; *q; q++)
+    for (const char *q = dash + 1; *q; q++)
         if (*q < '0' || *q > '9')
             return 0;
-    if (la == 0) { /* the last N bytes */
-        uint64_t n = strtoull(b, NULL, 10);
-        if (n == 0)
+    uint64_t a = la ? strtoull(p, NULL, 10) : 0, b = lb ? strtoull(dash + 1, NULL, 10) : 0;
+    if (la == 0) { /* the last b bytes */
+        if (b == 0 || size == 0)
             return -1;
-        *start = n >= size ? 0 : size - n;
+        *start = b >= size ? 0 : size - b;
         *end = size - 1;
         return 1;
     }
-    *start = strtoull(a, NULL, 10);
-    *end = lb ? strtoull(b, NULL, 10) : size - 1;
-    if (*start >= size)
+    if (lb && b < a)
+        return 0; /* invalid: ignored */
+    if (a >= size)
         return -1;
-    if (*end >= size)
-        *end = size - 1;
-    return *end >= *start ? 1 : 0;
+    *start = a;
+    *end = (lb && b < size) ? b : size - 1;
+    return 1;
 }
 
 static enum MHD_Result send_raw(req_state_t *st, int status)
@@ -1064,6 +1160,11 @@ static enum MHD_Result finish_request(req_state_t *st)
         if (MHD_destroy_post_processor(st->pp) != MHD_YES)
             set_error(st, 400, "incomplete_body", "The form data ended early or is malformed.");
         st->pp = NULL;
+        /* A non-empty multipart body in which the parser found no part at all
+         * (a wrong boundary, no CRLFs, not multipart) is unreadable, not empty. */
+        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!st->form_parts && st->body_bytes > 0 && content_type_is(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA))
+            set_error(st, 400, "bad_form", "The form data could not be read (no parts matched its boundary).");
     }
     if (st->err_status)
         return respond_error(st, st->err_status, st->err_code, st->err_msg);
@@ -1102,15 +1203,78 @@ static enum MHD_Result finish_request(req_state_t *st)
     return respond(st, status);
 }
 
+/* Limits on the request head, answered at once rather than by a timeout
+ * (RFC 9110 15.5.15 414 URI Too Long; RFC 6585 5 431 Request Header Fields Too Large). */
+#define MAX_URI_BYTES 8192
+#define MAX_QUERY_ARGS 200
+#define MAX_HEADERS 100
+#define MAX_HEAD_BYTES (32 * 1024)
+
+/* MHD_OPTION_URI_LOG_CALLBACK: called with the raw request target before
+ * libmicrohttpd splits its query into arguments; what it returns becomes the
+ * request's *con_cls. An over-long target or one with too many arguments is
+ * marked for a 414 and its query emptied in place, so that libmicrohttpd does
+ * not spend its connection memory on arguments (with a few hundred it stalled
+ * until the idle timeout). */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    req_state_t *st = xcalloc(1, sizeof *st);
+    st->started_us = util_now_us();
+    char *q = strchr(uri, '?');
+    size_t args = 0;
+    if (q)
+        for (const char *p = q; *p; p++)
+            args += *p == '&' || *p == ';' || p == q;
+    if (strlen(uri) > MAX_URI_BYTES || args > MAX_QUERY_ARGS) {
+        st->uri_error = 1;
+        if (q)
+            q[1] = '\0'; /* the buffer is libmicrohttpd's read buffer, writable */
+    }
+    return st;
+}
+
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    (*(size_t *)cls)++;
+    return MHD_YES;
+}
+
+/* Problems of the request head itself, answered before routing: 0 or a status. */
+static int head_problem(req_state_t *st, struct MHD_Connection *conn)
+{
+    size_t headers = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_value, &headers);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const union MHD_ConnectionInfo *hs = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (st->uri_error)
+        set_error(st, 414, "uri_too_long", "The web address is too long, or has too many parts after the ?.");
+    else if (headers > MAX_HEADERS || (hs && hs->header_size > MAX_HEAD_BYTES))
+        set_error(st, 431, "too_many_headers", "The request has too many header fields.");
+    else if (te)
+        /* A chunked body's chunk lines (and their extensions) are parsed by
+         * libmicrohttpd in its connection memory and an over-long one ends in
+         * its own 500; bodies must say their length (RFC 9110 15.5.12). */
+        set_error(st, 411, "length_required", "Send the request body with a Content-Length header.");
+    return st->err_status;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version, const char *upload_data,
                                       size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     req_state_t *st = *con_cls;
-    if (!st) {
-        st = xcalloc(1, sizeof *st);
-        st->started_us = util_now_us();
+    if (!st || !st->inited) {
+        if (!st)
+            st = xcalloc(1, sizeof *st);
+        if (!st->started_us)
+            st->started_us = util_now_us();
+        st->inited = 1;
         st->r.conn = conn;
         st->r.app = cls;
         st->r.method = method;
@@ -1118,13 +1282,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st->r.in = json_object();
         *con_cls = st;
         atomic_fetch_add(&requests_in_flight, 1);
+        head_wait(conn, 0);
+        if (head_problem(st, conn)) {
+            st->r.is_api = strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/healthz") == 0;
+            return respond_error(st, st->err_status, st->err_code, st->err_msg);
+        }
         begin_request(st, url);
         /* An error known before the body arrives is answered at once, so a
          * refused upload is not read; otherwise wait for the next call (the
          * keep-alive trap of 0.9.75, STYLE.md). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        if (st->err_status && ((cl && strcmp(cl, "0") != 0) || te))
+        if (st->err_status && cl && strcmp(cl, "0") != 0)
             return respond_error(st, st->err_status, st->err_code, st->err_msg);
         return MHD_YES;
     }
@@ -1143,11 +1311,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     const app_t *app = cls;
     req_state_t *st = *con_cls;
+    head_wait(conn, 1); /* a kept-alive connection now waits for its next head */
     if (!st)
         return;
+    if (!st->inited) { /* libmicrohttpd answered the head itself */
+        free(st);
+        *con_cls = NULL;
+        return;
+    }
     if (!app->quiet) {
         char line[600];
         int n = snprintf(line, sizeof line, "%s %.400s %d %lluB %lluus%s\n", st->r.method, st->r.path,
@@ -1261,7 +1434,7 @@ int http_serve(app_t *app)
     if (app->tls_cert_pem && app->tls_key_pem)
         flags |= MHD_USE_TLS;
 
-    struct MHD_OptionItem opts[16];
+    struct MHD_OptionItem opts[20];
     int n = 0;
     /* the logger first, so libmicrohttpd's own start-up messages go through it */
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL};
@@ -1269,7 +1442,9 @@ int http_serve(app_t *app)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)app->threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->connection_limit / 2, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->per_ip_limit, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_seen, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)app->connection_memory_kb * 1024, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, app};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
@@ -1279,6 +1454,7 @@ int http_serve(app_t *app)
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+    head_timeout_us = (uint64_t)app->header_timeout_s * 1000000u;
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)app->port, NULL, NULL, access_handler, app,
                                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
@@ -1286,7 +1462,10 @@ int http_serve(app_t *app)
                 app->port);
         return EV_ERR;
     }
-    pthread_t flusher;
+    pthread_t flusher, reaper;
+    atomic_store(&head_reaper_running, 1);
+    if (pthread_create(&reaper, NULL, head_reaper, NULL) != 0)
+        atomic_store(&head_reaper_running, 0);
     atomic_store(&log_flusher_running, 1);
     if (pthread_create(&flusher, NULL, log_flusher, NULL) != 0)
         atomic_store(&log_flusher_running, 0); /* lines are then written one by one */
@@ -1305,6 +1484,8 @@ int http_serve(app_t *app)
     MHD_quiesce_daemon(d);
     for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 1000; waited++)
         usleep(10000);
+    if (atomic_exchange(&head_reaper_running, 0))
+        pthread_join(reaper, NULL);
     MHD_stop_daemon(d);
     if (atomic_exchange(&log_flusher_running, 0))
         pthread_join(flusher, NULL);

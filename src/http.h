@@ -49,6 +49,8 @@ typedef struct app {
     int connection_limit; /* simultaneous connections (default 1024) */
     int timeout_s;        /* idle connection timeout (default 60) */
     int connection_memory_kb; /* libmicrohttpd per-connection pool (default 64) */
+    int per_ip_limit;     /* simultaneous connections from one address (default 64) */
+    int header_timeout_s; /* whole request head deadline, and keep-alive idle (default 10) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */

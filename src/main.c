@@ -26,7 +26,7 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N]\n"
+    "        [--connection-memory-kb N] [--per-address-connections N] [--header-timeout SECONDS]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
     "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
@@ -63,6 +63,8 @@ static int cmd_serve(int argc, char **argv)
         .connection_limit = 1024,
         .timeout_s = 60,
         .connection_memory_kb = 32,
+        .per_ip_limit = 64,
+        .header_timeout_s = 10,
     };
     int demo = 0, rc = 1;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
@@ -106,6 +108,14 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 4 || num > 65536)
                 return cli_usage_error("--max-connections takes a number from 4 to 65536");
             app.connection_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "per-address-connections", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 65536)
+                return cli_usage_error("--per-address-connections takes a number from 1 to 65536");
+            app.per_ip_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "header-timeout", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 3600)
+                return cli_usage_error("--header-timeout takes a number of seconds from 1 to 3600");
+            app.header_timeout_s = (int)num;
         } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");

@@ -1,0 +1,185 @@
+// tests/http/pressure.test.js: serving under pressure (issue 12): slow and hostile clients,
+// over-long request heads, chunked bodies, byte ranges and unreadable multipart bodies.
+// Each test reproduces one finding: it failed before the fix.
+'use strict';
+const {test, before, after, describe} = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const {startServer, assertStatus} = require('./lib.js');
+
+let srv;
+before(async () => {
+  srv = await startServer({demo: true, args: ['--connection-memory-kb', '1024', '--header-timeout', '2',
+    '--per-address-connections', '16']});
+});
+after(() => srv && srv.stop());
+
+/* Sends raw bytes on a new connection (from localAddress when given) and resolves
+ * {ms, status, text} once the server closes or answers and closes, or {ms: 'timeout'}. */
+function raw(payload, {ms = 8000, localAddress} = {}) {
+  return new Promise((resolve) => {
+    const s = net.connect({port: srv.port, host: '127.0.0.1', localAddress});
+    let buf = '';
+    const t0 = Date.now();
+    let done = false;
+    const finish = (v) => { if (!done) { done = true; clearTimeout(timer); s.destroy(); resolve(v); } };
+    s.on('data', (d) => { buf += d; });
+    s.on('close', () => finish({ms: Date.now() - t0, status: Number((/^HTTP\/1\.1 (\d+)/.exec(buf) || [])[1]) || 0, text: buf}));
+    s.on('error', () => { /* close follows */ });
+    s.write(payload);
+    const timer = setTimeout(() => finish({ms: 'timeout', status: 0, text: buf}), ms);
+  });
+}
+
+describe('request heads', () => {
+  test('a 32 KB request line is answered 414 at once', async () => {
+    const r = await raw(`GET /healthz?x=${'a'.repeat(32 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 414, r.text.slice(0, 200));
+    assert.ok(r.ms < 2000, `answered in ${r.ms} ms`);
+  });
+
+  test('500 query arguments are answered 414 at once (not after the idle timeout)', async () => {
+    const q = Array.from({length: 500}, (_, i) => `a${i}=b`).join('&');
+    const r = await raw(`GET /api/v1/me?${q} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 414, r.text.slice(0, 200));
+    assert.ok(r.ms < 2000, `answered in ${r.ms} ms`);
+    assert.match(r.text, /uri_too_long/);
+  });
+
+  test('too many header fields, or one huge one, are answered 431 at once', async () => {
+    let h = '';
+    for (let i = 0; i < 150; i++) h += `X-H${i}: v\r\n`;
+    const many = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\n${h}Connection: close\r\n\r\n`);
+    assert.equal(many.status, 431, many.text.slice(0, 200));
+    const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70000)}\r\nConnection: close\r\n\r\n`);
+    assert.equal(big.status, 431, big.text.slice(0, 200));
+    assert.ok(many.ms < 2000 && big.ms < 2000);
+  });
+
+  test('a chunked body with a 100 KB chunk extension gets a 4xx, not a 500', async () => {
+    const r = await raw('POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n2;' + 'e'.repeat(100000) + '\r\n{}\r\n0\r\n\r\n');
+    assert.ok(r.status >= 400 && r.status < 500, `got ${r.status}: ${r.text.slice(0, 200)}`);
+  });
+
+  test('the server still answers after all that', async () => {
+    assertStatus(await srv.client().get('/healthz'), 200);
+  });
+});
+
+describe('slow clients', () => {
+  test('clients trickling header lines from two addresses neither starve a third nor keep their connections', async () => {
+    const socks = [];
+    let closed = 0;
+    const opened = Date.now();
+    for (const localAddress of ['127.0.0.2', '127.0.0.3']) {
+      for (let i = 0; i < 60; i++) { /* far above the per-address cap of 16 */
+        const s = net.connect({port: srv.port, host: '127.0.0.1', localAddress});
+        s.on('error', () => {});
+        s.on('close', () => { closed++; s.closedAt = Date.now(); });
+        s.on('connect', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+        socks.push(s);
+      }
+    }
+    /* one header line every 300 ms: an idle timeout would never fire */
+    const drip = setInterval(() => { for (const s of socks) if (!s.destroyed) s.write(`X-Drip: ${Date.now()}\r\n`); }, 300);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const times = [];
+      for (let i = 0; i < 10; i++) {
+        const t0 = Date.now();
+        const r = await srv.client().get('/healthz', {timeoutMs: 5000});
+        assertStatus(r, 200);
+        times.push(Date.now() - t0);
+      }
+      assert.ok(Math.max(...times) < 1000, `a third client waited ${Math.max(...times)} ms`);
+      /* the head deadline (2 s here) ends every trickler, however often it sends */
+      await new Promise((r) => setTimeout(r, 4000));
+      assert.equal(closed, socks.length, `${socks.length - closed} trickling connections still open after 4.5 s`);
+      const held = socks.filter((s) => s.closedAt - opened > 1500).length;
+      assert.ok(held <= 2 * 16, `${held} connections were held past 1.5 s (the cap is 16 per address)`);
+    } finally {
+      clearInterval(drip);
+      for (const s of socks) s.destroy();
+    }
+    assertStatus(await srv.client().get('/healthz'), 200);
+  });
+
+  test('an idle kept-alive connection is closed after the head deadline, a busy one is not', async () => {
+    const r = await new Promise((resolve) => {
+      const s = net.connect({port: srv.port, host: '127.0.0.1'});
+      let buf = '';
+      const t0 = Date.now();
+      s.on('data', (d) => { buf += d; });
+      s.on('close', () => resolve({ms: Date.now() - t0, buf}));
+      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      setTimeout(() => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'), 1000);
+      setTimeout(() => s.destroy(), 8000);
+    });
+    assert.equal((r.buf.match(/HTTP\/1\.1 200/g) || []).length, 2, r.buf);
+    assert.ok(r.ms > 2500 && r.ms < 6000, `closed after ${r.ms} ms`);
+  });
+});
+
+describe('byte ranges (RFC 9110 14.2)', () => {
+  let url;
+  let data;
+  before(async () => {
+    const c = await srv.login('learner@demo.test');
+    data = Buffer.from('0123456789abcdefghij');
+    const r = await c.upload('/api/v1/evidence', {title: 'Ranges', kind: 'product'},
+      [{name: 'r.txt', type: 'text/plain', data}]);
+    assertStatus(r, 201);
+    url = `/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`;
+    srv.learner = c;
+  });
+
+  test('an invalid range (last before first) is ignored: the whole file', async () => {
+    for (const range of ['bytes=3-2', 'bytes=5-1', 'bytes=x-1', 'bytes=1-y', 'bytes=-', 'items=0-1']) {
+      const r = await srv.learner.get(url, {headers: {Range: range}});
+      assertStatus(r, 200, range);
+      assert.deepEqual(r.body, data, range);
+    }
+  });
+
+  test('an unsatisfiable range is 416 with the size', async () => {
+    for (const range of ['bytes=20-', 'bytes=25-30', 'bytes=-0']) {
+      const r = await srv.learner.get(url, {headers: {Range: range}});
+      assertStatus(r, 416, range);
+      assert.equal(r.headers['content-range'], `bytes */${data.length}`);
+    }
+  });
+
+  test('a range past the end is cut to the end', async () => {
+    const r = await srv.learner.get(url, {headers: {Range: 'bytes=15-99'}});
+    assertStatus(r, 206);
+    assert.deepEqual(r.body, data.subarray(15));
+  });
+});
+
+describe('unreadable multipart bodies', () => {
+  test('every upload route answers 400 and stores nothing', async () => {
+    const learner = await srv.login('learner@demo.test');
+    const admin = await srv.login('admin@demo.test');
+    const made = await learner.upload('/api/v1/evidence', {title: 'Target', kind: 'product'},
+      [{name: 'a.txt', type: 'text/plain', data: 'Notes from the observation.\n'}]);
+    assertStatus(made, 201);
+    const id = made.json.id;
+    const before = Number(srv.sql('SELECT COUNT(*) FROM evidence_files'));
+    const bodies = [
+      {body: 'this is not multipart at all', contentType: 'multipart/form-data; boundary=XYZ'},
+      {body: '--WRONG\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nabc\r\n--WRONG--\r\n',
+        contentType: 'multipart/form-data; boundary=RIGHT'},
+    ];
+    const routes = [[learner, 'POST', '/api/v1/evidence'], [learner, 'PATCH', `/api/v1/evidence/${id}`],
+      [learner, 'POST', `/api/v1/evidence/${id}/files`], [learner, 'POST', '/evidence/new'],
+      [learner, 'POST', `/evidence/${id}/edit`], [admin, 'POST', '/api/v1/specs'], [admin, 'POST', '/admin/specs']];
+    for (const [c, method, p] of routes) {
+      for (const b of bodies) {
+        const r = await c.request(method, p, b);
+        assertStatus(r, 400, `${method} ${p}`);
+      }
+    }
+    assert.equal(Number(srv.sql('SELECT COUNT(*) FROM evidence_files')), before, 'nothing stored');
+  });
+});
