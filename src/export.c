@@ -952,7 +952,7 @@ static int export_learner_route(req_t *r)
     if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", id))
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, id))
-        return http_fail(r, 403, "forbidden", "You may not export this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     char name[64];
     snprintf(name, sizeof name, "portfolio-%lld.zip", (long long)id);
     return send_export(r, id, 0, EXPORT_PORTFOLIO, name);

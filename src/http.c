@@ -1181,15 +1181,14 @@ static enum MHD_Result finish_request(req_state_t *st)
         json_object_update(r->in, body);
         json_decref(body);
     }
-    /* Query arguments fill in what the body did not give. */
-    if (json_object_size(r->in) == 0) {
-        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r->in);
-    } else {
-        json_t *args = json_object();
-        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
-        json_object_update_missing(r->in, args);
-        json_decref(args);
-    }
+    /* Query arguments fill in what the body did not give, except the CSRF
+     * token: it is taken only from the X-CSRF-Token header or a body field, as
+     * URLs end up in histories, logs and Referer headers. */
+    json_t *args = json_object();
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
+    json_object_del(args, "csrf_token");
+    json_object_update_missing(r->in, args);
+    json_decref(args);
 
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 && r->by_cookie &&
         !(r->route->flags & ROUTE_NO_CSRF) && !session_csrf_ok(r))

@@ -183,3 +183,117 @@ describe('unreadable multipart bodies', () => {
     assert.equal(Number(srv.sql('SELECT COUNT(*) FROM evidence_files')), before, 'nothing stored');
   });
 });
+
+describe('not yours answers like not there', () => {
+  test("another learner's decision, progress, matrix, timeline, sign-offs, samples: 404 with the body of a missing id", async () => {
+    const learner = await srv.login('learner@demo.test'); /* learner2 (id 7) is someone else */
+    const l2 = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
+    const dec = Number(srv.sql(`SELECT id FROM decisions WHERE learner_id = ${l2} LIMIT 1`));
+    const unit = Number(srv.sql(`SELECT un.id FROM units un JOIN enrolments e ON e.qualification_id = un.qualification_id WHERE e.learner_id = ${l2} LIMIT 1`));
+    const pairs = [
+      [`/api/v1/decisions/${dec}`, '/api/v1/decisions/999999'],
+      [`/api/v1/learners/${l2}/progress`, '/api/v1/learners/999999/progress'],
+      [`/api/v1/learners/${l2}/matrix`, '/api/v1/learners/999999/matrix'],
+      [`/api/v1/learners/${l2}/timeline`, '/api/v1/learners/999999/timeline'],
+      [`/api/v1/learners/${l2}/signoffs`, '/api/v1/learners/999999/signoffs'],
+      [`/api/v1/learners/${l2}/decisions`, '/api/v1/learners/999999/decisions'],
+      [`/api/v1/learners/${l2}/units/${unit}/signoff`, `/api/v1/learners/999999/units/${unit}/signoff`],
+      [`/api/v1/iqa/samples?decision_id=${dec}`, '/api/v1/iqa/samples?decision_id=999999'],
+    ];
+    for (const [mine, none] of pairs) {
+      const a = await learner.get(mine);
+      const b = await learner.get(none);
+      assertStatus(a, 404, mine);
+      assert.equal(b.status, 404, none);
+      assert.deepEqual(a.json, b.json, `${mine} and ${none} answer alike`);
+    }
+    const a = await learner.post(`/api/v1/decisions/${dec}/countersign`, {comment: 'x'});
+    const b = await learner.post('/api/v1/decisions/999999/countersign', {comment: 'x'});
+    assertStatus(a, 404);
+    assert.deepEqual(a.json, b.json);
+    /* the pages too */
+    const pa = await learner.get(`/learners/${l2}/progress`);
+    const pb = await learner.get('/learners/999999/progress');
+    assert.equal(pa.status, 404);
+    assert.equal(pb.status, 404);
+  });
+
+  test("a review, an export, a sample's response of a learner who is not yours: 404 like a missing id", async () => {
+    const other = await srv.login('assessor2@demo.test'); /* not learner2's assessor */
+    const l2 = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
+    const ev = Number(srv.sql(`SELECT id FROM evidence WHERE learner_id = ${l2} AND status <> 'draft' LIMIT 1`));
+    const sample = Number(srv.sql(`SELECT s.id FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${l2} LIMIT 1`));
+    for (const [mine, none] of [[`/api/v1/reviews/${ev}`, '/api/v1/reviews/999999'],
+      [`/api/v1/learners/${l2}/export`, '/api/v1/learners/999999/export'],
+      [`/api/v1/evidence/${ev}`, '/api/v1/evidence/999999']]) {
+      const a = await other.get(mine);
+      const b = await other.get(none);
+      assertStatus(a, 404, mine);
+      assert.equal(b.status, 404);
+      assert.deepEqual(a.json.error.code, b.json.error.code);
+      assert.deepEqual(a.json.error.message.replace(/\d+/g, 'N'), b.json.error.message.replace(/\d+/g, 'N'), mine);
+    }
+    if (sample) {
+      const a = await other.post(`/api/v1/iqa/samples/${sample}/response`, {response: 'x'});
+      const b = await other.post('/api/v1/iqa/samples/999999/response', {response: 'x'});
+      assertStatus(a, 404);
+      assert.deepEqual(a.json, b.json);
+    }
+  });
+});
+
+describe('CSRF and passwords', () => {
+  test('the CSRF token is never taken from the query string', async () => {
+    const admin = await srv.login('admin@demo.test');
+    const fields = {email: 'csrfq@demo.test', name: 'Q', role: 'learner', password: 'a long password'};
+    let r = await admin.request('POST', `/admin/users?csrf_token=${admin.csrf}`, {form: fields, csrf: false});
+    assertStatus(r, 403);
+    r = await admin.request('POST', `/api/v1/users?csrf_token=${admin.csrf}`, {json: fields, csrf: false});
+    assertStatus(r, 403);
+    assert.equal(r.json.error.code, 'csrf_failed');
+    assert.equal(srv.sql("SELECT count(*) FROM users WHERE email = 'csrfq@demo.test'"), '0');
+    /* a form body field still works */
+    r = await admin.postForm('/admin/users', fields);
+    assert.equal(r.status, 303, r.text.slice(0, 300));
+  });
+
+  test('passwords of only spaces are refused on create, reset and change', async () => {
+    const admin = await srv.login('admin@demo.test');
+    const spaces = ' '.repeat(16);
+    let r = await admin.post('/api/v1/users', {email: 'spaces@demo.test', name: 'S', role: 'learner', password: spaces});
+    assertStatus(r, 400);
+    assert.match(r.text, /other than spaces/);
+    assert.equal(srv.sql("SELECT count(*) FROM users WHERE email = 'spaces@demo.test'"), '0');
+    const id = Number(srv.sql("SELECT id FROM users WHERE email = 'learner3@demo.test'"));
+    r = await admin.post(`/api/v1/users/${id}/password`, {password: '\t \t \t \t \t \t '});
+    assertStatus(r, 400);
+    assert.match(r.text, /other than spaces/);
+    const me = await srv.login('learner3@demo.test');
+    r = await me.post('/api/v1/me/password', {current_password: 'evitrack-demo', new_password: spaces,
+      confirm_password: spaces});
+    assertStatus(r, 400);
+    assert.match(r.text, /other than spaces/);
+    await srv.login('learner3@demo.test'); /* the old password still works */
+  });
+
+  test('a learner cannot lock their assessor out, and admins see throttling in the audit log', async () => {
+    const assessor = await srv.login('assessor@demo.test'); /* 127.0.0.1 is now a known address */
+    assert.ok(assessor.csrf);
+    /* 40 failures for the assessor from other addresses (a learner's phone, a botnet) */
+    srv.sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) " +
+      "INSERT INTO login_failures (email, addr, at) SELECT 'assessor@demo.test', '198.51.100.' || i, strftime('%s','now') FROM n");
+    const c = srv.client();
+    const r = await c.post('/api/v1/session', {email: 'assessor@demo.test', password: 'evitrack-demo'});
+    assertStatus(r, 200, 'the owner at a known address gets in');
+    /* a learner guessing from here is slowed down, then the owner's address still works */
+    for (let i = 0; i < 4; i++) await c.post('/api/v1/session', {email: 'iqa@demo.test', password: 'guess ' + i});
+    const t = await c.post('/api/v1/session', {email: 'iqa@demo.test', password: 'guess 5'});
+    assertStatus(t, 429);
+    const admin = await srv.login('admin@demo.test');
+    const a = await admin.get('/api/v1/audit?action=session.login_throttled');
+    assertStatus(a, 200);
+    const items = a.json.items || a.json.events || [];
+    assert.ok(items.length >= 1, JSON.stringify(a.json).slice(0, 300));
+    srv.sql('DELETE FROM login_failures');
+  });
+});
