@@ -17,9 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
+#include "housekeeping.h"
 #include "router.h"
 #include "session.h"
 #include "storage.h"
+#include "stream.h"
 #include "tmpl.h"
 
 #define MAX_JSON_BODY (1024 * 1024)       /* JSON and urlencoded bodies */
@@ -429,6 +432,17 @@ void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type
     r->download_name = download_name ? xstrdup(download_name) : NULL;
 }
 
+void http_send_stream(req_t *r, struct http_stream *stream, const char *content_type,
+                      const char *download_name)
+{
+    stream_free(r->stream);
+    free(r->content_type);
+    free(r->download_name);
+    r->stream = stream;
+    r->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    r->download_name = download_name ? xstrdup(download_name) : NULL;
+}
+
 void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset)
 {
     int64_t page = 1, per = dflt;
@@ -649,14 +663,39 @@ static enum MHD_Result queue(req_state_t *st, int status, struct MHD_Response *r
     return ret;
 }
 
+/* 1 when this request's client takes gzip (Accept-Encoding). */
+static int client_takes_gzip(req_state_t *st)
+{
+    return compress_accepts_gzip(MHD_lookup_connection_value(st->r.conn, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_ACCEPT_ENCODING));
+}
+
 static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type, char *data, size_t len,
                                   const char *cache)
 {
+    /* Text over about 1 KB goes gzip'd to a client that takes it: a 56 KB
+     * matrix page becomes a few KB on a phone's mobile data. */
+    int compressible = compress_type_ok(type);
+    int gzipped = 0;
+    if (compressible && len >= COMPRESS_MIN_BYTES && status != 204 && status != 304 && client_takes_gzip(st)) {
+        size_t gzlen = 0;
+        char *gz = compress_gzip(data, len, 6, &gzlen);
+        if (gz) {
+            free(data);
+            data = gz;
+            len = gzlen;
+            gzipped = 1;
+        }
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(data);
         return MHD_NO;
     }
+    if (gzipped)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    if (compressible)
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
     add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0);
@@ -786,6 +825,11 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         MHD_add_response_header(resp, "Accept-Ranges", "bytes");
         if (content_range[0])
             MHD_add_response_header(resp, "Content-Range", content_range);
+    } else if (r->stream) {
+        resp = stream_response(r->stream, r->conn);
+        r->stream = NULL; /* the response owns it */
+        if (!resp)
+            return MHD_NO;
     } else {
         bytes = r->raw_len;
         resp = MHD_create_response_from_buffer(r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
@@ -894,7 +938,7 @@ static enum MHD_Result respond(req_state_t *st, int status)
 {
     req_t *r = &st->r;
     drop_temp_uploads(st);
-    if (status < 400 && (r->file_path || r->raw_body))
+    if (status < 400 && (r->file_path || r->raw_body || r->stream))
         return send_raw(st, status);
     if (r->is_api) {
         json_t *body;
@@ -1013,9 +1057,20 @@ static enum MHD_Result serve_static(req_state_t *st)
     struct MHD_Response *resp;
     int status;
     size_t bytes = 0;
+    size_t gzlen = 0;
+    const char *gz = client_takes_gzip(st) ? compress_static_find(rel, (uint64_t)sb.st_size, sb.st_mtime, &gzlen)
+                                           : NULL;
+    if (gz) /* the gzip copy is another representation: its own validator (RFC 9110 8.8.3) */
+        snprintf(etag + strlen(etag) - 1, sizeof etag - strlen(etag) + 1, "-gz\"");
     if (inm && strstr(inm, etag)) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         status = 304;
+    } else if (gz) {
+        resp = MHD_create_response_from_buffer(gzlen, (void *)gz, MHD_RESPMEM_PERSISTENT);
+        status = 200;
+        bytes = gzlen;
+        MHD_add_response_header(resp, "Content-Type", mime_for(real));
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
     } else {
         resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
         fd = -1; /* MHD owns it now */
@@ -1024,6 +1079,8 @@ static enum MHD_Result serve_static(req_state_t *st)
         MHD_add_response_header(resp, "Content-Type", mime_for(real));
     }
     MHD_add_response_header(resp, "ETag", etag);
+    if (compress_type_ok(mime_for(real)))
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
     add_common_headers(resp, 0, 0);
     ret = queue(st, status, resp, bytes);
@@ -1352,6 +1409,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     free(st->r.extra_header_value);
     free(st->r.file_path);
     free(st->r.raw_body);
+    stream_free(st->r.stream);
     free(st->r.content_type);
     free(st->r.download_name);
     free(st->field_key);
@@ -1408,7 +1466,8 @@ int http_serve(app_t *app)
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
     socklen_t addrlen;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* streamed responses (stream.c) */
     if (strchr(app->listen_addr, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
         a6->sin6_family = AF_INET6;
@@ -1454,11 +1513,17 @@ int http_serve(app_t *app)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
     head_timeout_us = (uint64_t)app->header_timeout_s * 1000000u;
+
+    housekeeping_start(app); /* sweeps data/tmp now; collects stored files on a schedule */
+    int gz_files = compress_static_init(app->static_dir);
+    ev_log("static: %d file%s precompressed (gzip)", gz_files, gz_files == 1 ? "" : "s");
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)app->port, NULL, NULL, access_handler, app,
                                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "evitrack: cannot listen on %s:%d (in use, or a bad address?)\n", app->listen_addr,
                 app->port);
+        compress_static_free();
+        housekeeping_stop();
         return EV_ERR;
     }
     pthread_t flusher, reaper;
@@ -1483,12 +1548,21 @@ int http_serve(app_t *app)
     MHD_quiesce_daemon(d);
     for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 1000; waited++)
         usleep(10000);
+    /* Downloads still being produced are cut off (their connections resumed:
+     * libmicrohttpd must not stop with a suspended one), then given a moment. */
+    int left = stream_shutdown(5000);
+    if (left)
+        ev_log("%d streamed download%s did not stop in time", left, left == 1 ? "" : "s");
+    for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 200; waited++)
+        usleep(10000);
     if (atomic_exchange(&head_reaper_running, 0))
         pthread_join(reaper, NULL);
+    housekeeping_stop();
     MHD_stop_daemon(d);
     if (atomic_exchange(&log_flusher_running, 0))
         pthread_join(flusher, NULL);
     log_close_all();
+    compress_static_free();
     db_close_all_threads();
     ev_log("stopped");
     return EV_OK;

@@ -5,7 +5,8 @@
 const {test, before, after, describe} = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const {startServer, assertStatus} = require('./lib.js');
+const zlib = require('node:zlib');
+const {startServer, assertStatus, rawRequest} = require('./lib.js');
 
 let srv;
 before(async () => {
@@ -287,6 +288,7 @@ describe('CSRF and passwords', () => {
     assertStatus(r, 200, 'the owner at a known address gets in');
     /* a learner guessing from here is slowed down, then the owner's address still works */
     for (let i = 0; i < 4; i++) await c.post('/api/v1/session', {email: 'iqa@demo.test', password: 'guess ' + i});
+    srv.sql("UPDATE login_failures SET at = CAST(strftime('%s','now') AS INTEGER) WHERE email = 'iqa@demo.test'");
     const t = await c.post('/api/v1/session', {email: 'iqa@demo.test', password: 'guess 5'});
     assertStatus(t, 429);
     const admin = await srv.login('admin@demo.test');
@@ -295,5 +297,48 @@ describe('CSRF and passwords', () => {
     const items = a.json.items || a.json.events || [];
     assert.ok(items.length >= 1, JSON.stringify(a.json).slice(0, 300));
     srv.sql('DELETE FROM login_failures');
+  });
+});
+
+describe('compression', () => {
+  const withText = (r) => ({...r, text: r.headers['content-encoding'] ? '(gzip)' : r.body.toString('utf8')});
+  const get = async (c, p, ae) => withText(await rawRequest(srv.url + p, 'GET',
+    {...(ae ? {'Accept-Encoding': ae} : {}), ...(c ? {Cookie: c.cookieHeader()} : {})}, undefined, 10000));
+
+  test('pages and JSON over 1 KB are gzip\'d when the client takes it, with Vary', async () => {
+    const c = await srv.login('assessor@demo.test');
+    const l = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
+    for (const p of [`/learners/${l}/matrix`, `/api/v1/learners/${l}/matrix`]) {
+      const plain = await get(c, p, null);
+      const gz = await get(c, p, 'gzip, deflate, br');
+      assertStatus(plain, 200, p);
+      assertStatus(gz, 200, p);
+      assert.ok(plain.body.length > 1024, `${p} is ${plain.body.length} bytes`);
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(gz.headers['content-encoding'], 'gzip', p);
+      assert.match(gz.headers.vary || '', /Accept-Encoding/);
+      assert.match(plain.headers.vary || '', /Accept-Encoding/);
+      const text = zlib.gunzipSync(gz.body).toString('utf8');
+      /* the same document (the page's CSRF token is the same within a session) */
+      assert.equal(text, plain.body.toString('utf8'));
+      assert.ok(gz.body.length * 3 < plain.body.length, `${p}: ${plain.body.length} -> ${gz.body.length} bytes`);
+      const refused = await get(c, p, 'gzip;q=0, identity');
+      assert.equal(refused.headers['content-encoding'], undefined, 'q=0 refuses gzip');
+    }
+    const small = await get(c, '/healthz', 'gzip');
+    assert.equal(small.headers['content-encoding'], undefined, 'short answers go plain');
+  });
+
+  test('static files are served precompressed, with their own ETag', async () => {
+    const plain = await get(null, '/static/app.css', null);
+    const gz = await get(null, '/static/app.css', 'gzip');
+    assertStatus(plain, 200);
+    assertStatus(gz, 200);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.deepEqual(zlib.gunzipSync(gz.body), plain.body);
+    assert.notEqual(gz.headers.etag, plain.headers.etag);
+    const again = await rawRequest(srv.url + '/static/app.css', 'GET', {'Accept-Encoding': 'gzip', 'If-None-Match': gz.headers.etag}, undefined, 10000);
+    assert.equal(again.status, 304);
+    assert.match(srv.stderr, /static: \d+ files? precompressed/);
   });
 });
