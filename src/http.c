@@ -830,6 +830,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         r->stream = NULL; /* the response owns it */
         if (!resp)
             return MHD_NO;
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: pass it on as it comes */
     } else {
         bytes = r->raw_len;
         resp = MHD_create_response_from_buffer(r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
