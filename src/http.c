@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -233,7 +234,12 @@ static void *head_reaper(void *arg)
         uint64_t now = util_now_us();
         pthread_mutex_lock(&head_lock);
         for (conn_track_t *t = head_list; t; t = t->next) {
-            if (t->waiting && t->fd >= 0 && now > t->deadline_us) {
+            int unread = 0;
+            /* Bytes the kernel holds that libmicrohttpd has not read yet mean the
+             * server is behind (its workers busy), not the client: not the
+             * client's fault, so no deadline until they are read. */
+            if (t->waiting && t->fd >= 0 && now > t->deadline_us && ioctl(t->fd, FIONREAD, &unread) == 0 &&
+                unread == 0) {
                 shutdown(t->fd, SHUT_RDWR);
                 t->waiting = 0; /* once */
                 atomic_fetch_add(&head_reaped, 1);
