@@ -9,6 +9,10 @@
 /* Responses shorter than this go out as they are: the gzip header and the
  * round trip's fixed costs eat the saving (about one TCP segment). */
 #define COMPRESS_MIN_BYTES 1024
+/* libdeflate's level for responses made per request: 1 costs about half the CPU
+ * of 6 for output a few per cent larger (tests/bench/export.sh measures it);
+ * static files, compressed once, get 12. */
+#define COMPRESS_LEVEL 1
 
 /* 1 when an Accept-Encoding header value (NULL: none) admits gzip: a "gzip"
  * or "*" coding whose q is not 0 (RFC 9110 12.5.3). */
@@ -17,7 +21,7 @@ int compress_accepts_gzip(const char *accept_encoding);
 /* 1 for content types worth compressing: text/..., JSON, SVG, JavaScript. */
 int compress_type_ok(const char *content_type);
 
-/* gzip (RFC 1952) of data at libdeflate's level (1..12; 6 for responses).
+/* gzip (RFC 1952) of data at libdeflate's level (1..12; COMPRESS_LEVEL for responses).
  * Returns a malloc'd buffer the caller frees, its length in *out_len; NULL when
  * the result would not be smaller or compression failed (send it plain).
  * Thread-safe: one compressor per thread, freed when the thread ends. */

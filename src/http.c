@@ -685,7 +685,7 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
     int gzipped = 0;
     if (compressible && len >= COMPRESS_MIN_BYTES && status != 204 && status != 304 && client_takes_gzip(st)) {
         size_t gzlen = 0;
-        char *gz = compress_gzip(data, len, 6, &gzlen);
+        char *gz = compress_gzip(data, len, COMPRESS_LEVEL, &gzlen);
         if (gz) {
             free(data);
             data = gz;
