@@ -507,7 +507,7 @@ int decisions_load_page(req_t *r, int64_t id)
     int64_t criterion_id = json_integer_value(json_object_get(d, "criterion_id"));
     if (!policy_can_read_learner(r->db, &r->user, learner_id)) {
         json_decref(d);
-        return http_fail(r, 403, "forbidden", "You may not see this learner's decisions.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     }
     json_t *out = http_out(r);
     json_t *history = db_all(r->db, DEC_SELECT " WHERE d.learner_id = ? AND d.criterion_id = ? ORDER BY d.id DESC",
@@ -573,7 +573,7 @@ static int decisions_countersign(req_t *r)
     int64_t learner_id = json_integer_value(json_object_get(d, "learner_id"));
     json_decref(d);
     if (r->user.id != learner_id)
-        return http_fail(r, 403, "forbidden", "Only the learner can countersign their decisions.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* not theirs: as if it did not exist */
     const char *comment = in_str(r, "comment");
     if (!comment)
         comment = "";
@@ -613,7 +613,7 @@ static int list_decisions(req_t *r, int64_t learner_id, int64_t criterion_id, in
 {
     int64_t limit, offset;
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's decisions.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *learner = db_one(r->db, "SELECT id, name, email FROM users WHERE id = ? AND role = 'learner'", "i",
                              learner_id);
     if (!learner)
@@ -694,7 +694,7 @@ static int decisions_for_learner(req_t *r)
 static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
 {
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "The learner is not enrolled on a qualification with that unit.");
     json_t *unit = db_one(r->db,
                           "SELECT un.id, un.ref, un.title, q.id AS qualification_id, q.title AS qualification_title,"
                           " lu.id AS learner_id, lu.name AS learner_name"
@@ -813,7 +813,7 @@ static int signoff_countersign(req_t *r)
     int64_t learner_id = r->params[0], unit_id = r->params[1];
     char now[21];
     if (r->user.id != learner_id)
-        return http_fail(r, 403, "forbidden", "Only the learner can countersign their unit sign-off.");
+        return http_fail(r, 404, "not_found", "The learner is not enrolled on a qualification with that unit.");
     int status = load_signoff(r, learner_id, unit_id);
     if (status != 200)
         return status;
@@ -855,7 +855,7 @@ static int signoffs_list(req_t *r)
 {
     int64_t learner_id = r->params[0];
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *learner = db_one(r->db, "SELECT id, name FROM users WHERE id = ? AND role = 'learner'", "i", learner_id);
     if (!learner)
         return http_fail(r, 404, "not_found", "No such learner.");

@@ -406,6 +406,8 @@ static int iqa_sample_create(req_t *r)
     int64_t learner_id = db_int(r->db, "SELECT learner_id FROM decisions WHERE id = ?", 0, "i", decision_id);
     if (!learner_id)
         return http_fail(r, 404, "not_found", "No such decision.");
+    if (!policy_can_read_learner(r->db, &r->user, learner_id))
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     if (!policy_can_sample_learner(r->db, &r->user, learner_id))
         return http_fail(r, 403, "forbidden", "You are not the IQA for this learner.");
     if (!r->is_api)
@@ -543,6 +545,8 @@ static int iqa_respond(req_t *r)
     int64_t learner_id = json_integer_value(json_object_get(s, "learner_id"));
     int agree = !strcmp(json_string_value(json_object_get(s, "outcome")), "agree");
     json_decref(s);
+    if (!policy_can_read_learner(r->db, &r->user, learner_id))
+        return respond_fail(r, 404, "not_found", "No such IQA sample."); /* as if it did not exist */
     if (assessor_id != r->user.id)
         return respond_fail(r, 403, "forbidden", "Only the assessor who made the decision can answer this action.");
     if (agree)
@@ -591,7 +595,7 @@ static int iqa_samples_index(req_t *r)
     if (!learner_id)
         return http_fail(r, 404, "not_found", "No such decision.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     json_t *items = iqa_samples_of(r->db, decision_id);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not list samples.");

@@ -28,7 +28,8 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N] [--timezone ZONE]\n"
+    "        [--connection-memory-kb N] [--timezone ZONE] [--per-address-connections N]\n"
+    "        [--header-timeout SECONDS] [--max-exports N] [--gc-interval SECONDS]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512\n"
     "                      --timezone Europe/London, the zone pages show times in)\n"
@@ -68,6 +69,10 @@ static int cmd_serve(int argc, char **argv)
         .connection_limit = 1024,
         .timeout_s = 60,
         .connection_memory_kb = 32,
+        .per_ip_limit = 64,
+        .header_timeout_s = 10,
+        .max_exports = 2,
+        .gc_interval_s = 6 * 3600,
     };
     int demo = 0, rc = 1, zone_set = 0;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
@@ -115,6 +120,22 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 4 || num > 65536)
                 return cli_usage_error("--max-connections takes a number from 4 to 65536");
             app.connection_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "per-address-connections", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 65536)
+                return cli_usage_error("--per-address-connections takes a number from 1 to 65536");
+            app.per_ip_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "max-exports", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 64)
+                return cli_usage_error("--max-exports takes a number from 1 to 64");
+            app.max_exports = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "gc-interval", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 0 || num > 30 * 86400)
+                return cli_usage_error("--gc-interval takes a number of seconds from 0 (never) to 2592000");
+            app.gc_interval_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "header-timeout", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 3600)
+                return cli_usage_error("--header-timeout takes a number of seconds from 1 to 3600");
+            app.header_timeout_s = (int)num;
         } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");

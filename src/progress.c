@@ -935,13 +935,14 @@ void progress_read_end(db_t *db, int began)
         db_run(db, "COMMIT", "");
 }
 
-/* 404 for no such learner, 403 when the user may not read them; 0 when allowed. */
+/* 404 for no such learner and, with the same answer, when the user may not
+ * read them (so ids cannot be probed); 0 when allowed. */
 static int guard_learner(req_t *r, int64_t learner_id)
 {
     if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", learner_id))
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner.");
     return 0;
 }
 
