@@ -49,6 +49,8 @@ typedef struct app {
     int connection_limit; /* simultaneous connections (default 1024) */
     int timeout_s;        /* idle connection timeout (default 60) */
     int connection_memory_kb; /* libmicrohttpd per-connection pool (default 64) */
+    const struct mailer_config *mailer; /* the email sender's settings; NULL: messages wait in the outbox */
+    int base_url_given;   /* --base-url was given (else links use the address served) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "auditlog.h"
@@ -12,6 +13,8 @@
 #include "evidence.h"
 #include "export.h"
 #include "http.h"
+#include "mailer.h"
+#include "notify.h"
 #include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
@@ -26,7 +29,10 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N]\n"
+    "        [--connection-memory-kb N] [--base-url URL]\n"
+    "        [--smtp-url smtp://HOST:PORT|smtps://HOST:PORT --smtp-from ADDRESS\n"
+    "         [--smtp-credentials FILE] [--smtp-ca FILE] [--smtp-retry-seconds N]\n"
+    "         [--smtp-max-attempts N] [--digest-interval SECONDS]]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
     "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
@@ -65,7 +71,9 @@ static int cmd_serve(int argc, char **argv)
         .connection_memory_kb = 32,
     };
     int demo = 0, rc = 1;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL;
+    mailer_config_t mail = {0};
+    char *smtp_user = NULL, *smtp_password = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t num;
     db_t *db = NULL;
@@ -79,7 +87,12 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "templates", &app.templates_dir)) ||
             (got = cli_opt(argc, argv, &i, "static", &app.static_dir)) ||
             (got = cli_opt(argc, argv, &i, "tls-cert", &tls_cert)) ||
-            (got = cli_opt(argc, argv, &i, "tls-key", &tls_key))) {
+            (got = cli_opt(argc, argv, &i, "tls-key", &tls_key)) ||
+            (got = cli_opt(argc, argv, &i, "base-url", &base_url)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-url", &mail.url)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-from", &mail.from)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-credentials", &smtp_creds)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file))) {
             if (got < 0)
                 return 2;
         } else if ((got = cli_opt(argc, argv, &i, "port", &v))) {
@@ -110,6 +123,18 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");
             threads = (long)num;
+        } else if ((got = cli_opt(argc, argv, &i, "smtp-retry-seconds", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 86400)
+                return cli_usage_error("--smtp-retry-seconds takes a number of seconds from 1 to 86400");
+            mail.retry_base_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "smtp-max-attempts", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 100)
+                return cli_usage_error("--smtp-max-attempts takes a number from 1 to 100");
+            mail.max_attempts = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "digest-interval", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 7 * 86400)
+                return cli_usage_error("--digest-interval takes a number of seconds from 1 to 604800");
+            mail.digest_interval_s = (int)num;
         } else if (cli_flag(argv, &i, "demo")) {
             demo = 1;
         } else if (cli_flag(argv, &i, "dev")) {
@@ -124,6 +149,15 @@ static int cmd_serve(int argc, char **argv)
     }
     if (!!tls_cert != !!tls_key)
         return cli_usage_error("--tls-cert and --tls-key go together");
+    if (mail.url && strncmp(mail.url, "smtp://", 7) != 0 && strncmp(mail.url, "smtps://", 8) != 0)
+        return cli_usage_error("--smtp-url must start with smtp:// or smtps://");
+    char from_addr[320];
+    if (mail.url && (!mail.from || mailer_bare_address(mail.from, from_addr, sizeof from_addr) != EV_OK))
+        return cli_usage_error("--smtp-url needs --smtp-from with an email address");
+    if ((smtp_creds || mail.ca_file || mail.from) && !mail.url)
+        return cli_usage_error("the --smtp-* options need --smtp-url");
+    if (base_url && strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
+        return cli_usage_error("--base-url must start with http:// or https://");
     app.threads = threads > 0 ? (int)threads : 2;
     if (!app.max_request_bytes)
         app.max_request_bytes = app.max_upload_bytes * 4 + 1024 * 1024;
@@ -135,6 +169,27 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
         app.tls = 1;
+    }
+
+    if (mail.url) {
+        if (mailer_read_credentials(smtp_creds, &smtp_user, &smtp_password, err, sizeof err) != EV_OK) {
+            fprintf(stderr, "evitrack: %s\n", err);
+            goto out;
+        }
+        mail.user = smtp_user;
+        mail.password = smtp_password;
+        app.mailer = &mail;
+    }
+    /* Links in emails: --base-url, else the address served (http_serve
+     * corrects the port once bound when --port 0). */
+    if (base_url) {
+        notify_configure(base_url, app.templates_dir);
+        app.base_url_given = 1;
+    } else {
+        char *guess = fmtalloc("%s://%s%s%s:%d", tls_cert ? "https" : "http", strchr(app.listen_addr, ':') ? "[" : "",
+                               app.listen_addr, strchr(app.listen_addr, ':') ? "]" : "", app.port);
+        notify_configure(guess, app.templates_dir);
+        free(guess);
     }
 
     db = cli_open_db(app.db_path);
@@ -158,6 +213,10 @@ out:
     tmpl_set_free(app.templates);
     free(app.tls_cert_pem);
     free(app.tls_key_pem);
+    if (smtp_password)
+        sodium_memzero(smtp_password, strlen(smtp_password));
+    free(smtp_user);
+    free(smtp_password);
     return rc;
 }
 
@@ -232,7 +291,7 @@ static const struct command {
 
 int main(int argc, char **argv)
 {
-    if (sodium_init() < 0) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0) {
         fprintf(stderr, "evitrack: libsodium could not start\n");
         return 1;
     }

@@ -11,6 +11,7 @@
 #include "centre.h"
 #include "export.h"
 #include "progress.h"
+#include "notify.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -24,5 +25,6 @@ const route_t *const router_tables[] = {
     progress_routes,
     centre_routes,
     export_routes,
+    notify_routes,
     NULL,
 };

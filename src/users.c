@@ -1,4 +1,5 @@
 /* users.c: accounts and enrolments: sign-in pages and API, admin management, CLI, demo accounts */
+#include "notify.h"
 #include "users.h"
 
 #include <ctype.h>
@@ -504,7 +505,7 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
                               "start_date", start, "planned_end_date", end, "status", "active");
     int arc = audit_record(db, actor_id, "enrolment.create", "enrolment", *id, learner_id, NULL, after);
     json_decref(after);
-    if (arc != EV_OK || status_sync_learner(db, learner_id) != EV_OK) {
+    if (arc != EV_OK || status_sync_learner(db, learner_id) != EV_OK || notify_enrolled(db, *id) != EV_OK) {
         snprintf(err, errlen, "Could not record the enrolment");
         return 500;
     }
