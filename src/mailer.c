@@ -92,6 +92,8 @@ static void base64_lines(buf_t *out, const char *data, size_t len)
 
 int mailer_bare_address(const char *from, char *out, size_t outlen)
 {
+    if (strpbrk(from, "\r\n"))
+        return EV_ERR;
     const char *lt = strrchr(from, '<'), *gt = lt ? strchr(lt, '>') : NULL;
     const char *a = lt && gt ? lt + 1 : from;
     size_t n = lt && gt ? (size_t)(gt - a) : strlen(from);
