@@ -12,6 +12,7 @@
 #include "export.h"
 #include "progress.h"
 #include "notify.h"
+#include "accounts.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -26,5 +27,6 @@ const route_t *const router_tables[] = {
     centre_routes,
     export_routes,
     notify_routes,
+    accounts_routes,
     NULL,
 };
