@@ -55,6 +55,17 @@ void accounts_uk_time(int64_t t, char *out, size_t outlen)
              tm.tm_min, bst ? "BST" : "GMT");
 }
 
+void accounts_uk_time_iso(const char *iso, char *out, size_t outlen)
+{
+    int y, mo, d, h, mi, se, n = 0;
+    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 || iso[n] ||
+        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+        snprintf(out, outlen, "%s", iso ? iso : "");
+        return;
+    }
+    accounts_uk_time(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se, out, outlen);
+}
+
 /* ------------------------------------------------------------------ */
 /* Tokens                                                               */
 /* ------------------------------------------------------------------ */

@@ -27,4 +27,8 @@ int accounts_password_changed(db_t *db, int64_t user_id, int reset);
  * per The Summer Time Order 2002) into out. */
 void accounts_uk_time(int64_t t, char *out, size_t outlen);
 
+/* The same for an ISO 8601 UTC timestamp ("2026-11-29T17:49:00Z"); the input
+ * copied unchanged when it does not parse. */
+void accounts_uk_time_iso(const char *iso, char *out, size_t outlen);
+
 #endif

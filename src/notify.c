@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "tmpl.h"
 
 /* ------------------------------------------------------------------ */
@@ -312,6 +313,24 @@ int64_t notify_failed_count(db_t *db)
     return db_int(db, "SELECT count(*) FROM outbox WHERE status = 'failed'", 0, "");
 }
 
+/* Adds KEY_label (UK local time) next to each ISO timestamp KEY of rows. */
+static void uk_labels(json_t *rows, const char *const *keys)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        for (const char *const *k = keys; *k; k++) {
+            const char *iso = json_string_value(json_object_get(row, *k));
+            if (!iso)
+                continue;
+            char label[64], key[64];
+            accounts_uk_time_iso(iso, label, sizeof label);
+            snprintf(key, sizeof key, "%s_label", *k);
+            json_object_set_new(row, key, json_string(label));
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* In-app list                                                          */
 /* ------------------------------------------------------------------ */
@@ -335,6 +354,8 @@ static int list_h(req_t *r)
     size_t i;
     json_t *n;
     json_array_foreach(rows, i, n) json_object_set_new(n, "read", json_boolean(!json_is_null(json_object_get(n, "read_at"))));
+    static const char *const stamps[] = {"created_at", NULL};
+    uk_labels(rows, stamps);
     json_t *out = json_pack("{s:o, s:I, s:b}", "notifications", rows, "unread", (json_int_t)unread, "unread_only",
                             unread_only);
     if (in_bool(r, "done"))
@@ -491,6 +512,8 @@ static int outbox_h(req_t *r)
         json_array_append_new(filters, json_pack("{s:s, s:I, s:b}", "value", STATUSES[i], "count", (json_int_t)c,
                                                  "selected", !strcmp(status, STATUSES[i])));
     }
+    static const char *const stamps[] = {"created_at", "sent_at", "next_attempt_at", NULL};
+    uk_labels(rows, stamps);
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row) {

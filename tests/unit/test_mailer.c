@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "accounts.h"
 #include "db.h"
 #include "mailer.h"
 #include "notify.h"
@@ -180,6 +181,29 @@ static void test_queue(void)
     unlink("test_mailer.db-shm");
 }
 
+/* UK local time for people: GMT in winter, BST from 01:00 UTC on the last Sunday of
+ * March to 01:00 UTC on the last Sunday of October. */
+static void test_uk_time(void)
+{
+    char out[64];
+    accounts_uk_time_iso("2026-11-29T17:49:00Z", out, sizeof out);
+    CHECK_STR(out, "29 November 2026 at 17:49 GMT");
+    accounts_uk_time_iso("2026-07-01T12:00:00Z", out, sizeof out);
+    CHECK_STR(out, "1 July 2026 at 13:00 BST");
+    accounts_uk_time_iso("2026-03-29T00:59:59Z", out, sizeof out);
+    CHECK_STR(out, "29 March 2026 at 00:59 GMT");
+    accounts_uk_time_iso("2026-03-29T01:00:00Z", out, sizeof out);
+    CHECK_STR(out, "29 March 2026 at 02:00 BST");
+    accounts_uk_time_iso("2026-10-25T00:59:00Z", out, sizeof out);
+    CHECK_STR(out, "25 October 2026 at 01:59 BST");
+    accounts_uk_time_iso("2026-10-25T01:00:00Z", out, sizeof out);
+    CHECK_STR(out, "25 October 2026 at 01:00 GMT");
+    accounts_uk_time_iso("2025-12-31T23:30:00Z", out, sizeof out);
+    CHECK_STR(out, "31 December 2025 at 23:30 GMT");
+    accounts_uk_time_iso("not a time", out, sizeof out);
+    CHECK_STR(out, "not a time");
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -188,5 +212,6 @@ int main(void)
     test_addresses();
     test_credentials();
     test_queue();
+    test_uk_time();
     TEST_DONE();
 }
