@@ -379,15 +379,15 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                         "i", prev);
 
     util_now_iso(now);
-    if (db_run(db,
-               "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr,"
-               " declaration, supersedes_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, NULLIF(?, 0), ?)",
-               "iiittjit", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
-               now) != EV_OK) {
+    *id = db_int(db,
+                 "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr,"
+                 " declaration, supersedes_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+                 0, "iiittjzt", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
+                 now);
+    if (*id <= 0) {
         status = http_fail(r, 500, "db_error", "Could not record the decision.");
         goto out;
     }
-    *id = db_last_id(db);
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v)
@@ -830,11 +830,11 @@ static int signoff_create(req_t *r)
     json_t *after = json_pack("{s:I, s:I, s:s}", "unit_id", (json_int_t)unit_id, "assessor_id",
                               (json_int_t)r->user.id, "assessor_signed_at", now);
     int64_t id = 0;
-    if (db_run(r->db,
-               "INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at) VALUES (?, ?, ?, ?)",
-               "iiit", learner_id, unit_id, r->user.id, now) != EV_OK ||
-        (id = db_last_id(r->db), audit_record(r->db, r->user.id, "unit.signoff", "unit_signoff", id, learner_id, NULL,
-                                              after)) != EV_OK ||
+    if ((id = db_int(r->db,
+                     "INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at)"
+                     " VALUES (?, ?, ?, ?) RETURNING id",
+                     0, "iiit", learner_id, unit_id, r->user.id, now)) <= 0 ||
+        audit_record(r->db, r->user.id, "unit.signoff", "unit_signoff", id, learner_id, NULL, after) != EV_OK ||
         notify_unit_signed_off(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         json_decref(after);
