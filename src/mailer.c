@@ -367,6 +367,8 @@ static json_t *claim(db_t *db, const mailer_config_t *cfg, const char *instance,
                          now, lapsed, (int64_t)max);
     size_t i;
     json_t *row;
+    /* one transaction for the batch: one commit (fsync) instead of one per row */
+    int tx = json_array_size(due) > 1 && db_begin(db) == EV_OK;
     json_array_foreach(due, i, row) {
         int64_t id = json_integer_value(json_object_get(row, "id"));
         int64_t got = db_int(db, "UPDATE outbox SET status = 'sending', claimed_by = ?, claimed_at = ?"
@@ -376,6 +378,8 @@ static json_t *claim(db_t *db, const mailer_config_t *cfg, const char *instance,
         if (got > 0)
             json_array_append_new(ids, json_integer(got));
     }
+    if (tx && db_commit(db) != EV_OK)
+        json_array_clear(ids); /* nothing was claimed */
     json_decref(due);
     return ids;
 }

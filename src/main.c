@@ -13,6 +13,7 @@
 #include "evidence.h"
 #include "export.h"
 #include "http.h"
+#include "intake.h"
 #include "mailer.h"
 #include "notify.h"
 #include "qualifications.h"
@@ -43,6 +44,9 @@ static const char USAGE[] =
     "                      set a password (stdin), or disable/enable an account\n"
     "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
     "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
+    "  import-learners [--db FILE] [--base-url URL] [--dry-run] FILE.csv\n"
+    "                      onboard an intake: accounts (invited by email) and enrolments,\n"
+    "                      every line checked first, all imported or none\n"
     "  audit verify [--db FILE]   check the audit trail's hash chain\n"
     "  backup [--db FILE] OUT     consistent online copy of the database\n"
     "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
@@ -285,6 +289,7 @@ static const struct command {
     {"import", qualifications_cli_import},
     {"user", users_cmd_user},
     {"enrol", users_cmd_enrol},
+    {"import-learners", intake_cli},
     {"routes", users_cmd_routes},
     {0},
 };

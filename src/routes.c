@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "notify.h"
 #include "accounts.h"
+#include "intake.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -28,5 +29,6 @@ const route_t *const router_tables[] = {
     export_routes,
     notify_routes,
     accounts_routes,
+    intake_routes,
     NULL,
 };

@@ -1,7 +1,8 @@
 // tests/e2e/notifications.test.js: in headless Chromium with a real SMTP server on loopback:
 // "Forgotten your password?" from the sign-in page to the emailed link and a new password;
 // an admin's invitation from the create-account form to the invitee's first sign-in; the
-// notifications list, email choices and outbox pages (axe, Nu checker, 375px).
+// notifications list, email choices and outbox pages (axe, Nu checker, 375px); an intake CSV
+// uploaded, previewed with its problems, fixed and imported through the pages.
 'use strict';
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
@@ -145,5 +146,38 @@ test('the header shows unread notifications; the list, choices and outbox pages 
     'set-expired': (await new Client(srv).get('/set-password?token=nope')).text,
   };
   const v = htmlValidate(docs);
+  if (v.available) assert.deepEqual(v.errors, [], formatHtmlErrors(v.errors));
+});
+
+test('intake: upload a CSV, see each line\'s problems, fix the file, import every line', async () => {
+  const page = b.page;
+  await signIn(page, srv.url, 'admin@demo.test');
+  await page.goto(srv.url + '/admin/users');
+  await Promise.all([page.waitForURL(/\/admin\/intake$/), page.click('text=Import an intake (CSV)')]);
+  await noAxeViolations(page);
+  const qual = srv.sql('SELECT code FROM qualifications ORDER BY id LIMIT 1');
+  const head = 'name,email,uln,qualification,assessor_email,iqa_email,start_date,planned_end_date,employer\n';
+  const bad = head + `Pat Page,pat@college.test,9276308686,${qual},assessor@demo.test,,2026-09-01,2027-08-31,Acme\n` +
+    `Sam Page,not-an-email,,${qual},nobody@demo.test,,2026-09-01,2027-08-31,\n`;
+  await page.setInputFiles('#file', {name: 'intake.csv', mimeType: 'text/csv', buffer: Buffer.from(bad)});
+  await Promise.all([page.waitForLoadState('load'), page.click('main form button[type="submit"]')]);
+  const summary = await page.locator('.error-summary').innerText();
+  assert.match(summary, /Line 3: Enter the email address in the correct format/);
+  assert.match(summary, /Line 3: There is no assessor account/);
+  assert.equal(await page.locator('button:has-text("Import")').count(), 0, 'no import while there are problems');
+  await noAxeViolations(page);
+  await screenshot(page, 'intake-problems');
+  const good = head + `Pat Page,pat@college.test,9276308686,${qual},assessor@demo.test,,2026-09-01,2027-08-31,Acme\n` +
+    `Sam Page,sam@college.test,,${qual},assessor@demo.test,iqa@demo.test,01/09/2026,31/08/2027,\n`;
+  await page.setInputFiles('#file', {name: 'intake.csv', mimeType: 'text/csv', buffer: Buffer.from(good)});
+  await Promise.all([page.waitForLoadState('load'), page.click('main form button[type="submit"]')]);
+  assert.match(await page.locator('main').innerText(), /no problems found/);
+  await noAxeViolations(page);
+  await screenshot(page, 'intake-preview');
+  await Promise.all([page.waitForURL(/\/admin\/intake\?done=2$/), page.click('button:has-text("Import 2 learner(s)")')]);
+  assert.match(await page.locator('.notice').innerText(), /2 learners imported/);
+  assert.equal(srv.sql("SELECT count(*) FROM users WHERE email IN ('pat@college.test', 'sam@college.test')"), '2');
+  await smtp.waitFor(2, {filter: (m) => /set your password/.test(m.subject) && /(pat|sam)@college/.test(m.to.join())});
+  const v = htmlValidate({intake: await page.content()});
   if (v.available) assert.deepEqual(v.errors, [], formatHtmlErrors(v.errors));
 });
