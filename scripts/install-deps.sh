@@ -13,7 +13,8 @@ RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libja
 # without recommends); fonts-dejavu-extra: the fonts the machines' images have, so page
 # layout in the browser tests is the same everywhere.
 # python3-aiosmtpd: the real SMTP server the notification tests deliver to (tests/http/smtp_sink.py).
-TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev python3-aiosmtpd)
+# postgresql-15: the PostgreSQL schema and backend tests start their own throw-away cluster.
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev python3-aiosmtpd postgresql-15)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
 
