@@ -4,7 +4,8 @@
 // mark read; preferences (at once, digest, off) with digest grouping and List-Unsubscribe;
 // retry after the SMTP server was down; nothing sent for a change that rolled back; no
 // message lost or sent twice across a kill -9 while the SMTP server is down; AUTH over
-// STARTTLS; the demo (no --smtp-url) keeps messages in the outbox for the admin page.
+// STARTTLS; two servers on one database never send a message twice; the demo (no
+// --smtp-url) keeps messages in the outbox for the admin page.
 'use strict';
 const {test, after} = require('node:test');
 const assert = require('node:assert/strict');
@@ -321,4 +322,33 @@ test('demo without --smtp-url: messages wait in the outbox and the admin page sh
   assert.equal(api.json.smtp, false);
   await new Promise((res) => setTimeout(res, 1200));
   assert.equal(Number(srv.sql("SELECT count(*) FROM outbox WHERE status = 'pending'")), 6, 'nothing is tried');
+});
+
+test('two servers on one database share the outbox: each message goes exactly once', async () => {
+  const smtp = await smtpDown();
+  cleanups.push(async () => { await smtp.stop(); smtp.cleanup(); });
+  // queue while the SMTP server is down, then start both senders together
+  const a = await serve(smtp.port);
+  cleanups.push(() => a.stop());
+  const qual = a.sql('SELECT code FROM qualifications ORDER BY id LIMIT 1');
+  const lines = ['name,email,qualification,assessor_email,start_date,planned_end_date'];
+  for (let i = 0; i < 60; i++) lines.push(`Two ${i},two${i}@college.test,${qual},assessor@demo.test,2026-09-01,2027-08-31`);
+  const csvFile = path.join(a.dir, 'two.csv');
+  fs.writeFileSync(csvFile, lines.join('\n') + '\n');
+  const r = await a.run(['import-learners', csvFile]);
+  assert.equal(r.code, 0, r.stderr);
+  const b = await serve(smtp.port, {demo: false, db: a.dbPath});
+  cleanups.push(() => b.stop());
+  const total = Number(a.sql('SELECT count(*) FROM outbox'));
+  assert.equal(total, 126); // the demo's 6, and an invitation and an enrolment email for each of 60
+  a.sql("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00Z' WHERE status = 'pending'");
+  await smtp.start();
+  const got = await smtp.waitFor(total, {timeoutMs: 60000});
+  await new Promise((res) => setTimeout(res, 2000));
+  const ids = smtp.messages().map((m) => m.messageId);
+  assert.equal(ids.length, total, 'no message twice');
+  assert.equal(new Set(ids).size, total);
+  const by = a.sqlRows("SELECT claimed_by, count(*) AS n FROM outbox WHERE status = 'sent' GROUP BY claimed_by");
+  assert.equal(by.reduce((s, x) => s + x.n, 0), total);
+  assert.ok(got.length === total);
 });
