@@ -13,9 +13,13 @@
 #include "evidence.h"
 #include "export.h"
 #include "http.h"
+<<<<<<< HEAD
 #include "intake.h"
 #include "mailer.h"
 #include "notify.h"
+=======
+#include "pages.h"
+>>>>>>> main
 #include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
@@ -30,12 +34,17 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
+<<<<<<< HEAD
     "        [--connection-memory-kb N] [--base-url URL]\n"
     "        [--smtp-url smtp://HOST:PORT|smtps://HOST:PORT --smtp-from ADDRESS\n"
     "         [--smtp-credentials FILE] [--smtp-ca FILE] [--smtp-retry-seconds N]\n"
     "         [--smtp-max-attempts N] [--digest-interval SECONDS]]\n"
+=======
+    "        [--connection-memory-kb N] [--timezone ZONE]\n"
+>>>>>>> main
     "                      run the web server (defaults: --db evitrack.db --data data\n"
-    "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
+    "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512\n"
+    "                      --timezone Europe/London, the zone pages show times in)\n"
     "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
     "                      import qualification specifications (JSON or revision pages)\n"
     "  user add [--db FILE] --email E --name N --role learner|assessor|iqa|admin|eqa\n"
@@ -74,10 +83,15 @@ static int cmd_serve(int argc, char **argv)
         .timeout_s = 60,
         .connection_memory_kb = 32,
     };
+<<<<<<< HEAD
     int demo = 0, rc = 1;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL;
     mailer_config_t mail = {0};
     char *smtp_user = NULL, *smtp_password = NULL;
+=======
+    int demo = 0, rc = 1, zone_set = 0;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
+>>>>>>> main
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t num;
     db_t *db = NULL;
@@ -99,6 +113,10 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file))) {
             if (got < 0)
                 return 2;
+        } else if ((got = cli_opt(argc, argv, &i, "timezone", &v))) {
+            if (got < 0 || pages_set_timezone(v) != EV_OK)
+                return cli_usage_error("--timezone takes a zone of the tz database, e.g. Europe/London or UTC");
+            zone_set = 1;
         } else if ((got = cli_opt(argc, argv, &i, "port", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 0 || num > 65535)
                 return cli_usage_error("--port takes a number from 0 to 65535");
@@ -151,6 +169,10 @@ static int cmd_serve(int argc, char **argv)
             return cli_usage_error("serve: unknown option %s (see evitrack --help)", argv[i]);
         }
     }
+    /* Page times in UK local time unless --timezone says otherwise; set here,
+     * before any worker thread starts (pages.h). */
+    if (!zone_set && pages_set_timezone("Europe/London") != EV_OK)
+        return cli_usage_error("cannot set the time zone Europe/London");
     if (!!tls_cert != !!tls_key)
         return cli_usage_error("--tls-cert and --tls-key go together");
     if (mail.url && strncmp(mail.url, "smtp://", 7) != 0 && strncmp(mail.url, "smtps://", 8) != 0)
