@@ -17,12 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-<<<<<<< HEAD
 #include "mailer.h"
 #include "notify.h"
-=======
 #include "pages.h"
->>>>>>> main
 #include "router.h"
 #include "session.h"
 #include "storage.h"

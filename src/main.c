@@ -13,13 +13,10 @@
 #include "evidence.h"
 #include "export.h"
 #include "http.h"
-<<<<<<< HEAD
 #include "intake.h"
 #include "mailer.h"
 #include "notify.h"
-=======
 #include "pages.h"
->>>>>>> main
 #include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
@@ -34,14 +31,10 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-<<<<<<< HEAD
-    "        [--connection-memory-kb N] [--base-url URL]\n"
+    "        [--connection-memory-kb N] [--timezone ZONE] [--base-url URL]\n"
     "        [--smtp-url smtp://HOST:PORT|smtps://HOST:PORT --smtp-from ADDRESS\n"
     "         [--smtp-credentials FILE] [--smtp-ca FILE] [--smtp-retry-seconds N]\n"
     "         [--smtp-max-attempts N] [--digest-interval SECONDS]]\n"
-=======
-    "        [--connection-memory-kb N] [--timezone ZONE]\n"
->>>>>>> main
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512\n"
     "                      --timezone Europe/London, the zone pages show times in)\n"
@@ -83,15 +76,10 @@ static int cmd_serve(int argc, char **argv)
         .timeout_s = 60,
         .connection_memory_kb = 32,
     };
-<<<<<<< HEAD
-    int demo = 0, rc = 1;
+    int demo = 0, rc = 1, zone_set = 0;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL;
     mailer_config_t mail = {0};
     char *smtp_user = NULL, *smtp_password = NULL;
-=======
-    int demo = 0, rc = 1, zone_set = 0;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
->>>>>>> main
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t num;
     db_t *db = NULL;
