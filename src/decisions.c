@@ -1,4 +1,5 @@
 /* decisions.c: assessment decisions (append-only history), learner countersigns, unit sign-off */
+#include "notify.h"
 #include "decisions.h"
 
 #include "pages.h"
@@ -364,7 +365,8 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                       "declaration", 1, "evidence_ids", ids);
     if (prev > 0)
         json_object_set_new(after, "supersedes_id", json_integer(prev));
-    if (audit_record(db, r->user.id, "decision.create", "decision", *id, in->learner_id, before, after) != EV_OK) {
+    if (audit_record(db, r->user.id, "decision.create", "decision", *id, in->learner_id, before, after) != EV_OK ||
+        notify_decision_recorded(db, *id) != EV_OK) {
         status = http_fail(r, 500, "audit_error", "Could not write the audit trail.");
         goto out;
     }
@@ -795,7 +797,7 @@ static int signoff_create(req_t *r)
                      " VALUES (?, ?, ?, ?) RETURNING id",
                      0, "iiit", learner_id, unit_id, r->user.id, now)) <= 0 ||
         audit_record(r->db, r->user.id, "unit.signoff", "unit_signoff", id, learner_id, NULL, after) != EV_OK ||
-        db_commit(r->db) != EV_OK) {
+        notify_unit_signed_off(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         json_decref(after);
         return http_fail(r, 500, "db_error", "Could not sign the unit off.");

@@ -21,6 +21,8 @@
 
 #include "compress.h"
 #include "housekeeping.h"
+#include "mailer.h"
+#include "notify.h"
 #include "pages.h"
 #include "router.h"
 #include "session.h"
@@ -888,6 +890,8 @@ static void add_page_context(req_t *r, json_t *ctx, int status)
             snprintf(key, sizeof key, "is_%s", role_name(r->user.role));
             json_object_set_new(me, key, json_true());
             json_object_set_new(me, "is_staff", json_boolean(r->user.role != ROLE_LEARNER));
+            if (r->db) /* the header's badge: unread notifications */
+                json_object_set_new(me, "unread", json_integer(notify_unread_count(r->db, r->user.id)));
             json_object_set_new(ctx, "me", me);
         }
         json_object_set_new(ctx, "csrf_token", json_string(r->user.csrf_token));
@@ -1590,6 +1594,17 @@ int http_serve(app_t *app)
         atomic_store(&log_flusher_running, 0); /* lines are then written one by one */
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = info ? info->port : app->port;
+    if (!app->base_url_given) { /* links in emails: the address actually bound */
+        char *base = fmtalloc("%s://%s%s%s:%d", (flags & MHD_USE_TLS) ? "https" : "http",
+                              strchr(app->listen_addr, ':') ? "[" : "", app->listen_addr,
+                              strchr(app->listen_addr, ':') ? "]" : "", port);
+        notify_configure(base, NULL);
+        free(base);
+    }
+    if (app->mailer && mailer_start(app->mailer) != EV_OK) {
+        MHD_stop_daemon(d);
+        return EV_ERR;
+    }
     printf("evitrack listening on %s://%s%s%s:%d\n", (flags & MHD_USE_TLS) ? "https" : "http",
            strchr(app->listen_addr, ':') ? "[" : "", app->listen_addr, strchr(app->listen_addr, ':') ? "]" : "",
            port);
@@ -1614,6 +1629,7 @@ int http_serve(app_t *app)
         pthread_join(reaper, NULL);
     housekeeping_stop();
     MHD_stop_daemon(d);
+    mailer_stop(); /* before the connections close: the sender has one */
     if (atomic_exchange(&log_flusher_running, 0))
         pthread_join(flusher, NULL);
     log_close_all();

@@ -53,6 +53,8 @@ typedef struct app {
     int header_timeout_s; /* whole request head deadline, and keep-alive idle (default 10) */
     int max_exports;      /* exports streamed at once, all users (default 2) */
     int gc_interval_s;    /* collect unreferenced stored files this often (default 6 h; 0: never) */
+    const struct mailer_config *mailer; /* the email sender's settings; NULL: messages wait in the outbox */
+    int base_url_given;   /* --base-url was given (else links use the address served) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */

@@ -1,4 +1,5 @@
 /* iqa.c: internal quality assurance: sampling assessors' decisions, actions and the assessor's answers */
+#include "notify.h"
 #include "iqa.h"
 
 #include <stdio.h>
@@ -442,7 +443,7 @@ static int iqa_sample_create(req_t *r)
     after = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "decision_id", (json_int_t)decision_id,
                       "outcome", outcome, "feedback", feedback);
     if (audit_record(r->db, r->user.id, "iqa.sample", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
-        db_commit(r->db) != EV_OK) {
+        notify_iqa_sampled(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         status = http_fail(r, 500, "db_error", "Could not record the sample.");
         goto out;
@@ -571,7 +572,7 @@ static int iqa_respond(req_t *r)
     if (db_run(r->db, "UPDATE iqa_samples SET response = ?, responded_at = ? WHERE id = ?", "tti", response, now, id) !=
             EV_OK ||
         audit_record(r->db, r->user.id, "iqa.response", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
-        db_commit(r->db) != EV_OK) {
+        notify_iqa_answered(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         json_decref(after);
         return http_fail(r, 500, "db_error", "Could not save the response.");

@@ -12,6 +12,9 @@
 #include "export.h"
 #include "progress.h"
 #include "combination.h"
+#include "notify.h"
+#include "accounts.h"
+#include "intake.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -26,5 +29,8 @@ const route_t *const router_tables[] = {
     centre_routes,
     export_routes,
     combination_routes,
+    notify_routes,
+    accounts_routes,
+    intake_routes,
     NULL,
 };
