@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "iqa.h"
 #include "policy.h"
+#include "rules.h"
 #include "status.h"
 
 /* ---- small helpers shared by the assessment modules ---- */
@@ -191,7 +192,8 @@ static int json_id(json_t *v, int64_t *out)
     " un.title AS unit_title, un.qualification_id, d.assessor_id, au.name AS assessor_name,"    \
     " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id,"           \
     " (SELECT s.id FROM decisions s WHERE s.supersedes_id = d.id) AS superseded_by,"            \
-    " d.created_at, cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"        \
+    " d.created_at, cs.signed_at AS countersigned_at, cs.comment AS countersign_comment,"       \
+    " d.rpl_reason, d.criterion_ref AS decided_criterion_ref, d.criterion_text AS decided_criterion_text" \
     " FROM decisions d JOIN users lu ON lu.id = d.learner_id"                                   \
     " JOIN users au ON au.id = d.assessor_id JOIN criteria c ON c.id = d.criterion_id"          \
     " JOIN units un ON un.id = c.unit_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
@@ -213,6 +215,10 @@ void decisions_decorate(json_t *d)
     json_t *vacsr = json_object_get(d, "vacsr");
     json_object_set_new(d, "vacsr_list", decisions_vacsr_list(vacsr));
     json_object_set_new(d, "vacsr_recorded", json_boolean(json_is_object(vacsr) && json_object_size(vacsr) > 0));
+    const char *wording = json_string_value(json_object_get(d, "decided_criterion_text"));
+    const char *now_text = json_string_value(json_object_get(d, "criterion_text"));
+    json_object_set_new(d, "criterion_reworded", json_boolean(wording && now_text && strcmp(wording, now_text) != 0));
+    json_object_set_new(d, "is_rpl", json_boolean(json_is_string(json_object_get(d, "rpl_reason"))));
 }
 
 static json_t *decision_evidence(db_t *db, int64_t decision_id)
@@ -223,13 +229,26 @@ static json_t *decision_evidence(db_t *db, int64_t decision_id)
                         "i", decision_id);
     if (!ev)
         return json_array();
-    size_t i;
-    json_t *e;
+    /* Beside each item, what the decision was made on (frozen at decision time). */
+    json_t *basis = rules_basis(db, decision_id);
+    size_t i, j;
+    json_t *e, *b;
     json_array_foreach(ev, i, e)
     {
         json_object_set_new(e, "kind_label",
                             json_string(decisions_kind_label(json_string_value(json_object_get(e, "kind")))));
+        json_t *frozen = NULL;
+        json_array_foreach(basis, j, b) if (json_integer_value(json_object_get(b, "evidence_id")) ==
+                                            json_integer_value(json_object_get(e, "id"))) frozen = b;
+        json_object_set_new(e, "frozen", json_boolean(frozen != NULL));
+        json_object_set_new(e, "files", frozen ? json_incref(json_object_get(frozen, "files")) : json_array());
+        if (frozen) {
+            json_object_set(e, "title_at_decision", json_object_get(frozen, "title"));
+            json_object_set(e, "note_at_decision", json_object_get(frozen, "note"));
+            json_object_set(e, "mapped_at_decision", json_object_get(frozen, "mapped"));
+        }
     }
+    json_decref(basis);
     return ev;
 }
 
@@ -256,6 +275,13 @@ static void decorate_list(db_t *db, json_t *list)
 }
 
 /* ---- recording ---- */
+
+int decisions_rule_fail(req_t *r, const rules_err_t *e)
+{
+    if (e->field[0] && e->status != 500)
+        http_field_error(r, e->field, e->message);
+    return http_fail(r, e->status, e->code, "%s", e->message);
+}
 
 int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
 {
@@ -287,21 +313,15 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                            "The unit is signed off: its decisions can no longer change.");
         goto out;
     }
-    int not_met = strcmp(in->outcome, "not_met") == 0;
     const char *feedback = in->feedback ? in->feedback : "";
-    if (not_met && !*feedback) {
-        http_field_error(r, "feedback", "Give feedback so the learner knows what to do next");
-        status = http_fail(r, 400, "feedback_required", "A not yet met decision needs feedback for the learner.");
-        goto out;
-    }
     if (strlen(feedback) > DECISIONS_MAX_TEXT) {
         http_field_error(r, "feedback", "Keep the feedback under 20000 characters");
         status = http_fail(r, 400, "too_long", "The feedback is too long.");
         goto out;
     }
-    if (!in->declaration) {
-        http_field_error(r, "declaration", "Confirm the assessor declaration");
-        status = http_fail(r, 400, "declaration_required", "The assessor declaration is required.");
+    if (in->rpl_reason && strlen(in->rpl_reason) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "rpl_reason", "Keep the reason under 20000 characters");
+        status = http_fail(r, 400, "too_long", "The recognition of prior learning reason is too long.");
         goto out;
     }
     if (in->vacsr && !json_is_object(in->vacsr)) {
@@ -325,15 +345,9 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
             }
             json_object_set(vacsr, k, v);
         }
-        if (!not_met && !decisions_vacsr_all(vacsr)) {
-            http_field_error(r, "vacsr", "Confirm the evidence is valid, authentic, current, sufficient and reliable");
-            status = http_fail(r, 400, "vacsr_incomplete",
-                               "A met decision needs evidence that is valid, authentic, current, sufficient and reliable.");
-            goto out;
-        }
     }
 
-    /* Evidence: the learner's, and submitted for assessment (or already judged). */
+    /* Evidence ids: parsed and de-duplicated here, judged by the rules. */
     ids = json_array();
     if (in->evidence_ids) {
         size_t i;
@@ -346,20 +360,8 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         {
             int64_t eid;
             if (json_id(v, &eid) != EV_OK) {
+                http_field_error(r, "evidence_ids", "Choose the evidence the decision is made on");
                 status = http_fail(r, 400, "invalid_evidence_ids", "evidence_ids must be a list of evidence ids.");
-                goto out;
-            }
-            json_t *ev = db_one(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", eid);
-            if (!ev || json_integer_value(json_object_get(ev, "learner_id")) != in->learner_id) {
-                json_decref(ev);
-                status = http_fail(r, 400, "invalid_evidence", "Evidence %lld is not this learner's.", (long long)eid);
-                goto out;
-            }
-            int draft = strcmp(json_string_value(json_object_get(ev, "status")), "draft") == 0;
-            json_decref(ev);
-            if (draft) {
-                status = http_fail(r, 409, "not_submitted",
-                                   "Evidence %lld has not been submitted for assessment.", (long long)eid);
                 goto out;
             }
             int dup = 0;
@@ -370,6 +372,21 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                 json_array_append_new(ids, json_integer(eid));
         }
     }
+    {
+        rules_err_t e;
+        rules_decision_t rd = {.learner_id = in->learner_id,
+                               .criterion_id = in->criterion_id,
+                               .outcome = in->outcome,
+                               .feedback = feedback,
+                               .vacsr = vacsr,
+                               .declaration = in->declaration,
+                               .evidence_ids = ids,
+                               .rpl_reason = in->rpl_reason};
+        if (rules_check_decision(db, &rd, &e) != EV_OK) {
+            status = decisions_rule_fail(r, &e);
+            goto out;
+        }
+    }
 
     int64_t prev = db_int(db, "SELECT MAX(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0, "ii",
                           in->learner_id, in->criterion_id);
@@ -378,15 +395,18 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                         "i", prev);
 
     util_now_iso(now);
-    if (db_run(db,
-               "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr,"
-               " declaration, supersedes_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, NULLIF(?, 0), ?)",
-               "iiittjit", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
-               now) != EV_OK) {
+    const char *rpl = in->rpl_reason && *in->rpl_reason ? in->rpl_reason : NULL;
+    *id = db_int(db,
+                 "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr,"
+                 " declaration, supersedes_id, created_at, rpl_reason, criterion_ref, criterion_text)"
+                 " SELECT ?, ?, ?, ?, ?, ?, 1, NULLIF(?, 0), ?, ?, c.ref, c.text FROM criteria c WHERE c.id = ?"
+                 " RETURNING id",
+                 0, "iiittjitti", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
+                 now, rpl, in->criterion_id);
+    if (*id <= 0) {
         status = http_fail(r, 500, "db_error", "Could not record the decision.");
         goto out;
     }
-    *id = db_last_id(db);
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v)
@@ -397,11 +417,23 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
             goto out;
         }
     }
+    if (rules_freeze_basis(db, *id, in->learner_id, in->criterion_id, ids) != EV_OK) {
+        status = http_fail(r, 500, "db_error", "Could not record what the decision was made on.");
+        goto out;
+    }
     after = json_pack("{s:I, s:I, s:s, s:s, s:O, s:b, s:O}", "id", (json_int_t)*id, "criterion_id",
                       (json_int_t)in->criterion_id, "outcome", in->outcome, "feedback", feedback, "vacsr", vacsr,
                       "declaration", 1, "evidence_ids", ids);
     if (prev > 0)
         json_object_set_new(after, "supersedes_id", json_integer(prev));
+    if (rpl)
+        json_object_set_new(after, "rpl_reason", json_string(rpl));
+    /* The audit event carries the frozen basis: criterion wording and every file's SHA-256. */
+    json_object_set_new(after, "basis", rules_basis(db, *id));
+    {
+        json_t *cw = db_one(db, "SELECT criterion_ref, criterion_text FROM decisions WHERE id = ?", "i", *id);
+        json_object_set_new(after, "criterion", cw ? cw : json_null());
+    }
     if (audit_record(db, r->user.id, "decision.create", "decision", *id, in->learner_id, before, after) != EV_OK) {
         status = http_fail(r, 500, "audit_error", "Could not write the audit trail.");
         goto out;
@@ -492,10 +524,9 @@ static int create_decision(req_t *r)
     in.feedback = in_str(r, "feedback");
     vacsr = decisions_vacsr_from_request(r);
     in.vacsr = vacsr;
-    /* The declaration: a page form must tick it. An API call by the assessor is
-     * itself the declaration unless it says "declaration": false. */
-    json_t *decl = json_object_get(r->in, "declaration");
-    in.declaration = (r->is_api && !decl) ? 1 : in_bool(r, "declaration");
+    /* The declaration is never assumed: the form's box ticked or "declaration": true. */
+    in.declaration = in_bool(r, "declaration");
+    in.rpl_reason = in_str(r, "rpl_reason");
     if (json_object_get(r->in, "evidence_ids"))
         evidence_ids = in_array(r, "evidence_ids");
     in.evidence_ids = evidence_ids;

@@ -1,5 +1,6 @@
 /* evidence.c: evidence items, their files and their mapping to criteria: handlers, helpers, gc */
 #include "evidence.h"
+#include "rules.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,6 +131,7 @@ typedef struct ev_err {
     int status;
     const char *code;
     char msg[400];
+    char codebuf[48]; /* code's storage when it came from rules.c */
 } ev_err_t;
 
 static int ev_fail(ev_err_t *e, int status, const char *code, const char *fmt, ...) EV_PRINTF(4, 5);
@@ -142,6 +144,16 @@ static int ev_fail(ev_err_t *e, int status, const char *code, const char *fmt, .
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
     return EV_ERR;
+}
+
+/* Carries a refusal of the rules (rules.c) into an ev_err_t. Returns rc. */
+static int ev_rule(int rc, const rules_err_t *re, ev_err_t *e)
+{
+    if (rc != EV_OK) {
+        snprintf(e->codebuf, sizeof e->codebuf, "%s", re->code);
+        ev_fail(e, re->status, e->codebuf, "%s", re->message);
+    }
+    return rc;
 }
 
 /* Opens a transaction unless the caller has one open; *own says which. */
@@ -873,6 +885,7 @@ static int h_update(req_t *r)
     json_t *remove = NULL, *cur = NULL, *before = NULL, *after = NULL, *v;
     int64_t *remove_ids = NULL;
     size_t nremove = 0;
+    rules_err_t re;
 
     ev_read_fields(r, &f);
     if ((status = ev_find_own(r, id, &learner_id, st_now)) != 0)
@@ -926,6 +939,11 @@ static int h_update(req_t *r)
         ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
         db_rollback(r->db);
         status = e.status ? fail_with(r, &e) : http_fail(r, 404, "not_found", "No such evidence.");
+        goto out;
+    }
+    if (nremove > 0 && ev_rule(rules_check_files_change(r->db, id, &re), &re, &e) != EV_OK) {
+        db_rollback(r->db);
+        status = fail_with(r, &e);
         goto out;
     }
     before = ev_snapshot(r->db, id);
@@ -996,6 +1014,11 @@ static int h_file_delete(req_t *r)
                 "ii", fid, id)) {
         db_rollback(r->db);
         return http_fail(r, 404, "not_found", "That file is not part of this evidence.");
+    }
+    rules_err_t re;
+    if (ev_rule(rules_check_files_change(r->db, id, &re), &re, &e) != EV_OK) {
+        db_rollback(r->db);
+        return fail_with(r, &e);
     }
     char now[21];
     util_now_iso(now);
@@ -1094,6 +1117,16 @@ static int ev_replace_mapping(db_t *db, int64_t id, int64_t actor_id, const ev_m
                     (long long)items[i].criterion_id);
             goto out;
         }
+    }
+    {
+        rules_err_t re;
+        int64_t *keep = xcalloc(n + 1, sizeof *keep);
+        for (size_t i = 0; i < n; i++)
+            keep[i] = items[i].criterion_id;
+        int rrc = rules_check_mapping_change(db, id, keep, n, &re);
+        free(keep);
+        if (ev_rule(rrc, &re, e) != EV_OK)
+            goto out;
     }
     before = db_all(db, "SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ? ORDER BY criterion_id",
                     "i", id);

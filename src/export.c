@@ -22,6 +22,7 @@
 #include "progress.h"
 #include "storage.h"
 #include "tmpl.h"
+#include "rules.h"
 
 /* ------------------------------------------------------------ zip writer */
 
@@ -30,6 +31,7 @@ typedef struct zipw {
     struct archive *a;
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
+    json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
     time_t now;
     char *err;
     size_t errlen;
@@ -158,6 +160,7 @@ static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
     z->now = time(NULL);
     z->manifest = json_array();
     z->missing = json_array();
+    z->basis = json_array();
     z->a = archive_write_new();
     if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
         archive_write_open_filename(z->a, path) != ARCHIVE_OK) {
@@ -166,6 +169,7 @@ static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
             archive_write_free(z->a);
         json_decref(z->manifest);
         json_decref(z->missing);
+        json_decref(z->basis);
         return EV_ERR;
     }
     return EV_OK;
@@ -185,8 +189,10 @@ static int zclose(zipw_t *z)
                        json_string_value(json_object_get(m, "path")));
         zadd(z, "manifest.txt", txt.data ? txt.data : "", txt.len, 0);
         buf_free(&txt);
-        json_t *mj = json_pack("{s:s, s:s, s:O, s:O}", "algorithm", "SHA-256", "generator",
-                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing);
+        /* decision_basis: the files each decision was made on (frozen at decision time). */
+        json_t *mj = json_pack("{s:s, s:s, s:O, s:O, s:O}", "algorithm", "SHA-256", "generator",
+                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing,
+                               "decision_basis", z->basis);
         char *s = json_dumps(mj, JSON_INDENT(2));
         zadd(z, "manifest.json", s, strlen(s), 0);
         free(s);
@@ -197,6 +203,7 @@ static int zclose(zipw_t *z)
     archive_write_free(z->a);
     json_decref(z->manifest);
     json_decref(z->missing);
+    json_decref(z->basis);
     return z->failed ? EV_ERR : EV_OK;
 }
 
@@ -273,7 +280,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
     json_t *decisions = or_empty(db_all(db,
         "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, c.text AS criterion_text, u.ref AS unit_ref,"
         " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id, d.created_at,"
-        " d.assessor_id, a.name AS assessor_name,"
+        " d.assessor_id, a.name AS assessor_name, d.rpl_reason, d.criterion_text AS decided_criterion_text,"
         " cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"
         " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " JOIN users a ON a.id = d.assessor_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
@@ -287,6 +294,22 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users i ON i.id = s.iqa_id"
         " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " WHERE d.learner_id = ? ORDER BY s.id", "i", learner_id));
+    size_t di;
+    json_t *dd;
+    json_array_foreach(decisions, di, dd) {
+        json_t *basis = rules_basis(db, json_integer_value(json_object_get(dd, "id")));
+        size_t bi, fi;
+        json_t *bb, *bf;
+        json_array_foreach(basis, bi, bb) json_array_foreach(json_object_get(bb, "files"), fi, bf) {
+            char *sn = safe_name(json_string_value(json_object_get(bf, "name")));
+            char *zp = fmtalloc("evidence/%lld/%lld-%s", (long long)json_integer_value(json_object_get(bb, "evidence_id")),
+                                (long long)json_integer_value(json_object_get(bf, "id")), sn);
+            json_object_set_new(bf, "zip_path", json_string(zp));
+            free(zp);
+            free(sn);
+        }
+        json_object_set_new(dd, "basis", basis);
+    }
     attach(decisions, "evidence", dev, "decision_id");
     attach(decisions, "iqa_samples", json_deep_copy(samples), "decision_id");
     json_object_set_new(doc, "decisions", decisions);
@@ -509,9 +532,24 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
             buf_puts(b, "</span>");
         }
         buf_puts(b, "</td><td>");
-        json_t *x;
+        json_t *x, *bf;
+        size_t bk;
         json_array_foreach(json_object_get(d, "evidence"), j, x)
             buf_printf(b, "<a href=\"#e%lld\">E%lld</a> ", ji(x, "evidence_id"), ji(x, "evidence_id"));
+        /* What the decision was made on, as frozen then: each file's name and SHA-256. */
+        json_array_foreach(json_object_get(d, "basis"), j, x) {
+            json_array_foreach(json_object_get(x, "files"), bk, bf) {
+                buf_printf(b, "<br><span class=\"basis\">E%lld ", ji(x, "evidence_id"));
+                h(b, js(bf, "name"));
+                buf_puts(b, " <code>");
+                h(b, js(bf, "sha256"));
+                buf_puts(b, "</code></span>");
+            }
+        }
+        if (*js(d, "rpl_reason")) {
+            buf_puts(b, "<br>Recognition of prior learning: ");
+            h(b, js(d, "rpl_reason"));
+        }
         buf_puts(b, "</td><td>");
         if (*js(d, "countersigned_at")) {
             buf_puts(b, "Signed ");
@@ -698,6 +736,32 @@ static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learn
                 zadd_file(z, p, fs, sha);
             free(p);
             free(fs);
+        }
+    }
+    /* Files a decision was made on that the evidence no longer has (removed after a
+     * not yet met decision): the blob is still referenced, so it goes in too. */
+    json_t *d, *bb;
+    size_t k;
+    json_array_foreach(json_object_get(doc, "decisions"), i, d) {
+        json_array_foreach(json_object_get(d, "basis"), j, bb) json_array_foreach(json_object_get(bb, "files"), k, f) {
+            const char *sha = js(f, "sha256");
+            p = fmtalloc("%s%s", prefix, js(f, "zip_path"));
+            json_array_append_new(z->basis, json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "decision_id",
+                                                      (json_int_t)ji(d, "id"), "criterion_ref", js(d, "criterion_ref"),
+                                                      "outcome", js(d, "outcome"), "evidence_id",
+                                                      (json_int_t)ji(bb, "evidence_id"), "file_id", (json_int_t)ji(f, "id"),
+                                                      "name", js(f, "name"), "sha256", sha, "path", p));
+            int have = 0;
+            size_t m;
+            json_t *me;
+            json_array_foreach(z->manifest, m, me) have |= strcmp(js(me, "path"), p) == 0;
+            if (!have) {
+                char *fs = storage_blob_path(data_dir, sha);
+                if (fs)
+                    zadd_file(z, p, fs, sha);
+                free(fs);
+            }
+            free(p);
         }
     }
     p = fmtalloc("%saudit.json", prefix);

@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "progress.h"
+#include "rules.h"
 #include "status.h"
 #include "storage.h"
 
@@ -108,14 +109,19 @@ static int64_t decide(demo_t *d, int64_t learner, int64_t assessor, const json_t
         int64_t prev = db_int(d->db, "SELECT max(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0,
                               "ii", learner, cid);
         run(d, "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr, declaration,"
-               " supersedes_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)", "iiittt" "zt",
+               " supersedes_id, created_at, criterion_ref, criterion_text) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?,"
+               " (SELECT ref FROM criteria WHERE id = ?), (SELECT text FROM criteria WHERE id = ?))", "iiittt" "ztii",
             learner, cid, assessor, outcome, feedback,
             strcmp(outcome, "met") == 0
                 ? "{\"valid\":true,\"authentic\":true,\"current\":true,\"sufficient\":true,\"reliable\":true}"
                 : "{\"valid\":true,\"authentic\":true,\"current\":true,\"sufficient\":false,\"reliable\":true}",
-            prev, when);
+            prev, when, cid, cid);
         last = db_last_id(d->db);
         run(d, "INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", last, ev);
+        json_t *cited = json_pack("[I]", (json_int_t)ev);
+        if (!d->failed && rules_freeze_basis(d->db, last, learner, cid, cited) != EV_OK)
+            d->failed = 1;
+        json_decref(cited);
         audit(d, assessor, "decision.create", "decision", last, learner,
               json_pack("{s:I, s:s}", "criterion_id", (json_int_t)cid, "outcome", outcome));
         if (countersign) {

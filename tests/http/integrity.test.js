@@ -1,0 +1,208 @@
+// tests/http/integrity.test.js: assessment integrity (issue 11): the decision rules hold on
+// every path, a decision freezes what it was made on (files with SHA-256, notes, criterion
+// wording), evidence under a current "met" decision cannot be changed underneath it, and the
+// frozen basis is what the decision page, the history, the API, the audit event and the
+// export show. Each test first reproduces the hole it closes.
+'use strict';
+const {test, before, after} = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const {spawnSync} = require('node:child_process');
+const {startServer, assertStatus} = require('./lib.js');
+
+const VACSR = {valid: true, authentic: true, current: true, sufficient: true, reliable: true};
+const sha = (s) => crypto.createHash('sha256').update(s).digest('hex');
+
+let srv, learner, assessor, admin, iqa, L, unit, crits, otherCrit;
+
+before(async () => {
+  srv = await startServer({demo: true});
+  [learner, assessor, admin, iqa] = await Promise.all([srv.login('learner@demo.test'),
+    srv.login('assessor@demo.test'), srv.login('admin@demo.test'), srv.login('iqa@demo.test')]);
+  L = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
+  const A = Number(srv.sql("SELECT id FROM users WHERE email = 'assessor@demo.test'"));
+  const q = Number(srv.sql(`SELECT qualification_id FROM enrolments WHERE learner_id = ${L} AND assessor_id = ${A}
+    ORDER BY id LIMIT 1`));
+  const units = srv.sqlRows(`SELECT u.id, (SELECT count(*) FROM criteria c WHERE c.unit_id = u.id AND c.retired = 0) AS n
+    FROM units u WHERE u.qualification_id = ${q} AND u.retired = 0
+    AND NOT EXISTS (SELECT 1 FROM decisions d JOIN criteria c ON c.id = d.criterion_id WHERE c.unit_id = u.id
+      AND d.learner_id = ${L})
+    AND NOT EXISTS (SELECT 1 FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id
+      WHERE c.unit_id = u.id AND ec.learner_id = ${L}) ORDER BY u.position, u.id`).filter((u) => u.n >= 3);
+  assert.ok(units.length >= 2, 'two untouched units with 3+ criteria');
+  unit = units[0];
+  crits = srv.sqlRows(`SELECT id, ref, text FROM criteria WHERE unit_id = ${unit.id} AND retired = 0
+    ORDER BY position, id`);
+  otherCrit = srv.sqlRows(`SELECT id, ref FROM criteria WHERE unit_id = ${units[1].id} AND retired = 0
+    ORDER BY position, id LIMIT 1`)[0];
+});
+after(() => srv && srv.stop());
+
+const decisions = () => Number(srv.sql(`SELECT count(*) FROM decisions WHERE learner_id = ${L}`));
+
+async function evidence(title, criteria, {kind = 'product', files} = {}) {
+  files = files || [{name: `${title}.txt`, type: 'text/plain', data: `${title}: what I did\n`}];
+  let r = await learner.upload('/api/v1/evidence', {title, kind, description: `${title} at work`,
+    occurred_on: '2026-10-01'}, files);
+  assertStatus(r, 201, 'upload');
+  const id = r.json.id;
+  r = await learner.put(`/api/v1/evidence/${id}/criteria`,
+    {criteria: criteria.map((c) => ({criterion_id: c.id, note: `How ${title} shows ${c.ref}`}))});
+  assertStatus(r, 200, 'map');
+  r = await learner.post(`/api/v1/evidence/${id}/submit`, {});
+  assertStatus(r, 200, 'submit');
+  return {id, files: r.json.files};
+}
+
+test('met needs mapped evidence, all five VACSR checks and an explicit declaration; refusals change nothing', async () => {
+  const e = await evidence('Rules check', [crits[2]]);
+  const base = {learner_id: L, criterion_id: crits[2].id};
+  const n = decisions();
+  // The hole: this bare "met" was 201.
+  let r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met'});
+  assertStatus(r, 400, 'bare met');
+  assert.equal(r.json.error.code, 'declaration_required');
+  assert.ok(r.json.errors.some((x) => x.field === 'declaration'));
+  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', declaration: true});
+  assertStatus(r, 400, 'no VACSR');
+  assert.equal(r.json.error.code, 'vacsr_incomplete');
+  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', declaration: true, vacsr: VACSR});
+  assertStatus(r, 422, 'no evidence');
+  assert.equal(r.json.error.code, 'evidence_required');
+  assert.ok(r.json.errors.some((x) => x.field === 'evidence_ids'));
+  // Evidence that is not mapped to the criterion cannot be cited (it was 201).
+  r = await assessor.post('/api/v1/decisions', {...base, criterion_id: crits[1].id, outcome: 'met',
+    declaration: true, vacsr: VACSR, evidence_ids: [e.id]});
+  assertStatus(r, 422, 'unmapped evidence');
+  assert.equal(r.json.error.code, 'evidence_not_mapped');
+  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'not_met', declaration: true, evidence_ids: [e.id]});
+  assertStatus(r, 400, 'not yet met without feedback');
+  assert.equal(r.json.error.code, 'feedback_required');
+  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', declaration: 'false', vacsr: VACSR,
+    evidence_ids: [e.id]});
+  assertStatus(r, 400, 'declaration "false"');
+  // The review form (page) has the same rules: no VACSR ticked, no met.
+  r = await assessor.postForm(`/review/${e.id}`, {[`outcome_${crits[2].id}`]: 'met', declaration: 'on'});
+  assertStatus(r, 400, 'review form without VACSR');
+  assert.match(r.text, /valid, authentic, current, sufficient and reliable/);
+  assert.equal(decisions(), n, 'nothing was recorded');
+  // And the complete decision is accepted.
+  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', declaration: true, vacsr: VACSR,
+    evidence_ids: [e.id]});
+  assertStatus(r, 201, 'a complete met decision');
+  assert.equal(decisions(), n + 1);
+});
+
+test('recognition of prior learning: unmapped RPL evidence may be cited only with a recorded reason', async () => {
+  // RPL evidence (a certificate) mapped elsewhere, cited for crits[0].
+  const e = await evidence('First aid certificate', [otherCrit], {kind: 'recognition_of_prior_learning'});
+  const base = {learner_id: L, criterion_id: crits[0].id, outcome: 'met', declaration: true, vacsr: VACSR,
+    evidence_ids: [e.id]};
+  const n = decisions();
+  let r = await assessor.post('/api/v1/decisions', base);
+  assertStatus(r, 422, 'RPL without a reason');
+  assert.equal(r.json.error.code, 'evidence_not_mapped');
+  const plain = await evidence('Unrelated product', [otherCrit]);
+  r = await assessor.post('/api/v1/decisions', {...base, evidence_ids: [plain.id], rpl_reason: 'Prior certificate'});
+  assertStatus(r, 422, 'a reason with non-RPL evidence');
+  assert.equal(decisions(), n);
+  r = await assessor.post('/api/v1/decisions', {...base,
+    rpl_reason: 'Certificate from 2025 covers this criterion; checked with the issuing body.'});
+  assertStatus(r, 201, 'RPL with a reason');
+  assert.match(r.json.rpl_reason, /checked with the issuing body/);
+  assert.equal(r.json.evidence[0].mapped_at_decision, false);
+  assert.equal(r.json.evidence[0].files[0].sha256, e.files[0].sha256);
+});
+
+let frozen; // {e, metId, file}
+
+test('a current met decision freezes its evidence: files and the met mapping cannot change (409)', async () => {
+  const content = 'Complaint log, week 40: every call and what I did.\n'.repeat(10);
+  const e = await evidence('Complaint log', [crits[0], crits[1]],
+    {files: [{name: 'log.txt', type: 'text/plain', data: content}]});
+  const file = e.files[0];
+  assert.equal(file.sha256, sha(content));
+  let r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[0].id, outcome: 'met',
+    declaration: true, vacsr: VACSR, evidence_ids: [e.id], feedback: 'Clear log.'});
+  assertStatus(r, 201, 'A met');
+  const metId = r.json.id;
+  r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[1].id, outcome: 'not_met',
+    declaration: true, evidence_ids: [e.id], feedback: 'Say what you learned from the calls.'});
+  assertStatus(r, 201, 'B not yet met');
+  r = await learner.get(`/api/v1/evidence/${e.id}`);
+  assert.equal(r.json.status, 'returned');
+  const audits = () => Number(srv.sql('SELECT count(*) FROM audit_events'));
+  const a0 = audits();
+  // The holes: each of these was 200.
+  r = await learner.del(`/api/v1/evidence/${e.id}/files/${file.id}`);
+  assertStatus(r, 409, 'delete the file A was met on');
+  assert.equal(r.json.error.code, 'evidence_frozen');
+  assert.match(r.json.error.message, /add files|new evidence/i);
+  r = await learner.upload(`/api/v1/evidence/${e.id}`, {remove_file: String(file.id)},
+    [{name: 'other.txt', type: 'text/plain', data: 'swapped content\n'}], {method: 'PATCH'});
+  assertStatus(r, 409, 'replace the file');
+  r = await learner.postForm(`/evidence/${e.id}/files/${file.id}/delete`, {});
+  assertStatus(r, 409, 'the page form too');
+  r = await learner.put(`/api/v1/evidence/${e.id}/criteria`, {criteria: [{criterion_id: crits[1].id, note: 'only B'}]});
+  assertStatus(r, 409, 'unmap A');
+  assert.equal(r.json.error.code, 'criterion_met_frozen');
+  assert.equal(audits(), a0, 'nothing changed');
+  assert.equal(Number(srv.sql(`SELECT count(*) FROM evidence_files WHERE id = ${file.id}`)), 1);
+  // What the returned part needs can still be fixed: add a file, keep A mapped, resubmit.
+  r = await learner.upload(`/api/v1/evidence/${e.id}/files`, {},
+    [{name: 'learned.txt', type: 'text/plain', data: 'What I learned: listen first.\n'}]);
+  assertStatus(r, 200, 'add a file');
+  r = await learner.put(`/api/v1/evidence/${e.id}/criteria`, {criteria: [
+    {criterion_id: crits[0].id, note: 'How Complaint log shows ' + crits[0].ref},
+    {criterion_id: crits[1].id, note: 'Now with what I learned'}]});
+  assertStatus(r, 200, 'edit the note on B, A kept');
+  frozen = {e, metId, file};
+});
+
+test('the decision shows its frozen basis: API, page, history, review page and audit event', async () => {
+  const {metId, file, e} = frozen;
+  let r = await assessor.get(`/api/v1/decisions/${metId}`);
+  assertStatus(r, 200);
+  const ev = r.json.evidence.find((x) => x.id === e.id);
+  assert.ok(ev.frozen);
+  assert.deepEqual(ev.files.map((f) => f.sha256), [file.sha256], 'only the file it was made on');
+  assert.equal(ev.files[0].name, 'log.txt');
+  assert.equal(ev.files[0].id, file.id);
+  assert.match(ev.note_at_decision, /How Complaint log shows/);
+  assert.equal(r.json.decided_criterion_text, crits[0].text);
+  const page = await assessor.get(`/decisions/${metId}`);
+  assertStatus(page, 200);
+  assert.ok(page.text.includes(file.sha256), 'decision page shows the SHA-256');
+  const hist = await learner.get(`/learners/${L}/decisions`);
+  assert.ok(hist.text.includes(file.sha256), 'learner decision history shows it');
+  r = await learner.post(`/api/v1/evidence/${e.id}/submit`, {});
+  assertStatus(r, 200, 'resubmit');
+  const review = await assessor.get(`/review/${e.id}`);
+  assertStatus(review, 200);
+  assert.ok(review.text.includes(file.sha256), 'review page shows what the current decision was made on');
+  const after = JSON.parse(srv.sql(`SELECT after FROM audit_events WHERE action = 'decision.create'
+    AND entity_id = ${metId}`));
+  assert.equal(after.basis[0].files[0].sha256, file.sha256);
+  assert.equal(after.criterion.criterion_text, crits[0].text);
+});
+
+test('the export carries each decision\'s frozen files in index.html and the manifest', async () => {
+  const {metId, file} = frozen;
+  const r = await admin.get(`/api/v1/learners/${L}/export`);
+  assertStatus(r, 200);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-integrity-'));
+  const zip = path.join(dir, 'p.zip');
+  fs.writeFileSync(zip, r.body);
+  const u = spawnSync('unzip', ['-q', '-o', zip, '-d', dir], {encoding: 'utf8'});
+  assert.equal(u.status, 0, u.stderr);
+  const html = fs.readFileSync(path.join(dir, 'index.html'), 'utf8');
+  assert.ok(html.includes(file.sha256), 'index.html shows the SHA-256');
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  const rows = manifest.decision_basis.filter((x) => x.decision_id === metId);
+  assert.deepEqual(rows.map((x) => x.sha256), [file.sha256]);
+  assert.ok(manifest.files.some((f) => f.path === rows[0].path && f.sha256 === file.sha256), 'the file is in the zip');
+  fs.rmSync(dir, {recursive: true, force: true});
+});
