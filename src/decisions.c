@@ -296,6 +296,16 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         goto out;
     }
     if (!policy_can_assess_criterion(db, &r->user, in->learner_id, in->criterion_id)) {
+        /* Their own learner whose enrolment has ended: say so (409) rather than 403. */
+        rules_err_t e;
+        if (db_int(db,
+                   "SELECT EXISTS (SELECT 1 FROM enrolments en JOIN units u ON u.qualification_id = en.qualification_id"
+                   " JOIN criteria c ON c.unit_id = u.id WHERE c.id = ? AND en.learner_id = ? AND en.assessor_id = ?)",
+                   0, "iii", in->criterion_id, in->learner_id, r->user.id) &&
+            rules_check_enrolment_open(db, in->learner_id, in->criterion_id, &e) != EV_OK) {
+            status = decisions_rule_fail(r, &e);
+            goto out;
+        }
         status = http_fail(r, 403, "forbidden", "You are not this learner's assessor for that criterion.");
         goto out;
     }

@@ -801,6 +801,13 @@ static int h_create(req_t *r)
         status = http_fail(r, 503, "busy", "The server is busy; try again.");
         goto out;
     }
+    /* A learner whose every enrolment has ended adds no new evidence (rules.c). */
+    rules_err_t re;
+    if (rules_check_enrolment_open(r->db, r->user.id, 0, &re) != EV_OK && strcmp(re.code, "not_enrolled") != 0) {
+        db_rollback(r->db);
+        status = http_fail(r, re.status, re.code, "%s", re.message);
+        goto out;
+    }
     if (ev_insert(r->db, r->user.id, r->user.id, &f, files, n, &id) != EV_OK ||
         db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
@@ -1105,6 +1112,14 @@ static int ev_replace_mapping(db_t *db, int64_t id, int64_t actor_id, const ev_m
     if (ev_check_editable(db, id, st_now, e) != EV_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
+        /* A criterion newly mapped must belong to an enrolment that has not ended. */
+        rules_err_t re;
+        if (!db_int(db, "SELECT EXISTS (SELECT 1 FROM evidence_criteria WHERE evidence_id = ? AND criterion_id = ?)", 0,
+                    "ii", id, items[i].criterion_id) &&
+            db_int(db, "SELECT EXISTS (SELECT 1 FROM criteria WHERE id = ?)", 0, "i", items[i].criterion_id) &&
+            ev_rule(rules_check_enrolment_open(db, learner_id, items[i].criterion_id, &re), &re, e) != EV_OK &&
+            strcmp(re.code, "not_enrolled") != 0)
+            goto out;
         if (!db_int(db,
                     "SELECT EXISTS (SELECT 1 FROM criteria c JOIN units u ON u.id = c.unit_id"
                     " JOIN enrolments en ON en.qualification_id = u.qualification_id"

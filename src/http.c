@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fields.h"
 #include "router.h"
 #include "session.h"
 #include "storage.h"
@@ -1080,6 +1081,11 @@ static enum MHD_Result finish_request(req_state_t *st)
         json_object_update(r->in, body);
         json_decref(body);
     }
+    /* Every field of the body must be one the route declares (fields.c); checked
+     * before query arguments join in, answered after the CSRF check. */
+    char unknown[64];
+    int is_read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    int fields_ok = is_read || fields_check(r->route, r->in, r->uploads, unknown, sizeof unknown);
     /* Query arguments fill in what the body did not give. */
     if (json_object_size(r->in) == 0) {
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r->in);
@@ -1094,6 +1100,12 @@ static enum MHD_Result finish_request(req_state_t *st)
         !(r->route->flags & ROUTE_NO_CSRF) && !session_csrf_ok(r))
         return respond_error(st, 403, "csrf_failed",
                              "This form has expired or was not sent from evitrack. Go back, reload the page and try again.");
+    if (!fields_ok) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "Unknown field \"%.60s\": this request does not accept it (see docs/api.md).",
+                 unknown);
+        return respond_error(st, 400, "unknown_field", msg);
+    }
     int status = r->route->handler(r);
     if (status >= 500 && r->db)
         db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */

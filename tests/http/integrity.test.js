@@ -206,3 +206,102 @@ test('the export carries each decision\'s frozen files in index.html and the man
   assert.ok(manifest.files.some((f) => f.path === rows[0].path && f.sha256 === file.sha256), 'the file is in the zip');
   fs.rmSync(dir, {recursive: true, force: true});
 });
+
+test('unknown fields are refused by name (400) on JSON and form endpoints, and nothing changes', async () => {
+  const ev = () => Number(srv.sql(`SELECT count(*) FROM evidence WHERE learner_id = ${L}`));
+  const n = ev();
+  // The hole: witness_name was silently dropped (201).
+  let r = await learner.upload('/api/v1/evidence', {title: 'Witness', kind: 'witness_testimony',
+    description: 'd', witness_name: 'Pat Smith'}, [{name: 'w.txt', type: 'text/plain', data: 'testimony\n'}]);
+  assertStatus(r, 400, 'unknown field on upload');
+  assert.equal(r.json.error.code, 'unknown_field');
+  assert.match(r.json.error.message, /witness_name/);
+  r = await learner.upload('/api/v1/evidence', {title: 'Witness', kind: 'witness_testimony', description: 'd'},
+    [{name: 'w.txt', type: 'text/plain', data: 'testimony\n', field: 'attachment'}]);
+  assertStatus(r, 400, 'unknown file part');
+  assert.match(r.json.error.message, /attachment/);
+  r = await learner.postForm('/evidence/new', {title: 'Form', kind: 'product', description: 'd', colour: 'red'});
+  assertStatus(r, 400, 'unknown field on a page form');
+  assert.equal(ev(), n, 'no evidence was created');
+  const users = Number(srv.sql('SELECT count(*) FROM users'));
+  r = await admin.post('/api/v1/users', {email: 'x@demo.test', name: 'X', role: 'learner', password: 'a-long-password-1',
+    is_admin: true});
+  assertStatus(r, 400, 'unknown field on users');
+  assert.match(r.json.error.message, /is_admin/);
+  assert.equal(Number(srv.sql('SELECT count(*) FROM users')), users);
+  r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[2].id, outcome: 'not_met',
+    feedback: 'x', declaration: true, grade: 'distinction'});
+  assertStatus(r, 400, 'unknown field on decisions');
+  const e = await evidence('Fields check', [crits[2]]);
+  r = await learner.put(`/api/v1/evidence/${e.id}/criteria`, {criteria: [], mode: 'append'});
+  assertStatus(r, 400, 'unknown field on mapping');
+  assert.equal(Number(srv.sql(`SELECT count(*) FROM evidence_criteria WHERE evidence_id = ${e.id}`)), 1);
+  // csrf_token is always accepted (the page forms all carry it).
+  r = await learner.postForm(`/evidence/${e.id}/withdraw`, {});
+  assert.ok(r.status === 303 || r.status === 200, `withdraw form: ${r.status}`);
+});
+
+test('ending an enrolment records status, date and reason; nothing new can be added to it (409)', async () => {
+  const l3 = await srv.login('learner3@demo.test');
+  const a2 = await srv.login('assessor2@demo.test');
+  const L3 = Number(srv.sql("SELECT id FROM users WHERE email = 'learner3@demo.test'"));
+  const enr = srv.sqlRows(`SELECT id, qualification_id, start_date FROM enrolments WHERE learner_id = ${L3}
+    AND status = 'active' ORDER BY id`);
+  assert.ok(enr.length >= 1, 'learner3 has an active enrolment');
+  const cr = srv.sqlRows(`SELECT c.id, c.ref FROM criteria c JOIN units u ON u.id = c.unit_id
+    WHERE u.qualification_id = ${enr[0].qualification_id} AND c.retired = 0 AND u.retired = 0
+    AND NOT EXISTS (SELECT 1 FROM criterion_status s WHERE s.learner_id = ${L3} AND s.criterion_id = c.id
+      AND s.status <> 'not_started') ORDER BY c.id LIMIT 2`);
+  // Before it ends: a submitted item mapped to cr[0], and a draft.
+  let r = await l3.upload('/api/v1/evidence', {title: 'Before withdrawal', kind: 'product', description: 'd'},
+    [{name: 'b.txt', type: 'text/plain', data: 'before\n'}]);
+  assertStatus(r, 201);
+  const sub = r.json.id;
+  assertStatus(await l3.put(`/api/v1/evidence/${sub}/criteria`, {criteria: [{criterion_id: cr[0].id, note: 'n'}]}), 200);
+  assertStatus(await l3.post(`/api/v1/evidence/${sub}/submit`, {}), 200);
+  r = await l3.upload('/api/v1/evidence', {title: 'Draft', kind: 'product', description: 'd'},
+    [{name: 'd.txt', type: 'text/plain', data: 'draft\n'}]);
+  const draft = r.json.id;
+  const id = enr[0].id;
+  // Refusals: reason missing, bad and future dates, unknown status.
+  r = await admin.post(`/api/v1/enrolments/${id}/end`, {status: 'withdrawn', date: '2026-11-02'});
+  assertStatus(r, 400, 'no reason');
+  assert.ok(r.json.errors.some((x) => x.field === 'reason'));
+  r = await admin.post(`/api/v1/enrolments/${id}/end`, {status: 'withdrawn', date: '2026-13-40', reason: 'x'});
+  assertStatus(r, 400, 'bad date');
+  r = await admin.post(`/api/v1/enrolments/${id}/end`, {status: 'withdrawn', date: '2999-01-01', reason: 'x'});
+  assertStatus(r, 400, 'future date');
+  r = await admin.post(`/api/v1/enrolments/${id}/end`, {status: 'expelled', reason: 'x'});
+  assertStatus(r, 400, 'unknown status');
+  assert.equal(srv.sql(`SELECT status FROM enrolments WHERE id = ${id}`), 'active');
+  const today = new Date().toISOString().slice(0, 10);
+  r = await admin.post(`/api/v1/enrolments/${id}/end`, {status: 'withdrawn', date: today,
+    reason: 'Left the employer; no longer in a relevant job role.'});
+  assertStatus(r, 200, 'end');
+  assert.equal(r.json.enrolment.status, 'withdrawn');
+  assert.equal(r.json.enrolment.end_date, today);
+  assert.match(r.json.enrolment.end_reason, /Left the employer/);
+  const ev = JSON.parse(srv.sql(`SELECT after FROM audit_events WHERE action = 'enrolment.end' AND entity_id = ${id}
+    ORDER BY id DESC LIMIT 1`));
+  assert.match(ev.end_reason, /Left the employer/);
+  r = await admin.post(`/api/v1/enrolments/${id}/end`, {status: 'completed'});
+  assertStatus(r, 409, 'already ended');
+  // Nothing new for that qualification: mappings, decisions; and once every enrolment has
+  // ended, no new evidence at all.
+  for (const other of enr.slice(1)) {
+    assertStatus(await admin.post(`/api/v1/enrolments/${other.id}/end`, {status: 'completed'}), 200);
+  }
+  r = await l3.upload('/api/v1/evidence', {title: 'After', kind: 'product', description: 'd'},
+    [{name: 'a.txt', type: 'text/plain', data: 'after\n'}]);
+  assertStatus(r, 409, 'new evidence after withdrawal (was 201)');
+  assert.equal(r.json.error.code, 'enrolment_ended');
+  r = await l3.put(`/api/v1/evidence/${draft}/criteria`, {criteria: [{criterion_id: cr[0].id, note: "n"}]});
+  assertStatus(r, 409, 'new mapping');
+  r = await a2.post('/api/v1/decisions', {learner_id: L3, criterion_id: cr[0].id, outcome: 'met', declaration: true,
+    vacsr: VACSR, evidence_ids: [sub]});
+  assertStatus(r, 409, 'decision');
+  assert.equal(r.json.error.code, 'enrolment_ended');
+  // The admin page shows it.
+  const page = await admin.get(`/admin/enrolments/${id}`);
+  assert.match(page.text, /Left the employer/);
+});
