@@ -320,7 +320,8 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
     if (db_int(db, "SELECT 1 FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?", 0, "ii",
                in->learner_id, unit_id)) {
         status = http_fail(r, 409, "unit_signed_off",
-                           "The unit is signed off: its decisions can no longer change.");
+                           "The unit is signed off: its decisions can no longer change unless the learner's IQA or "
+                           "an admin reopens the sign-off.");
         goto out;
     }
     const char *feedback = in->feedback ? in->feedback : "";
@@ -806,9 +807,17 @@ static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
     size_t total = criteria ? json_array_size(criteria) : 0;
     json_t *so = db_one(r->db,
                         "SELECT s.id, s.assessor_id, au.name AS assessor_name, s.assessor_signed_at,"
-                        " s.learner_signed_at FROM unit_signoffs s JOIN users au ON au.id = s.assessor_id"
-                        " WHERE s.learner_id = ? AND s.unit_id = ?",
+                        " s.learner_signed_at, s.needs_review, s.review_note FROM unit_signoffs s"
+                        " JOIN users au ON au.id = s.assessor_id WHERE s.learner_id = ? AND s.unit_id = ?",
                         "ii", learner_id, unit_id);
+    if (so)
+        json_object_set_new(so, "needs_review", json_boolean(json_integer_value(json_object_get(so, "needs_review"))));
+    json_t *reopened = db_all(r->db,
+                              "SELECT o.id, o.reason, o.reopened_at, ru.name AS reopened_by_name, o.assessor_signed_at,"
+                              " o.learner_signed_at FROM unit_signoff_reopenings o JOIN users ru ON ru.id = o.reopened_by"
+                              " WHERE o.learner_id = ? AND o.unit_id = ? ORDER BY o.id DESC",
+                              "ii", learner_id, unit_id);
+    int can_reopen = so && (r->user.role == ROLE_ADMIN || policy_can_sample_learner(r->db, &r->user, learner_id));
     int64_t first_crit = total ? json_integer_value(json_object_get(json_array_get(criteria, 0), "id")) : 0;
     int all_met = total > 0 && met == total;
     int is_assessor = first_crit && policy_can_assess_criterion(r->db, &r->user, learner_id, first_crit);
@@ -825,7 +834,10 @@ static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
     json_object_set_new(out, "can_countersign",
                         json_boolean(so && r->user.id == learner_id &&
                                      !json_is_string(json_object_get(so, "learner_signed_at"))));
+    json_object_set_new(out, "needs_review", json_boolean(so && json_is_true(json_object_get(so, "needs_review"))));
     json_object_set_new(out, "signoff", so ? so : json_null());
+    json_object_set_new(out, "reopenings", reopened ? reopened : json_array());
+    json_object_set_new(out, "can_reopen", json_boolean(can_reopen));
     return decisions_page_ok(r);
 }
 
@@ -928,6 +940,64 @@ static int signoff_countersign(req_t *r)
     return 201;
 }
 
+/* POST /api/v1/learners/{id}/units/{unit_id}/signoff/reopen {reason}: an IQA of the learner
+ * or an admin reopens a unit sign-off (after a specification revision, or to put right an IQA
+ * action on a signed-off unit). The sign-off moves to unit_signoff_reopenings with the reason,
+ * audited; the assessor can then decide again and sign off anew, and the learner countersigns
+ * the new sign-off. */
+static int signoff_reopen(req_t *r)
+{
+    int64_t learner_id = r->params[0], unit_id = r->params[1];
+    char now[21];
+    int status = load_signoff(r, learner_id, unit_id);
+    if (status != 200)
+        return status;
+    if (!(r->user.role == ROLE_ADMIN || policy_can_sample_learner(r->db, &r->user, learner_id)))
+        return http_fail(r, 403, "forbidden", "Only the learner's IQA or an admin can reopen a unit sign-off.");
+    const char *reason = in_str(r, "reason");
+    if (!reason || !*reason) {
+        http_field_error(r, "reason", "Give the reason for reopening the sign-off");
+        return http_fail(r, 400, "reason_required", "Give the reason for reopening the sign-off.");
+    }
+    if (strlen(reason) > 4000) {
+        http_field_error(r, "reason", "Keep the reason under 4000 characters");
+        return http_fail(r, 400, "too_long", "The reason is too long.");
+    }
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    json_t *so = db_one(r->db,
+                        "SELECT id, assessor_id, assessor_signed_at, learner_signed_at, needs_review, review_note"
+                        " FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?",
+                        "ii", learner_id, unit_id);
+    if (!so) {
+        db_rollback(r->db);
+        return http_fail(r, 409, "not_signed_off", "This unit is not signed off.");
+    }
+    util_now_iso(now);
+    int64_t sid = json_integer_value(json_object_get(so, "id"));
+    json_t *after = json_pack("{s:I, s:s, s:s}", "unit_id", (json_int_t)unit_id, "reason", reason, "reopened_at", now);
+    int ok = db_run(r->db,
+                    "INSERT INTO unit_signoff_reopenings (learner_id, unit_id, assessor_id, assessor_signed_at,"
+                    " learner_signed_at, reopened_by, reason, reopened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "iiittitt", learner_id, unit_id, (int64_t)json_integer_value(json_object_get(so, "assessor_id")),
+                    json_string_value(json_object_get(so, "assessor_signed_at")),
+                    json_string_value(json_object_get(so, "learner_signed_at")), r->user.id, reason, now) == EV_OK &&
+             db_run(r->db, "DELETE FROM unit_signoffs WHERE id = ?", "i", sid) == EV_OK &&
+             audit_record(r->db, r->user.id, "unit.signoff_reopen", "unit_signoff", sid, learner_id, so, after) ==
+                 EV_OK &&
+             db_commit(r->db) == EV_OK;
+    json_decref(so);
+    json_decref(after);
+    if (!ok) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "db_error", "Could not reopen the sign-off.");
+    }
+    json_object_clear(http_out(r));
+    load_signoff(r, learner_id, unit_id);
+    http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)unit_id);
+    return 200;
+}
+
 /* GET /api/v1/learners/{id}/signoffs: every unit of the learner's qualifications
  * with criteria met / total and its sign-off state. */
 static int signoffs_list(req_t *r)
@@ -941,7 +1011,7 @@ static int signoffs_list(req_t *r)
     json_t *units = db_all(r->db,
                            "SELECT un.id, un.ref, un.title, q.title AS qualification_title,"
                            " COALESCE(p.total, 0) AS total, COALESCE(p.met, 0) AS met,"
-                           " s.assessor_signed_at, s.learner_signed_at, au.name AS assessor_name"
+                           " s.assessor_signed_at, s.learner_signed_at, s.needs_review, au.name AS assessor_name"
                            " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id"
                            " JOIN units un ON un.qualification_id = q.id AND un.retired = 0"
                            " LEFT JOIN unit_progress p ON p.learner_id = e.learner_id AND p.unit_id = un.id"
@@ -965,8 +1035,11 @@ static int signoffs_list(req_t *r)
         json_object_set_new(u, "all_met", json_boolean(total > 0 && met == total));
         json_object_set_new(u, "signed_off", json_boolean(signed_off));
         json_object_set_new(u, "countersigned", json_boolean(cs));
+        int review = json_integer_value(json_object_get(u, "needs_review")) != 0;
+        json_object_set_new(u, "needs_review", json_boolean(review));
         json_object_set_new(u, "state_label",
-                            json_string(cs           ? "Signed off and countersigned"
+                            json_string(review       ? "Signed off: needs review (specification revised)"
+                                        : cs         ? "Signed off and countersigned"
                                         : signed_off ? "Signed off, awaiting learner"
                                         : total > 0 && met == total ? "Ready for sign-off"
                                                                     : "In progress"));
@@ -995,5 +1068,7 @@ const route_t decisions_routes[] = {
     {"POST", "/learners/{id}/units/{unit_id}/signoff", signoff_create, ROLE_ASSESSOR, "signoff_show", 0},
     {"POST", "/api/v1/learners/{id}/units/{unit_id}/countersign", signoff_countersign, ROLE_LEARNER, NULL, 0},
     {"POST", "/learners/{id}/units/{unit_id}/countersign", signoff_countersign, ROLE_LEARNER, "signoff_show", 0},
+    {"POST", "/api/v1/learners/{id}/units/{unit_id}/signoff/reopen", signoff_reopen, ROLE_IQA | ROLE_ADMIN, NULL, 0},
+    {"POST", "/learners/{id}/units/{unit_id}/signoff/reopen", signoff_reopen, ROLE_IQA | ROLE_ADMIN, "signoff_show", 0},
     {0},
 };

@@ -66,6 +66,8 @@ const fields_decl_t fields_table[] = {
     {"POST", "/learners/{id}/units/{unit_id}/signoff", ""},
     {"POST", "/api/v1/learners/{id}/units/{unit_id}/countersign", "comment"},
     {"POST", "/learners/{id}/units/{unit_id}/countersign", "comment"},
+    {"POST", "/api/v1/learners/{id}/units/{unit_id}/signoff/reopen", "reason"},
+    {"POST", "/learners/{id}/units/{unit_id}/signoff/reopen", "reason"},
     /* caseload.c */
     {"POST", "/api/v1/reviews/{id}", REVIEW_FIELDS},
     {"POST", "/review/{id}", REVIEW_FIELDS},
@@ -74,6 +76,12 @@ const fields_decl_t fields_table[] = {
     {"POST", "/iqa/samples", "decision_id outcome feedback"},
     {"POST", "/api/v1/iqa/samples/{id}/response", "response"},
     {"POST", "/actions/{id}/response", "response"},
+    {"POST", "/api/v1/iqa/samples/{id}/close", "comment"},
+    {"POST", "/actions/{id}/close", "comment"},
+    {"POST", "/api/v1/iqa/samples/{id}/send-back", "comment"},
+    {"POST", "/actions/{id}/send-back", "comment"},
+    {"POST", "/api/v1/iqa/samples/{id}/assign", "assessor_id comment"},
+    {"POST", "/actions/{id}/assign", "assessor_id comment"},
     {0, 0, 0},
 };
 

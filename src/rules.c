@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const VACSR_KEYS[5] = {"valid", "authentic", "current", "sufficient", "reliable"};
@@ -246,5 +247,61 @@ int rules_check_mapping_change(db_t *db, int64_t evidence_id, const int64_t *kee
         }
     }
     json_decref(met);
+    return rc;
+}
+
+int rules_spec_revision(db_t *db, json_t *revisions, const char *today)
+{
+    size_t i;
+    json_t *rv;
+    json_t *units = json_object(); /* unit id -> note text */
+    int rc = EV_OK;
+    json_array_foreach(revisions, i, rv)
+    {
+        int64_t cid = json_integer_value(json_object_get(rv, "criterion_id"));
+        int64_t uid = json_integer_value(json_object_get(rv, "unit_id"));
+        const char *change = json_string_value(json_object_get(rv, "change"));
+        int64_t learners, decisions;
+        if (strcmp(change, "added") == 0) {
+            learners = db_int(db,
+                              "SELECT COUNT(*) FROM enrolments en JOIN units u ON u.qualification_id = en.qualification_id"
+                              " WHERE u.id = ? AND en.status = 'active'",
+                              0, "i", uid);
+            decisions = 0;
+        } else {
+            learners = db_int(db,
+                              "SELECT COUNT(*) FROM (SELECT learner_id FROM evidence_criteria WHERE criterion_id = ?"
+                              " UNION SELECT learner_id FROM decisions WHERE criterion_id = ?) x",
+                              0, "ii", cid, cid);
+            decisions = db_int(db,
+                               "SELECT COUNT(*) FROM decisions d WHERE d.criterion_id = ? AND NOT EXISTS"
+                               " (SELECT 1 FROM decisions s WHERE s.supersedes_id = d.id)",
+                               0, "i", cid);
+        }
+        int64_t signed_off = db_int(db, "SELECT COUNT(*) FROM unit_signoffs WHERE unit_id = ?", 0, "i", uid);
+        json_object_set_new(rv, "learners", json_integer(learners));
+        json_object_set_new(rv, "decisions", json_integer(decisions));
+        json_object_set_new(rv, "signed_off", json_integer(signed_off));
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)uid);
+        const char *prev = json_string_value(json_object_get(units, key));
+        char *note = fmtalloc("%s%s%s %s", prev ? prev : "", prev ? "; " : "",
+                              json_string_value(json_object_get(rv, "ref")), change);
+        json_object_set_new(units, key, json_string(note));
+        free(note);
+    }
+    const char *key;
+    json_t *note;
+    json_object_foreach(units, key, note)
+    {
+        int64_t uid = 0;
+        char *full = fmtalloc("Specification revised on %s: %s.", today, json_string_value(note));
+        if (util_parse_i64(key, &uid) != EV_OK ||
+            db_run(db, "UPDATE unit_signoffs SET needs_review = 1, review_note = ? WHERE unit_id = ?", "ti", full,
+                   uid) != EV_OK)
+            rc = EV_ERR;
+        free(full);
+    }
+    json_decref(units);
     return rc;
 }

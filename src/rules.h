@@ -66,4 +66,15 @@ int rules_check_mapping_change(db_t *db, int64_t evidence_id, const int64_t *kee
  * with a 409 enrolment_ended (or 409 not_enrolled) in *e. */
 int rules_check_enrolment_open(db_t *db, int64_t learner_id, int64_t criterion_id, rules_err_t *e);
 
+/* A specification revision's effect on assessment, inside the importer's transaction.
+ * revisions: [{criterion_id, unit_id, ref, change: "added"|"reworded"|"retired",
+ * text, old_text?}] (as the importer found them); each gains learners (how many
+ * learners it touches: enrolled ones for "added", those with evidence mapped or a
+ * decision on it otherwise), decisions (current decisions on it) and signed_off
+ * (sign-offs of its unit). Every sign-off of a changed unit is flagged needs_review
+ * with a note naming the changes, for its assessor and IQA (awarding-body practice:
+ * a unit signed off against an older revision is reviewed, and reopened if need be).
+ * today: YYYY-MM-DD for the note. EV_OK or EV_ERR. */
+int rules_spec_revision(db_t *db, json_t *revisions, const char *today);
+
 #endif

@@ -118,6 +118,7 @@ test('recognition of prior learning: unmapped RPL evidence may be cited only wit
 });
 
 let frozen; // {e, metId, file}
+let signedUnit; // {u, uc, e}: a unit signed off in the revision test
 
 test('a current met decision freezes its evidence: files and the met mapping cannot change (409)', async () => {
   const content = 'Complaint log, week 40: every call and what I did.\n'.repeat(10);
@@ -304,4 +305,168 @@ test('ending an enrolment records status, date and reason; nothing new can be ad
   // The admin page shows it.
   const page = await admin.get(`/admin/enrolments/${id}`);
   assert.match(page.text, /Left the employer/);
+});
+
+test('a specification revision reports each change, flags the signed-off unit, and an IQA can reopen it', async () => {
+  // A third untouched unit, every criterion met and the unit signed off and countersigned.
+  const A = Number(srv.sql("SELECT id FROM users WHERE email = 'assessor@demo.test'"));
+  const u = srv.sqlRows(`SELECT u.id, u.ref, u.qualification_id FROM units u JOIN enrolments en
+    ON en.qualification_id = u.qualification_id AND en.learner_id = ${L} AND en.assessor_id = ${A}
+    AND en.status = 'active' WHERE u.retired = 0
+    AND u.id NOT IN (${unit.id}, (SELECT unit_id FROM criteria WHERE id = ${otherCrit.id}))
+    AND NOT EXISTS (SELECT 1 FROM decisions d JOIN criteria c ON c.id = d.criterion_id WHERE c.unit_id = u.id
+      AND d.learner_id = ${L})
+    AND NOT EXISTS (SELECT 1 FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id
+      WHERE c.unit_id = u.id AND ec.learner_id = ${L})
+    AND (SELECT count(*) FROM criteria c WHERE c.unit_id = u.id AND c.retired = 0) >= 2
+    ORDER BY u.position, u.id LIMIT 1`)[0];
+  assert.ok(u, 'a third untouched unit');
+  const q = u.qualification_id;
+  const uc = srv.sqlRows(`SELECT id, ref, text FROM criteria WHERE unit_id = ${u.id} AND retired = 0
+    ORDER BY position, id`);
+  const e = await evidence('Whole unit', uc);
+  let r = await assessor.post(`/api/v1/reviews/${e.id}`, {decisions: uc.map((c) => ({criterion_id: c.id,
+    outcome: 'met'})), vacsr: VACSR, declaration: true});
+  assertStatus(r, 201, 'all met');
+  assertStatus(await assessor.post(`/api/v1/learners/${L}/units/${u.id}/signoff`, {}), 201);
+  assertStatus(await learner.post(`/api/v1/learners/${L}/units/${u.id}/countersign`, {}), 201);
+
+  // The revision adds a criterion to the unit and rewords its first one.
+  r = await admin.get(`/api/v1/qualifications/${q}/spec`);
+  assertStatus(r, 200);
+  const spec = r.json;
+  const su = spec.units.find((x) => x.ref === u.ref);
+  const reworded = `${su.criteria[0].text} (revised wording)`;
+  su.criteria[0].text = reworded;
+  su.criteria.push({ref: `${su.criteria.length + 1}.9`, outcome: su.criteria[0].outcome,
+    text: 'Explain how a new rule added by the awarding body applies at work'});
+  r = await admin.post('/api/v1/specs', {content: JSON.stringify(spec), name: 'revision.json'});
+  assertStatus(r, 200, 'import');
+  const rev = (r.json.files || [r.json]).flatMap((f) => f.revisions || []);
+  const added = rev.find((x) => x.change === 'added');
+  const rew = rev.find((x) => x.change === 'reworded');
+  assert.ok(added && rew, JSON.stringify(rev));
+  assert.equal(rew.criterion_id, uc[0].id);
+  assert.equal(rew.decisions, 1, 'the met decision on the reworded criterion');
+  assert.ok(rew.learners >= 1);
+  assert.equal(added.signed_off, 1);
+  assert.ok(added.learners >= 1);
+  // The CLI prints the same report.
+  // Flagged for the assessor and the IQA; decisions on the new criterion still wait.
+  r = await assessor.get(`/api/v1/learners/${L}/units/${u.id}/signoff`);
+  assert.equal(r.json.needs_review, true);
+  assert.match(r.json.signoff.review_note, /added/);
+  r = await iqa.get(`/api/v1/learners/${L}/signoffs`);
+  assert.equal(r.json.items.find((x) => x.id === u.id).needs_review, true);
+  const e2 = await evidence('New rule', [{id: added.criterion_id, ref: added.ref}]);
+  r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: added.criterion_id, outcome: 'met',
+    declaration: true, vacsr: VACSR, evidence_ids: [e2.id]});
+  assertStatus(r, 409, 'the unit is still signed off');
+  assert.match(r.json.error.message, /reopen/);
+  // Who may reopen: the learner's IQA or an admin, with a reason.
+  r = await assessor.post(`/api/v1/learners/${L}/units/${u.id}/signoff/reopen`, {reason: 'x'});
+  assertStatus(r, 403, 'the assessor cannot');
+  r = await iqa.post(`/api/v1/learners/${L}/units/${u.id}/signoff/reopen`, {});
+  assertStatus(r, 400, 'no reason');
+  r = await iqa.post(`/api/v1/learners/${L}/units/${u.id}/signoff/reopen`,
+    {reason: 'The awarding body added a criterion to this unit.'});
+  assertStatus(r, 200, 'reopen');
+  assert.equal(r.json.signed_off, false);
+  assert.match(r.json.reopenings[0].reason, /added a criterion/);
+  assert.ok(srv.sql(`SELECT count(*) FROM audit_events WHERE action = 'unit.signoff_reopen'`) >= 1);
+  const page = await learner.get(`/learners/${L}/units/${u.id}/signoff`);
+  assert.match(page.text, /added a criterion/, 'the learner sees why');
+  // The assessor decides the new criterion, signs off again; the learner countersigns anew.
+  r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: added.criterion_id, outcome: 'met',
+    declaration: true, vacsr: VACSR, evidence_ids: [e2.id]});
+  assertStatus(r, 201, 'decide the new criterion');
+  assertStatus(await assessor.post(`/api/v1/learners/${L}/units/${u.id}/signoff`, {}), 201, 'sign off again');
+  r = await learner.get(`/api/v1/learners/${L}/units/${u.id}/signoff`);
+  assert.equal(r.json.can_countersign, true, 'a new countersign is needed');
+  assertStatus(await learner.post(`/api/v1/learners/${L}/units/${u.id}/countersign`, {}), 201);
+  signedUnit = {u, uc, e};
+});
+
+test('IQA actions: answered by the current assessor, closed or sent back by the IQA, handed over by admin', async () => {
+  const {metId} = frozen;
+  const a2 = await srv.login('assessor2@demo.test');
+  const A2 = Number(srv.sql("SELECT id FROM users WHERE email = 'assessor2@demo.test'"));
+  const A = Number(srv.sql("SELECT id FROM users WHERE email = 'assessor@demo.test'"));
+  let r = await iqa.post('/api/v1/iqa/samples', {decision_id: metId, outcome: 'action_required',
+    feedback: 'Name the complaint log entries that show 1.1.'});
+  assertStatus(r, 201, 'raise');
+  const sid = r.json.id;
+  assert.equal(r.json.open, true);
+  r = await assessor.post(`/api/v1/iqa/samples/${sid}/close`, {});
+  assertStatus(r, 403, 'the assessor cannot close it');
+  r = await iqa.post(`/api/v1/iqa/samples/${sid}/close`, {});
+  assertStatus(r, 409, 'nothing to close before an answer');
+  r = await assessor.post(`/api/v1/iqa/samples/${sid}/response`, {response: 'Added the entry numbers.'});
+  assertStatus(r, 200, 'answer');
+  // The hole: any reply closed the action. Now it waits for the IQA.
+  assert.equal(r.json.answered, true);
+  assert.equal(r.json.closed, false);
+  r = await assessor.post(`/api/v1/iqa/samples/${sid}/response`, {response: 'again'});
+  assertStatus(r, 409, 'answered twice');
+  r = await iqa.post(`/api/v1/iqa/samples/${sid}/send-back`, {});
+  assertStatus(r, 400, 'send back needs a comment');
+  r = await iqa.post(`/api/v1/iqa/samples/${sid}/send-back`, {comment: 'Also say which entries show 1.2.'});
+  assertStatus(r, 200, 'send back');
+  assert.equal(r.json.open, true);
+  // The learner moves to another assessor: the new one answers; the old one no longer can (the
+  // hole: nobody could, and it stayed open forever).
+  const enr = srv.sqlRows(`SELECT e.id FROM enrolments e JOIN units u ON u.qualification_id = e.qualification_id
+    WHERE e.learner_id = ${L} AND u.id = ${unit.id}`)[0];
+  assertStatus(await admin.put(`/api/v1/enrolments/${enr.id}`, {assessor_id: A2}), 200, 'move the learner');
+  r = await assessor.post(`/api/v1/iqa/samples/${sid}/response`, {response: 'old assessor'});
+  assertStatus(r, 403, 'the former assessor');
+  r = await a2.get('/api/v1/iqa/actions?open=1');
+  assert.ok(r.json.items.some((x) => x.id === sid && x.can_answer), 'on the new assessor\'s list');
+  r = await a2.post(`/api/v1/iqa/samples/${sid}/response`, {response: 'Checked: entries 3 and 7.'});
+  assertStatus(r, 200, 'the current assessor answers');
+  r = await iqa.post(`/api/v1/iqa/samples/${sid}/close`, {comment: 'Thank you.'});
+  assertStatus(r, 200, 'the IQA closes it');
+  assert.equal(r.json.closed, true);
+  assert.deepEqual(r.json.history.map((h) => h.kind), ['answer', 'send_back', 'answer', 'close']);
+  r = await a2.post(`/api/v1/iqa/samples/${sid}/response`, {response: 'late'});
+  assertStatus(r, 409, 'closed');
+  // An admin hands an open action to another assessor.
+  r = await iqa.post('/api/v1/iqa/samples', {decision_id: metId, outcome: 'action_required', feedback: 'Second look.'});
+  const sid2 = r.json.id;
+  r = await a2.post(`/api/v1/iqa/samples/${sid2}/assign`, {assessor_id: A});
+  assertStatus(r, 403, 'only an admin hands over');
+  r = await admin.post(`/api/v1/iqa/samples/${sid2}/assign`, {assessor_id: L});
+  assertStatus(r, 400, 'not an assessor');
+  r = await admin.post(`/api/v1/iqa/samples/${sid2}/assign`, {assessor_id: A, comment: 'Covering for a colleague.'});
+  assertStatus(r, 200, 'handed over');
+  r = await a2.post(`/api/v1/iqa/samples/${sid2}/response`, {response: 'x'});
+  assertStatus(r, 403, 'no longer theirs');
+  r = await assessor.post(`/api/v1/iqa/samples/${sid2}/response`, {response: 'Looked again: it stands.'});
+  assertStatus(r, 200, 'the assessor it was handed to answers');
+  assertStatus(await admin.put(`/api/v1/enrolments/${enr.id}`, {assessor_id: A}), 200, 'move back');
+  const page = await iqa.get('/actions');
+  assertStatus(page, 200);
+  assert.match(page.text, /Close action/);
+});
+
+test('an IQA action on a signed-off unit is put right by reopening the unit', async () => {
+  const {u, uc, e} = signedUnit;
+  const did = Number(srv.sql(`SELECT max(id) FROM decisions WHERE learner_id = ${L} AND criterion_id = ${uc[1].id}`));
+  let r = await iqa.post('/api/v1/iqa/samples', {decision_id: did, outcome: 'action_required',
+    feedback: 'The feedback does not say why this is met.'});
+  assertStatus(r, 201);
+  const sid = r.json.id;
+  const redo = {learner_id: L, criterion_id: uc[1].id, outcome: 'met', declaration: true, vacsr: VACSR,
+    evidence_ids: [e.id], feedback: 'Met: the account shows each step in order.'};
+  r = await assessor.post('/api/v1/decisions', redo);
+  assertStatus(r, 409, 'signed off');
+  r = await iqa.post(`/api/v1/learners/${L}/units/${u.id}/signoff/reopen`, {reason: `IQA action ${sid}: feedback needed.`});
+  assertStatus(r, 200, 'reopen');
+  r = await assessor.post('/api/v1/decisions', redo);
+  assertStatus(r, 201, 'the decision is put right');
+  r = await assessor.post(`/api/v1/iqa/samples/${sid}/response`, {response: `Recorded decision ${r.json.id} with feedback.`});
+  assertStatus(r, 200);
+  r = await iqa.post(`/api/v1/iqa/samples/${sid}/close`, {});
+  assertStatus(r, 200);
+  assertStatus(await assessor.post(`/api/v1/learners/${L}/units/${u.id}/signoff`, {}), 201, 'signed off again');
 });
