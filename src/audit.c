@@ -71,8 +71,8 @@ out:
 
 int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t reasonlen)
 {
-    sqlite3_stmt *st = db_prep(db, "SELECT id, at, actor_id, action, entity, entity_id, learner_id,"
-                                   " before, after, prev_hash, hash FROM audit_events ORDER BY id");
+    db_stmt_t *st = db_query(db, "SELECT id, at, actor_id, action, entity, entity_id, learner_id,"
+                                 " before, after, prev_hash, hash FROM audit_events ORDER BY id", "");
     char prev[65] = GENESIS_HASH;
     int result = EV_OK;
     *count = 0;
@@ -82,12 +82,12 @@ int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t
         return EV_ERR;
     }
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-#define COL_TEXT(i) ((const char *)sqlite3_column_text(st, (i)))
-        char *content = canonical(id, COL_TEXT(1) ? COL_TEXT(1) : "", sqlite3_column_int64(st, 2),
+    while ((rc = db_next(st)) == 1) {
+        int64_t id = db_col_int(st, 0);
+#define COL_TEXT(i) db_col_text(st, (i))
+        char *content = canonical(id, COL_TEXT(1) ? COL_TEXT(1) : "", db_col_int(st, 2),
                                   COL_TEXT(3) ? COL_TEXT(3) : "", COL_TEXT(4) ? COL_TEXT(4) : "",
-                                  sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6), COL_TEXT(7),
+                                  db_col_int(st, 5), db_col_int(st, 6), COL_TEXT(7),
                                   COL_TEXT(8));
         const char *stored_prev = COL_TEXT(9) ? COL_TEXT(9) : "";
         const char *stored_hash = COL_TEXT(10) ? COL_TEXT(10) : "";
@@ -112,10 +112,10 @@ int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t
         snprintf(prev, sizeof prev, "%s", stored_hash);
         (*count)++;
     }
-    if (result == EV_OK && rc != SQLITE_DONE) {
-        snprintf(reason, reasonlen, "cannot read the audit trail: %s", sqlite3_errmsg(db_handle(db)));
+    if (result == EV_OK && rc != 0) {
+        snprintf(reason, reasonlen, "cannot read the audit trail: %s", db_errmsg(db));
         result = EV_ERR;
     }
-    sqlite3_reset(st);
+    db_stmt_done(st);
     return result;
 }

@@ -299,7 +299,7 @@ int auditlog_cli(int argc, char **argv)
         fprintf(stderr, "evitrack: audit verify: cannot open %s\n", path);
         return 2;
     }
-    if (!db_int(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'", 0, "")) {
+    if (!db_table_exists(db, "audit_events")) {
         fprintf(stderr, "evitrack: audit verify: %s has no audit trail (not an evitrack database?)\n", path);
         db_close(db);
         return 2;

@@ -114,25 +114,25 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
     queue_row_t *qv = NULL;
     memset(d, 0, sizeof *d);
     d->all.oldest_day = -1;
-    sqlite3_stmt *st = db_bind(db, "SELECT learner_id, qualification_id, awaiting, oldest_submitted_at"
+    db_stmt_t *st = db_query(db, "SELECT learner_id, qualification_id, awaiting, oldest_submitted_at"
                                    " FROM learner_queue WHERE awaiting > 0 ORDER BY learner_id, qualification_id", "");
     if (!st)
         return EV_ERR;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (db_next(st) == 1) {
         if (qn == qcap) {
             qcap = qcap ? qcap * 2 : 256;
             qv = xrealloc(qv, (size_t)qcap * sizeof *qv);
         }
-        qv[qn].learner_id = sqlite3_column_int64(st, 0);
-        qv[qn].qualification_id = sqlite3_column_int64(st, 1);
-        qv[qn].awaiting = sqlite3_column_int64(st, 2);
-        if (progress_day_number((const char *)sqlite3_column_text(st, 3), &qv[qn].oldest_day) != EV_OK)
+        qv[qn].learner_id = db_col_int(st, 0);
+        qv[qn].qualification_id = db_col_int(st, 1);
+        qv[qn].awaiting = db_col_int(st, 2);
+        if (progress_day_number(db_col_text(st, 3), &qv[qn].oldest_day) != EV_OK)
             qv[qn].oldest_day = today;
         qn++;
     }
-    sqlite3_reset(st);
+    db_stmt_done(st);
 
-    st = db_bind(db,
+    st = db_query(db,
         "SELECT e.id, e.learner_id, e.qualification_id, e.assessor_id, e.start_date,"
         " e.planned_end_date, e.status, p.total, p.met, p.decisions, p.sampled"
         " FROM enrolments e LEFT JOIN enrolment_progress p ON p.enrolment_id = e.id", "");
@@ -140,25 +140,25 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         free(qv);
         return EV_ERR;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (db_next(st) == 1) {
         if (d->n == cap) {
             cap = cap ? cap * 2 : 1024;
             d->e = xrealloc(d->e, (size_t)cap * sizeof *d->e);
         }
         enr_t *e = &d->e[d->n++];
-        e->id = sqlite3_column_int64(st, 0);
-        e->learner_id = sqlite3_column_int64(st, 1);
-        e->qualification_id = sqlite3_column_int64(st, 2);
-        e->assessor_id = sqlite3_column_int64(st, 3);
-        e->total = sqlite3_column_int64(st, 7);
-        e->met = sqlite3_column_int64(st, 8);
-        e->decisions = sqlite3_column_int64(st, 9);
-        e->sampled = sqlite3_column_int64(st, 10);
+        e->id = db_col_int(st, 0);
+        e->learner_id = db_col_int(st, 1);
+        e->qualification_id = db_col_int(st, 2);
+        e->assessor_id = db_col_int(st, 3);
+        e->total = db_col_int(st, 7);
+        e->met = db_col_int(st, 8);
+        e->decisions = db_col_int(st, 9);
+        e->sampled = db_col_int(st, 10);
         e->percent = progress_percent(e->met, e->total);
-        const char *status = (const char *)sqlite3_column_text(st, 6);
+        const char *status = db_col_text(st, 6);
         e->withdrawn = status && strcmp(status, "withdrawn") == 0;
-        progress_pace(status, (const char *)sqlite3_column_text(st, 4),
-                      (const char *)sqlite3_column_text(st, 5), e->percent, today, &e->pace);
+        progress_pace(status, db_col_text(st, 4),
+                      db_col_text(st, 5), e->percent, today, &e->pace);
         const queue_row_t *qr = queue_find(qv, qn, e->learner_id, e->qualification_id);
         e->awaiting = qr ? qr->awaiting : 0;
         e->oldest_day = qr ? qr->oldest_day : -1;
@@ -166,7 +166,7 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         grp_add(grp_get(&d->by_a, e->assessor_id), e);
         grp_add(&d->all, e);
     }
-    sqlite3_reset(st);
+    db_stmt_done(st);
     free(qv);
     d->distinct_learners = db_int(db, "SELECT count(DISTINCT learner_id) FROM enrolments WHERE status <> 'withdrawn'",
                                   0, "");
@@ -355,30 +355,24 @@ static void enr_figures(json_t *o, const enr_t *e, int64_t today)
     json_object_set_new(o, "sampled", json_integer(e->sampled));
 }
 
-/* Rows for the given enrolments, in the given order, with names: one query for the
- * whole page (the ids go in as a JSON array read by json_each). */
+/* Rows for the given enrolments (one page), in the given order, with names:
+ * one cached primary-key lookup per row. */
 static json_t *enr_rows(db_t *db, const enr_t *const *v, size_t n, int64_t today)
 {
-    json_t *ids = json_array(), *out = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(ids, json_integer(v[i]->id));
-    json_t *rows = n ? db_all(db,
-        "SELECT e.id AS enrolment_id, e.learner_id, l.name AS learner_name, l.email AS learner_email,"
-        " e.qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
-        " e.assessor_id, a.name AS assessor_name, e.status, e.start_date, e.planned_end_date"
-        " FROM json_each(?) j JOIN enrolments e ON e.id = j.value JOIN users l ON l.id = e.learner_id"
-        " JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
-        " ORDER BY j.key", "j", ids) : NULL;
-    size_t i;
-    json_t *o;
-    json_array_foreach(rows, i, o) {
-        if (i < n && json_integer_value(json_object_get(o, "enrolment_id")) == v[i]->id) {
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = db_one(db,
+            "SELECT e.id AS enrolment_id, e.learner_id, l.name AS learner_name, l.email AS learner_email,"
+            " e.qualification_id, q.code AS qualification_code, q.title AS qualification_title,"
+            " e.assessor_id, a.name AS assessor_name, e.status, e.start_date, e.planned_end_date"
+            " FROM enrolments e JOIN users l ON l.id = e.learner_id"
+            " JOIN qualifications q ON q.id = e.qualification_id JOIN users a ON a.id = e.assessor_id"
+            " WHERE e.id = ?", "i", v[i]->id);
+        if (o) {
             enr_figures(o, v[i], today);
-            json_array_append(out, o);
+            json_array_append_new(out, o);
         }
     }
-    json_decref(rows);
-    json_decref(ids);
     return out;
 }
 

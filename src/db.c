@@ -1,4 +1,4 @@
-/* db.c: SQLite connections, pragmas, migrations, the statement cache and query helpers */
+/* db.c: the engine-neutral data layer: engine choice, the statement cache, binding, the row cursor, helpers, migrations */
 #include "db.h"
 
 #include <pthread.h>
@@ -6,35 +6,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_CACHE_SIZE 256 /* open-addressed by the SQL text's address */
+#include "db_engine.h"
+
+#define STMT_CACHE_SIZE 512 /* open-addressed by the SQL text's address */
+
+struct db_stmt {
+    db_t *db;
+    void *impl;      /* the engine's statement */
+    const char *sql; /* the cache key */
+};
 
 struct db {
-    sqlite3 *h;
+    const db_ops_t *ops;
+    void *conn;
+    char *target;
     struct {
         const char *sql;
-        sqlite3_stmt *stmt;
+        db_stmt_t *st;
     } cache[STMT_CACHE_SIZE];
 };
 
-db_t *db_open(const char *path)
+int db_target_is_pg(const char *target)
 {
-    sqlite3 *h = NULL;
-    int rc = sqlite3_open_v2(path, &h,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        ev_log("db: cannot open %s: %s", path, h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));
-        sqlite3_close(h);
+    return target && (strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0);
+}
+
+db_t *db_open(const char *target)
+{
+    const db_ops_t *ops = db_target_is_pg(target) ? &db_pg_ops : &db_sqlite_ops;
+    char err[512] = "";
+    void *conn = ops->open(target, err, sizeof err);
+    if (!conn) {
+        ev_log("db: cannot open %s database: %s", ops->name, err);
         return NULL;
     }
-    sqlite3_busy_timeout(h, 5000);
     db_t *db = xcalloc(1, sizeof *db);
-    db->h = h;
-    if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; "
-                    "PRAGMA synchronous=FULL; PRAGMA temp_store=MEMORY; "
-                    "PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456;") != EV_OK) {
-        db_close(db);
-        return NULL;
-    }
+    db->ops = ops;
+    db->conn = conn;
+    db->target = xstrdup(target);
     return db;
 }
 
@@ -42,26 +51,338 @@ void db_close(db_t *db)
 {
     if (!db)
         return;
-    for (int i = 0; i < STMT_CACHE_SIZE; i++)
-        sqlite3_finalize(db->cache[i].stmt);
-    sqlite3_close(db->h);
+    for (int i = 0; i < STMT_CACHE_SIZE; i++) {
+        if (db->cache[i].st) {
+            db->ops->finalize(db->cache[i].st->impl);
+            free(db->cache[i].st);
+        }
+    }
+    db->ops->close(db->conn);
+    free(db->target);
     free(db);
 }
 
-sqlite3 *db_handle(db_t *db)
+const char *db_engine(db_t *db)
 {
-    return db->h;
+    return db->ops->name;
+}
+
+int db_is_pg(db_t *db)
+{
+    return db->ops == &db_pg_ops;
+}
+
+const char *db_errmsg(db_t *db)
+{
+    return db->ops->errmsg(db->conn);
 }
 
 int db_exec(db_t *db, const char *sql)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ev_log("db: %s", msg ? msg : "error");
-        sqlite3_free(msg);
+    return db->ops->exec(db->conn, sql);
+}
+
+/* ---- statements and the row cursor ---- */
+
+/* The cached statement for sql, reset; NULL (logged) when it does not compile. */
+static db_stmt_t *prep(db_t *db, const char *sql)
+{
+    size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE_SIZE;
+    for (size_t probe = 0; probe < STMT_CACHE_SIZE; probe++) {
+        size_t i = (slot + probe) % STMT_CACHE_SIZE;
+        if (db->cache[i].sql == sql) {
+            db->ops->reset(db->cache[i].st->impl);
+            return db->cache[i].st;
+        }
+        if (!db->cache[i].sql) {
+            void *impl = db->ops->prepare(db->conn, sql);
+            if (!impl)
+                return NULL;
+            db_stmt_t *st = xcalloc(1, sizeof *st);
+            st->db = db;
+            st->impl = impl;
+            st->sql = sql;
+            db->cache[i].sql = sql;
+            db->cache[i].st = st;
+            return st;
+        }
+    }
+    /* Cache full: should not happen with a fixed set of literals; fail loudly. */
+    ev_log("db: statement cache full");
+    return NULL;
+}
+
+db_stmt_t *db_vquery(db_t *db, const char *sql, const char *fmt, va_list ap)
+{
+    db_stmt_t *st = prep(db, sql);
+    if (!st)
+        return NULL;
+    const db_ops_t *o = db->ops;
+    void *s = st->impl;
+    int idx = 1, rc = EV_OK;
+    for (const char *f = fmt; *f && rc == EV_OK; f++, idx++) {
+        switch (*f) {
+        case 'i':
+            rc = o->bind_int(s, idx, va_arg(ap, int64_t));
+            break;
+        case 'z': { /* int64_t, where 0 means NULL (optional ids) */
+            int64_t v = va_arg(ap, int64_t);
+            rc = v ? o->bind_int(s, idx, v) : o->bind_null(s, idx);
+            break;
+        }
+        case 'I':
+            rc = o->bind_int(s, idx, va_arg(ap, int));
+            break;
+        case 'd':
+            rc = o->bind_double(s, idx, va_arg(ap, double));
+            break;
+        case 't': {
+            const char *t = va_arg(ap, const char *);
+            rc = t ? o->bind_text(s, idx, t) : o->bind_null(s, idx);
+            break;
+        }
+        case 'n':
+            rc = o->bind_null(s, idx);
+            break;
+        case 'j': {
+            json_t *j = va_arg(ap, json_t *);
+            if (!j) {
+                rc = o->bind_null(s, idx);
+                break;
+            }
+            char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+            rc = o->bind_text(s, idx, t ? t : "null");
+            free(t);
+            break;
+        }
+        default:
+            ev_log("db: bad bind format '%c' for [%s]", *f, sql);
+            return NULL;
+        }
+    }
+    if (rc != EV_OK) {
+        ev_log("db: bind failed for [%s]: %s", sql, db_errmsg(db));
+        o->reset(s);
+        return NULL;
+    }
+    return st;
+}
+
+db_stmt_t *db_query(db_t *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+int db_next(db_stmt_t *st)
+{
+    return st ? st->db->ops->step(st->impl) : -1;
+}
+
+int db_col_count(db_stmt_t *st)
+{
+    return st->db->ops->col_count(st->impl);
+}
+
+const char *db_col_name(db_stmt_t *st, int i)
+{
+    return st->db->ops->col_name(st->impl, i);
+}
+
+int db_col_is_null(db_stmt_t *st, int i)
+{
+    return st->db->ops->col_type(st->impl, i) == DB_T_NULL;
+}
+
+int64_t db_col_int(db_stmt_t *st, int i)
+{
+    return st->db->ops->col_int(st->impl, i);
+}
+
+double db_col_double(db_stmt_t *st, int i)
+{
+    return st->db->ops->col_double(st->impl, i);
+}
+
+const char *db_col_text(db_stmt_t *st, int i)
+{
+    return st->db->ops->col_text(st->impl, i, NULL);
+}
+
+void db_stmt_done(db_stmt_t *st)
+{
+    if (st)
+        st->db->ops->reset(st->impl);
+}
+
+json_t *db_row_json(db_stmt_t *st)
+{
+    const db_ops_t *o = st->db->ops;
+    json_t *row = json_object();
+    int n = o->col_count(st->impl);
+    for (int i = 0; i < n; i++) {
+        const char *name = o->col_name(st->impl, i);
+        size_t nl = strlen(name);
+        json_t *v = NULL;
+        switch (o->col_type(st->impl, i)) {
+        case DB_T_INT:
+            v = json_integer(o->col_int(st->impl, i));
+            break;
+        case DB_T_REAL:
+            v = json_real(o->col_double(st->impl, i));
+            break;
+        case DB_T_TEXT: {
+            size_t tl = 0;
+            const char *t = o->col_text(st->impl, i, &tl);
+            if (nl > 5 && strcmp(name + nl - 5, "_json") == 0) {
+                v = json_loadb(t, tl, JSON_DECODE_ANY, NULL);
+                char key[128];
+                snprintf(key, sizeof key, "%.*s", (int)(nl - 5), name);
+                json_object_set_new(row, key, v ? v : json_null());
+                continue;
+            }
+            v = json_stringn_nocheck(t, tl);
+            break;
+        }
+        case DB_T_NULL:
+            v = json_null();
+            break;
+        default: /* blobs are never exposed */
+            continue;
+        }
+        json_object_set_new(row, name, v);
+    }
+    return row;
+}
+
+/* ---- helpers ---- */
+
+int db_run(db_t *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return EV_ERR;
+    int rc;
+    while ((rc = db_next(st)) == 1)
+        ;
+    db_stmt_done(st);
+    return rc == 0 ? EV_OK : EV_ERR;
+}
+
+json_t *db_all(db_t *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return NULL;
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = db_next(st)) == 1)
+        json_array_append_new(rows, db_row_json(st));
+    db_stmt_done(st);
+    if (rc != 0) {
+        json_decref(rows);
+        return NULL;
+    }
+    return rows;
+}
+
+json_t *db_one(db_t *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return NULL;
+    json_t *row = NULL;
+    if (db_next(st) == 1)
+        row = db_row_json(st);
+    db_stmt_done(st);
+    return row;
+}
+
+int64_t db_int(db_t *db, const char *sql, int64_t dflt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return dflt;
+    int64_t v = dflt;
+    if (db_next(st) == 1 && !db_col_is_null(st, 0))
+        v = db_col_int(st, 0);
+    db_stmt_done(st);
+    return v;
+}
+
+char *db_text(db_t *db, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return NULL;
+    char *v = NULL;
+    if (db_next(st) == 1 && !db_col_is_null(st, 0))
+        v = xstrdup(db_col_text(st, 0));
+    db_stmt_done(st);
+    return v;
+}
+
+int db_changes(db_t *db)
+{
+    return db->ops->changes(db->conn);
+}
+
+int db_begin(db_t *db)
+{
+    return db_exec(db, db->ops->begin_sql);
+}
+
+int db_commit(db_t *db)
+{
+    if (db_exec(db, "COMMIT") != EV_OK) {
+        if (db_in_transaction(db))
+            db_exec(db, "ROLLBACK");
         return EV_ERR;
     }
     return EV_OK;
+}
+
+int db_rollback(db_t *db)
+{
+    if (!db_in_transaction(db))
+        return EV_OK; /* nothing open */
+    return db_exec(db, "ROLLBACK");
+}
+
+int db_in_transaction(db_t *db)
+{
+    return db->ops->in_transaction(db->conn);
+}
+
+int db_table_exists(db_t *db, const char *table)
+{
+    if (db_is_pg(db))
+        return db_int(db, "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+                          " AND table_name = ?", 0, "t", table) > 0;
+    return db_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", 0, "t", table) > 0;
+}
+
+int db_backup(db_t *db, const char *out, char *err, size_t errlen)
+{
+    return db->ops->backup(db->conn, db->target, out, err, errlen);
 }
 
 /* ---- migrations ---- */
@@ -87,6 +408,37 @@ int db_version(db_t *db)
     return (int)db_int(db, "SELECT coalesce(max(version), 0) FROM schema_version", 0, "");
 }
 
+/* Applies migration m in its own transaction and records it. */
+static int apply_one(db_t *db, const db_migration_t *m, char *err, size_t errlen)
+{
+    int result = EV_ERR;
+    char now[21];
+    util_now_iso(now);
+    char *sql = db->ops->migration_sql(m);
+    if (!sql) {
+        snprintf(err, errlen, "migration %s has no %s form", m->name, db->ops->name);
+        return EV_ERR;
+    }
+    if (db_begin(db) != EV_OK)
+        goto fail;
+    if (db_exec(db, sql) != EV_OK ||
+        db_run(db, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)", "Itt",
+               migration_number(m), m->name, now) != EV_OK) {
+        snprintf(err, errlen, "migration %s failed: %s", m->name, db_errmsg(db));
+        db_rollback(db);
+        goto out;
+    }
+    if (db_commit(db) != EV_OK)
+        goto fail;
+    result = EV_OK;
+    goto out;
+fail:
+    snprintf(err, errlen, "migration %s failed: %s", m->name, db_errmsg(db));
+out:
+    free(sql);
+    return result;
+}
+
 int db_migrate(db_t *db, char *err, size_t errlen)
 {
     if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
@@ -101,27 +453,14 @@ int db_migrate(db_t *db, char *err, size_t errlen)
                  "use a newer evitrack", current, latest);
         return EV_ERR;
     }
-    /* db_migrations is in file-name order (CMake sorts it), so numbers ascend. */
+    /* db_migrations is in file-name order (CMake sorts it), so numbers ascend;
+     * every one not yet recorded applies, even below the newest recorded (files
+     * landed out of number order). */
     for (const db_migration_t *m = db_migrations; m->name; m++) {
-        int v = migration_number(m);
-        if (v <= current)
+        if (db_int(db, "SELECT count(*) FROM schema_version WHERE version = ?", 0, "I", migration_number(m)) > 0)
             continue;
-        char now[21];
-        util_now_iso(now);
-        if (db_exec(db, "BEGIN IMMEDIATE") != EV_OK)
-            goto fail;
-        if (db_exec(db, m->sql) != EV_OK ||
-            db_run(db, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                   "Itt", v, m->name, now) != EV_OK) {
-            db_exec(db, "ROLLBACK");
-            goto fail;
-        }
-        if (db_exec(db, "COMMIT") != EV_OK)
-            goto fail;
-        continue;
-fail:
-        snprintf(err, errlen, "migration %s failed: %s", m->name, sqlite3_errmsg(db->h));
-        return EV_ERR;
+        if (apply_one(db, m, err, errlen) != EV_OK)
+            return EV_ERR;
     }
     return EV_OK;
 }
@@ -136,9 +475,9 @@ static pthread_mutex_t thread_dbs_lock = PTHREAD_MUTEX_INITIALIZER;
 static db_t *thread_dbs[256];
 static size_t thread_dbs_count;
 
-void db_set_thread_path(const char *path)
+void db_set_thread_path(const char *target)
 {
-    thread_db_path = path;
+    thread_db_path = target;
 }
 
 db_t *db_thread(void)
@@ -176,285 +515,4 @@ void db_close_all_threads(void)
         db_close(thread_dbs[i]);
     thread_dbs_count = 0;
     pthread_mutex_unlock(&thread_dbs_lock);
-}
-
-/* ---- statements ---- */
-
-sqlite3_stmt *db_prep(db_t *db, const char *sql)
-{
-    size_t slot = ((uintptr_t)sql >> 3) % STMT_CACHE_SIZE;
-    for (size_t probe = 0; probe < STMT_CACHE_SIZE; probe++) {
-        size_t i = (slot + probe) % STMT_CACHE_SIZE;
-        if (db->cache[i].sql == sql) {
-            sqlite3_reset(db->cache[i].stmt);
-            sqlite3_clear_bindings(db->cache[i].stmt);
-            return db->cache[i].stmt;
-        }
-        if (!db->cache[i].sql) {
-            sqlite3_stmt *stmt = NULL;
-            if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
-                ev_log("db: cannot prepare [%s]: %s", sql, sqlite3_errmsg(db->h));
-                return NULL;
-            }
-            db->cache[i].sql = sql;
-            db->cache[i].stmt = stmt;
-            return stmt;
-        }
-    }
-    /* Cache full: should not happen with a fixed set of literals; fail loudly. */
-    ev_log("db: statement cache full");
-    return NULL;
-}
-
-sqlite3_stmt *db_vbind(db_t *db, const char *sql, const char *fmt, va_list ap)
-{
-    sqlite3_stmt *stmt = db_prep(db, sql);
-    if (!stmt)
-        return NULL;
-    int idx = 1, rc = SQLITE_OK;
-    for (const char *f = fmt; *f && rc == SQLITE_OK; f++, idx++) {
-        switch (*f) {
-        case 'i':
-            rc = sqlite3_bind_int64(stmt, idx, va_arg(ap, int64_t));
-            break;
-        case 'z': { /* int64_t, where 0 means NULL (optional ids) */
-            int64_t v = va_arg(ap, int64_t);
-            rc = v ? sqlite3_bind_int64(stmt, idx, v) : sqlite3_bind_null(stmt, idx);
-            break;
-        }
-        case 'I':
-            rc = sqlite3_bind_int(stmt, idx, va_arg(ap, int));
-            break;
-        case 'd':
-            rc = sqlite3_bind_double(stmt, idx, va_arg(ap, double));
-            break;
-        case 't': {
-            const char *s = va_arg(ap, const char *);
-            rc = s ? sqlite3_bind_text(stmt, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(stmt, idx);
-            break;
-        }
-        case 'n':
-            rc = sqlite3_bind_null(stmt, idx);
-            break;
-        case 'j': {
-            json_t *j = va_arg(ap, json_t *);
-            if (!j) {
-                rc = sqlite3_bind_null(stmt, idx);
-                break;
-            }
-            char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-            rc = sqlite3_bind_text(stmt, idx, s ? s : "null", -1, SQLITE_TRANSIENT);
-            free(s);
-            break;
-        }
-        default:
-            ev_log("db: bad bind format '%c' for [%s]", *f, sql);
-            return NULL;
-        }
-    }
-    if (rc != SQLITE_OK) {
-        ev_log("db: bind failed for [%s]: %s", sql, sqlite3_errmsg(db->h));
-        return NULL;
-    }
-    return stmt;
-}
-
-sqlite3_stmt *db_bind(db_t *db, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = db_vbind(db, sql, fmt, ap);
-    va_end(ap);
-    return stmt;
-}
-
-int db_run(db_t *db, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = db_vbind(db, sql, fmt, ap);
-    va_end(ap);
-    if (!stmt)
-        return EV_ERR;
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-        ;
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) {
-        ev_log("db: [%s]: %s", sql, sqlite3_errmsg(db->h));
-        return EV_ERR;
-    }
-    return EV_OK;
-}
-
-json_t *db_row_json(sqlite3_stmt *stmt)
-{
-    json_t *row = json_object();
-    int n = sqlite3_column_count(stmt);
-    for (int i = 0; i < n; i++) {
-        const char *name = sqlite3_column_name(stmt, i);
-        size_t nl = strlen(name);
-        json_t *v = NULL;
-        switch (sqlite3_column_type(stmt, i)) {
-        case SQLITE_INTEGER:
-            v = json_integer(sqlite3_column_int64(stmt, i));
-            break;
-        case SQLITE_FLOAT:
-            v = json_real(sqlite3_column_double(stmt, i));
-            break;
-        case SQLITE_TEXT: {
-            const char *t = (const char *)sqlite3_column_text(stmt, i);
-            size_t tl = (size_t)sqlite3_column_bytes(stmt, i);
-            if (nl > 5 && strcmp(name + nl - 5, "_json") == 0) {
-                v = json_loadb(t, tl, JSON_DECODE_ANY, NULL);
-                char key[128];
-                snprintf(key, sizeof key, "%.*s", (int)(nl - 5), name);
-                json_object_set_new(row, key, v ? v : json_null());
-                continue;
-            }
-            v = json_stringn_nocheck(t, tl);
-            break;
-        }
-        case SQLITE_NULL:
-            v = json_null();
-            break;
-        default: /* blobs are never exposed */
-            continue;
-        }
-        json_object_set_new(row, name, v);
-    }
-    return row;
-}
-
-json_t *db_all(db_t *db, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = db_vbind(db, sql, fmt, ap);
-    va_end(ap);
-    if (!stmt)
-        return NULL;
-    json_t *rows = json_array();
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-        json_array_append_new(rows, db_row_json(stmt));
-    sqlite3_reset(stmt);
-    if (rc != SQLITE_DONE) {
-        ev_log("db: [%s]: %s", sql, sqlite3_errmsg(db->h));
-        json_decref(rows);
-        return NULL;
-    }
-    return rows;
-}
-
-json_t *db_one(db_t *db, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = db_vbind(db, sql, fmt, ap);
-    va_end(ap);
-    if (!stmt)
-        return NULL;
-    json_t *row = NULL;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        row = db_row_json(stmt);
-    else if (rc != SQLITE_DONE)
-        ev_log("db: [%s]: %s", sql, sqlite3_errmsg(db->h));
-    sqlite3_reset(stmt);
-    return row;
-}
-
-int64_t db_int(db_t *db, const char *sql, int64_t dflt, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = db_vbind(db, sql, fmt, ap);
-    va_end(ap);
-    if (!stmt)
-        return dflt;
-    int64_t v = dflt;
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(stmt, 0);
-    else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        ev_log("db: [%s]: %s", sql, sqlite3_errmsg(db->h));
-    sqlite3_reset(stmt);
-    return v;
-}
-
-char *db_text(db_t *db, const char *sql, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sqlite3_stmt *stmt = db_vbind(db, sql, fmt, ap);
-    va_end(ap);
-    if (!stmt)
-        return NULL;
-    char *v = NULL;
-    if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
-        v = xstrdup((const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_reset(stmt);
-    return v;
-}
-
-int64_t db_last_id(db_t *db)
-{
-    return sqlite3_last_insert_rowid(db->h);
-}
-
-int db_changes(db_t *db)
-{
-    return sqlite3_changes(db->h);
-}
-
-int db_begin(db_t *db)
-{
-    return db_exec(db, "BEGIN IMMEDIATE");
-}
-
-int db_commit(db_t *db)
-{
-    if (db_exec(db, "COMMIT") != EV_OK) {
-        db_exec(db, "ROLLBACK");
-        return EV_ERR;
-    }
-    return EV_OK;
-}
-
-int db_rollback(db_t *db)
-{
-    if (sqlite3_get_autocommit(db->h))
-        return EV_OK; /* nothing open */
-    return db_exec(db, "ROLLBACK");
-}
-
-int db_backup(db_t *db, const char *out, char *err, size_t errlen)
-{
-    sqlite3 *dest = NULL;
-    int result = EV_ERR;
-    if (sqlite3_open(out, &dest) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", out, sqlite3_errmsg(dest));
-        goto out;
-    }
-    sqlite3_backup *b = sqlite3_backup_init(dest, "main", db->h, "main");
-    if (!b) {
-        snprintf(err, errlen, "cannot back up: %s", sqlite3_errmsg(dest));
-        goto out;
-    }
-    int rc;
-    do {
-        rc = sqlite3_backup_step(b, 256);
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
-            sqlite3_sleep(20);
-    } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-    sqlite3_backup_finish(b);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "backup failed: %s", sqlite3_errstr(rc));
-        goto out;
-    }
-    result = EV_OK;
-out:
-    sqlite3_close(dest);
-    return result;
 }

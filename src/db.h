@@ -1,9 +1,10 @@
-/* db.h: SQLite connections, pragmas, migrations, the statement cache and query helpers */
+/* db.h: the data layer: connections (SQLite or PostgreSQL), migrations, the statement cache, the row cursor and query helpers */
 #ifndef EVITRACK_DB_H
 #define EVITRACK_DB_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util.h"
@@ -17,17 +18,29 @@ extern const db_migration_t db_migrations[]; /* ends with {0, 0} */
 
 /* A connection with its prepared-statement cache. One per thread: never share. */
 typedef struct db db_t;
+/* A cached prepared statement with its current row (the row cursor). */
+typedef struct db_stmt db_stmt_t;
 
-/* Opens (creating if needed) the database at path with WAL, foreign keys,
- * busy timeout and synchronous=FULL. Returns NULL and logs on failure.
- * The caller closes it with db_close(). */
-db_t *db_open(const char *path);
+/* Opens target and sets it up; the engine is chosen by the string:
+ *   postgres://... or postgresql://...  PostgreSQL through libpq (the URL is libpq's);
+ *   anything else                       an SQLite file (created if needed) with WAL,
+ *                                       foreign keys, busy timeout and synchronous=FULL.
+ * Returns NULL and logs on failure. The caller closes it with db_close(). */
+db_t *db_open(const char *target);
 void db_close(db_t *db); /* accepts NULL */
-sqlite3 *db_handle(db_t *db);
+/* 1 when target names a PostgreSQL database (a postgres:// or postgresql:// URL). */
+int db_target_is_pg(const char *target);
+/* The engine's name for messages: "sqlite" or "postgresql". */
+const char *db_engine(db_t *db);
+int db_is_pg(db_t *db);
+/* The engine's last error message (valid until the next call on db). */
+const char *db_errmsg(db_t *db);
 
-/* Applies every embedded migration newer than the database's version, each in
- * its own transaction. Refuses (EV_ERR, message in err) a database whose
- * version is newer than the program knows. err is a caller-owned buffer. */
+/* Applies every embedded migration whose version is not yet recorded in
+ * schema_version (so files landed out of number order still apply), each in
+ * its own transaction, in number order. Refuses (EV_ERR, message in err) a
+ * database whose version is newer than the program knows. err is a
+ * caller-owned buffer. */
 int db_migrate(db_t *db, char *err, size_t errlen);
 /* The schema version the database is at (0 when empty). */
 int db_version(db_t *db);
@@ -35,25 +48,40 @@ int db_version(db_t *db);
 int db_latest_version(void);
 
 /* The connection of the calling worker thread, opened and migrated on first use
- * with the path given to db_set_thread_path(). Closed by db_thread_close(). */
-void db_set_thread_path(const char *path);
+ * with the target given to db_set_thread_path(). Closed by db_thread_close(). */
+void db_set_thread_path(const char *target);
 db_t *db_thread(void);
 void db_thread_close(void);
 /* Closes every connection db_thread() opened in any thread; only once those
  * threads have stopped (the server calls it after libmicrohttpd stops). */
 void db_close_all_threads(void);
 
-/* Cached prepared statement for sql (keyed by the sql pointer, so pass string
- * literals). Returned reset with bindings cleared; do not finalize it.
- * NULL (logged) when the SQL does not compile. */
-sqlite3_stmt *db_prep(db_t *db, const char *sql);
-
-/* Binds arguments by a format string, one letter per '?':
+/* Arguments are bound by a format string, one letter per '?':
  *   i int64_t, z int64_t binding NULL when 0 (optional ids), I int, d double, t const char * (NULL binds NULL),
  *   n NULL (no argument), j json_t * bound as its compact JSON text.
- * Returns the cached statement ready to step, or NULL on error. */
-sqlite3_stmt *db_bind(db_t *db, const char *sql, const char *fmt, ...);
-sqlite3_stmt *db_vbind(db_t *db, const char *sql, const char *fmt, va_list ap);
+ * SQL must be portable between SQLite and PostgreSQL (see docs/architecture.md). */
+
+/* Row cursor: the cached statement for sql (keyed by the sql pointer, so pass
+ * string literals) with the arguments bound, ready for db_next(). NULL (logged)
+ * when the SQL does not compile or a binding fails. Finish with db_stmt_done()
+ * before the same SQL runs again; the statement stays owned by db. */
+db_stmt_t *db_query(db_t *db, const char *sql, const char *fmt, ...);
+db_stmt_t *db_vquery(db_t *db, const char *sql, const char *fmt, va_list ap);
+/* Advances to the next row: 1 a row is ready, 0 no more rows, -1 error (logged). */
+int db_next(db_stmt_t *st);
+/* Columns of the current row (i from 0). NULL reads as 0 / 0.0 / NULL text.
+ * Text stays valid until the next db_next/db_stmt_done. */
+int db_col_count(db_stmt_t *st);
+const char *db_col_name(db_stmt_t *st, int i);
+int db_col_is_null(db_stmt_t *st, int i);
+int64_t db_col_int(db_stmt_t *st, int i);
+double db_col_double(db_stmt_t *st, int i);
+const char *db_col_text(db_stmt_t *st, int i);
+/* Ends the statement's run so it can be used again (accepts NULL). */
+void db_stmt_done(db_stmt_t *st);
+/* Converts the current row into a new JSON object keyed by column name
+ * (integers, reals, text, null; columns named "x_json" parsed and stored as "x"). */
+json_t *db_row_json(db_stmt_t *st);
 
 /* Runs a statement to completion. EV_OK, or EV_ERR (logged). */
 int db_run(db_t *db, const char *sql, const char *fmt, ...);
@@ -62,24 +90,29 @@ int db_run(db_t *db, const char *sql, const char *fmt, ...);
 json_t *db_all(db_t *db, const char *sql, const char *fmt, ...);
 /* The first row as a new object, or NULL when there is none (or on error). */
 json_t *db_one(db_t *db, const char *sql, const char *fmt, ...);
-/* The first column of the first row as an integer; dflt when there is no row. */
+/* The first column of the first row as an integer; dflt when there is no row.
+ * A new row's id: db_int(db, "INSERT ... RETURNING id", 0, fmt, ...). */
 int64_t db_int(db_t *db, const char *sql, int64_t dflt, const char *fmt, ...);
 /* The first column of the first row as a new string (caller frees), or NULL. */
 char *db_text(db_t *db, const char *sql, const char *fmt, ...);
-/* Converts the current row of stmt into a new JSON object. */
-json_t *db_row_json(sqlite3_stmt *stmt);
 
-int64_t db_last_id(db_t *db);
+/* Rows changed by the last INSERT/UPDATE/DELETE run on db. */
 int db_changes(db_t *db);
 
-/* Write transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK. EV_OK or EV_ERR. */
+/* Write transactions: BEGIN IMMEDIATE (SQLite) or BEGIN (PostgreSQL) / COMMIT /
+ * ROLLBACK. EV_OK or EV_ERR. */
 int db_begin(db_t *db);
 int db_commit(db_t *db);
 int db_rollback(db_t *db);
+/* 1 while a transaction is open on db. */
+int db_in_transaction(db_t *db);
+/* 1 when a table of that name exists (in the connection's schema), else 0. */
+int db_table_exists(db_t *db, const char *table);
 /* Runs a script of statements (migrations, tests). */
 int db_exec(db_t *db, const char *sql);
 
-/* Consistent online copy of the database to out (sqlite3 backup API). */
+/* Consistent online copy of the database to out: the sqlite3 backup API for
+ * SQLite; pg_dump (custom format) for PostgreSQL. */
 int db_backup(db_t *db, const char *out, char *err, size_t errlen);
 
 #endif

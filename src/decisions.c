@@ -410,9 +410,9 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
     *id = db_int(db,
                  "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr,"
                  " declaration, supersedes_id, created_at, rpl_reason, criterion_ref, criterion_text)"
-                 " SELECT ?, ?, ?, ?, ?, ?, 1, NULLIF(?, 0), ?, ?, c.ref, c.text FROM criteria c WHERE c.id = ?"
+                 " SELECT ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, c.ref, c.text FROM criteria c WHERE c.id = ?"
                  " RETURNING id",
-                 0, "iiittjitti", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
+                 0, "iiittjztti", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
                  now, rpl, in->criterion_id);
     if (*id <= 0) {
         status = http_fail(r, 500, "db_error", "Could not record the decision.");
@@ -881,11 +881,11 @@ static int signoff_create(req_t *r)
     json_t *after = json_pack("{s:I, s:I, s:s}", "unit_id", (json_int_t)unit_id, "assessor_id",
                               (json_int_t)r->user.id, "assessor_signed_at", now);
     int64_t id = 0;
-    if (db_run(r->db,
-               "INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at) VALUES (?, ?, ?, ?)",
-               "iiit", learner_id, unit_id, r->user.id, now) != EV_OK ||
-        (id = db_last_id(r->db), audit_record(r->db, r->user.id, "unit.signoff", "unit_signoff", id, learner_id, NULL,
-                                              after)) != EV_OK ||
+    if ((id = db_int(r->db,
+                     "INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at)"
+                     " VALUES (?, ?, ?, ?) RETURNING id",
+                     0, "iiit", learner_id, unit_id, r->user.id, now)) <= 0 ||
+        audit_record(r->db, r->user.id, "unit.signoff", "unit_signoff", id, learner_id, NULL, after) != EV_OK ||
         db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         json_decref(after);

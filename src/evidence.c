@@ -159,7 +159,7 @@ static int ev_rule(int rc, const rules_err_t *re, ev_err_t *e)
 /* Opens a transaction unless the caller has one open; *own says which. */
 static int txn_begin(db_t *db, int *own)
 {
-    *own = sqlite3_get_autocommit(db_handle(db)) != 0;
+    *own = !db_in_transaction(db);
     return *own ? db_begin(db) : EV_OK;
 }
 
@@ -247,17 +247,17 @@ static void touch_blob(const char *data_dir, const char *sha)
 /* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing. */
 static int ev_head(db_t *db, int64_t id, int64_t *learner_id, char status[16])
 {
-    sqlite3_stmt *st = db_bind(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", id);
+    db_stmt_t *st = db_query(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", id);
     int rc = EV_ERR;
     *learner_id = 0;
     status[0] = '\0';
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        *learner_id = sqlite3_column_int64(st, 0);
-        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 1));
+    if (st && db_next(st) == 1) {
+        *learner_id = db_col_int(st, 0);
+        snprintf(status, 16, "%s", db_col_text(st, 1));
         rc = EV_OK;
     }
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
     return rc;
 }
 
@@ -722,14 +722,14 @@ static int ev_insert(db_t *db, int64_t learner_id, int64_t actor_id, const ev_fi
 {
     char now[21];
     util_now_iso(now);
-    if (db_run(db,
-               "INSERT INTO evidence (learner_id, title, kind, description, body, occurred_on,"
-               " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-               "itttttt" "t", learner_id, f->title, f->kind, f->description ? f->description : "",
-               f->body ? f->body : "", (f->occurred_on && *f->occurred_on) ? f->occurred_on : NULL, now,
-               now) != EV_OK)
+    int64_t id = db_int(db,
+                        "INSERT INTO evidence (learner_id, title, kind, description, body, occurred_on,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        0, "itttttt" "t", learner_id, f->title, f->kind, f->description ? f->description : "",
+                        f->body ? f->body : "", (f->occurred_on && *f->occurred_on) ? f->occurred_on : NULL, now,
+                        now);
+    if (id <= 0)
         return EV_ERR;
-    int64_t id = db_last_id(db);
     if (ev_add_files(db, id, files, n) != EV_OK)
         return EV_ERR;
     json_t *after = ev_snapshot(db, id);
@@ -1342,7 +1342,7 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
     in_int(r, "unit", &unit_filter);
     gaps = in_bool(r, "gaps"); /* only criteria no other evidence covers, not yet met */
     int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
-    sqlite3_stmt *st = db_bind(
+    db_stmt_t *st = db_query(
         r->db,
         "SELECT q.id, q.code, q.title, u.id, u.ref, u.title, o.id, o.number, o.text, c.id, c.ref, c.text,"
         " coalesce(cs.status, 'not_started'), m.note, m.criterion_id IS NOT NULL,"
@@ -1357,17 +1357,17 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         " WHERE en.learner_id = ? AND en.status <> 'withdrawn'"
         " ORDER BY q.id, u.position, u.id, o.number, o.id, c.position, c.id",
         "iii", id, id, learner_id);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t qid = sqlite3_column_int64(st, 0), uid = sqlite3_column_int64(st, 3);
-        int64_t oid = sqlite3_column_int64(st, 6), cid = sqlite3_column_int64(st, 9);
-        const char *uref = (const char *)sqlite3_column_text(st, 4);
-        const char *utitle = (const char *)sqlite3_column_text(st, 5);
-        const char *cref = (const char *)sqlite3_column_text(st, 10);
-        const char *ctext = (const char *)sqlite3_column_text(st, 11);
-        const char *cstatus = (const char *)sqlite3_column_text(st, 12);
-        const char *note = (const char *)sqlite3_column_text(st, 13);
-        int checked = sqlite3_column_int(st, 14);
-        int64_t others = sqlite3_column_int64(st, 15);
+    while (st && db_next(st) == 1) {
+        int64_t qid = db_col_int(st, 0), uid = db_col_int(st, 3);
+        int64_t oid = db_col_int(st, 6), cid = db_col_int(st, 9);
+        const char *uref = db_col_text(st, 4);
+        const char *utitle = db_col_text(st, 5);
+        const char *cref = db_col_text(st, 10);
+        const char *ctext = db_col_text(st, 11);
+        const char *cstatus = db_col_text(st, 12);
+        const char *note = db_col_text(st, 13);
+        int checked = (int)db_col_int(st, 14);
+        int64_t others = db_col_int(st, 15);
         if (use_sel) {
             checked = 0;
             note = NULL;
@@ -1407,8 +1407,8 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
             json_array_foreach(quals, qi, qq) if (json_integer_value(json_object_get(qq, "id")) == qid) q = qq;
             if (!q) {
                 q = json_pack("{s:I, s:s, s:s, s:[]}", "id", (json_int_t)qid, "code",
-                              (const char *)sqlite3_column_text(st, 1), "title",
-                              (const char *)sqlite3_column_text(st, 2), "units");
+                              db_col_text(st, 1), "title",
+                              db_col_text(st, 2), "units");
                 json_array_append_new(quals, q);
             }
             cur_q = qid;
@@ -1436,8 +1436,8 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
             json_array_foreach(outs, oi, oo) if (json_integer_value(json_object_get(oo, "id")) == oid) o = oo;
             if (!o) {
                 o = json_pack("{s:I, s:I, s:s, s:[]}", "id", (json_int_t)oid, "number",
-                              (json_int_t)sqlite3_column_int64(st, 7), "text",
-                              (const char *)sqlite3_column_text(st, 8), "criteria");
+                              (json_int_t)db_col_int(st, 7), "text",
+                              db_col_text(st, 8), "criteria");
                 json_array_append_new(outs, o);
             }
             cur_o = oid;
@@ -1457,7 +1457,7 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         json_object_set_new(crit, "input_id", json_sprintf("c%lld", (long long)cid));
     }
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
 done:
     json_object_set_new(out, "evidence", ev ? ev : json_null());
     json_object_set_new(out, "qualifications", quals);

@@ -98,8 +98,6 @@ typedef struct filters {
     " (SELECT COUNT(*) FROM iqa_samples s WHERE s.decision_id = d.id) AS samples,"                           \
     " (SELECT s.outcome FROM iqa_samples s WHERE s.decision_id = d.id"                                       \
     "   ORDER BY s.id DESC LIMIT 1) AS sample_outcome,"                                                      \
-    " (SELECT group_concat(DISTINCT ev.kind) FROM decision_evidence de JOIN evidence ev"                     \
-    "   ON ev.id = de.evidence_id WHERE de.decision_id = d.id) AS kinds,"                                    \
     " (SELECT s2.id FROM decisions s2 WHERE s2.supersedes_id = d.id) AS superseded_by"                       \
     " FROM (SELECT d.id" IQA_BASE SCOPE IQA_FILTERS " ORDER BY d.id DESC LIMIT ? OFFSET ?) pick"             \
     " JOIN decisions d ON d.id = pick.id" " JOIN criteria c ON c.id = d.criterion_id"                        \
@@ -108,13 +106,13 @@ typedef struct filters {
 #define Q_AU(SCOPE)                                                                                           \
     "SELECT g.assessor_id, au.name AS assessor_name, g.unit_id, un.ref AS unit_ref, un.title AS unit_title,"  \
     " un.position AS unit_position, g.decisions, g.sampled FROM (SELECT d.assessor_id, c.unit_id,"            \
-    " COUNT(*) AS decisions, SUM(" SAMPLED_EXPR ") AS sampled" IQA_BASE SCOPE IQA_FILTERS                    \
+    " COUNT(*) AS decisions, SUM(CASE WHEN " SAMPLED_EXPR " THEN 1 ELSE 0 END) AS sampled" IQA_BASE SCOPE IQA_FILTERS                    \
     " GROUP BY d.assessor_id, c.unit_id) g JOIN users au ON au.id = g.assessor_id"                           \
     " JOIN units un ON un.id = g.unit_id"
 #define Q_LEARNERS(SCOPE)                                                                                     \
     "SELECT g.id, lu.name, g.decisions, g.sampled FROM (SELECT d.learner_id AS id, COUNT(*) AS decisions,"    \
-    " SUM(" SAMPLED_EXPR ") AS sampled" IQA_BASE SCOPE IQA_FILTERS " GROUP BY d.learner_id"                  \
-    " ORDER BY 1.0 * sampled / decisions, d.learner_id LIMIT 50) g JOIN users lu ON lu.id = g.id"            \
+    " SUM(CASE WHEN " SAMPLED_EXPR " THEN 1 ELSE 0 END) AS sampled" IQA_BASE SCOPE IQA_FILTERS " GROUP BY d.learner_id"                  \
+    " ORDER BY 1.0 * SUM(CASE WHEN " SAMPLED_EXPR " THEN 1 ELSE 0 END) / COUNT(*), d.learner_id LIMIT 50) g JOIN users lu ON lu.id = g.id"            \
     " ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
 #define Q_METHODS(SCOPE)                                                                                      \
     "SELECT ev.kind AS id, COUNT(DISTINCT d.id) AS decisions,"                                               \
@@ -138,7 +136,7 @@ typedef struct filters {
 #define S_LEARNERS(SCOPE)                                                                                     \
     "SELECT g.id, lu.name, g.decisions, g.sampled FROM (SELECT dc.learner_id AS id,"                          \
     " SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled FROM decision_coverage dc" SCOPE SUM_FILTERS \
-    " GROUP BY dc.learner_id ORDER BY 1.0 * sampled / decisions, dc.learner_id LIMIT 50) g"                   \
+    " GROUP BY dc.learner_id ORDER BY 1.0 * SUM(dc.sampled) / SUM(dc.decisions), dc.learner_id LIMIT 50) g"                   \
     " JOIN users lu ON lu.id = g.id ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
 #define SUM_QUERY(f, Q)                                                                                       \
     ((f).iqa ? db_all(r->db, Q(SUM_SCOPE_MINE), SUM_FMT, SUM_ARGS(f))                                         \
@@ -315,7 +313,11 @@ static int iqa_index(req_t *r)
     {
         const char *o = json_string_value(json_object_get(d, "outcome"));
         const char *so = json_string_value(json_object_get(d, "sample_outcome"));
-        const char *kinds = json_string_value(json_object_get(d, "kinds"));
+        /* the kinds of evidence the decision rests on, in evidence order */
+        json_t *kinds = db_all(r->db,
+                               "SELECT ev.kind FROM decision_evidence de JOIN evidence ev ON ev.id = de.evidence_id"
+                               " WHERE de.decision_id = ? GROUP BY ev.kind ORDER BY min(ev.id)",
+                               "i", (int64_t)json_integer_value(json_object_get(d, "id")));
         json_object_set_new(d, "is_met", json_boolean(o && !strcmp(o, "met")));
         json_object_set_new(d, "outcome_label", json_string(o && !strcmp(o, "met") ? "Met" : "Not yet met"));
         json_object_set_new(d, "sampled", json_boolean(so != NULL));
@@ -324,15 +326,17 @@ static int iqa_index(req_t *r)
         json_object_set_new(d, "is_current", json_boolean(json_is_null(json_object_get(d, "superseded_by"))));
         /* "product,observation" -> "Product, Observation" */
         char labels[512] = "";
-        if (kinds) {
-            char *copy = xstrdup(kinds), *save = NULL;
-            for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
-                if (labels[0])
-                    strncat(labels, ", ", sizeof labels - strlen(labels) - 1);
-                strncat(labels, decisions_kind_label(k), sizeof labels - strlen(labels) - 1);
-            }
-            free(copy);
+        size_t ki;
+        json_t *kr;
+        json_array_foreach(kinds, ki, kr) {
+            const char *k = json_string_value(json_object_get(kr, "kind"));
+            if (!k)
+                continue;
+            if (labels[0])
+                strncat(labels, ", ", sizeof labels - strlen(labels) - 1);
+            strncat(labels, decisions_kind_label(k), sizeof labels - strlen(labels) - 1);
         }
+        json_decref(kinds);
         json_object_set_new(d, "kind_labels", json_string(labels));
     }
     json_object_set_new(out, "items", items);
@@ -431,15 +435,15 @@ static int iqa_sample_create(req_t *r)
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
     util_now_iso(now);
-    if (db_run(r->db,
-               "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, action_state)"
-               " VALUES (?, ?, ?, ?, ?, ?)",
-               "iitttt", decision_id, r->user.id, outcome, feedback, now,
-               strcmp(outcome, "action_required") == 0 ? "open" : NULL) != EV_OK) {
+    id = db_int(r->db,
+                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, action_state)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                0, "iitttt", decision_id, r->user.id, outcome, feedback, now,
+                strcmp(outcome, "action_required") == 0 ? "open" : NULL);
+    if (id <= 0) {
         db_rollback(r->db);
         return http_fail(r, 500, "db_error", "Could not record the sample.");
     }
-    id = db_last_id(r->db);
     after = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "decision_id", (json_int_t)decision_id,
                       "outcome", outcome, "feedback", feedback);
     if (audit_record(r->db, r->user.id, "iqa.sample", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||

@@ -108,36 +108,36 @@ int policy_list_learners(db_t *db, const user_t *u, const char *q, int64_t limit
     case ROLE_ADMIN:
     case ROLE_EQA:
         *total = db_int(db, "SELECT count(*) FROM users WHERE role = 'learner'"
-                            " AND (name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')", 0, "tt", pat, pat);
+                            " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\')", 0, "tt", pat, pat);
         *rows = db_all(db, "SELECT id, name, email, disabled FROM users WHERE role = 'learner'"
-                           " AND (name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
+                           " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\')"
                            " ORDER BY name, id LIMIT ? OFFSET ?", "ttii", pat, pat, limit, offset);
         break;
     case ROLE_ASSESSOR:
         *total = db_int(db, "SELECT count(*) FROM users u WHERE u.role = 'learner'"
                             " AND u.id IN (SELECT learner_id FROM enrolments WHERE assessor_id = ?)"
-                            " AND (u.name LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\')",
+                            " AND (lower(u.name) LIKE lower(?) ESCAPE '\\' OR lower(u.email) LIKE lower(?) ESCAPE '\\')",
                         0, "itt", u->id, pat, pat);
         *rows = db_all(db, "SELECT u.id, u.name, u.email, u.disabled FROM users u WHERE u.role = 'learner'"
                            " AND u.id IN (SELECT learner_id FROM enrolments WHERE assessor_id = ?)"
-                           " AND (u.name LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\')"
+                           " AND (lower(u.name) LIKE lower(?) ESCAPE '\\' OR lower(u.email) LIKE lower(?) ESCAPE '\\')"
                            " ORDER BY u.name, u.id LIMIT ? OFFSET ?", "ittii", u->id, pat, pat, limit, offset);
         break;
     case ROLE_IQA:
         *total = db_int(db, "SELECT count(*) FROM users u WHERE u.role = 'learner'"
                             " AND u.id IN (SELECT learner_id FROM enrolments WHERE iqa_id = ?)"
-                            " AND (u.name LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\')",
+                            " AND (lower(u.name) LIKE lower(?) ESCAPE '\\' OR lower(u.email) LIKE lower(?) ESCAPE '\\')",
                         0, "itt", u->id, pat, pat);
         *rows = db_all(db, "SELECT u.id, u.name, u.email, u.disabled FROM users u WHERE u.role = 'learner'"
                            " AND u.id IN (SELECT learner_id FROM enrolments WHERE iqa_id = ?)"
-                           " AND (u.name LIKE ? ESCAPE '\\' OR u.email LIKE ? ESCAPE '\\')"
+                           " AND (lower(u.name) LIKE lower(?) ESCAPE '\\' OR lower(u.email) LIKE lower(?) ESCAPE '\\')"
                            " ORDER BY u.name, u.id LIMIT ? OFFSET ?", "ittii", u->id, pat, pat, limit, offset);
         break;
     case ROLE_LEARNER:
         *total = db_int(db, "SELECT count(*) FROM users WHERE id = ? AND role = 'learner'"
-                            " AND (name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')", 0, "itt", u->id, pat, pat);
+                            " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\')", 0, "itt", u->id, pat, pat);
         *rows = db_all(db, "SELECT id, name, email, disabled FROM users WHERE id = ? AND role = 'learner'"
-                           " AND (name LIKE ? ESCAPE '\\' OR email LIKE ? ESCAPE '\\')"
+                           " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\')"
                            " LIMIT ? OFFSET ?", "ittii", u->id, pat, pat, limit, offset);
         break;
     default:

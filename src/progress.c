@@ -238,10 +238,10 @@ static void esc(buf_t *b, const char *s)
 
 static char *utf8_or_blank(char *s);
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(db_stmt_t *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    return utf8_or_blank(xstrdup(t ? (const char *)t : ""));
+    const char *t = db_col_text(st, i);
+    return utf8_or_blank(xstrdup(t ? t : ""));
 }
 
 static int by_id_cmp(const void *a, const void *b)
@@ -277,14 +277,14 @@ static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
     t->title = xstrdup(title ? title : "");
     json_decref(q);
 
-    sqlite3_stmt *st = db_bind(db,
+    db_stmt_t *st = db_query(db,
         "SELECT u.id, u.ref, u.title, o.id, o.number, o.text, c.id, c.ref, c.text"
         " FROM units u JOIN criteria c ON c.unit_id = u.id JOIN outcomes o ON o.id = c.outcome_id"
         " WHERE u.qualification_id = ? AND u.retired = 0 AND c.retired = 0"
         " ORDER BY u.position, u.id, o.number, o.id, c.position, c.id", "i", qid);
     int cap = 0, ucap = 0, ocap = 0;
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        int64_t uid = sqlite3_column_int64(st, 0), oid = sqlite3_column_int64(st, 3);
+    while (st && db_next(st) == 1) {
+        int64_t uid = db_col_int(st, 0), oid = db_col_int(st, 3);
         if (t->nunits == 0 || t->units[t->nunits - 1].id != uid) {
             if (t->nunits == ucap) {
                 ucap = ucap ? ucap * 2 : 16;
@@ -309,7 +309,7 @@ static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
             }
             tree_outcome_t *o = &t->outcomes[t->noutcomes++];
             o->id = oid;
-            o->number = sqlite3_column_int(st, 4);
+            o->number = (int)db_col_int(st, 4);
             o->text = col_dup(st, 5);
         }
         if (t->ncrit == cap) {
@@ -317,7 +317,7 @@ static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
             t->crit = xrealloc(t->crit, (size_t)cap * sizeof *t->crit);
         }
         tree_crit_t *c = &t->crit[t->ncrit++];
-        c->id = sqlite3_column_int64(st, 6);
+        c->id = db_col_int(st, 6);
         c->unit = t->nunits - 1;
         c->outcome = t->noutcomes - 1;
         c->ref = col_dup(st, 7);
@@ -332,7 +332,7 @@ static qtree_t *tree_load(db_t *db, int64_t qid, int64_t version)
         t->units[t->nunits - 1].count++;
     }
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
     t->by_id = xmalloc((size_t)(t->ncrit ? t->ncrit : 1) * sizeof *t->by_id);
     for (int i = 0; i < t->ncrit; i++) {
         t->by_id[i].id = t->crit[i].id;
@@ -411,21 +411,21 @@ static void cstats_load(db_t *db, int64_t learner_id, cstats_t *out)
     int cap = 0;
     out->v = NULL;
     out->n = 0;
-    sqlite3_stmt *st = db_bind(db,
+    db_stmt_t *st = db_query(db,
         "SELECT criterion_id, status, decision_id FROM criterion_status WHERE learner_id = ?"
         " ORDER BY criterion_id", "i", learner_id);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
+    while (st && db_next(st) == 1) {
         if (out->n == cap) {
             cap = cap ? cap * 2 : 128;
             out->v = xrealloc(out->v, (size_t)cap * sizeof *out->v);
         }
         cstat_t *c = &out->v[out->n++];
-        c->criterion_id = sqlite3_column_int64(st, 0);
-        c->status = st_parse((const char *)sqlite3_column_text(st, 1));
-        c->decision_id = sqlite3_column_int64(st, 2);
+        c->criterion_id = db_col_int(st, 0);
+        c->status = st_parse(db_col_text(st, 1));
+        c->decision_id = db_col_int(st, 2);
     }
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
 }
 
 static const cstat_t *cstats_find(const cstats_t *s, int64_t criterion_id)
@@ -497,9 +497,9 @@ static void add_chart(json_t *o)
     json_object_set_new(o, "donut", donut);
 }
 
-static json_t *jstr(const unsigned char *s)
+static json_t *jstr(const char *s)
 {
-    return s ? json_string((const char *)s) : json_null();
+    return s ? json_string(s) : json_null();
 }
 
 /* ------------------------------------------------------ progress document */
@@ -518,24 +518,24 @@ static json_t *learner_row(db_t *db, int64_t learner_id)
     " JOIN users a ON a.id = e.assessor_id LEFT JOIN users i ON i.id = e.iqa_id" \
     " WHERE e.learner_id = ? ORDER BY e.id"
 
-static json_t *enrolment_json(sqlite3_stmt *st)
+static json_t *enrolment_json(db_stmt_t *st)
 {
     json_t *e = json_object();
-    json_object_set_new(e, "enrolment_id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(e, "qualification_id", json_integer(sqlite3_column_int64(st, 1)));
-    json_object_set_new(e, "code", jstr(sqlite3_column_text(st, 2)));
-    json_object_set_new(e, "title", jstr(sqlite3_column_text(st, 3)));
-    json_object_set_new(e, "status", jstr(sqlite3_column_text(st, 4)));
-    json_object_set_new(e, "start_date", jstr(sqlite3_column_text(st, 5)));
-    json_object_set_new(e, "planned_end_date", jstr(sqlite3_column_text(st, 6)));
+    json_object_set_new(e, "enrolment_id", json_integer(db_col_int(st, 0)));
+    json_object_set_new(e, "qualification_id", json_integer(db_col_int(st, 1)));
+    json_object_set_new(e, "code", jstr(db_col_text(st, 2)));
+    json_object_set_new(e, "title", jstr(db_col_text(st, 3)));
+    json_object_set_new(e, "status", jstr(db_col_text(st, 4)));
+    json_object_set_new(e, "start_date", jstr(db_col_text(st, 5)));
+    json_object_set_new(e, "planned_end_date", jstr(db_col_text(st, 6)));
     json_t *a = json_object();
-    json_object_set_new(a, "id", json_integer(sqlite3_column_int64(st, 7)));
-    json_object_set_new(a, "name", jstr(sqlite3_column_text(st, 8)));
+    json_object_set_new(a, "id", json_integer(db_col_int(st, 7)));
+    json_object_set_new(a, "name", jstr(db_col_text(st, 8)));
     json_object_set_new(e, "assessor", a);
-    if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+    if (!db_col_is_null(st, 9)) {
         json_t *i = json_object();
-        json_object_set_new(i, "id", json_integer(sqlite3_column_int64(st, 9)));
-        json_object_set_new(i, "name", jstr(sqlite3_column_text(st, 10)));
+        json_object_set_new(i, "id", json_integer(db_col_int(st, 9)));
+        json_object_set_new(i, "name", jstr(db_col_text(st, 10)));
         json_object_set_new(e, "iqa", i);
     } else {
         json_object_set_new(e, "iqa", json_null());
@@ -546,11 +546,11 @@ static json_t *enrolment_json(sqlite3_stmt *st)
 static json_t *load_enrolments(db_t *db, int64_t learner_id)
 {
     json_t *arr = json_array();
-    sqlite3_stmt *st = db_bind(db, ENROLMENTS_SQL, "i", learner_id);
-    while (st && sqlite3_step(st) == SQLITE_ROW)
+    db_stmt_t *st = db_query(db, ENROLMENTS_SQL, "i", learner_id);
+    while (st && db_next(st) == 1)
         json_array_append_new(arr, enrolment_json(st));
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
     return arr;
 }
 
@@ -717,26 +717,26 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     int64_t *col_ids = xmalloc((size_t)colcap * sizeof *col_ids);
     unsigned char *col_sub = xmalloc((size_t)colcap);
     json_t *cols = json_array();
-    sqlite3_stmt *st = db_bind(db,
+    db_stmt_t *st = db_query(db,
         "SELECT id, title, kind, status, occurred_on FROM evidence WHERE learner_id = ?"
         " ORDER BY id LIMIT ? OFFSET ?", "iii", learner_id, (int64_t)colcap, offset);
-    while (st && sqlite3_step(st) == SQLITE_ROW && ncols < colcap) {
-        const char *status = (const char *)sqlite3_column_text(st, 3);
-        col_ids[ncols] = sqlite3_column_int64(st, 0);
+    while (st && db_next(st) == 1 && ncols < colcap) {
+        const char *status = db_col_text(st, 3);
+        col_ids[ncols] = db_col_int(st, 0);
         col_sub[ncols] = status && strcmp(status, "submitted") == 0;
         json_t *c = json_object();
         json_object_set_new(c, "id", json_integer(col_ids[ncols]));
         json_object_set_new(c, "number", json_integer(offset + ncols + 1));
-        json_object_set_new(c, "title", jstr(sqlite3_column_text(st, 1)));
-        json_object_set_new(c, "kind", jstr(sqlite3_column_text(st, 2)));
-        json_object_set_new(c, "kind_label", json_string(kind_label((const char *)sqlite3_column_text(st, 2))));
-        json_object_set_new(c, "status", jstr(sqlite3_column_text(st, 3)));
-        json_object_set_new(c, "occurred_on", jstr(sqlite3_column_text(st, 4)));
+        json_object_set_new(c, "title", jstr(db_col_text(st, 1)));
+        json_object_set_new(c, "kind", jstr(db_col_text(st, 2)));
+        json_object_set_new(c, "kind_label", json_string(kind_label(db_col_text(st, 2))));
+        json_object_set_new(c, "status", jstr(db_col_text(st, 3)));
+        json_object_set_new(c, "occurred_on", jstr(db_col_text(st, 4)));
         json_array_append_new(cols, c);
         ncols++;
     }
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
     json_object_set_new(doc, "evidence", cols);
     json_object_set_new(doc, "evidence_total",
                         json_integer(db_int(db, "SELECT count(*) FROM evidence WHERE learner_id = ?",
@@ -745,29 +745,29 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     /* the grid: one byte per criterion x column */
     unsigned char *grid = xcalloc((size_t)(t->ncrit ? t->ncrit : 1) * (size_t)(ncols ? ncols : 1), 1);
     if (ncols) {
-        st = db_bind(db, "SELECT criterion_id, evidence_id FROM evidence_criteria"
+        st = db_query(db, "SELECT criterion_id, evidence_id FROM evidence_criteria"
                          " WHERE learner_id = ? AND evidence_id BETWEEN ? AND ?",
                      "iii", learner_id, col_ids[0], col_ids[ncols - 1]);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-            int row = tree_find(t, sqlite3_column_int64(st, 0));
-            int col = col_find(col_ids, ncols, sqlite3_column_int64(st, 1));
+        while (st && db_next(st) == 1) {
+            int row = tree_find(t, db_col_int(st, 0));
+            int col = col_find(col_ids, ncols, db_col_int(st, 1));
             if (row >= 0 && col >= 0)
                 grid[(size_t)row * (size_t)ncols + (size_t)col] |= CELL_MAPPED;
         }
         if (st)
-            sqlite3_reset(st);
-        st = db_bind(db, "SELECT cs.criterion_id, de.evidence_id FROM criterion_status cs"
+            db_stmt_done(st);
+        st = db_query(db, "SELECT cs.criterion_id, de.evidence_id FROM criterion_status cs"
                          " JOIN decision_evidence de ON de.decision_id = cs.decision_id"
                          " WHERE cs.learner_id = ? AND cs.decision_id IS NOT NULL",
                      "i", learner_id);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-            int row = tree_find(t, sqlite3_column_int64(st, 0));
-            int col = col_find(col_ids, ncols, sqlite3_column_int64(st, 1));
+        while (st && db_next(st) == 1) {
+            int row = tree_find(t, db_col_int(st, 0));
+            int col = col_find(col_ids, ncols, db_col_int(st, 1));
             if (row >= 0 && col >= 0)
                 grid[(size_t)row * (size_t)ncols + (size_t)col] |= CELL_DECIDED;
         }
         if (st)
-            sqlite3_reset(st);
+            db_stmt_done(st);
     }
 
     cstats_t cs;
@@ -908,7 +908,7 @@ out:
 
 int progress_read_begin(db_t *db)
 {
-    if (!sqlite3_get_autocommit(db_handle(db)))
+    if (db_in_transaction(db))
         return 0;
     return db_run(db, "BEGIN", "") == EV_OK;
 }
@@ -945,14 +945,14 @@ static void add_timeline(db_t *db, int64_t learner_id, json_t *e, int64_t today)
     int64_t met = 0;
     double y = 50.0;
     buf_printf(&pts, "0,50");
-    sqlite3_stmt *st = db_bind(db,
+    db_stmt_t *st = db_query(db,
         "SELECT d.created_at FROM criterion_status cs JOIN decisions d ON d.id = cs.decision_id"
         " JOIN units u ON u.id = cs.unit_id WHERE cs.learner_id = ? AND cs.status = 'met'"
         " AND u.qualification_id = ? ORDER BY d.created_at",
         "ii", learner_id, (int64_t)json_integer_value(json_object_get(e, "qualification_id")));
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
+    while (st && db_next(st) == 1) {
         int64_t day;
-        if (progress_day_number((const char *)sqlite3_column_text(st, 0), &day) != EV_OK)
+        if (progress_day_number(db_col_text(st, 0), &day) != EV_OK)
             continue;
         double x = TL_X(day);
         met++;
@@ -961,7 +961,7 @@ static void add_timeline(db_t *db, int64_t learner_id, json_t *e, int64_t today)
         buf_printf(&pts, " %.2f,%.2f", x, y);
     }
     if (st)
-        sqlite3_reset(st);
+        db_stmt_done(st);
     buf_printf(&pts, " %.2f,%.2f", TL_X(today), y);
     json_t *tl = json_object();
     json_object_set_new(tl, "points", json_string(pts.data));

@@ -30,20 +30,29 @@ static int64_t user_id(demo_t *d, const char *email)
     return db_int(d->db, "SELECT id FROM users WHERE email = ?", 0, "t", email);
 }
 
-static void run(demo_t *d, const char *sql, const char *fmt, ...)
+/* Runs one statement; the first column of its first row (an INSERT's
+ * RETURNING id), else 0. A failure marks the whole demo failed. */
+static int64_t run(demo_t *d, const char *sql, const char *fmt, ...)
 {
+    int64_t first = 0;
     if (d->failed)
-        return;
+        return 0;
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = db_vbind(d->db, sql, fmt, ap);
+    db_stmt_t *st = db_vquery(d->db, sql, fmt, ap);
     va_end(ap);
-    if (!st || sqlite3_step(st) != SQLITE_DONE) {
-        ev_log("demo: %s: %s", sql, sqlite3_errmsg(db_handle(d->db)));
+    int rc = st ? db_next(st) : -1;
+    if (rc == 1) {
+        first = db_col_int(st, 0);
+        while ((rc = db_next(st)) == 1)
+            ;
+    }
+    if (rc != 0) {
+        ev_log("demo: %s: %s", sql, db_errmsg(d->db));
         d->failed = 1;
     }
-    if (st)
-        sqlite3_reset(st);
+    db_stmt_done(st);
+    return first;
 }
 
 static void audit(demo_t *d, int64_t actor, const char *action, const char *entity, int64_t id,
@@ -63,11 +72,10 @@ static int64_t evidence(demo_t *d, int64_t learner, const json_t *crit, size_t f
     stamp(d->today, ago, 10, created);
     stamp(d->today, ago, 16, submitted);
     int sub = strcmp(status, "draft") != 0;
-    run(d, "INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at,"
-           " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "ittttttt" "t",
+    int64_t ev = run(d, "INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at,"
+                        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", "ittttttt" "t",
         learner, title, kind, "Gathered at work during the week; see the attached account.", occurred,
         status, sub ? submitted : NULL, created, created);
-    int64_t ev = db_last_id(d->db);
     audit(d, learner, "evidence.create", "evidence", ev, learner, json_pack("{s:s, s:s}", "title", title, "kind", kind));
 
     char hex[65];
@@ -108,15 +116,15 @@ static int64_t decide(demo_t *d, int64_t learner, int64_t assessor, const json_t
         int64_t cid = json_integer_value(json_object_get(json_array_get(crit, i), "id"));
         int64_t prev = db_int(d->db, "SELECT max(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0,
                               "ii", learner, cid);
-        run(d, "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr, declaration,"
-               " supersedes_id, created_at, criterion_ref, criterion_text) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?,"
-               " (SELECT ref FROM criteria WHERE id = ?), (SELECT text FROM criteria WHERE id = ?))", "iiittt" "ztii",
+        last = run(d, "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr, declaration,"
+                      " supersedes_id, created_at, criterion_ref, criterion_text) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?,"
+                      " (SELECT ref FROM criteria WHERE id = ?), (SELECT text FROM criteria WHERE id = ?)) RETURNING id",
+                      "iiittt" "ztii",
             learner, cid, assessor, outcome, feedback,
             strcmp(outcome, "met") == 0
                 ? "{\"valid\":true,\"authentic\":true,\"current\":true,\"sufficient\":true,\"reliable\":true}"
                 : "{\"valid\":true,\"authentic\":true,\"current\":true,\"sufficient\":false,\"reliable\":true}",
             prev, when, cid, cid);
-        last = db_last_id(d->db);
         run(d, "INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", last, ev);
         json_t *cited = json_pack("[I]", (json_int_t)ev);
         if (!d->failed && rules_freeze_basis(d->db, last, learner, cid, cited) != EV_OK)
@@ -142,10 +150,9 @@ static void sample(demo_t *d, int64_t iqa, int64_t assessor, int64_t learner, in
     char when[21], resp_at[21];
     stamp(d->today, ago, 14, when);
     stamp(d->today, ago > 0 ? ago - 1 : 0, 9, resp_at);
-    run(d, "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, response, responded_at)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?)", "iittttt", decision, iqa, outcome, feedback, when, response,
+    int64_t id = run(d, "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, response, responded_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", "iittttt", decision, iqa, outcome, feedback, when, response,
         response ? resp_at : NULL);
-    int64_t id = db_last_id(d->db);
     audit(d, iqa, "iqa.sample", "iqa_sample", id, learner, json_pack("{s:s}", "outcome", outcome));
     if (response)
         audit(d, assessor, "iqa.response", "iqa_sample", id, learner, NULL);
@@ -192,7 +199,7 @@ int progress_demo_seed(db_t *db, const app_t *app)
     int64_t q1 = db_int(db, "SELECT qualification_id FROM enrolments WHERE learner_id = ? ORDER BY id LIMIT 1", 0, "i", amy);
     if (!q1)
         return EV_OK;
-    int own = sqlite3_get_autocommit(db_handle(db));
+    int own = !db_in_transaction(db);
     if (own && db_begin(db) != EV_OK)
         return EV_ERR;
     json_t *crit = db_all(db,

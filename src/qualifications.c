@@ -70,7 +70,7 @@ static int64_t find_qualification(db_t *db, const char *id_or_code)
     if (util_parse_i64(id_or_code, &id) == EV_OK)
         found = db_int(db, "SELECT id FROM qualifications WHERE id = ?", 0, "i", id);
     if (!found) /* codes may be all digits too (601/1234/5 is not, 6011234 could be) */
-        found = db_int(db, "SELECT id FROM qualifications WHERE code = ? COLLATE NOCASE", 0, "t", id_or_code);
+        found = db_int(db, "SELECT id FROM qualifications WHERE lower(code) = lower(?)", 0, "t", id_or_code);
     return found;
 }
 
@@ -109,11 +109,11 @@ static int retire_unclaimed(imp_t *x, json_t *cur, const char *claimed, const ch
 static int import_qualification(imp_t *x, json_t *q, int64_t *qid, json_t *qsum)
 {
     const char *code = jstr(q, "code"), *title = jstr(q, "title"), *ab = jstr(q, "awarding_body");
-    int64_t id = db_int(x->db, "SELECT id FROM qualifications WHERE code = ? COLLATE NOCASE", 0, "t", code);
+    int64_t id = db_int(x->db, "SELECT id FROM qualifications WHERE lower(code) = lower(?)", 0, "t", code);
     if (!id)
         id = db_int(x->db,
-                    "SELECT id FROM qualifications WHERE title = ? COLLATE NOCASE "
-                    "AND awarding_body = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                    "SELECT id FROM qualifications WHERE lower(title) = lower(?) "
+                    "AND lower(awarding_body) = lower(?) ORDER BY id LIMIT 1",
                     0, "tt", title, ab);
     if (x->o->qualification) {
         int64_t want = find_qualification(x->db, x->o->qualification);
@@ -124,13 +124,13 @@ static int import_qualification(imp_t *x, json_t *q, int64_t *qid, json_t *qsum)
     }
     const char *action = "unchanged";
     if (!id) {
-        if (db_run(x->db,
-                   "INSERT INTO qualifications (code, title, awarding_body, level, framework, subject, "
-                   "description) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   "ttttttt", code, title, ab, jstr(q, "level"), jstr(q, "framework"), jstr(q, "subject"),
-                   jstr(q, "description")) != EV_OK)
+        id = db_int(x->db,
+                    "INSERT INTO qualifications (code, title, awarding_body, level, framework, subject, "
+                    "description) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    0, "ttttttt", code, title, ab, jstr(q, "level"), jstr(q, "framework"), jstr(q, "subject"),
+                    jstr(q, "description"));
+        if (id <= 0)
             return imp_fail(x, 0, "the database refused the qualification");
-        id = db_last_id(x->db);
         action = "created";
         x->changes++;
     } else {
@@ -154,12 +154,14 @@ static int import_qualification(imp_t *x, json_t *q, int64_t *qid, json_t *qsum)
             differ = 1;
         if (differ) {
 #define PICK(f) (*jstr(q, f) ? jstr(q, f) : jstr(cur, f))
+            char now[21];
+            util_now_iso(now);
             if (db_run(x->db,
                        "UPDATE qualifications SET title = ?, awarding_body = ?, level = ?, framework = ?, "
-                       "subject = ?, description = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') "
+                       "subject = ?, description = ?, updated_at = ? "
                        "WHERE id = ?",
-                       "tttttti", PICK("title"), PICK("awarding_body"), PICK("level"), PICK("framework"),
-                       PICK("subject"), desc, id) != EV_OK) {
+                       "ttttttti", PICK("title"), PICK("awarding_body"), PICK("level"), PICK("framework"),
+                       PICK("subject"), desc, now, id) != EV_OK) {
                 json_decref(cur);
                 return imp_fail(x, 0, "the database refused the qualification update");
             }
@@ -231,7 +233,7 @@ static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *u
             *uid = db_int(x->db, "SELECT id FROM units WHERE qualification_id = ? AND ref = ?", 0, "it", *qid, ref);
         if (!*uid && *title)
             *uid = db_int(x->db,
-                          "SELECT id FROM units WHERE qualification_id = ? AND title = ? COLLATE NOCASE "
+                          "SELECT id FROM units WHERE qualification_id = ? AND lower(title) = lower(?) "
                           "ORDER BY retired, id LIMIT 1",
                           0, "it", *qid, title);
         if (!*uid && !*title) {
@@ -249,7 +251,7 @@ static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *u
     if (*title) {
         json_t *rows = db_all(x->db,
                               "SELECT u.id, u.qualification_id, q.code FROM units u JOIN qualifications q "
-                              "ON q.id = u.qualification_id WHERE u.title = ? COLLATE NOCASE AND u.retired = 0",
+                              "ON q.id = u.qualification_id WHERE lower(u.title) = lower(?) AND u.retired = 0",
                               "t", title);
         size_t n = json_array_size(rows);
         if (n == 1) {
@@ -324,12 +326,12 @@ static int sync_outcomes(imp_t *x, int64_t uid, json_t *outs, int partial, json_
         int64_t id;
         count_add(sum, "total");
         if (!match[i]) {
-            if (db_run(x->db, "INSERT INTO outcomes (unit_id, number, text) VALUES (?, ?, ?)", "iit", uid,
-                       jint(o, "number"), jstr(o, "text")) != EV_OK) {
+            id = db_int(x->db, "INSERT INTO outcomes (unit_id, number, text) VALUES (?, ?, ?) RETURNING id", 0,
+                        "iit", uid, jint(o, "number"), jstr(o, "text"));
+            if (id <= 0) {
                 rc = imp_fail(x, 0, "the database refused an outcome");
                 goto out;
             }
-            id = db_last_id(x->db);
             count_add(sum, "created");
             x->changes++;
         } else {
@@ -452,12 +454,14 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
         if (!match[i]) {
             if (partial)
                 pos = ++next_pos;
-            if (db_run(x->db, "INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, ?, ?)",
-                       "iitti", uid, oid, jstr(d, "ref"), jstr(d, "text"), pos) != EV_OK) {
+            id = db_int(x->db,
+                        "INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, ?, ?)"
+                        " RETURNING id",
+                        0, "iitti", uid, oid, jstr(d, "ref"), jstr(d, "text"), pos);
+            if (id <= 0) {
                 rc = imp_fail(x, 0, "the database refused a criterion");
                 goto out;
             }
-            id = db_last_id(x->db);
             action = "created";
             x->changes++;
             if (n > 0) /* a criterion added to a unit that already had criteria */
@@ -596,10 +600,12 @@ static int import_unit(imp_t *x, int64_t qid_named, json_t *unit, size_t ui, jso
         }
         int64_t pos = db_int(x->db, "SELECT coalesce(max(position), 0) + 1 FROM units WHERE qualification_id = ?", 1,
                              "i", qid);
-        if (db_run(x->db, "INSERT INTO units (qualification_id, ref, title, synopsis, position) VALUES (?, ?, ?, ?, ?)",
-                   "itttI", qid, ref, jstr(unit, "title"), jstr(unit, "synopsis"), (int)pos) != EV_OK)
+        uid = db_int(x->db,
+                     "INSERT INTO units (qualification_id, ref, title, synopsis, position) VALUES (?, ?, ?, ?, ?)"
+                     " RETURNING id",
+                     0, "itttI", qid, ref, jstr(unit, "title"), jstr(unit, "synopsis"), (int)pos);
+        if (uid <= 0)
             return imp_fail(x, unit_line(x, ui), "the database refused the unit (is its ref '%s' taken?)", ref);
-        uid = db_last_id(x->db);
         action = "created";
         x->changes++;
     } else {
@@ -1065,7 +1071,7 @@ static int qualifications_list(req_t *r)
                           "(SELECT count(*) FROM units u WHERE u.qualification_id = q.id AND u.retired = 0) AS unit_count, "
                           "(SELECT count(*) FROM criteria c JOIN units u ON u.id = c.unit_id "
                           " WHERE u.qualification_id = q.id AND u.retired = 0 AND c.retired = 0) AS criteria_count "
-                          "FROM qualifications q ORDER BY q.title COLLATE NOCASE, q.id LIMIT ? OFFSET ?",
+                          "FROM qualifications q ORDER BY lower(q.title), q.id LIMIT ? OFFSET ?",
                           "ii", limit, offset);
     if (!rows)
         return http_fail(r, 500, "database_error", "The qualifications could not be read.");
@@ -1311,7 +1317,7 @@ out:
 static void upload_form_data(req_t *r, const char *selected)
 {
     json_t *out = http_out(r);
-    json_t *qs = db_all(r->db, "SELECT id, code, title FROM qualifications ORDER BY title COLLATE NOCASE, id", "");
+    json_t *qs = db_all(r->db, "SELECT id, code, title FROM qualifications ORDER BY lower(title), id", "");
     size_t i;
     json_t *q;
     json_array_foreach(qs, i, q) {

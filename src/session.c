@@ -133,27 +133,27 @@ int session_load(req_t *r)
     }
     /* Read straight from the cached statement: this runs on every request,
      * so no JSON objects are built for it. */
-    sqlite3_stmt *st = db_bind(r->db,
+    db_stmt_t *st = db_query(r->db,
         "SELECT s.user_id, s.csrf_token, s.last_seen, s.expires_at, u.role, u.email, u.name"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ? AND u.disabled = 0", "t", hash);
     if (!st)
         return EV_ERR;
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? EV_OK : EV_ERR;
+    int rc = db_next(st);
+    if (rc != 1) {
+        db_stmt_done(st);
+        return rc == 0 ? EV_OK : EV_ERR;
     }
     user_t *u = &r->user;
     int64_t now = util_now_s();
-    int64_t last = sqlite3_column_int64(st, 2);
-    int64_t expires = sqlite3_column_int64(st, 3);
-    u->id = sqlite3_column_int64(st, 0);
-    u->role = role_from_name((const char *)sqlite3_column_text(st, 4));
-    snprintf(u->csrf_token, sizeof u->csrf_token, "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(u->email, sizeof u->email, "%s", (const char *)sqlite3_column_text(st, 5));
-    snprintf(u->name, sizeof u->name, "%s", (const char *)sqlite3_column_text(st, 6));
-    sqlite3_reset(st);
+    int64_t last = db_col_int(st, 2);
+    int64_t expires = db_col_int(st, 3);
+    u->id = db_col_int(st, 0);
+    u->role = role_from_name(db_col_text(st, 4));
+    snprintf(u->csrf_token, sizeof u->csrf_token, "%s", db_col_text(st, 1));
+    snprintf(u->email, sizeof u->email, "%s", db_col_text(st, 5));
+    snprintf(u->name, sizeof u->name, "%s", db_col_text(st, 6));
+    db_stmt_done(st);
     if (now >= expires || now - last >= SESSION_IDLE) {
         memset(&r->user, 0, sizeof r->user);
         db_run(r->db, "DELETE FROM sessions WHERE token_hash = ?", "t", hash);

@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <stdarg.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +264,7 @@ static void lower_ascii(char *s)
  * whether this code must commit it. */
 static int begin_if_needed(db_t *db, int *own)
 {
-    *own = sqlite3_get_autocommit(db_handle(db)) != 0;
+    *own = !db_in_transaction(db);
     return *own ? db_begin(db) : EV_OK;
 }
 
@@ -359,13 +358,13 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
         snprintf(err, errlen, "An account with this email address already exists");
         return 409;
     }
-    if (db_run(db, "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, ?, ?)",
-               "tttt", email, name, role, hash) != EV_OK) {
+    *id = db_int(db, "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, ?, ?) RETURNING id", 0,
+                 "tttt", email, name, role, hash);
+    if (*id <= 0) {
         *field = NULL;
         snprintf(err, errlen, "Could not save the account");
         return 500;
     }
-    *id = db_last_id(db);
     json_t *after = json_pack("{s:s, s:s, s:s}", "email", email, "name", name, "role", role);
     int rc = audit_record(db, actor_id, "user.create", "user", *id,
                           strcmp(role, "learner") == 0 ? *id : 0, NULL, after);
@@ -486,16 +485,13 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
         return 409;
     }
     /* No IQA is NULL, not 0 (the column references users). */
-    if ((iqa_id ? db_run(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id,"
-                             " start_date, planned_end_date) VALUES (?, ?, ?, ?, ?, ?)", "iiiitt",
-                         learner_id, qualification_id, assessor_id, iqa_id, start, end)
-                : db_run(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id,"
-                             " start_date, planned_end_date) VALUES (?, ?, ?, NULL, ?, ?)", "iiitt",
-                         learner_id, qualification_id, assessor_id, start, end)) != EV_OK) {
+    *id = db_int(db, "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id,"
+                     " start_date, planned_end_date) VALUES (?, ?, ?, ?, ?, ?) RETURNING id", 0, "iiiztt",
+                 learner_id, qualification_id, assessor_id, iqa_id, start, end);
+    if (*id <= 0) {
         snprintf(err, errlen, "Could not save the enrolment");
         return 500;
     }
-    *id = db_last_id(db);
     json_t *after = json_pack("{s:I, s:I, s:I, s:o, s:s, s:s, s:s}", "learner_id", (json_int_t)learner_id,
                               "qualification_id", (json_int_t)qualification_id,
                               "assessor_id", (json_int_t)assessor_id,
@@ -746,10 +742,12 @@ static int password_change_h(req_t *r)
     char fresh[AUTH_HASH_MAX];
     if (auth_hash_password(pw, fresh) != EV_OK)
         return form_fail(r, 500, "internal", "Could not change the password.");
+    char now[21];
+    util_now_iso(now);
     int rc = db_begin(r->db);
     if (rc == EV_OK)
-        rc = db_run(r->db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                           " WHERE id = ?", "ti", fresh, r->user.id);
+        rc = db_run(r->db, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", "tti", fresh, now,
+                    r->user.id);
     /* Every other session of the account ends; this one stays. */
     if (rc == EV_OK)
         rc = session_end_user(r->db, r->user.id, r->user.session_hash);
@@ -782,9 +780,9 @@ static int users_list_h(req_t *r)
     char *pat = fmtalloc("%%%s%%", q ? q : "");
     http_page(r, PER_PAGE, &limit, &offset);
     int64_t total = db_int(r->db, "SELECT count(*) FROM users WHERE (? = '' OR role = ?)"
-                                  " AND (name LIKE ? OR email LIKE ?)", 0, "tttt", role, role, pat, pat);
+                                  " AND (lower(name) LIKE lower(?) OR lower(email) LIKE lower(?))", 0, "tttt", role, role, pat, pat);
     json_t *rows = db_all(r->db, "SELECT id, email, name, role, disabled, created_at FROM users"
-                                 " WHERE (? = '' OR role = ?) AND (name LIKE ? OR email LIKE ?)"
+                                 " WHERE (? = '' OR role = ?) AND (lower(name) LIKE lower(?) OR lower(email) LIKE lower(?))"
                                  " ORDER BY name, id LIMIT ? OFFSET ?", "ttttii", role, role, pat, pat,
                           limit, offset);
     free(pat);
@@ -906,10 +904,11 @@ static int account_set_disabled(db_t *db, int64_t actor_id, int64_t id, int disa
 {
     int64_t was = db_int(db, "SELECT disabled FROM users WHERE id = ?", 0, "i", id);
     int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    char now[21];
+    util_now_iso(now);
     int rc = db_begin(db);
     if (rc == EV_OK)
-        rc = db_run(db, "UPDATE users SET disabled = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                        " WHERE id = ?", "Ii", disabled, id);
+        rc = db_run(db, "UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?", "Iti", disabled, now, id);
     if (rc == EV_OK && disabled)
         rc = session_end_user(db, id, NULL);
     if (rc == EV_OK) {
@@ -937,10 +936,11 @@ static int account_reset_password(db_t *db, int64_t actor_id, int64_t id, const 
     if (auth_hash_password(password, fresh) != EV_OK)
         return EV_ERR;
     int64_t learner = db_int(db, "SELECT id FROM users WHERE id = ? AND role = 'learner'", 0, "i", id);
+    char now[21];
+    util_now_iso(now);
     int rc = db_begin(db);
     if (rc == EV_OK)
-        rc = db_run(db, "UPDATE users SET password_hash = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ','now')"
-                        " WHERE id = ?", "ti", fresh, id);
+        rc = db_run(db, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", "tti", fresh, now, id);
     if (rc == EV_OK)
         rc = session_end_user(db, id, keep_hash);
     if (rc == EV_OK)
@@ -1045,10 +1045,10 @@ static int enrolments_list_h(req_t *r)
     http_page(r, PER_PAGE, &limit, &offset);
     int64_t total = db_int(r->db, "SELECT count(*) FROM enrolments e JOIN users l ON l.id = e.learner_id"
                                   " WHERE (? = '' OR e.status = ?) AND (? = 0 OR e.qualification_id = ?)"
-                                  " AND (l.name LIKE ? OR l.email LIKE ?)", 0, "ttiitt",
+                                  " AND (lower(l.name) LIKE lower(?) OR lower(l.email) LIKE lower(?))", 0, "ttiitt",
                            status, status, qual, qual, pat, pat);
     json_t *rows = db_all(r->db, ENROL_SELECT " WHERE (? = '' OR e.status = ?) AND (? = 0 OR e.qualification_id = ?)"
-                                 " AND (l.name LIKE ? OR l.email LIKE ?) ORDER BY l.name, e.id LIMIT ? OFFSET ?",
+                                 " AND (lower(l.name) LIKE lower(?) OR lower(l.email) LIKE lower(?)) ORDER BY l.name, e.id LIMIT ? OFFSET ?",
                           "ttiittii", status, status, qual, qual, pat, pat, limit, offset);
     free(pat);
     if (!rows)

@@ -52,24 +52,31 @@ static uint64_t cpu_us(void)
 
 static void die(const char *what)
 {
-    fprintf(stderr, "bench_centre: %s: %s\n", what, sqlite3_errmsg(db_handle(db)));
+    fprintf(stderr, "bench_centre: %s: %s\n", what, db_errmsg(db));
     exit(1);
 }
 
-/* Steps a bound statement to completion; returns the new row id. */
-static int64_t step(sqlite3_stmt *st)
+/* Steps a bound statement to completion; returns the first column of its
+ * first row (the new row's id from RETURNING id), else 0. */
+static int64_t step(db_stmt_t *st)
 {
-    if (!st || sqlite3_step(st) != SQLITE_DONE)
+    int64_t first = 0;
+    int rc = st ? db_next(st) : -1;
+    if (rc == 1) {
+        first = db_col_int(st, 0);
+        rc = db_next(st);
+    }
+    if (rc != 0)
         die("insert");
-    sqlite3_reset(st);
-    return sqlite3_last_insert_rowid(db_handle(db));
+    db_stmt_done(st);
+    return first;
 }
 
 static int64_t ins(const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = db_vbind(db, sql, fmt, ap);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
     va_end(ap);
     return step(st);
 }
@@ -84,56 +91,56 @@ static void seed(int nlearners, int64_t today, int64_t *admin_id, int64_t *sampl
     uint64_t t0 = util_now_us();
     if (db_exec(db, "BEGIN") != EV_OK)
         die("begin");
-    *admin_id = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('admin@bench.test', 'Admin', 'admin', 'x')", "");
+    *admin_id = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('admin@bench.test', 'Admin', 'admin', 'x') RETURNING id", "");
     int64_t assessors[NASSESSORS], iqas[NIQAS];
     char email[64], name[64];
     for (int i = 0; i < NASSESSORS; i++) {
         snprintf(email, sizeof email, "assessor%d@bench.test", i);
         snprintf(name, sizeof name, "Assessor %02d", i);
-        assessors[i] = ins("INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, 'assessor', 'x')", "tt", email, name);
+        assessors[i] = ins("INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, 'assessor', 'x') RETURNING id", "tt", email, name);
     }
     for (int i = 0; i < NIQAS; i++) {
         snprintf(email, sizeof email, "iqa%d@bench.test", i);
         snprintf(name, sizeof name, "IQA %02d", i);
-        iqas[i] = ins("INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, 'iqa', 'x')", "tt", email, name);
+        iqas[i] = ins("INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, 'iqa', 'x') RETURNING id", "tt", email, name);
     }
     for (int q = 0; q < NQUALS; q++) {
         char code[32], title[96];
         snprintf(code, sizeof code, "BENCH-%d", q + 1);
         snprintf(title, sizeof title, "Level %d Diploma in Benchmarking (RQF)", q + 2);
-        quals[q] = ins("INSERT INTO qualifications (code, title, awarding_body, level) VALUES (?, ?, 'Bench Awards', '3')",
+        quals[q] = ins("INSERT INTO qualifications (code, title, awarding_body, level) VALUES (?, ?, 'Bench Awards', '3') RETURNING id",
                        "tt", code, title);
         int k = 0;
         for (int u = 0; u < NUNITS; u++) {
             char ref[16], utitle[96];
             snprintf(ref, sizeof ref, "%d", 200 + u);
             snprintf(utitle, sizeof utitle, "Working practice in area %d of the sector", u + 1);
-            int64_t uid = ins("INSERT INTO units (qualification_id, ref, title, position) VALUES (?, ?, ?, ?)",
+            int64_t uid = ins("INSERT INTO units (qualification_id, ref, title, position) VALUES (?, ?, ?, ?) RETURNING id",
                               "ittI", quals[q], ref, utitle, u);
             for (int o = 0; o < NOUTCOMES; o++) {
                 char otext[128];
                 snprintf(otext, sizeof otext, "Understand how to carry out task %d of unit %d safely and well", o + 1, u + 1);
-                int64_t oid = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, ?, ?)", "iIt", uid, o + 1, otext);
+                int64_t oid = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, ?, ?) RETURNING id", "iIt", uid, o + 1, otext);
                 for (int c = 0; c < NCRIT_PER_OUTCOME; c++) {
                     char cref[16], ctext[160];
                     snprintf(cref, sizeof cref, "%d.%d", o + 1, c + 1);
                     snprintf(ctext, sizeof ctext, "Describe how to plan, carry out and review activity %d, "
                              "and explain why each step matters to customers", c + 1);
                     crit_unit[q][k] = uid;
-                    crit_ids[q][k++] = ins("INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, ?, ?)",
+                    crit_ids[q][k++] = ins("INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, ?, ?) RETURNING id",
                                            "iittI", uid, oid, cref, ctext, c);
                 }
             }
         }
     }
-    const char *SQL_USER = "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, 'learner', 'x')";
+    const char *SQL_USER = "INSERT INTO users (email, name, role, password_hash) VALUES (?, ?, 'learner', 'x') RETURNING id";
     const char *SQL_ENROL = "INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id, start_date, planned_end_date)"
                             " VALUES (?, ?, ?, ?, ?, ?)";
     const char *SQL_EV = "INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at)"
-                         " VALUES (?, ?, ?, 'Evidence gathered at work', ?, ?, ?)";
+                         " VALUES (?, ?, ?, 'Evidence gathered at work', ?, ?, ?) RETURNING id";
     const char *SQL_EC = "INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note) VALUES (?, ?, ?, 'Shows this')";
     const char *SQL_DEC = "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, declaration, created_at)"
-                          " VALUES (?, ?, ?, ?, 'Feedback', 1, ?)";
+                          " VALUES (?, ?, ?, ?, 'Feedback', 1, ?) RETURNING id";
     const char *SQL_DE = "INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)";
     const char *SQL_CS = "INSERT INTO criterion_status (learner_id, criterion_id, unit_id, status, decision_id) VALUES (?, ?, ?, ?, ?)";
     const char *SQL_IQA = "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at) VALUES (?, ?, 'agree', 'Agreed', ?)";
@@ -143,14 +150,14 @@ static void seed(int nlearners, int64_t today, int64_t *admin_id, int64_t *sampl
     for (int i = 0; i < nlearners; i++) {
         snprintf(email, sizeof email, "learner%d@bench.test", i);
         snprintf(name, sizeof name, "Learner %05d", i);
-        int64_t lid = step(db_bind(db, SQL_USER, "tt", email, name));
+        int64_t lid = step(db_query(db, SQL_USER, "tt", email, name));
         int q = i % NQUALS;
         int64_t ass = assessors[i % NASSESSORS], iqa = iqas[i % NIQAS];
         char sd[11], ed[11], when[21];
         int64_t start = today - (i * 7) % 500;
         day_iso(start, sd);
         day_iso(start + 365, ed);
-        step(db_bind(db, SQL_ENROL, "iiiitt", lid, quals[q], ass, iqa, sd, ed));
+        step(db_query(db, SQL_ENROL, "iiiitt", lid, quals[q], ass, iqa, sd, ed));
         /* a spread of stages: met 0..120, then submitted, not yet met, mapped */
         int met = (i * 37) % (NCRIT + 1);
         int sub = NCRIT - met < 6 ? NCRIT - met : 6;
@@ -175,19 +182,19 @@ static void seed(int nlearners, int64_t today, int64_t *admin_id, int64_t *sampl
                 char sat[32];
                 snprintf(sat, sizeof sat, "%sT09:00:00Z", when);
                 int is_sub = strcmp(stages[s].ev_status, "draft") != 0;
-                int64_t ev = step(db_bind(db, SQL_EV, "ittttt", lid, title, kinds[nev % 6], when,
+                int64_t ev = step(db_query(db, SQL_EV, "ittttt", lid, title, kinds[nev % 6], when,
                                           stages[s].ev_status, is_sub ? sat : NULL));
                 nev++;
                 for (int j = k; j < k + span; j++) {
-                    step(db_bind(db, SQL_EC, "iii", ev, crit_ids[q][j], lid));
+                    step(db_query(db, SQL_EC, "iii", ev, crit_ids[q][j], lid));
                     st_of[j] = stages[s].cs_status;
                     if (stages[s].outcome) {
-                        int64_t d = step(db_bind(db, SQL_DEC, "iiitt", lid, crit_ids[q][j], ass, stages[s].outcome, sat));
-                        step(db_bind(db, SQL_DE, "ii", d, ev));
+                        int64_t d = step(db_query(db, SQL_DEC, "iiitt", lid, crit_ids[q][j], ass, stages[s].outcome, sat));
+                        step(db_query(db, SQL_DE, "ii", d, ev));
                         dec_of[j] = d;
                         ndec++;
                         if (ndec % 40 == 0) {
-                            step(db_bind(db, SQL_IQA, "iit", d, iqa, sat));
+                            step(db_query(db, SQL_IQA, "iit", d, iqa, sat));
                             nsamples++;
                         }
                     }
@@ -196,7 +203,7 @@ static void seed(int nlearners, int64_t today, int64_t *admin_id, int64_t *sampl
             }
         }
         for (int j = 0; j < NCRIT; j++)
-            step(db_bind(db, SQL_CS, "iiitz", lid, crit_ids[q][j], crit_unit[q][j], st_of[j], dec_of[j]));
+            step(db_query(db, SQL_CS, "iiitz", lid, crit_ids[q][j], crit_unit[q][j], st_of[j], dec_of[j]));
         if (i > nlearners / 2 && *sample_learner == 0 && met >= 55 && met <= 70)
             *sample_learner = lid;
         if ((i + 1) % 2000 == 0) {

@@ -53,11 +53,10 @@ static const char *evidence_status(db_t *db, int64_t id, char *buf, size_t n)
 
 static int64_t decide(db_t *db, int64_t criterion, const char *outcome, int64_t evidence)
 {
-    db_run(db,
-           "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, declaration, created_at)"
-           " VALUES (1, ?, 2, ?, 1, '2026-11-23T10:00:00Z')",
-           "it", criterion, outcome);
-    int64_t id = db_last_id(db);
+    int64_t id = db_int(db,
+                        "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, declaration, created_at)"
+                        " VALUES (1, ?, 2, ?, 1, '2026-11-23T10:00:00Z') RETURNING id",
+                        0, "it", criterion, outcome);
     db_run(db, "INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", id, evidence);
     return id;
 }

@@ -17,16 +17,20 @@ static int64_t ins(const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    sqlite3_stmt *st = db_vbind(db, sql, fmt, ap);
+    db_stmt_t *st = db_vquery(db, sql, fmt, ap);
     va_end(ap);
-    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
-    if (st)
-        sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    int64_t first = 0;
+    int rc = st ? db_next(st) : -1;
+    if (rc == 1) {
+        first = db_col_int(st, 0); /* RETURNING id */
+        rc = db_next(st);
+    }
+    db_stmt_done(st);
+    if (rc != 0) {
         fprintf(stderr, "insert failed: %s\n", sql);
         exit(1);
     }
-    return db_last_id(db);
+    return first;
 }
 
 static json_t *find_by(json_t *arr, const char *key, const char *val)
@@ -118,23 +122,23 @@ static int64_t L, L2, A, I, Q, crit_a[4], crit_b[6], E1, E2, E3, D1, D2, D3;
 
 static void seed(void)
 {
-    L = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('l@x.test', 'Lee Learner', 'learner', 'x')", "");
-    L2 = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('m@x.test', '=Mo Learner', 'learner', 'x')", "");
-    A = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('a@x.test', 'Ash Assessor', 'assessor', 'x')", "");
-    I = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('i@x.test', 'Ivy IQA', 'iqa', 'x')", "");
-    Q = ins("INSERT INTO qualifications (code, title) VALUES ('Q1', 'Diploma in Testing')", "");
-    int64_t ua = ins("INSERT INTO units (qualification_id, ref, title, position) VALUES (?, 'A', 'Unit A', 1)", "i", Q);
-    int64_t ub = ins("INSERT INTO units (qualification_id, ref, title, position) VALUES (?, 'B', 'Unit <B>', 2)", "i", Q);
-    int64_t oa1 = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, 1, 'Know A')", "i", ua);
-    int64_t oa2 = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, 2, 'Do A')", "i", ua);
-    int64_t ob1 = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, 1, 'Know B')", "i", ub);
+    L = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('l@x.test', 'Lee Learner', 'learner', 'x') RETURNING id", "");
+    L2 = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('m@x.test', '=Mo Learner', 'learner', 'x') RETURNING id", "");
+    A = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('a@x.test', 'Ash Assessor', 'assessor', 'x') RETURNING id", "");
+    I = ins("INSERT INTO users (email, name, role, password_hash) VALUES ('i@x.test', 'Ivy IQA', 'iqa', 'x') RETURNING id", "");
+    Q = ins("INSERT INTO qualifications (code, title) VALUES ('Q1', 'Diploma in Testing') RETURNING id", "");
+    int64_t ua = ins("INSERT INTO units (qualification_id, ref, title, position) VALUES (?, 'A', 'Unit A', 1) RETURNING id", "i", Q);
+    int64_t ub = ins("INSERT INTO units (qualification_id, ref, title, position) VALUES (?, 'B', 'Unit <B>', 2) RETURNING id", "i", Q);
+    int64_t oa1 = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, 1, 'Know A') RETURNING id", "i", ua);
+    int64_t oa2 = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, 2, 'Do A') RETURNING id", "i", ua);
+    int64_t ob1 = ins("INSERT INTO outcomes (unit_id, number, text) VALUES (?, 1, 'Know B') RETURNING id", "i", ub);
     const char *refs_a[] = {"1.1", "1.2", "1.3", "2.1"};
     for (int i = 0; i < 4; i++)
-        crit_a[i] = ins("INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, 'Criterion', ?)",
+        crit_a[i] = ins("INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, 'Criterion', ?) RETURNING id",
                         "iitI", ua, i < 3 ? oa1 : oa2, refs_a[i], i);
     const char *refs_b[] = {"1.1", "1.2", "1.3", "1.4", "1.5", "1.6"};
     for (int i = 0; i < 6; i++)
-        crit_b[i] = ins("INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, 'Criterion & co', ?)",
+        crit_b[i] = ins("INSERT INTO criteria (unit_id, outcome_id, ref, text, position) VALUES (?, ?, ?, 'Criterion & co', ?) RETURNING id",
                         "iitI", ub, ob1, refs_b[i], i);
     ins("INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id, start_date, planned_end_date)"
         " VALUES (?, ?, ?, ?, '2026-01-01', '2026-04-11')", "iiii", L, Q, A, I);
@@ -143,17 +147,17 @@ static void seed(void)
     CHECK(status_sync_learner(db, L) == EV_OK);
     CHECK(status_sync_learner(db, L2) == EV_OK);
 
-    E1 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'Obs 1', 'observation', 'submitted', '2026-02-01T09:00:00Z')", "i", L);
-    E2 = ins("INSERT INTO evidence (learner_id, title, kind) VALUES (?, 'Draft 2', 'product')", "i", L);
-    E3 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'Account 3', 'reflective_account', 'submitted', '2026-02-10T09:00:00Z')", "i", L);
+    E1 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'Obs 1', 'observation', 'submitted', '2026-02-01T09:00:00Z') RETURNING id", "i", L);
+    E2 = ins("INSERT INTO evidence (learner_id, title, kind) VALUES (?, 'Draft 2', 'product') RETURNING id", "i", L);
+    E3 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'Account 3', 'reflective_account', 'submitted', '2026-02-10T09:00:00Z') RETURNING id", "i", L);
     ins("INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", E1, crit_a[0], L);
     ins("INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", E1, crit_a[1], L);
     ins("INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", E2, crit_b[0], L);
     ins("INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", E3, crit_b[1], L);
     ins("INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id) VALUES (?, ?, ?)", "iii", E3, crit_b[2], L);
-    D1 = ins("INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'met', '2026-02-02T10:00:00Z')", "iii", L, crit_a[0], A);
-    D2 = ins("INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'not_met', '2026-02-02T10:00:00Z')", "iii", L, crit_a[1], A);
-    D3 = ins("INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'met', '2026-02-11T10:00:00Z')", "iii", L, crit_b[1], A);
+    D1 = ins("INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'met', '2026-02-02T10:00:00Z') RETURNING id", "iii", L, crit_a[0], A);
+    D2 = ins("INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'not_met', '2026-02-02T10:00:00Z') RETURNING id", "iii", L, crit_a[1], A);
+    D3 = ins("INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at) VALUES (?, ?, ?, 'met', '2026-02-11T10:00:00Z') RETURNING id", "iii", L, crit_b[1], A);
     ins("INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", D1, E1);
     ins("INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", D2, E1);
     ins("INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", D3, E3);
@@ -338,7 +342,7 @@ static void test_centre(void)
     c = centre_progress(db, today, &(centre_query_t){.limit = 25});
     CHECK_INT(geti(json_object_get(c, "totals"), "awaiting"), 1);
     json_decref(c);
-    int64_t e4 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'New', 'product', 'submitted', '2026-02-18T09:00:00Z')", "i", L2);
+    int64_t e4 = ins("INSERT INTO evidence (learner_id, title, kind, status, submitted_at) VALUES (?, 'New', 'product', 'submitted', '2026-02-18T09:00:00Z') RETURNING id", "i", L2);
     c = centre_progress(db, today, &(centre_query_t){.limit = 25});
     CHECK_INT(geti(json_object_get(c, "totals"), "awaiting"), 1); /* not mapped yet: no qualification */
     json_decref(c);
