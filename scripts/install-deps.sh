@@ -12,7 +12,8 @@ RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libja
 # libclang-rt-14-dev: the fuzzer and sanitizer runtimes clang-14 links (not pulled in
 # without recommends); fonts-dejavu-extra: the fonts the machines' images have, so page
 # layout in the browser tests is the same everywhere.
-TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev)
+# postgresql-15: the PostgreSQL schema and backend tests start their own throw-away cluster.
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev postgresql-15)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
 
