@@ -319,8 +319,9 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
         " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
     json_object_set_new(doc, "audit_events", or_empty(db_all(db,
-        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id,"
-        " e.before AS before_json, e.after AS after_json, e.prev_hash, e.hash"
+        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id, e.learner_id,"
+        " e.before AS before_json, e.after AS after_json, e.before AS before_text, e.after AS after_text,"
+        " e.prev_hash, e.hash"
         " FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id"
         " WHERE e.learner_id = ? ORDER BY e.id", "i", learner_id)));
     char now[21];
@@ -712,11 +713,19 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
 static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, const char *prefix,
                         export_kind_t kind, const char *title_prefix)
 {
+    /* The chain's head first: the export proves its events against the chain up to it. */
+    json_t *head = audit_head(db);
+    int64_t head_seq = json_integer_value(json_object_get(head, "seq"));
     json_t *doc = export_portfolio_json(db, learner_id);
     if (!doc) {
+        json_decref(head);
         zfail(z, "no learner %lld", (long long)learner_id);
         return;
     }
+    json_t *evs = json_object_get(doc, "audit_events");
+    for (size_t ei = json_array_size(evs); ei-- > 0;)
+        if (json_integer_value(json_object_get(json_array_get(evs, ei), "id")) > head_seq)
+            json_array_remove(evs, ei);
     buf_t html = {0};
     render_index(&html, doc, title_prefix);
     char *p = fmtalloc("%sindex.html", prefix);
@@ -767,6 +776,23 @@ static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learn
     p = fmtalloc("%saudit.json", prefix);
     zadd_json(z, p, json_object_get(doc, "audit_events"));
     free(p);
+    /* The whole chain's links ([id, prev_hash, hash], no content) up to the head, so
+     * `evitrack audit verify --export` can check the learner's events belong to it. */
+    json_t *chain = json_array();
+    json_t *links = db_all(db, "SELECT id, prev_hash, hash FROM audit_events WHERE id <= ? ORDER BY id", "i", head_seq);
+    json_t *ln;
+    json_array_foreach(links, i, ln)
+        json_array_append_new(chain, json_pack("[O, O, O]", json_object_get(ln, "id"), json_object_get(ln, "prev_hash"),
+                                               json_object_get(ln, "hash")));
+    json_decref(links);
+    p = fmtalloc("%saudit-chain.json", prefix);
+    zadd_json(z, p, chain);
+    free(p);
+    json_decref(chain);
+    p = fmtalloc("%saudit-head.json", prefix);
+    zadd_json(z, p, head);
+    free(p);
+    json_decref(head);
     p = fmtalloc("%sportfolio.json", prefix);
     zadd_json(z, p, doc);
     free(p);

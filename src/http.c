@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "fields.h"
 #include "router.h"
 #include "session.h"
@@ -1109,8 +1110,11 @@ static enum MHD_Result finish_request(req_state_t *st)
     int status = r->route->handler(r);
     if (status >= 500 && r->db)
         db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         session_cache_invalidate(); /* it may have ended a session or changed a user */
+        if (r->db)
+            audit_head_write(r->db, 0); /* every N events: the chain head to the head log */
+    }
     return respond(st, status);
 }
 

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "auditlog.h"
 #include "cli.h"
 #include "demo.h"
@@ -26,7 +27,7 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N]\n"
+    "        [--connection-memory-kb N] [--audit-head-log FILE] [--audit-head-every N]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
     "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
@@ -37,7 +38,10 @@ static const char USAGE[] =
     "                      set a password (stdin), or disable/enable an account\n"
     "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
     "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
-    "  audit verify [--db FILE]   check the audit trail's hash chain\n"
+    "  audit verify [--db FILE] [--data DIR] [--audit-head-log FILE]\n"
+    "                      check the hash chain, the head log (removed tail events) and that\n"
+    "                      decisions, sign-offs, countersigns and IQA samples match their events\n"
+    "  audit verify --export FILE.zip  check a portfolio export offline\n"
     "  backup [--db FILE] OUT     consistent online copy of the database\n"
     "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
     "                      print a Mustache rendering (a developer's preview tool)\n"
@@ -65,7 +69,9 @@ static int cmd_serve(int argc, char **argv)
         .connection_memory_kb = 32,
     };
     int demo = 0, rc = 1;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *head_log = NULL;
+    int64_t head_every = 100;
+    char *head_default = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t num;
     db_t *db = NULL;
@@ -79,7 +85,8 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "templates", &app.templates_dir)) ||
             (got = cli_opt(argc, argv, &i, "static", &app.static_dir)) ||
             (got = cli_opt(argc, argv, &i, "tls-cert", &tls_cert)) ||
-            (got = cli_opt(argc, argv, &i, "tls-key", &tls_key))) {
+            (got = cli_opt(argc, argv, &i, "tls-key", &tls_key)) ||
+            (got = cli_opt(argc, argv, &i, "audit-head-log", &head_log))) {
             if (got < 0)
                 return 2;
         } else if ((got = cli_opt(argc, argv, &i, "port", &v))) {
@@ -106,6 +113,10 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 4 || num > 65536)
                 return cli_usage_error("--max-connections takes a number from 4 to 65536");
             app.connection_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "audit-head-every", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1000000)
+                return cli_usage_error("--audit-head-every takes a number of events from 1 to 1000000");
+            head_every = num;
         } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");
@@ -149,12 +160,20 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "evitrack: templates: %s\n", err);
         goto out;
     }
+    /* The audit head log (audit.c): every N events, and at a clean stop. */
+    head_default = fmtalloc("%s/audit-head.log", app.data_dir);
+    audit_head_configure(head_log ? head_log : head_default, head_every);
+    audit_head_write(db, 1);
     db_close(db);
     db = NULL;
     db_set_thread_path(app.db_path);
     rc = http_serve(&app) == EV_OK ? 0 : 1;
+    if (rc == 0 && (db = cli_open_db(app.db_path)) != NULL && audit_head_write(db, 1) != EV_OK)
+        rc = 1;
 out:
     db_close(db);
+    free(head_default);
+    audit_head_configure(NULL, 0);
     tmpl_set_free(app.templates);
     free(app.tls_cert_pem);
     free(app.tls_key_pem);

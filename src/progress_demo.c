@@ -131,7 +131,8 @@ static int64_t decide(demo_t *d, int64_t learner, int64_t assessor, const json_t
             d->failed = 1;
         json_decref(cited);
         audit(d, assessor, "decision.create", "decision", last, learner,
-              json_pack("{s:I, s:s}", "criterion_id", (json_int_t)cid, "outcome", outcome));
+              json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)last, "criterion_id", (json_int_t)cid, "outcome",
+                        outcome, "feedback", feedback));
         if (countersign) {
             run(d, "INSERT INTO countersigns (decision_id, learner_id, comment, signed_at) VALUES (?, ?, ?, ?)",
                 "iitt", last, learner, "I agree with this decision.", signed_at);
@@ -153,7 +154,8 @@ static void sample(demo_t *d, int64_t iqa, int64_t assessor, int64_t learner, in
     int64_t id = run(d, "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, response, responded_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", "iittttt", decision, iqa, outcome, feedback, when, response,
         response ? resp_at : NULL);
-    audit(d, iqa, "iqa.sample", "iqa_sample", id, learner, json_pack("{s:s}", "outcome", outcome));
+    audit(d, iqa, "iqa.sample", "iqa_sample", id, learner,
+          json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)decision, "outcome", outcome, "feedback", feedback));
     if (response)
         audit(d, assessor, "iqa.response", "iqa_sample", id, learner, NULL);
 }
