@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "decisions.h"
+#include "evidence.h"
 #include "policy.h"
 #include "progress.h"
 #include "status.h"
@@ -31,6 +32,14 @@ static void set_age(json_t *obj, const char *iso_key)
     json_object_set_new(obj, "overdue", json_boolean(days >= 14));
 }
 
+/* Submitted evidence of one enrolment: the learner's, mapped to a criterion of
+ * that enrolment's qualification (as the queue and the centre dashboard count
+ * it), so a learner on two qualifications is not counted twice. */
+#define ENROLMENT_SUBMITTED                                                                                    \
+    "evidence ev JOIN evidence_criteria ec ON ec.evidence_id = ev.id JOIN criteria c ON c.id = ec.criterion_id" \
+    " JOIN units un ON un.id = c.unit_id WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted'"       \
+    " AND un.qualification_id = e.qualification_id"
+
 /* The caseload's rows: scoped to one assessor (their learners come from the
  * enrolments_assessor index, most overdue first), or for an admin every
  * enrolment (by name, so only one page of rows is computed). Each statement
@@ -44,9 +53,8 @@ static void set_age(json_t *obj, const char *iso_key)
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
     " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_met,"  \
-    " (SELECT COUNT(*) FROM evidence ev WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted') AS awaiting," \
-    " (SELECT MIN(ev.submitted_at) FROM evidence ev WHERE ev.learner_id = e.learner_id"                     \
-    "   AND ev.status = 'submitted') AS oldest_submitted_at"                                                 \
+    " (SELECT COUNT(DISTINCT ev.id) FROM " ENROLMENT_SUBMITTED ") AS awaiting,"                                \
+    " (SELECT MIN(ev.submitted_at) FROM " ENROLMENT_SUBMITTED ") AS oldest_submitted_at"                    \
     " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"          \
     " JOIN qualifications q ON q.id = e.qualification_id WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?"
 
@@ -101,6 +109,7 @@ static int caseload_index(req_t *r)
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
+    json_object_set_new(out, "total_label", json_string(total == 1 ? "learner enrolment" : "learner enrolments"));
     json_object_set_new(out, "awaiting_total", json_integer(queue_total(r->db, owner)));
     json_object_set_new(out, "open_actions",
                         json_integer(owner ? db_int(r->db,
@@ -222,34 +231,25 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
     json_object_set_new(ev, "has_description", json_boolean(desc && *desc));
     json_object_set_new(ev, "has_body", json_boolean(body && *body));
     set_age(ev, "submitted_at");
-    json_t *files = db_all(r->db, "SELECT id, name, size, mime, sha256 FROM evidence_files WHERE evidence_id = ? ORDER BY id",
-                           "i", evidence_id);
+    json_t *files = db_all(r->db, "SELECT id, name, size, mime, sha256, download_only FROM evidence_files"
+                                  " WHERE evidence_id = ? ORDER BY id", "i", evidence_id);
     size_t i;
     json_t *f;
-    json_array_foreach(files, i, f)
-    {
-        char url[96], size[32];
-        int64_t n = json_integer_value(json_object_get(f, "id")), sz = json_integer_value(json_object_get(f, "size"));
-        snprintf(url, sizeof url, "/api/v1/evidence/%lld/files/%lld", (long long)evidence_id, (long long)n);
-        if (sz >= 1048576)
-            snprintf(size, sizeof size, "%.1f MB", (double)sz / 1048576.0);
-        else if (sz >= 1024)
-            snprintf(size, sizeof size, "%.1f KB", (double)sz / 1024.0);
-        else
-            snprintf(size, sizeof size, "%lld bytes", (long long)sz);
-        json_object_set_new(f, "url", json_string(url));
-        json_object_set_new(f, "size_text", json_string(size));
-    }
+    /* the same url, size label and preview flags as the evidence page (previews inline) */
+    json_array_foreach(files, i, f) evidence_decorate_file(f, evidence_id);
+    json_object_set_new(ev, "file_count", json_integer((json_int_t)json_array_size(files)));
     json_object_set_new(ev, "files", files ? files : json_array());
 
     json_t *crits = db_all(r->db,
                            "SELECT ec.criterion_id, ec.note, c.ref, c.text, c.unit_id, o.number AS outcome_number,"
                            " o.text AS outcome_text, un.ref AS unit_ref, un.title AS unit_title,"
+                           " q.code AS qualification_code, q.title AS qualification_title,"
                            " COALESCE(s.status, 'not_started') AS status, s.decision_id AS latest_decision_id"
                            " FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"
-                           " JOIN units un ON un.id = c.unit_id LEFT JOIN outcomes o ON o.id = c.outcome_id"
+                           " JOIN units un ON un.id = c.unit_id JOIN qualifications q ON q.id = un.qualification_id"
+                           " LEFT JOIN outcomes o ON o.id = c.outcome_id"
                            " LEFT JOIN criterion_status s ON s.learner_id = ec.learner_id AND s.criterion_id = c.id"
-                           " WHERE ec.evidence_id = ? ORDER BY un.position, un.id, c.position, c.id",
+                           " WHERE ec.evidence_id = ? ORDER BY q.id, un.position, un.id, c.position, c.id",
                            "i", evidence_id);
     if (!crits) {
         json_decref(ev);
@@ -265,8 +265,10 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
         int64_t cid = json_integer_value(json_object_get(c, "criterion_id"));
         if (uid != cur_unit) {
             cur_unit = uid;
-            unit = json_pack("{s:I, s:O, s:O, s:[]}", "id", (json_int_t)uid, "ref", json_object_get(c, "unit_ref"),
-                             "title", json_object_get(c, "unit_title"), "criteria");
+            unit = json_pack("{s:I, s:O, s:O, s:O, s:O, s:[]}", "id", (json_int_t)uid, "ref",
+                             json_object_get(c, "unit_ref"), "title", json_object_get(c, "unit_title"),
+                             "qualification_code", json_object_get(c, "qualification_code"), "qualification_title",
+                             json_object_get(c, "qualification_title"), "criteria");
             json_t *g = db_all(r->db,
                                "SELECT kind, text FROM unit_guidance WHERE unit_id = ?"
                                " AND kind IN ('assessment_guidance', 'common_mistakes', 'key_terms')"
@@ -463,9 +465,9 @@ static int review_decide(req_t *r)
                            0, "i", evidence_id);
     json_object_set_new(http_out(r), "unit_ready_for_signoff", ready ? json_integer(ready) : json_null());
     if (ready)
-        http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)ready);
+        http_redirect(r, "/learners/%lld/units/%lld/signoff?done=decisions", (long long)learner_id, (long long)ready);
     else
-        http_redirect(r, "/queue");
+        http_redirect(r, "/queue?done=decisions");
 out:
     free(items);
     json_decref(vacsr);

@@ -1,6 +1,8 @@
 /* decisions.c: assessment decisions (append-only history), learner countersigns, unit sign-off */
 #include "decisions.h"
 
+#include "pages.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,67 +48,19 @@ const char *decisions_kind_label(const char *kind)
 
 int64_t decisions_age(const char *iso, char *text, size_t textlen)
 {
-    struct tm tm;
-    int y, mo, d, h, mi, s;
+    int64_t t, now = util_now_s();
     if (textlen)
         text[0] = '\0';
-    if (!iso || sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &s) != 6)
+    if (pages_parse_iso(iso, &t) != EV_OK)
         return -1;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    int64_t secs = util_now_s() - (int64_t)timegm(&tm);
-    if (secs < 0)
-        secs = 0;
-    int64_t days = secs / 86400;
-    if (textlen) {
-        if (days >= 1)
-            snprintf(text, textlen, "%lld day%s", (long long)days, days == 1 ? "" : "s");
-        else if (secs >= 3600)
-            snprintf(text, textlen, "%lld hour%s", (long long)(secs / 3600), secs / 3600 == 1 ? "" : "s");
-        else if (secs >= 60)
-            snprintf(text, textlen, "%lld minute%s", (long long)(secs / 60), secs / 60 == 1 ? "" : "s");
-        else
-            snprintf(text, textlen, "just now");
-    }
-    return days;
+    if (textlen)
+        pages_ago(t, now, text, textlen);
+    return now > t ? (now - t) / 86400 : 0;
 }
 
 void decisions_humanize(json_t *v)
 {
-    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) decisions_humanize(e);
-        return;
-    }
-    if (!json_is_object(v))
-        return;
-    json_t *add = json_object();
-    const char *k;
-    json_t *e;
-    json_object_foreach(v, k, e)
-    {
-        size_t n = strlen(k);
-        int y, mo, d, h, mi;
-        if (json_is_string(e) && (strcmp(k, "at") == 0 || (n > 3 && strcmp(k + n - 3, "_at") == 0)) &&
-            sscanf(json_string_value(e), "%4d-%2d-%2dT%2d:%2d", &y, &mo, &d, &h, &mi) == 5 && mo >= 1 && mo <= 12) {
-            char key[80], text[40];
-            snprintf(key, sizeof key, "%s_text", k);
-            snprintf(text, sizeof text, "%d %s %d, %02d:%02d", d, months[mo - 1], y, h, mi);
-            json_object_set_new(add, key, json_string(text));
-        } else if (json_is_object(e) || json_is_array(e)) {
-            decisions_humanize(e);
-        }
-    }
-    json_object_update(v, add);
-    json_decref(add);
+    pages_humanize(v, util_now_s());
 }
 
 int decisions_page_ok(req_t *r)
@@ -190,6 +144,8 @@ static int json_id(json_t *v, int64_t *out)
     "SELECT d.id, d.learner_id, lu.name AS learner_name, d.criterion_id,"                       \
     " c.ref AS criterion_ref, c.text AS criterion_text, c.unit_id, un.ref AS unit_ref,"         \
     " un.title AS unit_title, un.qualification_id, d.assessor_id, au.name AS assessor_name,"    \
+    " (SELECT q.title FROM qualifications q WHERE q.id = un.qualification_id)"                  \
+    " AS qualification_title,"                                                                  \
     " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id,"           \
     " (SELECT s.id FROM decisions s WHERE s.supersedes_id = d.id) AS superseded_by,"            \
     " d.created_at, cs.signed_at AS countersigned_at, cs.comment AS countersign_comment,"       \
@@ -570,7 +526,7 @@ static int create_decision(req_t *r)
     /* Flatten the main fields too so API clients can read id directly. */
     if (d)
         json_object_update(http_out(r), d);
-    http_redirect(r, "/decisions/%lld", (long long)id);
+    http_redirect(r, "/decisions/%lld?done=decision", (long long)id);
 out:
     json_decref(evidence_ids);
     json_decref(vacsr);
@@ -681,7 +637,7 @@ static int decisions_countersign(req_t *r)
     }
     status = 201;
     http_set_out(r, json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)id, "signed_at", now, "comment", comment));
-    http_redirect(r, "/learners/%lld/decisions", (long long)learner_id);
+    http_redirect(r, "/learners/%lld/decisions?done=countersigned", (long long)learner_id);
 out:
     json_decref(after);
     return status;
@@ -894,7 +850,7 @@ static int signoff_create(req_t *r)
     json_decref(after);
     json_object_clear(out);
     load_signoff(r, learner_id, unit_id);
-    http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)unit_id);
+    http_redirect(r, "/learners/%lld/units/%lld/signoff?done=signed_off", (long long)learner_id, (long long)unit_id);
     return 201;
 }
 
@@ -936,7 +892,7 @@ static int signoff_countersign(req_t *r)
     json_decref(after);
     json_object_clear(http_out(r));
     load_signoff(r, learner_id, unit_id);
-    http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)unit_id);
+    http_redirect(r, "/learners/%lld/units/%lld/signoff?done=signoff_countersigned", (long long)learner_id, (long long)unit_id);
     return 201;
 }
 

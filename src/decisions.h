@@ -69,12 +69,12 @@ int decisions_vacsr_all(json_t *vacsr);
 
 /* Human label of an evidence kind ("witness_testimony" -> "Witness testimony"). */
 const char *decisions_kind_label(const char *kind);
-/* Whole days (>= 0) and a short text ("3 days", "5 hours", "just now") since an
- * ISO 8601 UTC timestamp. text gets at most textlen bytes. -1 days when unparsable. */
+/* Whole days (>= 0) and a whole phrase ("3 days ago", "5 hours ago", "just now",
+ * pages_ago) since an ISO 8601 UTC timestamp. text gets at most textlen bytes. -1 days when unparsable. */
 int64_t decisions_age(const char *iso, char *text, size_t textlen);
 
-/* For pages: beside every ISO 8601 timestamp in v (keys "at" or ending in
- * "_at", at any depth) adds KEY_text, e.g. "23 Nov 2026, 09:15". */
+/* For pages: pages_humanize(v, now): local times ("23 Nov 2026, 09:15" in the
+ * zone of serve --timezone), ages and dates beside the ISO values. */
 void decisions_humanize(json_t *v);
 /* Returns 200, first humanizing r->out's timestamps when r is a page. */
 int decisions_page_ok(req_t *r);

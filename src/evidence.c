@@ -97,6 +97,11 @@ static const char *status_label(const char *status, const char **tag)
     return status ? status : "";
 }
 
+const char *evidence_status_label(const char *status)
+{
+    return status_label(status, NULL);
+}
+
 static int status_valid(const char *status)
 {
     for (int i = 0; status && statuses[i].key; i++)
@@ -291,8 +296,7 @@ static int ev_check_editable(db_t *db, int64_t id, const char *status, ev_err_t 
     return EV_OK;
 }
 
-/* Decorates a file row for output: url, preview flags, size label. */
-static void decorate_file(json_t *f, int64_t evidence_id)
+void evidence_decorate_file(json_t *f, int64_t evidence_id)
 {
     int64_t fid = json_integer_value(json_object_get(f, "id"));
     const char *mime = json_string_value(json_object_get(f, "mime"));
@@ -345,7 +349,7 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
     json_t *f;
     int64_t total = 0;
     json_array_foreach(files, i, f) {
-        decorate_file(f, id);
+        evidence_decorate_file(f, id);
         total += json_integer_value(json_object_get(f, "size"));
     }
     json_object_set_new(ev, "files", files);
@@ -643,7 +647,7 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
     size_t n = 0, refused = 0;
     json_t *u;
     size_t i;
-    char first[400] = "";
+    char first[700] = "";
     *files_out = NULL;
     *n_out = 0;
     if (!json_is_array(r->uploads))
@@ -671,8 +675,8 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
             return ev_fail(e, 500, "internal_error", "Could not read the type of an uploaded file.");
         }
         if (sr.verdict == SNIFF_REFUSED) {
-            char msg[400];
-            snprintf(msg, sizeof msg, "%s: %s", clean, sr.reason);
+            char msg[700];
+            snprintf(msg, sizeof msg, "%s was not added: %s", clean, sr.reason);
             http_field_error(r, "file", msg);
             if (!refused++)
                 snprintf(first, sizeof first, "%s", msg);
@@ -821,9 +825,9 @@ static int h_create(req_t *r)
                                                          (long long)id));
     http_set_out(r, ev);
     if (enrolled)
-        http_redirect(r, "/evidence/%lld/criteria", (long long)id);
+        http_redirect(r, "/evidence/%lld/criteria?done=evidence_added", (long long)id);
     else
-        http_redirect(r, "/evidence/%lld", (long long)id);
+        http_redirect(r, "/evidence/%lld?done=evidence_added", (long long)id);
     status = 201;
 out:
     free(f.title);
@@ -988,7 +992,7 @@ static int h_update(req_t *r)
         goto out;
     }
     http_set_out(r, ev_load(r->db, id, &r->user));
-    http_redirect(r, "/evidence/%lld", (long long)id);
+    http_redirect(r, "/evidence/%lld?done=evidence_saved", (long long)id);
     status = 200;
 out:
     free(f.title);
@@ -1045,7 +1049,7 @@ static int h_file_delete(req_t *r)
         return http_fail(r, 500, "internal_error", "Could not remove the file.");
     }
     http_set_out(r, ev_load(r->db, id, &r->user));
-    http_redirect(r, "/evidence/%lld/edit", (long long)id);
+    http_redirect(r, "/evidence/%lld/edit?done=file_removed", (long long)id);
     return 200;
 }
 
@@ -1085,7 +1089,7 @@ static int h_delete(req_t *r)
         return http_fail(r, 500, "internal_error", "Could not delete the evidence.");
     }
     http_set_out(r, json_pack("{s:b, s:I}", "deleted", 1, "id", (json_int_t)id));
-    http_redirect(r, "/evidence");
+    http_redirect(r, "/evidence?done=evidence_deleted");
     return 200;
 }
 
@@ -1267,6 +1271,14 @@ out:
 
 static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, size_t nsel, int use_sel);
 
+/* The qualification code of the mapping query's current row (column 1), for
+ * unit labels: two qualifications may have units with the same name. */
+static const char *qcode_of(db_stmt_t *st)
+{
+    const char *c = db_col_text(st, 1);
+    return c ? c : "";
+}
+
 /* PUT /api/v1/evidence/{id}/criteria, POST /evidence/{id}/criteria. */
 static int h_map(req_t *r)
 {
@@ -1302,9 +1314,9 @@ static int h_map(req_t *r)
     free(items);
     http_set_out(r, ev_load(r->db, id, &r->user));
     if (in_str(r, "then") && strcmp(in_str(r, "then"), "submit") == 0)
-        http_redirect(r, "/evidence/%lld#submit", (long long)id);
+        http_redirect(r, "/evidence/%lld?done=mapped#submit", (long long)id);
     else
-        http_redirect(r, "/evidence/%lld", (long long)id);
+        http_redirect(r, "/evidence/%lld?done=mapped", (long long)id);
     return 200;
 }
 
@@ -1381,9 +1393,9 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         checked_count += checked;
         if (uid != cur_u)
             json_array_append_new(unit_opts,
-                                  json_pack("{s:I, s:s++, s:b}", "id", (json_int_t)uid, "label",
-                                            uref ? uref : "", " ", utitle ? utitle : "", "selected",
-                                            uid == unit_filter));
+                                  json_pack("{s:I, s:s+++++, s:b}", "id", (json_int_t)uid, "label",
+                                            uref ? uref : "", " ", utitle ? utitle : "", " (",
+                                            qcode_of(st), ")", "selected", uid == unit_filter));
         int visible = (!gaps || (others == 0 && strcmp(cstatus, "met") != 0)) &&
                       (!unit_filter || unit_filter == uid) &&
                       (contains_ci(ctext, text_filter) || contains_ci(cref, text_filter) ||
@@ -1543,7 +1555,7 @@ static int h_submit(req_t *r)
         return e.status ? fail_with(r, &e) : http_fail(r, 500, "internal_error", "Could not submit.");
     }
     http_set_out(r, ev_load(r->db, id, &r->user));
-    http_redirect(r, "/evidence/%lld", (long long)id);
+    http_redirect(r, "/evidence/%lld?done=submitted", (long long)id);
     return 200;
 }
 
@@ -1585,7 +1597,7 @@ static int h_withdraw(req_t *r)
         return http_fail(r, 500, "internal_error", "Could not withdraw the evidence.");
     }
     http_set_out(r, ev_load(r->db, id, &r->user));
-    http_redirect(r, "/evidence/%lld", (long long)id);
+    http_redirect(r, "/evidence/%lld?done=withdrawn", (long long)id);
     return 200;
 }
 
@@ -1951,7 +1963,8 @@ const route_t evidence_routes[] = {
     {"GET", "/evidence/{id}", h_show, ROLE_ANY, "evidence_show", 0},
     {"GET", "/evidence/{id}/edit", h_edit_form, ROLE_LEARNER, "evidence_edit", 0},
     {"POST", "/evidence/{id}/edit", h_update, ROLE_LEARNER, "evidence_edit", ROUTE_UPLOAD},
-    {"POST", "/evidence/{id}/delete", h_delete, ROLE_LEARNER, "evidence_show", 0},
+    {"GET", "/evidence/{id}/delete", h_show, ROLE_LEARNER, "evidence_delete", 0},
+    {"POST", "/evidence/{id}/delete", h_delete, ROLE_LEARNER, "evidence_delete", 0},
     {"GET", "/evidence/{id}/files/{file_id}", h_file, ROLE_ANY, NULL, 0},
     {"POST", "/evidence/{id}/files/{file_id}/delete", h_file_delete, ROLE_LEARNER, "evidence_edit", 0},
     {"GET", "/evidence/{id}/criteria", h_mapping, ROLE_ANY, "evidence_criteria", 0},

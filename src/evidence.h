@@ -42,6 +42,15 @@ int evidence_submit_item(db_t *db, int64_t evidence_id);
 int evidence_kind_valid(const char *kind);
 /* "Witness testimony" for "witness_testimony"; the key itself when unknown. */
 const char *evidence_kind_label(const char *kind);
+/* Human label of an evidence status ("returned" -> "Returned for more work"):
+ * static string; the code itself when unknown. */
+const char *evidence_status_label(const char *status);
+/* Decorates a file row ({id, name, size, mime, download_only, ...}) for pages
+ * and the API: url (/evidence/ID/files/FID), size_label, preview kind and
+ * is_image / is_pdf / is_audio / is_video, so every page previews the same
+ * files the same way (the file itself is served with the sandboxed preview
+ * policy). f is changed in place. */
+void evidence_decorate_file(json_t *f, int64_t evidence_id);
 
 /* ---- `evitrack gc` ---- */
 typedef struct evidence_gc_stats {

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "policy.h"
 #include "progress.h"
+#include "sniff.h"
 #include "storage.h"
 #include "tmpl.h"
 #include "rules.h"
@@ -210,18 +211,21 @@ static int zclose(zipw_t *z)
 /* ---------------------------------------------------------- the data */
 
 /* A file name safe inside a zip and in a relative link: [A-Za-z0-9._-], at most
- * 80 characters, never starting with a dot. */
+ * 80 characters (shortened by sniff_shorten_name, so the extension stays),
+ * never starting with a dot. */
 static char *safe_name(const char *name)
 {
     buf_t b = {0};
-    for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p && b.len < 80; p++) {
+    for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p && b.len < 4096; p++) {
         int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
                  *p == '.' || *p == '-' || *p == '_';
         buf_putc(&b, ok && !(b.len == 0 && *p == '.') ? (char)*p : '_');
     }
     if (!b.len)
         buf_puts(&b, "file");
-    return buf_take(&b);
+    char *short_name = sniff_shorten_name(b.data, 80);
+    buf_free(&b);
+    return short_name;
 }
 
 /* Groups rows of `items` into objects of `into` by id: into[k].key[] += item

@@ -116,7 +116,7 @@ const fields_decl_t *fields_find(const route_t *route)
 /* 1 when name is accepted by decl (or always accepted). */
 static int accepted(const fields_decl_t *decl, const char *name)
 {
-    return strcmp(name, "csrf_token") == 0 || fields_listed(decl->fields, name);
+    return strcmp(name, "csrf_token") == 0 || strcmp(name, "form_token") == 0 || fields_listed(decl->fields, name);
 }
 
 int fields_check(const route_t *route, const json_t *body, const json_t *uploads, char *bad, size_t badlen)

@@ -25,7 +25,7 @@ const fields_decl_t *fields_find(const route_t *route);
 /* Checks the body fields of a request (body: the decoded JSON object or form
  * fields, before query arguments are merged; uploads: multipart file parts
  * [{field, ...}] or NULL) against route's declaration. Always accepted:
- * csrf_token (the form's CSRF field). GET/HEAD and undeclared routes pass.
+ * csrf_token and form_token (the page forms' CSRF and one-time fields). GET/HEAD and undeclared routes pass.
  * Returns 1 when every field is declared, else 0 with the first unknown
  * field's name in bad (bad gets at most badlen bytes). */
 int fields_check(const route_t *route, const json_t *body, const json_t *uploads, char *bad, size_t badlen);

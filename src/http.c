@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,12 @@
 
 #include "audit.h"
 #include "fields.h"
+#include "pages.h"
 #include "router.h"
 #include "session.h"
 #include "storage.h"
 #include "tmpl.h"
+#include "users.h"
 
 #define MAX_JSON_BODY (1024 * 1024)       /* JSON and urlencoded bodies */
 #define POST_BUFFER_SIZE (64 * 1024)
@@ -51,7 +54,7 @@ typedef struct req_state {
     uint64_t body_bytes;
     int err_status;           /* a deferred error, answered at the end */
     char err_code[40];
-    char err_msg[240];
+    char err_msg[520];
     uint64_t started_us;
     int status;
     uint64_t resp_bytes;
@@ -506,9 +509,10 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
             st->writer = NULL;
             json_decref(st->writer_meta);
             st->writer_meta = NULL;
-            char msg[200];
-            snprintf(msg, sizeof msg, "The file %s is larger than the %lld MB limit.", filename,
-                     (long long)(st->r.app->max_upload_bytes / (1024 * 1024)));
+            char msg[512];
+            snprintf(msg, sizeof msg, "%.300s is larger than the %lld MB limit for one file: make it smaller "
+                     "(a shorter video, a lower resolution, or a PDF of fewer pages) or split it into parts.",
+                     filename, (long long)(st->r.app->max_upload_bytes / (1024 * 1024)));
             set_error(st, 413, "file_too_large", msg);
             return MHD_YES;
         }
@@ -745,6 +749,26 @@ static void add_page_context(req_t *r, json_t *ctx, int status)
     }
     json_object_set_new(ctx, "path", json_string(r->path));
     json_object_set_new(ctx, "status", json_integer(status));
+    /* Times in the zone of --timezone, dates and ages in words (pages.c). */
+    pages_humanize(ctx, util_now_s());
+    /* The confirmation of the action that led here (a form's 303 ?done=CODE):
+     * only sentences from pages.c's table, never text from the URL. */
+    const char *done_text = status < 400 ? pages_done_text(in_str(r, "done")) : NULL;
+    if (done_text && !json_object_get(ctx, "notice"))
+        json_object_set_new(ctx, "banner", json_string(done_text));
+    /* The role's home page leads with what to do next (pages.c). */
+    if (r->user.id && status == 200 && !strcmp(r->method, "GET") &&
+        !strcmp(r->path, users_role_home(r->user.role)) && r->db)
+        json_object_set_new(ctx, "next_steps", json_pack("{s:o}", "items",
+                                                          pages_next_steps(r->db, r->user.id, r->user.role, ctx)));
+    /* A one-time token for forms that create something (pages.c). */
+    if (r->user.id) {
+        char token[33];
+        unsigned char raw[16];
+        randombytes_buf(raw, sizeof raw);
+        util_hex(raw, sizeof raw, token);
+        json_object_set_new(ctx, "form_token", json_string(token));
+    }
     if (status >= 400)
         json_object_set_new(ctx, "status_title", json_string(status_title(status)));
 }
@@ -1107,9 +1131,33 @@ static enum MHD_Result finish_request(req_state_t *st)
                  unknown);
         return respond_error(st, 400, "unknown_field", msg);
     }
+    /* A page form posted twice (pages.c one-time tokens) runs its handler once;
+     * the repeat goes where the first went. */
+    const char *form_token = !r->is_api && !strcmp(r->method, "POST") && r->user.id ? in_str(r, "form_token") : NULL;
+    char *form_token_copy = NULL;
+    if (form_token) {
+        char *seen_at = NULL;
+        int claim = pages_form_claim(r->db, r->user.id, form_token, r->path, &seen_at);
+        if (claim < 0) {
+            if (seen_at)
+                http_redirect(r, "%s", seen_at);
+            else
+                http_fail(r, 409, "already_sent", "This form has already been sent and is still being saved. "
+                                                  "Wait a moment, then open the page again.");
+            int seen_status = seen_at ? 303 : 409;
+            free(seen_at);
+            return respond(st, seen_status);
+        }
+        if (claim > 0)
+            form_token_copy = xstrdup(form_token);
+    }
     int status = r->route->handler(r);
     if (status >= 500 && r->db)
         db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+    if (form_token_copy) {
+        pages_form_finish(r->db, r->user.id, form_token_copy, r->path, status < 400, r->redirect);
+        free(form_token_copy);
+    }
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         session_cache_invalidate(); /* it may have ended a session or changed a user */
         if (r->db)

@@ -94,6 +94,7 @@ typedef struct filters {
     "SELECT d.id, d.learner_id, lu.name AS learner_name, d.assessor_id,"                                     \
     " au.name AS assessor_name, d.criterion_id, c.ref AS criterion_ref,"                                     \
     " c.text AS criterion_text, c.unit_id, un.ref AS unit_ref, un.title AS unit_title,"                      \
+    " (SELECT q.title FROM qualifications q WHERE q.id = un.qualification_id) AS qualification_title,"       \
     " d.outcome, d.created_at,"                                                                              \
     " (SELECT COUNT(*) FROM iqa_samples s WHERE s.decision_id = d.id) AS samples,"                           \
     " (SELECT s.outcome FROM iqa_samples s WHERE s.decision_id = d.id"                                       \
@@ -307,6 +308,14 @@ static int iqa_index(req_t *r)
     json_decref(au);
     sort_array(assessors, by_name);
     sort_array(units, by_position);
+    /* Units of two qualifications may share a name: say whose each is. */
+    json_array_foreach(units, i, row)
+    {
+        char *qt = db_text(r->db, "SELECT q.title FROM units un JOIN qualifications q ON q.id = un.qualification_id"
+                                  " WHERE un.id = ?", "i", (int64_t)json_integer_value(json_object_get(row, "id")));
+        json_object_set_new(row, "qualification_title", json_string(qt ? qt : ""));
+        free(qt);
+    }
 
     json_t *d;
     json_array_foreach(items, i, d)
@@ -379,9 +388,10 @@ static int iqa_index(req_t *r)
                             : json_array());
     json_object_set_new(out, "unit_options",
                         options(db_all(r->db,
-                                       "SELECT un.id, un.ref || ' ' || un.title AS label FROM units un"
+                                       "SELECT un.id, un.ref || ' ' || un.title || ' (' || q.code || ')' AS label"
+                                       " FROM units un JOIN qualifications q ON q.id = un.qualification_id"
                                        " WHERE un.qualification_id IN (SELECT en.qualification_id FROM enrolments en"
-                                       " WHERE (? = 0 OR en.iqa_id = ?)) ORDER BY un.position, un.ref LIMIT 500",
+                                       " WHERE (? = 0 OR en.iqa_id = ?)) ORDER BY q.id, un.position, un.ref LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.unit));
     json_t *kinds = json_array();
@@ -460,7 +470,7 @@ static int iqa_sample_create(req_t *r)
     if (s)
         decorate_sample(s);
     http_set_out(r, s ? s : json_object());
-    http_redirect(r, "/decisions/%lld", (long long)decision_id);
+    http_redirect(r, "/decisions/%lld?done=sampled", (long long)decision_id);
     status = 201;
 out:
     json_decref(after);
@@ -474,7 +484,8 @@ out:
     " s.response, s.responded_at, s.action_state, s.closed_at, s.assignee_id, d.learner_id,"               \
     " lu.name AS learner_name, d.assessor_id, au.name AS assessor_name, " ACTION_RESPONDER " AS responder_id," \
     " d.outcome AS decision_outcome, c.ref AS criterion_ref,"                                               \
-    " c.text AS criterion_text, un.ref AS unit_ref, un.title AS unit_title"                                \
+    " c.text AS criterion_text, un.ref AS unit_ref, un.title AS unit_title,"                               \
+    " (SELECT q.title FROM qualifications q WHERE q.id = un.qualification_id) AS qualification_title"      \
     " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users iu ON iu.id = s.iqa_id"       \
     " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"                        \
     " JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"
@@ -688,7 +699,7 @@ static int action_step(req_t *r, const char *kind)
         json_object_set_new(row, "history", action_history(r->db, id));
     }
     http_set_out(r, row ? row : json_object());
-    http_redirect(r, "/actions");
+    http_redirect(r, strcmp(kind, "answer") == 0 ? "/actions?done=responded" : "/actions");
     status = decisions_page_ok(r);
 out:
     json_decref(s);

@@ -13,6 +13,7 @@
 #include "evidence.h"
 #include "export.h"
 #include "http.h"
+#include "pages.h"
 #include "qualifications.h"
 #include "tmpl.h"
 #include "users.h"
@@ -27,9 +28,11 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N] [--audit-head-log FILE] [--audit-head-every N]\n"
+    "        [--connection-memory-kb N] [--timezone ZONE] [--audit-head-log FILE]\n"
+    "        [--audit-head-every N]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
-    "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512)\n"
+    "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512\n"
+    "                      --timezone Europe/London, the zone pages show times in)\n"
     "  import [--db FILE] [--qualification ID_OR_CODE] FILE...\n"
     "                      import qualification specifications (JSON or revision pages)\n"
     "  user add [--db FILE] --email E --name N --role learner|assessor|iqa|admin|eqa\n"
@@ -68,7 +71,7 @@ static int cmd_serve(int argc, char **argv)
         .timeout_s = 60,
         .connection_memory_kb = 32,
     };
-    int demo = 0, rc = 1;
+    int demo = 0, rc = 1, zone_set = 0;
     const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *head_log = NULL;
     int64_t head_every = 100;
     char *head_default = NULL;
@@ -89,6 +92,10 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "audit-head-log", &head_log))) {
             if (got < 0)
                 return 2;
+        } else if ((got = cli_opt(argc, argv, &i, "timezone", &v))) {
+            if (got < 0 || pages_set_timezone(v) != EV_OK)
+                return cli_usage_error("--timezone takes a zone of the tz database, e.g. Europe/London or UTC");
+            zone_set = 1;
         } else if ((got = cli_opt(argc, argv, &i, "port", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 0 || num > 65535)
                 return cli_usage_error("--port takes a number from 0 to 65535");
@@ -133,6 +140,10 @@ static int cmd_serve(int argc, char **argv)
             return cli_usage_error("serve: unknown option %s (see evitrack --help)", argv[i]);
         }
     }
+    /* Page times in UK local time unless --timezone says otherwise; set here,
+     * before any worker thread starts (pages.h). */
+    if (!zone_set && pages_set_timezone("Europe/London") != EV_OK)
+        return cli_usage_error("cannot set the time zone Europe/London");
     if (!!tls_cert != !!tls_key)
         return cli_usage_error("--tls-cert and --tls-key go together");
     app.threads = threads > 0 ? (int)threads : 2;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evidence.h"
 #include "policy.h"
 
 /* ------------------------------------------------------------------ dates */
@@ -667,27 +668,32 @@ static int col_find(const int64_t *ids, int n, int64_t id)
     return -1;
 }
 
-/* One cell's class and content. */
-static void cell_html(buf_t *b, unsigned bits, int crit_status, int ev_submitted)
+/* One cell's class and content; a mapped cell carries its column's label
+ * ("E3") for the phone layout, where rows stack and each cell names its
+ * evidence (app.css, .mx on narrow screens). */
+static void cell_html(buf_t *b, unsigned bits, int crit_status, int ev_submitted, int64_t number)
 {
     if (!bits) {
         buf_append(b, "<td></td>", 9);
         return;
     }
+    const char *cls, *sym, *words;
     if (bits & CELL_DECIDED) {
-        if (crit_status == ST_MET)
-            buf_puts(b, "<td class=\"mx-c mx-met\"><span aria-hidden=\"true\">&#10003;</span>"
-                        "<span class=\"pg-vh\">mapped, met</span></td>");
-        else
-            buf_puts(b, "<td class=\"mx-c mx-not-met\"><span aria-hidden=\"true\">&#10007;</span>"
-                        "<span class=\"pg-vh\">mapped, not yet met</span></td>");
+        int met = crit_status == ST_MET;
+        cls = met ? "mx-met" : "mx-not-met";
+        sym = met ? "&#10003;" : "&#10007;";
+        words = met ? "mapped, met" : "mapped, not yet met";
     } else if (ev_submitted) {
-        buf_puts(b, "<td class=\"mx-c mx-submitted\"><span aria-hidden=\"true\">&#9679;</span>"
-                    "<span class=\"pg-vh\">mapped, submitted</span></td>");
+        cls = "mx-submitted";
+        sym = "&#9679;";
+        words = "mapped, submitted";
     } else {
-        buf_puts(b, "<td class=\"mx-c mx-mapped\"><span aria-hidden=\"true\">&#9675;</span>"
-                    "<span class=\"pg-vh\">mapped</span></td>");
+        cls = "mx-mapped";
+        sym = "&#9675;";
+        words = "mapped";
     }
+    buf_printf(b, "<td class=\"mx-c %s\" data-label=\"E%lld\"><span aria-hidden=\"true\">%s</span>"
+                  "<span class=\"pg-vh\">%s</span></td>", cls, (long long)number, sym, words);
 }
 
 static const char *cell_name(unsigned bits, int crit_status, int ev_submitted)
@@ -726,6 +732,7 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
         col_sub[ncols] = status && strcmp(status, "submitted") == 0;
         json_t *c = json_object();
         json_object_set_new(c, "id", json_integer(col_ids[ncols]));
+        json_object_set_new(c, "status_label", json_string(evidence_status_label(status)));
         json_object_set_new(c, "number", json_integer(offset + ncols + 1));
         json_object_set_new(c, "title", jstr(db_col_text(st, 1)));
         json_object_set_new(c, "kind", jstr(db_col_text(st, 2)));
@@ -825,7 +832,7 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                 buf_puts(&html, st_labels[stv]);
                 buf_puts(&html, "</td>");
                 for (int j = 0; j < ncols; j++)
-                    cell_html(&html, cells[j], stv, col_sub[j]);
+                    cell_html(&html, cells[j], stv, col_sub[j], offset + j + 1);
                 buf_puts(&html, "</tr>\n");
             } else {
                 json_t *co = json_object(), *arr = json_array();

@@ -139,33 +139,49 @@ static const type_rule_t rules[] = {
     {"text/plain", "text/plain", SNIFF_DOWNLOAD, NULL},
     {"text/csv", "text/csv", SNIFF_DOWNLOAD, NULL},
     {"text/markdown", "text/plain", SNIFF_DOWNLOAD, NULL},
+    /* saved emails (a manager's email is common witness evidence): served as
+     * attachments only, so the mail client opens them, never the browser */
+    {"message/rfc822", "message/rfc822", SNIFF_DOWNLOAD, NULL},
+    {"application/vnd.ms-outlook", "application/vnd.ms-outlook", SNIFF_DOWNLOAD, NULL},
     {NULL, NULL, SNIFF_REFUSED, NULL},
 };
+
+/* Why a file is refused and what to do instead, as the learner reads it after
+ * the file's name ("site_photos.zip: ..."). */
+#define SCRIPT_REASON "scripts are not accepted: upload a PDF, a document or a screenshot of what it shows instead"
+#define ARCHIVE_REASON "zip and other archive files are not accepted, because an assessor needs to open each file: " \
+                       "unzip it and upload the photos or documents inside it themselves"
+#define PROGRAM_REASON "scripts, programs and web pages are not accepted: upload a PDF, a document or a " \
+                       "screenshot of what it shows instead"
+#define IWORK_REASON "Apple Pages, Numbers and Keynote files cannot be opened by every assessor: in Pages, " \
+                     "Numbers or Keynote choose File > Export To > PDF (or Word, Excel, PowerPoint) and upload that"
+#define UNKNOWN_REASON "this type of file is not accepted: save or export it as a PDF, Word, Excel, " \
+                       "PowerPoint, image, audio, video or plain text file and upload that"
 
 /* Types refused whatever their name, with the reason given to the user. */
 static const struct {
     const char *magic;
     const char *reason;
 } refused[] = {
-    {"text/html", "web pages (HTML) are not accepted: save it as PDF instead"},
-    {"application/xhtml+xml", "web pages (HTML) are not accepted: save it as PDF instead"},
-    {"image/svg+xml", "SVG images are not accepted: export it as PNG or PDF instead"},
-    {"text/xml", "XML files are not accepted"},
-    {"application/xml", "XML files are not accepted"},
-    {"text/javascript", "scripts are not accepted"},
-    {"application/javascript", "scripts are not accepted"},
-    {"text/x-shellscript", "scripts are not accepted"},
-    {"text/x-python", "scripts are not accepted"},
-    {"text/x-script.python", "scripts are not accepted"},
-    {"text/x-perl", "scripts are not accepted"},
-    {"text/x-php", "scripts are not accepted"},
-    {"text/x-ruby", "scripts are not accepted"},
-    {"text/x-lua", "scripts are not accepted"},
-    {"text/x-tcl", "scripts are not accepted"},
-    {"text/x-awk", "scripts are not accepted"},
-    {"text/x-msdos-batch", "scripts are not accepted"},
-    {"inode/x-empty", "the file is empty"},
-    {"application/x-empty", "the file is empty"},
+    {"text/html", "web pages (HTML) are not accepted: print or save the page as PDF and upload that"},
+    {"application/xhtml+xml", "web pages (HTML) are not accepted: print or save the page as PDF and upload that"},
+    {"image/svg+xml", "SVG images are not accepted: export it as PNG or PDF and upload that"},
+    {"text/xml", "XML files are not accepted: save it as PDF or plain text and upload that"},
+    {"application/xml", "XML files are not accepted: save it as PDF or plain text and upload that"},
+    {"text/javascript", SCRIPT_REASON},
+    {"application/javascript", SCRIPT_REASON},
+    {"text/x-shellscript", SCRIPT_REASON},
+    {"text/x-python", SCRIPT_REASON},
+    {"text/x-script.python", SCRIPT_REASON},
+    {"text/x-perl", SCRIPT_REASON},
+    {"text/x-php", SCRIPT_REASON},
+    {"text/x-ruby", SCRIPT_REASON},
+    {"text/x-lua", SCRIPT_REASON},
+    {"text/x-tcl", SCRIPT_REASON},
+    {"text/x-awk", SCRIPT_REASON},
+    {"text/x-msdos-batch", SCRIPT_REASON},
+    {"inode/x-empty", "the file is empty: check you chose the right file, or save it again and upload the saved copy"},
+    {"application/x-empty", "the file is empty: check you chose the right file, or save it again and upload the saved copy"},
     {NULL, NULL},
 };
 
@@ -199,6 +215,9 @@ static const struct {
     {"application/vnd.ms-office", "ppt", "application/vnd.ms-powerpoint"},
     {"application/x-ole-storage", "doc", "application/msword"},
     {"application/x-ole-storage", "xls", "application/vnd.ms-excel"},
+    {"application/CDFV2", "msg", "application/vnd.ms-outlook"},
+    {"application/x-ole-storage", "msg", "application/vnd.ms-outlook"},
+    {"text/plain", "eml", "message/rfc822"},
     {NULL, NULL, NULL},
 };
 
@@ -233,10 +252,18 @@ void sniff_classify(const char *magic_mime, const char *name, sniff_result_t *ou
     memset(out, 0, sizeof *out);
     out->verdict = SNIFF_REFUSED;
     set_str(out->detected, sizeof out->detected, magic_mime);
-    out->reason = "this type of file is not accepted: use a document, PDF, image, audio, video, "
-                  "office or plain text file";
+    out->reason = UNKNOWN_REASON;
     if (!magic_mime || !*magic_mime)
         return;
+
+    name_ext(name, ext, sizeof ext);
+    /* Apple iWork files are zip archives underneath: name them for what they are. */
+    if (strcmp(ext, "pages") == 0 || strcmp(ext, "numbers") == 0 || strcmp(ext, "key") == 0 ||
+        strncasecmp(magic_mime, "application/x-iwork", 19) == 0 ||
+        strncasecmp(magic_mime, "application/vnd.apple.", 22) == 0) {
+        out->reason = IWORK_REASON;
+        return;
+    }
 
     for (size_t i = 0; refused[i].magic; i++)
         if (strcasecmp(magic_mime, refused[i].magic) == 0) {
@@ -244,10 +271,9 @@ void sniff_classify(const char *magic_mime, const char *name, sniff_result_t *ou
             return;
         }
 
-    name_ext(name, ext, sizeof ext);
     for (size_t i = 0; refused_ext[i]; i++)
         if (strcmp(ext, refused_ext[i]) == 0) {
-            out->reason = "scripts, programs and web pages are not accepted";
+            out->reason = PROGRAM_REASON;
             return;
         }
 
@@ -275,6 +301,12 @@ void sniff_classify(const char *magic_mime, const char *name, sniff_result_t *ou
         out->verdict = SNIFF_DOWNLOAD;
     }
     if (!mime) {
+        static const char *const archives[] = {"application/zip", "application/x-7z-compressed", "application/x-rar",
+            "application/vnd.rar", "application/x-tar", "application/gzip", "application/x-gzip",
+            "application/x-bzip2", "application/x-xz", "application/java-archive", NULL};
+        for (size_t i = 0; archives[i]; i++)
+            if (strcasecmp(magic_mime, archives[i]) == 0)
+                out->reason = ARCHIVE_REASON;
         out->verdict = SNIFF_REFUSED;
         return;
     }
@@ -352,6 +384,35 @@ static size_t utf8_len(const unsigned char *s)
     return n;
 }
 
+/* Bytes of s that fit in max without cutting a UTF-8 sequence. */
+static size_t utf8_fit(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--; /* s[n] continues a sequence: cut before its lead byte */
+    return n;
+}
+
+char *sniff_shorten_name(const char *name, size_t max)
+{
+    const char *s = name ? name : "";
+    size_t len = strlen(s);
+    if (len <= max || max < 8)
+        return xstrndup(s, utf8_fit(s, len, max));
+    /* The extension: the last dot's part, kept when short (".docx", ".jpeg"). */
+    const char *dot = strrchr(s, '.');
+    size_t ext = dot && dot != s && strlen(dot) <= 16 && !strpbrk(dot, " ") ? strlen(dot) : 0;
+    size_t stem = utf8_fit(s, len - ext, max - ext);
+    while (stem > 0 && (s[stem - 1] == ' ' || s[stem - 1] == '.'))
+        stem--; /* no "report .docx" or "a..docx" where the cut fell */
+    buf_t b = {0};
+    buf_append(&b, s, stem);
+    buf_append(&b, s + len - ext, ext);
+    return buf_take(&b);
+}
+
 char *sniff_clean_name(const char *name)
 {
     buf_t b = {0};
@@ -362,15 +423,13 @@ char *sniff_clean_name(const char *name)
     const unsigned char *s = (const unsigned char *)base;
     while (*s == ' ' || *s == '.')
         s++; /* no hidden files, no "..", no leading blanks */
-    while (*s && b.len < 200) {
+    while (*s && b.len < 4096) {
         size_t n = utf8_len(s);
         if (n == 0) { /* invalid byte: replace */
             buf_putc(&b, '_');
             s++;
             continue;
         }
-        if (b.len + n > 200)
-            break;
         if (n == 1 && (*s < 0x20 || *s == 0x7F || *s == '"'))
             buf_putc(&b, *s == '"' ? '\'' : '_');
         else
@@ -383,7 +442,9 @@ char *sniff_clean_name(const char *name)
         buf_free(&b);
         return xstrdup("file");
     }
-    return buf_take(&b);
+    char *short_name = sniff_shorten_name(b.data, 200);
+    buf_free(&b);
+    return short_name;
 }
 
 char *sniff_content_disposition(const char *name, int inline_disposition)

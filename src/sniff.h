@@ -42,7 +42,13 @@ void sniff_cleanup(void);
  * Caller frees. */
 char *sniff_content_disposition(const char *name, int inline_disposition);
 /* A safe display name from an uploaded one: no directories, no control
- * characters, valid UTF-8, at most 200 bytes, never empty. Caller frees. */
+ * characters, valid UTF-8, at most 200 bytes (shortened by
+ * sniff_shorten_name, so it keeps its extension), never empty. Caller frees. */
 char *sniff_clean_name(const char *name);
+/* name (UTF-8) in at most max bytes: when it is longer, the stem is cut (at a
+ * character boundary, without a trailing space or dot) and the extension
+ * (".docx", up to 16 bytes) kept, so the file still opens in the right
+ * program. Every place that shortens a file name uses this. Caller frees. */
+char *sniff_shorten_name(const char *name, size_t max);
 
 #endif

@@ -191,19 +191,25 @@ static json_t *load_enrolment(db_t *db, int64_t id)
     return shape_enrolment(db_one(db, ENROL_SELECT " WHERE e.id = ?", "i", id));
 }
 
-/* Today moved by `months` (negative: back) as YYYY-MM-DD; the day is capped
- * at 28 so every month has it. */
+/* Today (the centre's local date, pages.h's zone) moved by `months`
+ * (negative: back) as YYYY-MM-DD. The day stays the same; only when the
+ * target month is shorter is it the month's last day (31 Jan + 1 month =
+ * 28 Feb or 29 Feb; 29 Feb + 12 months = 28 Feb), so on the 29th-31st today
+ * is still today. */
 static void date_months(char out[11], int months)
 {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     time_t t = time(NULL);
     struct tm tm;
-    gmtime_r(&t, &tm);
-    int m = tm.tm_year * 12 + tm.tm_mon + months;
-    tm.tm_year = m / 12;
-    tm.tm_mon = m % 12;
-    if (tm.tm_mday > 28)
-        tm.tm_mday = 28;
-    strftime(out, 11, "%Y-%m-%d", &tm);
+    localtime_r(&t, &tm);
+    int m = (tm.tm_year + 1900) * 12 + tm.tm_mon + months;
+    int year = m / 12, mon = m % 12;
+    int last = days[mon] + (mon == 1 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0));
+    int day = tm.tm_mday > last ? last : tm.tm_mday;
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%04d-%02d-%02d", year, mon + 1, day);
+    memcpy(out, tmp, 10);
+    out[10] = '\0';
 }
 
 /* Today as YYYY-MM-DD, and the same day `years` on. */

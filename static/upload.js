@@ -1,6 +1,7 @@
 // upload.js: the evidence forms' enhancement: several files by drag and drop, sent
-// with XMLHttpRequest to the JSON API with a progress bar per file. Without it (or
-// without JavaScript) the same forms post as plain multipart forms.
+// with XMLHttpRequest to the JSON API with a progress bar per file, the native file
+// control replaced by a "Choose files" button beside the list. Without it (or without
+// JavaScript) the same forms post as plain multipart forms.
 (function () {
   'use strict';
   var form = document.querySelector('form[data-upload-form]');
@@ -75,6 +76,18 @@
       }));
     }
   }
+
+  // Once the script keeps the list of files, the native control's own words
+  // ("No file chosen") would contradict it: hide the control and offer a
+  // button that opens the same picker.
+  var pick = el('button', 'button button--secondary button--small upload-pick', 'Choose files');
+  pick.type = 'button';
+  pick.setAttribute('aria-describedby', input.getAttribute('aria-describedby') || '');
+  pick.addEventListener('click', function () { input.click(); });
+  input.classList.add('file-input--taken');
+  input.setAttribute('tabindex', '-1');
+  input.setAttribute('aria-hidden', 'true');
+  input.parentNode.insertBefore(pick, input);
 
   // The file input: what is picked joins the list (so several picks add up).
   input.addEventListener('change', function () {
@@ -171,7 +184,11 @@
       try { data = JSON.parse(xhr.responseText); } catch (err) { data = null; }
       if (xhr.status >= 200 && xhr.status < 300 && data) {
         setProgress(Number.MAX_SAFE_INTEGER);
-        window.location.assign(data.next_url || data.url || '/evidence');
+        // The page after it confirms what was done (pages.c's ?done= banners).
+        var next = data.next_url || data.url || '/evidence';
+        var done = form.getAttribute('data-done');
+        if (done) next += (next.indexOf('?') < 0 ? '?' : '&') + 'done=' + encodeURIComponent(done);
+        window.location.assign(next);
         return;
       }
       var msg = data && data.error ? data.error.message : 'The upload failed (HTTP ' + xhr.status + ').';

@@ -107,7 +107,7 @@ test('the admin creates an account and enrols it through the pages', async () =>
   await screenshot(page, 'accounts-admin-user-new');
   await noAxeViolations(page);
   await Promise.all([page.waitForURL(/\/admin\/users\/\d+/), page.click('main form button[type="submit"]')]);
-  assert.match(await page.locator('.notice').innerText(), /created/);
+  assert.match(await page.locator('.notification-banner').innerText(), /created/);
   // the admin's own menu, not the shown learner's
   assert.doesNotMatch(await page.locator('header nav').innerText(), /My evidence/);
   await noAxeViolations(page);

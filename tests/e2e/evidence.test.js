@@ -52,10 +52,10 @@ test('a learner adds evidence with two files, maps it with notes, submits, sees 
   assert.equal(await page.locator('.upload-item progress').count(), 2);
   await screenshot(page, 'evidence-new-two-files');
   await Promise.all([
-    page.waitForURL(/\/evidence\/\d+\/criteria$/),
+    page.waitForURL(/\/evidence\/\d+\/criteria(\?done=\w+)?$/),
     page.click('[data-upload-submit]'),
   ]);
-  const id = Number(/\/evidence\/(\d+)\/criteria$/.exec(page.url())[1]);
+  const id = Number(/\/evidence\/(\d+)\/criteria/.exec(page.url())[1]);
   const files = srv.sqlRows(`SELECT name, sha256, size, mime FROM evidence_files WHERE evidence_id = ${id} ORDER BY id`);
   assert.deepEqual(files.map((f) => [f.name, f.mime]),
     [['desk-photo.png', 'image/png'], ['observation-notes.txt', 'text/plain']]);
@@ -79,7 +79,7 @@ test('a learner adds evidence with two files, maps it with notes, submits, sees 
   await page.fill('#q', '');
   assert.equal(await page.locator('[data-criterion]:visible').count(), total);
   await Promise.all([
-    page.waitForURL(new RegExp(`/evidence/${id}$`)),
+    page.waitForURL(new RegExp(`/evidence/${id}(\\?done=\\w+)?$`)),
     page.click('button:has-text("Save mapping")'),
   ]);
   const mapped = srv.sqlRows(`SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ${id} ORDER BY note`);
@@ -94,7 +94,7 @@ test('a learner adds evidence with two files, maps it with notes, submits, sees 
   await checkA11y(page, 'evidence page');
   await screenshot(page, 'evidence-show-draft');
   await Promise.all([
-    page.waitForURL(new RegExp(`/evidence/${id}$`)),
+    page.waitForURL(new RegExp(`/evidence/${id}(\\?done=\\w+)?$`)),
     page.click('button:has-text("Submit for assessment")'),
   ]);
   assert.match(await page.locator('.tag').first().innerText(), /Submitted/);
@@ -168,7 +168,7 @@ test('drag and drop adds files, and a refused type is reported without leaving t
   // remove the bad one and send again
   await page.click('button[aria-label="Remove page.html"]');
   await Promise.all([
-    page.waitForURL(/\/evidence\/\d+\/criteria$/),
+    page.waitForURL(/\/evidence\/\d+\/criteria(\?done=\w+)?$/),
     page.click('[data-upload-submit]'),
   ]);
 });
@@ -186,17 +186,17 @@ test('without JavaScript the plain form uploads several files and maps criteria'
       {name: 'photo.png', mimeType: 'image/png', buffer: PNG},
     ]);
     await Promise.all([
-      page.waitForURL(/\/evidence\/\d+\/criteria$/),
+      page.waitForURL(/\/evidence\/\d+\/criteria(\?done=\w+)?$/),
       page.click('[data-upload-submit]'),
     ]);
-    const id = Number(/\/evidence\/(\d+)\/criteria$/.exec(page.url())[1]);
+    const id = Number(/\/evidence\/(\d+)\/criteria/.exec(page.url())[1]);
     assert.equal(Number(srv.sql(`SELECT count(*) FROM evidence_files WHERE evidence_id = ${id}`)), 2);
     const box = page.locator('input[type=checkbox][name=criterion]').first();
     const cid = await box.getAttribute('value');
     await box.check();
     await page.fill(`#note_${cid}`, 'My manager saw me do this every day.');
     await Promise.all([
-      page.waitForURL(new RegExp(`/evidence/${id}$`)),
+      page.waitForURL(new RegExp(`/evidence/${id}(\\?done=\\w+)?$`)),
       page.click('button:has-text("Save mapping")'),
     ]);
     assert.equal(srv.sql(`SELECT note FROM evidence_criteria WHERE evidence_id = ${id}`),

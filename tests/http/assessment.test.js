@@ -218,7 +218,7 @@ test('met through the review form (no JavaScript): supersedes, history keeps bot
     vacsr_valid: 'on', vacsr_authentic: 'on', vacsr_current: 'on', vacsr_sufficient: 'on', vacsr_reliable: 'on',
     declaration: 'on'});
   assertStatus(r, 303, 'review form');
-  assert.equal(r.headers.location, '/queue');
+  assert.equal(r.headers.location, '/queue?done=decisions');
   assert.equal(await evidenceStatus(assessor, e1), 'assessed');
 
   const h = await assessor.get(`/api/v1/decisions?learner_id=${L}&criterion_id=${crits[0].id}`);

@@ -712,7 +712,7 @@ describe('lists, pages and gc', () => {
     const r = await ann.upload('/evidence/new', {title: 'Form evidence', kind: 'observation', occurred_on: '2026-03-01',
       description: 'Observed at work'}, [{name: 'obs.txt', data: 'Observed.\n'}, {name: '', data: ''}]);
     assertStatus(r, 303);
-    const m = /^\/evidence\/(\d+)\/criteria$/.exec(r.headers.location);
+    const m = /^\/evidence\/(\d+)\/criteria\?done=evidence_added$/.exec(r.headers.location);
     assert.ok(m, r.headers.location);
     const id = Number(m[1]);
     const [a, b] = crit.inside;
@@ -739,7 +739,7 @@ describe('lists, pages and gc', () => {
     const e = await ann.upload(`/evidence/${id}/edit`, {title: 'Edited by form', kind: 'product', description: 'now described',
       occurred_on: '', body: '', remove_file: String(r.json.files[0].id)}, [{name: 'second.png', data: PNG}]);
     assertStatus(e, 303);
-    assert.equal(e.headers.location, `/evidence/${id}`);
+    assert.equal(e.headers.location, `/evidence/${id}?done=evidence_saved`);
     const s = (await ann.get(`/api/v1/evidence/${id}`)).json;
     assert.equal(s.title, 'Edited by form');
     assert.equal(s.description, 'now described');
@@ -749,7 +749,7 @@ describe('lists, pages and gc', () => {
     assert.match(bad.text, /Enter a title/);
     const d = await ann.postForm(`/evidence/${id}/delete`, {});
     assertStatus(d, 303);
-    assert.equal(d.headers.location, '/evidence');
+    assert.equal(d.headers.location, '/evidence?done=evidence_deleted');
     assertStatus(await ann.get(`/api/v1/evidence/${id}`), 404);
     assert.ok(rowCount(`audit_events WHERE action = 'evidence.delete' AND entity_id = ${id}`) === 1);
   });

@@ -173,5 +173,78 @@ int main(void)
     free(cd);
 
     sniff_cleanup();
+    /* ---- names longer than the limit keep their extension ---- */
+    {
+        char long_docx[300];
+        memset(long_docx, 'x', 226);
+        strcpy(long_docx + 226, ".docx"); /* 231 bytes */
+        char *c = sniff_clean_name(long_docx);
+        CHECK_INT(strlen(c), 200);
+        CHECK(strcmp(c + 195, ".docx") == 0);
+        free(c);
+        c = sniff_shorten_name("a very long report name.pdf", 12);
+        CHECK_STR(c, "a very l.pdf");
+        free(c);
+        c = sniff_shorten_name("report name   .jpeg", 14);
+        CHECK_STR(c, "report na.jpeg");
+        free(c);
+        c = sniff_shorten_name("short.txt", 80);
+        CHECK_STR(c, "short.txt");
+        free(c);
+        /* a cut never splits a UTF-8 character: "é" is two bytes */
+        c = sniff_shorten_name("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9.docx", 12);
+        CHECK_STR(c, "\xc3\xa9\xc3\xa9\xc3\xa9.docx");
+        free(c);
+        /* no extension: the name is simply cut */
+        c = sniff_shorten_name("abcdefghijklmnop", 10);
+        CHECK_STR(c, "abcdefghij");
+        free(c);
+    }
+
+    /* ---- emails are accepted as attachments; refusals say what to do ---- */
+    sniff_classify("message/rfc822", "witness_email.eml", &r);
+    CHECK_INT(r.verdict, SNIFF_DOWNLOAD);
+    CHECK_STR(r.mime, "message/rfc822");
+    sniff_classify("application/vnd.ms-outlook", "witness.msg", &r);
+    CHECK_INT(r.verdict, SNIFF_DOWNLOAD);
+    CHECK_STR(r.mime, "application/vnd.ms-outlook");
+    sniff_classify("application/CDFV2", "witness.msg", &r);
+    CHECK_INT(r.verdict, SNIFF_DOWNLOAD);
+    sniff_classify("application/zip", "site_photos.zip", &r);
+    CHECK_INT(r.verdict, SNIFF_REFUSED);
+    CHECK(strstr(r.reason, "unzip it and upload the photos") != NULL);
+    sniff_classify("application/zip", "Reflective account.pages", &r);
+    CHECK_INT(r.verdict, SNIFF_REFUSED);
+    CHECK(strstr(r.reason, "Export To > PDF") != NULL);
+    sniff_classify("application/x-dosexec", "thing.bin", &r);
+    CHECK(strstr(r.reason, "upload that") != NULL);
+
+    /* ---- the real files of ../shared/evidence-examples ---- */
+    {
+        const char *dir = getenv("SHARED_DIR") ? getenv("SHARED_DIR") : "../../shared";
+        static const struct {
+            const char *file;
+            int verdict;
+            const char *mime_or_reason;
+        } ex[] = {
+            {"witness_email.eml", SNIFF_DOWNLOAD, "message/rfc822"},
+            {"witness_email_outlook.msg", SNIFF_DOWNLOAD, "application/vnd.ms-outlook"},
+            {"witness_statement.docx", SNIFF_DOWNLOAD,
+             "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+            {"site_photos.zip", SNIFF_REFUSED, "unzip it"},
+            {"Reflective account.pages", SNIFF_REFUSED, "Export To > PDF"},
+        };
+        for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+            char *ex_path = fmtalloc("%s/evidence-examples/%s", dir, ex[i].file);
+            CHECK_INT(sniff_file(ex_path, ex[i].file, &r), EV_OK);
+            CHECK_INT(r.verdict, ex[i].verdict);
+            if (ex[i].verdict == SNIFF_REFUSED)
+                CHECK(r.reason && strstr(r.reason, ex[i].mime_or_reason));
+            else
+                CHECK_STR(r.mime, ex[i].mime_or_reason);
+            free(ex_path);
+        }
+    }
+
     TEST_DONE();
 }
