@@ -404,11 +404,10 @@ static int review_decide(req_t *r)
         }
     }
     vacsr = decisions_vacsr_from_request(r);
-    if (met && vacsr && !decisions_vacsr_all(vacsr))
+    if (met && !decisions_vacsr_all(vacsr))
         http_field_error(r, "vacsr_valid",
                          "Confirm the evidence is valid, authentic, current, sufficient and reliable before judging it met");
-    json_t *decl = json_object_get(r->in, "declaration");
-    int declared = (r->is_api && !decl) ? 1 : in_bool(r, "declaration");
+    int declared = in_bool(r, "declaration"); /* never assumed: rules.c */
     if (!declared)
         http_field_error(r, "declaration", "Confirm the assessor declaration");
     if (http_field_error_count(r)) {
@@ -436,7 +435,7 @@ static int review_decide(req_t *r)
     status = 201;
     for (i = 0; i < n && status == 201; i++) {
         decision_input_t in = {learner_id, items[i].criterion_id, items[i].outcome, items[i].feedback, vacsr,
-                               declared, ids};
+                               declared, ids, NULL};
         int64_t id = 0;
         status = decisions_record(r, &in, &id);
         if (status == 201)

@@ -26,6 +26,7 @@
 #include "storage.h"
 #include "stream.h"
 #include "tmpl.h"
+#include "rules.h"
 
 /* ------------------------------------------------------------ zip writer */
 
@@ -34,6 +35,7 @@ typedef struct zipw {
     struct archive *a;
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
+    json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
     time_t now;
     char *err;
     size_t errlen;
@@ -177,6 +179,7 @@ static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_
     z->now = time(NULL);
     z->manifest = json_array();
     z->missing = json_array();
+    z->basis = json_array();
     z->a = archive_write_new();
     if (z->a) /* no blocking: each piece goes straight out (one copy less, first bytes sooner) */
         archive_write_set_bytes_per_block(z->a, 0);
@@ -189,6 +192,7 @@ static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_
             archive_write_free(z->a);
         json_decref(z->manifest);
         json_decref(z->missing);
+        json_decref(z->basis);
         return EV_ERR;
     }
     return EV_OK;
@@ -208,8 +212,10 @@ static int zclose(zipw_t *z)
                        json_string_value(json_object_get(m, "path")));
         zadd(z, "manifest.txt", txt.data ? txt.data : "", txt.len, 0);
         buf_free(&txt);
-        json_t *mj = json_pack("{s:s, s:s, s:O, s:O}", "algorithm", "SHA-256", "generator",
-                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing);
+        /* decision_basis: the files each decision was made on (frozen at decision time). */
+        json_t *mj = json_pack("{s:s, s:s, s:O, s:O, s:O}", "algorithm", "SHA-256", "generator",
+                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing,
+                               "decision_basis", z->basis);
         char *s = json_dumps(mj, JSON_INDENT(2));
         zadd(z, "manifest.json", s, strlen(s), 0);
         free(s);
@@ -220,6 +226,7 @@ static int zclose(zipw_t *z)
     archive_write_free(z->a);
     json_decref(z->manifest);
     json_decref(z->missing);
+    json_decref(z->basis);
     return z->failed ? EV_ERR : EV_OK;
 }
 
@@ -299,7 +306,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
     json_t *decisions = or_empty(db_all(db,
         "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, c.text AS criterion_text, u.ref AS unit_ref,"
         " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id, d.created_at,"
-        " d.assessor_id, a.name AS assessor_name,"
+        " d.assessor_id, a.name AS assessor_name, d.rpl_reason, d.criterion_text AS decided_criterion_text,"
         " cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"
         " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " JOIN users a ON a.id = d.assessor_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
@@ -313,6 +320,22 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users i ON i.id = s.iqa_id"
         " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " WHERE d.learner_id = ? ORDER BY s.id", "i", learner_id));
+    size_t di;
+    json_t *dd;
+    json_array_foreach(decisions, di, dd) {
+        json_t *basis = rules_basis(db, json_integer_value(json_object_get(dd, "id")));
+        size_t bi, fi;
+        json_t *bb, *bf;
+        json_array_foreach(basis, bi, bb) json_array_foreach(json_object_get(bb, "files"), fi, bf) {
+            char *sn = safe_name(json_string_value(json_object_get(bf, "name")));
+            char *zp = fmtalloc("evidence/%lld/%lld-%s", (long long)json_integer_value(json_object_get(bb, "evidence_id")),
+                                (long long)json_integer_value(json_object_get(bf, "id")), sn);
+            json_object_set_new(bf, "zip_path", json_string(zp));
+            free(zp);
+            free(sn);
+        }
+        json_object_set_new(dd, "basis", basis);
+    }
     attach(decisions, "evidence", dev, "decision_id");
     attach(decisions, "iqa_samples", json_deep_copy(samples), "decision_id");
     json_object_set_new(doc, "decisions", decisions);
@@ -322,8 +345,9 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
         " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
     json_object_set_new(doc, "audit_events", or_empty(db_all(db,
-        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id,"
-        " e.before AS before_json, e.after AS after_json, e.prev_hash, e.hash"
+        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id, e.learner_id,"
+        " e.before AS before_json, e.after AS after_json, e.before AS before_text, e.after AS after_text,"
+        " e.prev_hash, e.hash"
         " FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id"
         " WHERE e.learner_id = ? ORDER BY e.id", "i", learner_id)));
     char now[21];
@@ -535,9 +559,24 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
             buf_puts(b, "</span>");
         }
         buf_puts(b, "</td><td>");
-        json_t *x;
+        json_t *x, *bf;
+        size_t bk;
         json_array_foreach(json_object_get(d, "evidence"), j, x)
             buf_printf(b, "<a href=\"#e%lld\">E%lld</a> ", ji(x, "evidence_id"), ji(x, "evidence_id"));
+        /* What the decision was made on, as frozen then: each file's name and SHA-256. */
+        json_array_foreach(json_object_get(d, "basis"), j, x) {
+            json_array_foreach(json_object_get(x, "files"), bk, bf) {
+                buf_printf(b, "<br><span class=\"basis\">E%lld ", ji(x, "evidence_id"));
+                h(b, js(bf, "name"));
+                buf_puts(b, " <code>");
+                h(b, js(bf, "sha256"));
+                buf_puts(b, "</code></span>");
+            }
+        }
+        if (*js(d, "rpl_reason")) {
+            buf_puts(b, "<br>Recognition of prior learning: ");
+            h(b, js(d, "rpl_reason"));
+        }
         buf_puts(b, "</td><td>");
         if (*js(d, "countersigned_at")) {
             buf_puts(b, "Signed ");
@@ -700,11 +739,19 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
 static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, const char *prefix,
                         export_kind_t kind, const char *title_prefix)
 {
+    /* The chain's head first: the export proves its events against the chain up to it. */
+    json_t *head = audit_head(db);
+    int64_t head_seq = json_integer_value(json_object_get(head, "seq"));
     json_t *doc = export_portfolio_json(db, learner_id);
     if (!doc) {
+        json_decref(head);
         zfail(z, "no learner %lld", (long long)learner_id);
         return;
     }
+    json_t *evs = json_object_get(doc, "audit_events");
+    for (size_t ei = json_array_size(evs); ei-- > 0;)
+        if (json_integer_value(json_object_get(json_array_get(evs, ei), "id")) > head_seq)
+            json_array_remove(evs, ei);
     buf_t html = {0};
     render_index(&html, doc, title_prefix);
     char *p = fmtalloc("%sindex.html", prefix);
@@ -726,9 +773,52 @@ static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learn
             free(fs);
         }
     }
+    /* Files a decision was made on that the evidence no longer has (removed after a
+     * not yet met decision): the blob is still referenced, so it goes in too. */
+    json_t *d, *bb;
+    size_t k;
+    json_array_foreach(json_object_get(doc, "decisions"), i, d) {
+        json_array_foreach(json_object_get(d, "basis"), j, bb) json_array_foreach(json_object_get(bb, "files"), k, f) {
+            const char *sha = js(f, "sha256");
+            p = fmtalloc("%s%s", prefix, js(f, "zip_path"));
+            json_array_append_new(z->basis, json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "decision_id",
+                                                      (json_int_t)ji(d, "id"), "criterion_ref", js(d, "criterion_ref"),
+                                                      "outcome", js(d, "outcome"), "evidence_id",
+                                                      (json_int_t)ji(bb, "evidence_id"), "file_id", (json_int_t)ji(f, "id"),
+                                                      "name", js(f, "name"), "sha256", sha, "path", p));
+            int have = 0;
+            size_t m;
+            json_t *me;
+            json_array_foreach(z->manifest, m, me) have |= strcmp(js(me, "path"), p) == 0;
+            if (!have) {
+                char *fs = storage_blob_path(data_dir, sha);
+                if (fs)
+                    zadd_file(z, p, fs, sha);
+                free(fs);
+            }
+            free(p);
+        }
+    }
     p = fmtalloc("%saudit.json", prefix);
     zadd_json(z, p, json_object_get(doc, "audit_events"));
     free(p);
+    /* The whole chain's links ([id, prev_hash, hash], no content) up to the head, so
+     * `evitrack audit verify --export` can check the learner's events belong to it. */
+    json_t *chain = json_array();
+    json_t *links = db_all(db, "SELECT id, prev_hash, hash FROM audit_events WHERE id <= ? ORDER BY id", "i", head_seq);
+    json_t *ln;
+    json_array_foreach(links, i, ln)
+        json_array_append_new(chain, json_pack("[O, O, O]", json_object_get(ln, "id"), json_object_get(ln, "prev_hash"),
+                                               json_object_get(ln, "hash")));
+    json_decref(links);
+    p = fmtalloc("%saudit-chain.json", prefix);
+    zadd_json(z, p, chain);
+    free(p);
+    json_decref(chain);
+    p = fmtalloc("%saudit-head.json", prefix);
+    zadd_json(z, p, head);
+    free(p);
+    json_decref(head);
     p = fmtalloc("%sportfolio.json", prefix);
     zadd_json(z, p, doc);
     free(p);

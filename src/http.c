@@ -23,6 +23,8 @@
 #include "housekeeping.h"
 #include "mailer.h"
 #include "notify.h"
+#include "audit.h"
+#include "fields.h"
 #include "pages.h"
 #include "router.h"
 #include "session.h"
@@ -1273,6 +1275,11 @@ static enum MHD_Result finish_request(req_state_t *st)
         json_object_update(r->in, body);
         json_decref(body);
     }
+    /* Every field of the body must be one the route declares (fields.c); checked
+     * before query arguments join in, answered after the CSRF check. */
+    char unknown[64];
+    int is_read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    int fields_ok = is_read || fields_check(r->route, r->in, r->uploads, unknown, sizeof unknown);
     /* Query arguments fill in what the body did not give, except the CSRF
      * token: it is taken only from the X-CSRF-Token header or a body field, as
      * URLs end up in histories, logs and Referer headers. */
@@ -1286,6 +1293,12 @@ static enum MHD_Result finish_request(req_state_t *st)
         !(r->route->flags & ROUTE_NO_CSRF) && !session_csrf_ok(r))
         return respond_error(st, 403, "csrf_failed",
                              "This form has expired or was not sent from evitrack. Go back, reload the page and try again.");
+    if (!fields_ok) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "Unknown field \"%.60s\": this request does not accept it (see docs/api.md).",
+                 unknown);
+        return respond_error(st, 400, "unknown_field", msg);
+    }
     /* A page form posted twice (pages.c one-time tokens) runs its handler once;
      * the repeat goes where the first went. */
     const char *form_token = !r->is_api && !strcmp(r->method, "POST") && r->user.id ? in_str(r, "form_token") : NULL;
@@ -1313,8 +1326,11 @@ static enum MHD_Result finish_request(req_state_t *st)
         pages_form_finish(r->db, r->user.id, form_token_copy, r->path, status < 400, r->redirect);
         free(form_token_copy);
     }
-    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
         session_cache_invalidate(); /* it may have ended a session or changed a user */
+        if (r->db)
+            audit_head_write(r->db, 0); /* every N events: the chain head to the head log */
+    }
     return respond(st, status);
 }
 

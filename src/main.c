@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "auditlog.h"
 #include "cli.h"
 #include "dbcopy.h"
@@ -34,6 +35,7 @@ static const char USAGE[] =
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
     "        [--connection-memory-kb N] [--timezone ZONE] [--per-address-connections N]\n"
     "        [--header-timeout SECONDS] [--max-exports N] [--gc-interval SECONDS] [--base-url URL]\n"
+    "        [--audit-head-log FILE] [--audit-head-every N]\n"
     "        [--smtp-url smtp://HOST:PORT|smtps://HOST:PORT --smtp-from ADDRESS\n"
     "         [--smtp-credentials FILE] [--smtp-ca FILE] [--smtp-retry-seconds N]\n"
     "         [--smtp-max-attempts N] [--digest-interval SECONDS]]\n"
@@ -51,7 +53,10 @@ static const char USAGE[] =
     "  import-learners [--db FILE] [--base-url URL] [--dry-run] FILE.csv\n"
     "                      onboard an intake: accounts (invited by email) and enrolments,\n"
     "                      every line checked first, all imported or none\n"
-    "  audit verify [--db FILE]   check the audit trail's hash chain\n"
+    "  audit verify [--db FILE] [--data DIR] [--audit-head-log FILE]\n"
+    "                      check the hash chain, the head log (removed tail events) and that\n"
+    "                      decisions, sign-offs, countersigns and IQA samples match their events\n"
+    "  audit verify --export FILE.zip  check a portfolio export offline\n"
     "  backup [--db FILE] OUT     consistent online copy of the database (PostgreSQL: pg_dump)\n"
     "  copy --from DB --to postgres://...\n"
     "                      move a centre into an empty PostgreSQL database and verify it\n"
@@ -85,7 +90,9 @@ static int cmd_serve(int argc, char **argv)
         .gc_interval_s = 6 * 3600,
     };
     int demo = 0, rc = 1, zone_set = 0;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL, *head_log = NULL;
+    int64_t head_every = 100;
+    char *head_default = NULL;
     mailer_config_t mail = {0};
     char *smtp_user = NULL, *smtp_password = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
@@ -106,7 +113,8 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "smtp-url", &mail.url)) ||
             (got = cli_opt(argc, argv, &i, "smtp-from", &mail.from)) ||
             (got = cli_opt(argc, argv, &i, "smtp-credentials", &smtp_creds)) ||
-            (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file))) {
+            (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file)) ||
+            (got = cli_opt(argc, argv, &i, "audit-head-log", &head_log))) {
             if (got < 0)
                 return 2;
         } else if ((got = cli_opt(argc, argv, &i, "timezone", &v))) {
@@ -153,6 +161,10 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 3600)
                 return cli_usage_error("--header-timeout takes a number of seconds from 1 to 3600");
             app.header_timeout_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "audit-head-every", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1000000)
+                return cli_usage_error("--audit-head-every takes a number of events from 1 to 1000000");
+            head_every = num;
         } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");
@@ -242,12 +254,20 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "evitrack: templates: %s\n", err);
         goto out;
     }
+    /* The audit head log (audit.c): every N events, and at a clean stop. */
+    head_default = fmtalloc("%s/audit-head.log", app.data_dir);
+    audit_head_configure(head_log ? head_log : head_default, head_every);
+    audit_head_write(db, 1);
     db_close(db);
     db = NULL;
     db_set_thread_path(app.db_path);
     rc = http_serve(&app) == EV_OK ? 0 : 1;
+    if (rc == 0 && (db = cli_open_db(app.db_path)) != NULL && audit_head_write(db, 1) != EV_OK)
+        rc = 1;
 out:
     db_close(db);
+    free(head_default);
+    audit_head_configure(NULL, 0);
     tmpl_set_free(app.templates);
     free(app.tls_cert_pem);
     free(app.tls_key_pem);

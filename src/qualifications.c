@@ -12,6 +12,7 @@
 #include "combination.h"
 #include "cli.h"
 #include "progress.h"
+#include "rules.h"
 #include "specimport.h"
 #include "status.h"
 
@@ -26,6 +27,7 @@ typedef struct imp {
     const char *format;
     specimport_error_t *err;
     int changes;
+    json_t *revisions; /* criteria added / reworded / retired in units that had criteria (rules.c) */
 } imp_t;
 
 static int imp_fail(imp_t *x, int line, const char *fmt, ...) EV_PRINTF(3, 4);
@@ -463,6 +465,11 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
             }
             action = "created";
             x->changes++;
+            if (n > 0) /* a criterion added to a unit that already had criteria */
+                json_array_append_new(x->revisions, json_pack("{s:I, s:I, s:s, s:s, s:s}", "criterion_id",
+                                                              (json_int_t)id, "unit_id", (json_int_t)uid, "ref",
+                                                              jstr(d, "ref"), "change", "added", "text",
+                                                              jstr(d, "text")));
         } else {
             c = json_array_get(cur, (size_t)match[i] - 1);
             id = jint(c, "id");
@@ -479,6 +486,11 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
                 }
                 action = "updated";
                 x->changes++;
+                if (strcmp(jstr(c, "text"), jstr(d, "text")) != 0 && !jint(c, "retired"))
+                    json_array_append_new(x->revisions,
+                                          json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "criterion_id", (json_int_t)id,
+                                                    "unit_id", (json_int_t)uid, "ref", jstr(d, "ref"), "change",
+                                                    "reworded", "text", jstr(d, "text"), "old_text", jstr(c, "text")));
             } else {
                 action = "unchanged";
             }
@@ -500,6 +512,12 @@ static int sync_criteria(imp_t *x, int64_t uid, json_t *crit, int partial, json_
             buf_free(&b);
         }
         json_array_append_new(assignment, a);
+    }
+    if (!partial) {
+        json_array_foreach(cur, k, c) if (!claimed[k] && !jint(c, "retired"))
+            json_array_append_new(x->revisions, json_pack("{s:I, s:I, s:s, s:s, s:s}", "criterion_id",
+                                                          (json_int_t)jint(c, "id"), "unit_id", (json_int_t)uid, "ref",
+                                                          jstr(c, "ref"), "change", "retired", "text", jstr(c, "text")));
     }
     if (!partial && retire_unclaimed(x, cur, claimed, RETIRE_CRITERION_SQL, "a criterion", sum) != EV_OK) {
         rc = EV_ERR;
@@ -665,7 +683,7 @@ static json_t *error_summary(const specimport_error_t *err)
 static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *parsed,
                              const qualifications_import_opts_t *o, specimport_error_t *err)
 {
-    imp_t x = {db, o, data, len, jstr(parsed, "format"), err, 0};
+    imp_t x = {db, o, data, len, jstr(parsed, "format"), err, 0, json_array()};
     json_t *spec = json_object_get(parsed, "spec");
     json_t *sum = json_pack("{s:s, s:b, s:s, s:b, s:n, s:[], s:O}", "file", err->file, "ok", 1, "format", x.format,
                             "dry_run", o->dry_run, "qualification", "units", "warnings",
@@ -723,6 +741,14 @@ static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *par
         }
     }
     if (x.changes) {
+        /* What the revision means for assessment: counts, and sign-offs flagged for review. */
+        char today[21];
+        util_now_iso(today);
+        today[10] = '\0';
+        if (rules_spec_revision(db, x.revisions, today) != EV_OK) {
+            imp_fail(&x, 0, "the sign-offs the revision affects could not be flagged");
+            goto fail;
+        }
         json_t *t;
         json_array_foreach(touched, i, t) {
             int64_t tq = (int64_t)json_integer_value(t);
@@ -738,6 +764,7 @@ static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *par
                                                 json_object_get(u, "outcomes"), "criteria",
                                                 json_object_get(u, "criteria")));
             }
+            json_object_set(after, "revisions", x.revisions);
             int arc = audit_record(db, o->actor_id, "spec.import", "qualification", tq, 0, NULL, after);
             json_decref(after);
             if (arc != EV_OK) {
@@ -755,11 +782,13 @@ static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *par
         goto fail_nobegin;
     }
     json_object_set_new(sum, "changes", json_integer(x.changes));
+    json_object_set_new(sum, "revisions", x.revisions);
     json_decref(touched);
     return sum;
 fail:
     db_rollback(db);
 fail_nobegin:
+    json_decref(x.revisions);
     json_decref(touched);
     json_decref(sum);
     return NULL;
@@ -857,6 +886,16 @@ void qualifications_summary_text(json_t *s, buf_t *out)
                 buf_putc(out, t[ci] == '\n' ? ' ' : t[ci]);
             buf_printf(out, "%s\n", cut < tl ? "..." : "");
         }
+    }
+    /* The revision's effect on assessment (rules_spec_revision). */
+    json_array_foreach(json_object_get(s, "revisions"), i, u) {
+        buf_printf(out, "  revision: criterion %s %s: %lld learner%s, %lld current decision%s affected", jstr(u, "ref"),
+                   jstr(u, "change"), (long long)jint(u, "learners"), jint(u, "learners") == 1 ? "" : "s",
+                   (long long)jint(u, "decisions"), jint(u, "decisions") == 1 ? "" : "s");
+        if (jint(u, "signed_off"))
+            buf_printf(out, "; %lld unit sign-off%s flagged for review", (long long)jint(u, "signed_off"),
+                       jint(u, "signed_off") == 1 ? "" : "s");
+        buf_puts(out, "\n");
     }
     json_t *w;
     json_array_foreach(json_object_get(s, "warnings"), i, w) buf_printf(out, "  note: %s\n", json_string_value(w));

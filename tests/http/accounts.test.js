@@ -413,7 +413,7 @@ test('admin manages enrolments: create, change, end; policy follows', async () =
   r = await admin.put(`/api/v1/enrolments/${e.id}`, {planned_end_date: '2020-01-01'});
   assertStatus(r, 400);
   // end it
-  r = await admin.post(`/api/v1/enrolments/${e.id}/end`, {status: 'withdrawn'});
+  r = await admin.post(`/api/v1/enrolments/${e.id}/end`, {status: 'withdrawn', reason: 'Left the employer.'});
   assertStatus(r, 200);
   assert.equal(r.json.enrolment.status, 'withdrawn');
   assert.ok(r.json.enrolment.ended_at);

@@ -155,7 +155,8 @@ test('bad decisions are refused with 4xx and nothing is written', async (t) => {
   r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', declaration: false});
   assertStatus(r, 400);
   assert.equal(r.json.error.code, 'declaration_required');
-  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', vacsr: {...VACSR, authentic: false}});
+  r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', vacsr: {...VACSR, authentic: false},
+    declaration: true});
   assertStatus(r, 400);
   assert.equal(r.json.error.code, 'vacsr_incomplete');
   r = await assessor.post('/api/v1/decisions', {...base, outcome: 'met', learner_id: L3});
@@ -179,7 +180,7 @@ let notMetId, metId;
 test('not yet met: the evidence goes back to the learner, editable, with the feedback', async (t) => {
   if (notReady) return t.skip(notReady);
   const r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[0].id, outcome: 'not_met',
-    feedback: 'Say how you resolved the complaint and what you learned.', evidence_ids: [e1]});
+    feedback: 'Say how you resolved the complaint and what you learned.', evidence_ids: [e1], declaration: true});
   assertStatus(r, 201);
   notMetId = r.json.id;
   assert.ok(Number.isInteger(notMetId));
@@ -310,7 +311,7 @@ test('unit sign-off by the assessor, then the learner countersigns', async (t) =
   assertStatus(r, 409, 'twice');
   // A signed-off unit's decisions are closed.
   r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[0].id, outcome: 'not_met',
-    feedback: 'changed my mind', evidence_ids: [e1]});
+    feedback: 'changed my mind', evidence_ids: [e1], declaration: true});
   assertStatus(r, 409);
   const list = await learner.get(`/api/v1/learners/${L}/signoffs`);
   assertStatus(list, 200);

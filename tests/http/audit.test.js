@@ -34,7 +34,7 @@ async function activity(s) {
   r = await learner.post(`/api/v1/evidence/${id}/submit`, {});
   assert.ok(r.status < 300, r.text);
   r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crit, outcome: 'not_met',
-    feedback: 'More detail please', evidence_ids: [id]});
+    feedback: 'More detail please', evidence_ids: [id], declaration: true});
   assertStatus(r, 201);
   return Number(s.sql(`SELECT id FROM audit_events WHERE action = 'decision.create' AND entity_id = ${r.json.id}`));
 }
