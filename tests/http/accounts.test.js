@@ -230,7 +230,7 @@ test('throttling: growing delays with Retry-After after repeated failures, and t
   }
   // now even the right password waits a moment (2 s after the 4th failure from here; the
   // failures are dated now, as a slow Argon2id under a sanitizer could outlast the delay)
-  const fresh = () => srv.sql("UPDATE login_failures SET at = CAST(strftime('%s','now') AS INTEGER) - 0 WHERE email = 'throttle@demo.test'");
+  const fresh = () => srv.sql(`UPDATE login_failures SET at = ${Math.floor(Date.now() / 1000)} - 0 WHERE email = 'throttle@demo.test'`);
   fresh();
   let r = await c.post('/api/v1/session', {email: 'throttle@demo.test', password: DEMO_PASSWORD});
   assertStatus(r, 429);

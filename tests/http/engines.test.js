@@ -194,10 +194,10 @@ test('the same changes give the same answers on both engines', {skip: SKIP}, asy
     outcome: 'met', feedback: 'Clear account', evidence_ids: [id], vacsr: yes, declaration: true}, diffs);
   assert.equal(d1.status, 201, d1.text);
   const d2 = await both(A, 'POST', '/api/v1/decisions', {learner_id: ev.json.learner_id, criterion_id: crit[1],
-    outcome: 'not_met', feedback: 'Say more about 1.2', evidence_ids: [id]}, diffs);
+    outcome: 'not_met', feedback: 'Say more about 1.2', evidence_ids: [id], declaration: true}, diffs);
   assert.equal(d2.status, 201, d2.text);
   const d3 = await both(A, 'POST', '/api/v1/decisions', {learner_id: ev.json.learner_id, criterion_id: crit[1],
-    outcome: 'met', feedback: 'Now covered', evidence_ids: [id], vacsr: yes}, diffs);
+    outcome: 'met', feedback: 'Now covered', evidence_ids: [id], vacsr: yes, declaration: true}, diffs);
   const s1 = await both('iqa@demo.test', 'POST', '/api/v1/iqa/samples',
     {decision_id: d1.json.id, outcome: 'action_required', feedback: 'Check the date'}, diffs);
   assert.equal(s1.status, 201, s1.text);

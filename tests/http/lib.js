@@ -245,7 +245,7 @@ class Server {
    * and returns its output, trimmed. Throws on error. For tests that tamper or inspect. */
   sql(query) {
     if (ENGINE === 'postgresql') return psql(this.dbPath, query).trim();
-    const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', this.dbPath, query],
+    const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 30000', this.dbPath, query],
       {encoding: 'utf8', timeout: 30000});
     if (r.error) throw new Error(`sqlite3 could not run: ${r.error.message}`);
     if (r.status !== 0) {
@@ -261,7 +261,7 @@ class Server {
       const out = psql(this.dbPath, `SELECT coalesce(json_agg(t), '[]'::json) FROM (${q}) t`).trim();
       return JSON.parse(out || '[]');
     }
-    const r = spawnSync('sqlite3', ['-batch', '-json', '-cmd', '.timeout 5000', this.dbPath, query],
+    const r = spawnSync('sqlite3', ['-batch', '-json', '-cmd', '.timeout 30000', this.dbPath, query],
       {encoding: 'utf8', timeout: 30000});
     if (r.error) throw new Error(`sqlite3 could not run: ${r.error.message}`);
     if (r.status !== 0) {

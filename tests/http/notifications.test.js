@@ -110,7 +110,7 @@ test('delivery: the assessor hears of submitted evidence by email (text + HTML, 
   const crit = Number(srv.sql(`SELECT criterion_id FROM evidence_criteria WHERE evidence_id = ${id}`));
   const L = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
   r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crit, outcome: 'not_met',
-    feedback: 'Add a witness statement', evidence_ids: [id]});
+    feedback: 'Add a witness statement', evidence_ids: [id], declaration: true});
   assertStatus(r, 201, 'decision');
   const [d] = await smtp.waitFor(1, {filter: (x) => x.to.includes('learner@demo.test') && /decision/.test(x.subject)});
   assert.match(d.subject, /not yet met/);
