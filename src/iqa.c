@@ -500,7 +500,7 @@ out:
     " WHERE s.iqa_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.action_state <> 'closed')"
 #define ACTIONS_ALL " WHERE ? = 0 AND s.outcome = 'action_required' AND (? = 0 OR s.action_state <> 'closed')"
 #define ACTIONS_COUNT(W) "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id" W
-#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY (s.action_state = 'closed'), s.id DESC LIMIT ? OFFSET ?"
+#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY CASE WHEN s.action_state = 'closed' THEN 1 ELSE 0 END, s.id DESC LIMIT ? OFFSET ?"
 
 /* The action's lifecycle events, oldest first. Caller owns it. */
 static json_t *action_history(db_t *db, int64_t sample_id)
