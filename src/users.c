@@ -1,4 +1,6 @@
 /* users.c: accounts and enrolments: sign-in pages and API, admin management, CLI, demo accounts */
+#include "accounts.h"
+#include "notify.h"
 #include "users.h"
 
 #include <ctype.h>
@@ -126,7 +128,7 @@ static json_t *load_user(db_t *db, int64_t id)
     " q.title AS qualification_title, e.assessor_id AS assessor_id, a.name AS assessor_name," \
     " a.email AS assessor_email, e.iqa_id AS iqa_id, i.name AS iqa_name, i.email AS iqa_email," \
     " e.start_date AS start_date, e.planned_end_date AS planned_end_date, e.status AS status," \
-    " e.ended_at AS ended_at, e.created_at AS created_at" \
+    " e.ended_at AS ended_at, e.end_date AS end_date, e.end_reason AS end_reason, e.created_at AS created_at" \
     " FROM enrolments e JOIN users l ON l.id = e.learner_id" \
     " JOIN qualifications q ON q.id = e.qualification_id" \
     " JOIN users a ON a.id = e.assessor_id LEFT JOIN users i ON i.id = e.iqa_id"
@@ -167,8 +169,7 @@ static json_t *shape_enrolment(json_t *e)
     nest(e, "iqa", person);
     const char *st = json_string_value(json_object_get(e, "status"));
     json_object_set_new(e, "status_label", json_string(status_label(st)));
-    json_object_set_new(e, "ended", json_boolean(st && (strcmp(st, "completed") == 0 ||
-                                                        strcmp(st, "withdrawn") == 0)));
+    json_object_set_new(e, "ended", json_boolean(st && strcmp(st, "active") != 0));
     return e;
 }
 
@@ -302,7 +303,7 @@ static int form_fail(req_t *r, int status, const char *code, const char *fmt, ..
 /* The client address for throttling. Behind a TLS-terminating proxy every
  * request comes from the proxy, so when EVITRACK_TRUSTED_PROXY names the peer
  * address the last X-Forwarded-For entry (the one that proxy added) is used. */
-static void client_addr(req_t *r, char *out, size_t outlen)
+void users_client_addr(req_t *r, char *out, size_t outlen)
 {
     http_client_addr(r, out, outlen);
     const char *proxy = getenv("EVITRACK_TRUSTED_PROXY");
@@ -360,7 +361,7 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
         snprintf(err, errlen, "%s", problem);
         return 400;
     }
-    if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", email) == 1) {
+    if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", email) == 1) {
         *field = "email";
         snprintf(err, errlen, "An account with this email address already exists");
         return 409;
@@ -401,6 +402,19 @@ int users_create(db_t *db, int64_t actor_id, const char *email, const char *name
         return 500;
     }
     return create_with_hash(db, actor_id, email, name, role, hash, id, field, err, errlen);
+}
+
+int users_create_invited(db_t *db, int64_t actor_id, const char *email, const char *name, const char *role,
+                         int64_t *id, const char **field, char *err, size_t errlen)
+{
+    *field = NULL;
+    /* "!" is no Argon2id hash: no password verifies against it. */
+    return create_with_hash(db, actor_id, email, name, role, "!", id, field, err, errlen);
+}
+
+const char *users_role_label(const char *role)
+{
+    return role_label(role);
 }
 
 /* Messages shared by the enrolment checks. */
@@ -506,7 +520,7 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
                               "start_date", start, "planned_end_date", end, "status", "active");
     int arc = audit_record(db, actor_id, "enrolment.create", "enrolment", *id, learner_id, NULL, after);
     json_decref(after);
-    if (arc != EV_OK || status_sync_learner(db, learner_id) != EV_OK) {
+    if (arc != EV_OK || status_sync_learner(db, learner_id) != EV_OK || notify_enrolled(db, *id) != EV_OK) {
         snprintf(err, errlen, "Could not record the enrolment");
         return 500;
     }
@@ -550,6 +564,8 @@ static int login_page_h(req_t *r)
         json_object_set_new(out, "notice", json_string("You have signed out."));
     if (in_bool(r, "expired"))
         json_object_set_new(out, "notice", json_string("Your session has ended. Sign in again to continue."));
+    if (in_bool(r, "password_set"))
+        json_object_set_new(out, "notice", json_string("Your password has been set. Sign in with it now."));
     return 200;
 }
 
@@ -587,7 +603,7 @@ static int session_create_h(req_t *r)
     if (http_field_error_count(r))
         return form_fail(r, 400, "invalid_input", "Enter your email address and password.");
 
-    client_addr(r, addr, sizeof addr);
+    users_client_addr(r, addr, sizeof addr);
     user_t u;
     int64_t wait = 0;
     switch (auth_login(r->db, em, password, addr, &u, &wait)) {
@@ -719,7 +735,7 @@ static int password_change_h(req_t *r)
     const char *cur = in_str(r, "current_password"), *pw = in_str(r, "new_password");
     const char *confirm = in_str(r, "confirm_password");
     char addr[80] = "";
-    client_addr(r, addr, sizeof addr);
+    users_client_addr(r, addr, sizeof addr);
     if (!cur || !*cur)
         http_field_error(r, "current_password", "Enter your current password");
     const char *problem = auth_password_problem(pw);
@@ -761,6 +777,8 @@ static int password_change_h(req_t *r)
     if (rc == EV_OK)
         rc = audit_record(r->db, r->user.id, "user.password_change", "user", r->user.id,
                           r->user.role == ROLE_LEARNER ? r->user.id : 0, NULL, NULL);
+    if (rc == EV_OK)
+        rc = accounts_password_changed(r->db, r->user.id, 0);
     if (rc == EV_OK)
         rc = db_commit(r->db);
     else
@@ -836,17 +854,22 @@ static int user_create_h(req_t *r)
         http_field_error(r, "email", pr);
     if ((pr = role_problem(role)))
         http_field_error(r, "role", pr);
-    if ((pr = auth_password_problem(password)))
+    /* No password and "invite": the account chooses its own through an emailed link. */
+    int invite = (!password || !*password) && in_bool(r, "invite");
+    if (!invite && (pr = auth_password_problem(password)))
         http_field_error(r, "password", pr);
     if (http_field_error_count(r))
         return form_fail(r, 400, "invalid_input", "Check the account details.");
     if (db_begin(r->db) != EV_OK)
         return form_fail(r, 500, "internal", "Could not save the account.");
-    int st = users_create(r->db, r->user.id, email, name, role, password, &id, &field, err, sizeof err);
+    int st = invite ? users_create_invited(r->db, r->user.id, email, name, role, &id, &field, err, sizeof err)
+                    : users_create(r->db, r->user.id, email, name, role, password, &id, &field, err, sizeof err);
+    if (st == 0 && invite && accounts_invite(r->db, id, r->user.name, role_label(role)) != EV_OK)
+        st = 500;
     if (st == 0 && db_commit(r->db) == EV_OK) {
         json_t *u = load_user(r->db, id);
-        http_set_out(r, json_pack("{s:o}", "user", u ? u : json_null()));
-        http_redirect(r, "/admin/users/%lld?done=created", (long long)id);
+        http_set_out(r, json_pack("{s:o, s:b}", "user", u ? u : json_null(), "invited", invite));
+        http_redirect(r, "/admin/users/%lld?done=%s", (long long)id, invite ? "invited" : "created");
         return 201;
     }
     db_rollback(r->db);
@@ -863,6 +886,8 @@ static const char *user_notice(const char *done)
         return NULL;
     if (strcmp(done, "created") == 0)
         return "The account has been created.";
+    if (strcmp(done, "invited") == 0)
+        return "The account has been created and emailed an invitation to choose a password.";
     if (strcmp(done, "disabled") == 0)
         return "The account has been disabled and signed out everywhere.";
     if (strcmp(done, "enabled") == 0)
@@ -952,6 +977,8 @@ static int account_reset_password(db_t *db, int64_t actor_id, int64_t id, const 
         rc = session_end_user(db, id, keep_hash);
     if (rc == EV_OK)
         rc = audit_record(db, actor_id, "user.password_reset", "user", id, learner, NULL, NULL);
+    if (rc == EV_OK)
+        rc = accounts_password_changed(db, id, 1);
     if (rc == EV_OK)
         rc = db_commit(db);
     else
@@ -1079,7 +1106,7 @@ static int64_t person_ref(req_t *r, const char *id_field, const char *email_fiel
     trim_copy(email, em, sizeof em);
     if (!*em)
         return 0;
-    return db_int(r->db, "SELECT id FROM users WHERE email = ?", -1, "t", em);
+    return db_int(r->db, "SELECT id FROM users WHERE lower(email) = lower(?)", -1, "t", em);
 }
 
 /* GET /admin/enrolments/new: ?learner_id= prefills the learner */
@@ -1188,11 +1215,13 @@ static int enrolment_show_h(req_t *r)
 
 /* Applies new values to an enrolment with its audit event (action), in one transaction. */
 static int enrolment_apply(req_t *r, json_t *before, int64_t assessor, int64_t iqa, const char *start,
-                           const char *end, const char *status, const char *action)
+                           const char *end, const char *status, const char *action, const char *end_date,
+                           const char *end_reason)
 {
     int64_t id = json_integer_value(json_object_get(before, "id"));
     int64_t learner = json_integer_value(json_object_get(before, "learner_id"));
     int ended = strcmp(status, "completed") == 0 || strcmp(status, "withdrawn") == 0;
+    int active = strcmp(status, "active") == 0;
     char now[21];
     util_now_iso(now);
     json_t *b = json_pack("{s:O, s:O, s:O, s:O, s:O}", "assessor_id", json_object_get(before, "assessor_id"),
@@ -1214,6 +1243,15 @@ static int enrolment_apply(req_t *r, json_t *before, int64_t assessor, int64_t i
                  : db_run(r->db, "UPDATE enrolments SET assessor_id = ?, iqa_id = NULL, start_date = ?,"
                                  " planned_end_date = ?, status = ?, ended_at = ? WHERE id = ?", "itttti",
                           assessor, start, end, status, ended_at, id);
+    /* How it ended (end handler), or cleared when it resumes; otherwise kept. */
+    if (rc == EV_OK && end_date) {
+        rc = db_run(r->db, "UPDATE enrolments SET end_date = ?, end_reason = ? WHERE id = ?", "tti", end_date,
+                    end_reason ? end_reason : "", id);
+        json_object_set_new(a, "end_date", json_string(end_date));
+        json_object_set_new(a, "end_reason", json_string(end_reason ? end_reason : ""));
+    } else if (rc == EV_OK && active) {
+        rc = db_run(r->db, "UPDATE enrolments SET end_date = NULL, end_reason = NULL WHERE id = ?", "i", id);
+    }
     if (rc == EV_OK)
         rc = audit_record(r->db, r->user.id, action, "enrolment", id, learner, b, a);
     if (rc == EV_OK)
@@ -1272,7 +1310,7 @@ static int enrolment_update_h(req_t *r)
         http_field_error(r, field, err);
         return form_fail(r, st, "invalid_input", "%s.", err);
     }
-    int rc = enrolment_apply(r, before, assessor, iqa, start, end, status, "enrolment.update");
+    int rc = enrolment_apply(r, before, assessor, iqa, start, end, status, "enrolment.update", NULL, NULL);
     json_decref(before);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not save the enrolment.");
@@ -1281,19 +1319,50 @@ static int enrolment_update_h(req_t *r)
     return 200;
 }
 
-/* POST /api/v1/enrolments/{id}/end, POST /admin/enrolments/{id}/end: {status: completed | withdrawn} */
+/* POST /api/v1/enrolments/{id}/end, POST /admin/enrolments/{id}/end:
+ * {status: completed | withdrawn | break_in_learning, date: YYYY-MM-DD (default today), reason}.
+ * A reason is required except for completion (ESFA funding rules: a withdrawal or a break in
+ * learning is evidenced by its date and reason). An ended enrolment takes no new evidence,
+ * mappings or decisions (rules.c); an update back to "active" resumes it. */
 static int enrolment_end_h(req_t *r)
 {
     int64_t id = r->params[0];
     json_t *e = enrolment_detail(r, id);
     if (!e)
         return form_fail(r, 404, "not_found", "No such enrolment.");
-    const char *status = in_str(r, "status");
+    const char *status = in_str(r, "status"), *date = in_str(r, "date"), *reason = in_str(r, "reason");
+    char today[21];
+    util_now_iso(today);
+    today[10] = '\0';
     if (!status || !*status)
         status = "completed";
-    if (strcmp(status, "completed") != 0 && strcmp(status, "withdrawn") != 0) {
-        http_field_error(r, "status", "Choose completed or withdrawn");
-        return form_fail(r, 400, "invalid_input", "Choose completed or withdrawn.");
+    if (strcmp(status, "break_in_learning") == 0)
+        status = "on_break"; /* the stored name */
+    if (!date || !*date)
+        date = today;
+    if (!reason)
+        reason = "";
+    const char *field = NULL, *msg = NULL;
+    const char *start = json_string_value(json_object_get(e, "start_date"));
+    if (strcmp(status, "completed") != 0 && strcmp(status, "withdrawn") != 0 && strcmp(status, "on_break") != 0)
+        field = "status", msg = "Choose completed, withdrawn or break in learning";
+    else if (!util_valid_date(date))
+        field = "date", msg = "Enter the date it ended as YYYY-MM-DD";
+    else if (start && strcmp(date, start) < 0)
+        field = "date", msg = "The end date cannot be before the start date";
+    else if (strcmp(date, today) > 0)
+        field = "date", msg = "The end date cannot be in the future";
+    else if (strcmp(status, "completed") != 0 && !*reason)
+        field = "reason", msg = "Give the reason for the withdrawal or break in learning";
+    else if (strlen(reason) > 2000)
+        field = "reason", msg = "Keep the reason under 2000 characters";
+    if (field) {
+        http_field_error(r, field, msg);
+        return form_fail(r, 400, "invalid_input", "%s.", msg);
+    }
+    if (strcmp(json_string_value(json_object_get(e, "status")), "active") != 0) {
+        http_field_error(r, "status", "This enrolment has already ended");
+        return form_fail(r, 409, "already_ended", "This enrolment has already ended.");
     }
     json_t *before = json_deep_copy(e);
     const json_t *iqa = json_object_get(before, "iqa_id");
@@ -1301,7 +1370,7 @@ static int enrolment_end_h(req_t *r)
                              json_is_integer(iqa) ? json_integer_value(iqa) : 0,
                              json_string_value(json_object_get(before, "start_date")),
                              json_string_value(json_object_get(before, "planned_end_date")), status,
-                             "enrolment.end");
+                             "enrolment.end", date, reason);
     json_decref(before);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not end the enrolment.");
@@ -1489,7 +1558,7 @@ static int cmd_user_change(const char *what, int argc, char **argv)
     }
     if (!(db = open_db(v[0])))
         goto out;
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", v[1]);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", v[1]);
     if (!id) {
         fprintf(stderr, "evitrack %s: no account with email %s\n", cmd, v[1]);
         goto out;
@@ -1524,7 +1593,7 @@ int users_cmd_user(int argc, char **argv)
 /* A user id by email with the role, or 0 (message printed). */
 static int64_t cli_person(db_t *db, const char *email, const char *role, const char *opt)
 {
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = ?", 0, "tt", email, role);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = ?", 0, "tt", email, role);
     if (!id)
         fprintf(stderr, "evitrack enrol: %s: no %s account with email %s\n", opt, role, email);
     return id;
@@ -1654,7 +1723,7 @@ int users_demo_seed(db_t *db)
     if (begin_if_needed(db, &own) != EV_OK)
         return EV_ERR;
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
-        if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", people[i].email) == 1)
+        if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", people[i].email) == 1)
             continue;
         if (create_with_hash(db, 0, people[i].email, people[i].name, people[i].role, hash, &id, &field,
                              err, sizeof err) != 0) {
@@ -1669,8 +1738,8 @@ int users_demo_seed(db_t *db)
     json_array_foreach(quals, qi, q) {
         int64_t qid = json_integer_value(json_object_get(q, "id"));
         for (size_t i = 0; i < sizeof enrol / sizeof enrol[0]; i++) {
-            int64_t l = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].learner);
-            int64_t a = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].assessor);
+            int64_t l = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].learner);
+            int64_t a = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].assessor);
             if (db_int(db, "SELECT 1 FROM enrolments WHERE learner_id = ? AND qualification_id = ?", 0,
                        "ii", l, qid) == 1)
                 continue;

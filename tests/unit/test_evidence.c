@@ -14,6 +14,7 @@
 #include "status.h"
 #include "storage.h"
 #include "test.h"
+#include "testdb.h"
 #include "util.h"
 
 static int exists(const char *path)
@@ -48,7 +49,7 @@ int main(void)
     char err[256] = "";
     storage_t *store = storage_open(NULL, NULL, data, err, sizeof err);
     CHECK(store != NULL);
-    db_t *db = db_open(db_path);
+    db_t *db = test_db_open(db_path);
     CHECK(db != NULL);
     CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
 
