@@ -95,14 +95,17 @@ typedef struct zsink {
     zipw_t *z;
     struct sha256_ctx st;
     uint64_t total;
+    int write_failed; /* the zip (the download) refused a piece: it is not the store's fault */
 } zsink_t;
 
 static int zsink_write(void *ctx, const void *data, size_t len)
 {
     zsink_t *k = ctx;
     sha256_update(&k->st, len, data);
-    if (archive_write_data(k->z->a, data, len) != (la_ssize_t)len)
+    if (archive_write_data(k->z->a, data, len) != (la_ssize_t)len) {
+        k->write_failed = 1;
         return EV_ERR;
+    }
     k->total += len;
     return EV_OK;
 }
@@ -144,10 +147,11 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
     } else {
         rc = storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
-        if (rc != EV_OK)
-            zfail(z, "cannot copy %s (%s) into the export: %s", path, sha,
-                  rc == EV_ERR ? archive_error_string(z->a) ? archive_error_string(z->a) : "write failed"
-                               : storage_strerror(rc));
+        if (rc != EV_OK && k.write_failed) /* e.g. the client went away */
+            zfail(z, "cannot write %s: %s", path,
+                  archive_error_string(z->a) ? archive_error_string(z->a) : "the download stopped");
+        else if (rc != EV_OK)
+            zfail(z, "cannot copy %s (%s) from the store into the export: %s", path, sha, storage_strerror(rc));
     }
     archive_entry_free(e);
     if (z->failed)
