@@ -1,11 +1,18 @@
 /* audit.c: the append-only, hash-chained audit trail */
 #include "audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <nettle/sha2.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+/* The advisory lock key of the chain's tail ("audit" in ASCII). */
+#define AUDIT_CHAIN_LOCK 0x6175646974
 #define GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 /* The canonical content of an event: a compact JSON object with sorted keys,
@@ -39,15 +46,39 @@ static void chain_hash(const char *prev, const char *content, char out[65])
     util_hex(digest, sizeof digest, out);
 }
 
+static atomic_llong head_pending; /* events recorded since the last head record (may overcount rollbacks) */
+
 int audit_record(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
                  int64_t learner_id, json_t *before, json_t *after)
 {
-    int result = EV_ERR;
+    int result = EV_ERR, own = 0;
     char *before_s = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
     char *after_s = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-    char *content = NULL;
-    char *prev = db_text(db, "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
-    int64_t id = db_int(db, "SELECT coalesce(max(id), 0) + 1 FROM audit_events", 1, "");
+    char *content = NULL, *prev = NULL;
+    /* One chain for every process: the tail is read and extended under one lock
+     * held to the end of the caller's transaction (on SQLite the write
+     * transaction itself is that lock). Taken last, just before the insert, so
+     * it is held only for the insert and the commit. */
+    if (!db_in_transaction(db)) {
+        if (db_begin(db) != EV_OK)
+            goto out;
+        own = 1;
+    }
+    /* The lock, then the tail in a statement of its own: in READ COMMITTED a
+     * statement's snapshot is taken when it starts, so a tail read in the same
+     * statement as the lock wait would miss the events committed meanwhile. */
+    if (db_lock_xact(db, AUDIT_CHAIN_LOCK) != EV_OK)
+        goto out;
+    int64_t id = 1;
+    db_stmt_t *st = db_query(db, "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
+    int rc = db_next(st);
+    if (rc == 1 && !db_col_is_null(st, 0)) {
+        id = db_col_int(st, 0) + 1;
+        prev = xstrdup(db_col_text(st, 1));
+    }
+    db_stmt_done(st);
+    if (rc < 0)
+        goto out;
     char at[21], hash[65];
     util_now_iso(at);
     content = canonical(id, at, actor_id, action, entity, entity_id, learner_id, before_s, after_s);
@@ -61,7 +92,10 @@ int audit_record(db_t *db, int64_t actor_id, const char *action, const char *ent
                prev ? prev : GENESIS_HASH, hash) != EV_OK)
         goto out;
     result = EV_OK;
+    atomic_fetch_add(&head_pending, 1);
 out:
+    if (own)
+        result = result == EV_OK ? db_commit(db) : (db_rollback(db), EV_ERR);
     free(before_s);
     free(after_s);
     free(content);
@@ -118,4 +152,229 @@ int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t
     }
     db_stmt_done(st);
     return result;
+}
+
+/* ---- completeness: the head log, and current state against the chain ---- */
+
+static pthread_mutex_t head_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *head_path;          /* the head log (owned; NULL: none) */
+static int64_t head_every = 100; /* events between head records */
+static int64_t head_written;     /* the last sequence number written */
+
+void audit_head_configure(const char *path, int64_t every)
+{
+    pthread_mutex_lock(&head_mu);
+    free(head_path);
+    head_path = path && *path ? xstrdup(path) : NULL;
+    head_every = every > 0 ? every : 100;
+    head_written = 0;
+    atomic_store(&head_pending, 0);
+    pthread_mutex_unlock(&head_mu);
+}
+
+const char *audit_head_path(void)
+{
+    return head_path;
+}
+
+json_t *audit_head(db_t *db)
+{
+    json_t *h = db_one(db, "SELECT id AS seq, hash, at FROM audit_events ORDER BY id DESC LIMIT 1", "");
+    return h ? h : json_pack("{s:i, s:s, s:n}", "seq", 0, "hash", GENESIS_HASH, "at");
+}
+
+int audit_head_write(db_t *db, int force)
+{
+    int rc = EV_OK;
+    if (!force && atomic_load(&head_pending) < head_every)
+        return EV_OK;
+    pthread_mutex_lock(&head_mu);
+    json_t *h = head_path ? audit_head(db) : NULL;
+    int64_t seq = h ? json_integer_value(json_object_get(h, "seq")) : 0;
+    if (h && seq > head_written) {
+        char now[21], line[160];
+        util_now_iso(now);
+        int n = snprintf(line, sizeof line, "%lld %s %s\n", (long long)seq,
+                         json_string_value(json_object_get(h, "hash")), now);
+        int fd = open(head_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0) {
+            ev_log("audit head log %s: %s", head_path, strerror(errno));
+            rc = EV_ERR;
+        } else {
+            head_written = seq;
+            atomic_store(&head_pending, 0);
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    json_decref(h);
+    pthread_mutex_unlock(&head_mu);
+    return rc;
+}
+
+int audit_head_check(db_t *db, const char *path, json_t **last, char *reason, size_t reasonlen)
+{
+    size_t len = 0;
+    char *text = util_read_file(path, &len);
+    int rc = EV_OK;
+    *last = NULL;
+    if (!text)
+        return 1; /* no head log: nothing to compare */
+    int64_t max_id = db_int(db, "SELECT COALESCE(MAX(id), 0) FROM audit_events", 0, "");
+    char *save = NULL;
+    long long top = 0;
+    char top_at[32] = "";
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        long long seq = 0;
+        char hash[65] = "", at[32] = "";
+        if (sscanf(line, "%lld %64s %31s", &seq, hash, at) < 2 || seq <= 0)
+            continue;
+        json_decref(*last);
+        *last = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)seq, "hash", hash, "at", at);
+        if (seq > top) {
+            top = seq;
+            snprintf(top_at, sizeof top_at, "%s", at);
+        }
+        if (seq > max_id || rc != EV_OK)
+            continue;
+        char *stored = db_text(db, "SELECT hash FROM audit_events WHERE id = ?", "i", (int64_t)seq);
+        int same = stored && strcmp(stored, hash) == 0;
+        free(stored);
+        if (!same) {
+            snprintf(reason, reasonlen, "event %lld does not match the head log recorded at %s (replaced events)",
+                     seq, at);
+            rc = EV_ERR;
+        }
+    }
+    /* Events removed from the end (or all of them): the trail stops short of a recorded head. */
+    if (top > max_id) {
+        snprintf(reason, reasonlen,
+                 "events were removed from the end of the trail: the head log recorded event %lld (at %s) "
+                 "but the trail ends at event %lld",
+                 top, top_at, (long long)max_id);
+        rc = EV_ERR;
+    }
+    free(text);
+    return rc;
+}
+
+/* 1 when the event's recorded field (if it recorded it) matches the row's. */
+static int same_field(json_t *after, json_t *row, const char *ekey, const char *rkey)
+{
+    json_t *e = json_object_get(after, ekey), *v = json_object_get(row, rkey);
+    if (!e || json_is_null(e))
+        return 1;
+    if (json_is_integer(e) && json_is_integer(v))
+        return json_integer_value(e) == json_integer_value(v);
+    if (json_is_string(e) && json_is_string(v))
+        return strcmp(json_string_value(e), json_string_value(v)) == 0;
+    if (json_is_boolean(e))
+        return json_is_true(e) == (json_integer_value(v) != 0);
+    return json_equal(e, v);
+}
+
+/* Every row of one table against the event that recorded it (sql gives the row's fields
+ * and the event as after_json plus event_id, actor_id, event_learner_id). fields: pairs of
+ * event key / row key, NULL-ended. */
+static int state_table(db_t *db, const char *what, const char *sql, const char *const *fields, const char *actor_key,
+                       char *reason, size_t reasonlen)
+{
+    json_t *rows = db_all(db, sql, "");
+    size_t i;
+    json_t *row;
+    int rc = EV_OK;
+    if (!rows) {
+        snprintf(reason, reasonlen, "cannot read the %s", what);
+        return EV_ERR;
+    }
+    json_array_foreach(rows, i, row)
+    {
+        long long id = (long long)json_integer_value(json_object_get(row, "id"));
+        if (json_is_null(json_object_get(row, "event_id")) || !json_object_get(row, "event_id")) {
+            snprintf(reason, reasonlen, "%s %lld has no audit event: it was written behind the program's back", what,
+                     id);
+            rc = EV_ERR;
+            break;
+        }
+        json_t *after = json_object_get(row, "after");
+        int ok = 1;
+        const char *bad = "";
+        for (size_t k = 0; fields[k]; k += 2)
+            if (!same_field(after, row, fields[k], fields[k + 1])) {
+                ok = 0;
+                bad = fields[k + 1];
+                break;
+            }
+        if (ok && actor_key && json_integer_value(json_object_get(row, "actor_id")) &&
+            json_integer_value(json_object_get(row, "actor_id")) != json_integer_value(json_object_get(row, actor_key)))
+            ok = 0, bad = actor_key;
+        if (!ok) {
+            snprintf(reason, reasonlen, "%s %lld disagrees with audit event %lld that recorded it (%s differs)", what, id,
+                     (long long)json_integer_value(json_object_get(row, "event_id")), bad);
+            rc = EV_ERR;
+            break;
+        }
+    }
+    json_decref(rows);
+    return rc;
+}
+
+int audit_verify_state(db_t *db, char *reason, size_t reasonlen)
+{
+    static const char *const dec[] = {"outcome", "outcome", "criterion_id", "criterion_id", "feedback", "feedback",
+                                      NULL};
+    static const char *const so[] = {"unit_id", "unit_id", "assessor_signed_at", "assessor_signed_at", NULL};
+    static const char *const cs[] = {"comment", "comment", "signed_at", "signed_at", NULL};
+    static const char *const smp[] = {"outcome", "outcome", "feedback", "feedback", "decision_id", "decision_id", NULL};
+    static const char *const cso[] = {"learner_signed_at", "learner_signed_at", NULL};
+    if (state_table(db, "decision",
+                    "SELECT d.id, d.outcome, d.criterion_id, d.feedback, d.assessor_id, a.id AS event_id, a.actor_id,"
+                    " a.after AS after_json FROM decisions d LEFT JOIN audit_events a ON a.id = (SELECT MIN(x.id)"
+                    " FROM audit_events x WHERE x.action = 'decision.create' AND x.entity_id = d.id) ORDER BY d.id",
+                    dec, "assessor_id", reason, reasonlen) != EV_OK ||
+        state_table(db, "unit sign-off",
+                    "SELECT s.id, s.unit_id, s.assessor_signed_at, s.assessor_id, a.id AS event_id, a.actor_id,"
+                    " a.after AS after_json FROM unit_signoffs s LEFT JOIN audit_events a ON a.id = (SELECT MAX(x.id)"
+                    " FROM audit_events x WHERE x.action = 'unit.signoff' AND x.entity_id = s.id) ORDER BY s.id",
+                    so, "assessor_id", reason, reasonlen) != EV_OK ||
+        state_table(db, "unit countersignature",
+                    "SELECT s.id, s.learner_signed_at, s.learner_id, a.id AS event_id, a.actor_id, a.after AS after_json"
+                    " FROM unit_signoffs s LEFT JOIN audit_events a ON a.id = (SELECT MAX(x.id) FROM audit_events x"
+                    " WHERE x.action = 'unit.countersign' AND x.entity_id = s.id) WHERE s.learner_signed_at IS NOT NULL"
+                    " ORDER BY s.id",
+                    cso, "learner_id", reason, reasonlen) != EV_OK ||
+        state_table(db, "countersignature of decision",
+                    "SELECT c.decision_id AS id, c.comment, c.signed_at, c.learner_id, a.id AS event_id, a.actor_id,"
+                    " a.after AS after_json FROM countersigns c LEFT JOIN audit_events a ON a.id = (SELECT MIN(x.id)"
+                    " FROM audit_events x WHERE x.action = 'decision.countersign' AND x.entity_id = c.decision_id)"
+                    " ORDER BY c.decision_id",
+                    cs, "learner_id", reason, reasonlen) != EV_OK ||
+        state_table(db, "IQA sample",
+                    "SELECT s.id, s.outcome, s.feedback, s.decision_id, s.iqa_id, a.id AS event_id, a.actor_id,"
+                    " a.after AS after_json FROM iqa_samples s LEFT JOIN audit_events a ON a.id = (SELECT MIN(x.id)"
+                    " FROM audit_events x WHERE x.action = 'iqa.sample' AND x.entity_id = s.id) ORDER BY s.id",
+                    smp, "iqa_id", reason, reasonlen) != EV_OK)
+        return EV_ERR;
+    return EV_OK;
+}
+
+int audit_event_hash_ok(const json_t *e)
+{
+    json_t *b = json_object_get(e, "before_text"), *a = json_object_get(e, "after_text");
+    const char *prev = json_string_value(json_object_get(e, "prev_hash"));
+    const char *hash = json_string_value(json_object_get(e, "hash"));
+    if (!prev || !hash)
+        return 0;
+    char *content = canonical(json_integer_value(json_object_get(e, "id")),
+                              json_string_value(json_object_get(e, "at")) ? json_string_value(json_object_get(e, "at")) : "",
+                              json_integer_value(json_object_get(e, "actor_id")),
+                              json_string_value(json_object_get(e, "action")) ? json_string_value(json_object_get(e, "action")) : "",
+                              json_string_value(json_object_get(e, "entity")) ? json_string_value(json_object_get(e, "entity")) : "",
+                              json_integer_value(json_object_get(e, "entity_id")),
+                              json_integer_value(json_object_get(e, "learner_id")), json_string_value(b),
+                              json_string_value(a));
+    char h[65];
+    chain_hash(prev, content ? content : "", h);
+    free(content);
+    return strcmp(h, hash) == 0;
 }

@@ -18,4 +18,31 @@ int audit_record(db_t *db, int64_t actor_id, const char *action, const char *ent
  * *bad_id the first event whose hash or link does not match (and a reason). */
 int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t reasonlen);
 
+/* ---- completeness (issue 11) ----
+ * A hash chain proves no event was altered, not that none was removed from its end. So the
+ * head of the chain (sequence number, hash, time) is appended to a head log outside the
+ * database every N events and at a clean stop; verify compares the trail with it. */
+
+/* Sets the head log (path copied; NULL: none) and how many events between records. */
+void audit_head_configure(const char *path, int64_t every);
+/* The configured head log path, or NULL. */
+const char *audit_head_path(void);
+/* The chain's head {seq, hash, at} ({0, genesis hash} when empty). Caller owns it. */
+json_t *audit_head(db_t *db);
+/* Appends "SEQ HASH TIME" to the head log (fsync'd) when N events were recorded since the
+ * last record, or always when force (clean stop), and the head moved. Call outside any
+ * transaction. EV_OK (also when no head log is set) or EV_ERR. Thread-safe. */
+int audit_head_write(db_t *db, int force);
+/* Compares the trail with the head log at path: every recorded head must still be in the
+ * trail with the same hash. EV_OK, EV_ERR (reason says which: tail removed or replaced), or
+ * 1 when there is no head log. *last receives the last recorded head (caller owns; may be NULL). */
+int audit_head_check(db_t *db, const char *path, json_t **last, char *reason, size_t reasonlen);
+/* Compares current state with the events that recorded it: every decision, unit sign-off,
+ * unit countersignature, decision countersignature and IQA sample must have its event and
+ * agree with the fields the event recorded. EV_OK, or EV_ERR with the first disagreement. */
+int audit_verify_state(db_t *db, char *reason, size_t reasonlen);
+/* 1 when an exported event {id, at, actor_id, action, entity, entity_id, learner_id,
+ * before_text, after_text, prev_hash, hash} hashes to its hash from its prev_hash. */
+int audit_event_hash_ok(const json_t *e);
+
 #endif

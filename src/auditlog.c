@@ -1,6 +1,9 @@
 /* auditlog.c: the audit log and learner timeline pages, and `evitrack audit verify` */
 #include "auditlog.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,7 +257,7 @@ static int auditlog_timeline(req_t *r)
 {
     int64_t learner = r->params[0];
     if (!policy_can_read_learner(r->db, &r->user, learner))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *l = db_one(r->db, "SELECT id, name, email FROM users WHERE id = ? AND role = 'learner'", "i", learner);
     if (!l)
         return http_fail(r, 404, "not_found", "No such learner.");
@@ -262,35 +265,244 @@ static int auditlog_timeline(req_t *r)
     return list_events(r, 0, learner, opt_str(r, "action"), NULL, NULL, NULL);
 }
 
-/* GET /audit/verify, /api/v1/audit/verify: checks the whole chain now. */
-static int auditlog_verify_page(req_t *r)
+/* Runs every check on the trail: the chain, the head log (head_log may be NULL: none), and
+ * current state against the events. Fills out {ok, chain_ok, count, bad_id, reason, head,
+ * head_log: {path, ok, last, reason}, state_ok, state_reason}. Returns 1 when all hold. */
+static int verify_all(db_t *db, const char *head_log, json_t *out)
 {
     int64_t count = 0, bad = 0;
-    char reason[256] = "";
+    char reason[320] = "", hreason[320] = "", sreason[320] = "";
+    int chain_ok = audit_verify(db, &count, &bad, reason, sizeof reason) == EV_OK;
+    json_t *last = NULL;
+    int hrc = head_log ? audit_head_check(db, head_log, &last, hreason, sizeof hreason) : 1;
+    int state_ok = audit_verify_state(db, sreason, sizeof sreason) == EV_OK;
+    int ok = chain_ok && hrc != EV_ERR && state_ok;
+    json_object_set_new(out, "ok", json_boolean(ok));
+    json_object_set_new(out, "chain_ok", json_boolean(chain_ok));
+    json_object_set_new(out, "count", json_integer(count));
+    json_object_set_new(out, "bad_id", chain_ok ? json_null() : json_integer(bad));
+    json_object_set_new(out, "reason", json_string(!chain_ok ? reason : hrc == EV_ERR ? hreason : !state_ok ? sreason : ""));
+    json_object_set_new(out, "head", audit_head(db));
+    json_object_set_new(out, "head_log",
+                        json_pack("{s:s?, s:b, s:b, s:o, s:s}", "path", head_log, "present", hrc != 1, "ok",
+                                  hrc != EV_ERR, "last", last ? last : json_null(), "reason", hreason));
+    json_object_set_new(out, "state_ok", json_boolean(state_ok));
+    json_object_set_new(out, "state_reason", json_string(sreason));
+    return ok;
+}
+
+/* GET /audit/verify, /api/v1/audit/verify: checks the whole trail now and gives its head
+ * (seq, hash, time) so it can be recorded elsewhere. */
+static int auditlog_verify_page(req_t *r)
+{
     uint64_t t0 = util_now_us();
-    int ok = audit_verify(r->db, &count, &bad, reason, sizeof reason) == EV_OK;
-    uint64_t us = util_now_us() - t0;
-    http_set_out(r, json_pack("{s:b, s:I, s:o, s:s, s:I}", "ok", ok, "count", (json_int_t)count, "bad_id",
-                              ok ? json_null() : json_integer(bad), "reason", reason, "elapsed_ms",
-                              (json_int_t)(us / 1000)));
+    json_t *out = json_object();
+    verify_all(r->db, audit_head_path(), out);
+    json_object_set_new(out, "elapsed_ms", json_integer((json_int_t)((util_now_us() - t0) / 1000)));
+    http_set_out(r, out);
     return decisions_page_ok(r);
+}
+
+/* ---- evitrack audit verify --export FILE.zip: an export checked offline ---- */
+
+/* Reads every entry of a zip: its SHA-256 into hashes[path], and *.json entries parsed into
+ * docs[path]. EV_OK or EV_ERR (message in err). */
+static int read_zip(const char *path, json_t *hashes, json_t *docs, char *err, size_t errlen)
+{
+    struct archive *a = archive_read_new();
+    struct archive_entry *ent;
+    int rc = EV_OK;
+    archive_read_support_format_zip(a);
+    if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", path, archive_error_string(a));
+        archive_read_free(a);
+        return EV_ERR;
+    }
+    while (archive_read_next_header(a, &ent) == ARCHIVE_OK) {
+        const char *name = archive_entry_pathname(ent);
+        size_t n = strlen(name);
+        int keep = n > 5 && strcmp(name + n - 5, ".json") == 0;
+        struct sha256_ctx ctx;
+        unsigned char digest[SHA256_DIGEST_SIZE], chunk[65536];
+        char hex[65];
+        buf_t b = {0};
+        la_ssize_t got;
+        sha256_init(&ctx);
+        while ((got = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+            sha256_update(&ctx, (size_t)got, chunk);
+            if (keep)
+                buf_append(&b, (const char *)chunk, (size_t)got);
+        }
+        if (got < 0) {
+            snprintf(err, errlen, "cannot read %s in %s: %s", name, path, archive_error_string(a));
+            buf_free(&b);
+            rc = EV_ERR;
+            break;
+        }
+        sha256_digest(&ctx, sizeof digest, digest);
+        util_hex(digest, sizeof digest, hex);
+        json_object_set_new(hashes, name, json_string(hex));
+        if (keep) {
+            json_t *doc = json_loadb(b.data ? b.data : "", b.len, JSON_DECODE_ANY, NULL);
+            if (doc)
+                json_object_set_new(docs, name, doc);
+        }
+        buf_free(&b);
+    }
+    archive_read_free(a);
+    return rc;
+}
+
+/* One learner's audit (prefix "" or "learners/ID-NAME/"): each event hashes to its hash; the
+ * chain skeleton links from the genesis to the head; every event of the learner is in it. */
+static int check_learner_audit(json_t *docs, const char *prefix, char *why, size_t whylen, int64_t *events)
+{
+    char k[640];
+    snprintf(k, sizeof k, "%.500saudit.json", prefix);
+    json_t *audit = json_object_get(docs, k);
+    snprintf(k, sizeof k, "%.500saudit-chain.json", prefix);
+    json_t *chain = json_object_get(docs, k);
+    snprintf(k, sizeof k, "%.500saudit-head.json", prefix);
+    json_t *head = json_object_get(docs, k);
+    size_t i;
+    json_t *e;
+    if (!json_is_array(audit) || !json_is_array(chain) || !json_is_object(head)) {
+        snprintf(why, whylen, "%s: the audit events, chain or head is missing", prefix[0] ? prefix : "the export");
+        return EV_ERR;
+    }
+    const char *prev = "0000000000000000000000000000000000000000000000000000000000000000";
+    json_t *index = json_object();
+    json_array_foreach(chain, i, e)
+    {
+        const char *p = json_string_value(json_array_get(e, 1)), *h = json_string_value(json_array_get(e, 2));
+        if (!p || !h || strcmp(p, prev) != 0) {
+            snprintf(why, whylen, "the chain breaks at event %lld", (long long)json_integer_value(json_array_get(e, 0)));
+            json_decref(index);
+            return EV_ERR;
+        }
+        snprintf(k, sizeof k, "%lld", (long long)json_integer_value(json_array_get(e, 0)));
+        json_object_set(index, k, e);
+        prev = h;
+    }
+    const char *head_hash = json_string_value(json_object_get(head, "hash"));
+    if (json_array_size(chain) && (!head_hash || strcmp(prev, head_hash) != 0 ||
+                                   json_integer_value(json_array_get(json_array_get(chain, json_array_size(chain) - 1), 0)) !=
+                                       json_integer_value(json_object_get(head, "seq")))) {
+        snprintf(why, whylen, "the chain does not end at the head the export recorded");
+        json_decref(index);
+        return EV_ERR;
+    }
+    json_array_foreach(audit, i, e)
+    {
+        long long id = (long long)json_integer_value(json_object_get(e, "id"));
+        snprintf(k, sizeof k, "%lld", id);
+        json_t *link = json_object_get(index, k);
+        if (!audit_event_hash_ok(e) || !link ||
+            strcmp(json_string_value(json_array_get(link, 2)), json_string_value(json_object_get(e, "hash")) ? json_string_value(json_object_get(e, "hash")) : "") != 0) {
+            snprintf(why, whylen, "audit event %lld was altered or is not part of the chain", id);
+            json_decref(index);
+            return EV_ERR;
+        }
+        (*events)++;
+    }
+    json_decref(index);
+    return EV_OK;
+}
+
+/* EV_OK when the export at path is intact: every file matches the manifest, and each
+ * learner's audit events verify against the chain and head it carries. */
+static int verify_export(const char *path)
+{
+    json_t *hashes = json_object(), *docs = json_object();
+    char why[600] = "";
+    int rc = read_zip(path, hashes, docs, why, sizeof why);
+    int64_t files = 0, events = 0, learners = 0;
+    json_t *manifest = json_object_get(docs, "manifest.json");
+    size_t i;
+    json_t *f;
+    const char *key;
+    if (rc == EV_OK && !json_is_object(manifest)) {
+        snprintf(why, sizeof why, "no manifest.json: not an evitrack export");
+        rc = EV_ERR;
+    }
+    if (rc == EV_OK)
+        json_array_foreach(json_object_get(manifest, "files"), i, f)
+        {
+            const char *p = json_string_value(json_object_get(f, "path"));
+            const char *want = json_string_value(json_object_get(f, "sha256"));
+            const char *got = p ? json_string_value(json_object_get(hashes, p)) : NULL;
+            if (!got || !want || strcmp(got, want) != 0) {
+                snprintf(why, sizeof why, "%s %s", p ? p : "(unnamed)",
+                         got ? "does not match its SHA-256 in the manifest" : "is listed in the manifest but missing");
+                rc = EV_ERR;
+                break;
+            }
+            files++;
+        }
+    if (rc == EV_OK)
+        json_object_foreach(docs, key, f)
+        {
+            size_t n = strlen(key);
+            if (n < 10 || strcmp(key + n - 10, "audit.json") != 0 || (n > 10 && key[n - 11] != '/'))
+                continue;
+            char prefix[512];
+            if (n - 10 >= sizeof prefix)
+                continue;
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(n - 10), key);
+            if (check_learner_audit(docs, prefix, why, sizeof why, &events) != EV_OK) {
+                rc = EV_ERR;
+                break;
+            }
+            learners++;
+        }
+    if (rc == EV_OK && learners == 0) {
+        snprintf(why, sizeof why, "the export carries no audit events");
+        rc = EV_ERR;
+    }
+    if (rc == EV_OK)
+        printf("export intact: %lld files match the manifest; %lld audit events of %lld learner%s verify against "
+               "the chain and its head\n",
+               (long long)files, (long long)events, (long long)learners, learners == 1 ? "" : "s");
+    else
+        printf("export BROKEN: %s\n", why);
+    json_decref(hashes);
+    json_decref(docs);
+    return rc;
 }
 
 int auditlog_cli(int argc, char **argv)
 {
-    const char *path = "evitrack.db";
+    const char *path = "evitrack.db", *data = "data", *head_log = NULL, *export_zip = NULL;
     int i = 0;
     if (argc < 1 || strcmp(argv[0], "verify") != 0)
-        return cli_usage_error("usage: evitrack audit verify [--db FILE]");
+        return cli_usage_error("usage: evitrack audit verify [--db FILE] [--data DIR] [--audit-head-log FILE] | "
+                               "--export FILE.zip");
     for (i = 1; i < argc;) {
-        int got = cli_opt(argc, argv, &i, "db", &path);
-        if (got < 0)
-            return 2;
-        if (!got)
-            return cli_usage_error("audit verify: unknown argument %s (usage: audit verify [--db FILE])", argv[i]);
+        int got;
+        if ((got = cli_opt(argc, argv, &i, "db", &path)) || (got = cli_opt(argc, argv, &i, "data", &data)) ||
+            (got = cli_opt(argc, argv, &i, "audit-head-log", &head_log)) ||
+            (got = cli_opt(argc, argv, &i, "export", &export_zip))) {
+            if (got < 0)
+                return 2;
+            continue;
+        }
+        return cli_usage_error("audit verify: unknown argument %s (usage: audit verify [--db FILE] [--data DIR]"
+                               " [--audit-head-log FILE] | --export FILE.zip)",
+                               argv[i]);
     }
-    if (access(path, R_OK) != 0) {
+    if (export_zip) {
+        if (access(export_zip, R_OK) != 0) {
+            fprintf(stderr, "evitrack: audit verify: no export at %s\n", export_zip);
+            return 2;
+        }
+        return verify_export(export_zip) == EV_OK ? 0 : 1;
+    }
+    if (!db_target_is_pg(path) && access(path, R_OK) != 0) {
         fprintf(stderr, "evitrack: audit verify: no database at %s\n", path);
+        return 2;
+    }
+    if (head_log && access(head_log, R_OK) != 0) {
+        fprintf(stderr, "evitrack: audit verify: no head log at %s\n", head_log);
         return 2;
     }
     /* Opened as it is, not migrated: verifying (a backup, say) never changes the file. */
@@ -304,20 +516,29 @@ int auditlog_cli(int argc, char **argv)
         db_close(db);
         return 2;
     }
-    int64_t count = 0, bad = 0;
-    char reason[256] = "";
+    char *dflt = fmtalloc("%s/audit-head.log", data);
+    json_t *out = json_object();
+    int ok = verify_all(db, head_log ? head_log : dflt, out);
+    int64_t count = json_integer_value(json_object_get(out, "count"));
+    json_t *head = json_object_get(out, "head"), *hl = json_object_get(out, "head_log");
     int rc;
-    if (audit_verify(db, &count, &bad, reason, sizeof reason) == EV_OK) {
-        char *last = db_text(db, "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
-        printf("audit chain intact: %lld events verified%s%s\n", (long long)count, last ? ", head " : "",
-               last ? last : "");
-        free(last);
+    if (ok) {
+        printf("audit chain intact: %lld events verified, head %lld %s\n", (long long)count,
+               (long long)json_integer_value(json_object_get(head, "seq")),
+               json_string_value(json_object_get(head, "hash")));
+        if (json_is_true(json_object_get(hl, "present")))
+            printf("  head log %s: every recorded head is in the trail\n", json_string_value(json_object_get(hl, "path")));
+        else
+            printf("  no head log at %s: removed tail events cannot be detected\n", head_log ? head_log : dflt);
+        printf("  decisions, sign-offs, countersigns and IQA samples match their audit events\n");
         rc = 0;
-    } else {
+    } else if (!json_is_true(json_object_get(out, "chain_ok"))) {
+        int64_t bad = json_integer_value(json_object_get(out, "bad_id"));
         json_t *e = bad ? db_one(db, "SELECT at, action, entity, entity_id, actor_id FROM audit_events WHERE id = ?",
                                  "i", bad)
                         : NULL;
-        printf("audit chain BROKEN at event %lld: %s\n", (long long)bad, reason[0] ? reason : "hash mismatch");
+        printf("audit chain BROKEN at event %lld: %s\n", (long long)bad,
+               json_string_value(json_object_get(out, "reason")));
         if (e)
             printf("  event %lld: at %s, action %s, entity %s %lld, actor %lld\n", (long long)bad,
                    json_string_value(json_object_get(e, "at")), json_string_value(json_object_get(e, "action")),
@@ -328,7 +549,13 @@ int auditlog_cli(int argc, char **argv)
         json_decref(e);
         fprintf(stderr, "evitrack: audit chain broken at event %lld\n", (long long)bad);
         rc = 1;
+    } else {
+        printf("audit trail BROKEN: %s\n", json_string_value(json_object_get(out, "reason")));
+        fprintf(stderr, "evitrack: audit trail broken: %s\n", json_string_value(json_object_get(out, "reason")));
+        rc = 1;
     }
+    json_decref(out);
+    free(dflt);
     db_close(db);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "iqa.h"
 #include "policy.h"
+#include "rules.h"
 #include "status.h"
 
 /* ---- small helpers shared by the assessment modules ---- */
@@ -148,7 +149,8 @@ static int json_id(json_t *v, int64_t *out)
     " AS qualification_title,"                                                                  \
     " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id,"           \
     " (SELECT s.id FROM decisions s WHERE s.supersedes_id = d.id) AS superseded_by,"            \
-    " d.created_at, cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"        \
+    " d.created_at, cs.signed_at AS countersigned_at, cs.comment AS countersign_comment,"       \
+    " d.rpl_reason, d.criterion_ref AS decided_criterion_ref, d.criterion_text AS decided_criterion_text" \
     " FROM decisions d JOIN users lu ON lu.id = d.learner_id"                                   \
     " JOIN users au ON au.id = d.assessor_id JOIN criteria c ON c.id = d.criterion_id"          \
     " JOIN units un ON un.id = c.unit_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
@@ -170,6 +172,10 @@ void decisions_decorate(json_t *d)
     json_t *vacsr = json_object_get(d, "vacsr");
     json_object_set_new(d, "vacsr_list", decisions_vacsr_list(vacsr));
     json_object_set_new(d, "vacsr_recorded", json_boolean(json_is_object(vacsr) && json_object_size(vacsr) > 0));
+    const char *wording = json_string_value(json_object_get(d, "decided_criterion_text"));
+    const char *now_text = json_string_value(json_object_get(d, "criterion_text"));
+    json_object_set_new(d, "criterion_reworded", json_boolean(wording && now_text && strcmp(wording, now_text) != 0));
+    json_object_set_new(d, "is_rpl", json_boolean(json_is_string(json_object_get(d, "rpl_reason"))));
 }
 
 static json_t *decision_evidence(db_t *db, int64_t decision_id)
@@ -180,13 +186,26 @@ static json_t *decision_evidence(db_t *db, int64_t decision_id)
                         "i", decision_id);
     if (!ev)
         return json_array();
-    size_t i;
-    json_t *e;
+    /* Beside each item, what the decision was made on (frozen at decision time). */
+    json_t *basis = rules_basis(db, decision_id);
+    size_t i, j;
+    json_t *e, *b;
     json_array_foreach(ev, i, e)
     {
         json_object_set_new(e, "kind_label",
                             json_string(decisions_kind_label(json_string_value(json_object_get(e, "kind")))));
+        json_t *frozen = NULL;
+        json_array_foreach(basis, j, b) if (json_integer_value(json_object_get(b, "evidence_id")) ==
+                                            json_integer_value(json_object_get(e, "id"))) frozen = b;
+        json_object_set_new(e, "frozen", json_boolean(frozen != NULL));
+        json_object_set_new(e, "files", frozen ? json_incref(json_object_get(frozen, "files")) : json_array());
+        if (frozen) {
+            json_object_set(e, "title_at_decision", json_object_get(frozen, "title"));
+            json_object_set(e, "note_at_decision", json_object_get(frozen, "note"));
+            json_object_set(e, "mapped_at_decision", json_object_get(frozen, "mapped"));
+        }
     }
+    json_decref(basis);
     return ev;
 }
 
@@ -214,6 +233,13 @@ static void decorate_list(db_t *db, json_t *list)
 
 /* ---- recording ---- */
 
+int decisions_rule_fail(req_t *r, const rules_err_t *e)
+{
+    if (e->field[0] && e->status != 500)
+        http_field_error(r, e->field, e->message);
+    return http_fail(r, e->status, e->code, "%s", e->message);
+}
+
 int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
 {
     db_t *db = r->db;
@@ -227,6 +253,16 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         goto out;
     }
     if (!policy_can_assess_criterion(db, &r->user, in->learner_id, in->criterion_id)) {
+        /* Their own learner whose enrolment has ended: say so (409) rather than 403. */
+        rules_err_t e;
+        if (db_int(db,
+                   "SELECT EXISTS (SELECT 1 FROM enrolments en JOIN units u ON u.qualification_id = en.qualification_id"
+                   " JOIN criteria c ON c.unit_id = u.id WHERE c.id = ? AND en.learner_id = ? AND en.assessor_id = ?)",
+                   0, "iii", in->criterion_id, in->learner_id, r->user.id) &&
+            rules_check_enrolment_open(db, in->learner_id, in->criterion_id, &e) != EV_OK) {
+            status = decisions_rule_fail(r, &e);
+            goto out;
+        }
         status = http_fail(r, 403, "forbidden", "You are not this learner's assessor for that criterion.");
         goto out;
     }
@@ -241,24 +277,19 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
     if (db_int(db, "SELECT 1 FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?", 0, "ii",
                in->learner_id, unit_id)) {
         status = http_fail(r, 409, "unit_signed_off",
-                           "The unit is signed off: its decisions can no longer change.");
+                           "The unit is signed off: its decisions can no longer change unless the learner's IQA or "
+                           "an admin reopens the sign-off.");
         goto out;
     }
-    int not_met = strcmp(in->outcome, "not_met") == 0;
     const char *feedback = in->feedback ? in->feedback : "";
-    if (not_met && !*feedback) {
-        http_field_error(r, "feedback", "Give feedback so the learner knows what to do next");
-        status = http_fail(r, 400, "feedback_required", "A not yet met decision needs feedback for the learner.");
-        goto out;
-    }
     if (strlen(feedback) > DECISIONS_MAX_TEXT) {
         http_field_error(r, "feedback", "Keep the feedback under 20000 characters");
         status = http_fail(r, 400, "too_long", "The feedback is too long.");
         goto out;
     }
-    if (!in->declaration) {
-        http_field_error(r, "declaration", "Confirm the assessor declaration");
-        status = http_fail(r, 400, "declaration_required", "The assessor declaration is required.");
+    if (in->rpl_reason && strlen(in->rpl_reason) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, "rpl_reason", "Keep the reason under 20000 characters");
+        status = http_fail(r, 400, "too_long", "The recognition of prior learning reason is too long.");
         goto out;
     }
     if (in->vacsr && !json_is_object(in->vacsr)) {
@@ -282,15 +313,9 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
             }
             json_object_set(vacsr, k, v);
         }
-        if (!not_met && !decisions_vacsr_all(vacsr)) {
-            http_field_error(r, "vacsr", "Confirm the evidence is valid, authentic, current, sufficient and reliable");
-            status = http_fail(r, 400, "vacsr_incomplete",
-                               "A met decision needs evidence that is valid, authentic, current, sufficient and reliable.");
-            goto out;
-        }
     }
 
-    /* Evidence: the learner's, and submitted for assessment (or already judged). */
+    /* Evidence ids: parsed and de-duplicated here, judged by the rules. */
     ids = json_array();
     if (in->evidence_ids) {
         size_t i;
@@ -303,20 +328,8 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         {
             int64_t eid;
             if (json_id(v, &eid) != EV_OK) {
+                http_field_error(r, "evidence_ids", "Choose the evidence the decision is made on");
                 status = http_fail(r, 400, "invalid_evidence_ids", "evidence_ids must be a list of evidence ids.");
-                goto out;
-            }
-            json_t *ev = db_one(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", eid);
-            if (!ev || json_integer_value(json_object_get(ev, "learner_id")) != in->learner_id) {
-                json_decref(ev);
-                status = http_fail(r, 400, "invalid_evidence", "Evidence %lld is not this learner's.", (long long)eid);
-                goto out;
-            }
-            int draft = strcmp(json_string_value(json_object_get(ev, "status")), "draft") == 0;
-            json_decref(ev);
-            if (draft) {
-                status = http_fail(r, 409, "not_submitted",
-                                   "Evidence %lld has not been submitted for assessment.", (long long)eid);
                 goto out;
             }
             int dup = 0;
@@ -327,7 +340,28 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                 json_array_append_new(ids, json_integer(eid));
         }
     }
+    {
+        rules_err_t e;
+        rules_decision_t rd = {.learner_id = in->learner_id,
+                               .criterion_id = in->criterion_id,
+                               .outcome = in->outcome,
+                               .feedback = feedback,
+                               .vacsr = vacsr,
+                               .declaration = in->declaration,
+                               .evidence_ids = ids,
+                               .rpl_reason = in->rpl_reason};
+        if (rules_check_decision(db, &rd, &e) != EV_OK) {
+            status = decisions_rule_fail(r, &e);
+            goto out;
+        }
+    }
 
+    /* One decision at a time per learner and criterion, on every server: each
+     * supersedes the one before it, so two must never both supersede the same. */
+    if (db_lock_xact(db, (int64_t)0x6465 << 48 ^ in->learner_id << 24 ^ in->criterion_id) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
+    }
     int64_t prev = db_int(db, "SELECT MAX(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0, "ii",
                           in->learner_id, in->criterion_id);
     if (prev > 0)
@@ -335,11 +369,14 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
                         "i", prev);
 
     util_now_iso(now);
+    const char *rpl = in->rpl_reason && *in->rpl_reason ? in->rpl_reason : NULL;
     *id = db_int(db,
                  "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr,"
-                 " declaration, supersedes_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
-                 0, "iiittjzt", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
-                 now);
+                 " declaration, supersedes_id, created_at, rpl_reason, criterion_ref, criterion_text)"
+                 " SELECT ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, c.ref, c.text FROM criteria c WHERE c.id = ?"
+                 " RETURNING id",
+                 0, "iiittjztti", in->learner_id, in->criterion_id, r->user.id, in->outcome, feedback, vacsr, prev,
+                 now, rpl, in->criterion_id);
     if (*id <= 0) {
         status = http_fail(r, 500, "db_error", "Could not record the decision.");
         goto out;
@@ -354,11 +391,23 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
             goto out;
         }
     }
+    if (rules_freeze_basis(db, *id, in->learner_id, in->criterion_id, ids) != EV_OK) {
+        status = http_fail(r, 500, "db_error", "Could not record what the decision was made on.");
+        goto out;
+    }
     after = json_pack("{s:I, s:I, s:s, s:s, s:O, s:b, s:O}", "id", (json_int_t)*id, "criterion_id",
                       (json_int_t)in->criterion_id, "outcome", in->outcome, "feedback", feedback, "vacsr", vacsr,
                       "declaration", 1, "evidence_ids", ids);
     if (prev > 0)
         json_object_set_new(after, "supersedes_id", json_integer(prev));
+    if (rpl)
+        json_object_set_new(after, "rpl_reason", json_string(rpl));
+    /* The audit event carries the frozen basis: criterion wording and every file's SHA-256. */
+    json_object_set_new(after, "basis", rules_basis(db, *id));
+    {
+        json_t *cw = db_one(db, "SELECT criterion_ref, criterion_text FROM decisions WHERE id = ?", "i", *id);
+        json_object_set_new(after, "criterion", cw ? cw : json_null());
+    }
     if (audit_record(db, r->user.id, "decision.create", "decision", *id, in->learner_id, before, after) != EV_OK ||
         notify_decision_recorded(db, *id) != EV_OK) {
         status = http_fail(r, 500, "audit_error", "Could not write the audit trail.");
@@ -450,10 +499,9 @@ static int create_decision(req_t *r)
     in.feedback = in_str(r, "feedback");
     vacsr = decisions_vacsr_from_request(r);
     in.vacsr = vacsr;
-    /* The declaration: a page form must tick it. An API call by the assessor is
-     * itself the declaration unless it says "declaration": false. */
-    json_t *decl = json_object_get(r->in, "declaration");
-    in.declaration = (r->is_api && !decl) ? 1 : in_bool(r, "declaration");
+    /* The declaration is never assumed: the form's box ticked or "declaration": true. */
+    in.declaration = in_bool(r, "declaration");
+    in.rpl_reason = in_str(r, "rpl_reason");
     if (json_object_get(r->in, "evidence_ids"))
         evidence_ids = in_array(r, "evidence_ids");
     in.evidence_ids = evidence_ids;
@@ -503,7 +551,7 @@ int decisions_load_page(req_t *r, int64_t id)
     int64_t criterion_id = json_integer_value(json_object_get(d, "criterion_id"));
     if (!policy_can_read_learner(r->db, &r->user, learner_id)) {
         json_decref(d);
-        return http_fail(r, 403, "forbidden", "You may not see this learner's decisions.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     }
     json_t *out = http_out(r);
     json_t *history = db_all(r->db, DEC_SELECT " WHERE d.learner_id = ? AND d.criterion_id = ? ORDER BY d.id DESC",
@@ -569,7 +617,7 @@ static int decisions_countersign(req_t *r)
     int64_t learner_id = json_integer_value(json_object_get(d, "learner_id"));
     json_decref(d);
     if (r->user.id != learner_id)
-        return http_fail(r, 403, "forbidden", "Only the learner can countersign their decisions.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* not theirs: as if it did not exist */
     const char *comment = in_str(r, "comment");
     if (!comment)
         comment = "";
@@ -609,7 +657,7 @@ static int list_decisions(req_t *r, int64_t learner_id, int64_t criterion_id, in
 {
     int64_t limit, offset;
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's decisions.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *learner = db_one(r->db, "SELECT id, name, email FROM users WHERE id = ? AND role = 'learner'", "i",
                              learner_id);
     if (!learner)
@@ -690,7 +738,7 @@ static int decisions_for_learner(req_t *r)
 static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
 {
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "The learner is not enrolled on a qualification with that unit.");
     json_t *unit = db_one(r->db,
                           "SELECT un.id, un.ref, un.title, q.id AS qualification_id, q.title AS qualification_title,"
                           " lu.id AS learner_id, lu.name AS learner_name"
@@ -723,9 +771,17 @@ static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
     size_t total = criteria ? json_array_size(criteria) : 0;
     json_t *so = db_one(r->db,
                         "SELECT s.id, s.assessor_id, au.name AS assessor_name, s.assessor_signed_at,"
-                        " s.learner_signed_at FROM unit_signoffs s JOIN users au ON au.id = s.assessor_id"
-                        " WHERE s.learner_id = ? AND s.unit_id = ?",
+                        " s.learner_signed_at, s.needs_review, s.review_note FROM unit_signoffs s"
+                        " JOIN users au ON au.id = s.assessor_id WHERE s.learner_id = ? AND s.unit_id = ?",
                         "ii", learner_id, unit_id);
+    if (so)
+        json_object_set_new(so, "needs_review", json_boolean(json_integer_value(json_object_get(so, "needs_review"))));
+    json_t *reopened = db_all(r->db,
+                              "SELECT o.id, o.reason, o.reopened_at, ru.name AS reopened_by_name, o.assessor_signed_at,"
+                              " o.learner_signed_at FROM unit_signoff_reopenings o JOIN users ru ON ru.id = o.reopened_by"
+                              " WHERE o.learner_id = ? AND o.unit_id = ? ORDER BY o.id DESC",
+                              "ii", learner_id, unit_id);
+    int can_reopen = so && (r->user.role == ROLE_ADMIN || policy_can_sample_learner(r->db, &r->user, learner_id));
     int64_t first_crit = total ? json_integer_value(json_object_get(json_array_get(criteria, 0), "id")) : 0;
     int all_met = total > 0 && met == total;
     int is_assessor = first_crit && policy_can_assess_criterion(r->db, &r->user, learner_id, first_crit);
@@ -742,7 +798,10 @@ static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
     json_object_set_new(out, "can_countersign",
                         json_boolean(so && r->user.id == learner_id &&
                                      !json_is_string(json_object_get(so, "learner_signed_at"))));
+    json_object_set_new(out, "needs_review", json_boolean(so && json_is_true(json_object_get(so, "needs_review"))));
     json_object_set_new(out, "signoff", so ? so : json_null());
+    json_object_set_new(out, "reopenings", reopened ? reopened : json_array());
+    json_object_set_new(out, "can_reopen", json_boolean(can_reopen));
     return decisions_page_ok(r);
 }
 
@@ -809,7 +868,7 @@ static int signoff_countersign(req_t *r)
     int64_t learner_id = r->params[0], unit_id = r->params[1];
     char now[21];
     if (r->user.id != learner_id)
-        return http_fail(r, 403, "forbidden", "Only the learner can countersign their unit sign-off.");
+        return http_fail(r, 404, "not_found", "The learner is not enrolled on a qualification with that unit.");
     int status = load_signoff(r, learner_id, unit_id);
     if (status != 200)
         return status;
@@ -845,20 +904,78 @@ static int signoff_countersign(req_t *r)
     return 201;
 }
 
+/* POST /api/v1/learners/{id}/units/{unit_id}/signoff/reopen {reason}: an IQA of the learner
+ * or an admin reopens a unit sign-off (after a specification revision, or to put right an IQA
+ * action on a signed-off unit). The sign-off moves to unit_signoff_reopenings with the reason,
+ * audited; the assessor can then decide again and sign off anew, and the learner countersigns
+ * the new sign-off. */
+static int signoff_reopen(req_t *r)
+{
+    int64_t learner_id = r->params[0], unit_id = r->params[1];
+    char now[21];
+    int status = load_signoff(r, learner_id, unit_id);
+    if (status != 200)
+        return status;
+    if (!(r->user.role == ROLE_ADMIN || policy_can_sample_learner(r->db, &r->user, learner_id)))
+        return http_fail(r, 403, "forbidden", "Only the learner's IQA or an admin can reopen a unit sign-off.");
+    const char *reason = in_str(r, "reason");
+    if (!reason || !*reason) {
+        http_field_error(r, "reason", "Give the reason for reopening the sign-off");
+        return http_fail(r, 400, "reason_required", "Give the reason for reopening the sign-off.");
+    }
+    if (strlen(reason) > 4000) {
+        http_field_error(r, "reason", "Keep the reason under 4000 characters");
+        return http_fail(r, 400, "too_long", "The reason is too long.");
+    }
+    if (db_begin(r->db) != EV_OK)
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    json_t *so = db_one(r->db,
+                        "SELECT id, assessor_id, assessor_signed_at, learner_signed_at, needs_review, review_note"
+                        " FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?",
+                        "ii", learner_id, unit_id);
+    if (!so) {
+        db_rollback(r->db);
+        return http_fail(r, 409, "not_signed_off", "This unit is not signed off.");
+    }
+    util_now_iso(now);
+    int64_t sid = json_integer_value(json_object_get(so, "id"));
+    json_t *after = json_pack("{s:I, s:s, s:s}", "unit_id", (json_int_t)unit_id, "reason", reason, "reopened_at", now);
+    int ok = db_run(r->db,
+                    "INSERT INTO unit_signoff_reopenings (learner_id, unit_id, assessor_id, assessor_signed_at,"
+                    " learner_signed_at, reopened_by, reason, reopened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "iiittitt", learner_id, unit_id, (int64_t)json_integer_value(json_object_get(so, "assessor_id")),
+                    json_string_value(json_object_get(so, "assessor_signed_at")),
+                    json_string_value(json_object_get(so, "learner_signed_at")), r->user.id, reason, now) == EV_OK &&
+             db_run(r->db, "DELETE FROM unit_signoffs WHERE id = ?", "i", sid) == EV_OK &&
+             audit_record(r->db, r->user.id, "unit.signoff_reopen", "unit_signoff", sid, learner_id, so, after) ==
+                 EV_OK &&
+             db_commit(r->db) == EV_OK;
+    json_decref(so);
+    json_decref(after);
+    if (!ok) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "db_error", "Could not reopen the sign-off.");
+    }
+    json_object_clear(http_out(r));
+    load_signoff(r, learner_id, unit_id);
+    http_redirect(r, "/learners/%lld/units/%lld/signoff", (long long)learner_id, (long long)unit_id);
+    return 200;
+}
+
 /* GET /api/v1/learners/{id}/signoffs: every unit of the learner's qualifications
  * with criteria met / total and its sign-off state. */
 static int signoffs_list(req_t *r)
 {
     int64_t learner_id = r->params[0];
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *learner = db_one(r->db, "SELECT id, name FROM users WHERE id = ? AND role = 'learner'", "i", learner_id);
     if (!learner)
         return http_fail(r, 404, "not_found", "No such learner.");
     json_t *units = db_all(r->db,
                            "SELECT un.id, un.ref, un.title, q.title AS qualification_title,"
                            " COALESCE(p.total, 0) AS total, COALESCE(p.met, 0) AS met,"
-                           " s.assessor_signed_at, s.learner_signed_at, au.name AS assessor_name"
+                           " s.assessor_signed_at, s.learner_signed_at, s.needs_review, au.name AS assessor_name"
                            " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id"
                            " JOIN units un ON un.qualification_id = q.id AND un.retired = 0"
                            " LEFT JOIN unit_progress p ON p.learner_id = e.learner_id AND p.unit_id = un.id"
@@ -882,8 +999,11 @@ static int signoffs_list(req_t *r)
         json_object_set_new(u, "all_met", json_boolean(total > 0 && met == total));
         json_object_set_new(u, "signed_off", json_boolean(signed_off));
         json_object_set_new(u, "countersigned", json_boolean(cs));
+        int review = json_integer_value(json_object_get(u, "needs_review")) != 0;
+        json_object_set_new(u, "needs_review", json_boolean(review));
         json_object_set_new(u, "state_label",
-                            json_string(cs           ? "Signed off and countersigned"
+                            json_string(review       ? "Signed off: needs review (specification revised)"
+                                        : cs         ? "Signed off and countersigned"
                                         : signed_off ? "Signed off, awaiting learner"
                                         : total > 0 && met == total ? "Ready for sign-off"
                                                                     : "In progress"));
@@ -912,5 +1032,7 @@ const route_t decisions_routes[] = {
     {"POST", "/learners/{id}/units/{unit_id}/signoff", signoff_create, ROLE_ASSESSOR, "signoff_show", 0},
     {"POST", "/api/v1/learners/{id}/units/{unit_id}/countersign", signoff_countersign, ROLE_LEARNER, NULL, 0},
     {"POST", "/learners/{id}/units/{unit_id}/countersign", signoff_countersign, ROLE_LEARNER, "signoff_show", 0},
+    {"POST", "/api/v1/learners/{id}/units/{unit_id}/signoff/reopen", signoff_reopen, ROLE_IQA | ROLE_ADMIN, NULL, 0},
+    {"POST", "/learners/{id}/units/{unit_id}/signoff/reopen", signoff_reopen, ROLE_IQA | ROLE_ADMIN, "signoff_show", 0},
     {0},
 };

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "http.h"
+#include "rules.h"
 
 extern const route_t decisions_routes[];
 
@@ -21,12 +22,18 @@ typedef struct decision_input {
     json_t *vacsr;         /* borrowed: {valid, authentic, current, sufficient, reliable} or NULL */
     int declaration;       /* the assessor's declaration was made */
     json_t *evidence_ids;  /* borrowed: array of evidence ids (integers) or NULL */
+    const char *rpl_reason; /* recognition of prior learning: why (may be NULL) */
 } decision_input_t;
+
+/* Answers a refusal of the rules (rules.c): the field error for a form and the
+ * {"error"} body. Returns e->status. */
+int decisions_rule_fail(req_t *r, const rules_err_t *e);
 
 /* Records one decision by r->user inside the caller's open transaction:
  * checks the assessor may assess this learner and criterion, that the unit is
- * not signed off and that every evidence id is the learner's submitted (or
- * already assessed/returned) evidence; links the evidence, supersedes the
+ * not signed off, and the decision rules (rules_check_decision: evidence mapped,
+ * VACSR, declaration, feedback, enrolment open); links the evidence, freezes
+ * the basis (rules_freeze_basis: files with SHA-256, notes, criterion wording), supersedes the
  * latest decision for the same learner and criterion and writes the audit
  * event. Does not settle evidence status or refresh criterion status (callers
  * do, once per request: decisions_settle_evidence, status_refresh_learner).

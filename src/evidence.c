@@ -1,6 +1,7 @@
 /* evidence.c: evidence items, their files and their mapping to criteria: handlers, helpers, gc */
 #include "notify.h"
 #include "evidence.h"
+#include "rules.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -136,6 +137,7 @@ typedef struct ev_err {
     int status;
     const char *code;
     char msg[400];
+    char codebuf[48]; /* code's storage when it came from rules.c */
 } ev_err_t;
 
 static int ev_fail(ev_err_t *e, int status, const char *code, const char *fmt, ...) EV_PRINTF(4, 5);
@@ -148,6 +150,16 @@ static int ev_fail(ev_err_t *e, int status, const char *code, const char *fmt, .
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
     return EV_ERR;
+}
+
+/* Carries a refusal of the rules (rules.c) into an ev_err_t. Returns rc. */
+static int ev_rule(int rc, const rules_err_t *re, ev_err_t *e)
+{
+    if (rc != EV_OK) {
+        snprintf(e->codebuf, sizeof e->codebuf, "%s", re->code);
+        ev_fail(e, re->status, e->codebuf, "%s", re->message);
+    }
+    return rc;
 }
 
 /* Opens a transaction unless the caller has one open; *own says which. */
@@ -794,6 +806,13 @@ static int h_create(req_t *r)
         status = http_fail(r, 503, "busy", "The server is busy; try again.");
         goto out;
     }
+    /* A learner whose every enrolment has ended adds no new evidence (rules.c). */
+    rules_err_t re;
+    if (rules_check_enrolment_open(r->db, r->user.id, 0, &re) != EV_OK && strcmp(re.code, "not_enrolled") != 0) {
+        db_rollback(r->db);
+        status = http_fail(r, re.status, re.code, "%s", re.message);
+        goto out;
+    }
     if (ev_insert(r->db, r->user.id, r->user.id, &f, files, n, &id) != EV_OK ||
         db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
@@ -878,6 +897,7 @@ static int h_update(req_t *r)
     json_t *remove = NULL, *cur = NULL, *before = NULL, *after = NULL, *v;
     int64_t *remove_ids = NULL;
     size_t nremove = 0;
+    rules_err_t re;
 
     ev_read_fields(r, &f);
     if ((status = ev_find_own(r, id, &learner_id, st_now)) != 0)
@@ -931,6 +951,11 @@ static int h_update(req_t *r)
         ev_check_editable(r->db, id, st_now, &e) != EV_OK) {
         db_rollback(r->db);
         status = e.status ? fail_with(r, &e) : http_fail(r, 404, "not_found", "No such evidence.");
+        goto out;
+    }
+    if (nremove > 0 && ev_rule(rules_check_files_change(r->db, id, &re), &re, &e) != EV_OK) {
+        db_rollback(r->db);
+        status = fail_with(r, &e);
         goto out;
     }
     before = ev_snapshot(r->db, id);
@@ -1001,6 +1026,11 @@ static int h_file_delete(req_t *r)
                 "ii", fid, id)) {
         db_rollback(r->db);
         return http_fail(r, 404, "not_found", "That file is not part of this evidence.");
+    }
+    rules_err_t re;
+    if (ev_rule(rules_check_files_change(r->db, id, &re), &re, &e) != EV_OK) {
+        db_rollback(r->db);
+        return fail_with(r, &e);
     }
     char now[21];
     util_now_iso(now);
@@ -1087,6 +1117,14 @@ static int ev_replace_mapping(db_t *db, int64_t id, int64_t actor_id, const ev_m
     if (ev_check_editable(db, id, st_now, e) != EV_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
+        /* A criterion newly mapped must belong to an enrolment that has not ended. */
+        rules_err_t re;
+        if (!db_int(db, "SELECT EXISTS (SELECT 1 FROM evidence_criteria WHERE evidence_id = ? AND criterion_id = ?)", 0,
+                    "ii", id, items[i].criterion_id) &&
+            db_int(db, "SELECT EXISTS (SELECT 1 FROM criteria WHERE id = ?)", 0, "i", items[i].criterion_id) &&
+            ev_rule(rules_check_enrolment_open(db, learner_id, items[i].criterion_id, &re), &re, e) != EV_OK &&
+            strcmp(re.code, "not_enrolled") != 0)
+            goto out;
         if (!db_int(db,
                     "SELECT EXISTS (SELECT 1 FROM criteria c JOIN units u ON u.id = c.unit_id"
                     " JOIN enrolments en ON en.qualification_id = u.qualification_id"
@@ -1099,6 +1137,16 @@ static int ev_replace_mapping(db_t *db, int64_t id, int64_t actor_id, const ev_m
                     (long long)items[i].criterion_id);
             goto out;
         }
+    }
+    {
+        rules_err_t re;
+        int64_t *keep = xcalloc(n + 1, sizeof *keep);
+        for (size_t i = 0; i < n; i++)
+            keep[i] = items[i].criterion_id;
+        int rrc = rules_check_mapping_change(db, id, keep, n, &re);
+        free(keep);
+        if (ev_rule(rrc, &re, e) != EV_OK)
+            goto out;
     }
     before = db_all(db, "SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ? ORDER BY criterion_id",
                     "i", id);

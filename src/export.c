@@ -14,6 +14,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -22,7 +24,9 @@
 #include "progress.h"
 #include "sniff.h"
 #include "storage.h"
+#include "stream.h"
 #include "tmpl.h"
+#include "rules.h"
 
 /* ------------------------------------------------------------ zip writer */
 
@@ -31,6 +35,7 @@ typedef struct zipw {
     struct archive *a;
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
+    json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
     time_t now;
     char *err;
     size_t errlen;
@@ -107,16 +112,23 @@ static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const ch
         return;
     }
     struct archive_entry *e = zentry(z, path, (uint64_t)sb.st_size);
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    /* nettle's SHA-256 uses the CPU's SHA extensions: hashing keeps up with
+     * the copy. Evidence files (photos, video, PDFs) are mostly compressed
+     * already, so they are stored: deflate would cost a core for ~nothing. */
+    struct sha256_ctx st;
+    sha256_init(&st);
     uint64_t total = 0;
-    if (archive_write_header(z->a, e) != ARCHIVE_OK) {
+    archive_write_zip_set_compression_store(z->a);
+    int hdr = archive_write_header(z->a, e);
+    archive_write_zip_set_compression_deflate(z->a);
+    if (hdr != ARCHIVE_OK) {
         zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
     } else {
-        char *chunk = xmalloc(1 << 16);
+        const size_t chunk_size = 256 * 1024;
+        char *chunk = xmalloc(chunk_size);
         ssize_t n;
-        while ((n = read(fd, chunk, 1 << 16)) > 0) {
-            crypto_hash_sha256_update(&st, (const unsigned char *)chunk, (unsigned long long)n);
+        while ((n = read(fd, chunk, chunk_size)) > 0) {
+            sha256_update(&st, (size_t)n, (const uint8_t *)chunk);
             if (archive_write_data(z->a, chunk, (size_t)n) != n) {
                 zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
                 break;
@@ -132,7 +144,7 @@ static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const ch
     if (z->failed)
         return;
     unsigned char d[32];
-    crypto_hash_sha256_final(&st, d);
+    sha256_digest(&st, SHA256_DIGEST_SIZE, d);
     char hex[65];
     util_hex(d, 32, hex);
     if (expected_hex && strcmp(hex, expected_hex) != 0)
@@ -151,7 +163,15 @@ static void zadd_json(zipw_t *z, const char *path, json_t *doc)
     free(s);
 }
 
-static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
+/* libarchive's write callback for a zip sent as it is made. */
+static la_ssize_t zstream_write(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+    (void)a;
+    return stream_write(ctx, buf, len) == EV_OK ? (la_ssize_t)len : -1;
+}
+
+/* Opens a zip writing to the file path, or (path NULL) to the stream s. */
+static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_t errlen)
 {
     memset(z, 0, sizeof *z);
     z->err = err;
@@ -159,14 +179,20 @@ static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
     z->now = time(NULL);
     z->manifest = json_array();
     z->missing = json_array();
+    z->basis = json_array();
     z->a = archive_write_new();
+    if (z->a) /* no blocking: each piece goes straight out (one copy less, first bytes sooner) */
+        archive_write_set_bytes_per_block(z->a, 0);
     if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
-        archive_write_open_filename(z->a, path) != ARCHIVE_OK) {
-        snprintf(err, errlen, "cannot create %s: %s", path, z->a ? archive_error_string(z->a) : "no memory");
+        (path ? archive_write_open_filename(z->a, path)
+              : archive_write_open2(z->a, s, NULL, zstream_write, NULL, NULL)) != ARCHIVE_OK) {
+        snprintf(err, errlen, "cannot create %s: %s", path ? path : "the download",
+                 z->a ? archive_error_string(z->a) : "no memory");
         if (z->a)
             archive_write_free(z->a);
         json_decref(z->manifest);
         json_decref(z->missing);
+        json_decref(z->basis);
         return EV_ERR;
     }
     return EV_OK;
@@ -186,8 +212,10 @@ static int zclose(zipw_t *z)
                        json_string_value(json_object_get(m, "path")));
         zadd(z, "manifest.txt", txt.data ? txt.data : "", txt.len, 0);
         buf_free(&txt);
-        json_t *mj = json_pack("{s:s, s:s, s:O, s:O}", "algorithm", "SHA-256", "generator",
-                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing);
+        /* decision_basis: the files each decision was made on (frozen at decision time). */
+        json_t *mj = json_pack("{s:s, s:s, s:O, s:O, s:O}", "algorithm", "SHA-256", "generator",
+                               "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing,
+                               "decision_basis", z->basis);
         char *s = json_dumps(mj, JSON_INDENT(2));
         zadd(z, "manifest.json", s, strlen(s), 0);
         free(s);
@@ -198,6 +226,7 @@ static int zclose(zipw_t *z)
     archive_write_free(z->a);
     json_decref(z->manifest);
     json_decref(z->missing);
+    json_decref(z->basis);
     return z->failed ? EV_ERR : EV_OK;
 }
 
@@ -277,7 +306,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
     json_t *decisions = or_empty(db_all(db,
         "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, c.text AS criterion_text, u.ref AS unit_ref,"
         " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id, d.created_at,"
-        " d.assessor_id, a.name AS assessor_name,"
+        " d.assessor_id, a.name AS assessor_name, d.rpl_reason, d.criterion_text AS decided_criterion_text,"
         " cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"
         " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " JOIN users a ON a.id = d.assessor_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
@@ -291,6 +320,22 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users i ON i.id = s.iqa_id"
         " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " WHERE d.learner_id = ? ORDER BY s.id", "i", learner_id));
+    size_t di;
+    json_t *dd;
+    json_array_foreach(decisions, di, dd) {
+        json_t *basis = rules_basis(db, json_integer_value(json_object_get(dd, "id")));
+        size_t bi, fi;
+        json_t *bb, *bf;
+        json_array_foreach(basis, bi, bb) json_array_foreach(json_object_get(bb, "files"), fi, bf) {
+            char *sn = safe_name(json_string_value(json_object_get(bf, "name")));
+            char *zp = fmtalloc("evidence/%lld/%lld-%s", (long long)json_integer_value(json_object_get(bb, "evidence_id")),
+                                (long long)json_integer_value(json_object_get(bf, "id")), sn);
+            json_object_set_new(bf, "zip_path", json_string(zp));
+            free(zp);
+            free(sn);
+        }
+        json_object_set_new(dd, "basis", basis);
+    }
     attach(decisions, "evidence", dev, "decision_id");
     attach(decisions, "iqa_samples", json_deep_copy(samples), "decision_id");
     json_object_set_new(doc, "decisions", decisions);
@@ -300,8 +345,9 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
         " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
     json_object_set_new(doc, "audit_events", or_empty(db_all(db,
-        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id,"
-        " e.before AS before_json, e.after AS after_json, e.prev_hash, e.hash"
+        "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id, e.learner_id,"
+        " e.before AS before_json, e.after AS after_json, e.before AS before_text, e.after AS after_text,"
+        " e.prev_hash, e.hash"
         " FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id"
         " WHERE e.learner_id = ? ORDER BY e.id", "i", learner_id)));
     char now[21];
@@ -513,9 +559,24 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
             buf_puts(b, "</span>");
         }
         buf_puts(b, "</td><td>");
-        json_t *x;
+        json_t *x, *bf;
+        size_t bk;
         json_array_foreach(json_object_get(d, "evidence"), j, x)
             buf_printf(b, "<a href=\"#e%lld\">E%lld</a> ", ji(x, "evidence_id"), ji(x, "evidence_id"));
+        /* What the decision was made on, as frozen then: each file's name and SHA-256. */
+        json_array_foreach(json_object_get(d, "basis"), j, x) {
+            json_array_foreach(json_object_get(x, "files"), bk, bf) {
+                buf_printf(b, "<br><span class=\"basis\">E%lld ", ji(x, "evidence_id"));
+                h(b, js(bf, "name"));
+                buf_puts(b, " <code>");
+                h(b, js(bf, "sha256"));
+                buf_puts(b, "</code></span>");
+            }
+        }
+        if (*js(d, "rpl_reason")) {
+            buf_puts(b, "<br>Recognition of prior learning: ");
+            h(b, js(d, "rpl_reason"));
+        }
         buf_puts(b, "</td><td>");
         if (*js(d, "countersigned_at")) {
             buf_puts(b, "Signed ");
@@ -678,11 +739,19 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
 static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, const char *prefix,
                         export_kind_t kind, const char *title_prefix)
 {
+    /* The chain's head first: the export proves its events against the chain up to it. */
+    json_t *head = audit_head(db);
+    int64_t head_seq = json_integer_value(json_object_get(head, "seq"));
     json_t *doc = export_portfolio_json(db, learner_id);
     if (!doc) {
+        json_decref(head);
         zfail(z, "no learner %lld", (long long)learner_id);
         return;
     }
+    json_t *evs = json_object_get(doc, "audit_events");
+    for (size_t ei = json_array_size(evs); ei-- > 0;)
+        if (json_integer_value(json_object_get(json_array_get(evs, ei), "id")) > head_seq)
+            json_array_remove(evs, ei);
     buf_t html = {0};
     render_index(&html, doc, title_prefix);
     char *p = fmtalloc("%sindex.html", prefix);
@@ -704,9 +773,52 @@ static void add_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learn
             free(fs);
         }
     }
+    /* Files a decision was made on that the evidence no longer has (removed after a
+     * not yet met decision): the blob is still referenced, so it goes in too. */
+    json_t *d, *bb;
+    size_t k;
+    json_array_foreach(json_object_get(doc, "decisions"), i, d) {
+        json_array_foreach(json_object_get(d, "basis"), j, bb) json_array_foreach(json_object_get(bb, "files"), k, f) {
+            const char *sha = js(f, "sha256");
+            p = fmtalloc("%s%s", prefix, js(f, "zip_path"));
+            json_array_append_new(z->basis, json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "decision_id",
+                                                      (json_int_t)ji(d, "id"), "criterion_ref", js(d, "criterion_ref"),
+                                                      "outcome", js(d, "outcome"), "evidence_id",
+                                                      (json_int_t)ji(bb, "evidence_id"), "file_id", (json_int_t)ji(f, "id"),
+                                                      "name", js(f, "name"), "sha256", sha, "path", p));
+            int have = 0;
+            size_t m;
+            json_t *me;
+            json_array_foreach(z->manifest, m, me) have |= strcmp(js(me, "path"), p) == 0;
+            if (!have) {
+                char *fs = storage_blob_path(data_dir, sha);
+                if (fs)
+                    zadd_file(z, p, fs, sha);
+                free(fs);
+            }
+            free(p);
+        }
+    }
     p = fmtalloc("%saudit.json", prefix);
     zadd_json(z, p, json_object_get(doc, "audit_events"));
     free(p);
+    /* The whole chain's links ([id, prev_hash, hash], no content) up to the head, so
+     * `evitrack audit verify --export` can check the learner's events belong to it. */
+    json_t *chain = json_array();
+    json_t *links = db_all(db, "SELECT id, prev_hash, hash FROM audit_events WHERE id <= ? ORDER BY id", "i", head_seq);
+    json_t *ln;
+    json_array_foreach(links, i, ln)
+        json_array_append_new(chain, json_pack("[O, O, O]", json_object_get(ln, "id"), json_object_get(ln, "prev_hash"),
+                                               json_object_get(ln, "hash")));
+    json_decref(links);
+    p = fmtalloc("%saudit-chain.json", prefix);
+    zadd_json(z, p, chain);
+    free(p);
+    json_decref(chain);
+    p = fmtalloc("%saudit-head.json", prefix);
+    zadd_json(z, p, head);
+    free(p);
+    json_decref(head);
     p = fmtalloc("%sportfolio.json", prefix);
     zadd_json(z, p, doc);
     free(p);
@@ -732,20 +844,78 @@ static int finish_tmp(int rc, const char *tmp, const char *out_path, char *err, 
     return rc;
 }
 
+/* Writes one learner's export into z (opened) and closes it. EV_OK or EV_ERR. */
+static int build_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind, int *files)
+{
+    int began = progress_read_begin(db);
+    add_learner(z, db, data_dir, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
+    if (files)
+        *files = (int)json_array_size(z->manifest) + 2;
+    int rc = zclose(z);
+    progress_read_end(db, began);
+    return rc;
+}
+
+/* Writes a qualification's cohort into z (opened) and closes it. EV_OK or EV_ERR. */
+static int build_cohort(zipw_t *z, db_t *db, const char *data_dir, int64_t qualification_id, int *files)
+{
+    json_t *q = db_one(db, "SELECT id, code, title FROM qualifications WHERE id = ?", "i", qualification_id);
+    if (!q) {
+        zfail(z, "no qualification %lld", (long long)qualification_id);
+        return zclose(z);
+    }
+    int began = progress_read_begin(db);
+    json_t *learners = or_empty(db_all(db,
+        "SELECT u.id, u.name, u.email, e.status FROM enrolments e JOIN users u ON u.id = e.learner_id"
+        " WHERE e.qualification_id = ? ORDER BY u.name, u.id", "i", qualification_id));
+    buf_t top = {0};
+    buf_printf(&top, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Cohort: ");
+    h(&top, js(q, "code"));
+    buf_printf(&top, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>Cohort: ", STYLE);
+    h(&top, js(q, "code"));
+    buf_puts(&top, " ");
+    h(&top, js(q, "title"));
+    buf_printf(&top, "</h1>\n<p>%zu learners. Each learner's portfolio is in its own folder; manifest.txt lists "
+                     "every file with its SHA-256.</p>\n<table><thead><tr><th>Learner</th><th>Email</th><th>Status</th>"
+                     "</tr></thead><tbody>\n", json_array_size(learners));
+    size_t i;
+    json_t *l;
+    json_array_foreach(learners, i, l) {
+        char *sn = safe_name(js(l, "name"));
+        char *prefix = fmtalloc("learners/%lld-%s/", ji(l, "id"), sn);
+        buf_puts(&top, "<tr><td><a href=\"");
+        h(&top, prefix);
+        buf_puts(&top, "index.html\">");
+        h(&top, js(l, "name"));
+        buf_puts(&top, "</a></td><td>");
+        h(&top, js(l, "email"));
+        buf_puts(&top, "</td><td>");
+        h(&top, js(l, "status"));
+        buf_puts(&top, "</td></tr>\n");
+        add_learner(z, db, data_dir, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
+        free(prefix);
+        free(sn);
+    }
+    buf_puts(&top, "</tbody></table>\n</main>\n</body>\n</html>\n");
+    zadd(z, "index.html", top.data, top.len, 1);
+    buf_free(&top);
+    json_decref(learners);
+    if (files)
+        *files = (int)json_array_size(z->manifest) + 2;
+    int rc = zclose(z);
+    progress_read_end(db, began);
+    json_decref(q);
+    return rc;
+}
+
 int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind,
                    const char *out_path, int *files, char *err, size_t errlen)
 {
     zipw_t z;
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
-    int began = progress_read_begin(db);
-    int rc = zopen(&z, tmp, err, errlen);
-    if (rc == EV_OK) {
-        add_learner(&z, db, data_dir, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
-        if (files)
-            *files = (int)json_array_size(z.manifest) + 2;
-        rc = zclose(&z);
-    }
-    progress_read_end(db, began);
+    int rc = zopen(&z, tmp, NULL, err, errlen);
+    if (rc == EV_OK)
+        rc = build_learner(&z, db, data_dir, learner_id, kind, files);
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
@@ -754,57 +924,15 @@ int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_ki
 int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
                   const char *out_path, int *files, char *err, size_t errlen)
 {
-    json_t *q = db_one(db, "SELECT id, code, title FROM qualifications WHERE id = ?", "i", qualification_id);
-    if (!q) {
+    if (!db_int(db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qualification_id)) {
         snprintf(err, errlen, "no qualification %lld", (long long)qualification_id);
         return EV_ERR;
     }
     zipw_t z;
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
-    int began = progress_read_begin(db);
-    int rc = zopen(&z, tmp, err, errlen);
-    if (rc == EV_OK) {
-        json_t *learners = or_empty(db_all(db,
-            "SELECT u.id, u.name, u.email, e.status FROM enrolments e JOIN users u ON u.id = e.learner_id"
-            " WHERE e.qualification_id = ? ORDER BY u.name, u.id", "i", qualification_id));
-        buf_t top = {0};
-        buf_printf(&top, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Cohort: ");
-        h(&top, js(q, "code"));
-        buf_printf(&top, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>Cohort: ", STYLE);
-        h(&top, js(q, "code"));
-        buf_puts(&top, " ");
-        h(&top, js(q, "title"));
-        buf_printf(&top, "</h1>\n<p>%zu learners. Each learner's portfolio is in its own folder; manifest.txt lists "
-                         "every file with its SHA-256.</p>\n<table><thead><tr><th>Learner</th><th>Email</th><th>Status</th>"
-                         "</tr></thead><tbody>\n", json_array_size(learners));
-        size_t i;
-        json_t *l;
-        json_array_foreach(learners, i, l) {
-            char *sn = safe_name(js(l, "name"));
-            char *prefix = fmtalloc("learners/%lld-%s/", ji(l, "id"), sn);
-            buf_puts(&top, "<tr><td><a href=\"");
-            h(&top, prefix);
-            buf_puts(&top, "index.html\">");
-            h(&top, js(l, "name"));
-            buf_puts(&top, "</a></td><td>");
-            h(&top, js(l, "email"));
-            buf_puts(&top, "</td><td>");
-            h(&top, js(l, "status"));
-            buf_puts(&top, "</td></tr>\n");
-            add_learner(&z, db, data_dir, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
-            free(prefix);
-            free(sn);
-        }
-        buf_puts(&top, "</tbody></table>\n</main>\n</body>\n</html>\n");
-        zadd(&z, "index.html", top.data, top.len, 1);
-        buf_free(&top);
-        json_decref(learners);
-        if (files)
-            *files = (int)json_array_size(z.manifest) + 2;
-        rc = zclose(&z);
-    }
-    progress_read_end(db, began);
-    json_decref(q);
+    int rc = zopen(&z, tmp, NULL, err, errlen);
+    if (rc == EV_OK)
+        rc = build_cohort(&z, db, data_dir, qualification_id, files);
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
@@ -842,7 +970,7 @@ int export_cli(int argc, char **argv)
     int rc = 1, files = 0;
     char err[512] = "";
     if (email) {
-        int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = 'learner'", 0, "t", email);
+        int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = 'learner'", 0, "t", email);
         if (!id) {
             fprintf(stderr, "evitrack: no learner with the email %s\n", email);
             goto out;
@@ -867,7 +995,7 @@ int export_cli(int argc, char **argv)
     }
     if (db_begin(db) == EV_OK) {
         json_t *after = json_pack("{s:s, s:s}", "to", out, "kind", subject ? "subject_access" : qual ? "cohort" : "portfolio");
-        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", email) : 0;
+        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", email) : 0;
         if (audit_record(db, 0, qual ? "export.cohort" : "export.portfolio", qual ? "qualification" : "user",
                          qual ? 0 : lid, lid, NULL, after) == EV_OK)
             db_commit(db);
@@ -884,67 +1012,128 @@ out:
 
 /* ------------------------------------------------------------ handlers */
 
-/* Removes exports older than ten minutes left in data/tmp by earlier downloads
- * (a download's file must outlive the handler, as it is sent after it returns). */
-static void sweep_old_exports(const char *tmpdir)
+/* ---- exports streamed to the client ----
+ * An export is never built in a libmicrohttpd worker: the handler checks
+ * access, takes a slot and hands a producer to stream.c, which runs it on its
+ * own thread, writing the zip (libarchive) into the response as it is made:
+ * the first bytes leave at once, memory stays flat, no file is left in
+ * data/tmp. Slots bound the work: one export at a time per user (a double
+ * click does not start a second) and app->max_exports at once overall. */
+
+#define MAX_EXPORT_SLOTS 64
+
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t slot_user[MAX_EXPORT_SLOTS]; /* 0: free */
+
+/* Takes a slot for user_id: 0, or 429 (theirs is running) / 503 (server full). */
+static int slot_take(int64_t user_id, int max_total)
 {
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *de;
-    time_t now = time(NULL);
-    while ((de = readdir(d))) {
-        if (strncmp(de->d_name, "export-", 7) != 0)
-            continue;
-        char *p = fmtalloc("%s/%s", tmpdir, de->d_name);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && now - sb.st_mtime > 600)
-            unlink(p);
-        free(p);
+    int status = 0, used = 0, free_at = -1;
+    if (max_total < 1 || max_total > MAX_EXPORT_SLOTS)
+        max_total = MAX_EXPORT_SLOTS;
+    pthread_mutex_lock(&slot_lock);
+    for (int i = 0; i < MAX_EXPORT_SLOTS; i++) {
+        if (slot_user[i] == user_id)
+            status = 429;
+        if (slot_user[i])
+            used++;
+        else if (free_at < 0)
+            free_at = i;
     }
-    closedir(d);
+    if (!status && (used >= max_total || free_at < 0))
+        status = 503;
+    if (!status)
+        slot_user[free_at] = user_id;
+    pthread_mutex_unlock(&slot_lock);
+    return status;
 }
 
-/* Builds the zip in data/tmp and hands it to http.c as the response. */
+static void slot_give(int64_t user_id)
+{
+    pthread_mutex_lock(&slot_lock);
+    for (int i = 0; i < MAX_EXPORT_SLOTS; i++)
+        if (slot_user[i] == user_id) {
+            slot_user[i] = 0;
+            break;
+        }
+    pthread_mutex_unlock(&slot_lock);
+}
+
+/* One export being streamed: what the producer needs (owned by the stream). */
+typedef struct export_job {
+    int64_t user_id, learner_id, qualification_id;
+    export_kind_t kind;
+    char *data_dir;
+} export_job_t;
+
+static void job_free(void *arg)
+{
+    export_job_t *j = arg;
+    slot_give(j->user_id);
+    free(j->data_dir);
+    free(j);
+}
+
+/* The producer (stream.c's thread): builds the zip into the response; records
+ * the export in the audit trail once the last byte was made. */
+static int job_run(http_stream_t *s, void *arg)
+{
+    export_job_t *j = arg;
+    db_t *db = db_thread();
+    char err[512] = "";
+    zipw_t z;
+    uint64_t t0 = util_now_us();
+    if (!db || zopen(&z, NULL, s, err, sizeof err) != EV_OK) {
+        ev_log("export: %s", db ? err : "no database connection");
+        return EV_ERR;
+    }
+    int rc = j->learner_id ? build_learner(&z, db, j->data_dir, j->learner_id, j->kind, NULL)
+                           : build_cohort(&z, db, j->data_dir, j->qualification_id, NULL);
+    if (rc != EV_OK) {
+        ev_log("export: %s", err[0] ? err : "stopped (the client went away?)");
+        return EV_ERR;
+    }
+    ev_log("export: %s %lld: %llu bytes in %llu ms", j->learner_id ? "learner" : "qualification",
+           (long long)(j->learner_id ? j->learner_id : j->qualification_id), (unsigned long long)stream_written(s),
+           (unsigned long long)((util_now_us() - t0) / 1000));
+    if (db_begin(db) == EV_OK) {
+        json_t *after = json_pack("{s:s, s:I}", "kind", j->kind == EXPORT_SUBJECT_ACCESS ? "subject_access" :
+                                  j->learner_id ? "portfolio" : "cohort", "bytes", (json_int_t)stream_written(s));
+        int ok = audit_record(db, j->user_id, j->learner_id ? "export.portfolio" : "export.cohort",
+                              j->learner_id ? "user" : "qualification",
+                              j->learner_id ? j->learner_id : j->qualification_id, j->learner_id, NULL, after) == EV_OK;
+        json_decref(after);
+        if (ok)
+            db_commit(db);
+        else
+            db_rollback(db);
+    }
+    return EV_OK;
+}
+
+/* Starts the streamed download of an export (access already checked). */
 static int send_export(req_t *r, int64_t learner_id, int64_t qualification_id, export_kind_t kind,
                        const char *download_name)
 {
-    char *tmpdir = fmtalloc("%s/tmp", r->app->data_dir);
-    mkdir(r->app->data_dir, 0700);
-    mkdir(tmpdir, 0700);
-    sweep_old_exports(tmpdir);
-    char *path = fmtalloc("%s/export-XXXXXX", tmpdir);
-    int fd = mkstemp(path);
-    char err[512] = "";
-    int rc = EV_ERR;
-    if (fd >= 0) {
-        close(fd);
-        rc = learner_id ? export_learner(r->db, r->app->data_dir, learner_id, kind, path, NULL, err, sizeof err)
-                        : export_cohort(r->db, r->app->data_dir, qualification_id, path, NULL, err, sizeof err);
-    } else {
-        snprintf(err, sizeof err, "cannot create a temporary file in %s", tmpdir);
+    int busy = slot_take(r->user.id, r->app->max_exports);
+    if (busy) {
+        free(r->extra_header_name);
+        free(r->extra_header_value);
+        r->extra_header_name = xstrdup("Retry-After");
+        r->extra_header_value = xstrdup(busy == 429 ? "10" : "30");
+        return busy == 429
+                   ? http_fail(r, 429, "export_running",
+                               "Your earlier download is still being made. Wait for it to finish, then try again.")
+                   : http_fail(r, 503, "exports_busy",
+                               "Other downloads are being made just now. Try again in a minute.");
     }
-    free(tmpdir);
-    if (rc != EV_OK) {
-        unlink(path);
-        free(path);
-        ev_log("export: %s", err);
-        return http_fail(r, 500, "export_failed", "The export could not be made.");
-    }
-    if (db_begin(r->db) == EV_OK) {
-        json_t *after = json_pack("{s:s}", "kind", kind == EXPORT_SUBJECT_ACCESS ? "subject_access" :
-                                                  learner_id ? "portfolio" : "cohort");
-        int ok = audit_record(r->db, r->user.id, learner_id ? "export.portfolio" : "export.cohort",
-                              learner_id ? "user" : "qualification", learner_id ? learner_id : qualification_id,
-                              learner_id, NULL, after) == EV_OK;
-        json_decref(after);
-        if (ok)
-            db_commit(r->db);
-        else
-            db_rollback(r->db);
-    }
-    http_send_file(r, path, "application/zip", download_name, 0);
-    free(path);
+    export_job_t *j = xcalloc(1, sizeof *j);
+    j->user_id = r->user.id;
+    j->learner_id = learner_id;
+    j->qualification_id = qualification_id;
+    j->kind = kind;
+    j->data_dir = xstrdup(r->app->data_dir);
+    http_send_stream(r, stream_new(job_run, j, job_free), "application/zip", download_name);
     return 200;
 }
 
@@ -956,7 +1145,7 @@ static int export_learner_route(req_t *r)
     if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", id))
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, id))
-        return http_fail(r, 403, "forbidden", "You may not export this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     char name[64];
     snprintf(name, sizeof name, "portfolio-%lld.zip", (long long)id);
     return send_export(r, id, 0, EXPORT_PORTFOLIO, name);

@@ -20,15 +20,31 @@ static void decorate_sample(json_t *s)
     int agree = o && strcmp(o, "agree") == 0;
     json_object_set_new(s, "is_agree", json_boolean(agree));
     json_object_set_new(s, "outcome_label", json_string(agree ? "Agree" : "Action required"));
-    json_object_set_new(s, "answered", json_boolean(json_is_string(json_object_get(s, "responded_at"))));
-    json_object_set_new(s, "open", json_boolean(!agree && !json_is_string(json_object_get(s, "responded_at"))));
+    const char *st = json_string_value(json_object_get(s, "action_state"));
+    if (!st) /* a row read without the state: from the response */
+        st = agree ? NULL : json_is_string(json_object_get(s, "responded_at")) ? "answered" : "open";
+    json_object_set_new(s, "answered", json_boolean(st && strcmp(st, "answered") == 0));
+    json_object_set_new(s, "open", json_boolean(st && strcmp(st, "open") == 0));
+    json_object_set_new(s, "closed", json_boolean(st && strcmp(st, "closed") == 0));
+    json_object_set_new(s, "state_label", json_string(!st                         ? "Agreed"
+                                                      : strcmp(st, "open") == 0     ? "Waiting for the assessor"
+                                                      : strcmp(st, "answered") == 0 ? "Answered, waiting for the IQA"
+                                                                                    : "Closed"));
 }
+
+/* Who answers an open action: the assessor an admin handed it to, else the
+ * learner's current assessor on the decision's qualification (not the one who made
+ * the decision: a learner may have moved to another assessor since). */
+#define ACTION_RESPONDER                                                                                     \
+    "COALESCE(s.assignee_id, (SELECT en.assessor_id FROM enrolments en JOIN criteria rc ON rc.id = d.criterion_id" \
+    " JOIN units ru ON ru.id = rc.unit_id WHERE en.learner_id = d.learner_id"                               \
+    " AND en.qualification_id = ru.qualification_id))"
 
 json_t *iqa_samples_of(db_t *db, int64_t decision_id)
 {
     json_t *list = db_all(db,
                           "SELECT s.id, s.decision_id, s.iqa_id, u.name AS iqa_name, s.outcome, s.feedback,"
-                          " s.created_at, s.response, s.responded_at FROM iqa_samples s"
+                          " s.created_at, s.response, s.responded_at, s.action_state, s.closed_at FROM iqa_samples s"
                           " JOIN users u ON u.id = s.iqa_id WHERE s.decision_id = ? ORDER BY s.id",
                           "i", decision_id);
     size_t i;
@@ -407,6 +423,8 @@ static int iqa_sample_create(req_t *r)
     int64_t learner_id = db_int(r->db, "SELECT learner_id FROM decisions WHERE id = ?", 0, "i", decision_id);
     if (!learner_id)
         return http_fail(r, 404, "not_found", "No such decision.");
+    if (!policy_can_read_learner(r->db, &r->user, learner_id))
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     if (!policy_can_sample_learner(r->db, &r->user, learner_id))
         return http_fail(r, 403, "forbidden", "You are not the IQA for this learner.");
     if (!r->is_api)
@@ -431,9 +449,10 @@ static int iqa_sample_create(req_t *r)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
     util_now_iso(now);
     id = db_int(r->db,
-                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                0, "iittt", decision_id, r->user.id, outcome, feedback, now);
+                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, action_state)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                0, "iitttt", decision_id, r->user.id, outcome, feedback, now,
+                strcmp(outcome, "action_required") == 0 ? "open" : NULL);
     if (id <= 0) {
         db_rollback(r->db);
         return http_fail(r, 500, "db_error", "Could not record the sample.");
@@ -448,7 +467,8 @@ static int iqa_sample_create(req_t *r)
     }
     json_t *s = db_one(r->db,
                        "SELECT s.id, s.decision_id, s.iqa_id, u.name AS iqa_name, s.outcome, s.feedback, s.created_at,"
-                       " s.response, s.responded_at FROM iqa_samples s JOIN users u ON u.id = s.iqa_id WHERE s.id = ?",
+                       " s.response, s.responded_at, s.action_state FROM iqa_samples s JOIN users u ON u.id = s.iqa_id"
+                       " WHERE s.id = ?",
                        "i", id);
     if (s)
         decorate_sample(s);
@@ -464,21 +484,33 @@ out:
  * IQA's own, everything for admin. */
 #define ACTIONS_SELECT                                                                                       \
     "SELECT s.id, s.decision_id, s.iqa_id, iu.name AS iqa_name, s.outcome, s.feedback, s.created_at,"       \
-    " s.response, s.responded_at, d.learner_id, lu.name AS learner_name, d.assessor_id,"                   \
-    " au.name AS assessor_name, d.outcome AS decision_outcome, c.ref AS criterion_ref,"                    \
+    " s.response, s.responded_at, s.action_state, s.closed_at, s.assignee_id, d.learner_id,"               \
+    " lu.name AS learner_name, d.assessor_id, au.name AS assessor_name, " ACTION_RESPONDER " AS responder_id," \
+    " d.outcome AS decision_outcome, c.ref AS criterion_ref,"                                               \
     " c.text AS criterion_text, un.ref AS unit_ref, un.title AS unit_title,"                               \
     " (SELECT q.title FROM qualifications q WHERE q.id = un.qualification_id) AS qualification_title"      \
     " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users iu ON iu.id = s.iqa_id"       \
     " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"                        \
     " JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"
-/* The actions of one assessor (through decisions_assessor), of one IQA (through
- * iqa_samples_iqa), or all; each takes the same binds: the id (or 0), open. */
+/* The actions an assessor must answer (ACTION_RESPONDER), of one IQA, or all; each takes the
+ * same binds: the id (or 0), open (1: not closed; for the assessor: waiting for them). */
 #define ACTIONS_MINE_ASSESSOR                                                                                \
-    " WHERE d.assessor_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
-#define ACTIONS_MINE_IQA " WHERE s.iqa_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
-#define ACTIONS_ALL " WHERE ? = 0 AND s.outcome = 'action_required' AND (? = 0 OR s.responded_at IS NULL)"
+    " WHERE " ACTION_RESPONDER " = ? AND s.outcome = 'action_required' AND (? = 0 OR s.action_state = 'open')"
+#define ACTIONS_MINE_IQA                                                                                     \
+    " WHERE s.iqa_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.action_state <> 'closed')"
+#define ACTIONS_ALL " WHERE ? = 0 AND s.outcome = 'action_required' AND (? = 0 OR s.action_state <> 'closed')"
 #define ACTIONS_COUNT(W) "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id" W
-#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY (s.responded_at IS NOT NULL), s.id DESC LIMIT ? OFFSET ?"
+#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY CASE WHEN s.action_state = 'closed' THEN 1 ELSE 0 END, s.id DESC LIMIT ? OFFSET ?"
+
+/* The action's lifecycle events, oldest first. Caller owns it. */
+static json_t *action_history(db_t *db, int64_t sample_id)
+{
+    json_t *h = db_all(db,
+                       "SELECT e.kind, e.comment, e.at, u.name AS actor_name FROM iqa_action_events e"
+                       " JOIN users u ON u.id = e.actor_id WHERE e.sample_id = ? ORDER BY e.id",
+                       "i", sample_id);
+    return h ? h : json_array();
+}
 
 static int64_t actions_count(req_t *r, int64_t assessor, int64_t iqa, int open)
 {
@@ -507,8 +539,13 @@ static int iqa_actions(req_t *r)
     {
         decorate_sample(s);
         json_object_set_new(s, "can_answer", json_boolean(json_is_true(json_object_get(s, "open")) &&
-                                                          json_integer_value(json_object_get(s, "assessor_id")) ==
+                                                          json_integer_value(json_object_get(s, "responder_id")) ==
                                                               r->user.id));
+        int own_iqa = json_integer_value(json_object_get(s, "iqa_id")) == r->user.id;
+        json_object_set_new(s, "can_close", json_boolean(own_iqa && json_is_true(json_object_get(s, "answered"))));
+        json_object_set_new(s, "can_assign", json_boolean(r->user.role == ROLE_ADMIN &&
+                                                          !json_is_true(json_object_get(s, "closed"))));
+        json_object_set_new(s, "history", action_history(r->db, json_integer_value(json_object_get(s, "id"))));
         const char *o = json_string_value(json_object_get(s, "decision_outcome"));
         json_object_set_new(s, "decision_label", json_string(o && !strcmp(o, "met") ? "Met" : "Not yet met"));
     }
@@ -529,57 +566,176 @@ static int respond_fail(req_t *r, int status, const char *code, const char *mess
     return http_fail(r, status, code, "%s", message);
 }
 
-/* POST /api/v1/iqa/samples/{id}/response {response}: the assessor answers an action. */
-static int iqa_respond(req_t *r)
+/* One step of an IQA action's lifecycle on sample r->params[0] (the rule, in one place):
+ *   answer    {response}      the learner's current assessor (or the one an admin handed it to):
+ *                             open -> answered
+ *   close     {comment?}      the IQA who raised it: answered -> closed
+ *   send_back {comment}       the IQA who raised it: answered -> open, with what is still needed
+ *   reassign  {assessor_id}   an admin: open or answered -> open, now for that assessor
+ * Each is conditional on the state it starts from (safe with concurrent writers), recorded in
+ * iqa_action_events and audited. Returns 200, or an error via http_fail. */
+static int action_step(req_t *r, const char *kind)
 {
-    int64_t id = r->params[0];
+    int64_t id = r->params[0], assignee = 0;
     char now[21];
+    int status = 500;
+    json_t *after = NULL;
     json_t *s = db_one(r->db,
-                       "SELECT s.outcome, s.responded_at, d.assessor_id, d.learner_id FROM iqa_samples s"
-                       " JOIN decisions d ON d.id = s.decision_id WHERE s.id = ?",
+                       "SELECT s.outcome, s.action_state, s.iqa_id, d.learner_id, " ACTION_RESPONDER " AS responder_id"
+                       " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE s.id = ?",
                        "i", id);
     if (!s)
         return respond_fail(r, 404, "not_found", "No such IQA sample.");
-    int64_t assessor_id = json_integer_value(json_object_get(s, "assessor_id"));
+    const char *state = json_string_value(json_object_get(s, "action_state"));
     int64_t learner_id = json_integer_value(json_object_get(s, "learner_id"));
+    int64_t iqa_id = json_integer_value(json_object_get(s, "iqa_id"));
+    int64_t responder = json_integer_value(json_object_get(s, "responder_id"));
     int agree = !strcmp(json_string_value(json_object_get(s, "outcome")), "agree");
-    json_decref(s);
-    if (assessor_id != r->user.id)
-        return respond_fail(r, 403, "forbidden", "Only the assessor who made the decision can answer this action.");
-    if (agree)
-        return respond_fail(r, 409, "no_action", "The IQA agreed with this decision: there is nothing to answer.");
-    const char *response = in_str(r, "response");
-    if (response && strlen(response) > DECISIONS_MAX_TEXT) {
-        http_field_error(r, "response", "Keep the response under 20000 characters");
-        return respond_fail(r, 400, "too_long", "The response is too long.");
+    const char *text = in_str(r, strcmp(kind, "answer") == 0 ? "response" : "comment");
+    const char *field = strcmp(kind, "answer") == 0 ? "response" : "comment";
+    const char *from = "open", *to = "answered";
+    if (!text)
+        text = "";
+    if (!policy_can_read_learner(r->db, &r->user, learner_id)) {
+        status = respond_fail(r, 404, "not_found", "No such IQA sample."); /* as if it did not exist */
+        goto out;
     }
-    if (!response || !*response) {
-        http_field_error(r, "response", "Say what you have done about the action");
-        return respond_fail(r, 400, "response_required", "Enter a response.");
+    if (agree || !state) {
+        status = respond_fail(r, 409, "no_action", "The IQA agreed with this decision: there is nothing to act on.");
+        goto out;
     }
-    if (db_begin(r->db) != EV_OK)
-        return http_fail(r, 503, "busy", "The database is busy; try again.");
-    if (db_int(r->db, "SELECT responded_at IS NOT NULL FROM iqa_samples WHERE id = ?", 0, "i", id)) {
-        db_rollback(r->db);
-        return respond_fail(r, 409, "already_answered", "This action has already been answered.");
+    if (strlen(text) > DECISIONS_MAX_TEXT) {
+        http_field_error(r, field, "Keep it under 20000 characters");
+        status = respond_fail(r, 400, "too_long", "The text is too long.");
+        goto out;
+    }
+    if (strcmp(kind, "answer") == 0) {
+        if (responder != r->user.id) {
+            status = respond_fail(r, 403, "forbidden",
+                                  "Only the learner's current assessor (or the assessor an admin handed this action "
+                                  "to) can answer it.");
+            goto out;
+        }
+        if (!*text) {
+            http_field_error(r, "response", "Say what you have done about the action");
+            status = respond_fail(r, 400, "response_required", "Enter a response.");
+            goto out;
+        }
+    } else if (strcmp(kind, "close") == 0 || strcmp(kind, "send_back") == 0) {
+        if (iqa_id != r->user.id) {
+            status = respond_fail(r, 403, "forbidden", "Only the IQA who raised this action can close it or send it back.");
+            goto out;
+        }
+        from = "answered";
+        to = strcmp(kind, "close") == 0 ? "closed" : "open";
+        if (strcmp(kind, "send_back") == 0 && !*text) {
+            http_field_error(r, "comment", "Say what the assessor still needs to do");
+            status = respond_fail(r, 400, "comment_required", "Say what the assessor still needs to do.");
+            goto out;
+        }
+    } else { /* reassign */
+        if (in_int(r, "assessor_id", &assignee) != EV_OK ||
+            !db_int(r->db, "SELECT EXISTS (SELECT 1 FROM users WHERE id = ? AND role = 'assessor' AND disabled = 0)", 0,
+                    "i", assignee)) {
+            http_field_error(r, "assessor_id", "Choose an assessor");
+            status = respond_fail(r, 400, "invalid_assessor", "assessor_id must name an active assessor.");
+            goto out;
+        }
+        from = state;
+        to = "open";
+        if (strcmp(state, "closed") == 0) {
+            status = respond_fail(r, 409, "action_closed", "This action is closed.");
+            goto out;
+        }
+    }
+    if (strcmp(state, from) != 0) {
+        status = respond_fail(r, 409, strcmp(state, "closed") == 0 ? "action_closed" : "wrong_state",
+                              strcmp(state, "closed") == 0 ? "This action is closed."
+                              : strcmp(state, "answered") == 0
+                                  ? "This action has already been answered; the IQA closes it or sends it back."
+                                  : "This action has not been answered yet.");
+        goto out;
+    }
+    if (db_begin(r->db) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
     }
     util_now_iso(now);
-    json_t *after = json_pack("{s:s, s:s}", "response", response, "responded_at", now);
-    if (db_run(r->db, "UPDATE iqa_samples SET response = ?, responded_at = ? WHERE id = ?", "tti", response, now, id) !=
-            EV_OK ||
-        audit_record(r->db, r->user.id, "iqa.response", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
-        notify_iqa_answered(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
+    int64_t changed;
+    if (strcmp(kind, "answer") == 0)
+        changed = db_int(r->db,
+                         "UPDATE iqa_samples SET response = ?, responded_at = ?, action_state = ? WHERE id = ?"
+                         " AND action_state = ? RETURNING id",
+                         0, "tttit", text, now, to, id, from);
+    else if (strcmp(kind, "close") == 0)
+        changed = db_int(r->db,
+                         "UPDATE iqa_samples SET action_state = ?, closed_at = ? WHERE id = ? AND action_state = ?"
+                         " RETURNING id",
+                         0, "ttit", to, now, id, from);
+    else if (strcmp(kind, "send_back") == 0)
+        changed = db_int(r->db,
+                         "UPDATE iqa_samples SET action_state = ?, response = NULL, responded_at = NULL WHERE id = ?"
+                         " AND action_state = ? RETURNING id",
+                         0, "tit", to, id, from);
+    else
+        changed = db_int(r->db,
+                         "UPDATE iqa_samples SET action_state = ?, assignee_id = ?, response = NULL, responded_at = NULL"
+                         " WHERE id = ? AND action_state = ? RETURNING id",
+                         0, "tiit", to, assignee, id, from);
+    after = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "from", from, "to", to, "comment", text);
+    if (assignee)
+        json_object_set_new(after, "assignee_id", json_integer(assignee));
+    char action[32];
+    snprintf(action, sizeof action, "iqa.%s", strcmp(kind, "answer") == 0 ? "response" : kind);
+    if (changed != id) {
         db_rollback(r->db);
-        json_decref(after);
-        return http_fail(r, 500, "db_error", "Could not save the response.");
+        status = respond_fail(r, 409, "conflict", "The action changed meanwhile; reload and try again.");
+        goto out;
     }
-    json_decref(after);
+    if (db_run(r->db, "INSERT INTO iqa_action_events (sample_id, actor_id, kind, comment, at) VALUES (?, ?, ?, ?, ?)",
+               "iittt", id, r->user.id, kind, text, now) != EV_OK ||
+        audit_record(r->db, r->user.id, action, "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
+        (strcmp(kind, "answer") == 0 && notify_iqa_answered(r->db, id) != EV_OK) || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        status = http_fail(r, 500, "db_error", "Could not save the action.");
+        goto out;
+    }
     json_t *row = db_one(r->db, ACTIONS_SELECT " WHERE s.id = ?", "i", id);
-    if (row)
+    if (row) {
         decorate_sample(row);
+        json_object_set_new(row, "history", action_history(r->db, id));
+    }
     http_set_out(r, row ? row : json_object());
-    http_redirect(r, "/actions?done=responded");
-    return decisions_page_ok(r);
+    http_redirect(r, strcmp(kind, "answer") == 0 ? "/actions?done=responded" : "/actions");
+    status = decisions_page_ok(r);
+out:
+    json_decref(s);
+    json_decref(after);
+    return status;
+}
+
+/* POST /api/v1/iqa/samples/{id}/response {response} (and the page form). */
+static int iqa_respond(req_t *r)
+{
+    return action_step(r, "answer");
+}
+
+/* POST /api/v1/iqa/samples/{id}/close {comment?} (and the page form). */
+static int iqa_close(req_t *r)
+{
+    return action_step(r, "close");
+}
+
+/* POST /api/v1/iqa/samples/{id}/send-back {comment} (and the page form). */
+static int iqa_send_back(req_t *r)
+{
+    return action_step(r, "send_back");
+}
+
+/* POST /api/v1/iqa/samples/{id}/assign {assessor_id, comment?} (and the page form). */
+static int iqa_assign(req_t *r)
+{
+    return action_step(r, "reassign");
 }
 
 /* GET /api/v1/iqa/samples?decision_id=N */
@@ -592,7 +748,7 @@ static int iqa_samples_index(req_t *r)
     if (!learner_id)
         return http_fail(r, 404, "not_found", "No such decision.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     json_t *items = iqa_samples_of(r->db, decision_id);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not list samples.");
@@ -610,5 +766,11 @@ const route_t iqa_routes[] = {
     {"GET", "/actions", iqa_actions, ROLE_ASSESSOR | ROLE_IQA | ROLE_ADMIN | ROLE_EQA, "actions", 0},
     {"POST", "/api/v1/iqa/samples/{id}/response", iqa_respond, ROLE_ASSESSOR, NULL, 0},
     {"POST", "/actions/{id}/response", iqa_respond, ROLE_ASSESSOR, "actions", 0},
+    {"POST", "/api/v1/iqa/samples/{id}/close", iqa_close, ROLE_IQA, NULL, 0},
+    {"POST", "/actions/{id}/close", iqa_close, ROLE_IQA, "actions", 0},
+    {"POST", "/api/v1/iqa/samples/{id}/send-back", iqa_send_back, ROLE_IQA, NULL, 0},
+    {"POST", "/actions/{id}/send-back", iqa_send_back, ROLE_IQA, "actions", 0},
+    {"POST", "/api/v1/iqa/samples/{id}/assign", iqa_assign, ROLE_ADMIN, NULL, 0},
+    {"POST", "/actions/{id}/assign", iqa_assign, ROLE_ADMIN, "actions", 0},
     {0},
 };

@@ -7,8 +7,10 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "audit.h"
 #include "auditlog.h"
 #include "cli.h"
+#include "dbcopy.h"
 #include "demo.h"
 #include "evidence.h"
 #include "export.h"
@@ -31,7 +33,9 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N] [--timezone ZONE] [--base-url URL]\n"
+    "        [--connection-memory-kb N] [--timezone ZONE] [--per-address-connections N]\n"
+    "        [--header-timeout SECONDS] [--max-exports N] [--gc-interval SECONDS] [--base-url URL]\n"
+    "        [--audit-head-log FILE] [--audit-head-every N]\n"
     "        [--smtp-url smtp://HOST:PORT|smtps://HOST:PORT --smtp-from ADDRESS\n"
     "         [--smtp-credentials FILE] [--smtp-ca FILE] [--smtp-retry-seconds N]\n"
     "         [--smtp-max-attempts N] [--digest-interval SECONDS]]\n"
@@ -49,8 +53,13 @@ static const char USAGE[] =
     "  import-learners [--db FILE] [--base-url URL] [--dry-run] FILE.csv\n"
     "                      onboard an intake: accounts (invited by email) and enrolments,\n"
     "                      every line checked first, all imported or none\n"
-    "  audit verify [--db FILE]   check the audit trail's hash chain\n"
-    "  backup [--db FILE] OUT     consistent online copy of the database\n"
+    "  audit verify [--db FILE] [--data DIR] [--audit-head-log FILE]\n"
+    "                      check the hash chain, the head log (removed tail events) and that\n"
+    "                      decisions, sign-offs, countersigns and IQA samples match their events\n"
+    "  audit verify --export FILE.zip  check a portfolio export offline\n"
+    "  backup [--db FILE] OUT     consistent online copy of the database (PostgreSQL: pg_dump)\n"
+    "  copy --from DB --to postgres://...\n"
+    "                      move a centre into an empty PostgreSQL database and verify it\n"
     "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
     "                      print a Mustache rendering (a developer's preview tool)\n"
     "  export [--db FILE] [--data DIR] --learner EMAIL --out FILE.zip\n"
@@ -75,9 +84,15 @@ static int cmd_serve(int argc, char **argv)
         .connection_limit = 1024,
         .timeout_s = 60,
         .connection_memory_kb = 32,
+        .per_ip_limit = 64,
+        .header_timeout_s = 10,
+        .max_exports = 2,
+        .gc_interval_s = 6 * 3600,
     };
     int demo = 0, rc = 1, zone_set = 0;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL, *head_log = NULL;
+    int64_t head_every = 100;
+    char *head_default = NULL;
     mailer_config_t mail = {0};
     char *smtp_user = NULL, *smtp_password = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
@@ -98,7 +113,8 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "smtp-url", &mail.url)) ||
             (got = cli_opt(argc, argv, &i, "smtp-from", &mail.from)) ||
             (got = cli_opt(argc, argv, &i, "smtp-credentials", &smtp_creds)) ||
-            (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file))) {
+            (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file)) ||
+            (got = cli_opt(argc, argv, &i, "audit-head-log", &head_log))) {
             if (got < 0)
                 return 2;
         } else if ((got = cli_opt(argc, argv, &i, "timezone", &v))) {
@@ -129,6 +145,26 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 4 || num > 65536)
                 return cli_usage_error("--max-connections takes a number from 4 to 65536");
             app.connection_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "per-address-connections", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 65536)
+                return cli_usage_error("--per-address-connections takes a number from 1 to 65536");
+            app.per_ip_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "max-exports", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 64)
+                return cli_usage_error("--max-exports takes a number from 1 to 64");
+            app.max_exports = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "gc-interval", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 0 || num > 30 * 86400)
+                return cli_usage_error("--gc-interval takes a number of seconds from 0 (never) to 2592000");
+            app.gc_interval_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "header-timeout", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 3600)
+                return cli_usage_error("--header-timeout takes a number of seconds from 1 to 3600");
+            app.header_timeout_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "audit-head-every", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1000000)
+                return cli_usage_error("--audit-head-every takes a number of events from 1 to 1000000");
+            head_every = num;
         } else if ((got = cli_opt(argc, argv, &i, "threads", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");
@@ -218,12 +254,20 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "evitrack: templates: %s\n", err);
         goto out;
     }
+    /* The audit head log (audit.c): every N events, and at a clean stop. */
+    head_default = fmtalloc("%s/audit-head.log", app.data_dir);
+    audit_head_configure(head_log ? head_log : head_default, head_every);
+    audit_head_write(db, 1);
     db_close(db);
     db = NULL;
     db_set_thread_path(app.db_path);
     rc = http_serve(&app) == EV_OK ? 0 : 1;
+    if (rc == 0 && (db = cli_open_db(app.db_path)) != NULL && audit_head_write(db, 1) != EV_OK)
+        rc = 1;
 out:
     db_close(db);
+    free(head_default);
+    audit_head_configure(NULL, 0);
     tmpl_set_free(app.templates);
     free(app.tls_cert_pem);
     free(app.tls_key_pem);
@@ -292,6 +336,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"copy", dbcopy_cli},
     {"gc", evidence_cmd_gc},
     {"audit", auditlog_cli},
     {"export", export_cli},

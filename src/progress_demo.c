@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "progress.h"
+#include "rules.h"
 #include "status.h"
 #include "storage.h"
 
@@ -26,7 +27,7 @@ typedef struct demo {
 
 static int64_t user_id(demo_t *d, const char *email)
 {
-    return db_int(d->db, "SELECT id FROM users WHERE email = ?", 0, "t", email);
+    return db_int(d->db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", email);
 }
 
 /* Runs one statement; the first column of its first row (an INSERT's
@@ -116,15 +117,22 @@ static int64_t decide(demo_t *d, int64_t learner, int64_t assessor, const json_t
         int64_t prev = db_int(d->db, "SELECT max(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0,
                               "ii", learner, cid);
         last = run(d, "INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, vacsr, declaration,"
-                      " supersedes_id, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id", "iiittt" "zt",
+                      " supersedes_id, created_at, criterion_ref, criterion_text) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?,"
+                      " (SELECT ref FROM criteria WHERE id = ?), (SELECT text FROM criteria WHERE id = ?)) RETURNING id",
+                      "iiittt" "ztii",
             learner, cid, assessor, outcome, feedback,
             strcmp(outcome, "met") == 0
                 ? "{\"valid\":true,\"authentic\":true,\"current\":true,\"sufficient\":true,\"reliable\":true}"
                 : "{\"valid\":true,\"authentic\":true,\"current\":true,\"sufficient\":false,\"reliable\":true}",
-            prev, when);
+            prev, when, cid, cid);
         run(d, "INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", last, ev);
+        json_t *cited = json_pack("[I]", (json_int_t)ev);
+        if (!d->failed && rules_freeze_basis(d->db, last, learner, cid, cited) != EV_OK)
+            d->failed = 1;
+        json_decref(cited);
         audit(d, assessor, "decision.create", "decision", last, learner,
-              json_pack("{s:I, s:s}", "criterion_id", (json_int_t)cid, "outcome", outcome));
+              json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)last, "criterion_id", (json_int_t)cid, "outcome",
+                        outcome, "feedback", feedback));
         if (countersign) {
             run(d, "INSERT INTO countersigns (decision_id, learner_id, comment, signed_at) VALUES (?, ?, ?, ?)",
                 "iitt", last, learner, "I agree with this decision.", signed_at);
@@ -146,7 +154,8 @@ static void sample(demo_t *d, int64_t iqa, int64_t assessor, int64_t learner, in
     int64_t id = run(d, "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, response, responded_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", "iittttt", decision, iqa, outcome, feedback, when, response,
         response ? resp_at : NULL);
-    audit(d, iqa, "iqa.sample", "iqa_sample", id, learner, json_pack("{s:s}", "outcome", outcome));
+    audit(d, iqa, "iqa.sample", "iqa_sample", id, learner,
+          json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)decision, "outcome", outcome, "feedback", feedback));
     if (response)
         audit(d, assessor, "iqa.response", "iqa_sample", id, learner, NULL);
 }

@@ -128,7 +128,7 @@ static json_t *load_user(db_t *db, int64_t id)
     " q.title AS qualification_title, e.assessor_id AS assessor_id, a.name AS assessor_name," \
     " a.email AS assessor_email, e.iqa_id AS iqa_id, i.name AS iqa_name, i.email AS iqa_email," \
     " e.start_date AS start_date, e.planned_end_date AS planned_end_date, e.status AS status," \
-    " e.ended_at AS ended_at, e.created_at AS created_at" \
+    " e.ended_at AS ended_at, e.end_date AS end_date, e.end_reason AS end_reason, e.created_at AS created_at" \
     " FROM enrolments e JOIN users l ON l.id = e.learner_id" \
     " JOIN qualifications q ON q.id = e.qualification_id" \
     " JOIN users a ON a.id = e.assessor_id LEFT JOIN users i ON i.id = e.iqa_id"
@@ -169,8 +169,7 @@ static json_t *shape_enrolment(json_t *e)
     nest(e, "iqa", person);
     const char *st = json_string_value(json_object_get(e, "status"));
     json_object_set_new(e, "status_label", json_string(status_label(st)));
-    json_object_set_new(e, "ended", json_boolean(st && (strcmp(st, "completed") == 0 ||
-                                                        strcmp(st, "withdrawn") == 0)));
+    json_object_set_new(e, "ended", json_boolean(st && strcmp(st, "active") != 0));
     return e;
 }
 
@@ -362,7 +361,7 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
         snprintf(err, errlen, "%s", problem);
         return 400;
     }
-    if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", email) == 1) {
+    if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", email) == 1) {
         *field = "email";
         snprintf(err, errlen, "An account with this email address already exists");
         return 409;
@@ -1107,7 +1106,7 @@ static int64_t person_ref(req_t *r, const char *id_field, const char *email_fiel
     trim_copy(email, em, sizeof em);
     if (!*em)
         return 0;
-    return db_int(r->db, "SELECT id FROM users WHERE email = ?", -1, "t", em);
+    return db_int(r->db, "SELECT id FROM users WHERE lower(email) = lower(?)", -1, "t", em);
 }
 
 /* GET /admin/enrolments/new: ?learner_id= prefills the learner */
@@ -1216,11 +1215,13 @@ static int enrolment_show_h(req_t *r)
 
 /* Applies new values to an enrolment with its audit event (action), in one transaction. */
 static int enrolment_apply(req_t *r, json_t *before, int64_t assessor, int64_t iqa, const char *start,
-                           const char *end, const char *status, const char *action)
+                           const char *end, const char *status, const char *action, const char *end_date,
+                           const char *end_reason)
 {
     int64_t id = json_integer_value(json_object_get(before, "id"));
     int64_t learner = json_integer_value(json_object_get(before, "learner_id"));
     int ended = strcmp(status, "completed") == 0 || strcmp(status, "withdrawn") == 0;
+    int active = strcmp(status, "active") == 0;
     char now[21];
     util_now_iso(now);
     json_t *b = json_pack("{s:O, s:O, s:O, s:O, s:O}", "assessor_id", json_object_get(before, "assessor_id"),
@@ -1242,6 +1243,15 @@ static int enrolment_apply(req_t *r, json_t *before, int64_t assessor, int64_t i
                  : db_run(r->db, "UPDATE enrolments SET assessor_id = ?, iqa_id = NULL, start_date = ?,"
                                  " planned_end_date = ?, status = ?, ended_at = ? WHERE id = ?", "itttti",
                           assessor, start, end, status, ended_at, id);
+    /* How it ended (end handler), or cleared when it resumes; otherwise kept. */
+    if (rc == EV_OK && end_date) {
+        rc = db_run(r->db, "UPDATE enrolments SET end_date = ?, end_reason = ? WHERE id = ?", "tti", end_date,
+                    end_reason ? end_reason : "", id);
+        json_object_set_new(a, "end_date", json_string(end_date));
+        json_object_set_new(a, "end_reason", json_string(end_reason ? end_reason : ""));
+    } else if (rc == EV_OK && active) {
+        rc = db_run(r->db, "UPDATE enrolments SET end_date = NULL, end_reason = NULL WHERE id = ?", "i", id);
+    }
     if (rc == EV_OK)
         rc = audit_record(r->db, r->user.id, action, "enrolment", id, learner, b, a);
     if (rc == EV_OK)
@@ -1300,7 +1310,7 @@ static int enrolment_update_h(req_t *r)
         http_field_error(r, field, err);
         return form_fail(r, st, "invalid_input", "%s.", err);
     }
-    int rc = enrolment_apply(r, before, assessor, iqa, start, end, status, "enrolment.update");
+    int rc = enrolment_apply(r, before, assessor, iqa, start, end, status, "enrolment.update", NULL, NULL);
     json_decref(before);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not save the enrolment.");
@@ -1309,19 +1319,50 @@ static int enrolment_update_h(req_t *r)
     return 200;
 }
 
-/* POST /api/v1/enrolments/{id}/end, POST /admin/enrolments/{id}/end: {status: completed | withdrawn} */
+/* POST /api/v1/enrolments/{id}/end, POST /admin/enrolments/{id}/end:
+ * {status: completed | withdrawn | break_in_learning, date: YYYY-MM-DD (default today), reason}.
+ * A reason is required except for completion (ESFA funding rules: a withdrawal or a break in
+ * learning is evidenced by its date and reason). An ended enrolment takes no new evidence,
+ * mappings or decisions (rules.c); an update back to "active" resumes it. */
 static int enrolment_end_h(req_t *r)
 {
     int64_t id = r->params[0];
     json_t *e = enrolment_detail(r, id);
     if (!e)
         return form_fail(r, 404, "not_found", "No such enrolment.");
-    const char *status = in_str(r, "status");
+    const char *status = in_str(r, "status"), *date = in_str(r, "date"), *reason = in_str(r, "reason");
+    char today[21];
+    util_now_iso(today);
+    today[10] = '\0';
     if (!status || !*status)
         status = "completed";
-    if (strcmp(status, "completed") != 0 && strcmp(status, "withdrawn") != 0) {
-        http_field_error(r, "status", "Choose completed or withdrawn");
-        return form_fail(r, 400, "invalid_input", "Choose completed or withdrawn.");
+    if (strcmp(status, "break_in_learning") == 0)
+        status = "on_break"; /* the stored name */
+    if (!date || !*date)
+        date = today;
+    if (!reason)
+        reason = "";
+    const char *field = NULL, *msg = NULL;
+    const char *start = json_string_value(json_object_get(e, "start_date"));
+    if (strcmp(status, "completed") != 0 && strcmp(status, "withdrawn") != 0 && strcmp(status, "on_break") != 0)
+        field = "status", msg = "Choose completed, withdrawn or break in learning";
+    else if (!util_valid_date(date))
+        field = "date", msg = "Enter the date it ended as YYYY-MM-DD";
+    else if (start && strcmp(date, start) < 0)
+        field = "date", msg = "The end date cannot be before the start date";
+    else if (strcmp(date, today) > 0)
+        field = "date", msg = "The end date cannot be in the future";
+    else if (strcmp(status, "completed") != 0 && !*reason)
+        field = "reason", msg = "Give the reason for the withdrawal or break in learning";
+    else if (strlen(reason) > 2000)
+        field = "reason", msg = "Keep the reason under 2000 characters";
+    if (field) {
+        http_field_error(r, field, msg);
+        return form_fail(r, 400, "invalid_input", "%s.", msg);
+    }
+    if (strcmp(json_string_value(json_object_get(e, "status")), "active") != 0) {
+        http_field_error(r, "status", "This enrolment has already ended");
+        return form_fail(r, 409, "already_ended", "This enrolment has already ended.");
     }
     json_t *before = json_deep_copy(e);
     const json_t *iqa = json_object_get(before, "iqa_id");
@@ -1329,7 +1370,7 @@ static int enrolment_end_h(req_t *r)
                              json_is_integer(iqa) ? json_integer_value(iqa) : 0,
                              json_string_value(json_object_get(before, "start_date")),
                              json_string_value(json_object_get(before, "planned_end_date")), status,
-                             "enrolment.end");
+                             "enrolment.end", date, reason);
     json_decref(before);
     if (rc != EV_OK)
         return form_fail(r, 500, "internal", "Could not end the enrolment.");
@@ -1517,7 +1558,7 @@ static int cmd_user_change(const char *what, int argc, char **argv)
     }
     if (!(db = open_db(v[0])))
         goto out;
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", v[1]);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", v[1]);
     if (!id) {
         fprintf(stderr, "evitrack %s: no account with email %s\n", cmd, v[1]);
         goto out;
@@ -1552,7 +1593,7 @@ int users_cmd_user(int argc, char **argv)
 /* A user id by email with the role, or 0 (message printed). */
 static int64_t cli_person(db_t *db, const char *email, const char *role, const char *opt)
 {
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = ?", 0, "tt", email, role);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = ?", 0, "tt", email, role);
     if (!id)
         fprintf(stderr, "evitrack enrol: %s: no %s account with email %s\n", opt, role, email);
     return id;
@@ -1682,7 +1723,7 @@ int users_demo_seed(db_t *db)
     if (begin_if_needed(db, &own) != EV_OK)
         return EV_ERR;
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
-        if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", people[i].email) == 1)
+        if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", people[i].email) == 1)
             continue;
         if (create_with_hash(db, 0, people[i].email, people[i].name, people[i].role, hash, &id, &field,
                              err, sizeof err) != 0) {
@@ -1697,8 +1738,8 @@ int users_demo_seed(db_t *db)
     json_array_foreach(quals, qi, q) {
         int64_t qid = json_integer_value(json_object_get(q, "id"));
         for (size_t i = 0; i < sizeof enrol / sizeof enrol[0]; i++) {
-            int64_t l = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].learner);
-            int64_t a = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].assessor);
+            int64_t l = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].learner);
+            int64_t a = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].assessor);
             if (db_int(db, "SELECT 1 FROM enrolments WHERE learner_id = ? AND qualification_id = ?", 0,
                        "ii", l, qid) == 1)
                 continue;

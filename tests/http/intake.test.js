@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const {startServer, assertStatus} = require('./lib.js');
+const {startServer, assertStatus, ENGINE} = require('./lib.js');
 
 let srv, admin, QUAL, QUAL2;
 before(async () => {
@@ -123,11 +123,19 @@ test('all or nothing: a line that fails part-way rolls back every account, enrol
   assert.equal(ok.json.ready, true);
   const before = counts();
   // the 11th enrolment of this import fails inside the transaction
-  srv.sql(`CREATE TRIGGER test_fail BEFORE INSERT ON enrolments
-    WHEN (SELECT count(*) FROM enrolments) >= ${before.enrolments + 10}
-    BEGIN SELECT RAISE(ABORT, 'test: the 11th enrolment fails'); END;`);
+  if (ENGINE === 'postgresql') {
+    srv.sql(`CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF (SELECT count(*) FROM enrolments) >= ${before.enrolments + 10} THEN
+        RAISE EXCEPTION 'test: the 11th enrolment fails'; END IF;
+      RETURN NEW; END $$`);
+    srv.sql('CREATE TRIGGER test_fail BEFORE INSERT ON enrolments FOR EACH ROW EXECUTE FUNCTION test_fail()');
+  } else {
+    srv.sql(`CREATE TRIGGER test_fail BEFORE INSERT ON enrolments
+      WHEN (SELECT count(*) FROM enrolments) >= ${before.enrolments + 10}
+      BEGIN SELECT RAISE(ABORT, 'test: the 11th enrolment fails'); END;`);
+  }
   const r = await admin.post('/api/v1/intake', {csv, confirm: true});
-  srv.sql('DROP TRIGGER test_fail');
+  srv.sql(ENGINE === 'postgresql' ? 'DROP TRIGGER test_fail ON enrolments' : 'DROP TRIGGER test_fail');
   assertStatus(r, 400);
   assert.deepEqual(counts(), before, 'nothing is left of the first 10 lines');
   assert.equal(srv.sql("SELECT count(*) FROM users WHERE email LIKE 'rollback%'"), '0');

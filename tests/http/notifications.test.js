@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const {spawnSync} = require('node:child_process');
-const {startServer, assertStatus} = require('./lib.js');
+const {startServer, assertStatus, ENGINE} = require('./lib.js');
 const {startSmtp, smtpDown, freePort} = require('./smtp.js');
 
 const FROM = 'evitrack <noreply@centre.test>';
@@ -110,7 +110,7 @@ test('delivery: the assessor hears of submitted evidence by email (text + HTML, 
   const crit = Number(srv.sql(`SELECT criterion_id FROM evidence_criteria WHERE evidence_id = ${id}`));
   const L = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
   r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crit, outcome: 'not_met',
-    feedback: 'Add a witness statement', evidence_ids: [id]});
+    feedback: 'Add a witness statement', evidence_ids: [id], declaration: true});
   assertStatus(r, 201, 'decision');
   const [d] = await smtp.waitFor(1, {filter: (x) => x.to.includes('learner@demo.test') && /decision/.test(x.subject)});
   assert.match(d.subject, /not yet met/);
@@ -133,8 +133,15 @@ test('nothing is sent or shown for a change that rolled back', async () => {
   const learner = await srv.login('learner@demo.test');
   const id = await evidence(srv, learner, 'Will roll back', false);
   // make the submit's transaction fail after its notification was written
-  srv.sql(`CREATE TRIGGER test_fail AFTER INSERT ON outbox WHEN NEW.kind = 'evidence_submitted'
-    BEGIN SELECT RAISE(ABORT, 'test: fail after the outbox row'); END;`);
+  if (ENGINE === 'postgresql') {
+    srv.sql(`CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+      IF NEW.kind = 'evidence_submitted' THEN RAISE EXCEPTION 'test: fail after the outbox row'; END IF;
+      RETURN NEW; END $$`);
+    srv.sql('CREATE TRIGGER test_fail AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION test_fail()');
+  } else {
+    srv.sql(`CREATE TRIGGER test_fail AFTER INSERT ON outbox WHEN NEW.kind = 'evidence_submitted'
+      BEGIN SELECT RAISE(ABORT, 'test: fail after the outbox row'); END;`);
+  }
   const n0 = Number(srv.sql('SELECT count(*) FROM notifications'));
   const r = await learner.post(`/api/v1/evidence/${id}/submit`, {});
   assert.ok(r.status >= 500, `the submit fails: ${r.status}`);
@@ -144,7 +151,7 @@ test('nothing is sent or shown for a change that rolled back', async () => {
   await new Promise((res) => setTimeout(res, 1500)); // a sender pass or more
   assert.equal(smtp.messages().filter((m) => /submitted/.test(m.subject)).length, 0, 'no email');
   // and once the fault is gone, exactly one goes
-  srv.sql('DROP TRIGGER test_fail');
+  srv.sql(ENGINE === 'postgresql' ? 'DROP TRIGGER test_fail ON outbox' : 'DROP TRIGGER test_fail');
   assertStatus(await learner.post(`/api/v1/evidence/${id}/submit`, {}), 200, 'submit again');
   await smtp.waitFor(1, {filter: (m) => /submitted evidence: Will roll back/.test(m.subject)});
   await new Promise((res) => setTimeout(res, 1200));
@@ -219,7 +226,7 @@ test('kill -9 while the SMTP server is down loses no message; after restart each
 test('preferences: digest groups a day\'s items into one email with List-Unsubscribe; off sends none', async () => {
   const smtp = await startSmtp();
   cleanups.push(async () => { await smtp.stop(); smtp.cleanup(); });
-  const srv = await serve(smtp.port, {extra: ['--digest-interval', '2']});
+  const srv = await serve(smtp.port, {extra: ['--digest-interval', '6']});
   cleanups.push(() => srv.stop());
   await smtp.waitFor(6);
   const learner = await srv.login('learner@demo.test');
@@ -341,7 +348,16 @@ test('two servers on one database share the outbox: each message goes exactly on
   cleanups.push(() => b.stop());
   const total = Number(a.sql('SELECT count(*) FROM outbox'));
   assert.equal(total, 126); // the demo's 6, and an invitation and an enrolment email for each of 60
-  a.sql("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00Z' WHERE status = 'pending'");
+  // the senders are retrying meanwhile: a deadlock or busy answer to this bulk update is retried
+  for (let tries = 0; ; tries++) {
+    try {
+      a.sql("UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00Z' WHERE status = 'pending'");
+      break;
+    } catch (e) {
+      if (tries >= 10 || !/deadlock|locked|busy/i.test(e.message)) throw e;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  }
   await smtp.start();
   const got = await smtp.waitFor(total, {timeoutMs: 60000});
   await new Promise((res) => setTimeout(res, 2000));
