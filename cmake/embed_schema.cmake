@@ -1,7 +1,10 @@
 # Writes OUT: a C array of {name, sql} for every schema/NNN_*.sql, in order.
 file(GLOB files ${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql)
 list(SORT files)
-set(body "/* generated from schema/ by cmake/embed_schema.cmake: do not edit */\n#include \"db.h\"\nconst db_migration_t db_migrations[] = {\n")
+if(NOT SYMBOL)
+  set(SYMBOL db_migrations)
+endif()
+set(body "/* generated from schema/ by cmake/embed_schema.cmake: do not edit */\n#include \"db.h\"\nextern const db_migration_t ${SYMBOL}[];\nconst db_migration_t ${SYMBOL}[] = {\n")
 foreach(f ${files})
   get_filename_component(name ${f} NAME)
   file(READ ${f} sql HEX)

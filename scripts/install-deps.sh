@@ -8,12 +8,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-  libsodium-dev nettle-dev libmagic-dev libarchive-dev libcurl4-openssl-dev sqlite3 openssl ca-certificates tzdata)
+  libsodium-dev nettle-dev libdeflate-dev libmagic-dev libarchive-dev libcurl4-openssl-dev libpq-dev postgresql-client-15 sqlite3 openssl ca-certificates tzdata)
 # libclang-rt-14-dev: the fuzzer and sanitizer runtimes clang-14 links (not pulled in
 # without recommends); fonts-dejavu-extra: the fonts the machines' images have, so page
 # layout in the browser tests is the same everywhere.
+# python3-aiosmtpd: the real SMTP server the notification tests deliver to (tests/http/smtp_sink.py).
 # postgresql-15: the PostgreSQL schema and backend tests start their own throw-away cluster.
-TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev postgresql-15)
+# nginx: tests/http/proxy.test.js runs the proxy set-up of docs/operations.md.
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev postgresql-15 nginx python3-aiosmtpd)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")
 

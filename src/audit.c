@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The advisory lock key of the chain's tail ("audit" in ASCII). */
+#define AUDIT_CHAIN_LOCK 0x6175646974
 #define GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 /* The canonical content of an event: a compact JSON object with sorted keys,
@@ -49,12 +51,34 @@ static atomic_llong head_pending; /* events recorded since the last head record 
 int audit_record(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
                  int64_t learner_id, json_t *before, json_t *after)
 {
-    int result = EV_ERR;
+    int result = EV_ERR, own = 0;
     char *before_s = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
     char *after_s = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-    char *content = NULL;
-    char *prev = db_text(db, "SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
-    int64_t id = db_int(db, "SELECT coalesce(max(id), 0) + 1 FROM audit_events", 1, "");
+    char *content = NULL, *prev = NULL;
+    /* One chain for every process: the tail is read and extended under one lock
+     * held to the end of the caller's transaction (on SQLite the write
+     * transaction itself is that lock). Taken last, just before the insert, so
+     * it is held only for the insert and the commit. */
+    if (!db_in_transaction(db)) {
+        if (db_begin(db) != EV_OK)
+            goto out;
+        own = 1;
+    }
+    /* The lock, then the tail in a statement of its own: in READ COMMITTED a
+     * statement's snapshot is taken when it starts, so a tail read in the same
+     * statement as the lock wait would miss the events committed meanwhile. */
+    if (db_lock_xact(db, AUDIT_CHAIN_LOCK) != EV_OK)
+        goto out;
+    int64_t id = 1;
+    db_stmt_t *st = db_query(db, "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
+    int rc = db_next(st);
+    if (rc == 1 && !db_col_is_null(st, 0)) {
+        id = db_col_int(st, 0) + 1;
+        prev = xstrdup(db_col_text(st, 1));
+    }
+    db_stmt_done(st);
+    if (rc < 0)
+        goto out;
     char at[21], hash[65];
     util_now_iso(at);
     content = canonical(id, at, actor_id, action, entity, entity_id, learner_id, before_s, after_s);
@@ -70,6 +94,8 @@ int audit_record(db_t *db, int64_t actor_id, const char *action, const char *ent
     result = EV_OK;
     atomic_fetch_add(&head_pending, 1);
 out:
+    if (own)
+        result = result == EV_OK ? db_commit(db) : (db_rollback(db), EV_ERR);
     free(before_s);
     free(after_s);
     free(content);

@@ -257,7 +257,7 @@ static int auditlog_timeline(req_t *r)
 {
     int64_t learner = r->params[0];
     if (!policy_can_read_learner(r->db, &r->user, learner))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *l = db_one(r->db, "SELECT id, name, email FROM users WHERE id = ? AND role = 'learner'", "i", learner);
     if (!l)
         return http_fail(r, 404, "not_found", "No such learner.");
@@ -497,7 +497,7 @@ int auditlog_cli(int argc, char **argv)
         }
         return verify_export(export_zip) == EV_OK ? 0 : 1;
     }
-    if (access(path, R_OK) != 0) {
+    if (!db_target_is_pg(path) && access(path, R_OK) != 0) {
         fprintf(stderr, "evitrack: audit verify: no database at %s\n", path);
         return 2;
     }

@@ -81,39 +81,88 @@ const char *auth_password_problem(const char *password)
         return "Password must be at least 10 characters";
     if (n > AUTH_MAX_PASSWORD)
         return "Password must be at most 1024 characters";
+    /* Spaces alone (or tabs, or line breaks) are no secret, however many. */
+    size_t visible = 0;
+    for (size_t i = 0; i < n; i++)
+        visible += !strchr(" \t\r\n\v\f", password[i]);
+    if (!visible)
+        return "Password must contain characters other than spaces";
     return NULL;
 }
 
-/* Seconds until the key may try again: the moment the max-th most recent
- * failure inside the window ages out, or 0 when fewer than max are in it. */
-static int64_t throttle_one(db_t *db, const char *sql, const char *key, int64_t now, int max)
+/* The delay owed after n failures in a scope whose first `free` cost nothing:
+ * 2^(n - free) seconds, at most AUTH_MAX_DELAY. */
+static int64_t growing_delay(int64_t n, int free_failures)
 {
-    int64_t at = db_int(db, sql, -1, "tiI", key, now - AUTH_WINDOW, max - 1);
-    if (at < 0)
+    if (n <= free_failures)
         return 0;
-    int64_t wait = at + AUTH_WINDOW - now;
-    return wait > 0 ? wait : 1;
+    int64_t e = n - free_failures;
+    return e >= 10 ? AUTH_MAX_DELAY : ((int64_t)1 << e) < AUTH_MAX_DELAY ? ((int64_t)1 << e) : AUTH_MAX_DELAY;
+}
+
+/* Seconds still to wait in one scope: its failure count and latest failure
+ * in the window (a db_one row {n, last}) against its free allowance. */
+static int64_t scope_wait(json_t *row, int free_failures, int64_t now)
+{
+    int64_t n = json_integer_value(json_object_get(row, "n"));
+    int64_t last = json_integer_value(json_object_get(row, "last"));
+    json_decref(row);
+    int64_t wait = last + growing_delay(n, free_failures) - now;
+    return n > free_failures && wait > 0 ? wait : 0;
+}
+
+/* 1 when the account of email has signed in from addr before. */
+static int known_address(db_t *db, const char *email, const char *addr)
+{
+    return db_int(db, "SELECT 1 FROM login_known k JOIN users u ON u.id = k.user_id"
+                      " WHERE lower(u.email) = lower(?) AND k.addr = ?", 0, "tt", email, addr) == 1;
+}
+
+/* auth_throttle_wait, also naming the scope that set the wait ("pair",
+ * "address" or "account"; "" when none). */
+static int64_t throttle_wait(db_t *db, const char *email, const char *addr, int64_t now, const char **scope)
+{
+    int64_t since = now - AUTH_WINDOW, wait, w;
+    *scope = "";
+    wait = scope_wait(db_one(db, "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures"
+                                 " WHERE lower(email) = lower(?) AND addr = ? AND at > ?", "tti", email, addr, since),
+                      AUTH_FREE_PAIR, now);
+    if (wait)
+        *scope = "pair";
+    if (known_address(db, email, addr))
+        return wait;
+    w = scope_wait(db_one(db, "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE addr = ? AND at > ?",
+                          "ti", addr, since), AUTH_FREE_ADDR, now);
+    if (w > wait) {
+        wait = w;
+        *scope = "address";
+    }
+    w = scope_wait(db_one(db, "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures"
+                              " WHERE lower(email) = lower(?) AND at > ?", "ti", email, since), AUTH_FREE_ACCOUNT, now);
+    if (w > wait) {
+        wait = w;
+        *scope = "account";
+    }
+    return wait;
 }
 
 int64_t auth_throttle_wait(db_t *db, const char *email, const char *addr, int64_t now)
 {
-    int64_t a = throttle_one(db,
-        "SELECT at FROM login_failures WHERE email = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
-        email, now, AUTH_MAX_PER_ACCOUNT);
-    int64_t b = throttle_one(db,
-        "SELECT at FROM login_failures WHERE addr = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
-        addr, now, AUTH_MAX_PER_ADDR);
-    return a > b ? a : b;
+    const char *scope;
+    return throttle_wait(db, email, addr, now, &scope);
 }
 
 /* Records one failed sign-in (and its audit event) in one transaction,
- * pruning this account's and address's failures older than the window. */
+ * pruning this account's and address's failures older than the window. When
+ * the failure starts a wait, a 'session.login_throttled' event says so (who,
+ * from where, how long, which scope), so admins see throttling in the audit
+ * log; attempts refused while waiting record nothing. */
 static int record_failure(db_t *db, const char *email, const char *addr, int64_t user_id, int64_t now)
 {
     if (db_begin(db) != EV_OK)
         return EV_ERR;
     json_t *after = json_pack("{s:s, s:s}", "email", email, "addr", addr);
-    int rc = db_run(db, "DELETE FROM login_failures WHERE (email = ? OR addr = ?) AND at <= ?",
+    int rc = db_run(db, "DELETE FROM login_failures WHERE (lower(email) = lower(?) OR addr = ?) AND at <= ?",
                     "tti", email, addr, now - AUTH_WINDOW);
     if (rc == EV_OK)
         rc = db_run(db, "INSERT INTO login_failures (email, addr, at) VALUES (?, ?, ?)",
@@ -121,6 +170,14 @@ static int record_failure(db_t *db, const char *email, const char *addr, int64_t
     if (rc == EV_OK)
         rc = audit_record(db, user_id, "session.login_failed", "user", user_id, 0, NULL, after);
     json_decref(after);
+    const char *scope;
+    int64_t wait = rc == EV_OK ? throttle_wait(db, email, addr, now, &scope) : 0;
+    if (wait > 0) {
+        json_t *t = json_pack("{s:s, s:s, s:I, s:s}", "email", email, "addr", addr, "wait_seconds",
+                              (json_int_t)wait, "scope", scope);
+        rc = audit_record(db, user_id, "session.login_throttled", "user", user_id, 0, NULL, t);
+        json_decref(t);
+    }
     if (rc == EV_OK)
         rc = db_commit(db);
     else
@@ -153,7 +210,7 @@ enum auth_result auth_login(db_t *db, const char *email, const char *password,
     }
 
     row = *email ? db_one(db, "SELECT id, role, email, name, password_hash, disabled "
-                              "FROM users WHERE email = ?", "t", email) : NULL;
+                              "FROM users WHERE lower(email) = lower(?)", "t", email) : NULL;
     const char *hash = row ? json_string_value(json_object_get(row, "password_hash")) : NULL;
     int ok = auth_verify_password(hash ? hash : auth_dummy, password);
     if (!row || !hash || !ok || json_integer_value(json_object_get(row, "disabled")) != 0) {
@@ -168,7 +225,11 @@ enum auth_result auth_login(db_t *db, const char *email, const char *password,
     u->role = role_from_name(json_string_value(json_object_get(row, "role")));
     snprintf(u->email, sizeof u->email, "%s", json_string_value(json_object_get(row, "email")));
     snprintf(u->name, sizeof u->name, "%s", json_string_value(json_object_get(row, "name")));
-    db_run(db, "DELETE FROM login_failures WHERE email = ?", "t", email);
+    /* Only this address's failures for the account are forgiven: another
+     * address's count (an attacker's) stays. The address becomes known. */
+    db_run(db, "DELETE FROM login_failures WHERE lower(email) = lower(?) AND addr = ?", "tt", email, addr);
+    db_run(db, "INSERT INTO login_known (user_id, addr, last_ok) VALUES (?, ?, ?)"
+               " ON CONFLICT (user_id, addr) DO UPDATE SET last_ok = excluded.last_ok", "iti", u->id, addr, now);
     if (auth_needs_rehash(hash)) {
         char fresh[AUTH_HASH_MAX];
         if (auth_hash_password(password, fresh) == EV_OK)

@@ -24,13 +24,22 @@
 #define AUTH_MIN_PASSWORD 10  /* characters, for new passwords */
 #define AUTH_MAX_PASSWORD 1024
 
-/* Throttling over login_failures: in any AUTH_WINDOW seconds at most
- * AUTH_MAX_PER_ACCOUNT failures for one email and AUTH_MAX_PER_ADDR for one
- * client address; beyond that 429 with Retry-After until the oldest failure in
- * the window ages out. A successful sign-in clears that account's failures. */
+/* Throttling over login_failures (those of the last AUTH_WINDOW seconds), with
+ * growing delays rather than a lock-out: after the free failures of a scope,
+ * the next attempt in that scope waits 2, 4, 8 ... seconds (at most
+ * AUTH_MAX_DELAY) from its latest failure; 429 with Retry-After meanwhile.
+ * Scopes: one account from one address (AUTH_FREE_PAIR); one address across
+ * accounts, against password spraying (AUTH_FREE_ADDR); one account across
+ * addresses, against a guessing botnet (AUTH_FREE_ACCOUNT). The last two do not
+ * apply to an address the account has signed in from before (login_known), so
+ * nobody can lock the owner out from elsewhere, nor a college's NAT out of
+ * accounts used there. A successful sign-in clears its own pair's failures.
+ * (OWASP Authentication Cheat Sheet: account lockout vs. throttling.) */
 #define AUTH_WINDOW 900
-#define AUTH_MAX_PER_ACCOUNT 5
-#define AUTH_MAX_PER_ADDR 20
+#define AUTH_FREE_PAIR 3
+#define AUTH_FREE_ACCOUNT 5
+#define AUTH_FREE_ADDR 20
+#define AUTH_MAX_DELAY 900
 
 /* Initialises libsodium (idempotent). EV_OK or EV_ERR. */
 int auth_init(void);
@@ -61,7 +70,7 @@ enum auth_result {
 enum auth_result auth_login(db_t *db, const char *email, const char *password,
                             const char *addr, user_t *u, int64_t *retry_after);
 
-/* Seconds until addr/email may try again (0 = now). */
+/* Seconds until addr/email may try again (0 = now), by the rules above. */
 int64_t auth_throttle_wait(db_t *db, const char *email, const char *addr, int64_t now);
 /* Records a failed password check (sign-in, or the current password when
  * changing it) with its audit event, in its own transaction. EV_OK or EV_ERR. */

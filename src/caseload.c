@@ -86,7 +86,7 @@ static int caseload_index(req_t *r)
                           : db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE ? = 0", 0, "i", owner);
     json_t *items =
         owner ? db_all(r->db,
-                       CASELOAD_SELECT("e.assessor_id = ?", "oldest_submitted_at IS NULL, oldest_submitted_at, u.name, q.title"),
+                       CASELOAD_SELECT("e.assessor_id = ?", "oldest_submitted_at NULLS LAST, u.name, q.title"),
                        "iii", owner, limit, offset)
               : db_all(r->db, CASELOAD_SELECT("? = 0", "u.name, q.title, e.id"), "iii", owner, limit, offset);
     if (!items)
@@ -220,7 +220,7 @@ static int load_review(req_t *r, int64_t evidence_id, int with_input)
     if (!policy_can_read_learner(r->db, &r->user, learner_id) || r->user.id == learner_id ||
         !strcmp(st, "draft")) {
         json_decref(ev);
-        return http_fail(r, 403, "forbidden", "You may not review this evidence.");
+        return http_fail(r, 404, "not_found", "No such evidence."); /* as if it did not exist */
     }
     int can_decide = policy_can_assess_learner(r->db, &r->user, learner_id) && !strcmp(st, "submitted");
     json_object_set_new(ev, "kind_label",

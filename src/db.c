@@ -77,6 +77,12 @@ const char *db_errmsg(db_t *db)
     return db->ops->errmsg(db->conn);
 }
 
+int db_retryable(db_t *db)
+{
+    const char *s = db->ops->sqlstate(db->conn);
+    return strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0;
+}
+
 int db_exec(db_t *db, const char *sql)
 {
     return db->ops->exec(db->conn, sql);
@@ -258,6 +264,69 @@ json_t *db_row_json(db_stmt_t *st)
     return row;
 }
 
+db_stmt_t *db_prepare_dynamic(db_t *db, const char *sql)
+{
+    void *impl = db->ops->prepare(db->conn, sql);
+    if (!impl)
+        return NULL;
+    db_stmt_t *st = xcalloc(1, sizeof *st);
+    st->db = db;
+    st->impl = impl;
+    return st;
+}
+
+int db_bind_int(db_stmt_t *st, int idx, int64_t v)
+{
+    return st->db->ops->bind_int(st->impl, idx, v);
+}
+
+int db_bind_double(db_stmt_t *st, int idx, double v)
+{
+    return st->db->ops->bind_double(st->impl, idx, v);
+}
+
+int db_bind_text(db_stmt_t *st, int idx, const char *s)
+{
+    return s ? st->db->ops->bind_text(st->impl, idx, s) : st->db->ops->bind_null(st->impl, idx);
+}
+
+int db_bind_null(db_stmt_t *st, int idx)
+{
+    return st->db->ops->bind_null(st->impl, idx);
+}
+
+void db_stmt_free(db_stmt_t *st)
+{
+    if (!st)
+        return;
+    st->db->ops->finalize(st->impl);
+    free(st);
+}
+
+int db_col_type(db_stmt_t *st, int i)
+{
+    return st->db->ops->col_type(st->impl, i);
+}
+
+json_t *db_tables(db_t *db)
+{
+    json_t *rows = db_is_pg(db)
+        ? db_all(db, "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                     " WHERE c.relkind = 'r' AND n.nspname = current_schema() AND c.relname <> 'schema_version'"
+                     " ORDER BY c.oid", "")
+        : db_all(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'schema_version'"
+                     " AND name NOT LIKE 'sqlite_%' ORDER BY rowid", "");
+    if (!rows)
+        return NULL;
+    json_t *names = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+        json_array_append(names, json_object_get(r, "name"));
+    json_decref(rows);
+    return names;
+}
+
 /* ---- helpers ---- */
 
 int db_run(db_t *db, const char *sql, const char *fmt, ...)
@@ -365,6 +434,13 @@ int db_rollback(db_t *db)
     if (!db_in_transaction(db))
         return EV_OK; /* nothing open */
     return db_exec(db, "ROLLBACK");
+}
+
+int db_lock_xact(db_t *db, int64_t key)
+{
+    if (!db_is_pg(db))
+        return EV_OK;
+    return db_int(db, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(?)) AS locked", 0, "i", key) == 1 ? EV_OK : EV_ERR;
 }
 
 int db_in_transaction(db_t *db)

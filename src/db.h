@@ -35,6 +35,9 @@ const char *db_engine(db_t *db);
 int db_is_pg(db_t *db);
 /* The engine's last error message (valid until the next call on db). */
 const char *db_errmsg(db_t *db);
+/* 1 when the last failure on db was a serialization failure or deadlock
+ * (SQLSTATE 40001/40P01; SQLite busy): the transaction may be retried whole. */
+int db_retryable(db_t *db);
 
 /* Applies every embedded migration whose version is not yet recorded in
  * schema_version (so files landed out of number order still apply), each in
@@ -83,6 +86,22 @@ void db_stmt_done(db_stmt_t *st);
  * (integers, reals, text, null; columns named "x_json" parsed and stored as "x"). */
 json_t *db_row_json(db_stmt_t *st);
 
+/* Statements built at run time (tools such as `evitrack copy` that walk every
+ * table): compiled uncached, bound one value at a time (idx from 1), run with
+ * db_next, rewound with db_stmt_done, freed with db_stmt_free (accepts NULL). */
+db_stmt_t *db_prepare_dynamic(db_t *db, const char *sql);
+int db_bind_int(db_stmt_t *st, int idx, int64_t v);
+int db_bind_double(db_stmt_t *st, int idx, double v);
+int db_bind_text(db_stmt_t *st, int idx, const char *s);
+int db_bind_null(db_stmt_t *st, int idx);
+void db_stmt_free(db_stmt_t *st);
+/* The column's type in the current row: 0 NULL, 1 integer, 2 real, 3 text, 4 other. */
+int db_col_type(db_stmt_t *st, int i);
+/* Every table of the application's schema, in creation order (a table comes after
+ * those it references), as a new JSON array of names; schema_version and engine
+ * tables left out. NULL on error. */
+json_t *db_tables(db_t *db);
+
 /* Runs a statement to completion. EV_OK, or EV_ERR (logged). */
 int db_run(db_t *db, const char *sql, const char *fmt, ...);
 /* All rows as a new JSON array of objects keyed by column name (caller owns).
@@ -104,6 +123,11 @@ int db_changes(db_t *db);
 int db_begin(db_t *db);
 int db_commit(db_t *db);
 int db_rollback(db_t *db);
+/* Serialises the rest of the open transaction with every other transaction that
+ * takes the same key, in every process on the database: PostgreSQL's
+ * pg_advisory_xact_lock (released at COMMIT/ROLLBACK); nothing on SQLite, whose
+ * write transactions are serial already (BEGIN IMMEDIATE). EV_OK or EV_ERR. */
+int db_lock_xact(db_t *db, int64_t key);
 /* 1 while a transaction is open on db. */
 int db_in_transaction(db_t *db);
 /* 1 when a table of that name exists (in the connection's schema), else 0. */

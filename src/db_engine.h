@@ -42,12 +42,17 @@ typedef struct db_ops {
     int (*changes)(void *conn);       /* rows changed by the last statement */
     int (*in_transaction)(void *conn); /* 1 inside BEGIN ... COMMIT */
     const char *(*errmsg)(void *conn);
+    /* The SQLSTATE of the last failure ("" after a success; SQLite maps busy to 40001). */
+    const char *(*sqlstate)(void *conn);
     /* The SQL that migration m runs on this engine (caller frees), NULL when
      * there is none (logged). */
     char *(*migration_sql)(const db_migration_t *m);
     /* A consistent copy of the database to out. */
     int (*backup)(void *conn, const char *target, const char *out, char *err, size_t errlen);
 } db_ops_t;
+
+/* schema/pg/NNN_*.sql, embedded like db_migrations (ends with {0, 0}). */
+extern const db_migration_t db_pg_migrations[];
 
 extern const db_ops_t db_sqlite_ops;
 extern const db_ops_t db_pg_ops;

@@ -157,6 +157,12 @@ static const char *sq_errmsg(void *conn)
     return sqlite3_errmsg(conn);
 }
 
+static const char *sq_sqlstate(void *conn)
+{
+    int e = sqlite3_errcode(conn);
+    return e == SQLITE_BUSY || e == SQLITE_LOCKED ? "40001" : e == SQLITE_OK || e == SQLITE_ROW || e == SQLITE_DONE ? "" : "HY000";
+}
+
 static char *sq_migration_sql(const db_migration_t *m)
 {
     return xstrdup(m->sql);
@@ -215,6 +221,7 @@ const db_ops_t db_sqlite_ops = {
     .changes = sq_changes,
     .in_transaction = sq_in_transaction,
     .errmsg = sq_errmsg,
+    .sqlstate = sq_sqlstate,
     .migration_sql = sq_migration_sql,
     .backup = sq_backup,
 };

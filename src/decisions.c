@@ -1,4 +1,5 @@
 /* decisions.c: assessment decisions (append-only history), learner countersigns, unit sign-off */
+#include "notify.h"
 #include "decisions.h"
 
 #include "pages.h"
@@ -355,6 +356,12 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         }
     }
 
+    /* One decision at a time per learner and criterion, on every server: each
+     * supersedes the one before it, so two must never both supersede the same. */
+    if (db_lock_xact(db, (int64_t)0x6465 << 48 ^ in->learner_id << 24 ^ in->criterion_id) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
+    }
     int64_t prev = db_int(db, "SELECT MAX(id) FROM decisions WHERE learner_id = ? AND criterion_id = ?", 0, "ii",
                           in->learner_id, in->criterion_id);
     if (prev > 0)
@@ -401,7 +408,8 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         json_t *cw = db_one(db, "SELECT criterion_ref, criterion_text FROM decisions WHERE id = ?", "i", *id);
         json_object_set_new(after, "criterion", cw ? cw : json_null());
     }
-    if (audit_record(db, r->user.id, "decision.create", "decision", *id, in->learner_id, before, after) != EV_OK) {
+    if (audit_record(db, r->user.id, "decision.create", "decision", *id, in->learner_id, before, after) != EV_OK ||
+        notify_decision_recorded(db, *id) != EV_OK) {
         status = http_fail(r, 500, "audit_error", "Could not write the audit trail.");
         goto out;
     }
@@ -543,7 +551,7 @@ int decisions_load_page(req_t *r, int64_t id)
     int64_t criterion_id = json_integer_value(json_object_get(d, "criterion_id"));
     if (!policy_can_read_learner(r->db, &r->user, learner_id)) {
         json_decref(d);
-        return http_fail(r, 403, "forbidden", "You may not see this learner's decisions.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     }
     json_t *out = http_out(r);
     json_t *history = db_all(r->db, DEC_SELECT " WHERE d.learner_id = ? AND d.criterion_id = ? ORDER BY d.id DESC",
@@ -609,7 +617,7 @@ static int decisions_countersign(req_t *r)
     int64_t learner_id = json_integer_value(json_object_get(d, "learner_id"));
     json_decref(d);
     if (r->user.id != learner_id)
-        return http_fail(r, 403, "forbidden", "Only the learner can countersign their decisions.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* not theirs: as if it did not exist */
     const char *comment = in_str(r, "comment");
     if (!comment)
         comment = "";
@@ -649,7 +657,7 @@ static int list_decisions(req_t *r, int64_t learner_id, int64_t criterion_id, in
 {
     int64_t limit, offset;
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's decisions.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *learner = db_one(r->db, "SELECT id, name, email FROM users WHERE id = ? AND role = 'learner'", "i",
                              learner_id);
     if (!learner)
@@ -730,7 +738,7 @@ static int decisions_for_learner(req_t *r)
 static int load_signoff(req_t *r, int64_t learner_id, int64_t unit_id)
 {
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "The learner is not enrolled on a qualification with that unit.");
     json_t *unit = db_one(r->db,
                           "SELECT un.id, un.ref, un.title, q.id AS qualification_id, q.title AS qualification_title,"
                           " lu.id AS learner_id, lu.name AS learner_name"
@@ -842,7 +850,7 @@ static int signoff_create(req_t *r)
                      " VALUES (?, ?, ?, ?) RETURNING id",
                      0, "iiit", learner_id, unit_id, r->user.id, now)) <= 0 ||
         audit_record(r->db, r->user.id, "unit.signoff", "unit_signoff", id, learner_id, NULL, after) != EV_OK ||
-        db_commit(r->db) != EV_OK) {
+        notify_unit_signed_off(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         json_decref(after);
         return http_fail(r, 500, "db_error", "Could not sign the unit off.");
@@ -860,7 +868,7 @@ static int signoff_countersign(req_t *r)
     int64_t learner_id = r->params[0], unit_id = r->params[1];
     char now[21];
     if (r->user.id != learner_id)
-        return http_fail(r, 403, "forbidden", "Only the learner can countersign their unit sign-off.");
+        return http_fail(r, 404, "not_found", "The learner is not enrolled on a qualification with that unit.");
     int status = load_signoff(r, learner_id, unit_id);
     if (status != 200)
         return status;
@@ -960,7 +968,7 @@ static int signoffs_list(req_t *r)
 {
     int64_t learner_id = r->params[0];
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     json_t *learner = db_one(r->db, "SELECT id, name FROM users WHERE id = ? AND role = 'learner'", "i", learner_id);
     if (!learner)
         return http_fail(r, 404, "not_found", "No such learner.");

@@ -1,4 +1,5 @@
 /* evidence.c: evidence items, their files and their mapping to criteria: handlers, helpers, gc */
+#include "notify.h"
 #include "evidence.h"
 #include "rules.h"
 
@@ -1524,7 +1525,7 @@ static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, ev_err_t *e)
     int ok = db_run(db, "UPDATE evidence SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?",
                     "tti", now, now, id) == EV_OK &&
              audit_record(db, actor_id, "evidence.submit", "evidence", id, learner_id, before, after) == EV_OK &&
-             status_refresh_learner(db, learner_id) == EV_OK;
+             status_refresh_learner(db, learner_id) == EV_OK && notify_evidence_submitted(db, id) == EV_OK;
     json_decref(before);
     json_decref(after);
     if (!ok)

@@ -14,6 +14,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -22,6 +24,7 @@
 #include "progress.h"
 #include "sniff.h"
 #include "storage.h"
+#include "stream.h"
 #include "tmpl.h"
 #include "rules.h"
 
@@ -109,16 +112,23 @@ static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const ch
         return;
     }
     struct archive_entry *e = zentry(z, path, (uint64_t)sb.st_size);
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    /* nettle's SHA-256 uses the CPU's SHA extensions: hashing keeps up with
+     * the copy. Evidence files (photos, video, PDFs) are mostly compressed
+     * already, so they are stored: deflate would cost a core for ~nothing. */
+    struct sha256_ctx st;
+    sha256_init(&st);
     uint64_t total = 0;
-    if (archive_write_header(z->a, e) != ARCHIVE_OK) {
+    archive_write_zip_set_compression_store(z->a);
+    int hdr = archive_write_header(z->a, e);
+    archive_write_zip_set_compression_deflate(z->a);
+    if (hdr != ARCHIVE_OK) {
         zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
     } else {
-        char *chunk = xmalloc(1 << 16);
+        const size_t chunk_size = 256 * 1024;
+        char *chunk = xmalloc(chunk_size);
         ssize_t n;
-        while ((n = read(fd, chunk, 1 << 16)) > 0) {
-            crypto_hash_sha256_update(&st, (const unsigned char *)chunk, (unsigned long long)n);
+        while ((n = read(fd, chunk, chunk_size)) > 0) {
+            sha256_update(&st, (size_t)n, (const uint8_t *)chunk);
             if (archive_write_data(z->a, chunk, (size_t)n) != n) {
                 zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
                 break;
@@ -134,7 +144,7 @@ static void zadd_file(zipw_t *z, const char *path, const char *fs_path, const ch
     if (z->failed)
         return;
     unsigned char d[32];
-    crypto_hash_sha256_final(&st, d);
+    sha256_digest(&st, SHA256_DIGEST_SIZE, d);
     char hex[65];
     util_hex(d, 32, hex);
     if (expected_hex && strcmp(hex, expected_hex) != 0)
@@ -153,7 +163,15 @@ static void zadd_json(zipw_t *z, const char *path, json_t *doc)
     free(s);
 }
 
-static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
+/* libarchive's write callback for a zip sent as it is made. */
+static la_ssize_t zstream_write(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+    (void)a;
+    return stream_write(ctx, buf, len) == EV_OK ? (la_ssize_t)len : -1;
+}
+
+/* Opens a zip writing to the file path, or (path NULL) to the stream s. */
+static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_t errlen)
 {
     memset(z, 0, sizeof *z);
     z->err = err;
@@ -163,9 +181,13 @@ static int zopen(zipw_t *z, const char *path, char *err, size_t errlen)
     z->missing = json_array();
     z->basis = json_array();
     z->a = archive_write_new();
+    if (z->a) /* no blocking: each piece goes straight out (one copy less, first bytes sooner) */
+        archive_write_set_bytes_per_block(z->a, 0);
     if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
-        archive_write_open_filename(z->a, path) != ARCHIVE_OK) {
-        snprintf(err, errlen, "cannot create %s: %s", path, z->a ? archive_error_string(z->a) : "no memory");
+        (path ? archive_write_open_filename(z->a, path)
+              : archive_write_open2(z->a, s, NULL, zstream_write, NULL, NULL)) != ARCHIVE_OK) {
+        snprintf(err, errlen, "cannot create %s: %s", path ? path : "the download",
+                 z->a ? archive_error_string(z->a) : "no memory");
         if (z->a)
             archive_write_free(z->a);
         json_decref(z->manifest);
@@ -822,20 +844,78 @@ static int finish_tmp(int rc, const char *tmp, const char *out_path, char *err, 
     return rc;
 }
 
+/* Writes one learner's export into z (opened) and closes it. EV_OK or EV_ERR. */
+static int build_learner(zipw_t *z, db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind, int *files)
+{
+    int began = progress_read_begin(db);
+    add_learner(z, db, data_dir, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
+    if (files)
+        *files = (int)json_array_size(z->manifest) + 2;
+    int rc = zclose(z);
+    progress_read_end(db, began);
+    return rc;
+}
+
+/* Writes a qualification's cohort into z (opened) and closes it. EV_OK or EV_ERR. */
+static int build_cohort(zipw_t *z, db_t *db, const char *data_dir, int64_t qualification_id, int *files)
+{
+    json_t *q = db_one(db, "SELECT id, code, title FROM qualifications WHERE id = ?", "i", qualification_id);
+    if (!q) {
+        zfail(z, "no qualification %lld", (long long)qualification_id);
+        return zclose(z);
+    }
+    int began = progress_read_begin(db);
+    json_t *learners = or_empty(db_all(db,
+        "SELECT u.id, u.name, u.email, e.status FROM enrolments e JOIN users u ON u.id = e.learner_id"
+        " WHERE e.qualification_id = ? ORDER BY u.name, u.id", "i", qualification_id));
+    buf_t top = {0};
+    buf_printf(&top, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Cohort: ");
+    h(&top, js(q, "code"));
+    buf_printf(&top, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>Cohort: ", STYLE);
+    h(&top, js(q, "code"));
+    buf_puts(&top, " ");
+    h(&top, js(q, "title"));
+    buf_printf(&top, "</h1>\n<p>%zu learners. Each learner's portfolio is in its own folder; manifest.txt lists "
+                     "every file with its SHA-256.</p>\n<table><thead><tr><th>Learner</th><th>Email</th><th>Status</th>"
+                     "</tr></thead><tbody>\n", json_array_size(learners));
+    size_t i;
+    json_t *l;
+    json_array_foreach(learners, i, l) {
+        char *sn = safe_name(js(l, "name"));
+        char *prefix = fmtalloc("learners/%lld-%s/", ji(l, "id"), sn);
+        buf_puts(&top, "<tr><td><a href=\"");
+        h(&top, prefix);
+        buf_puts(&top, "index.html\">");
+        h(&top, js(l, "name"));
+        buf_puts(&top, "</a></td><td>");
+        h(&top, js(l, "email"));
+        buf_puts(&top, "</td><td>");
+        h(&top, js(l, "status"));
+        buf_puts(&top, "</td></tr>\n");
+        add_learner(z, db, data_dir, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
+        free(prefix);
+        free(sn);
+    }
+    buf_puts(&top, "</tbody></table>\n</main>\n</body>\n</html>\n");
+    zadd(z, "index.html", top.data, top.len, 1);
+    buf_free(&top);
+    json_decref(learners);
+    if (files)
+        *files = (int)json_array_size(z->manifest) + 2;
+    int rc = zclose(z);
+    progress_read_end(db, began);
+    json_decref(q);
+    return rc;
+}
+
 int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_kind_t kind,
                    const char *out_path, int *files, char *err, size_t errlen)
 {
     zipw_t z;
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
-    int began = progress_read_begin(db);
-    int rc = zopen(&z, tmp, err, errlen);
-    if (rc == EV_OK) {
-        add_learner(&z, db, data_dir, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
-        if (files)
-            *files = (int)json_array_size(z.manifest) + 2;
-        rc = zclose(&z);
-    }
-    progress_read_end(db, began);
+    int rc = zopen(&z, tmp, NULL, err, errlen);
+    if (rc == EV_OK)
+        rc = build_learner(&z, db, data_dir, learner_id, kind, files);
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
@@ -844,57 +924,15 @@ int export_learner(db_t *db, const char *data_dir, int64_t learner_id, export_ki
 int export_cohort(db_t *db, const char *data_dir, int64_t qualification_id,
                   const char *out_path, int *files, char *err, size_t errlen)
 {
-    json_t *q = db_one(db, "SELECT id, code, title FROM qualifications WHERE id = ?", "i", qualification_id);
-    if (!q) {
+    if (!db_int(db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qualification_id)) {
         snprintf(err, errlen, "no qualification %lld", (long long)qualification_id);
         return EV_ERR;
     }
     zipw_t z;
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
-    int began = progress_read_begin(db);
-    int rc = zopen(&z, tmp, err, errlen);
-    if (rc == EV_OK) {
-        json_t *learners = or_empty(db_all(db,
-            "SELECT u.id, u.name, u.email, e.status FROM enrolments e JOIN users u ON u.id = e.learner_id"
-            " WHERE e.qualification_id = ? ORDER BY u.name, u.id", "i", qualification_id));
-        buf_t top = {0};
-        buf_printf(&top, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Cohort: ");
-        h(&top, js(q, "code"));
-        buf_printf(&top, "</title>\n<style>%s</style>\n</head>\n<body>\n<main>\n<h1>Cohort: ", STYLE);
-        h(&top, js(q, "code"));
-        buf_puts(&top, " ");
-        h(&top, js(q, "title"));
-        buf_printf(&top, "</h1>\n<p>%zu learners. Each learner's portfolio is in its own folder; manifest.txt lists "
-                         "every file with its SHA-256.</p>\n<table><thead><tr><th>Learner</th><th>Email</th><th>Status</th>"
-                         "</tr></thead><tbody>\n", json_array_size(learners));
-        size_t i;
-        json_t *l;
-        json_array_foreach(learners, i, l) {
-            char *sn = safe_name(js(l, "name"));
-            char *prefix = fmtalloc("learners/%lld-%s/", ji(l, "id"), sn);
-            buf_puts(&top, "<tr><td><a href=\"");
-            h(&top, prefix);
-            buf_puts(&top, "index.html\">");
-            h(&top, js(l, "name"));
-            buf_puts(&top, "</a></td><td>");
-            h(&top, js(l, "email"));
-            buf_puts(&top, "</td><td>");
-            h(&top, js(l, "status"));
-            buf_puts(&top, "</td></tr>\n");
-            add_learner(&z, db, data_dir, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
-            free(prefix);
-            free(sn);
-        }
-        buf_puts(&top, "</tbody></table>\n</main>\n</body>\n</html>\n");
-        zadd(&z, "index.html", top.data, top.len, 1);
-        buf_free(&top);
-        json_decref(learners);
-        if (files)
-            *files = (int)json_array_size(z.manifest) + 2;
-        rc = zclose(&z);
-    }
-    progress_read_end(db, began);
-    json_decref(q);
+    int rc = zopen(&z, tmp, NULL, err, errlen);
+    if (rc == EV_OK)
+        rc = build_cohort(&z, db, data_dir, qualification_id, files);
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
@@ -932,7 +970,7 @@ int export_cli(int argc, char **argv)
     int rc = 1, files = 0;
     char err[512] = "";
     if (email) {
-        int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = 'learner'", 0, "t", email);
+        int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = 'learner'", 0, "t", email);
         if (!id) {
             fprintf(stderr, "evitrack: no learner with the email %s\n", email);
             goto out;
@@ -957,7 +995,7 @@ int export_cli(int argc, char **argv)
     }
     if (db_begin(db) == EV_OK) {
         json_t *after = json_pack("{s:s, s:s}", "to", out, "kind", subject ? "subject_access" : qual ? "cohort" : "portfolio");
-        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", email) : 0;
+        int64_t lid = email ? db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", email) : 0;
         if (audit_record(db, 0, qual ? "export.cohort" : "export.portfolio", qual ? "qualification" : "user",
                          qual ? 0 : lid, lid, NULL, after) == EV_OK)
             db_commit(db);
@@ -974,67 +1012,128 @@ out:
 
 /* ------------------------------------------------------------ handlers */
 
-/* Removes exports older than ten minutes left in data/tmp by earlier downloads
- * (a download's file must outlive the handler, as it is sent after it returns). */
-static void sweep_old_exports(const char *tmpdir)
+/* ---- exports streamed to the client ----
+ * An export is never built in a libmicrohttpd worker: the handler checks
+ * access, takes a slot and hands a producer to stream.c, which runs it on its
+ * own thread, writing the zip (libarchive) into the response as it is made:
+ * the first bytes leave at once, memory stays flat, no file is left in
+ * data/tmp. Slots bound the work: one export at a time per user (a double
+ * click does not start a second) and app->max_exports at once overall. */
+
+#define MAX_EXPORT_SLOTS 64
+
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t slot_user[MAX_EXPORT_SLOTS]; /* 0: free */
+
+/* Takes a slot for user_id: 0, or 429 (theirs is running) / 503 (server full). */
+static int slot_take(int64_t user_id, int max_total)
 {
-    DIR *d = opendir(tmpdir);
-    if (!d)
-        return;
-    struct dirent *de;
-    time_t now = time(NULL);
-    while ((de = readdir(d))) {
-        if (strncmp(de->d_name, "export-", 7) != 0)
-            continue;
-        char *p = fmtalloc("%s/%s", tmpdir, de->d_name);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && now - sb.st_mtime > 600)
-            unlink(p);
-        free(p);
+    int status = 0, used = 0, free_at = -1;
+    if (max_total < 1 || max_total > MAX_EXPORT_SLOTS)
+        max_total = MAX_EXPORT_SLOTS;
+    pthread_mutex_lock(&slot_lock);
+    for (int i = 0; i < MAX_EXPORT_SLOTS; i++) {
+        if (slot_user[i] == user_id)
+            status = 429;
+        if (slot_user[i])
+            used++;
+        else if (free_at < 0)
+            free_at = i;
     }
-    closedir(d);
+    if (!status && (used >= max_total || free_at < 0))
+        status = 503;
+    if (!status)
+        slot_user[free_at] = user_id;
+    pthread_mutex_unlock(&slot_lock);
+    return status;
 }
 
-/* Builds the zip in data/tmp and hands it to http.c as the response. */
+static void slot_give(int64_t user_id)
+{
+    pthread_mutex_lock(&slot_lock);
+    for (int i = 0; i < MAX_EXPORT_SLOTS; i++)
+        if (slot_user[i] == user_id) {
+            slot_user[i] = 0;
+            break;
+        }
+    pthread_mutex_unlock(&slot_lock);
+}
+
+/* One export being streamed: what the producer needs (owned by the stream). */
+typedef struct export_job {
+    int64_t user_id, learner_id, qualification_id;
+    export_kind_t kind;
+    char *data_dir;
+} export_job_t;
+
+static void job_free(void *arg)
+{
+    export_job_t *j = arg;
+    slot_give(j->user_id);
+    free(j->data_dir);
+    free(j);
+}
+
+/* The producer (stream.c's thread): builds the zip into the response; records
+ * the export in the audit trail once the last byte was made. */
+static int job_run(http_stream_t *s, void *arg)
+{
+    export_job_t *j = arg;
+    db_t *db = db_thread();
+    char err[512] = "";
+    zipw_t z;
+    uint64_t t0 = util_now_us();
+    if (!db || zopen(&z, NULL, s, err, sizeof err) != EV_OK) {
+        ev_log("export: %s", db ? err : "no database connection");
+        return EV_ERR;
+    }
+    int rc = j->learner_id ? build_learner(&z, db, j->data_dir, j->learner_id, j->kind, NULL)
+                           : build_cohort(&z, db, j->data_dir, j->qualification_id, NULL);
+    if (rc != EV_OK) {
+        ev_log("export: %s", err[0] ? err : "stopped (the client went away?)");
+        return EV_ERR;
+    }
+    ev_log("export: %s %lld: %llu bytes in %llu ms", j->learner_id ? "learner" : "qualification",
+           (long long)(j->learner_id ? j->learner_id : j->qualification_id), (unsigned long long)stream_written(s),
+           (unsigned long long)((util_now_us() - t0) / 1000));
+    if (db_begin(db) == EV_OK) {
+        json_t *after = json_pack("{s:s, s:I}", "kind", j->kind == EXPORT_SUBJECT_ACCESS ? "subject_access" :
+                                  j->learner_id ? "portfolio" : "cohort", "bytes", (json_int_t)stream_written(s));
+        int ok = audit_record(db, j->user_id, j->learner_id ? "export.portfolio" : "export.cohort",
+                              j->learner_id ? "user" : "qualification",
+                              j->learner_id ? j->learner_id : j->qualification_id, j->learner_id, NULL, after) == EV_OK;
+        json_decref(after);
+        if (ok)
+            db_commit(db);
+        else
+            db_rollback(db);
+    }
+    return EV_OK;
+}
+
+/* Starts the streamed download of an export (access already checked). */
 static int send_export(req_t *r, int64_t learner_id, int64_t qualification_id, export_kind_t kind,
                        const char *download_name)
 {
-    char *tmpdir = fmtalloc("%s/tmp", r->app->data_dir);
-    mkdir(r->app->data_dir, 0700);
-    mkdir(tmpdir, 0700);
-    sweep_old_exports(tmpdir);
-    char *path = fmtalloc("%s/export-XXXXXX", tmpdir);
-    int fd = mkstemp(path);
-    char err[512] = "";
-    int rc = EV_ERR;
-    if (fd >= 0) {
-        close(fd);
-        rc = learner_id ? export_learner(r->db, r->app->data_dir, learner_id, kind, path, NULL, err, sizeof err)
-                        : export_cohort(r->db, r->app->data_dir, qualification_id, path, NULL, err, sizeof err);
-    } else {
-        snprintf(err, sizeof err, "cannot create a temporary file in %s", tmpdir);
+    int busy = slot_take(r->user.id, r->app->max_exports);
+    if (busy) {
+        free(r->extra_header_name);
+        free(r->extra_header_value);
+        r->extra_header_name = xstrdup("Retry-After");
+        r->extra_header_value = xstrdup(busy == 429 ? "10" : "30");
+        return busy == 429
+                   ? http_fail(r, 429, "export_running",
+                               "Your earlier download is still being made. Wait for it to finish, then try again.")
+                   : http_fail(r, 503, "exports_busy",
+                               "Other downloads are being made just now. Try again in a minute.");
     }
-    free(tmpdir);
-    if (rc != EV_OK) {
-        unlink(path);
-        free(path);
-        ev_log("export: %s", err);
-        return http_fail(r, 500, "export_failed", "The export could not be made.");
-    }
-    if (db_begin(r->db) == EV_OK) {
-        json_t *after = json_pack("{s:s}", "kind", kind == EXPORT_SUBJECT_ACCESS ? "subject_access" :
-                                                  learner_id ? "portfolio" : "cohort");
-        int ok = audit_record(r->db, r->user.id, learner_id ? "export.portfolio" : "export.cohort",
-                              learner_id ? "user" : "qualification", learner_id ? learner_id : qualification_id,
-                              learner_id, NULL, after) == EV_OK;
-        json_decref(after);
-        if (ok)
-            db_commit(r->db);
-        else
-            db_rollback(r->db);
-    }
-    http_send_file(r, path, "application/zip", download_name, 0);
-    free(path);
+    export_job_t *j = xcalloc(1, sizeof *j);
+    j->user_id = r->user.id;
+    j->learner_id = learner_id;
+    j->qualification_id = qualification_id;
+    j->kind = kind;
+    j->data_dir = xstrdup(r->app->data_dir);
+    http_send_stream(r, stream_new(job_run, j, job_free), "application/zip", download_name);
     return 200;
 }
 
@@ -1046,7 +1145,7 @@ static int export_learner_route(req_t *r)
     if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", id))
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, id))
-        return http_fail(r, 403, "forbidden", "You may not export this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner."); /* as if it did not exist */
     char name[64];
     snprintf(name, sizeof name, "portfolio-%lld.zip", (long long)id);
     return send_export(r, id, 0, EXPORT_PORTFOLIO, name);

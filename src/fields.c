@@ -12,7 +12,10 @@
     "learner_id criterion_id outcome feedback evidence_ids vacsr vacsr_* declaration rpl_reason from_decision"
 #define REVIEW_FIELDS "decisions outcome_* feedback_* vacsr vacsr_* declaration"
 #define MAPPING_FIELDS "criteria criterion note_* mapping then q unit gaps"
-#define USER_FIELDS "email name role password"
+#define USER_FIELDS "email name role password invite"
+#define NOTIFICATION_KINDS                                                                                  \
+    "evidence_submitted decision_recorded iqa_action iqa_response unit_signed_off witness_request enrolment "       \
+    "password_changed password_reset invitation"
 #define ENROL_FIELDS                                                                                          \
     "learner_id learner_email qualification_id assessor_id assessor_email iqa_id iqa_email start_date planned_end_date"
 
@@ -82,6 +85,26 @@ const fields_decl_t fields_table[] = {
     {"POST", "/actions/{id}/send-back", "comment"},
     {"POST", "/api/v1/iqa/samples/{id}/assign", "assessor_id comment"},
     {"POST", "/actions/{id}/assign", "assessor_id comment"},
+    /* combination.c */
+    {"PUT", "/api/v1/enrolments/{id}/units", "unit_ids"},
+    {"POST", "/enrolments/{id}/units", "unit_ids"},
+    /* notify.c */
+    {"POST", "/api/v1/notifications/read-all", ""},
+    {"POST", "/notifications/read-all", ""},
+    {"POST", "/api/v1/notifications/{id}/read", ""},
+    {"POST", "/notifications/{id}/read", ""},
+    {"PUT", "/api/v1/me/notification-preferences", NOTIFICATION_KINDS},
+    {"POST", "/account/notifications", NOTIFICATION_KINDS},
+    {"POST", "/api/v1/outbox/{id}/retry", ""},
+    {"POST", "/admin/outbox/{id}/retry", ""},
+    /* accounts.c */
+    {"POST", "/password-reset", "email"},
+    {"POST", "/api/v1/password-resets", "email"},
+    {"POST", "/set-password", "token new_password confirm_password"},
+    {"POST", "/api/v1/password-resets/confirm", "token new_password confirm_password"},
+    /* intake.c */
+    {"POST", "/admin/intake", "file csv confirm"},
+    {"POST", "/api/v1/intake", "file csv confirm"},
     {0, 0, 0},
 };
 

@@ -14,15 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
+#include "housekeeping.h"
+#include "mailer.h"
+#include "notify.h"
 #include "audit.h"
 #include "fields.h"
 #include "pages.h"
 #include "router.h"
 #include "session.h"
 #include "storage.h"
+#include "stream.h"
 #include "tmpl.h"
 #include "users.h"
 
@@ -58,6 +65,9 @@ typedef struct req_state {
     uint64_t started_us;
     int status;
     uint64_t resp_bytes;
+    int inited;               /* access_handler's first call set r up */
+    int uri_error;            /* 414 found by uri_seen(): answered at once */
+    int form_parts;           /* parts the post processor delivered */
 } req_state_t;
 
 static atomic_int requests_in_flight;
@@ -150,6 +160,102 @@ static void log_close_all(void)
     pthread_mutex_unlock(&log_list_lock);
 }
 static volatile sig_atomic_t stopping;
+
+/* ---- the request-head deadline ----
+ * libmicrohttpd's connection timeout is an idle timeout: a client that trickles
+ * one header line every few seconds keeps a connection (and its slot) forever.
+ * Every connection is tracked from its start (MHD_OPTION_NOTIFY_CONNECTION);
+ * while it waits for a request head (before the first call of access_handler,
+ * and again from the end of one response until the next head arrives) it has
+ * app->header_timeout_s seconds in all. A reaper thread shuts down the socket
+ * of any connection past its deadline; libmicrohttpd then sees the end of the
+ * stream and closes it itself. shutdown(2) rather than close(2): the
+ * descriptor stays libmicrohttpd's, so it cannot be reused under it, and the
+ * CLOSED notification takes head_lock, so the reaper never touches a
+ * connection that has gone. (nginx's client_header_timeout is the same rule.) */
+typedef struct conn_track {
+    int fd;
+    int waiting;              /* waiting for a request head */
+    uint64_t deadline_us;
+    struct conn_track *prev, *next;
+} conn_track_t;
+
+static pthread_mutex_t head_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn_track_t *head_list;
+static uint64_t head_timeout_us = 10000000;
+static atomic_int head_reaper_running;
+static atomic_long head_reaped;
+
+static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_track_t *t = xcalloc(1, sizeof *t);
+        t->fd = ci ? ci->connect_fd : -1;
+        t->waiting = 1;
+        t->deadline_us = util_now_us() + head_timeout_us;
+        pthread_mutex_lock(&head_lock);
+        t->next = head_list;
+        if (head_list)
+            head_list->prev = t;
+        head_list = t;
+        pthread_mutex_unlock(&head_lock);
+        *socket_context = t;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_track_t *t = *socket_context;
+        if (!t)
+            return;
+        pthread_mutex_lock(&head_lock);
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            head_list = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&head_lock);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+/* waiting 1: the connection now waits for a head (deadline from now); 0: a head arrived. */
+static void head_wait(struct MHD_Connection *conn, int waiting)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_track_t *t = ci ? ci->socket_context : NULL;
+    if (!t)
+        return;
+    pthread_mutex_lock(&head_lock);
+    t->waiting = waiting;
+    t->deadline_us = util_now_us() + head_timeout_us;
+    pthread_mutex_unlock(&head_lock);
+}
+
+static void *head_reaper(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&head_reaper_running)) {
+        usleep(250000);
+        uint64_t now = util_now_us();
+        pthread_mutex_lock(&head_lock);
+        for (conn_track_t *t = head_list; t; t = t->next) {
+            int unread = 0;
+            /* Bytes the kernel holds that libmicrohttpd has not read yet mean the
+             * server is behind (its workers busy), not the client: not the
+             * client's fault, so no deadline until they are read. */
+            if (t->waiting && t->fd >= 0 && now > t->deadline_us && ioctl(t->fd, FIONREAD, &unread) == 0 &&
+                unread == 0) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->waiting = 0; /* once */
+                atomic_fetch_add(&head_reaped, 1);
+            }
+        }
+        pthread_mutex_unlock(&head_lock);
+    }
+    return NULL;
+}
 
 /* ---- small helpers ---- */
 
@@ -339,6 +445,17 @@ void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type
     r->download_name = download_name ? xstrdup(download_name) : NULL;
 }
 
+void http_send_stream(req_t *r, struct http_stream *stream, const char *content_type,
+                      const char *download_name)
+{
+    stream_free(r->stream);
+    free(r->content_type);
+    free(r->download_name);
+    r->stream = stream;
+    r->content_type = xstrdup(content_type ? content_type : "application/octet-stream");
+    r->download_name = download_name ? xstrdup(download_name) : NULL;
+}
+
 void http_page(req_t *r, int64_t dflt, int64_t *limit, int64_t *offset)
 {
     int64_t page = 1, per = dflt;
@@ -479,6 +596,7 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
     (void)content_type;
     (void)transfer_encoding;
     req_state_t *st = cls;
+    st->form_parts++;
     if (!key)
         return MHD_YES;
     if (filename) {
@@ -559,14 +677,39 @@ static enum MHD_Result queue(req_state_t *st, int status, struct MHD_Response *r
     return ret;
 }
 
+/* 1 when this request's client takes gzip (Accept-Encoding). */
+static int client_takes_gzip(req_state_t *st)
+{
+    return compress_accepts_gzip(MHD_lookup_connection_value(st->r.conn, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_ACCEPT_ENCODING));
+}
+
 static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type, char *data, size_t len,
                                   const char *cache)
 {
+    /* Text over about 1 KB goes gzip'd to a client that takes it: a 56 KB
+     * matrix page becomes a few KB on a phone's mobile data. */
+    int compressible = compress_type_ok(type);
+    int gzipped = 0;
+    if (compressible && len >= COMPRESS_MIN_BYTES && status != 204 && status != 304 && client_takes_gzip(st)) {
+        size_t gzlen = 0;
+        char *gz = compress_gzip(data, len, COMPRESS_LEVEL, &gzlen);
+        if (gz) {
+            free(data);
+            data = gz;
+            len = gzlen;
+            gzipped = 1;
+        }
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(data);
         return MHD_NO;
     }
+    if (gzipped)
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    if (compressible)
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
     add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0);
@@ -611,42 +754,42 @@ static char *content_disposition(const char *name, int inline_disposition)
 
 /* One byte range of a file of `size` bytes from a Range header ("bytes=A-B",
  * "bytes=A-", "bytes=-N"), so media previews can seek and play files whose index
- * is at the end. 1 with [*start, *end] filled; 0 to send the whole file (no
- * header, several ranges, or syntax we do not take); -1 when unsatisfiable. */
+ * is at the end. RFC 9110 14.1.2 and 14.2: a header that is not a valid single
+ * byte range (bad syntax, last < first, several ranges) is ignored: 0, send the
+ * whole file. A valid range that starts at or past the end, or a suffix of
+ * zero bytes, is unsatisfiable: -1 (416). 1 with [*start, *end] filled; the
+ * outputs are written only then. */
 static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *end)
 {
-    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') || size == 0)
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return 0;
     const char *p = h + 6, *dash = strchr(p, '-');
     if (!dash)
         return 0;
-    char a[32] = "", b[32] = "";
     size_t la = (size_t)(dash - p), lb = strlen(dash + 1);
-    if (la >= sizeof a || lb >= sizeof b || (la == 0 && lb == 0))
+    if (la > 18 || lb > 18 || (la == 0 && lb == 0))
         return 0;
-    memcpy(a, p, la);
-    memcpy(b, dash + 1, lb);
-    for (const char *q = a; *q; q++)
+    for (const char *q = p; q < dash; q++)
         if (*q < '0' || *q > '9')
             return 0;
-    for (const char *q = b; *q; q++)
+    for (const char *q = dash + 1; *q; q++)
         if (*q < '0' || *q > '9')
             return 0;
-    if (la == 0) { /* the last N bytes */
-        uint64_t n = strtoull(b, NULL, 10);
-        if (n == 0)
+    uint64_t a = la ? strtoull(p, NULL, 10) : 0, b = lb ? strtoull(dash + 1, NULL, 10) : 0;
+    if (la == 0) { /* the last b bytes */
+        if (b == 0 || size == 0)
             return -1;
-        *start = n >= size ? 0 : size - n;
+        *start = b >= size ? 0 : size - b;
         *end = size - 1;
         return 1;
     }
-    *start = strtoull(a, NULL, 10);
-    *end = lb ? strtoull(b, NULL, 10) : size - 1;
-    if (*start >= size)
+    if (lb && b < a)
+        return 0; /* invalid: ignored */
+    if (a >= size)
         return -1;
-    if (*end >= size)
-        *end = size - 1;
-    return *end >= *start ? 1 : 0;
+    *start = a;
+    *end = (lb && b < size) ? b : size - 1;
+    return 1;
 }
 
 static enum MHD_Result send_raw(req_state_t *st, int status)
@@ -696,6 +839,12 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         MHD_add_response_header(resp, "Accept-Ranges", "bytes");
         if (content_range[0])
             MHD_add_response_header(resp, "Content-Range", content_range);
+    } else if (r->stream) {
+        resp = stream_response(r->stream, r->conn);
+        r->stream = NULL; /* the response owns it */
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no"); /* nginx: pass it on as it comes */
     } else {
         bytes = r->raw_len;
         resp = MHD_create_response_from_buffer(r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
@@ -743,6 +892,8 @@ static void add_page_context(req_t *r, json_t *ctx, int status)
             snprintf(key, sizeof key, "is_%s", role_name(r->user.role));
             json_object_set_new(me, key, json_true());
             json_object_set_new(me, "is_staff", json_boolean(r->user.role != ROLE_LEARNER));
+            if (r->db) /* the header's badge: unread notifications */
+                json_object_set_new(me, "unread", json_integer(notify_unread_count(r->db, r->user.id)));
             json_object_set_new(ctx, "me", me);
         }
         json_object_set_new(ctx, "csrf_token", json_string(r->user.csrf_token));
@@ -824,7 +975,7 @@ static enum MHD_Result respond(req_state_t *st, int status)
 {
     req_t *r = &st->r;
     drop_temp_uploads(st);
-    if (status < 400 && (r->file_path || r->raw_body))
+    if (status < 400 && (r->file_path || r->raw_body || r->stream))
         return send_raw(st, status);
     if (r->is_api) {
         json_t *body;
@@ -943,9 +1094,20 @@ static enum MHD_Result serve_static(req_state_t *st)
     struct MHD_Response *resp;
     int status;
     size_t bytes = 0;
+    size_t gzlen = 0;
+    const char *gz = client_takes_gzip(st) ? compress_static_find(rel, (uint64_t)sb.st_size, sb.st_mtime, &gzlen)
+                                           : NULL;
+    if (gz) /* the gzip copy is another representation: its own validator (RFC 9110 8.8.3) */
+        snprintf(etag + strlen(etag) - 1, sizeof etag - strlen(etag) + 1, "-gz\"");
     if (inm && strstr(inm, etag)) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         status = 304;
+    } else if (gz) {
+        resp = MHD_create_response_from_buffer(gzlen, (void *)gz, MHD_RESPMEM_PERSISTENT);
+        status = 200;
+        bytes = gzlen;
+        MHD_add_response_header(resp, "Content-Type", mime_for(real));
+        MHD_add_response_header(resp, "Content-Encoding", "gzip");
     } else {
         resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
         fd = -1; /* MHD owns it now */
@@ -954,6 +1116,8 @@ static enum MHD_Result serve_static(req_state_t *st)
         MHD_add_response_header(resp, "Content-Type", mime_for(real));
     }
     MHD_add_response_header(resp, "ETag", etag);
+    if (compress_type_ok(mime_for(real)))
+        MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
     add_common_headers(resp, 0, 0);
     ret = queue(st, status, resp, bytes);
@@ -1090,6 +1254,11 @@ static enum MHD_Result finish_request(req_state_t *st)
         if (MHD_destroy_post_processor(st->pp) != MHD_YES)
             set_error(st, 400, "incomplete_body", "The form data ended early or is malformed.");
         st->pp = NULL;
+        /* A non-empty multipart body in which the parser found no part at all
+         * (a wrong boundary, no CRLFs, not multipart) is unreadable, not empty. */
+        const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!st->form_parts && st->body_bytes > 0 && content_type_is(ct, MHD_HTTP_POST_ENCODING_MULTIPART_FORMDATA))
+            set_error(st, 400, "bad_form", "The form data could not be read (no parts matched its boundary).");
     }
     if (st->err_status)
         return respond_error(st, st->err_status, st->err_code, st->err_msg);
@@ -1111,15 +1280,14 @@ static enum MHD_Result finish_request(req_state_t *st)
     char unknown[64];
     int is_read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     int fields_ok = is_read || fields_check(r->route, r->in, r->uploads, unknown, sizeof unknown);
-    /* Query arguments fill in what the body did not give. */
-    if (json_object_size(r->in) == 0) {
-        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, r->in);
-    } else {
-        json_t *args = json_object();
-        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
-        json_object_update_missing(r->in, args);
-        json_decref(args);
-    }
+    /* Query arguments fill in what the body did not give, except the CSRF
+     * token: it is taken only from the X-CSRF-Token header or a body field, as
+     * URLs end up in histories, logs and Referer headers. */
+    json_t *args = json_object();
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect_arg, args);
+    json_object_del(args, "csrf_token");
+    json_object_update_missing(r->in, args);
+    json_decref(args);
 
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 && r->by_cookie &&
         !(r->route->flags & ROUTE_NO_CSRF) && !session_csrf_ok(r))
@@ -1166,15 +1334,78 @@ static enum MHD_Result finish_request(req_state_t *st)
     return respond(st, status);
 }
 
+/* Limits on the request head, answered at once rather than by a timeout
+ * (RFC 9110 15.5.15 414 URI Too Long; RFC 6585 5 431 Request Header Fields Too Large). */
+#define MAX_URI_BYTES 8192
+#define MAX_QUERY_ARGS 200
+#define MAX_HEADERS 100
+#define MAX_HEAD_BYTES (32 * 1024)
+
+/* MHD_OPTION_URI_LOG_CALLBACK: called with the raw request target before
+ * libmicrohttpd splits its query into arguments; what it returns becomes the
+ * request's *con_cls. An over-long target or one with too many arguments is
+ * marked for a 414 and its query emptied in place, so that libmicrohttpd does
+ * not spend its connection memory on arguments (with a few hundred it stalled
+ * until the idle timeout). */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    req_state_t *st = xcalloc(1, sizeof *st);
+    st->started_us = util_now_us();
+    char *q = strchr(uri, '?');
+    size_t args = 0;
+    if (q)
+        for (const char *p = q; *p; p++)
+            args += *p == '&' || *p == ';' || p == q;
+    if (strlen(uri) > MAX_URI_BYTES || args > MAX_QUERY_ARGS) {
+        st->uri_error = 1;
+        if (q)
+            q[1] = '\0'; /* the buffer is libmicrohttpd's read buffer, writable */
+    }
+    return st;
+}
+
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    (*(size_t *)cls)++;
+    return MHD_YES;
+}
+
+/* Problems of the request head itself, answered before routing: 0 or a status. */
+static int head_problem(req_state_t *st, struct MHD_Connection *conn)
+{
+    size_t headers = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_value, &headers);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const union MHD_ConnectionInfo *hs = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (st->uri_error)
+        set_error(st, 414, "uri_too_long", "The web address is too long, or has too many parts after the ?.");
+    else if (headers > MAX_HEADERS || (hs && hs->header_size > MAX_HEAD_BYTES))
+        set_error(st, 431, "too_many_headers", "The request has too many header fields.");
+    else if (te)
+        /* A chunked body's chunk lines (and their extensions) are parsed by
+         * libmicrohttpd in its connection memory and an over-long one ends in
+         * its own 500; bodies must say their length (RFC 9110 15.5.12). */
+        set_error(st, 411, "length_required", "Send the request body with a Content-Length header.");
+    return st->err_status;
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version, const char *upload_data,
                                       size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     req_state_t *st = *con_cls;
-    if (!st) {
-        st = xcalloc(1, sizeof *st);
-        st->started_us = util_now_us();
+    if (!st || !st->inited) {
+        if (!st)
+            st = xcalloc(1, sizeof *st);
+        if (!st->started_us)
+            st->started_us = util_now_us();
+        st->inited = 1;
         st->r.conn = conn;
         st->r.app = cls;
         st->r.method = method;
@@ -1182,13 +1413,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         st->r.in = json_object();
         *con_cls = st;
         atomic_fetch_add(&requests_in_flight, 1);
+        head_wait(conn, 0);
+        if (head_problem(st, conn)) {
+            st->r.is_api = strncmp(url, "/api/v1/", 8) == 0 || strcmp(url, "/healthz") == 0;
+            return respond_error(st, st->err_status, st->err_code, st->err_msg);
+        }
         begin_request(st, url);
         /* An error known before the body arrives is answered at once, so a
          * refused upload is not read; otherwise wait for the next call (the
          * keep-alive trap of 0.9.75, STYLE.md). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        if (st->err_status && ((cl && strcmp(cl, "0") != 0) || te))
+        if (st->err_status && cl && strcmp(cl, "0") != 0)
             return respond_error(st, st->err_status, st->err_code, st->err_msg);
         return MHD_YES;
     }
@@ -1207,11 +1442,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 static void request_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                               enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     const app_t *app = cls;
     req_state_t *st = *con_cls;
+    head_wait(conn, 1); /* a kept-alive connection now waits for its next head */
     if (!st)
         return;
+    if (!st->inited) { /* libmicrohttpd answered the head itself */
+        free(st);
+        *con_cls = NULL;
+        return;
+    }
     if (!app->quiet) {
         char line[600];
         int n = snprintf(line, sizeof line, "%s %.400s %d %lluB %lluus%s\n", st->r.method, st->r.path,
@@ -1244,6 +1484,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     free(st->r.extra_header_value);
     free(st->r.file_path);
     free(st->r.raw_body);
+    stream_free(st->r.stream);
     free(st->r.content_type);
     free(st->r.download_name);
     free(st->field_key);
@@ -1300,7 +1541,8 @@ int http_serve(app_t *app)
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
     socklen_t addrlen;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* streamed responses (stream.c) */
     if (strchr(app->listen_addr, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
         a6->sin6_family = AF_INET6;
@@ -1325,7 +1567,7 @@ int http_serve(app_t *app)
     if (app->tls_cert_pem && app->tls_key_pem)
         flags |= MHD_USE_TLS;
 
-    struct MHD_OptionItem opts[16];
+    struct MHD_OptionItem opts[20];
     int n = 0;
     /* the logger first, so libmicrohttpd's own start-up messages go through it */
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_mhd, NULL};
@@ -1333,7 +1575,9 @@ int http_serve(app_t *app)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)app->threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)app->timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, (intptr_t)app->connection_limit, NULL};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->connection_limit / 2, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)app->per_ip_limit, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_seen, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)app->connection_memory_kb * 1024, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)request_completed, app};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
@@ -1343,19 +1587,40 @@ int http_serve(app_t *app)
     }
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
+    head_timeout_us = (uint64_t)app->header_timeout_s * 1000000u;
+
+    housekeeping_start(app); /* sweeps data/tmp now; collects stored files on a schedule */
+    int gz_files = compress_static_init(app->static_dir);
+    ev_log("static: %d file%s precompressed (gzip)", gz_files, gz_files == 1 ? "" : "s");
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)app->port, NULL, NULL, access_handler, app,
                                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "evitrack: cannot listen on %s:%d (in use, or a bad address?)\n", app->listen_addr,
                 app->port);
+        compress_static_free();
+        housekeeping_stop();
         return EV_ERR;
     }
-    pthread_t flusher;
+    pthread_t flusher, reaper;
+    atomic_store(&head_reaper_running, 1);
+    if (pthread_create(&reaper, NULL, head_reaper, NULL) != 0)
+        atomic_store(&head_reaper_running, 0);
     atomic_store(&log_flusher_running, 1);
     if (pthread_create(&flusher, NULL, log_flusher, NULL) != 0)
         atomic_store(&log_flusher_running, 0); /* lines are then written one by one */
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int port = info ? info->port : app->port;
+    if (!app->base_url_given) { /* links in emails: the address actually bound */
+        char *base = fmtalloc("%s://%s%s%s:%d", (flags & MHD_USE_TLS) ? "https" : "http",
+                              strchr(app->listen_addr, ':') ? "[" : "", app->listen_addr,
+                              strchr(app->listen_addr, ':') ? "]" : "", port);
+        notify_configure(base, NULL);
+        free(base);
+    }
+    if (app->mailer && mailer_start(app->mailer) != EV_OK) {
+        MHD_stop_daemon(d);
+        return EV_ERR;
+    }
     printf("evitrack listening on %s://%s%s%s:%d\n", (flags & MHD_USE_TLS) ? "https" : "http",
            strchr(app->listen_addr, ':') ? "[" : "", app->listen_addr, strchr(app->listen_addr, ':') ? "]" : "",
            port);
@@ -1369,10 +1634,22 @@ int http_serve(app_t *app)
     MHD_quiesce_daemon(d);
     for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 1000; waited++)
         usleep(10000);
+    /* Downloads still being produced are cut off (their connections resumed:
+     * libmicrohttpd must not stop with a suspended one), then given a moment. */
+    int left = stream_shutdown(5000);
+    if (left)
+        ev_log("%d streamed download%s did not stop in time", left, left == 1 ? "" : "s");
+    for (int waited = 0; atomic_load(&requests_in_flight) > 0 && waited < 200; waited++)
+        usleep(10000);
+    if (atomic_exchange(&head_reaper_running, 0))
+        pthread_join(reaper, NULL);
+    housekeeping_stop();
     MHD_stop_daemon(d);
+    mailer_stop(); /* before the connections close: the sender has one */
     if (atomic_exchange(&log_flusher_running, 0))
         pthread_join(flusher, NULL);
     log_close_all();
+    compress_static_free();
     db_close_all_threads();
     ev_log("stopped");
     return EV_OK;

@@ -49,6 +49,12 @@ typedef struct app {
     int connection_limit; /* simultaneous connections (default 1024) */
     int timeout_s;        /* idle connection timeout (default 60) */
     int connection_memory_kb; /* libmicrohttpd per-connection pool (default 64) */
+    int per_ip_limit;     /* simultaneous connections from one address (default 64) */
+    int header_timeout_s; /* whole request head deadline, and keep-alive idle (default 10) */
+    int max_exports;      /* exports streamed at once, all users (default 2) */
+    int gc_interval_s;    /* collect unreferenced stored files this often (default 6 h; 0: never) */
+    const struct mailer_config *mailer; /* the email sender's settings; NULL: messages wait in the outbox */
+    int base_url_given;   /* --base-url was given (else links use the address served) */
 } app_t;
 
 /* The signed-in user of a request (id 0 when nobody is). */
@@ -88,6 +94,7 @@ typedef struct req {
     char *file_path;     /* serve this file's bytes (owned) */
     char *raw_body;      /* or these bytes (owned, malloc'd) */
     size_t raw_len;
+    struct http_stream *stream; /* or a body made while it is sent (owned; stream.h) */
     char *content_type;  /* of the raw body or file (owned) */
     char *download_name; /* Content-Disposition filename (owned); NULL: none */
     int inline_disposition; /* 1: inline (previews), 0: attachment */
@@ -150,6 +157,11 @@ void http_send_file(req_t *r, const char *path, const char *content_type,
                     const char *download_name, int inline_disposition);
 /* Serve a malloc'd buffer (taken) instead of JSON/HTML. */
 void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type,
+                      const char *download_name);
+
+/* Serve a body produced while it is sent (stream.h), taking the stream: the
+ * handler returns 200 at once and the producer runs on its own thread. */
+void http_send_stream(req_t *r, struct http_stream *stream, const char *content_type,
                       const char *download_name);
 
 /* Pagination for lists that grow: reads ?page= (1..) and ?per_page= (1..200,

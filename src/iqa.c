@@ -1,4 +1,5 @@
 /* iqa.c: internal quality assurance: sampling assessors' decisions, actions and the assessor's answers */
+#include "notify.h"
 #include "iqa.h"
 
 #include <stdio.h>
@@ -422,6 +423,8 @@ static int iqa_sample_create(req_t *r)
     int64_t learner_id = db_int(r->db, "SELECT learner_id FROM decisions WHERE id = ?", 0, "i", decision_id);
     if (!learner_id)
         return http_fail(r, 404, "not_found", "No such decision.");
+    if (!policy_can_read_learner(r->db, &r->user, learner_id))
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     if (!policy_can_sample_learner(r->db, &r->user, learner_id))
         return http_fail(r, 403, "forbidden", "You are not the IQA for this learner.");
     if (!r->is_api)
@@ -457,7 +460,7 @@ static int iqa_sample_create(req_t *r)
     after = json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)id, "decision_id", (json_int_t)decision_id,
                       "outcome", outcome, "feedback", feedback);
     if (audit_record(r->db, r->user.id, "iqa.sample", "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
-        db_commit(r->db) != EV_OK) {
+        notify_iqa_sampled(r->db, id) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         status = http_fail(r, 500, "db_error", "Could not record the sample.");
         goto out;
@@ -497,7 +500,7 @@ out:
     " WHERE s.iqa_id = ? AND s.outcome = 'action_required' AND (? = 0 OR s.action_state <> 'closed')"
 #define ACTIONS_ALL " WHERE ? = 0 AND s.outcome = 'action_required' AND (? = 0 OR s.action_state <> 'closed')"
 #define ACTIONS_COUNT(W) "SELECT COUNT(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id" W
-#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY (s.action_state = 'closed'), s.id DESC LIMIT ? OFFSET ?"
+#define ACTIONS_LIST(W) ACTIONS_SELECT W " ORDER BY CASE WHEN s.action_state = 'closed' THEN 1 ELSE 0 END, s.id DESC LIMIT ? OFFSET ?"
 
 /* The action's lifecycle events, oldest first. Caller owns it. */
 static json_t *action_history(db_t *db, int64_t sample_id)
@@ -593,6 +596,10 @@ static int action_step(req_t *r, const char *kind)
     const char *from = "open", *to = "answered";
     if (!text)
         text = "";
+    if (!policy_can_read_learner(r->db, &r->user, learner_id)) {
+        status = respond_fail(r, 404, "not_found", "No such IQA sample."); /* as if it did not exist */
+        goto out;
+    }
     if (agree || !state) {
         status = respond_fail(r, 409, "no_action", "The IQA agreed with this decision: there is nothing to act on.");
         goto out;
@@ -688,7 +695,7 @@ static int action_step(req_t *r, const char *kind)
     if (db_run(r->db, "INSERT INTO iqa_action_events (sample_id, actor_id, kind, comment, at) VALUES (?, ?, ?, ?, ?)",
                "iittt", id, r->user.id, kind, text, now) != EV_OK ||
         audit_record(r->db, r->user.id, action, "iqa_sample", id, learner_id, NULL, after) != EV_OK ||
-        db_commit(r->db) != EV_OK) {
+        (strcmp(kind, "answer") == 0 && notify_iqa_answered(r->db, id) != EV_OK) || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         status = http_fail(r, 500, "db_error", "Could not save the action.");
         goto out;
@@ -741,7 +748,7 @@ static int iqa_samples_index(req_t *r)
     if (!learner_id)
         return http_fail(r, 404, "not_found", "No such decision.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such decision."); /* as if it did not exist */
     json_t *items = iqa_samples_of(r->db, decision_id);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not list samples.");

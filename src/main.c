@@ -4,15 +4,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "audit.h"
 #include "auditlog.h"
 #include "cli.h"
+#include "dbcopy.h"
 #include "demo.h"
 #include "evidence.h"
 #include "export.h"
 #include "http.h"
+#include "intake.h"
+#include "mailer.h"
+#include "notify.h"
 #include "pages.h"
 #include "qualifications.h"
 #include "tmpl.h"
@@ -28,8 +33,12 @@ static const char USAGE[] =
     "        [--max-upload-mb N] [--max-request-mb N] [--threads N] [--dev]\n"
     "        [--templates DIR] [--static DIR] [--tls-cert FILE --tls-key FILE]\n"
     "        [--secure-cookies] [--quiet] [--timeout SECONDS] [--max-connections N]\n"
-    "        [--connection-memory-kb N] [--timezone ZONE] [--audit-head-log FILE]\n"
-    "        [--audit-head-every N]\n"
+    "        [--connection-memory-kb N] [--timezone ZONE] [--per-address-connections N]\n"
+    "        [--header-timeout SECONDS] [--max-exports N] [--gc-interval SECONDS] [--base-url URL]\n"
+    "        [--audit-head-log FILE] [--audit-head-every N]\n"
+    "        [--smtp-url smtp://HOST:PORT|smtps://HOST:PORT --smtp-from ADDRESS\n"
+    "         [--smtp-credentials FILE] [--smtp-ca FILE] [--smtp-retry-seconds N]\n"
+    "         [--smtp-max-attempts N] [--digest-interval SECONDS]]\n"
     "                      run the web server (defaults: --db evitrack.db --data data\n"
     "                      --listen 127.0.0.1 --port 8080 --max-upload-mb 512\n"
     "                      --timezone Europe/London, the zone pages show times in)\n"
@@ -41,11 +50,16 @@ static const char USAGE[] =
     "                      set a password (stdin), or disable/enable an account\n"
     "  enrol [--db FILE] --learner EMAIL --qualification ID_OR_CODE --assessor EMAIL\n"
     "        [--iqa EMAIL] [--start YYYY-MM-DD] [--end YYYY-MM-DD]\n"
+    "  import-learners [--db FILE] [--base-url URL] [--dry-run] FILE.csv\n"
+    "                      onboard an intake: accounts (invited by email) and enrolments,\n"
+    "                      every line checked first, all imported or none\n"
     "  audit verify [--db FILE] [--data DIR] [--audit-head-log FILE]\n"
     "                      check the hash chain, the head log (removed tail events) and that\n"
     "                      decisions, sign-offs, countersigns and IQA samples match their events\n"
     "  audit verify --export FILE.zip  check a portfolio export offline\n"
-    "  backup [--db FILE] OUT     consistent online copy of the database\n"
+    "  backup [--db FILE] OUT     consistent online copy of the database (PostgreSQL: pg_dump)\n"
+    "  copy --from DB --to postgres://...\n"
+    "                      move a centre into an empty PostgreSQL database and verify it\n"
     "  render [--partials DIR] TEMPLATE_FILE DATA_JSON_FILE\n"
     "                      print a Mustache rendering (a developer's preview tool)\n"
     "  export [--db FILE] [--data DIR] --learner EMAIL --out FILE.zip\n"
@@ -70,11 +84,17 @@ static int cmd_serve(int argc, char **argv)
         .connection_limit = 1024,
         .timeout_s = 60,
         .connection_memory_kb = 32,
+        .per_ip_limit = 64,
+        .header_timeout_s = 10,
+        .max_exports = 2,
+        .gc_interval_s = 6 * 3600,
     };
     int demo = 0, rc = 1, zone_set = 0;
-    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *head_log = NULL;
+    const char *v = NULL, *tls_cert = NULL, *tls_key = NULL, *base_url = NULL, *smtp_creds = NULL, *head_log = NULL;
     int64_t head_every = 100;
     char *head_default = NULL;
+    mailer_config_t mail = {0};
+    char *smtp_user = NULL, *smtp_password = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int64_t num;
     db_t *db = NULL;
@@ -89,6 +109,11 @@ static int cmd_serve(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "static", &app.static_dir)) ||
             (got = cli_opt(argc, argv, &i, "tls-cert", &tls_cert)) ||
             (got = cli_opt(argc, argv, &i, "tls-key", &tls_key)) ||
+            (got = cli_opt(argc, argv, &i, "base-url", &base_url)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-url", &mail.url)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-from", &mail.from)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-credentials", &smtp_creds)) ||
+            (got = cli_opt(argc, argv, &i, "smtp-ca", &mail.ca_file)) ||
             (got = cli_opt(argc, argv, &i, "audit-head-log", &head_log))) {
             if (got < 0)
                 return 2;
@@ -120,6 +145,22 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 4 || num > 65536)
                 return cli_usage_error("--max-connections takes a number from 4 to 65536");
             app.connection_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "per-address-connections", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 65536)
+                return cli_usage_error("--per-address-connections takes a number from 1 to 65536");
+            app.per_ip_limit = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "max-exports", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 64)
+                return cli_usage_error("--max-exports takes a number from 1 to 64");
+            app.max_exports = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "gc-interval", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 0 || num > 30 * 86400)
+                return cli_usage_error("--gc-interval takes a number of seconds from 0 (never) to 2592000");
+            app.gc_interval_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "header-timeout", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 3600)
+                return cli_usage_error("--header-timeout takes a number of seconds from 1 to 3600");
+            app.header_timeout_s = (int)num;
         } else if ((got = cli_opt(argc, argv, &i, "audit-head-every", &v))) {
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 1000000)
                 return cli_usage_error("--audit-head-every takes a number of events from 1 to 1000000");
@@ -128,6 +169,18 @@ static int cmd_serve(int argc, char **argv)
             if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 256)
                 return cli_usage_error("--threads takes a number from 1 to 256");
             threads = (long)num;
+        } else if ((got = cli_opt(argc, argv, &i, "smtp-retry-seconds", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 86400)
+                return cli_usage_error("--smtp-retry-seconds takes a number of seconds from 1 to 86400");
+            mail.retry_base_s = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "smtp-max-attempts", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 100)
+                return cli_usage_error("--smtp-max-attempts takes a number from 1 to 100");
+            mail.max_attempts = (int)num;
+        } else if ((got = cli_opt(argc, argv, &i, "digest-interval", &v))) {
+            if (got < 0 || util_parse_i64(v, &num) != EV_OK || num < 1 || num > 7 * 86400)
+                return cli_usage_error("--digest-interval takes a number of seconds from 1 to 604800");
+            mail.digest_interval_s = (int)num;
         } else if (cli_flag(argv, &i, "demo")) {
             demo = 1;
         } else if (cli_flag(argv, &i, "dev")) {
@@ -146,6 +199,15 @@ static int cmd_serve(int argc, char **argv)
         return cli_usage_error("cannot set the time zone Europe/London");
     if (!!tls_cert != !!tls_key)
         return cli_usage_error("--tls-cert and --tls-key go together");
+    if (mail.url && strncmp(mail.url, "smtp://", 7) != 0 && strncmp(mail.url, "smtps://", 8) != 0)
+        return cli_usage_error("--smtp-url must start with smtp:// or smtps://");
+    char from_addr[320];
+    if (mail.url && (!mail.from || mailer_bare_address(mail.from, from_addr, sizeof from_addr) != EV_OK))
+        return cli_usage_error("--smtp-url needs --smtp-from with an email address");
+    if ((smtp_creds || mail.ca_file || mail.from) && !mail.url)
+        return cli_usage_error("the --smtp-* options need --smtp-url");
+    if (base_url && strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
+        return cli_usage_error("--base-url must start with http:// or https://");
     app.threads = threads > 0 ? (int)threads : 2;
     if (!app.max_request_bytes)
         app.max_request_bytes = app.max_upload_bytes * 4 + 1024 * 1024;
@@ -157,6 +219,27 @@ static int cmd_serve(int argc, char **argv)
             goto out;
         }
         app.tls = 1;
+    }
+
+    if (mail.url) {
+        if (mailer_read_credentials(smtp_creds, &smtp_user, &smtp_password, err, sizeof err) != EV_OK) {
+            fprintf(stderr, "evitrack: %s\n", err);
+            goto out;
+        }
+        mail.user = smtp_user;
+        mail.password = smtp_password;
+        app.mailer = &mail;
+    }
+    /* Links in emails: --base-url, else the address served (http_serve
+     * corrects the port once bound when --port 0). */
+    if (base_url) {
+        notify_configure(base_url, app.templates_dir);
+        app.base_url_given = 1;
+    } else {
+        char *guess = fmtalloc("%s://%s%s%s:%d", tls_cert ? "https" : "http", strchr(app.listen_addr, ':') ? "[" : "",
+                               app.listen_addr, strchr(app.listen_addr, ':') ? "]" : "", app.port);
+        notify_configure(guess, app.templates_dir);
+        free(guess);
     }
 
     db = cli_open_db(app.db_path);
@@ -188,6 +271,10 @@ out:
     tmpl_set_free(app.templates);
     free(app.tls_cert_pem);
     free(app.tls_key_pem);
+    if (smtp_password)
+        sodium_memzero(smtp_password, strlen(smtp_password));
+    free(smtp_user);
+    free(smtp_password);
     return rc;
 }
 
@@ -249,6 +336,7 @@ static const struct command {
     {"serve", cmd_serve},
     {"migrate", cmd_migrate},
     {"backup", cmd_backup},
+    {"copy", dbcopy_cli},
     {"gc", evidence_cmd_gc},
     {"audit", auditlog_cli},
     {"export", export_cli},
@@ -256,13 +344,14 @@ static const struct command {
     {"import", qualifications_cli_import},
     {"user", users_cmd_user},
     {"enrol", users_cmd_enrol},
+    {"import-learners", intake_cli},
     {"routes", users_cmd_routes},
     {0},
 };
 
 int main(int argc, char **argv)
 {
-    if (sodium_init() < 0) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sodium_init() < 0) {
         fprintf(stderr, "evitrack: libsodium could not start\n");
         return 1;
     }

@@ -1,6 +1,8 @@
 /* progress.c: a learner's progress per qualification and unit, the pace rule, the criteria matrix */
 #include "progress.h"
 
+#include "combination.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,6 +607,13 @@ static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t toda
     }
     counts_json(e, &qc);
     json_object_set_new(e, "units", units);
+    /* A qualification with rules of combination: percent and achievement by credits. */
+    json_t *rules = combination_progress(db, json_integer_value(json_object_get(e, "enrolment_id")), qid, units);
+    if (rules) {
+        json_object_set(e, "percent", json_object_get(rules, "percent"));
+        json_object_set(e, "achieved", json_object_get(rules, "achieved"));
+        json_object_set_new(e, "rules", rules);
+    }
     set_pace(e, today);
 }
 
@@ -926,13 +935,14 @@ void progress_read_end(db_t *db, int began)
         db_run(db, "COMMIT", "");
 }
 
-/* 404 for no such learner, 403 when the user may not read them; 0 when allowed. */
+/* 404 for no such learner and, with the same answer, when the user may not
+ * read them (so ids cannot be probed); 0 when allowed. */
 static int guard_learner(req_t *r, int64_t learner_id)
 {
     if (!db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", learner_id))
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
-        return http_fail(r, 403, "forbidden", "You may not see this learner's portfolio.");
+        return http_fail(r, 404, "not_found", "No such learner.");
     return 0;
 }
 

@@ -27,7 +27,7 @@ typedef struct demo {
 
 static int64_t user_id(demo_t *d, const char *email)
 {
-    return db_int(d->db, "SELECT id FROM users WHERE email = ?", 0, "t", email);
+    return db_int(d->db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", email);
 }
 
 /* Runs one statement; the first column of its first row (an INSERT's

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "audit.h"
+#include "combination.h"
 #include "cli.h"
 #include "progress.h"
 #include "rules.h"
@@ -641,6 +642,10 @@ static int import_unit(imp_t *x, int64_t qid_named, json_t *unit, size_t ui, jso
     json_t *g = json_object_get(unit, "guidance");
     if (sync_guidance(x, uid, g, partial, gsum) != EV_OK)
         goto out;
+    if (combination_sync_unit(x->db, uid, unit, &x->changes) != EV_OK) {
+        imp_fail(x, unit_line(x, ui), "the database refused the unit's credit value, level or reference numbers");
+        goto out;
+    }
     if (!json_object_get(unit, "outcomes"))
         json_object_set_new(osum, "total", json_integer(json_object_size(num2id)));
     if (!strcmp(action, "unchanged") && x->changes > before)
@@ -695,6 +700,10 @@ static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *par
         json_object_set_new(sum, "qualification", qsum);
         if (import_qualification(&x, q, &qid, qsum) != EV_OK)
             goto fail;
+        if (combination_sync_qualification(db, qid, q, &x.changes) != EV_OK) {
+            imp_fail(&x, 0, "the database refused the qualification's structure");
+            goto fail;
+        }
     } else if (o->qualification) {
         qid = find_qualification(db, o->qualification);
         if (!qid) {
@@ -814,6 +823,16 @@ json_t *qualifications_import_file(db_t *db, const char *path, const qualificati
     return sum;
 }
 
+/* The layout a summary's "format" names, in words. */
+static const char *format_name(const char *fmt)
+{
+    return !strcmp(fmt, "json")            ? "canonical JSON"
+           : !strcmp(fmt, "revision-page") ? "revision page"
+           : !strcmp(fmt, "unit-page")     ? "unit page (learning outcomes with their assessment criteria)"
+           : !strcmp(fmt, "unit-handbook") ? "unit handbook text"
+                                           : "revision page (short, no title line)";
+}
+
 void qualifications_summary_text(json_t *s, buf_t *out)
 {
     if (!json_is_true(json_object_get(s, "ok"))) {
@@ -827,8 +846,7 @@ void qualifications_summary_text(json_t *s, buf_t *out)
     }
     const char *fmt = jstr(s, "format");
     buf_printf(out, "%s: %s%s: %s\n", jstr(s, "file"),
-               !strcmp(fmt, "json") ? "canonical JSON" : !strcmp(fmt, "revision-page") ? "revision page"
-                                                                                        : "revision page (short, no title line)",
+               format_name(fmt),
                json_is_true(json_object_get(s, "dry_run")) ? " (dry run: nothing saved)" : "",
                jint(s, "changes") ? "changes below" : "no changes (already up to date)");
     json_t *q = json_object_get(s, "qualification");
@@ -863,7 +881,10 @@ void qualifications_summary_text(json_t *s, buf_t *out)
             size_t tl = strlen(t), cut = tl > 70 ? 70 : tl;
             while (cut < tl && cut && ((unsigned char)t[cut] & 0xC0) == 0x80)
                 cut--; /* not inside a UTF-8 sequence */
-            buf_printf(out, ": %.*s%s\n", (int)cut, t, cut < tl ? "..." : "");
+            buf_puts(out, ": ");
+            for (size_t ci = 0; ci < cut; ci++) /* sub-items on one line here */
+                buf_putc(out, t[ci] == '\n' ? ' ' : t[ci]);
+            buf_printf(out, "%s\n", cut < tl ? "..." : "");
         }
     }
     /* The revision's effect on assessment (rules_spec_revision). */
@@ -1049,6 +1070,7 @@ static void build_tree(json_t *units_by_id, json_t *outcomes, json_t *criteria)
         if (!u)
             continue;
         json_object_set_new(u, "criteria_count", json_integer(jint(u, "criteria_count") + 1));
+        json_object_set_new(c, "text_parts", specimport_text_items(jstr(c, "text")));
         if (o2)
             json_array_append(json_object_get(o2, "criteria"), c);
     }
@@ -1087,13 +1109,13 @@ static int qualification_show(req_t *r)
 {
     int64_t qid = r->params[0];
     json_t *q = db_one(r->db,
-                       "SELECT id, code, title, awarding_body, level, framework, subject, description, created_at, "
-                       "updated_at FROM qualifications WHERE id = ?",
+                       "SELECT id, code, title, qan, awarding_body, level, framework, subject, glh, tqt, credit_value, "
+                       "description, created_at, updated_at FROM qualifications WHERE id = ?",
                        "i", qid);
     if (!q)
         return http_fail(r, 404, "not_found", "There is no qualification %lld.", (long long)qid);
-    json_t *units = db_all(r->db, "SELECT id, ref, title, synopsis, position FROM units "
-                                  "WHERE qualification_id = ? AND retired = 0 ORDER BY position, id", "i", qid);
+    json_t *units = db_all(r->db, "SELECT id, ref, number, urn, title, level, credit_value, glh, tqt, synopsis, position "
+                                  "FROM units WHERE qualification_id = ? AND retired = 0 ORDER BY position, id", "i", qid);
     json_t *outcomes = db_all(r->db,
                               "SELECT o.id, o.unit_id, o.number, o.text FROM outcomes o JOIN units u ON u.id = o.unit_id "
                               "WHERE u.qualification_id = ? AND u.retired = 0 AND o.retired = 0 ORDER BY o.unit_id, o.number",
@@ -1128,6 +1150,7 @@ static int qualification_show(req_t *r)
     json_object_set_new(q, "description_paragraphs", paragraphs(jstr(q, "description")));
     json_object_set_new(q, "can_import", json_boolean(r->user.role == ROLE_ADMIN));
     json_object_set_new(q, "can_export", json_boolean(r->user.role != ROLE_LEARNER));
+    json_object_set_new(q, "structure", combination_structure(r->db, qid));
     json_decref(by_id);
     json_decref(outcomes);
     json_decref(criteria);
@@ -1146,6 +1169,7 @@ static json_t *export_spec(db_t *db, int64_t qid)
         return NULL;
     json_t *units = db_all(db, "SELECT id, ref, title, synopsis FROM units WHERE qualification_id = ? AND retired = 0 "
                                "ORDER BY position, id", "i", qid);
+    combination_export_qualification(db, qid, q);
     json_t *spec = json_pack("{s:i, s:o, s:[]}", "evitrack_spec", SPECIMPORT_VERSION, "qualification", q, "units");
     size_t i;
     json_t *u;
@@ -1175,6 +1199,7 @@ static json_t *export_spec(db_t *db, int64_t qid)
         json_object_set_new(out, "outcomes", outs ? outs : json_array());
         json_object_set_new(out, "criteria", crit ? crit : json_array());
         json_object_set_new(out, "guidance", g);
+        combination_export_unit(db, uid, out);
         json_array_append_new(json_object_get(spec, "units"), out);
     }
     json_decref(units);
@@ -1222,8 +1247,8 @@ static const struct guidance_heading {
 static int unit_show(req_t *r)
 {
     int64_t uid = r->params[0];
-    json_t *u = db_one(r->db, "SELECT id, qualification_id, ref, title, synopsis, position, retired FROM units WHERE id = ?",
-                       "i", uid);
+    json_t *u = db_one(r->db, "SELECT id, qualification_id, ref, number, urn, title, level, credit_value, glh, tqt, synopsis, "
+                              "position, retired FROM units WHERE id = ?", "i", uid);
     if (!u)
         return http_fail(r, 404, "not_found", "There is no unit %lld.", (long long)uid);
     json_t *q = db_one(r->db, "SELECT id, code, title, awarding_body, level, framework FROM qualifications WHERE id = ?",
@@ -1357,9 +1382,7 @@ static void decorate_summary(json_t *s)
     json_object_set_new(s, "unchanged", json_boolean(jint(s, "changes") == 0));
     const char *fmt = jstr(s, "format");
     json_object_set_new(s, "format_name",
-                        json_string(!strcmp(fmt, "json") ? "canonical JSON"
-                                    : !strcmp(fmt, "revision-page") ? "revision page"
-                                                                    : "revision page (short, no title line)"));
+                        json_string(format_name(fmt)));
     size_t i;
     json_t *u;
     json_array_foreach(json_object_get(s, "units"), i, u) {
@@ -1392,6 +1415,7 @@ static int spec_import(req_t *r)
     int failed = 0, nfiles = 0;
     int64_t changes = 0;
     json_t *first_err = NULL;
+    json_t *sent_files = json_array(); /* uploaded files' text, for the preview's confirm form */
     size_t i;
     json_t *up;
     json_array_foreach(r->uploads, i, up) {
@@ -1412,21 +1436,37 @@ static int spec_import(req_t *r)
             char *data = util_read_file(tmp, &len);
             if (!data) {
                 json_decref(files);
+                json_decref(sent_files);
                 return http_fail(r, 500, "storage_failed", "The uploaded file could not be read.");
             }
             s = qualifications_import_buffer(r->db, base, data, len, &o);
+            if (o.dry_run && !r->is_api)
+                json_array_append_new(sent_files, json_pack("{s:s, s:s%}", "name", base, "content", data, len));
             free(data);
         }
         json_array_append_new(files, s);
     }
-    const char *content = in_str(r, "content");
-    if (content) {
-        const char *name = in_str(r, "name");
+    /* Documents sent as text: JSON {"name", "content"}, or the preview's confirm form
+     * (one hidden name and content per file, in order). */
+    json_t *contents = in_array(r, "content"), *names = in_array(r, "name");
+    json_t *sent = json_array(); /* {name, content} of each file, for the confirm form */
+    json_t *cv;
+    json_array_foreach(contents, i, cv) {
+        const char *content = json_string_value(cv);
+        const char *name = json_string_value(json_array_get(names, i));
+        if (!content)
+            continue;
         nfiles++;
         json_array_append_new(files, qualifications_import_buffer(r->db, name && *name ? name : "upload", content,
                                                                   strlen(content), &o));
+        json_array_append_new(sent, json_pack("{s:s, s:s}", "name", name && *name ? name : "upload", "content", content));
     }
+    json_decref(contents);
+    json_decref(names);
+    json_array_extend(sent_files, sent);
+    json_decref(sent);
     if (!nfiles) {
+        json_decref(sent_files);
         json_decref(files);
         upload_form_data(r, qopt);
         http_field_error(r, "file", "Choose a specification file to import");
@@ -1447,6 +1487,10 @@ static int spec_import(req_t *r)
     json_object_set_new(out, "changes", json_integer(changes));
     json_object_set_new(out, "dry_run", json_boolean(o.dry_run));
     json_object_set_new(out, "failed", json_integer(failed));
+    /* A preview that found no problem: the page offers to import exactly these files. */
+    if (o.dry_run && !failed && !r->is_api && json_array_size(sent_files))
+        json_object_set_new(out, "confirm_files", json_incref(sent_files));
+    json_decref(sent_files);
     upload_form_data(r, qopt);
     if (failed) {
         http_field_error(r, "file", jstr(first_err, "message"));

@@ -11,6 +11,10 @@
 #include "centre.h"
 #include "export.h"
 #include "progress.h"
+#include "combination.h"
+#include "notify.h"
+#include "accounts.h"
+#include "intake.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -24,5 +28,9 @@ const route_t *const router_tables[] = {
     progress_routes,
     centre_routes,
     export_routes,
+    combination_routes,
+    notify_routes,
+    accounts_routes,
+    intake_routes,
     NULL,
 };

@@ -123,8 +123,11 @@ int session_load(req_t *r)
     session_hash_token(token, hash);
     int64_t now_s = util_now_s();
     uint64_t generation = atomic_load(&session_generation);
+    /* On PostgreSQL several servers share the sessions: another one may end a
+     * session at any moment, so nothing is cached (one indexed read instead). */
+    int cache = !db_is_pg(r->db);
     session_cache_entry_t *hit = cache_slot(hash);
-    if (hit->generation == generation && now_s - hit->cached_at < SESSION_CACHE_SECONDS &&
+    if (cache && hit->generation == generation && now_s - hit->cached_at < SESSION_CACHE_SECONDS &&
         now_s >= hit->cached_at && strcmp(hit->hash, hash) == 0 && now_s < hit->expires_at &&
         now_s - hit->last_seen < SESSION_TOUCH) {
         r->user = hit->user;
@@ -161,7 +164,7 @@ int session_load(req_t *r)
     }
     memcpy(u->session_hash, hash, sizeof hash);
     r->by_cookie = by_cookie;
-    if (now - last < SESSION_TOUCH) { /* a session due a touch is never cached */
+    if (cache && now - last < SESSION_TOUCH) { /* a session due a touch is never cached */
         session_cache_entry_t *slot = cache_slot(hash);
         memcpy(slot->hash, hash, sizeof hash);
         slot->user = *u;

@@ -7,11 +7,12 @@
 #define SESSION_COOKIE "evitrack_session"
 
 /* Lifetimes: a session ends after SESSION_IDLE seconds without a request
- * (last_seen, refreshed at most once a minute) or SESSION_MAX seconds after
+ * (last_seen, written at most every SESSION_TOUCH seconds: a write per request
+ * per session would be most of the database traffic) or SESSION_MAX seconds after
  * sign-in (expires_at), whichever comes first. */
 #define SESSION_IDLE (2 * 3600)
 #define SESSION_MAX (12 * 3600)
-#define SESSION_TOUCH 60
+#define SESSION_TOUCH 300
 
 /* Loads the signed-in user from the session cookie or an
  * "Authorization: Bearer <token>" header into r->user (id 0 when none or

@@ -1,5 +1,6 @@
 /* specimport.c: parses awarding-body revision pages and canonical JSON specs into canonical JSON */
 #include "specimport.h"
+#include "spectext.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -62,6 +63,67 @@ char *specimport_norm(const char *s)
         buf_putc(&b, *s);
     }
     return buf_take(&b);
+}
+
+/* Length of a sub-item marker at the start of s ("a) ", "(b) ", "a. ", "iv) ", "• "), else 0. */
+static size_t item_marker(const char *s)
+{
+    if (!strncmp(s, "\xE2\x80\xA2 ", 4))
+        return 4;
+    const char *p = s;
+    int paren = *p == '(';
+    if (paren)
+        p++;
+    const char *w = p;
+    while (*p >= 'a' && *p <= 'z' && p - w < 4)
+        p++;
+    size_t wl = (size_t)(p - w);
+    if (!wl || (wl > 1 && strspn(w, "ivx") < wl))
+        return 0;
+    if ((*p != ')' && !(*p == '.' && wl == 1 && !paren)) || p[1] != ' ')
+        return 0;
+    return (size_t)(p - s) + 2;
+}
+
+char *specimport_norm_items(const char *s)
+{
+    buf_t b = {0};
+    const char *p = s ? s : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, n);
+        char *t = specimport_norm(line);
+        if (*t) {
+            if (b.len)
+                buf_putc(&b, item_marker(t) ? '\n' : ' ');
+            buf_puts(&b, t);
+        }
+        free(t);
+        free(line);
+        p += n;
+        if (*p)
+            p++;
+    }
+    if (!b.data)
+        buf_puts(&b, "");
+    return buf_take(&b);
+}
+
+json_t *specimport_text_items(const char *text)
+{
+    const char *t = text ? text : "";
+    const char *nl = strchr(t, '\n');
+    json_t *items = json_array();
+    json_t *out = json_pack("{s:s%, s:o}", "lead", t, nl ? (size_t)(nl - t) : strlen(t), "items", items);
+    while (nl) {
+        const char *p = nl + 1;
+        nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        size_t mk = strncmp(p, "\xE2\x80\xA2 ", 4) == 0 ? 4 : 0; /* a bullet is the list's own */
+        json_array_append_new(items, json_pack("{s:s%, s:b}", "text", p + mk, n - mk, "bullet", mk > 0));
+    }
+    return out;
 }
 
 /* Offset of the first byte that is not valid UTF-8 (overlongs, surrogates and
@@ -485,8 +547,7 @@ static json_t *parse_revision_page(const char *data, size_t len, json_t *warning
         }
     }
     if (!nheadings) {
-        set_err(err, 1, "not a revision page or canonical JSON spec: no known section heading "
-                        "(such as 'Topic Synopsis', 'Learning Objectives' or 'Assessment Criteria')");
+        spectext_no_layout(err, lines[0].no, lines[0].text);
         goto out;
     }
     synopsis_text = paras_join(&synopsis);
@@ -1196,10 +1257,213 @@ static int str_field(jctx_t *c, const char *path, json_t *obj, const char *key, 
     return rc;
 }
 
+static json_t *canon_string_list(jctx_t *c, const char *path, json_t *a);
+
+/* Optional whole-number fields of obj (keys ending with NULL), 0..100000:
+ * each one given is copied to out. EV_ERR with the error set on a bad one. */
+static int copy_ints(jctx_t *c, const char *path, json_t *obj, const char *const *keys, json_t *out)
+{
+    for (size_t i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(obj, keys[i]);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000) {
+            char *p = fmtalloc("%s/%s", path, keys[i]);
+            jfail(c, p, "expected a whole number from 0 to 100000");
+            free(p);
+            return EV_ERR;
+        }
+        json_object_set(out, keys[i], v);
+    }
+    return EV_OK;
+}
+
+/* A level given as "2", 2, "Level 2", "Entry 3" or "Entry": its number for
+ * comparisons (Entry = 0); -1 when it names none. */
+int specimport_level_number(const char *level)
+{
+    const char *p = level ? level : "";
+    while (*p == ' ')
+        p++;
+    if (!strncasecmp(p, "Entry", 5))
+        return 0;
+    if (!strncasecmp(p, "Level", 5))
+        p += 5;
+    while (*p == ' ')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    long v = strtol(p, NULL, 10);
+    return v >= 0 && v <= 8 ? (int)v : -1;
+}
+
+/* An optional level field (string or integer) copied to out as a string, "Level 2" as "2". */
+static int copy_level(jctx_t *c, const char *path, json_t *obj, json_t *out)
+{
+    json_t *v = json_object_get(obj, "level");
+    if (!v || json_is_null(v))
+        return EV_OK;
+    char *s = NULL;
+    if (json_is_integer(v)) {
+        s = fmtalloc("%lld", (long long)json_integer_value(v));
+    } else if (json_is_string(v)) {
+        s = specimport_norm(json_string_value(v));
+        if (!strncasecmp(s, "Level ", 6) && isdigit((unsigned char)s[6])) {
+            char *t = xstrdup(s + 6);
+            free(s);
+            s = t;
+        }
+    } else {
+        char *p = fmtalloc("%s/level", path);
+        jfail(c, p, "expected a level such as \"3\", 3 or \"Entry 3\"");
+        free(p);
+        return EV_ERR;
+    }
+    json_object_set_new(out, "level", json_string(s));
+    free(s);
+    return EV_OK;
+}
+
+/* The qualification's unit groups: [{name, mandatory?, units[], min_credits?, min_units?}]. */
+static json_t *canon_groups(jctx_t *c, json_t *g)
+{
+    static const char *const keys[] = {"name", "mandatory", "units", "min_credits", "min_units", NULL};
+    static const char *const ints[] = {"min_credits", "min_units", NULL};
+    if (!json_is_array(g)) {
+        jfail(c, "/qualification/groups", "expected an array of unit groups");
+        return NULL;
+    }
+    json_t *out = json_array(), *seen = json_object();
+    size_t i;
+    json_t *v;
+    json_array_foreach(g, i, v) {
+        char p[96];
+        snprintf(p, sizeof p, "/qualification/groups/%zu", i);
+        if (!json_is_object(v)) {
+            jfail(c, p, "expected an object with \"name\" and \"units\"");
+            goto fail;
+        }
+        if (only_keys(c, p, v, keys) != EV_OK)
+            goto fail;
+        char *name = NULL;
+        if (str_field(c, p, v, "name", 1, &name) != EV_OK)
+            goto fail;
+        json_t *grp = json_pack("{s:s}", "name", name);
+        free(name);
+        json_array_append_new(out, grp);
+        json_t *m = json_object_get(v, "mandatory");
+        if (m && !json_is_boolean(m)) {
+            char mp[128];
+            snprintf(mp, sizeof mp, "%s/mandatory", p);
+            jfail(c, mp, "expected true or false");
+            goto fail;
+        }
+        json_object_set_new(grp, "mandatory", json_boolean(json_is_true(m)));
+        json_t *units = json_object_get(v, "units");
+        char up[128];
+        snprintf(up, sizeof up, "%s/units", p);
+        if (!units) {
+            jfail(c, p, "missing \"units\" (the refs of the units in the group)");
+            goto fail;
+        }
+        if (!json_is_array(units) || !json_array_size(units)) {
+            jfail(c, up, "expected a non-empty array of unit refs");
+            goto fail;
+        }
+        json_t *refs = canon_string_list(c, up, units);
+        if (!refs)
+            goto fail;
+        json_object_set_new(grp, "units", refs);
+        size_t k;
+        json_t *r;
+        json_array_foreach(refs, k, r) {
+            json_t *prev = json_object_get(seen, json_string_value(r));
+            if (prev) {
+                char rp[160];
+                snprintf(rp, sizeof rp, "%s/%zu", up, k);
+                jfail(c, rp, "unit \"%s\" is already in group %lld", json_string_value(r),
+                      (long long)json_integer_value(prev));
+                goto fail;
+            }
+            json_object_set_new(seen, json_string_value(r), json_integer((json_int_t)i));
+        }
+        if (copy_ints(c, p, v, ints, grp) != EV_OK)
+            goto fail;
+    }
+    json_decref(seen);
+    return out;
+fail:
+    json_decref(seen);
+    json_decref(out);
+    return NULL;
+}
+
+/* The rules of combination: {min_credits?, at_or_above_level?: [{level, min_credits}]}. */
+static json_t *canon_rules(jctx_t *c, json_t *r)
+{
+    static const char *const keys[] = {"min_credits", "at_or_above_level", NULL};
+    static const char *const ints[] = {"min_credits", NULL};
+    static const char *const lkeys[] = {"level", "min_credits", NULL};
+    const char *path = "/qualification/rules";
+    if (!json_is_object(r)) {
+        jfail(c, path, "expected an object");
+        return NULL;
+    }
+    if (only_keys(c, path, r, keys) != EV_OK)
+        return NULL;
+    json_t *out = json_object();
+    if (copy_ints(c, path, r, ints, out) != EV_OK)
+        goto fail;
+    json_t *al = json_object_get(r, "at_or_above_level");
+    if (al) {
+        if (!json_is_array(al)) {
+            jfail(c, "/qualification/rules/at_or_above_level", "expected an array of {level, min_credits}");
+            goto fail;
+        }
+        json_t *arr = json_array();
+        json_object_set_new(out, "at_or_above_level", arr);
+        size_t i;
+        json_t *v;
+        json_array_foreach(al, i, v) {
+            char p[96];
+            snprintf(p, sizeof p, "%s/at_or_above_level/%zu", path, i);
+            if (!json_is_object(v)) {
+                jfail(c, p, "expected an object with \"level\" and \"min_credits\"");
+                goto fail;
+            }
+            if (only_keys(c, p, v, lkeys) != EV_OK)
+                goto fail;
+            json_t *lv = json_object_get(v, "level");
+            int level = json_is_integer(lv) ? (int)json_integer_value(lv)
+                        : json_is_string(lv) ? specimport_level_number(json_string_value(lv)) : -1;
+            if (level < 0 || level > 8) {
+                char lp[128];
+                snprintf(lp, sizeof lp, "%s/level", p);
+                jfail(c, lp, "expected a level from 0 (Entry) to 8");
+                goto fail;
+            }
+            json_t *mc = json_object_get(v, "min_credits");
+            if (!json_is_integer(mc) || json_integer_value(mc) < 0 || json_integer_value(mc) > 100000) {
+                char lp[128];
+                snprintf(lp, sizeof lp, "%s/min_credits", p);
+                jfail(c, mc ? lp : p, mc ? "expected a whole number from 0 to 100000" : "missing \"min_credits\"");
+                goto fail;
+            }
+            json_array_append_new(arr, json_pack("{s:i, s:O}", "level", level, "min_credits", mc));
+        }
+    }
+    return out;
+fail:
+    json_decref(out);
+    return NULL;
+}
+
 static json_t *canon_qualification(jctx_t *c, json_t *q)
 {
-    static const char *const keys[] = {"code", "title", "awarding_body", "level", "framework",
-                                       "subject", "description", NULL};
+    static const char *const keys[] = {"code", "title", "qan", "awarding_body", "level", "framework",
+                                       "subject", "glh", "tqt", "credit_value", "description", "groups",
+                                       "rules", NULL};
+    static const char *const ints[] = {"glh", "tqt", "credit_value", NULL};
     const char *path = "/qualification";
     if (!json_is_object(q)) {
         jfail(c, path, "expected an object");
@@ -1244,6 +1508,32 @@ static json_t *canon_qualification(jctx_t *c, json_t *q)
         json_object_set_new(out, "subject", json_string(subj));
     if (desc)
         json_object_set_new(out, "description", json_string(desc));
+    char *qan = NULL;
+    if (str_field(c, path, q, "qan", 0, &qan) != EV_OK)
+        goto fail;
+    if (qan && *qan)
+        json_object_set_new(out, "qan", json_string(qan));
+    free(qan);
+    if (copy_ints(c, path, q, ints, out) != EV_OK)
+        goto fail;
+    json_t *gv = json_object_get(q, "groups");
+    if (gv) {
+        json_t *g = canon_groups(c, gv);
+        if (!g)
+            goto fail;
+        json_object_set_new(out, "groups", g);
+    }
+    json_t *rv = json_object_get(q, "rules");
+    if (rv) {
+        json_t *r = canon_rules(c, rv);
+        if (!r)
+            goto fail;
+        json_object_set_new(out, "rules", r);
+    }
+    goto out;
+fail:
+    json_decref(out);
+    out = NULL;
 out:
     free(code);
     free(title);
@@ -1282,8 +1572,9 @@ static json_t *canon_string_list(jctx_t *c, const char *path, json_t *a)
 
 static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
 {
-    static const char *const keys[] = {"ref", "title", "partial", "synopsis", "outcomes",
-                                       "criteria", "guidance", NULL};
+    static const char *const keys[] = {"ref", "number", "urn", "title", "partial", "level", "credit_value",
+                                       "glh", "tqt", "synopsis", "outcomes", "criteria", "guidance", NULL};
+    static const char *const ints[] = {"credit_value", "glh", "tqt", NULL};
     static const char *const okeys[] = {"number", "text", NULL};
     static const char *const ckeys[] = {"ref", "outcome", "text", "assigned_by", "matched", NULL};
     char path[64];
@@ -1325,6 +1616,19 @@ static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
         json_object_set_new(out, "partial", json_true());
     if (synopsis)
         json_object_set_new(out, "synopsis", json_string(synopsis));
+    {
+        static const char *const strs[] = {"number", "urn", NULL};
+        for (size_t k = 0; strs[k]; k++) {
+            char *sv2 = NULL;
+            if (str_field(c, path, u, strs[k], 0, &sv2) != EV_OK)
+                goto out;
+            if (sv2 && *sv2)
+                json_object_set_new(out, strs[k], json_string(sv2));
+            free(sv2);
+        }
+        if (copy_level(c, path, u, out) != EV_OK || copy_ints(c, path, u, ints, out) != EV_OK)
+            goto out;
+    }
 
     json_t *os = json_object_get(u, "outcomes");
     if (os) {
@@ -1415,6 +1719,8 @@ static json_t *canon_unit(jctx_t *c, size_t ui, json_t *u)
                 free(text);
                 goto out;
             }
+            free(text); /* the text again, keeping its sub-items on lines of their own */
+            text = specimport_norm_items(json_string_value(json_object_get(cr, "text")));
             json_t *item = json_pack("{s:s}", "text", text);
             free(text);
             json_array_append_new(crit, item);
@@ -1618,9 +1924,10 @@ static json_t *reorder(json_t *obj, const char *const *keys)
 json_t *specimport_ordered(json_t *spec)
 {
     static const char *const top[] = {"evitrack_spec", "source", "qualification", "units", NULL};
-    static const char *const qk[] = {"code", "title", "awarding_body", "level", "framework", "subject",
-                                     "description", NULL};
-    static const char *const uk[] = {"ref", "title", "partial", "synopsis", "outcomes", "criteria", "guidance", NULL};
+    static const char *const qk[] = {"code", "title", "qan", "awarding_body", "level", "framework", "subject",
+                                     "glh", "tqt", "credit_value", "description", "groups", "rules", NULL};
+    static const char *const uk[] = {"ref", "number", "urn", "title", "partial", "level", "credit_value", "glh",
+                                     "tqt", "synopsis", "outcomes", "criteria", "guidance", NULL};
     static const char *const ok[] = {"number", "text", NULL};
     static const char *const ck[] = {"ref", "outcome", "text", "assigned_by", "matched", NULL};
     json_t *out = reorder(spec, top);
@@ -1653,6 +1960,32 @@ json_t *specimport_ordered(json_t *spec)
 
 /* ---- entry points ---- */
 
+/* 1 when a line of the text is a heading only revision pages have ("Topic
+ * Synopsis", "Learning Objectives", "Examiner Marking Points", ...). */
+static int revision_page_headings(const char *data, size_t len)
+{
+    static const char *const only[] = {
+        "Topic Synopsis", "Topic Overview", "Learning Objectives", "Examiner Marking Points",
+        "Key Concepts & Core Principles", "Exam Tips & Revision Strategies",
+        "Common Misconceptions & Mistakes to Avoid", "Key Terminology", "Ready to learn?", "Revision Plan", NULL,
+    };
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        while (p < e && isspace((unsigned char)*p))
+            p++;
+        const char *b = e;
+        while (b > p && isspace((unsigned char)b[-1]))
+            b--;
+        for (size_t k = 0; only[k]; k++)
+            if ((size_t)(b - p) == strlen(only[k]) && !memcmp(p, only[k], (size_t)(b - p)))
+                return 1;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
 json_t *specimport_parse(const char *name, const char *data, size_t len, specimport_error_t *err)
 {
     memset(err, 0, sizeof *err);
@@ -1682,8 +2015,13 @@ json_t *specimport_parse(const char *name, const char *data, size_t len, specimp
         i++;
     json_t *warnings = json_array();
     const char *format = "json";
-    json_t *spec = (i < len && data[i] == '{') ? parse_canonical(data, len, err)
-                                               : parse_revision_page(data, len, warnings, &format, err);
+    json_t *spec;
+    if (i < len && data[i] == '{')
+        spec = parse_canonical(data, len, err);
+    else if (!revision_page_headings(data, len) && spectext_detect(data, len))
+        spec = spectext_parse(data, len, warnings, &format, err);
+    else
+        spec = parse_revision_page(data, len, warnings, &format, err);
     if (!spec) {
         json_decref(warnings);
         return NULL;

@@ -24,7 +24,7 @@
 typedef struct specimport_error {
     char file[256];
     int line;
-    char reason[512];
+    char reason[1024];
 } specimport_error_t;
 
 /* Parses one spec document, in either format (a document whose first
@@ -32,7 +32,7 @@ typedef struct specimport_error {
  * awarding-body revision page). name is the file name used in messages.
  *
  * On success returns a new object the caller owns:
- *   {"format": "json" | "revision-page" | "revision-page-short",
+ *   {"format": "json" | "revision-page" | "revision-page-short" | "unit-page" | "unit-handbook",
  *    "spec": {canonical spec, see docs/spec-format.md},
  *    "warnings": ["line 12: ...", ...]}
  * Criteria of units that have outcomes carry "outcome", "ref" and
@@ -75,6 +75,16 @@ char *specimport_code_for(const char *title, const char *framework);
  * space. Returns a new string (caller frees). */
 char *specimport_norm(const char *s);
 
+/* A criterion's text normalised like specimport_norm, except that a line
+ * starting with a sub-item marker ("a) ", "(b) ", "iv) ", "• ") stays on a
+ * line of its own: "Describe:\na) refunds\nb) replacements". Caller frees. */
+char *specimport_norm_items(const char *s);
+
+/* Splits a criterion's text into its lead and sub-items (the lines after the
+ * first): a new object {"lead": "...", "items": ["a) refunds", ...]}, items
+ * empty when there are none. For pages that show the sub-items as a list. */
+json_t *specimport_text_items(const char *text);
+
 /* The 1-based line where the value at path (JSON-pointer style, e.g.
  * "/units/0/criteria/2") starts in valid JSON text; 0 when not found. */
 int specimport_json_line(const char *text, size_t len, const char *path);
@@ -82,6 +92,10 @@ int specimport_json_line(const char *text, size_t len, const char *path);
 /* A new copy of a canonical spec with its keys in the documented order
  * (for writing it out: evitrack_spec, source, qualification, units...). */
 json_t *specimport_ordered(json_t *spec);
+
+/* A level ("2", "Level 2", "Entry 3", "Entry") as a number for the rules of
+ * combination's "at or above level" (Entry = 0); -1 when it names none. */
+int specimport_level_number(const char *level);
 
 /* The guidance kinds, in display order, ending with NULL. */
 extern const char *const specimport_guidance_kinds[];

@@ -25,7 +25,7 @@ static const char REFRESH_SQL[] =
     " UPDATE criterion_status SET status = calc.st, decision_id = calc.did, updated_at = ?2"
     " FROM calc WHERE criterion_status.learner_id = ?1"
     "   AND criterion_status.criterion_id = calc.criterion_id"
-    "   AND (criterion_status.status <> calc.st OR criterion_status.decision_id IS NOT calc.did)";
+    "   AND (criterion_status.status <> calc.st OR criterion_status.decision_id IS DISTINCT FROM calc.did)";
 
 static int refresh(db_t *db, int64_t learner_id, int64_t criterion_id)
 {

@@ -1,4 +1,6 @@
 /* users.c: accounts and enrolments: sign-in pages and API, admin management, CLI, demo accounts */
+#include "accounts.h"
+#include "notify.h"
 #include "users.h"
 
 #include <ctype.h>
@@ -301,7 +303,7 @@ static int form_fail(req_t *r, int status, const char *code, const char *fmt, ..
 /* The client address for throttling. Behind a TLS-terminating proxy every
  * request comes from the proxy, so when EVITRACK_TRUSTED_PROXY names the peer
  * address the last X-Forwarded-For entry (the one that proxy added) is used. */
-static void client_addr(req_t *r, char *out, size_t outlen)
+void users_client_addr(req_t *r, char *out, size_t outlen)
 {
     http_client_addr(r, out, outlen);
     const char *proxy = getenv("EVITRACK_TRUSTED_PROXY");
@@ -359,7 +361,7 @@ static int create_with_hash(db_t *db, int64_t actor_id, const char *email_in, co
         snprintf(err, errlen, "%s", problem);
         return 400;
     }
-    if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", email) == 1) {
+    if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", email) == 1) {
         *field = "email";
         snprintf(err, errlen, "An account with this email address already exists");
         return 409;
@@ -400,6 +402,19 @@ int users_create(db_t *db, int64_t actor_id, const char *email, const char *name
         return 500;
     }
     return create_with_hash(db, actor_id, email, name, role, hash, id, field, err, errlen);
+}
+
+int users_create_invited(db_t *db, int64_t actor_id, const char *email, const char *name, const char *role,
+                         int64_t *id, const char **field, char *err, size_t errlen)
+{
+    *field = NULL;
+    /* "!" is no Argon2id hash: no password verifies against it. */
+    return create_with_hash(db, actor_id, email, name, role, "!", id, field, err, errlen);
+}
+
+const char *users_role_label(const char *role)
+{
+    return role_label(role);
 }
 
 /* Messages shared by the enrolment checks. */
@@ -505,7 +520,7 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
                               "start_date", start, "planned_end_date", end, "status", "active");
     int arc = audit_record(db, actor_id, "enrolment.create", "enrolment", *id, learner_id, NULL, after);
     json_decref(after);
-    if (arc != EV_OK || status_sync_learner(db, learner_id) != EV_OK) {
+    if (arc != EV_OK || status_sync_learner(db, learner_id) != EV_OK || notify_enrolled(db, *id) != EV_OK) {
         snprintf(err, errlen, "Could not record the enrolment");
         return 500;
     }
@@ -549,6 +564,8 @@ static int login_page_h(req_t *r)
         json_object_set_new(out, "notice", json_string("You have signed out."));
     if (in_bool(r, "expired"))
         json_object_set_new(out, "notice", json_string("Your session has ended. Sign in again to continue."));
+    if (in_bool(r, "password_set"))
+        json_object_set_new(out, "notice", json_string("Your password has been set. Sign in with it now."));
     return 200;
 }
 
@@ -586,7 +603,7 @@ static int session_create_h(req_t *r)
     if (http_field_error_count(r))
         return form_fail(r, 400, "invalid_input", "Enter your email address and password.");
 
-    client_addr(r, addr, sizeof addr);
+    users_client_addr(r, addr, sizeof addr);
     user_t u;
     int64_t wait = 0;
     switch (auth_login(r->db, em, password, addr, &u, &wait)) {
@@ -718,7 +735,7 @@ static int password_change_h(req_t *r)
     const char *cur = in_str(r, "current_password"), *pw = in_str(r, "new_password");
     const char *confirm = in_str(r, "confirm_password");
     char addr[80] = "";
-    client_addr(r, addr, sizeof addr);
+    users_client_addr(r, addr, sizeof addr);
     if (!cur || !*cur)
         http_field_error(r, "current_password", "Enter your current password");
     const char *problem = auth_password_problem(pw);
@@ -760,6 +777,8 @@ static int password_change_h(req_t *r)
     if (rc == EV_OK)
         rc = audit_record(r->db, r->user.id, "user.password_change", "user", r->user.id,
                           r->user.role == ROLE_LEARNER ? r->user.id : 0, NULL, NULL);
+    if (rc == EV_OK)
+        rc = accounts_password_changed(r->db, r->user.id, 0);
     if (rc == EV_OK)
         rc = db_commit(r->db);
     else
@@ -835,17 +854,22 @@ static int user_create_h(req_t *r)
         http_field_error(r, "email", pr);
     if ((pr = role_problem(role)))
         http_field_error(r, "role", pr);
-    if ((pr = auth_password_problem(password)))
+    /* No password and "invite": the account chooses its own through an emailed link. */
+    int invite = (!password || !*password) && in_bool(r, "invite");
+    if (!invite && (pr = auth_password_problem(password)))
         http_field_error(r, "password", pr);
     if (http_field_error_count(r))
         return form_fail(r, 400, "invalid_input", "Check the account details.");
     if (db_begin(r->db) != EV_OK)
         return form_fail(r, 500, "internal", "Could not save the account.");
-    int st = users_create(r->db, r->user.id, email, name, role, password, &id, &field, err, sizeof err);
+    int st = invite ? users_create_invited(r->db, r->user.id, email, name, role, &id, &field, err, sizeof err)
+                    : users_create(r->db, r->user.id, email, name, role, password, &id, &field, err, sizeof err);
+    if (st == 0 && invite && accounts_invite(r->db, id, r->user.name, role_label(role)) != EV_OK)
+        st = 500;
     if (st == 0 && db_commit(r->db) == EV_OK) {
         json_t *u = load_user(r->db, id);
-        http_set_out(r, json_pack("{s:o}", "user", u ? u : json_null()));
-        http_redirect(r, "/admin/users/%lld?done=created", (long long)id);
+        http_set_out(r, json_pack("{s:o, s:b}", "user", u ? u : json_null(), "invited", invite));
+        http_redirect(r, "/admin/users/%lld?done=%s", (long long)id, invite ? "invited" : "created");
         return 201;
     }
     db_rollback(r->db);
@@ -862,6 +886,8 @@ static const char *user_notice(const char *done)
         return NULL;
     if (strcmp(done, "created") == 0)
         return "The account has been created.";
+    if (strcmp(done, "invited") == 0)
+        return "The account has been created and emailed an invitation to choose a password.";
     if (strcmp(done, "disabled") == 0)
         return "The account has been disabled and signed out everywhere.";
     if (strcmp(done, "enabled") == 0)
@@ -951,6 +977,8 @@ static int account_reset_password(db_t *db, int64_t actor_id, int64_t id, const 
         rc = session_end_user(db, id, keep_hash);
     if (rc == EV_OK)
         rc = audit_record(db, actor_id, "user.password_reset", "user", id, learner, NULL, NULL);
+    if (rc == EV_OK)
+        rc = accounts_password_changed(db, id, 1);
     if (rc == EV_OK)
         rc = db_commit(db);
     else
@@ -1078,7 +1106,7 @@ static int64_t person_ref(req_t *r, const char *id_field, const char *email_fiel
     trim_copy(email, em, sizeof em);
     if (!*em)
         return 0;
-    return db_int(r->db, "SELECT id FROM users WHERE email = ?", -1, "t", em);
+    return db_int(r->db, "SELECT id FROM users WHERE lower(email) = lower(?)", -1, "t", em);
 }
 
 /* GET /admin/enrolments/new: ?learner_id= prefills the learner */
@@ -1530,7 +1558,7 @@ static int cmd_user_change(const char *what, int argc, char **argv)
     }
     if (!(db = open_db(v[0])))
         goto out;
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", v[1]);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", v[1]);
     if (!id) {
         fprintf(stderr, "evitrack %s: no account with email %s\n", cmd, v[1]);
         goto out;
@@ -1565,7 +1593,7 @@ int users_cmd_user(int argc, char **argv)
 /* A user id by email with the role, or 0 (message printed). */
 static int64_t cli_person(db_t *db, const char *email, const char *role, const char *opt)
 {
-    int64_t id = db_int(db, "SELECT id FROM users WHERE email = ? AND role = ?", 0, "tt", email, role);
+    int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = ?", 0, "tt", email, role);
     if (!id)
         fprintf(stderr, "evitrack enrol: %s: no %s account with email %s\n", opt, role, email);
     return id;
@@ -1695,7 +1723,7 @@ int users_demo_seed(db_t *db)
     if (begin_if_needed(db, &own) != EV_OK)
         return EV_ERR;
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++) {
-        if (db_int(db, "SELECT 1 FROM users WHERE email = ?", 0, "t", people[i].email) == 1)
+        if (db_int(db, "SELECT 1 FROM users WHERE lower(email) = lower(?)", 0, "t", people[i].email) == 1)
             continue;
         if (create_with_hash(db, 0, people[i].email, people[i].name, people[i].role, hash, &id, &field,
                              err, sizeof err) != 0) {
@@ -1710,8 +1738,8 @@ int users_demo_seed(db_t *db)
     json_array_foreach(quals, qi, q) {
         int64_t qid = json_integer_value(json_object_get(q, "id"));
         for (size_t i = 0; i < sizeof enrol / sizeof enrol[0]; i++) {
-            int64_t l = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].learner);
-            int64_t a = db_int(db, "SELECT id FROM users WHERE email = ?", 0, "t", enrol[i].assessor);
+            int64_t l = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].learner);
+            int64_t a = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?)", 0, "t", enrol[i].assessor);
             if (db_int(db, "SELECT 1 FROM enrolments WHERE learner_id = ? AND qualification_id = ?", 0,
                        "ii", l, qid) == 1)
                 continue;

@@ -30,6 +30,18 @@ int users_enrol(db_t *db, int64_t actor_id, int64_t learner_id, int64_t qualific
                 int64_t assessor_id, int64_t iqa_id, const char *start, const char *end,
                 int64_t *id, const char **field, char *err, size_t errlen);
 
+/* As users_create, for an account that chooses its own password through an
+ * invitation link (accounts_invite): no password can sign in until then. */
+int users_create_invited(db_t *db, int64_t actor_id, const char *email, const char *name, const char *role,
+                         int64_t *id, const char **field, char *err, size_t errlen);
+
+/* The client address for throttling into out: the peer, or behind the proxy
+ * named by EVITRACK_TRUSTED_PROXY the last X-Forwarded-For entry. */
+void users_client_addr(req_t *r, char *out, size_t outlen);
+
+/* The label of a role name ("iqa" -> "Internal quality assurer (IQA)"). */
+const char *users_role_label(const char *role);
+
 /* Demo accounts (password DEMO_PASSWORD) and their enrolments on the demo
  * qualifications, the logins printed to stdout. Called by demo.c once the
  * qualifications are in. EV_OK or EV_ERR. */

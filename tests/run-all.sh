@@ -63,6 +63,20 @@ run_ctest() {
   SUMMARY+=("$name: $((total - failed)) of $total tests passed${which:+; failed: $which}")
 }
 
+# A throw-away PostgreSQL 15 for the tests that run on both engines (tests/pg.sh: a free
+# port, a mktemp directory, stopped at exit); without PostgreSQL those tests are skipped.
+PG_DIR=
+if pg_env=$(bash tests/pg.sh start); then
+  eval "$pg_env"
+  PG_DIR=$EVITRACK_PG_DIR
+  export EVITRACK_TEST_DB
+  echo "run-all: PostgreSQL for the tests at $EVITRACK_TEST_DB"
+else
+  echo "run-all: warning: no PostgreSQL 15: the *_postgresql tests are skipped" >&2
+fi
+stop_pg() { [ -z "$PG_DIR" ] || bash "$ROOT/tests/pg.sh" stop "$PG_DIR"; }
+trap stop_pg EXIT
+
 step "ctest in build/ (all tests)"
 run_ctest build build -j"$JOBS"
 

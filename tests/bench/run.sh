@@ -15,6 +15,9 @@
 #   --check    exit 1 unless every ratio was measured (used by the ctest "bench_smoke";
 #              it never judges absolute times, and budgets are only reported)
 # $EVITRACK_SERVE_ARGS adds arguments to `evitrack serve` (e.g. --quiet).
+# With $EVITRACK_TEST_DB (a postgres:// URL, as tests/run-all.sh sets) the evitrack targets
+# run a second time on PostgreSQL (a fresh database on that server), printed side by side
+# as "target[postgresql]" with their own ratios to the same bare baseline.
 # Binaries: $EVITRACK_BIN and $BARE_BIN, else DIR/evitrack and DIR/tests/bench/bench_bare_hello
 # (built here if missing).
 set -euo pipefail
@@ -163,9 +166,24 @@ start evitrack "$EVITRACK_BIN" serve --db "$TMP/bench.db" --data "$TMP/data" \
   --listen 127.0.0.1 --port 0 --demo ${EVITRACK_SERVE_ARGS:-}
 APP_PID=$PID APP_URL=$URL
 # A signed-in script's token (the admin demo account) for the authenticated GET.
-TOKEN=$(curl -s -i -H 'Content-Type: application/json' \
-  -d '{"email":"admin@demo.test","password":"evitrack-demo"}' "$APP_URL/api/v1/session" \
-  | sed -n 's/^[Ss]et-[Cc]ookie: evitrack_session=\([0-9a-f]*\).*/\1/p' | head -n1)
+token() {
+  curl -s -i -H 'Content-Type: application/json' \
+    -d '{"email":"admin@demo.test","password":"evitrack-demo"}' "$1/api/v1/session" \
+    | sed -n 's/^[Ss]et-[Cc]ookie: evitrack_session=\([0-9a-f]*\).*/\1/p' | head -n1
+}
+TOKEN=$(token "$APP_URL")
+TARGETS=(healthz home me)
+PG_DB=${EVITRACK_TEST_DB:-}
+if [[ "$PG_DB" == postgres://* || "$PG_DB" == postgresql://* ]] && command -v psql >/dev/null; then
+  PG_NAME="bench_$$"
+  psql -X -q -d "$PG_DB" -c "CREATE DATABASE $PG_NAME" >/dev/null
+  PG_URL="${PG_DB%/*}/$PG_NAME"
+  start evitrack_pg "$EVITRACK_BIN" serve --db "$PG_URL" --data "$TMP/data-pg" \
+    --listen 127.0.0.1 --port 0 --demo ${EVITRACK_SERVE_ARGS:-}
+  PG_PID=$PID PG_APP_URL=$URL
+  PG_TOKEN=$(token "$PG_APP_URL")
+  TARGETS+=("healthz[postgresql]" "home[postgresql]" "me[postgresql]")
+fi
 
 header
 for r in $(seq 1 "$ROUNDS"); do
@@ -174,19 +192,24 @@ for r in $(seq 1 "$ROUNDS"); do
   measure healthz "$APP_PID" "$APP_URL/healthz"
   measure home "$APP_PID" "$APP_URL/"
   WRK_HEADER="Authorization: Bearer $TOKEN" measure me "$APP_PID" "$APP_URL/api/v1/me"
+  if [ -n "${PG_PID:-}" ]; then
+    measure "healthz[postgresql]" "$PG_PID" "$PG_APP_URL/healthz"
+    measure "home[postgresql]" "$PG_PID" "$PG_APP_URL/"
+    WRK_HEADER="Authorization: Bearer $PG_TOKEN" measure "me[postgresql]" "$PG_PID" "$PG_APP_URL/api/v1/me"
+  fi
 done
 stop "$BARE_PID"
-best bare healthz home me
+best bare "${TARGETS[@]}"
 
 status=0
-for t in healthz home me; do
+for t in "${TARGETS[@]}"; do
   r=$(ratio "${RPS[$t]}" "${RPS[bare]}")
   p=$(ratio "${P99[$t]}" "${P99[bare]}")
   c=$(ratio "${CPU[$t]:-0}" "${CPU[bare]:-0}")
   line="ratio $t/bare: $r requests/s, p99 ${P99[$t]} ms (${p}x bare), ${c}x the CPU per request"
-  if [ "$t" = healthz ]; then
+  if [ "$t" = healthz ] || [ "$t" = "healthz[postgresql]" ]; then
     line+=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.8) ? "  [budget >= 0.8: met]" : "  [budget >= 0.8: NOT met]" }')
-  elif [ "$t" = me ]; then
+  elif [ "$t" = me ] || [ "$t" = "me[postgresql]" ]; then
     line+=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.5) ? "  [authenticated JSON GET, budget >= 0.5: met]" : "  [authenticated JSON GET, budget >= 0.5: NOT met]" }')
   fi
   echo "$line"

@@ -4,7 +4,7 @@
 'use strict';
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
-const {startServer, assertStatus} = require('./lib.js');
+const {startServer, assertStatus, ENGINE} = require('./lib.js');
 
 let srv, admin;
 
@@ -67,9 +67,9 @@ test('the trigger refuses UPDATE and DELETE', () => {
 
 test('an altered row is named by verify, which exits non-zero', async () => {
   // Rewrite history: the decision said "met", or the sign-in happened a year earlier.
-  srv.sql(`DROP TRIGGER audit_no_update;
+  srv.sql(`DROP TRIGGER audit_no_update${ENGINE === 'postgresql' ? ' ON audit_events' : ''};
     UPDATE audit_events SET after = replace(after, '"not_met"', '"met"'),
-      at = replace(at, substr(at, 1, 4), CAST(substr(at, 1, 4) - 1 AS TEXT)) WHERE id = ${target};`);
+      at = replace(at, substr(at, 1, 4), CAST(CAST(substr(at, 1, 4) AS INTEGER) - 1 AS TEXT)) WHERE id = ${target};`);
   const v = await srv.run(['audit', 'verify']);
   assert.notEqual(v.code, 0, 'verify must fail');
   assert.match(v.stdout, new RegExp(`BROKEN at event ${target}\\b`));
@@ -92,7 +92,7 @@ test('a deleted row breaks the link of the event after it', async () => {
     assert.ok(ids.length >= 3);
     const victim = ids[Math.floor(ids.length / 2)];
     const next = ids[ids.indexOf(victim) + 1];
-    s2.sql(`DROP TRIGGER audit_no_delete; DELETE FROM audit_events WHERE id = ${victim};`);
+    s2.sql(`DROP TRIGGER audit_no_delete${ENGINE === 'postgresql' ? ' ON audit_events' : ''}; DELETE FROM audit_events WHERE id = ${victim};`);
     const v = await s2.run(['audit', 'verify']);
     assert.notEqual(v.code, 0);
     assert.match(v.stdout, new RegExp(`BROKEN at event ${next}\\b`));

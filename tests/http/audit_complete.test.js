@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const {spawnSync} = require('node:child_process');
-const {startServer, assertStatus} = require('./lib.js');
+const {startServer, assertStatus, ENGINE} = require('./lib.js');
 
 const VACSR = {valid: true, authentic: true, current: true, sufficient: true, reliable: true};
 const servers = [];
@@ -65,7 +65,7 @@ test('the head log records the chain head; verify reports events removed from th
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /head log .*every recorded head is in the trail/);
   // The hole: deleting the last events left a chain that verified "intact".
-  s.sql(`DROP TRIGGER audit_no_delete; DELETE FROM audit_events WHERE id > ${max - 2};`);
+  s.sql(`DROP TRIGGER audit_no_delete${ENGINE === 'postgresql' ? ' ON audit_events' : ''}; DELETE FROM audit_events WHERE id > ${max - 2};`);
   v = await s.run(['audit', 'verify', '--data', s.dataDir]);
   assert.equal(v.code, 1, v.stdout);
   assert.match(v.stdout, new RegExp(`removed from the end of the trail: the head log recorded event ${max}`));
@@ -106,7 +106,7 @@ test('a decision row edited behind the triggers disagrees with its audit event',
   assert.equal(v.code, 0, 'the demo data and the new decision agree with their events: ' + v.stdout);
   assert.match(v.stdout, /decisions, sign-offs, countersigns and IQA samples match/);
   // The hole: verify did not compare current state with the chain.
-  s.sql(`DROP TRIGGER decisions_no_update; UPDATE decisions SET outcome = 'met' WHERE id = ${decision};`);
+  s.sql(`DROP TRIGGER decisions_no_update${ENGINE === 'postgresql' ? ' ON decisions' : ''}; UPDATE decisions SET outcome = 'met' WHERE id = ${decision};`);
   v = await s.run(['audit', 'verify']);
   assert.equal(v.code, 1, v.stdout);
   assert.match(v.stdout, new RegExp(`decision ${decision} disagrees with audit event \\d+ that recorded it \\(outcome`));

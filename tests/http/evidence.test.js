@@ -447,7 +447,7 @@ describe('mapping, submission and locking', () => {
   });
 
   test('a criterion outside the enrolment is 400 and changes nothing', async () => {
-    const before = srv.sql(`SELECT group_concat(criterion_id) FROM evidence_criteria WHERE evidence_id = ${ev}`);
+    const before = srv.sql(`SELECT criterion_id FROM evidence_criteria WHERE evidence_id = ${ev} ORDER BY criterion_id`);
     const r = await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [
       {criterion_id: crit.inside[0].id, note: 'ok'}, {criterion_id: crit.outside[0].id, note: 'not mine'}]});
     assertStatus(r, 400);
@@ -458,7 +458,7 @@ describe('mapping, submission and locking', () => {
     assertStatus(r3, 400);
     assertStatus(await ann.put(`/api/v1/evidence/${ev}/criteria`, {}), 400, 'no criteria key: not a clear-all');
     assertStatus(await ann.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [{criterion_id: 'x'}]}), 400);
-    assert.equal(srv.sql(`SELECT group_concat(criterion_id) FROM evidence_criteria WHERE evidence_id = ${ev}`), before);
+    assert.equal(srv.sql(`SELECT criterion_id FROM evidence_criteria WHERE evidence_id = ${ev} ORDER BY criterion_id`), before);
   });
 
   test('submit needs a mapping, then puts it in the queue', async () => {
@@ -509,7 +509,7 @@ describe('mapping, submission and locking', () => {
     assertStatus(await ann.post(`/api/v1/evidence/${id}/submit`), 200);
     srv.sql(`INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, created_at)
                VALUES (${ann.user.id}, ${c.id}, ${sam.user.id}, 'met', 'Good', '2026-02-01T10:00:00Z');
-             INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (last_insert_rowid(), ${id});
+             INSERT INTO decision_evidence (decision_id, evidence_id) VALUES ((SELECT max(id) FROM decisions), ${id});
              UPDATE evidence SET status = 'assessed' WHERE id = ${id};`);
     const tries = [
       ann.put(`/api/v1/evidence/${id}/criteria`, {criteria: [{criterion_id: crit.inside[1].id}]}),

@@ -5,7 +5,8 @@
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const {startServer, runCli, assertStatus} = require('./lib.js');
+const path = require('node:path');
+const {startServer, runCli, assertStatus, ENGINE} = require('./lib.js');
 
 let srv;
 before(async () => { srv = await startServer({demo: true}); });
@@ -14,7 +15,8 @@ after(() => srv && srv.stop());
 test('starts on a free loopback port with a fresh database', () => {
   assert.match(srv.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.ok(srv.port > 0 && srv.port < 65536);
-  assert.ok(fs.existsSync(srv.dbPath), 'the database file was created');
+  if (ENGINE === 'postgresql') assert.ok(Number(srv.sql('SELECT count(*) FROM schema_version')) > 0, 'the database was migrated');
+  else assert.ok(fs.existsSync(srv.dbPath), 'the database file was created');
   assert.ok(fs.statSync(srv.dataDir).isDirectory());
 });
 
@@ -43,15 +45,17 @@ test('an unknown API path is a JSON 404 error', async () => {
 test('srv.run runs a command on the same database; srv.sql reads it', async () => {
   const v = await srv.run(['migrate']);
   assert.equal(v.code, 0, v.stderr);
-  const copy = srv.dbPath + '.copy';
+  const copy = path.join(srv.dir, 'backup.copy');
   const b = await srv.run(['backup', copy]);
   assert.equal(b.code, 0, b.stderr);
   assert.ok(fs.statSync(copy).size > 0, 'backup wrote the copy of this server\'s database');
-  const tables = srv.sql("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").split('\n');
+  const tables = srv.sql(ENGINE === 'postgresql'
+    ? "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+    : "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").split('\n');
   assert.ok(tables.length > 3, `tables: ${tables}`);
   const rows = srv.sqlRows("SELECT 1 AS one, 'x' AS s");
   assert.deepEqual(rows, [{one: 1, s: 'x'}]);
-  assert.throws(() => srv.sql('SELECT * FROM no_such_table'), /no such table/);
+  assert.throws(() => srv.sql('SELECT * FROM no_such_table'), /no such table|does not exist/);
 });
 
 test('bad CLI arguments exit non-zero with a message', async () => {

@@ -52,6 +52,32 @@ function binPath() {
   return process.env.EVITRACK_BIN || path.join(ROOT, 'build', 'evitrack');
 }
 
+/* The engine under test: with EVITRACK_TEST_ENGINE=postgresql and EVITRACK_TEST_DB a
+ * postgres:// URL (tests/run-all.sh starts a throw-away server), every server gets a fresh
+ * database of its own (CREATE DATABASE); otherwise an SQLite file in its temporary dir. */
+const ENGINE = process.env.EVITRACK_TEST_ENGINE === 'postgresql' ? 'postgresql' : 'sqlite';
+const PG_URL = process.env.EVITRACK_TEST_DB || '';
+if (ENGINE === 'postgresql' && !/^postgres(ql)?:\/\//.test(PG_URL)) {
+  throw new Error('EVITRACK_TEST_ENGINE=postgresql needs EVITRACK_TEST_DB=postgres://... (tests/run-all.sh sets both)');
+}
+let pgSerial = 0;
+
+/* psql on url: -At (unaligned, tuples only, '|' between columns as sqlite3 prints). */
+function psql(url, query, extra = []) {
+  const r = spawnSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', ...extra, '-d', url, '-c', query],
+    {encoding: 'utf8', timeout: 30000});
+  if (r.error) throw new Error(`psql could not run: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`psql failed (exit ${r.status}) on: ${query}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/* A new empty database on the test PostgreSQL server; returns its URL. */
+function freshPgDatabase() {
+  const name = `t_${process.pid}_${++pgSerial}_${crypto.randomBytes(3).toString('hex')}`;
+  psql(PG_URL, `CREATE DATABASE ${name}`);
+  return PG_URL.replace(/\/[^/?]*(\?.*)?$/, (m, q) => `/${name}${q || ''}`);
+}
+
 /* Servers still running; killed if the test process exits without stopping them. */
 const live = new Set();
 process.on('exit', () => {
@@ -88,7 +114,7 @@ async function startServer(opts = {}) {
     throw new Error(`evitrack binary not found at ${bin} (build it first, or set EVITRACK_BIN)`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-test-'));
-  const dbPath = path.join(dir, 'evitrack.db');
+  const dbPath = opts.dbPath || (ENGINE === 'postgresql' ? freshPgDatabase() : path.join(dir, 'evitrack.db'));
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir);
   const argv = ['serve', '--db', dbPath, '--data', dataDir, '--listen', '127.0.0.1', '--port', '0'];
@@ -218,7 +244,8 @@ class Server {
   /* Runs one SQL statement (or several) with the sqlite3 CLI on this server's database
    * and returns its output, trimmed. Throws on error. For tests that tamper or inspect. */
   sql(query) {
-    const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', this.dbPath, query],
+    if (ENGINE === 'postgresql') return psql(this.dbPath, query).trim();
+    const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 30000', this.dbPath, query],
       {encoding: 'utf8', timeout: 30000});
     if (r.error) throw new Error(`sqlite3 could not run: ${r.error.message}`);
     if (r.status !== 0) {
@@ -229,7 +256,12 @@ class Server {
 
   /* Like sql() but returns the rows as objects (sqlite3 -json). */
   sqlRows(query) {
-    const r = spawnSync('sqlite3', ['-batch', '-json', '-cmd', '.timeout 5000', this.dbPath, query],
+    if (ENGINE === 'postgresql') {
+      const q = query.trim().replace(/;\s*$/, '');
+      const out = psql(this.dbPath, `SELECT coalesce(json_agg(t), '[]'::json) FROM (${q}) t`).trim();
+      return JSON.parse(out || '[]');
+    }
+    const r = spawnSync('sqlite3', ['-batch', '-json', '-cmd', '.timeout 30000', this.dbPath, query],
       {encoding: 'utf8', timeout: 30000});
     if (r.error) throw new Error(`sqlite3 could not run: ${r.error.message}`);
     if (r.status !== 0) {
@@ -572,6 +604,10 @@ function assertStatus(r, status, what = '') {
 }
 
 module.exports = {
+  ENGINE,
+  PG_URL,
+  freshPgDatabase,
+  psql,
   startServer,
   runCli,
   binPath,

@@ -4,7 +4,8 @@
 # with matching types, then runs tests/unit/pg_schema_steps.sql unit by unit on both (every
 # trigger: the append-only refusals with their messages, the derived status, progress,
 # queue, round, coverage and version counters) and compares the two transcripts line by
-# line, and each with the lines a unit expects. PostgreSQL 15 runs in a throw-away cluster
+# line, and each with the lines a unit expects; then pgbench's concurrent writers must leave
+# every derived row equal to a recount. PostgreSQL 15 runs in a throw-away cluster
 # in a mktemp directory on a free 127.0.0.1 port, stopped on exit.
 # Exit 0 pass, 1 fail, 77 skipped (PostgreSQL 15 or sqlite3 is not installed).
 set -uo pipefail
@@ -191,6 +192,97 @@ $got"
     fi
     { echo "== unit $n"; echo "$pg"; } >>"$WORK/transcript"
 done
+# ---- concurrent writers: the derived tables stay exact with many PostgreSQL sessions at once
+# (SQLite's one-writer lock made them so; here the advisory locks and row locks must). pgbench
+# runs 16 clients for a few seconds, each transaction submitting or returning evidence,
+# moving a criterion's status, sampling a decision and recording one; deadlocks between
+# them are retried as the application's data layer does. Then every derived row must equal
+# a recount from the base tables.
+PGBENCH=$PGBIN/pgbench
+if [ ! -x "$PGBENCH" ]; then
+    echo "pg_schema_test: concurrency check skipped: no pgbench at $PGBENCH"
+else
+    "${AS[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U evitrack concurrency || fail "createdb concurrency"
+    PC=(psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 -v VERBOSITY=terse -h 127.0.0.1 -p "$PORT" -U evitrack -d concurrency)
+    for f in "$SRC"/schema/pg/[0-9][0-9][0-9]_*.sql; do
+        "${PC[@]}" -1 -f "$f" || fail "concurrency: PostgreSQL could not load schema/pg/$(basename "$f")"
+    done
+    "${PC[@]}" -1 <<'SQL' || fail "concurrency: seeding failed"
+INSERT INTO users (email, name, role, password_hash) SELECT 'l' || g || '@x', 'L' || g, 'learner', 'x' FROM generate_series(1, 4) g;
+INSERT INTO users (email, name, role, password_hash) VALUES ('a@x', 'A', 'assessor', 'x'), ('b@x', 'B', 'assessor', 'x'), ('i@x', 'I', 'iqa', 'x');
+INSERT INTO qualifications (code, title) VALUES ('Q1', 'Q1'), ('Q2', 'Q2');
+INSERT INTO units (qualification_id, ref, title) VALUES (1, 'U1', 'U1'), (1, 'U2', 'U2'), (2, 'U3', 'U3');
+INSERT INTO outcomes (unit_id, number, text) VALUES (1, 1, 'o'), (2, 1, 'o'), (3, 1, 'o');
+INSERT INTO criteria (unit_id, outcome_id, ref, text) SELECT 1 + g % 3, 1 + g % 3, 'c' || g, 't' FROM generate_series(1, 12) g;
+INSERT INTO enrolments (learner_id, qualification_id, assessor_id, iqa_id, start_date, planned_end_date)
+    SELECT l, q, 5, 7, '2026-01-01', '2027-01-01' FROM generate_series(1, 4) l, generate_series(1, 2) q;
+INSERT INTO criterion_status (learner_id, criterion_id, unit_id) SELECT l, c.id, c.unit_id FROM generate_series(1, 4) l, criteria c;
+INSERT INTO evidence (learner_id, title, kind) SELECT 1 + g % 4, 'e' || g, 'product' FROM generate_series(1, 40) g;
+INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id)
+    SELECT e.id, c.id, e.learner_id FROM evidence e JOIN criteria c ON c.id % 4 = e.id % 4;
+INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at)
+    SELECT 1 + g % 4, 1 + g % 12, 5 + g % 2, 'met', '2026-01-01T00:00:00Z' FROM generate_series(1, 30) g;
+SQL
+    cat >"$WORK/bench.sql" <<'SQL'
+\set e random(1, 40)
+\set d random(1, 30)
+\set l random(1, 4)
+\set c random(1, 12)
+\set s random(0, 4)
+BEGIN;
+UPDATE evidence SET status = CASE WHEN status = 'submitted' THEN 'returned' ELSE 'submitted' END,
+    submitted_at = '2026-02-0' || (1 + :e % 9) || 'T00:00:00Z' WHERE id = :e;
+UPDATE criterion_status SET status = (ARRAY['not_started', 'mapped', 'submitted', 'met', 'not_met'])[:s + 1]
+    WHERE learner_id = :l AND criterion_id = :c;
+INSERT INTO iqa_samples (decision_id, iqa_id, outcome, created_at) VALUES (:d, 7, 'agree', '2026-03-01T00:00:00Z');
+INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at)
+    VALUES (:l, :c, 5 + :d % 2, 'not_met', '2026-03-01T00:00:00Z');
+COMMIT;
+SQL
+    bench_out=$("$PGBENCH" -n -h 127.0.0.1 -p "$PORT" -U evitrack -c 16 -j 4 -T 5 --max-tries=50 -f "$WORK/bench.sql" concurrency 2>&1)
+    bench_rc=$?
+    echo "pg_schema_test: concurrency: $(grep -E '^(number of transactions actually processed|number of failed|number of transactions retried|tps)' <<<"$bench_out" | tr '\n' ';')"
+    [ "$bench_rc" = 0 ] || fail "concurrency: pgbench failed (exit $bench_rc):
+$bench_out"
+    grep -q '^number of failed transactions: [1-9]' <<<"$bench_out" && fail "concurrency: transactions failed:
+$bench_out"
+    drift=$("${PC[@]}" <<'SQL'
+CREATE TEMP VIEW q AS SELECT e.learner_id, u.qualification_id, count(DISTINCT e.id) AS awaiting, min(e.submitted_at) AS oldest
+    FROM evidence e JOIN evidence_criteria ec ON ec.evidence_id = e.id JOIN criteria c ON c.id = ec.criterion_id
+    JOIN units u ON u.id = c.unit_id WHERE e.status = 'submitted' GROUP BY e.learner_id, u.qualification_id;
+SELECT 'learner_queue', * FROM ((SELECT learner_id, qualification_id, awaiting, oldest_submitted_at FROM learner_queue EXCEPT SELECT * FROM q)
+    UNION ALL (SELECT * FROM q EXCEPT SELECT learner_id, qualification_id, awaiting, oldest_submitted_at FROM learner_queue)) x;
+SELECT 'unit_progress', p.* FROM unit_progress p WHERE (p.total, p.mapped, p.submitted, p.met, p.not_met) <>
+    (SELECT count(*), count(*) FILTER (WHERE status = 'mapped'), count(*) FILTER (WHERE status = 'submitted'),
+            count(*) FILTER (WHERE status = 'met'), count(*) FILTER (WHERE status = 'not_met')
+     FROM criterion_status cs WHERE cs.learner_id = p.learner_id AND cs.unit_id = p.unit_id);
+SELECT 'enrolment_progress', p.* FROM enrolment_progress p
+    WHERE (p.total, p.mapped, p.submitted, p.met, p.not_met) <>
+          (SELECT count(*), count(*) FILTER (WHERE status = 'mapped'), count(*) FILTER (WHERE status = 'submitted'),
+                  count(*) FILTER (WHERE status = 'met'), count(*) FILTER (WHERE status = 'not_met')
+           FROM criterion_status cs JOIN units u ON u.id = cs.unit_id
+           WHERE cs.learner_id = p.learner_id AND u.qualification_id = p.qualification_id)
+       OR p.decisions <> (SELECT count(*) FROM decisions d JOIN criteria c ON c.id = d.criterion_id
+                          JOIN units u ON u.id = c.unit_id WHERE d.learner_id = p.learner_id AND u.qualification_id = p.qualification_id)
+       OR p.sampled <> (SELECT count(DISTINCT s.decision_id) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id
+                        JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id
+                        WHERE d.learner_id = p.learner_id AND u.qualification_id = p.qualification_id);
+SELECT 'decision_coverage', v.* FROM decision_coverage v
+    WHERE (v.decisions, v.sampled) <>
+          (SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id))
+           FROM decisions d JOIN criteria c ON c.id = d.criterion_id
+           WHERE d.learner_id = v.learner_id AND c.unit_id = v.unit_id AND d.assessor_id = v.assessor_id);
+SELECT 'evidence_rounds', e.id FROM evidence e WHERE e.status = 'submitted'
+    AND NOT EXISTS (SELECT 1 FROM evidence_rounds r WHERE r.evidence_id = e.id);
+SQL
+) || fail "concurrency: the recount query failed"
+    [ -z "$drift" ] || fail "concurrency: derived rows differ from a recount:
+$drift"
+    counts=$("${PC[@]}" -c "SELECT (SELECT count(*) FROM decisions) || ' decisions, ' || (SELECT count(*) FROM iqa_samples)
+        || ' samples, centre_version ' || (SELECT version FROM centre_version)")
+    echo "pg_schema_test: concurrency: derived tables equal their recount ($counts)"
+fi
+
 [ -n "${PG_SCHEMA_TRANSCRIPT:-}" ] && cp "$WORK/transcript" "$PG_SCHEMA_TRANSCRIPT"
 if [ "$FAILS" != 0 ]; then
     echo "pg_schema_test: $FAILS failure(s) in $units units"

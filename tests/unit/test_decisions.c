@@ -7,6 +7,7 @@
 #include "db.h"
 #include "decisions.h"
 #include "test.h"
+#include "testdb.h"
 
 static void helpers(void)
 {
@@ -67,7 +68,7 @@ static void settle(void)
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     close(fd);
-    db_t *db = db_open(path);
+    db_t *db = test_db_open(path);
     CHECK(db != NULL);
     if (!db)
         return;

@@ -14,6 +14,7 @@
 #include "status.h"
 #include "storage.h"
 #include "test.h"
+#include "testdb.h"
 #include "util.h"
 
 static int exists(const char *path)
@@ -40,7 +41,7 @@ int main(void)
     char *data = fmtalloc("%s/data", dir);
     mkdir(data, 0700);
     char err[256] = "";
-    db_t *db = db_open(db_path);
+    db_t *db = test_db_open(db_path);
     CHECK(db != NULL);
     CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
 

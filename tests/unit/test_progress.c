@@ -10,6 +10,7 @@
 #include "progress.h"
 #include "status.h"
 #include "test.h"
+#include "testdb.h"
 
 static db_t *db;
 
@@ -383,7 +384,7 @@ int main(void)
     if (fd < 0)
         return 1;
     close(fd);
-    db = db_open(path);
+    db = test_db_open(path);
     char err[256];
     if (!db || db_migrate(db, err, sizeof err) != EV_OK) {
         fprintf(stderr, "db: %s\n", err);

@@ -10,6 +10,7 @@
 #include "db.h"
 #include "qualifications.h"
 #include "test.h"
+#include "testdb.h"
 
 static char seeds[4][1024];
 
@@ -28,7 +29,7 @@ static db_t *fresh_db(char *path, size_t len)
     int fd = mkstemp(path);
     if (fd >= 0)
         close(fd);
-    db_t *db = db_open(path);
+    db_t *db = test_db_open(path);
     char err[256];
     if (!db || db_migrate(db, err, sizeof err) != EV_OK) {
         fprintf(stderr, "cannot create %s\n", path);
@@ -93,10 +94,16 @@ static void test_seeds(void)
     CHECK_INT(db_int(db, "SELECT count(*) FROM unit_guidance", -1, ""), 70);
     CHECK_INT(db_int(db, "SELECT count(*) FROM units u JOIN qualifications q ON q.id = u.qualification_id "
                          "WHERE q.code = 'ICQ-L3-DIPLOMA-CUSTOMER-SERVICE-RQF'", -1, ""), 2);
-    char *refs = db_text(db, "SELECT group_concat(c.ref, ' ') FROM criteria c JOIN units u ON u.id = c.unit_id "
-                             "WHERE u.title LIKE 'Resolve%' ORDER BY c.position", "");
-    CHECK_STR(refs, "1.1 1.2 2.1 2.2");
-    free(refs);
+    json_t *refs = db_all(db, "SELECT c.ref FROM criteria c JOIN units u ON u.id = c.unit_id "
+                              "WHERE u.title LIKE 'Resolve%' ORDER BY c.position", "");
+    char joined[64] = "";
+    size_t ri;
+    json_t *rr;
+    json_array_foreach(refs, ri, rr)
+        snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s", ri ? " " : "",
+                 json_string_value(json_object_get(rr, "ref")));
+    CHECK_STR(joined, "1.1 1.2 2.1 2.2");
+    json_decref(refs);
     CHECK_INT(db_int(db, "SELECT count(*) FROM audit_events WHERE action = 'spec.import'", -1, ""), 3);
     /* everything again, in another order: no change, no audit event */
     for (int i = 3; i >= 0; i--) {

@@ -1,5 +1,6 @@
 /* test_specimport.c: the spec parser on each seed revision page, the outcome
  * assignment rule, canonical JSON, the shipped demo JSON, and malformed input */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,7 +306,9 @@ static void test_malformed(void)
     EXPECT("blank.txt", "\n  \n\n", 1, "empty");
     EXPECT("nul.txt", "Topic Synopsis\nabc\0def\n", 2, "NUL");
     EXPECT("latin1.txt", "Topic Synopsis\n\nCaf\xE9 au lait\n", 3, "UTF-8");
-    EXPECT("prose.txt", "Dear centre,\nplease find attached.\n", 1, "no known section heading");
+    EXPECT("prose.txt", "Dear centre,\nplease find attached.\n", 1, "fits none of the layouts");
+    EXPECT("prose2.txt", "\n\nDear centre,\nplease find attached.\n", 3, "unit handbook text (a title line 'Unit 201");
+    EXPECT("prose3.txt", "Dear centre,\nplease find attached.\n", 1, "Found 'Dear centre,'");
     EXPECT("nocriteria.txt", "Topic Synopsis\nA unit.\nKey Concepts & Core Principles\n- One\n", 4,
            "no assessment criteria");
     EXPECT("emptyitem.txt", "Topic Synopsis\nA unit.\nExaminer Marking Points\n- One\n-  \n", 5, "");
@@ -337,6 +340,170 @@ static void test_malformed(void)
     EXPECT("guid.json", "{\"evitrack_spec\": 1, \"units\": [{\"title\": \"T\", \"outcomes\": [{\"text\": \"O\"}],\n"
                         "\"criteria\": [{\"text\": \"a\"}], \"guidance\": {\n\"tips\": []}}]}", 3,
            "unknown field \"tips\"");
+}
+
+/* Parses path and compares its canonical JSON (without "source") with
+ * tests/specs/expected/<expected>.json; a second parse of the output gives the same. */
+static json_t *expect_tree(const char *path, const char *expected, const char *format)
+{
+    specimport_error_t err;
+    json_t *r = specimport_parse_file(path, &err);
+    if (!r) {
+        fprintf(stderr, "%s: %s:%d: %s\n", path, err.file, err.line, err.reason);
+        CHECK(0);
+        return NULL;
+    }
+    CHECK_STR(json_string_value(json_object_get(r, "format")), format);
+    char ep[1024];
+    snprintf(ep, sizeof ep, "%s/tests/specs/expected/%s.json", source_dir(), expected);
+    json_error_t je;
+    json_t *want = json_load_file(ep, 0, &je);
+    if (!want)
+        fprintf(stderr, "no expected tree %s: %s\n", ep, je.text);
+    CHECK(want != NULL);
+    json_object_del(want, "source");
+    json_t *got = json_object_get(r, "spec");
+    json_object_del(got, "source");
+    if (want && !json_equal(want, got)) {
+        char *t = json_dumps(got, JSON_INDENT(1) | JSON_SORT_KEYS);
+        fprintf(stderr, "%s: the tree differs from %s:\n%s\n", path, ep, t);
+        free(t);
+        CHECK(0);
+    }
+    char *text = json_dumps(got, 0);
+    json_t *again = specimport_parse("again.json", text, strlen(text), &err);
+    CHECK(again != NULL);
+    if (again)
+        CHECK(json_equal(json_object_get(again, "spec"), got));
+    json_decref(again);
+    free(text);
+    json_decref(want);
+    return r;
+}
+
+/* Every file in ../shared/spec-examples is a test: each imports to its expected tree. */
+static void test_spec_examples(void)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/spec-examples", shared_dir());
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[2048], base[256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(base, sizeof base, "%s", e->d_name);
+        char *dot = strrchr(base, '.');
+        if (dot)
+            *dot = '\0';
+        specimport_error_t err;
+        json_t *r = specimport_parse_file(path, &err);
+        if (!r)
+            fprintf(stderr, "%s:%d: %s\n", err.file, err.line, err.reason);
+        CHECK(r != NULL);
+        char fmt[64];
+        snprintf(fmt, sizeof fmt, "%s", r ? json_string_value(json_object_get(r, "format")) : "");
+        json_decref(r);
+        json_decref(expect_tree(path, base, fmt));
+        n++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(n >= 1);
+}
+
+static void test_unit_page(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/spec-examples/unit_page_per_outcome.txt", shared_dir());
+    json_t *r = expect_tree(path, "unit_page_per_outcome", "unit-page");
+    json_t *u = unit0(r);
+    CHECK_STR(json_string_value(json_object_get(u, "urn")), "X/000/0001");
+    CHECK_INT(json_integer_value(json_object_get(u, "credit_value")), 3);
+    CHECK_INT(json_integer_value(json_object_get(u, "glh")), 24);
+    CHECK_STR(json_string_value(json_object_get(u, "level")), "2");
+    CHECK_INT(n_of(u, "outcomes"), 2);
+    CHECK_INT(n_of(u, "criteria"), 5);
+    CHECK_STR(crit(u, 1, "ref"), "1.2");
+    CHECK_STR(crit(u, 1, "text"), "Describe the limits of own authority when handling:\na) refunds\n"
+                                  "b) replacements & exchanges\nc) \"goodwill\" gestures.");
+    json_t *parts = specimport_text_items(crit(u, 1, "text"));
+    CHECK_STR(json_string_value(json_object_get(parts, "lead")), "Describe the limits of own authority when handling:");
+    CHECK_INT(json_array_size(json_object_get(parts, "items")), 3);
+    json_decref(parts);
+    json_decref(r);
+}
+
+static void test_unit_handbook(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/specs/unit_handbook.txt", source_dir());
+    json_t *r = expect_tree(path, "unit_handbook", "unit-handbook");
+    json_t *units = json_object_get(json_object_get(r, "spec"), "units");
+    CHECK_INT(json_array_size(units), 2); /* two units, running headers and page numbers ignored */
+    json_t *u = json_array_get(units, 0);
+    CHECK_STR(json_string_value(json_object_get(u, "number")), "201");
+    CHECK_STR(json_string_value(json_object_get(u, "ref")), "201");
+    CHECK_INT(n_of(u, "criteria"), 5); /* the Range section's "1.1" is not a criterion */
+    CHECK_STR(crit(u, 0, "text"), "Summarise the stages of the organisation's complaints procedure.");
+    CHECK(strstr(crit(u, 1, "text"), ":\na) refunds\nb) ") != NULL); /* run together on one line, split */
+    CHECK_STR(q_field(r, "qan"), "603/9999/1");
+    u = json_array_get(units, 1);
+    CHECK_STR(crit(u, 0, "text"), "Describe how a loyalty scheme rewards customers."); /* table row split */
+    CHECK_INT(n_of(u, "outcomes"), 2);
+    int noted = 0;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(r, "warnings"), i, w) noted |= strstr(json_string_value(w), "running header") != NULL;
+    CHECK(noted);
+    json_decref(r);
+
+    snprintf(path, sizeof path, "%s/tests/specs/structure.json", source_dir());
+    r = expect_tree(path, "structure", "json");
+    json_t *q = json_object_get(json_object_get(r, "spec"), "qualification");
+    CHECK_INT(json_array_size(json_object_get(q, "groups")), 2);
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(q, "rules"), "min_credits")), 9);
+    json_decref(r);
+
+    /* furniture: a page number between a criterion and its continuation, a copyright line */
+    static const char page[] = "Unit 7 Things\nLevel 1\nCredit value 2\nLearning outcomes\nThe learner will:\n"
+                               "1. Know things\nThe learner can:\n1.1 Name the\n12\nthings.\n\xC2\xA9 Body 2026\n";
+    specimport_error_t err;
+    r = specimport_parse("page.txt", page, sizeof page - 1, &err);
+    CHECK(r != NULL);
+    u = unit0(r);
+    CHECK_STR(crit(u, 0, "text"), "Name the things.");
+    CHECK_INT(json_integer_value(json_object_get(u, "credit_value")), 2);
+    CHECK_STR(json_string_value(json_object_get(u, "level")), "1");
+    json_decref(r);
+}
+
+static void test_unit_errors(void)
+{
+    EXPECT("nolo.txt", "Unit 201 Things\nThe learner will:\n1. Know a\nThe learner can:\n1.1 Do a\n2.1 Do b\n", 6,
+           "no outcome 2: expected a line such as '2. Understand");
+    EXPECT("noac.txt", "Unit 201 Things\nLearning outcomes\n1. Know a\n", 3, "no assessment criteria");
+    EXPECT("credits.txt", "Unit 201 Things\nCredit value: three\nLearning outcomes\n1. Know a\n1.1 Do\n", 2,
+           "expected a whole number");
+    EXPECT("twice.txt", "Unit 201 Things\nLearning outcomes\n1. Know a\n1.1 Do a\n1.1 Do b\n", 5, "appears twice");
+    EXPECT("dupunit2.txt", "Unit 201 Things\nLearning outcomes\n1. Know a\n1.1 Do a\nUnit 202 Other\nLearning outcomes\n"
+                           "1. Know b\n1.1 Do b\nUnit 201 Things again\nLearning outcomes\n1. Know c\n1.1 Do c\n", 9,
+           "unit 201 appears twice");
+    EXPECT("notitle.txt", "The learner will:\n1. Know a\nThe learner can:\n1.1 Do a\n", 1, "no unit title");
+    EXPECT("groups.json", "{\"evitrack_spec\": 1, \"qualification\": {\"title\": \"Q\", \"groups\": [\n"
+                          "{\"name\": \"A\", \"units\": [\"1\"]},\n{\"name\": \"B\", \"units\": [\"1\"]}]},\n"
+                          "\"units\": [{\"title\": \"T\", \"outcomes\": [{\"text\": \"O\"}], \"criteria\": [{\"text\": \"a\"}]}]}",
+           3, "already in group 0");
+    EXPECT("rules.json", "{\"evitrack_spec\": 1, \"qualification\": {\"title\": \"Q\", \"rules\": {\n"
+                         "\"at_or_above_level\": [{\"level\": 12, \"min_credits\": 3}]}},\n"
+                         "\"units\": [{\"title\": \"T\", \"outcomes\": [{\"text\": \"O\"}], \"criteria\": [{\"text\": \"a\"}]}]}",
+           2, "level from 0");
+    EXPECT("credit.json", "{\"evitrack_spec\": 1, \"units\": [{\"title\": \"T\",\n\"credit_value\": \"3\", "
+                          "\"outcomes\": [{\"text\": \"O\"}], \"criteria\": [{\"text\": \"a\"}]}]}",
+           2, "whole number");
 }
 
 static void test_canonical_roundtrip(void)
@@ -388,5 +555,9 @@ int main(void)
     test_numbered_criteria();
     test_malformed();
     test_canonical_roundtrip();
+    test_spec_examples();
+    test_unit_page();
+    test_unit_handbook();
+    test_unit_errors();
     TEST_DONE();
 }

@@ -1,0 +1,226 @@
+// tests/http/exports.test.js: long work off the request threads (issue 12): exports are streamed
+// as they are made (first bytes at once, flat memory, no file left behind), bounded per user and
+// overall, stop when the client goes away, and do not stall other users; the start-up sweep and
+// the scheduled collection of stored files.
+'use strict';
+const {test, before, after, describe} = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const {spawnSync} = require('node:child_process');
+const {startServer, assertStatus} = require('./lib.js');
+const {seedPortfolio} = require('./seed.js');
+
+let srv;
+let admin;
+let eqa;
+let assessor;
+let ben;
+let q1;
+before(async () => {
+  srv = await startServer({demo: true, args: ['--max-exports', '2']});
+  admin = await srv.login('admin@demo.test');
+  eqa = await srv.login('eqa@demo.test');
+  assessor = await srv.login('assessor@demo.test');
+  ben = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
+  q1 = Number(srv.sql(`SELECT qualification_id FROM enrolments WHERE learner_id = ${ben} LIMIT 1`));
+  for (const email of ['learner@demo.test', 'learner2@demo.test']) {
+    seedPortfolio(srv, email, {files: 6, sizeBytes: 4 << 20, tag: email});
+  }
+});
+after(() => srv && srv.stop());
+
+/* GET with node:http: resolves {status, headers, firstByteMs, ms, body (Buffer unless discard),
+ * bytes}; {pause: true} resolves once the headers arrive with {res, req} to read later. */
+function download(c, p, {pause = false, discard = false} = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+    const req = http.get(srv.url + p, {headers: {Cookie: c.cookieHeader()}, agent: false}, (res) => {
+      if (pause) {
+        res.pause();
+        resolve({status: res.statusCode, headers: res.headers, res, req});
+        return;
+      }
+      const chunks = [];
+      let first = null;
+      let bytes = 0;
+      res.on('data', (d) => {
+        if (first === null) first = ms();
+        bytes += d.length;
+        if (!discard) chunks.push(d);
+      });
+      res.on('end', () => resolve({status: res.statusCode, headers: res.headers, firstByteMs: first, ms: ms(),
+        body: Buffer.concat(chunks), bytes}));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+function unzipList(buf) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-zip-'));
+  const zip = path.join(dir, 'x.zip');
+  fs.writeFileSync(zip, buf);
+  const r = spawnSync('unzip', ['-tq', zip], {encoding: 'utf8'});
+  const l = spawnSync('unzip', ['-Z1', zip], {encoding: 'utf8'});
+  fs.rmSync(dir, {recursive: true, force: true});
+  return {ok: r.status === 0, out: r.stdout + r.stderr, names: l.stdout.split('\n').filter(Boolean)};
+}
+
+const tmpFiles = () => {
+  const d = path.join(srv.dataDir, 'tmp');
+  return fs.existsSync(d) ? fs.readdirSync(d) : [];
+};
+
+describe('streamed exports', () => {
+  test('a portfolio export is streamed: first bytes long before the end, a whole zip, nothing left in data/tmp', async () => {
+    /* the first bytes arrive while the export is still being made: read one chunk and hold
+     * the rest back; the producer then waits on its full buffer, so it cannot have finished */
+    const logBefore = (srv.stderr.match(/export: learner \d+: \d+ bytes/g) || []).length;
+    const held = await download(assessor, `/api/v1/learners/${ben}/export`, {pause: true});
+    assert.equal(held.status, 200);
+    const firstChunk = await new Promise((res) => { held.res.once('data', (d) => { held.res.pause(); res(d); }); held.res.resume(); });
+    assert.equal(firstChunk.subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'a zip begins');
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal((srv.stderr.match(/export: learner \d+: \d+ bytes/g) || []).length, logBefore,
+      'the export was not finished when its first bytes arrived');
+    held.req.destroy();
+    let r;
+    for (let i = 0; i < 50; i++) { /* the abandoned one gives its slot back once the server sees it gone */
+      r = await download(assessor, `/api/v1/learners/${ben}/export`);
+      if (r.status !== 429) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assertStatus({...r, text: ''}, 200);
+    assert.equal(r.headers['content-type'], 'application/zip');
+    assert.equal(r.headers['transfer-encoding'], 'chunked');
+    assert.ok(r.body.length > 24 << 20, `${r.body.length} bytes`);
+    const z = unzipList(r.body);
+    assert.ok(z.ok, z.out);
+    assert.ok(z.names.includes('manifest.txt') && z.names.includes('index.html'), z.names.join(' '));
+    assert.ok(z.names.filter((n) => /video-\d\.mp4$/.test(n)).length >= 6, z.names.join(' '));
+    console.log(`# first byte at ${r.firstByteMs.toFixed(1)} ms of ${r.ms.toFixed(1)} ms (${r.body.length} bytes)`);
+    assert.deepEqual(tmpFiles().filter((f) => f.startsWith('export')), [], 'no export file in data/tmp');
+    /* recorded once the last byte was made */
+    await new Promise((res) => setTimeout(res, 200));
+    assert.ok(Number(srv.sql(`SELECT count(*) FROM audit_events WHERE action = 'export.portfolio' AND entity_id = ${ben}`)) >= 1);
+  });
+
+  test('a double click does not start a second export for the same user', async () => {
+    const first = await download(assessor, `/api/v1/learners/${ben}/export`, {pause: true});
+    assert.equal(first.status, 200);
+    const second = await assessor.get(`/api/v1/learners/${ben}/export`);
+    assertStatus(second, 429);
+    assert.equal(second.json.error.code, 'export_running');
+    assert.match(second.headers['retry-after'], /^\d+$/);
+    /* the first one still completes */
+    const chunks = [];
+    await new Promise((res, rej) => {
+      first.res.on('data', (d) => chunks.push(d));
+      first.res.on('end', res);
+      first.res.on('error', rej);
+      first.res.resume();
+    });
+    assert.ok(unzipList(Buffer.concat(chunks)).ok);
+    /* and then a new one may start */
+    await new Promise((res) => setTimeout(res, 100));
+    const third = await download(assessor, `/api/v1/learners/${ben}/export`, {discard: true});
+    assert.equal(third.status, 200);
+  });
+
+  test('at most --max-exports at once; a client that leaves frees its slot', async () => {
+    const a = await download(admin, `/api/v1/qualifications/${q1}/export`, {pause: true});
+    const b = await download(eqa, `/api/v1/qualifications/${q1}/export`, {pause: true});
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    const c = await assessor.get(`/api/v1/learners/${ben}/export`);
+    assertStatus(c, 503);
+    assert.equal(c.json.error.code, 'exports_busy');
+    /* the page form of the answer is a page, not a crash */
+    const page = await assessor.get(`/learners/${ben}/export`);
+    assert.equal(page.status, 503);
+    a.req.destroy();
+    b.req.destroy();
+    let ok = null;
+    for (let i = 0; i < 50 && !ok; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      const r = await download(assessor, `/api/v1/learners/${ben}/export`, {discard: true});
+      if (r.status === 200) ok = r;
+    }
+    assert.ok(ok, 'the slots of abandoned downloads came back');
+    assert.match(srv.stderr, /export: .*(stopped|cannot write)/, 'the abandoned exports stopped');
+  });
+
+  test('other users are served while two cohort exports run (the probe)', async () => {
+    const learner = await srv.login('learner@demo.test');
+    const timeSome = async (n) => {
+      const t = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = await learner.get(i % 2 ? '/api/v1/me' : `/api/v1/learners/${learner.user.id}/progress`);
+        assert.equal(r.status, 200);
+        t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      return t.sort((x, y) => x - y);
+    };
+    const p99 = (a) => a[Math.min(a.length - 1, Math.floor(a.length * 0.99))];
+    const base = await timeSome(60);
+    let running = true;
+    const exports = [admin, eqa].map(async (c) => {
+      let n = 0;
+      while (running && n < 50) {
+        const r = await download(c, `/api/v1/qualifications/${q1}/export`, {discard: true});
+        assert.equal(r.status, 200);
+        n++;
+      }
+      return n;
+    });
+    await new Promise((res) => setTimeout(res, 100));
+    const during = await timeSome(60);
+    running = false;
+    const rounds = await Promise.all(exports);
+    const ratio = p99(during) / Math.max(p99(base), 1);
+    console.log(`# probe: p99 of other users' requests ${p99(base).toFixed(1)} ms alone, ` +
+      `${p99(during).toFixed(1)} ms during two cohort exports (${rounds.join('+')} rounds): ratio ${ratio.toFixed(2)} (budget <= 2)`);
+    /* before the fix every request waited for a whole export (seconds); the budget itself
+     * (<= 2x) is judged by tests/bench/export.sh, not here on a shared machine */
+    assert.ok(during[during.length - 1] < 2000, `slowest request during exports: ${during[during.length - 1]} ms`);
+  });
+});
+
+describe('housekeeping', () => {
+  test('start-up sweeps old temporary uploads and export files, keeps fresh ones, and says so; stored files are collected on a schedule', async () => {
+    const tmp = path.join(srv.dataDir, 'tmp');
+    fs.mkdirSync(tmp, {recursive: true});
+    const old = new Date(Date.now() - 2 * 3600 * 1000);
+    for (const name of ['upload-crash1', 'upload-crash2', 'export-AbC123', 'x.zip.tmp-1234']) {
+      fs.writeFileSync(path.join(tmp, name), 'left by a kill -9');
+      fs.utimesSync(path.join(tmp, name), old, old);
+    }
+    fs.writeFileSync(path.join(tmp, 'upload-inflight'), 'an upload in progress');
+    /* an unreferenced blob, as a crash between rename and commit leaves it */
+    const sha = 'ab'.repeat(32);
+    const orphan = path.join(srv.dataDir, 'blobs', 'ab', sha);
+    fs.mkdirSync(path.dirname(orphan), {recursive: true});
+    fs.writeFileSync(orphan, 'orphan');
+    fs.utimesSync(orphan, old, old);
+    const keep = seedPortfolio(srv, 'learner3@demo.test', {files: 1, sizeBytes: 1024, tag: 'keep'}).paths[0];
+    fs.utimesSync(keep, old, old);
+
+    const second = await startServer({args: ['--db', srv.dbPath, '--data', srv.dataDir, '--gc-interval', '1']});
+    try {
+      assert.match(second.stderr, /start-up sweep: removed 2 temporary uploads and 2 export files \(\d+ bytes\)/);
+      assert.deepEqual(fs.readdirSync(tmp).sort(), ['upload-inflight']);
+      for (let i = 0; i < 40 && fs.existsSync(orphan); i++) await new Promise((res) => setTimeout(res, 100));
+      assert.ok(!fs.existsSync(orphan), 'the unreferenced blob was collected');
+      assert.ok(fs.existsSync(keep), 'a referenced blob stays');
+      assert.match(second.stderr, /gc: removed 1 unreferenced stored file/);
+      assertStatus(await second.client().get('/healthz'), 200);
+    } finally {
+      await second.stop();
+    }
+  });
+});
