@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "cli.h"
 #include "policy.h"
+#include "pages.h"
 #include "progress.h"
 #include "sniff.h"
 #include "storage.h"
@@ -403,6 +404,29 @@ static void h(buf_t *b, const char *s)
         html_escape(b, s, strlen(s));
 }
 
+/* A time for people: <time datetime="ISO">29 Nov 2026, 14:05</time> in the
+ * centre's zone (pages.h); the ISO value itself when it does not parse. */
+static void ht(buf_t *b, const char *iso)
+{
+    char text[48];
+    if (!iso || !*iso)
+        return;
+    pages_local_time_iso(iso, text, sizeof text);
+    buf_puts(b, "<time datetime=\"");
+    h(b, iso);
+    buf_puts(b, "\">");
+    h(b, *text ? text : iso);
+    buf_puts(b, "</time>");
+}
+
+/* A YYYY-MM-DD date as "29 Nov 2026" (the value itself when it is not a date). */
+static void hd(buf_t *b, const char *date)
+{
+    char text[32];
+    pages_date_text(date, text, sizeof text);
+    h(b, *text ? text : date);
+}
+
 static const char *js(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
@@ -449,7 +473,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
     buf_puts(b, "</h1>\n<p class=\"muted\">");
     h(b, js(learner, "email"));
     buf_puts(b, " · exported ");
-    h(b, js(doc, "exported_at"));
+    ht(b, js(doc, "exported_at"));
     buf_puts(b, " by ");
     h(b, js(doc, "generator"));
     buf_puts(b, ". Every file in this archive is listed with its SHA-256 in manifest.txt "
@@ -473,9 +497,9 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_puts(b, "</td><td>");
         h(b, js(json_object_get(q, "iqa"), "name"));
         buf_puts(b, "</td><td>");
-        h(b, js(q, "start_date"));
+        hd(b, js(q, "start_date"));
         buf_puts(b, " to ");
-        h(b, js(q, "planned_end_date"));
+        hd(b, js(q, "planned_end_date"));
         buf_puts(b, "</td><td>");
         h(b, js(q, "status"));
         buf_printf(b, "</td><td>%lld of %lld (%lld%%)</td><td>", ji(q, "met"), ji(q, "total"), ji(q, "percent"));
@@ -515,7 +539,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
                     buf_printf(b, "<a href=\"#d%lld\">%s</a>, ", did, outcome_label(js(d, "outcome")));
                     h(b, js(d, "assessor_name"));
                     buf_puts(b, ", ");
-                    h(b, js(d, "created_at"));
+                    ht(b, js(d, "created_at"));
                 }
                 buf_puts(b, "</td><td>");
                 size_t ei;
@@ -552,7 +576,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_printf(b, "</td><td class=\"%s\">%s</td><td>", js(d, "outcome"), outcome_label(js(d, "outcome")));
         h(b, js(d, "assessor_name"));
         buf_puts(b, "<br><span class=\"muted\">");
-        h(b, js(d, "created_at"));
+        ht(b, js(d, "created_at"));
         buf_puts(b, json_is_true(json_object_get(d, "declaration")) || ji(d, "declaration") ? "<br>declaration signed" : "");
         buf_puts(b, "</span></td><td>");
         h(b, js(d, "feedback"));
@@ -589,7 +613,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_puts(b, "</td><td>");
         if (*js(d, "countersigned_at")) {
             buf_puts(b, "Signed ");
-            h(b, js(d, "countersigned_at"));
+            ht(b, js(d, "countersigned_at"));
             if (*js(d, "countersign_comment")) {
                 buf_puts(b, ": ");
                 h(b, js(d, "countersign_comment"));
@@ -623,14 +647,14 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_puts(b, "</td><td>");
         h(b, js(s, "iqa_name"));
         buf_puts(b, "<br><span class=\"muted\">");
-        h(b, js(s, "created_at"));
+        ht(b, js(s, "created_at"));
         buf_printf(b, "</span></td><td>%s</td><td>", outcome_label(js(s, "outcome")));
         h(b, js(s, "feedback"));
         buf_puts(b, "</td><td>");
         h(b, js(s, "response"));
         if (*js(s, "responded_at")) {
             buf_puts(b, " <span class=\"muted\">");
-            h(b, js(s, "responded_at"));
+            ht(b, js(s, "responded_at"));
             buf_puts(b, "</span>");
         }
         buf_puts(b, "</td></tr>\n");
@@ -652,9 +676,12 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_puts(b, "</td><td>");
         h(b, js(s, "assessor_name"));
         buf_puts(b, ", ");
-        h(b, js(s, "assessor_signed_at"));
+        ht(b, js(s, "assessor_signed_at"));
         buf_puts(b, "</td><td>");
-        h(b, *js(s, "learner_signed_at") ? js(s, "learner_signed_at") : "not yet");
+        if (*js(s, "learner_signed_at"))
+            ht(b, js(s, "learner_signed_at"));
+        else
+            buf_puts(b, "not yet");
         buf_puts(b, "</td></tr>\n");
     }
     if (json_array_size(so))
@@ -671,13 +698,13 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         h(b, js(ev, "kind"));
         if (*js(ev, "occurred_on")) {
             buf_puts(b, " · ");
-            h(b, js(ev, "occurred_on"));
+            hd(b, js(ev, "occurred_on"));
         }
         buf_puts(b, " · ");
         h(b, js(ev, "status"));
         if (*js(ev, "submitted_at")) {
             buf_puts(b, " · submitted ");
-            h(b, js(ev, "submitted_at"));
+            ht(b, js(ev, "submitted_at"));
         }
         buf_puts(b, "</p>\n");
         if (*js(ev, "description")) {
@@ -730,7 +757,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
                 "<table><thead><tr><th>#</th><th>When</th><th>Who</th><th>What</th></tr></thead><tbody>\n");
     json_array_foreach(json_object_get(doc, "audit_events"), i, a) {
         buf_printf(b, "<tr><td>%lld</td><td>", ji(a, "id"));
-        h(b, js(a, "at"));
+        ht(b, js(a, "at"));
         buf_puts(b, "</td><td>");
         h(b, *js(a, "actor_name") ? js(a, "actor_name") : "system");
         buf_puts(b, "</td><td>");

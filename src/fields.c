@@ -100,7 +100,7 @@ const fields_decl_t fields_table[] = {
     /* accounts.c */
     {"POST", "/password-reset", "email"},
     {"POST", "/api/v1/password-resets", "email"},
-    {"POST", "/set-password", "token new_password confirm_password"},
+    {"POST", "/set-password", "token username new_password confirm_password"}, /* username: for password managers */
     {"POST", "/api/v1/password-resets/confirm", "token new_password confirm_password"},
     /* intake.c */
     {"POST", "/admin/intake", "file csv confirm"},

@@ -684,6 +684,12 @@ static enum MHD_Result queue(req_state_t *st, int status, struct MHD_Response *r
 {
     st->status = status;
     st->resp_bytes = bytes;
+    /* Tell clients how long an idle kept-alive connection lives (the head
+     * deadline), so they close it before the server does rather than race it
+     * with a new request (RFC 9112 9.3; undici and others honour it). */
+    char ka[32];
+    snprintf(ka, sizeof ka, "timeout=%d", st->r.app->header_timeout_s);
+    MHD_add_response_header(resp, "Keep-Alive", ka);
     enum MHD_Result ret = MHD_queue_response(st->r.conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;

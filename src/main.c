@@ -395,6 +395,10 @@ int main(int argc, char **argv)
         printf("evitrack %s\n", EVITRACK_VERSION);
         return 0;
     }
+    /* Times written for people (pages, exported portfolios) are UK local time
+     * unless serve --timezone says otherwise (pages.h); set before any thread. */
+    if (pages_set_timezone("Europe/London") != EV_OK)
+        fprintf(stderr, "evitrack: warning: cannot use the time zone Europe/London\n");
     for (const struct command *c = commands; c->name; c++)
         if (!strcmp(argv[1], c->name))
             return c->run(argc - 2, argv + 2);

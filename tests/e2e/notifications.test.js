@@ -59,7 +59,7 @@ test('forgotten password: from the sign-in page to the emailed link, a new passw
   await page.fill('#new_password', 'chloe picked this');
   await page.fill('#confirm_password', 'chloe picked this');
   await Promise.all([page.waitForURL(/\/login\?password_set=1$/), page.click('main form button[type="submit"]')]);
-  assert.match(await page.locator('.notice').innerText(), /Your password has been set/);
+  assert.match(await page.locator('.notification-banner, .notice').first().innerText(), /Your password has been set/);
   await screenshot(page, 'reset-done');
   const url = await signIn(page, srv.url, 'learner3@demo.test', 'chloe picked this');
   assert.equal(new URL(url).pathname, '/portfolio');
@@ -78,7 +78,7 @@ test('invitation: the admin leaves the password blank; the invitee sets it from 
   await page.fill('#email', 'ina@demo.test');
   await page.check('#role-learner');
   await Promise.all([page.waitForURL(/\/admin\/users\/\d+\?done=invited/), page.click('main form button[type="submit"]')]);
-  assert.match(await page.locator('.notice').innerText(), /emailed an invitation/);
+  assert.match(await page.locator('.notification-banner, .notice').first().innerText(), /emailed an invitation/);
   await page.context().clearCookies();
   const [m] = await smtp.waitFor(1, {filter: (x) => x.to.includes('ina@demo.test')});
   assert.match(m.subject, /set your password/);
@@ -122,7 +122,7 @@ test('the header shows unread notifications; the list, choices and outbox pages 
     await page.goto(srv.url + '/account/notifications');
     await page.check('#decision_recorded-digest');
     await Promise.all([page.waitForURL(/done=1/), page.click('main form button[type="submit"]')]);
-    assert.match(await page.locator('.notice').innerText(), /saved/);
+    assert.match(await page.locator('.notification-banner, .notice').first().innerText(), /saved/);
     assert.ok(await page.isChecked('#decision_recorded-digest'));
     await signIn(page, srv.url, 'admin@demo.test');
     await page.goto(srv.url + '/admin/outbox');
@@ -175,7 +175,7 @@ test('intake: upload a CSV, see each line\'s problems, fix the file, import ever
   await noAxeViolations(page);
   await screenshot(page, 'intake-preview');
   await Promise.all([page.waitForURL(/\/admin\/intake\?done=2$/), page.click('button:has-text("Import 2 learner(s)")')]);
-  assert.match(await page.locator('.notice').innerText(), /2 learners imported/);
+  assert.match(await page.locator('.notification-banner, .notice').first().innerText(), /2 learners imported/);
   assert.equal(srv.sql("SELECT count(*) FROM users WHERE email IN ('pat@college.test', 'sam@college.test')"), '2');
   await smtp.waitFor(2, {filter: (m) => /set your password/.test(m.subject) && /(pat|sam)@college/.test(m.to.join())});
   const v = htmlValidate({intake: await page.content()});

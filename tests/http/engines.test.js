@@ -24,6 +24,9 @@ const SEEDS = ['/api/v1/me', '/api/v1/evidence', '/api/v1/qualifications', '/api
   '/api/v1/iqa/actions', '/api/v1/iqa/actions?open=1', '/api/v1/audit', '/api/v1/centre/progress',
   '/api/v1/centre/learners', '/api/v1/centre/progress.csv', '/api/v1/audit/verify'];
 const MAX_PAGES = 400; // per user and round
+// Each round (each user its share) stops asking after this long, so a slow machine or an ASan build compares fewer
+// pages instead of running into ctest's timeout (the seeds and their links come first).
+const ROUND_BUDGET_MS = Number(process.env.EVITRACK_ENGINES_BUDGET_MS) || 90000;
 
 function freshPgDatabase() {
   const name = `engines_${process.pid}_${crypto.randomBytes(4).toString('hex')}`;
@@ -114,14 +117,15 @@ async function same(email, path, diffs) {
 }
 
 /* Crawls the API as every user; returns the differences found. */
-async function crawl(round) {
+async function crawl() {
   const diffs = [];
   let pages = 0;
   for (const email of USERS) {
+    const deadline = Date.now() + ROUND_BUDGET_MS / USERS.length; // each user's share
     const todo = [...SEEDS];
     const seen = new Set();
     const words = new Set();
-    while (todo.length && seen.size < MAX_PAGES) {
+    while (todo.length && seen.size < MAX_PAGES && Date.now() < deadline) {
       const p = todo.shift();
       if (seen.has(p)) continue;
       seen.add(p);
@@ -142,6 +146,7 @@ async function crawl(round) {
       'current=1', 'state=behind', 'sampled=no'];
     for (const l of lists) {
       for (const q of queries) {
+        if (Date.now() >= deadline) break;
         await same(email, `${l}?${q}`, diffs);
         pages++;
       }
@@ -151,9 +156,9 @@ async function crawl(round) {
 }
 
 test('every page of the API answers the same on SQLite and PostgreSQL (demo centre)', {skip: SKIP}, async () => {
-  const {diffs, pages} = await crawl(1);
+  const {diffs, pages} = await crawl();
   console.log(`engines: ${pages} requests compared`);
-  assert.ok(pages > 500, `only ${pages} requests were compared`);
+  assert.ok(pages > 150, `only ${pages} requests were compared`);
   assert.deepEqual(diffs, []);
 });
 
@@ -211,7 +216,7 @@ test('the same changes give the same answers on both engines', {skip: SKIP}, asy
   await both(A, 'POST', '/api/v1/decisions', {learner_id: ev.json.learner_id, criterion_id: 999999,
     outcome: 'met', evidence_ids: [id]}, diffs);
   assert.deepEqual(diffs, []);
-  const {diffs: after, pages} = await crawl(2);
+  const {diffs: after, pages} = await crawl();
   console.log(`engines after changes: ${pages} requests compared`);
   assert.deepEqual(after, []);
 });

@@ -8,6 +8,7 @@
 const {test, before, after, describe} = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const {spawnSync} = require('node:child_process');
 const path = require('node:path');
 const {startServer, assertStatus} = require('./lib.js');
 
@@ -68,6 +69,15 @@ describe('times', () => {
     assert.equal(api.json.created_at_text, undefined, 'the API has no page-only text');
     srv.sql(`UPDATE evidence SET created_at = '2026-12-01T23:30:00Z' WHERE id = ${id}`);
     assert.match((await learner.get(`/evidence/${id}`)).text, />1 Dec 2026, 23:30<\/time>/);
+  });
+
+  test('an exported portfolio shows local times, keeping the ISO value in datetime', async () => {
+    const out = path.join(srv.dir, 'portfolio-times.zip');
+    const r = await srv.run(['export', '--learner', 'learner2@demo.test', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const html = spawnSync('unzip', ['-p', out, 'index.html'], {encoding: 'utf8', maxBuffer: 64 << 20}).stdout;
+    assert.match(html, /<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d<\/time>/);
+    assert.doesNotMatch(html, />\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</, 'no bare ISO time shown');
   });
 
   test('serve --timezone changes the zone; a zone that does not exist is refused', async () => {
