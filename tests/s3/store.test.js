@@ -234,11 +234,19 @@ describe('S3 store faults', {skip}, () => {
     }
     if (!failed) assert.ok(got.status !== 200 || got.body.length < data.length, 'a corrupt file arrived complete');
     assert.ok(srv.stderr.includes(`blob ${f.sha256}`) && /refusing it/.test(srv.stderr), 'logged as a mismatch');
-    // an export containing it fails rather than hand it over
+    // an export containing it fails rather than hand it over: exports are streamed, so
+    // the download (already 200) is cut short and the zip never arrives complete
     const learner = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
     const admin = await srv.login('admin@demo.test');
-    const e = await admin.get(`/api/v1/learners/${learner}/export`);
-    assert.equal(e.status, 500, e.text.slice(0, 300));
+    let cut = false;
+    try {
+      const e = await admin.get(`/api/v1/learners/${learner}/export`);
+      cut = e.status !== 200;
+    } catch (err) {
+      cut = true;
+    }
+    assert.ok(cut, 'an export holding a corrupt file was delivered complete');
+    assert.match(srv.stderr, /export: cannot copy \S+ \(\w+\) from the store into the export/);
     // a byte range away from the damage is still served (ranges are not whole-file checks)
     const part = await c.get(`/api/v1/evidence/${r.json.id}/files/${f.id}`, {headers: {Range: 'bytes=0-99'}});
     assertStatus(part, 206);
