@@ -1,5 +1,6 @@
 /* caseload.c: the assessor's caseload, the assessment queue and the review page */
 #include "caseload.h"
+#include "apprenticeships.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,10 @@ static int caseload_index(req_t *r)
                       json_string_value(json_object_get(it, "planned_end_date")), progress_percent(m, t),
                       progress_today(), &pace);
         json_object_set_new(it, "pace", progress_pace_json(&pace));
+        json_t *otj = apprenticeships_enrolment_otj(r->db, json_integer_value(json_object_get(it, "enrolment_id")),
+                                                    progress_today());
+        if (otj) /* an apprenticeship: off-the-job hours against expected-by-now */
+            json_object_set_new(it, "otj", otj);
         json_object_set_new(it, "has_awaiting", json_boolean(json_integer_value(json_object_get(it, "awaiting")) > 0));
         set_age(it, "oldest_submitted_at");
     }

@@ -253,6 +253,11 @@ static const struct {
     {"sampled", "The sample has been recorded and the assessor can read it."},
     {"responded", "Your response has been sent to the IQA."},
     {"imported", "The qualification specification has been imported."},
+    {"otj_recorded", "The off-the-job training has been recorded. It waits for the employer or assessor to verify it."},
+    {"otj_verified", "The off-the-job training entry has been verified."},
+    {"otj_queried", "The off-the-job training entry has been queried. The apprentice can see your note."},
+    {"break_started", "The break in learning has been recorded. The expected pace is paused until it ends."},
+    {"break_ended", "The break in learning has ended. The planned end date has moved out by its length."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
     {NULL, NULL},
 };

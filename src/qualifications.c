@@ -1645,10 +1645,10 @@ static int spec_import(req_t *r)
 }
 
 const route_t qualifications_routes[] = {
-    {"GET", "/api/v1/qualifications", qualifications_list, ROLE_ANY, NULL, 0},
-    {"GET", "/qualifications", qualifications_list, ROLE_ANY, "qualifications_list", 0},
-    {"GET", "/api/v1/qualifications/{id}", qualification_show, ROLE_ANY, NULL, 0},
-    {"GET", "/qualifications/{id}", qualification_show, ROLE_ANY, "qualification_show", 0},
+    {"GET", "/api/v1/qualifications", qualifications_list, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/qualifications", qualifications_list, ROLE_SIGNED_IN, "qualifications_list", 0},
+    {"GET", "/api/v1/qualifications/{id}", qualification_show, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/qualifications/{id}", qualification_show, ROLE_SIGNED_IN, "qualification_show", 0},
     {"GET", "/api/v1/qualifications/{id}/spec", qualification_spec, ROLE_STAFF, NULL, 0},
     {"GET", "/api/v1/units/{id}", unit_show, ROLE_ANY, NULL, 0},
     {"GET", "/units/{id}", unit_show, ROLE_ANY, "unit_show", 0},
