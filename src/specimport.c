@@ -2004,8 +2004,9 @@ static json_t *canon_standard(jctx_t *c, json_t *st)
             goto fail;
         json_object_set_new(out, ksb_kinds[k].key, list);
     }
-    json_t *duties = canon_duties(c, json_object_get(st, "duties") ? json_object_get(st, "duties") : json_array(),
-                                  seen);
+    json_t *none = json_array();
+    json_t *duties = canon_duties(c, json_object_get(st, "duties") ? json_object_get(st, "duties") : none, seen);
+    json_decref(none);
     if (!duties)
         goto fail;
     json_object_set_new(out, "duties", duties);
