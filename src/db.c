@@ -443,6 +443,52 @@ int db_lock_xact(db_t *db, int64_t key)
     return db_int(db, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(?)) AS locked", 0, "i", key) == 1 ? EV_OK : EV_ERR;
 }
 
+int64_t db_xact_id(db_t *db)
+{
+    if (!db_is_pg(db))
+        return 0;
+    return db_int(db, "SELECT CAST(CAST(pg_current_xact_id() AS text) AS bigint)", -1, "");
+}
+
+int64_t db_xact_oldest_running(db_t *db)
+{
+    if (!db_is_pg(db))
+        return INT64_MAX;
+    return db_int(db, "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)", -1, "");
+}
+
+int64_t db_id_last_issued(db_t *db, const char *table)
+{
+    if (db_is_pg(db))
+        /* NULL before the sequence's first nextval (or after setval(..., false)): nothing
+         * beyond what the table already held was handed out, which 0 understates safely. */
+        return db_int(db,
+                      "SELECT COALESCE(pg_sequence_last_value(CAST(pg_get_serial_sequence(?, 'id') AS regclass)), 0)",
+                      -1, "t", table);
+    for (const char *c = table; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
+            return -1; /* a name of our schema only: it is spliced into the SQL */
+    char *sql = fmtalloc("SELECT COALESCE(MAX(id), 0) FROM %s", table);
+    db_stmt_t *st = db_prepare_dynamic(db, sql);
+    int64_t v = st && db_next(st) == 1 ? db_col_int(st, 0) : -1;
+    db_stmt_free(st);
+    free(sql);
+    return v;
+}
+
+int db_try_lock_session(db_t *db, int64_t key)
+{
+    if (!db_is_pg(db))
+        return 1;
+    return (int)db_int(db, "SELECT CASE WHEN pg_try_advisory_lock(?) THEN 1 ELSE 0 END", -1, "i", key);
+}
+
+void db_unlock_session(db_t *db, int64_t key)
+{
+    if (db_is_pg(db))
+        db_int(db, "SELECT CASE WHEN pg_advisory_unlock(?) THEN 1 ELSE 0 END", -1, "i", key);
+}
+
 int db_in_transaction(db_t *db)
 {
     return db->ops->in_transaction(db->conn);
