@@ -20,6 +20,8 @@ struct db {
     const db_ops_t *ops;
     void *conn;
     char *target;
+    int conflict;     /* a serialization failure or deadlock since db_retry_clear */
+    uint64_t commits; /* successful COMMITs */
     struct {
         const char *sql;
         db_stmt_t *st;
@@ -77,15 +79,35 @@ const char *db_errmsg(db_t *db)
     return db->ops->errmsg(db->conn);
 }
 
-int db_retryable(db_t *db)
+/* After a failed statement: remembers a serialization failure or deadlock. */
+static void note_failure(db_t *db)
 {
     const char *s = db->ops->sqlstate(db->conn);
-    return strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0;
+    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
+        db->conflict = 1;
+}
+
+int db_retryable(db_t *db)
+{
+    return db->conflict;
+}
+
+void db_retry_clear(db_t *db)
+{
+    db->conflict = 0;
+}
+
+uint64_t db_commit_count(db_t *db)
+{
+    return db->commits;
 }
 
 int db_exec(db_t *db, const char *sql)
 {
-    return db->ops->exec(db->conn, sql);
+    int rc = db->ops->exec(db->conn, sql);
+    if (rc != EV_OK)
+        note_failure(db);
+    return rc;
 }
 
 /* ---- statements and the row cursor ---- */
@@ -185,7 +207,12 @@ db_stmt_t *db_query(db_t *db, const char *sql, const char *fmt, ...)
 
 int db_next(db_stmt_t *st)
 {
-    return st ? st->db->ops->step(st->impl) : -1;
+    if (!st)
+        return -1;
+    int rc = st->db->ops->step(st->impl);
+    if (rc < 0)
+        note_failure(st->db);
+    return rc;
 }
 
 int db_col_count(db_stmt_t *st)
@@ -426,6 +453,7 @@ int db_commit(db_t *db)
             db_exec(db, "ROLLBACK");
         return EV_ERR;
     }
+    db->commits++;
     return EV_OK;
 }
 

@@ -35,9 +35,15 @@ const char *db_engine(db_t *db);
 int db_is_pg(db_t *db);
 /* The engine's last error message (valid until the next call on db). */
 const char *db_errmsg(db_t *db);
-/* 1 when the last failure on db was a serialization failure or deadlock
- * (SQLSTATE 40001/40P01; SQLite busy): the transaction may be retried whole. */
+/* 1 when a statement on db failed with a serialization failure or deadlock
+ * (SQLSTATE 40001/40P01; SQLite busy or locked) since the last db_retry_clear():
+ * the transaction it was part of may be retried whole. */
 int db_retryable(db_t *db);
+/* Forgets such failures (before an attempt that may be retried). */
+void db_retry_clear(db_t *db);
+/* How many COMMITs have succeeded on db since it was opened: a retry is safe only
+ * when none did during the attempt (nothing of it is kept). */
+uint64_t db_commit_count(db_t *db);
 
 /* Applies every embedded migration whose version is not yet recorded in
  * schema_version (so files landed out of number order still apply), each in
