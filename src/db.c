@@ -517,6 +517,11 @@ void db_unlock_session(db_t *db, int64_t key)
         db_int(db, "SELECT CASE WHEN pg_advisory_unlock(?) THEN 1 ELSE 0 END", -1, "i", key);
 }
 
+int db_alive(db_t *db)
+{
+    return db->ops->alive(db->conn);
+}
+
 int db_in_transaction(db_t *db)
 {
     return db->ops->in_transaction(db->conn);
@@ -632,6 +637,12 @@ void db_set_thread_path(const char *target)
 
 db_t *db_thread(void)
 {
+    if (thread_db && !db_alive(thread_db)) {
+        /* The server went away (a restart, a failover to the standby): the requests that
+         * met it have failed; this one starts on a new connection. */
+        ev_log("db: the connection was lost; reconnecting");
+        db_thread_close();
+    }
     if (!thread_db && thread_db_path) {
         thread_db = db_open(thread_db_path);
         if (thread_db) {

@@ -57,7 +57,8 @@ int db_version(db_t *db);
 int db_latest_version(void);
 
 /* The connection of the calling worker thread, opened and migrated on first use
- * with the target given to db_set_thread_path(). Closed by db_thread_close(). */
+ * with the target given to db_set_thread_path(), and opened again when it was lost
+ * (db_alive). Closed by db_thread_close(). */
 void db_set_thread_path(const char *target);
 db_t *db_thread(void);
 void db_thread_close(void);
@@ -153,6 +154,9 @@ int64_t db_id_last_issued(db_t *db, const char *table);
  * 1 taken, 0 another session holds it, -1 error; always 1 on SQLite. */
 int db_try_lock_session(db_t *db, int64_t key);
 void db_unlock_session(db_t *db, int64_t key);
+/* 0 once db's connection is lost (PostgreSQL restarted or failed over): close it and
+ * open a new one. Always 1 on SQLite. */
+int db_alive(db_t *db);
 /* 1 while a transaction is open on db. */
 int db_in_transaction(db_t *db);
 /* 1 when a table of that name exists (in the connection's schema), else 0. */

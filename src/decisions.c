@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "evidence.h"
 #include "iqa.h"
 #include "policy.h"
 #include "rules.h"
@@ -338,6 +339,26 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
             json_array_foreach(ids, j, w) if (json_integer_value(w) == eid) dup = 1;
             if (!dup)
                 json_array_append_new(ids, json_integer(eid));
+        }
+    }
+    /* The evidence decided on cannot be withdrawn or changed meanwhile on another server:
+     * its locks (ascending, as every path takes them) before the rules read its status. */
+    {
+        size_t n = json_array_size(ids), i, j;
+        int64_t *sorted = xcalloc(n + 1, sizeof *sorted);
+        for (i = 0; i < n; i++) {
+            int64_t v = (int64_t)json_integer_value(json_array_get(ids, i));
+            for (j = i; j > 0 && sorted[j - 1] > v; j--)
+                sorted[j] = sorted[j - 1];
+            sorted[j] = v;
+        }
+        int locked = EV_OK;
+        for (i = 0; i < n && locked == EV_OK; i++)
+            locked = evidence_lock(db, sorted[i]);
+        free(sorted);
+        if (locked != EV_OK) {
+            status = http_fail(r, 500, "db_error", "Could not lock the evidence.");
+            goto out;
         }
     }
     {

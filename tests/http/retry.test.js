@@ -64,3 +64,27 @@ test('a write meeting serialization failures and deadlocks is retried and saved 
   assertStatus(r, 200);
   assert.equal(notes(), 'after the storm');
 });
+
+test('a server whose database connections were cut (a restart, a failover) reconnects', {skip: ENGINE !== 'postgresql' ?
+  'PostgreSQL only' : false}, async () => {
+  const s = await startServer({demo: true});
+  try {
+    const learner = await s.login('learner@demo.test');
+    assertStatus(await learner.get('/api/v1/evidence'), 200);
+    // every connection of the server (its worker threads' and the audit chainer's) dies at once
+    s.sql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    const codes = [];
+    for (let i = 0; i < 8; i++) codes.push((await learner.get('/api/v1/evidence')).status);
+    // a request that met a dead connection may fail once per worker thread; then all answer
+    assert.deepEqual(codes.slice(-4), [200, 200, 200, 200], codes.join(' '));
+    // and writes go on, audited into one chain
+    const up = await learner.upload('/api/v1/evidence', {title: 'After the cut', kind: 'product', description: 'x',
+      occurred_on: '2026-10-01'}, [{name: 'c.txt', type: 'text/plain', data: 'c\n'}]);
+    assertStatus(up, 201);
+    const v = await s.run(['audit', 'verify']);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+  } finally {
+    await s.stop();
+  }
+});
