@@ -493,6 +493,12 @@ static int h_writeup_form(req_t *r)
     int64_t learner_id;
     char *kind = NULL;
     int st = find_planned(r, r->params[0], &learner_id, &kind);
+    if (st == 403 || st == 409) {
+        /* readable, but nothing for this assessor to write up: the item itself */
+        json_object_del(http_out(r), "error");
+        http_redirect(r, "/evidence/%lld", (long long)r->params[0]);
+        return 303;
+    }
     if (st)
         return st;
     json_t *ev = db_one(r->db, "SELECT title, occurred_on, place, activity, description, body FROM evidence WHERE id = ?",

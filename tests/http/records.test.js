@@ -221,3 +221,12 @@ test('the record pages work without JavaScript', async () => {
   r = await assessor.get(`/learners/${L}/evidence`);
   assert.match(r.text, /Write an observation/);
 });
+
+test('the OpenAPI document describes the record endpoints', async () => {
+  const r = await srv.client().get('/api/v1/openapi.json');
+  assertStatus(r, 200);
+  for (const p of ['/api/v1/learners/{id}/records', '/api/v1/evidence/{id}/record', '/api/v1/evidence/{id}/acknowledge']) {
+    assert.ok(r.json.paths[p], `${p} is documented`);
+  }
+  assert.ok(r.json.components.schemas.EvidenceAuthor);
+});
