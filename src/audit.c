@@ -424,8 +424,8 @@ int audit_chain_sync(db_t *db, int timeout_ms)
             int busy = 1, ok = EV_OK;
             while ((ok = chain_round(db, &h, &linked, &busy)) == EV_OK && (left = unlinked_upto(db, upto)) > 0 &&
                    util_now_us() < deadline)
-                if (busy && !linked)
-                    usleep(1000);
+                if (!linked)
+                    usleep(1000); /* waiting on a transaction (busy), or on nothing linkable */
             db_unlock_session(db, AUDIT_CHAINER_LOCK);
             if (ok == EV_OK && left == 0) {
                 rc = EV_OK;
