@@ -19,6 +19,9 @@
 #define PROGRESS_REVIEW_FIELDS                                                                              \
     "enrolment_id held_on next_review_on english_maths wellbeing safeguarding safeguarding_concern "          \
     "learner_comments employer_comments assessor_summary targets target_* previous_targets result_*"
+#define RECORD_FIELDS                                                                                        \
+    "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
+    "note_* mapping file plan"
 #define ENROL_FIELDS                                                                                          \
     "learner_id learner_email qualification_id assessor_id assessor_email iqa_id iqa_email start_date planned_end_date"
 
@@ -117,6 +120,13 @@ const fields_decl_t fields_table[] = {
     {"POST", "/progress-reviews/{id}/sign", "decision comment reason"},
     {"POST", "/api/v1/progress-reviews/{id}/revise", ""},
     {"POST", "/progress-reviews/{id}/revise", ""},
+    /* records.c */
+    {"POST", "/api/v1/learners/{id}/records", RECORD_FIELDS},
+    {"POST", "/learners/{id}/records", RECORD_FIELDS},
+    {"POST", "/api/v1/evidence/{id}/record", RECORD_FIELDS},
+    {"POST", "/evidence/{id}/record", RECORD_FIELDS},
+    {"POST", "/api/v1/evidence/{id}/acknowledge", ""},
+    {"POST", "/evidence/{id}/acknowledge", ""},
     {0, 0, 0},
 };
 
