@@ -53,7 +53,9 @@ const OWN_ACCOUNT_WRITES = new Set([
  * (src/accounts.c: asking for a link only queues an email, throttled; using one needs
  * the emailed token). */
 const PUBLIC_WRITES = ['POST /login', 'POST /api/v1/session', 'POST /password-reset', 'POST /api/v1/password-resets',
-  'POST /set-password', 'POST /api/v1/password-resets/confirm'];
+  'POST /set-password', 'POST /api/v1/password-resets/confirm',
+  // a witness's testimony through their one-time link: no account; the token is the credential (src/witness.c)
+  'POST /witness'];
 
 function roleOf(key) {
   return users[key].role;
@@ -78,6 +80,7 @@ const OWNED = {
   actions: 'sample', enrolments: 'enrolment', enrolment: 'enrolment',
   signoffs: 'signoff', signoff: 'signoff',
   'progress-reviews': 'progress_review', // progress reviews (src/reviews.c)
+  'witness-requests': 'witness',
 };
 const SHARED = {
   units: 'unit', unit: 'unit', qualifications: 'qualification', qualification: 'qualification',
@@ -226,6 +229,13 @@ before(async () => {
         (SELECT max(id) FROM enrolments WHERE learner_id = ${learnerId}) AS enrolment,
         (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${learnerId}) AS signoff,
         (SELECT max(id) FROM progress_reviews WHERE learner_id = ${learnerId}) AS progress_review`)[0];
+    // a pending witness request (src/witness.c), nominated by the learner
+    srv.sql(`INSERT INTO witness_requests (learner_id, requested_by, title, about, witness_name, witness_job_title,
+        witness_relationship, witness_email, token_hash, status, created_at, expires_at)
+      VALUES (${learnerId}, ${learnerId}, '${m} work', '${m} about', 'Witness ${lk}', 'Manager', 'Line manager',
+        'w-${lk}@example.test', '${crypto.randomBytes(32).toString('hex')}', 'pending', '2026-01-15T10:00:00Z',
+        '2099-01-01T00:00:00Z')`);
+    fx[lk].witness = Number(srv.sql(`SELECT max(id) FROM witness_requests WHERE learner_id = ${learnerId}`));
   }
   // the derived status, as the application would have it
   srv.sql(`UPDATE criterion_status SET status = 'met' WHERE criterion_id = ${q.criterion};
