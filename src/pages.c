@@ -270,6 +270,10 @@ static const struct {
     {"responded", "Your response has been sent to the IQA."},
     {"imported", "The qualification specification has been imported."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
+    {"review_saved", "The progress review has been saved."},
+    {"review_signed", "Your signature has been recorded."},
+    {"review_declined", "You have declined to sign; the assessor can correct the review."},
+    {"review_complete", "Everyone has signed: the review is complete and locked."},
     {NULL, NULL},
 };
 
