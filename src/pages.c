@@ -252,6 +252,8 @@ static const struct {
     {"evidence_added", "Your evidence has been added. Now choose the criteria it covers."},
     {"record_saved", "The record has been saved. It is ready for assessment and the learner can read it."},
     {"record_planned", "The record has been planned. Write it up after the visit: it waits in your queue."},
+    {"witness_revoked", "The witness link has been cancelled: it no longer works."},
+    {"group_saved", "The group observation has been saved: each learner has their own record, ready for assessment."},
     {"acknowledged", "Thank you: you have confirmed that you have read this record."},
     {"evidence_saved", "Your changes to the evidence have been saved."},
     {"evidence_deleted", "The evidence has been deleted."},
@@ -268,6 +270,10 @@ static const struct {
     {"responded", "Your response has been sent to the IQA."},
     {"imported", "The qualification specification has been imported."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
+    {"review_saved", "The progress review has been saved."},
+    {"review_signed", "Your signature has been recorded."},
+    {"review_declined", "You have declined to sign; the assessor can correct the review."},
+    {"review_complete", "Everyone has signed: the review is complete and locked."},
     {NULL, NULL},
 };
 

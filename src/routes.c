@@ -15,7 +15,9 @@
 #include "notify.h"
 #include "accounts.h"
 #include "intake.h"
+#include "reviews.h"
 #include "records.h"
+#include "witness.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -33,6 +35,8 @@ const route_t *const router_tables[] = {
     notify_routes,
     accounts_routes,
     intake_routes,
+    reviews_routes,
     records_routes,
+    witness_routes,
     NULL,
 };
