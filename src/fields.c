@@ -16,6 +16,7 @@
 #define NOTIFICATION_KINDS                                                                                  \
     "evidence_submitted decision_recorded iqa_action iqa_response unit_signed_off witness_request enrolment "       \
     "password_changed password_reset invitation"
+#define EQA_VISIT_FIELDS "eqa_id qualification_ids starts_at ends_at sample_rule learner_ids sample_size awarding_body"
 #define ENROL_FIELDS                                                                                          \
     "learner_id learner_email qualification_id assessor_id assessor_email iqa_id iqa_email start_date planned_end_date"
 
@@ -74,6 +75,15 @@ const fields_decl_t fields_table[] = {
     /* caseload.c */
     {"POST", "/api/v1/reviews/{id}", REVIEW_FIELDS},
     {"POST", "/review/{id}", REVIEW_FIELDS},
+    /* eqa.c */
+    {"POST", "/api/v1/eqa/visits", EQA_VISIT_FIELDS},
+    {"POST", "/eqa/visits", EQA_VISIT_FIELDS},
+    {"POST", "/api/v1/eqa/visits/{id}/end", ""},
+    {"POST", "/eqa/visits/{id}/end", ""},
+    {"POST", "/api/v1/eqa/visits/{id}/findings", "kind body learner_id due_on"},
+    {"POST", "/eqa/visits/{id}/findings", "kind body learner_id due_on"},
+    {"POST", "/api/v1/eqa/findings/{id}/response", "response"},
+    {"POST", "/eqa/findings/{id}/response", "response"},
     /* iqa.c */
     {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback"},
     {"POST", "/iqa/samples", "decision_id outcome feedback"},

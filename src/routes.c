@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "accounts.h"
 #include "intake.h"
+#include "eqa.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -32,5 +33,6 @@ const route_t *const router_tables[] = {
     notify_routes,
     accounts_routes,
     intake_routes,
+    eqa_routes,
     NULL,
 };
