@@ -22,8 +22,10 @@ let q1;
 before(async () => {
   srv = await startServer({demo: true, args: ['--max-exports', '2']});
   admin = await srv.login('admin@demo.test');
-  // a second admin session (an EQA may no longer export a whole cohort: issue 18)
-  admin2 = await srv.login('admin@demo.test');
+  // a second admin (an EQA may no longer export a whole cohort: issue 18; one export per user)
+  assertStatus(await admin.post('/api/v1/users', {email: 'admin2@demo.test', name: 'Second Admin', role: 'admin',
+    password: 'second admin password'}), 201);
+  admin2 = await srv.login('admin2@demo.test', 'second admin password');
   assessor = await srv.login('assessor@demo.test');
   ben = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
   q1 = Number(srv.sql(`SELECT qualification_id FROM enrolments WHERE learner_id = ${ben} LIMIT 1`));
