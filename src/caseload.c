@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "combination.h"
 #include "decisions.h"
 #include "evidence.h"
 #include "policy.h"
@@ -93,20 +94,30 @@ static int caseload_index(req_t *r)
         return http_fail(r, 500, "db_error", "Could not load the caseload.");
     size_t i;
     json_t *it;
+    combination_cache_t *rules = combination_cache_new(r->db);
     json_array_foreach(items, i, it)
     {
         int64_t t = json_integer_value(json_object_get(it, "criteria_total"));
         int64_t m = json_integer_value(json_object_get(it, "criteria_met"));
-        json_object_set_new(it, "percent", json_integer(t ? m * 100 / t : 0));
+        int percent = progress_percent(m, t), achieved = 0;
+        /* a qualification with rules of combination: percent by credits (combination.h) */
+        if (combination_enrolment_percent(rules, json_integer_value(json_object_get(it, "enrolment_id")),
+                                          json_integer_value(json_object_get(it, "id")),
+                                          json_integer_value(json_object_get(it, "qualification_id")), &percent,
+                                          &achieved) &&
+            !achieved && percent >= 100)
+            percent = 99;
+        json_object_set_new(it, "percent", json_integer(percent));
         progress_pace_t pace; /* expected progress: on track / behind / at risk (progress.h) */
         progress_pace(json_string_value(json_object_get(it, "enrolment_status")),
                       json_string_value(json_object_get(it, "start_date")),
-                      json_string_value(json_object_get(it, "planned_end_date")), progress_percent(m, t),
+                      json_string_value(json_object_get(it, "planned_end_date")), percent,
                       progress_today(), &pace);
         json_object_set_new(it, "pace", progress_pace_json(&pace));
         json_object_set_new(it, "has_awaiting", json_boolean(json_integer_value(json_object_get(it, "awaiting")) > 0));
         set_age(it, "oldest_submitted_at");
     }
+    combination_cache_free(rules);
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
     json_object_set_new(out, "total_label", json_string(total == 1 ? "learner enrolment" : "learner enrolments"));

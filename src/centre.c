@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "combination.h"
 #include "progress.h"
 
 /* One enrolment as the dashboard sees it. */
@@ -107,10 +108,16 @@ static const queue_row_t *queue_find(const queue_row_t *v, int n, int64_t learne
     return NULL;
 }
 
+/* An enrolment's dates (YYYY-MM-DD) and status, held between the two passes. */
+typedef struct enr_text {
+    char start[11], end[11], status[24];
+} enr_text_t;
+
 /* The one pass: every enrolment with its summary row and the learner's queue. */
 static int centre_load(db_t *db, int64_t today, centre_data_t *d)
 {
     int qn = 0, qcap = 0, cap = 0;
+    enr_text_t *texts = NULL; /* per enrolment, for the second pass */
     queue_row_t *qv = NULL;
     memset(d, 0, sizeof *d);
     d->all.oldest_day = -1;
@@ -144,6 +151,7 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         if (d->n == cap) {
             cap = cap ? cap * 2 : 1024;
             d->e = xrealloc(d->e, (size_t)cap * sizeof *d->e);
+            texts = xrealloc(texts, (size_t)cap * sizeof *texts);
         }
         enr_t *e = &d->e[d->n++];
         e->id = db_col_int(st, 0);
@@ -154,11 +162,24 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         e->met = db_col_int(st, 8);
         e->decisions = db_col_int(st, 9);
         e->sampled = db_col_int(st, 10);
+        e->withdrawn = db_col_text(st, 6) && strcmp(db_col_text(st, 6), "withdrawn") == 0;
+        enr_text_t *tx = &texts[d->n - 1];
+        snprintf(tx->start, sizeof tx->start, "%s", db_col_text(st, 4) ? db_col_text(st, 4) : "");
+        snprintf(tx->end, sizeof tx->end, "%s", db_col_text(st, 5) ? db_col_text(st, 5) : "");
+        snprintf(tx->status, sizeof tx->status, "%s", db_col_text(st, 6) ? db_col_text(st, 6) : "");
+    }
+    db_stmt_done(st);
+    /* second pass, with no statement open: percent (by the rules of combination
+     * where the qualification has them), pace, queue and the group sums */
+    combination_cache_t *rules = combination_cache_new(db);
+    for (int i = 0; i < d->n; i++) {
+        enr_t *e = &d->e[i];
         e->percent = progress_percent(e->met, e->total);
-        const char *status = db_col_text(st, 6);
-        e->withdrawn = status && strcmp(status, "withdrawn") == 0;
-        progress_pace(status, db_col_text(st, 4),
-                      db_col_text(st, 5), e->percent, today, &e->pace);
+        int achieved = 0;
+        if (combination_enrolment_percent(rules, e->id, e->learner_id, e->qualification_id, &e->percent, &achieved) &&
+            !achieved && e->percent >= 100)
+            e->percent = 99;
+        progress_pace(texts[i].status, texts[i].start, texts[i].end, e->percent, today, &e->pace);
         const queue_row_t *qr = queue_find(qv, qn, e->learner_id, e->qualification_id);
         e->awaiting = qr ? qr->awaiting : 0;
         e->oldest_day = qr ? qr->oldest_day : -1;
@@ -166,7 +187,8 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         grp_add(grp_get(&d->by_a, e->assessor_id), e);
         grp_add(&d->all, e);
     }
-    db_stmt_done(st);
+    combination_cache_free(rules);
+    free(texts);
     free(qv);
     d->distinct_learners = db_int(db, "SELECT count(DISTINCT learner_id) FROM enrolments WHERE status <> 'withdrawn'",
                                   0, "");

@@ -167,6 +167,14 @@ static int replace_rules(db_t *db, int64_t qid, json_t *rules)
     return EV_OK;
 }
 
+/* Tells the centre dashboard's snapshot (centre.c, keyed by centre_version) that
+ * progress by rules changed for qualification qid: the no-op update fires the
+ * version triggers on both engines (005_progress.sql), in the caller's transaction. */
+static int dashboard_stale(db_t *db, int64_t qid)
+{
+    return db_run(db, "UPDATE qualifications SET title = title WHERE id = ?", "i", qid);
+}
+
 int combination_sync_qualification(db_t *db, int64_t qid, json_t *q, int *changes)
 {
     if (sync_text(db, "SELECT qan FROM qualifications WHERE id = ?", "UPDATE qualifications SET qan = ? WHERE id = ?",
@@ -198,6 +206,8 @@ int combination_sync_qualification(db_t *db, int64_t qid, json_t *q, int *change
         json_decref(cur);
         json_decref(want);
     }
+    if (rc == EV_OK && *changes)
+        rc = dashboard_stale(db, qid);
     return rc;
 }
 
@@ -216,7 +226,8 @@ int combination_sync_unit(db_t *db, int64_t uid, json_t *unit, int *changes)
         sync_int(db, "SELECT tqt AS v FROM units WHERE id = ?", "UPDATE units SET tqt = ? WHERE id = ?", uid, unit,
                  "tqt", changes) != EV_OK)
         return EV_ERR;
-    return EV_OK;
+    int64_t qid = db_int(db, "SELECT qualification_id FROM units WHERE id = ?", 0, "i", uid);
+    return *changes && qid ? dashboard_stale(db, qid) : EV_OK;
 }
 
 /* ==== export ==== */
@@ -313,6 +324,8 @@ typedef struct cunit {
     int mandatory, chosen, in_plan, achieved;
 } cunit_t;
 
+static json_t *progress_by_rules(db_t *db, json_t *st, json_t *q, int64_t enrolment_id, json_t *units);
+
 static json_t *check(const char *label, int64_t required, int64_t achieved, int64_t planned)
 {
     return json_pack("{s:s, s:I, s:I, s:I, s:b, s:b}", "label", label, "required", (json_int_t)required, "achieved",
@@ -327,9 +340,19 @@ json_t *combination_progress(db_t *db, int64_t enrolment_id, int64_t qid, json_t
         json_decref(st);
         return NULL;
     }
+    json_t *q = db_one(db, "SELECT credit_value FROM qualifications WHERE id = ?", "i", qid);
+    json_t *out = progress_by_rules(db, st, q, enrolment_id, units);
+    json_decref(q);
+    json_decref(st);
+    return out;
+}
+
+/* combination_progress's work on a structure already loaded (st: has_structure
+ * true; q: {credit_value}); borrows both. */
+static json_t *progress_by_rules(db_t *db, json_t *st, json_t *q, int64_t enrolment_id, json_t *units)
+{
     json_t *groups = json_object_get(st, "groups"), *rules = json_object_get(st, "rules");
     json_t *chosen = db_all(db, "SELECT unit_id FROM enrolment_units WHERE enrolment_id = ?", "i", enrolment_id);
-    json_t *q = db_one(db, "SELECT credit_value FROM qualifications WHERE id = ?", "i", qid);
     size_t n = json_array_size(units);
     cunit_t *cu = xcalloc(n ? n : 1, sizeof *cu);
     json_t *out = json_object(), *checks = json_array(), *problems = json_array();
@@ -513,9 +536,92 @@ json_t *combination_progress(db_t *db, int64_t enrolment_id, int64_t qid, json_t
     json_object_set(out, "groups", groups);
     free(cu);
     json_decref(chosen);
-    json_decref(q);
-    json_decref(st);
     return out;
+}
+
+/* ---- summaries: percent by the rules for many enrolments (dashboard, caseload) ---- */
+
+typedef struct rules_entry {
+    int64_t qid;
+    json_t *st; /* NULL: no structure (percent is the share of criteria met) */
+    json_t *q;
+} rules_entry_t;
+
+struct combination_cache {
+    db_t *db;
+    rules_entry_t *v;
+    int n, cap;
+};
+
+combination_cache_t *combination_cache_new(db_t *db)
+{
+    combination_cache_t *c = xcalloc(1, sizeof *c);
+    c->db = db;
+    return c;
+}
+
+void combination_cache_free(combination_cache_t *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n; i++) {
+        json_decref(c->v[i].st);
+        json_decref(c->v[i].q);
+    }
+    free(c->v);
+    free(c);
+}
+
+static rules_entry_t *cache_entry(combination_cache_t *c, int64_t qid)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->v[i].qid == qid)
+            return &c->v[i];
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->v = xrealloc(c->v, (size_t)c->cap * sizeof *c->v);
+    }
+    rules_entry_t *e = &c->v[c->n++];
+    e->qid = qid;
+    e->st = combination_structure(c->db, qid);
+    e->q = NULL;
+    if (!json_is_true(json_object_get(e->st, "has_structure"))) {
+        json_decref(e->st);
+        e->st = NULL;
+    } else {
+        e->q = db_one(c->db, "SELECT credit_value FROM qualifications WHERE id = ?", "i", qid);
+    }
+    return e;
+}
+
+int combination_has_rules(combination_cache_t *c, int64_t qid)
+{
+    return cache_entry(c, qid)->st != NULL;
+}
+
+int combination_enrolment_percent(combination_cache_t *c, int64_t enrolment_id, int64_t learner_id, int64_t qid,
+                                  int *percent, int *achieved)
+{
+    rules_entry_t *e = cache_entry(c, qid);
+    if (!e->st)
+        return 0;
+    /* each current unit's criteria and how many this learner has met (as progress.c counts them) */
+    json_t *units = db_all(c->db,
+                           "SELECT u.id, COUNT(c.id) AS total,"
+                           " SUM(CASE WHEN cs.status = 'met' THEN 1 ELSE 0 END) AS met"
+                           " FROM units u JOIN criteria c ON c.unit_id = u.id AND c.retired = 0"
+                           " LEFT JOIN criterion_status cs ON cs.criterion_id = c.id AND cs.learner_id = ?"
+                           " WHERE u.qualification_id = ? AND u.retired = 0 GROUP BY u.id ORDER BY u.id",
+                           "ii", learner_id, qid);
+    json_t *out = units ? progress_by_rules(c->db, e->st, e->q, enrolment_id, units) : NULL;
+    int rc = out ? 1 : 0;
+    if (out) {
+        *percent = (int)json_integer_value(json_object_get(out, "percent"));
+        *achieved = json_is_true(json_object_get(out, "achieved"));
+    }
+    json_decref(out);
+    json_decref(units);
+    return rc;
 }
 
 /* ==== choosing optional units ==== */
@@ -666,6 +772,8 @@ static int units_choose(req_t *r)
         json_decref(b);
         json_decref(a);
     }
+    if (rc == EV_OK) /* the dashboard's percent follows the plan (centre_version triggers) */
+        rc = db_run(r->db, "UPDATE enrolments SET status = status WHERE id = ?", "i", jint(e, "id"));
     if (rc == EV_OK)
         rc = db_commit(r->db);
     else

@@ -48,6 +48,21 @@ json_t *combination_structure(db_t *db, int64_t qid);
  * plus the learner's chosen optional units. See docs/progress.md. */
 json_t *combination_progress(db_t *db, int64_t enrolment_id, int64_t qid, json_t *units);
 
+/* Percent complete by the rules of combination for many enrolments at once
+ * (the centre dashboard, the caseload): a cache of each qualification's
+ * structure, owned by the caller, for one request (one db connection).
+ * combination_enrolment_percent() returns 1 and sets *percent (0..100, 100
+ * only when achieved) and *achieved as combination_progress() would for that
+ * enrolment; 0 when the qualification has no structure (the caller keeps the
+ * share of criteria met). Two queries per enrolment of a structured
+ * qualification; none for the others after the first. */
+typedef struct combination_cache combination_cache_t;
+combination_cache_t *combination_cache_new(db_t *db);
+void combination_cache_free(combination_cache_t *c); /* accepts NULL */
+int combination_has_rules(combination_cache_t *c, int64_t qid);
+int combination_enrolment_percent(combination_cache_t *c, int64_t enrolment_id, int64_t learner_id, int64_t qid,
+                                  int *percent, int *achieved);
+
 /* GET/PUT /api/v1/enrolments/{id}/units and the page /enrolments/{id}/units. */
 extern const route_t combination_routes[];
 

@@ -14,7 +14,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <nettle/sha2.h>
 #include <pthread.h>
 #include <sodium.h>
 
@@ -91,10 +90,9 @@ static void zadd(zipw_t *z, const char *path, const char *data, size_t len, int 
     }
 }
 
-/* Feeds one piece of a stored file into the open zip entry, hashing it. */
+/* Feeds one piece of a stored file into the open zip entry. */
 typedef struct zsink {
     zipw_t *z;
-    struct sha256_ctx st;
     uint64_t total;
     int write_failed; /* the zip (the download) refused a piece: it is not the store's fault */
 } zsink_t;
@@ -102,7 +100,6 @@ typedef struct zsink {
 static int zsink_write(void *ctx, const void *data, size_t len)
 {
     zsink_t *k = ctx;
-    sha256_update(&k->st, len, data);
     if (archive_write_data(k->z->a, data, len) != (la_ssize_t)len) {
         k->write_failed = 1;
         return EV_ERR;
@@ -111,9 +108,10 @@ static int zsink_write(void *ctx, const void *data, size_t len)
     return EV_OK;
 }
 
-/* Streams blob sha from the store into the zip as path, hashing what it copies.
- * The store checks the whole file against its SHA-256 as it streams: a mismatch
- * fails the export (a corrupt file is never handed over as good). */
+/* Streams blob sha from the store into the zip as path. The store checks the
+ * whole file against its SHA-256 as it streams (storage_get): a mismatch fails
+ * the export (a corrupt file is never handed over as good), so the manifest's
+ * hash is the blob's name, not a second pass over the bytes. */
 static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char *sha)
 {
     if (z->failed)
@@ -136,11 +134,9 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         return;
     }
     struct archive_entry *e = zentry(z, path, sb.size);
-    /* nettle's SHA-256 uses the CPU's SHA extensions: hashing keeps up with
-     * the copy. Evidence files (photos, video, PDFs) are mostly compressed
-     * already, so they are stored: deflate would cost a core for ~nothing. */
+    /* Evidence files (photos, video, PDFs) are mostly compressed already, so
+     * they are stored: deflate would cost a core for ~nothing. */
     zsink_t k = {.z = z};
-    sha256_init(&k.st);
     archive_write_zip_set_compression_store(z->a);
     int hdr = archive_write_header(z->a, e);
     archive_write_zip_set_compression_deflate(z->a);
@@ -158,7 +154,12 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
     if (z->failed)
         return;
     unsigned char d[32];
-    sha256_digest(&k.st, SHA256_DIGEST_SIZE, d);
+    size_t bin_len = 0;
+    if (k.total != sb.size || sodium_hex2bin(d, sizeof d, sha, strlen(sha), NULL, &bin_len, NULL) != 0 || bin_len != sizeof d) {
+        zfail(z, "the store gave %llu bytes of %s where %llu were expected", (unsigned long long)k.total, sha,
+              (unsigned long long)sb.size);
+        return;
+    }
     manifest_add(z, path, k.total, d);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "specimport.h"
 #include "util.h"
 
 static const char *const MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -204,6 +205,16 @@ void pages_humanize(json_t *v, int64_t now)
         if (!json_is_string(e) || n + 6 > 80)
             continue;
         const char *s = json_string_value(e);
+        if ((strcmp(k, "text") == 0 || strcmp(k, "criterion_text") == 0) && strchr(s, '\n')) {
+            /* a criterion's sub-items ("a) ...", "• ...") on lines of their own: a list on pages */
+            char key[88];
+            snprintf(key, sizeof key, "%s_parts", k);
+            if (!add)
+                add = json_object();
+            if (!json_object_get(v, key))
+                json_object_set_new(add, key, specimport_text_items(s));
+            continue;
+        }
         char key[88], text[48];
         int64_t t;
         if ((strcmp(k, "at") == 0 || ends_with(k, n, "_at")) && pages_parse_iso(s, &t) == EV_OK) {

@@ -44,7 +44,10 @@ void pages_count(int64_t n, const char *one, const char *many, char *out, size_t
  * holding a YYYY-MM-DD date ("29 Nov 2026"); an "_at" value also gets
  * "KEY_ago" ("3 days ago") relative to now; a count pages print with its noun
  * (file_count, unit_count, criteria_count, enrolments, oldest_days, ...) gets
- * "KEY_text" ("1 file", "2 files"). Existing "_text" keys are kept.
+ * "KEY_text" ("1 file", "2 files"); a "text" or "criterion_text" holding
+ * several lines (a criterion with sub-items, as the importers keep them) gets
+ * "KEY_parts", specimport_text_items()'s {lead, items[]}, for a list.
+ * Existing "_text" and "_parts" keys are kept.
  * Pages only: the JSON API keeps its ISO 8601 UTC values untouched. */
 void pages_humanize(json_t *v, int64_t now);
 

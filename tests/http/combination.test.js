@@ -211,3 +211,69 @@ test('progress follows the rules of combination (worked examples)', async () => 
   assert.match(page.text, /Rules of combination/);
   assert.match(page.text, /Choose more optional units/);
 });
+
+async function dashboardRow(enrolmentId) {
+  const r = await admin.get('/api/v1/centre/learners', {query: {qualification_id: String(QID), per_page: '100'}});
+  assertStatus(r, 200);
+  return r.json.enrolments.find((x) => x.enrolment_id === enrolmentId);
+}
+
+async function caseloadRow(enrolmentId) {
+  for (let page = 1; page < 50; page++) {
+    const r = await assessor.get('/api/v1/caseload', {query: {page: String(page)}});
+    assertStatus(r, 200);
+    const row = r.json.items.find((x) => x.enrolment_id === enrolmentId);
+    if (row || !r.json.items.length) return row;
+  }
+  return undefined;
+}
+
+test('the centre dashboard and the caseload count credits by the rules, as the progress page does', async () => {
+  // Ann: achieved by the rules (100%, complete) though a unit outside her plan is unmet;
+  // Bob: 7 of 9 credits (77%), never 100% while his plan falls short.
+  for (const [learnerId, enrolmentId] of [[LA, EA], [LB, EB]]) {
+    const p = await progressOf(learnerId);
+    const d = await dashboardRow(enrolmentId);
+    assert.ok(d, `enrolment ${enrolmentId} on the dashboard`);
+    assert.equal(d.percent, p.percent, `dashboard percent of ${learnerId}`);
+    assert.equal(d.pace.state, p.pace.state);
+    const c = await caseloadRow(enrolmentId);
+    assert.ok(c, `enrolment ${enrolmentId} on the caseload`);
+    assert.equal(c.percent, p.percent, `caseload percent of ${learnerId}`);
+    assert.equal(c.pace.state, p.pace.state);
+  }
+  assert.equal((await dashboardRow(EA)).percent, 100);
+  assert.equal((await dashboardRow(EB)).percent, Math.floor(100 * 7 / 9));
+
+  // choosing 203 as well puts 11 credits in Bob's plan; 204 is met, 203 is not: the
+  // dashboard follows at once (its snapshot is invalidated by the choice)
+  const r = await admin.put(`/api/v1/enrolments/${EB}/units`, {unit_ids: [U['203'], U['204']]});
+  assertStatus(r, 200);
+  const p = await progressOf(LB);
+  assert.equal(p.rules.credits_planned, 11);
+  assert.equal((await dashboardRow(EB)).percent, p.percent);
+});
+
+test('criteria with sub-items show them as a list on every page that shows the criterion', async () => {
+  const c12 = Number(srv.sql(`SELECT c.id FROM criteria c JOIN units u ON u.id = c.unit_id WHERE u.id = ${U['201']} AND c.ref = '1.2'`));
+  const list = /handling:<span class="spec-subitems"><span class="spec-subitem spec-subitem--lettered">a\) refunds<\/span><span class="spec-subitem spec-subitem--lettered">b\) replacements &amp; exchanges<\/span>/;
+  const progress = await admin.get(`/learners/${LA}/progress`);
+  assertStatus(progress, 200);
+  assert.match(progress.text, list, 'progress page');
+  // the learner maps evidence to it: the mapping form's label holds the list
+  let r = await learner.post('/api/v1/evidence', {title: 'Refunds log', kind: 'witness_testimony', body: 'Refunds I handled'});
+  assertStatus(r, 201);
+  const ev = r.json.id;
+  const form = await learner.get(`/evidence/${ev}/criteria`);
+  assertStatus(form, 200);
+  assert.match(form.text, list, 'mapping form');
+  assert.ok(!/<label[^>]*>[^<]*<strong>1\.2<\/strong>[^<]*<ul/.test(form.text), 'no block list inside a label');
+  r = await learner.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [{criterion_id: c12}]});
+  assert.ok(r.status === 200 || r.status === 204, r.text);
+  const show = await learner.get(`/evidence/${ev}`);
+  assertStatus(show, 200);
+  assert.match(show.text, list, 'evidence page');
+  // the API keeps the text as it was imported (lines), with no page-only keys
+  const api = (await learner.get(`/api/v1/evidence/${ev}`)).json;
+  assert.ok(!JSON.stringify(api).includes('text_parts'));
+});

@@ -99,6 +99,24 @@ int main(void)
     CHECK(json_object_get(v, "updated_at_text") == NULL);
     json_decref(v);
 
+    /* ---- a criterion's sub-items become a list; one-line texts are left alone ---- */
+    v = json_pack("{s:[{s:s, s:s}, {s:s, s:s}], s:s}", "criteria", "ref", "1.2", "text",
+                  "Describe handling:\na) refunds\n\xE2\x80\xA2 exchanges", "ref", "1.3", "text", "One line.",
+                  "criterion_text", "Lead:\nb) item");
+    pages_humanize(v, 1782907200);
+    json_t *parts = json_object_get(json_array_get(json_object_get(v, "criteria"), 0), "text_parts");
+    CHECK_STR(json_string_value(json_object_get(parts, "lead")), "Describe handling:");
+    CHECK(json_array_size(json_object_get(parts, "items")) == 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(parts, "items"), 0), "text")),
+              "a) refunds");
+    CHECK(json_is_false(json_object_get(json_array_get(json_object_get(parts, "items"), 0), "bullet")));
+    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(parts, "items"), 1), "text")),
+              "exchanges");
+    CHECK(json_is_true(json_object_get(json_array_get(json_object_get(parts, "items"), 1), "bullet")));
+    CHECK(json_object_get(json_array_get(json_object_get(v, "criteria"), 1), "text_parts") == NULL);
+    CHECK_STR(json_string_value(json_object_get(json_object_get(v, "criterion_text_parts"), "lead")), "Lead:");
+    json_decref(v);
+
     /* ---- banners: only known codes ---- */
     CHECK(pages_done_text("decisions") != NULL);
     CHECK(pages_done_text("sampled") != NULL);
