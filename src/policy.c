@@ -343,8 +343,8 @@ int policy_eqa_check(req_t *r)
     int64_t learner = 0, id = r->nparams > 0 ? r->params[0] : 0;
     int ok = 0;
     r->eqa_learner = 0;
-    if (r->user.role != ROLE_EQA)
-        return 0;
+    if (r->user.role != ROLE_EQA || !r->route || !r->route->roles)
+        return 0; /* public routes (the landing page, sign-in) show nobody's portfolio */
     const struct eqa_route *er = eqa_route_of(r->route);
     if (!er)
         return 403; /* not reached: the role gate closes unlisted routes (policy_route_roles) */
