@@ -1,5 +1,6 @@
 /* caseload.c: the assessor's caseload, the assessment queue and the review page */
 #include "caseload.h"
+#include "records.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,10 @@ static int caseload_index(req_t *r)
                                                     " s.outcome = 'action_required' AND s.responded_at IS NULL",
                                                     0, "i", owner)));
     json_object_set_new(out, "sorted_by_overdue", json_boolean(owner != 0));
+    /* the assessor's own records still to write up (records.c) */
+    json_t *planned = owner ? records_to_write_up(r->db, owner) : json_array();
+    json_object_set_new(out, "to_write_up_total", json_integer((json_int_t)json_array_size(planned)));
+    json_object_set_new(out, "to_write_up", planned);
     http_paginate(r, out, total);
     return decisions_page_ok(r);
 }
@@ -157,6 +162,8 @@ static int caseload_queue(req_t *r)
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
+    /* besides learner submissions: the assessor's own planned records to write up */
+    json_object_set_new(out, "to_write_up", owner ? records_to_write_up(r->db, owner) : json_array());
     http_paginate(r, out, total);
     return decisions_page_ok(r);
 }

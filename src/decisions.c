@@ -203,6 +203,10 @@ static json_t *decision_evidence(db_t *db, int64_t decision_id)
             json_object_set(e, "title_at_decision", json_object_get(frozen, "title"));
             json_object_set(e, "note_at_decision", json_object_get(frozen, "note"));
             json_object_set(e, "mapped_at_decision", json_object_get(frozen, "mapped"));
+            json_object_set(e, "author_role", json_object_get(frozen, "author_role"));
+            json_object_set(e, "author_name", json_object_get(frozen, "author_name"));
+            const char *ar = json_string_value(json_object_get(frozen, "author_role"));
+            json_object_set_new(e, "by_other", json_boolean(ar && strcmp(ar, "learner") != 0));
         }
     }
     json_decref(basis);

@@ -17,6 +17,9 @@
     "evidence_submitted decision_recorded iqa_action iqa_response unit_signed_off witness_request enrolment "       \
     "password_changed password_reset invitation"
 #define EQA_VISIT_FIELDS "eqa_id qualification_ids starts_at ends_at sample_rule learner_ids sample_size awarding_body"
+#define RECORD_FIELDS                                                                                        \
+    "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
+    "note_* mapping file plan"
 #define ENROL_FIELDS                                                                                          \
     "learner_id learner_email qualification_id assessor_id assessor_email iqa_id iqa_email start_date planned_end_date"
 
@@ -115,6 +118,13 @@ const fields_decl_t fields_table[] = {
     /* intake.c */
     {"POST", "/admin/intake", "file csv confirm"},
     {"POST", "/api/v1/intake", "file csv confirm"},
+    /* records.c */
+    {"POST", "/api/v1/learners/{id}/records", RECORD_FIELDS},
+    {"POST", "/learners/{id}/records", RECORD_FIELDS},
+    {"POST", "/api/v1/evidence/{id}/record", RECORD_FIELDS},
+    {"POST", "/evidence/{id}/record", RECORD_FIELDS},
+    {"POST", "/api/v1/evidence/{id}/acknowledge", ""},
+    {"POST", "/evidence/{id}/acknowledge", ""},
     {0, 0, 0},
 };
 

@@ -669,7 +669,7 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
 
 /* The security headers every response carries; the two that only mean
  * something for a document (opener and permissions policies) go on HTML only. */
-static void add_common_headers(struct MHD_Response *resp, int preview, int html)
+static void add_common_headers(struct MHD_Response *resp, int preview, int html, int microphone)
 {
     MHD_add_response_header(resp, "Content-Security-Policy", preview ? PREVIEW_CSP : SECURITY_CSP);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -677,7 +677,8 @@ static void add_common_headers(struct MHD_Response *resp, int preview, int html)
     MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
     if (html) {
         MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-        MHD_add_response_header(resp, "Permissions-Policy", "geolocation=(), camera=(), microphone=()");
+        MHD_add_response_header(resp, "Permissions-Policy", microphone ? "geolocation=(), camera=(), microphone=(self)"
+                                                                      : "geolocation=(), camera=(), microphone=()");
     }
 }
 
@@ -731,7 +732,7 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
         MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
-    add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0);
+    add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0, st->r.allow_microphone);
     if (st->r.set_cookie)
         MHD_add_response_header(resp, "Set-Cookie", st->r.set_cookie);
     if (st->r.extra_header_name && st->r.extra_header_value)
@@ -858,7 +859,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
                 return MHD_NO;
             snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
             MHD_add_response_header(resp, "Content-Range", content_range);
-            add_common_headers(resp, 0, 0);
+            add_common_headers(resp, 0, 0, 0);
             return queue(st, 416, resp, 0);
         }
         if (ranged > 0) {
@@ -906,7 +907,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
                 return MHD_NO;
             snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
             MHD_add_response_header(resp, "Content-Range", content_range);
-            add_common_headers(resp, 0, 0);
+            add_common_headers(resp, 0, 0, 0);
             return queue(st, 416, resp, 0);
         }
         if (ranged > 0) {
@@ -943,7 +944,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         MHD_add_response_header(resp, "Content-Disposition", cd);
         free(cd);
     }
-    add_common_headers(resp, r->inline_disposition, 0);
+    add_common_headers(resp, r->inline_disposition, 0, 0);
     if (r->set_cookie)
         MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     return queue(st, status, resp, bytes);
@@ -1203,7 +1204,7 @@ static enum MHD_Result serve_static(req_state_t *st)
     if (compress_type_ok(mime_for(real)))
         MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
-    add_common_headers(resp, 0, 0);
+    add_common_headers(resp, 0, 0, 0);
     ret = queue(st, status, resp, bytes);
 out:
     if (fd >= 0)

@@ -103,6 +103,7 @@ typedef struct req {
     char *content_type;  /* of the raw body or file (owned) */
     char *download_name; /* Content-Disposition filename (owned); NULL: none */
     int inline_disposition; /* 1: inline (previews), 0: attachment */
+    int allow_microphone; /* this page records audio: Permissions-Policy microphone=(self) */
 } req_t;
 
 /* A handler validates r->in, does its work and returns the HTTP status,

@@ -16,6 +16,7 @@
 #include "accounts.h"
 #include "intake.h"
 #include "eqa.h"
+#include "records.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -34,5 +35,6 @@ const route_t *const router_tables[] = {
     accounts_routes,
     intake_routes,
     eqa_routes,
+    records_routes,
     NULL,
 };
