@@ -20,6 +20,9 @@
 #define RECORD_FIELDS                                                                                        \
     "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
     "note_* mapping file plan"
+#define WITNESS_FIELDS                                                                                       \
+    "title about occurred_on witness_name witness_job_title witness_relationship witness_email criteria criterion "  \
+    "note_* mapping"
 #define ENROL_FIELDS                                                                                          \
     "learner_id learner_email qualification_id assessor_id assessor_email iqa_id iqa_email start_date planned_end_date"
 
@@ -125,6 +128,12 @@ const fields_decl_t fields_table[] = {
     {"POST", "/evidence/{id}/record", RECORD_FIELDS},
     {"POST", "/api/v1/evidence/{id}/acknowledge", ""},
     {"POST", "/evidence/{id}/acknowledge", ""},
+    /* witness.c */
+    {"POST", "/api/v1/learners/{id}/witness-requests", WITNESS_FIELDS},
+    {"POST", "/learners/{id}/witness-requests", WITNESS_FIELDS},
+    {"POST", "/api/v1/witness-requests/{id}/revoke", ""},
+    {"POST", "/witness-requests/{id}/revoke", ""},
+    {"POST", "/witness", "token testimony confirm_competent confirm_relationship"},
     {0, 0, 0},
 };
 

@@ -286,7 +286,7 @@ int notify_queue(db_t *db, int64_t user_id, const char *kind, const char *link, 
 int notify_queue_address(db_t *db, const char *email, const char *name, const char *kind, const char *link,
                          json_t *data)
 {
-    int rc = email && *email ? queue_one(db, 0, email, name, kind, link, data, 0, 0) : EV_OK;
+    int rc = email && *email ? queue_one(db, 0, email, name, kind, link, data, 0, 1) : EV_OK;
     json_decref(data);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "intake.h"
 #include "eqa.h"
 #include "records.h"
+#include "witness.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -36,5 +37,6 @@ const route_t *const router_tables[] = {
     intake_routes,
     eqa_routes,
     records_routes,
+    witness_routes,
     NULL,
 };

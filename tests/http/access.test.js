@@ -58,7 +58,9 @@ const OWN_ACCOUNT_WRITES = new Set([
  * (src/accounts.c: asking for a link only queues an email, throttled; using one needs
  * the emailed token). */
 const PUBLIC_WRITES = ['POST /login', 'POST /api/v1/session', 'POST /password-reset', 'POST /api/v1/password-resets',
-  'POST /set-password', 'POST /api/v1/password-resets/confirm'];
+  'POST /set-password', 'POST /api/v1/password-resets/confirm',
+  // a witness's testimony through their one-time link: no account; the token is the credential (src/witness.c)
+  'POST /witness'];
 
 function roleOf(key) {
   return users[key].role;
@@ -89,6 +91,7 @@ const OWNED = {
   decisions: 'decision', decision: 'decision', samples: 'sample', sample: 'sample',
   actions: 'sample', enrolments: 'enrolment', enrolment: 'enrolment',
   signoffs: 'signoff', signoff: 'signoff',
+  'witness-requests': 'witness',
 };
 const SHARED = {
   units: 'unit', unit: 'unit', qualifications: 'qualification', qualification: 'qualification',
@@ -232,6 +235,13 @@ before(async () => {
         (SELECT max(s.id) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${learnerId}) AS sample,
         (SELECT max(id) FROM enrolments WHERE learner_id = ${learnerId}) AS enrolment,
         (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${learnerId}) AS signoff`)[0];
+    // a pending witness request (src/witness.c), nominated by the learner
+    srv.sql(`INSERT INTO witness_requests (learner_id, requested_by, title, about, witness_name, witness_job_title,
+        witness_relationship, witness_email, token_hash, status, created_at, expires_at)
+      VALUES (${learnerId}, ${learnerId}, '${m} work', '${m} about', 'Witness ${lk}', 'Manager', 'Line manager',
+        'w-${lk}@example.test', '${crypto.randomBytes(32).toString('hex')}', 'pending', '2026-01-15T10:00:00Z',
+        '2099-01-01T00:00:00Z')`);
+    fx[lk].witness = Number(srv.sql(`SELECT max(id) FROM witness_requests WHERE learner_id = ${learnerId}`));
   }
   // EQA visits: the demo's visit is ended; one open now for l1 and l2 on ACCESS-Q, and one
   // that ended in January for l3.
