@@ -1,5 +1,6 @@
 /* caseload.c: the assessor's caseload, the assessment queue and the review page */
 #include "caseload.h"
+#include "reviews.h"
 #include "records.h"
 
 #include <stdio.h>
@@ -119,7 +120,24 @@ static int caseload_index(req_t *r)
         set_age(it, "oldest_submitted_at");
     }
     combination_cache_free(rules);
+    /* progress reviews: when each enrolment's next review is due, overdue flagged (reviews.h) */
+    json_t *due = reviews_due_all(r->db, owner, progress_today());
+    int64_t overdue_reviews = 0;
+    const char *dk;
+    json_t *dv;
+    json_object_foreach(due, dk, dv) overdue_reviews += json_is_true(json_object_get(dv, "overdue"));
+    json_array_foreach(items, i, it)
+    {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(it, "enrolment_id")));
+        json_t *d = json_object_get(due, key);
+        const char *on = d ? json_string_value(json_object_get(d, "due_on")) : NULL;
+        json_object_set_new(it, "review_due_on", on && *on ? json_string(on) : json_null());
+        json_object_set_new(it, "review_overdue", json_boolean(d && json_is_true(json_object_get(d, "overdue"))));
+    }
+    json_decref(due);
     json_t *out = http_out(r);
+    json_object_set_new(out, "reviews_overdue", json_integer(overdue_reviews));
     json_object_set_new(out, "items", items);
     json_object_set_new(out, "total_label", json_string(total == 1 ? "learner enrolment" : "learner enrolments"));
     json_object_set_new(out, "awaiting_total", json_integer(queue_total(r->db, owner)));

@@ -1,5 +1,6 @@
 /* export.c: portfolio, cohort and subject-access exports as zip files with a SHA-256 manifest */
 #include "export.h"
+#include "reviews.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -355,6 +356,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         "SELECT s.unit_id, u.ref AS unit_ref, u.title AS unit_title, a.name AS assessor_name,"
         " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
         " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
+    json_object_set_new(doc, "progress_reviews", reviews_export_json(db, learner_id));
     json_object_set_new(doc, "audit_events", or_empty(db_all(db,
         "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id, e.learner_id,"
         " e.before AS before_json, e.after AS after_json, e.before AS before_text, e.after AS after_text,"
@@ -482,6 +484,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
                 "<nav aria-label=\"Contents\"><ul><li><a href=\"#progress\">Progress</a></li>"
                 "<li><a href=\"#criteria\">Units and criteria</a></li><li><a href=\"#decisions\">Decisions</a></li>"
                 "<li><a href=\"#iqa\">IQA samples</a></li><li><a href=\"#signoffs\">Unit sign-offs</a></li>"
+                "<li><a href=\"#reviews\">Progress reviews</a></li>"
                 "<li><a href=\"#evidence\">Evidence</a></li><li><a href=\"#audit\">Audit trail</a></li></ul></nav>\n");
 
     size_t i, j, k;
@@ -687,6 +690,8 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
     }
     if (json_array_size(so))
         buf_puts(b, "</tbody></table>\n");
+
+    reviews_export_html(b, json_object_get(doc, "progress_reviews"));
 
     json_t *ev;
     buf_puts(b, "<h2 id=\"evidence\">Evidence</h2>\n");

@@ -15,7 +15,10 @@
 #define USER_FIELDS "email name role password invite"
 #define NOTIFICATION_KINDS                                                                                  \
     "evidence_submitted decision_recorded iqa_action iqa_response unit_signed_off witness_request enrolment "       \
-    "password_changed password_reset invitation"
+    "password_changed password_reset invitation review_due review_signature"
+#define PROGRESS_REVIEW_FIELDS                                                                              \
+    "enrolment_id held_on next_review_on english_maths wellbeing safeguarding safeguarding_concern "          \
+    "learner_comments employer_comments assessor_summary targets target_* previous_targets result_*"
 #define EQA_VISIT_FIELDS "eqa_id qualification_ids starts_at ends_at sample_rule learner_ids sample_size awarding_body"
 #define RECORD_FIELDS                                                                                        \
     "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
@@ -121,6 +124,15 @@ const fields_decl_t fields_table[] = {
     /* intake.c */
     {"POST", "/admin/intake", "file csv confirm"},
     {"POST", "/api/v1/intake", "file csv confirm"},
+    /* reviews.c */
+    {"POST", "/api/v1/learners/{id}/reviews", PROGRESS_REVIEW_FIELDS},
+    {"POST", "/learners/{id}/reviews", PROGRESS_REVIEW_FIELDS},
+    {"PUT", "/api/v1/progress-reviews/{id}", PROGRESS_REVIEW_FIELDS},
+    {"POST", "/progress-reviews/{id}", PROGRESS_REVIEW_FIELDS},
+    {"POST", "/api/v1/progress-reviews/{id}/sign", "decision comment reason"},
+    {"POST", "/progress-reviews/{id}/sign", "decision comment reason"},
+    {"POST", "/api/v1/progress-reviews/{id}/revise", ""},
+    {"POST", "/progress-reviews/{id}/revise", ""},
     /* records.c */
     {"POST", "/api/v1/learners/{id}/records", RECORD_FIELDS},
     {"POST", "/learners/{id}/records", RECORD_FIELDS},

@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "auditlog.h"
 #include "cli.h"
+#include "reviews.h"
 #include "dbcopy.h"
 #include "demo.h"
 #include "evidence.h"
@@ -378,6 +379,7 @@ static const struct command {
     {"enrol", users_cmd_enrol},
     {"import-learners", intake_cli},
     {"routes", users_cmd_routes},
+    {"reviews", reviews_cli},
     {0},
 };
 

@@ -273,6 +273,10 @@ static const struct {
     {"finding_added", "Your finding has been added to the visit report. The centre will answer it."},
     {"finding_answered", "The centre's response has been saved."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
+    {"review_saved", "The progress review has been saved."},
+    {"review_signed", "Your signature has been recorded."},
+    {"review_declined", "You have declined to sign; the assessor can correct the review."},
+    {"review_complete", "Everyone has signed: the review is complete and locked."},
     {NULL, NULL},
 };
 

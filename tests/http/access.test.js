@@ -91,6 +91,7 @@ const OWNED = {
   decisions: 'decision', decision: 'decision', samples: 'sample', sample: 'sample',
   actions: 'sample', enrolments: 'enrolment', enrolment: 'enrolment',
   signoffs: 'signoff', signoff: 'signoff',
+  'progress-reviews': 'progress_review', // progress reviews (src/reviews.c)
   'witness-requests': 'witness',
 };
 const SHARED = {
@@ -227,14 +228,19 @@ before(async () => {
       INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at)
         SELECT max(id), ${i}, 'action_required', '${m} sample', '2026-01-13T10:00:00Z' FROM decisions WHERE learner_id = ${learnerId};
       INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at)
-        VALUES (${learnerId}, ${q.unit}, ${a}, '2026-01-14T10:00:00Z');`);
+        VALUES (${learnerId}, ${q.unit}, ${a}, '2026-01-14T10:00:00Z');
+      INSERT INTO progress_reviews (enrolment_id, learner_id, assessor_id, number, due_on, held_on, period_from,
+          assessor_summary, signers, created_at, updated_at)
+        SELECT max(id), ${learnerId}, ${a}, 1, '2026-03-01', '2026-03-01', '2026-01-01', '${m} review', 'learner assessor',
+          '2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z' FROM enrolments WHERE learner_id = ${learnerId};`);
     fx[lk] = srv.sqlRows(`SELECT ${learnerId} AS learner,
         (SELECT max(id) FROM evidence WHERE learner_id = ${learnerId}) AS evidence,
         (SELECT max(f.id) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id WHERE e.learner_id = ${learnerId}) AS file,
         (SELECT max(id) FROM decisions WHERE learner_id = ${learnerId}) AS decision,
         (SELECT max(s.id) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${learnerId}) AS sample,
         (SELECT max(id) FROM enrolments WHERE learner_id = ${learnerId}) AS enrolment,
-        (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${learnerId}) AS signoff`)[0];
+        (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${learnerId}) AS signoff,
+        (SELECT max(id) FROM progress_reviews WHERE learner_id = ${learnerId}) AS progress_review`)[0];
     // a pending witness request (src/witness.c), nominated by the learner
     srv.sql(`INSERT INTO witness_requests (learner_id, requested_by, title, about, witness_name, witness_job_title,
         witness_relationship, witness_email, token_hash, status, created_at, expires_at)
@@ -428,7 +434,9 @@ function learnerState(lk) {
     (SELECT count(*) FROM decisions WHERE learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${id}) || '/' ||
     (SELECT count(*) FROM countersigns WHERE learner_id = ${id}) || '/' ||
-    (SELECT count(*) || ':' || coalesce(max(learner_signed_at), '') FROM unit_signoffs WHERE learner_id = ${id}) || '/'`) +
+    (SELECT count(*) || ':' || coalesce(max(learner_signed_at), '') FROM unit_signoffs WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM progress_reviews WHERE learner_id = ${id}) || '/' ||
+    (SELECT count(*) FROM progress_review_signatures s JOIN progress_reviews r ON r.id = s.review_id WHERE r.learner_id = ${id}) || '/'`) +
     JSON.stringify(srv.sqlRows(`SELECT assessor_id, iqa_id, status FROM enrolments WHERE learner_id = ${id} ORDER BY id`));
 }
 
