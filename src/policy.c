@@ -199,6 +199,7 @@ enum eqa_scope {
     EQA_DECISION,      /* {id}: a decision, on one of the visit's qualifications */
     EQA_DECISION_ARG,  /* ?decision_id=: as EQA_DECISION */
     EQA_ENROLMENT,     /* {id}: an enrolment on one of the visit's qualifications */
+    EQA_REVIEW,        /* {id}: a progress review, of such an enrolment */
     EQA_QUALIFICATION, /* {id}: one of the visit's qualifications */
     EQA_UNIT,          /* {id}: a unit of one of them */
 };
@@ -267,6 +268,10 @@ static const struct eqa_route {
     {"GET", "/api/v1/iqa/samples", EQA_DECISION_ARG, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/enrolments/{id}/units", EQA_ENROLMENT, EQA_AUDIT_VIEW},
     {"GET", "/enrolments/{id}/units", EQA_ENROLMENT, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
+    {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
     /* the visit's qualifications, and the audit trail's integrity */
     {"GET", "/api/v1/qualifications/{id}", EQA_QUALIFICATION, EQA_NO_AUDIT},
     {"GET", "/qualifications/{id}", EQA_QUALIFICATION, EQA_NO_AUDIT},
@@ -299,7 +304,7 @@ unsigned policy_route_roles(const route_t *route)
 const char *policy_eqa_scope_name(const route_t *route)
 {
     static const char *const names[] = {"self", "list", "open", "visit", "visit_open", "learner", "evidence",
-                                        "decision", "decision_arg", "enrolment", "qualification", "unit"};
+                                        "decision", "decision_arg", "enrolment", "review", "qualification", "unit"};
     const struct eqa_route *er = (route && (route->roles & ROLE_EQA)) ? eqa_route_of(route) : NULL;
     return er ? names[er->scope] : NULL;
 }
@@ -326,6 +331,9 @@ static int64_t eqa_object_learner(db_t *db, int64_t eqa, enum eqa_scope scope, i
                           " JOIN eqa_visit_qualifications vq ON vq.visit_id = v.id WHERE vl.learner_id = d.learner_id"
                           " AND vq.qualification_id = un.qualification_id AND " EQA_OPEN_VISIT ")",
                       0, "iitt", id, eqa, now, now);
+    case EQA_REVIEW:
+        id = db_int(db, "SELECT enrolment_id FROM progress_reviews WHERE id = ?", 0, "i", id);
+        __attribute__((fallthrough)); /* the review's enrolment decides */
     case EQA_ENROLMENT:
         return db_int(db, "SELECT e.learner_id FROM enrolments e WHERE e.id = ? AND EXISTS (SELECT 1"
                           " FROM eqa_visit_learners vl JOIN eqa_visits v ON v.id = vl.visit_id"
