@@ -23,6 +23,7 @@
 #define RECORD_FIELDS                                                                                        \
     "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
     "note_* mapping file plan"
+#define GROUP_FIELDS "title occurred_on place activity description file learners learner lb_* lc_* ln_*"
 #define WITNESS_FIELDS                                                                                       \
     "title about occurred_on witness_name witness_job_title witness_relationship witness_email criteria criterion "  \
     "note_* mapping"
@@ -140,6 +141,8 @@ const fields_decl_t fields_table[] = {
     {"POST", "/evidence/{id}/record", RECORD_FIELDS},
     {"POST", "/api/v1/evidence/{id}/acknowledge", ""},
     {"POST", "/evidence/{id}/acknowledge", ""},
+    {"POST", "/api/v1/group-observations", GROUP_FIELDS},
+    {"POST", "/group-observations", GROUP_FIELDS},
     /* witness.c */
     {"POST", "/api/v1/learners/{id}/witness-requests", WITNESS_FIELDS},
     {"POST", "/learners/{id}/witness-requests", WITNESS_FIELDS},

@@ -253,6 +253,7 @@ static const struct {
     {"record_saved", "The record has been saved. It is ready for assessment and the learner can read it."},
     {"record_planned", "The record has been planned. Write it up after the visit: it waits in your queue."},
     {"witness_revoked", "The witness link has been cancelled: it no longer works."},
+    {"group_saved", "The group observation has been saved: each learner has their own record, ready for assessment."},
     {"acknowledged", "Thank you: you have confirmed that you have read this record."},
     {"evidence_saved", "Your changes to the evidence have been saved."},
     {"evidence_deleted", "The evidence has been deleted."},

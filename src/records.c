@@ -260,8 +260,8 @@ static void rec_check_criteria(req_t *r, int64_t learner_id, const rec_in_t *in)
  * request ticked and noted (prefix "": criterion / note_ID; for a group
  * observation "c<learner>_" names). New ref: [{unit_ref, unit_title,
  * qualification_title, criteria: [{id, ref, text, checked, note, field, note_field}]}]. */
-static json_t *criteria_choices(req_t *r, int64_t learner_id, const char *prefix, const evidence_map_item_t *sel,
-                                size_t nsel)
+static json_t *criteria_choices(req_t *r, int64_t learner_id, const char *field, const char *note_prefix,
+                                const evidence_map_item_t *sel, size_t nsel)
 {
     json_t *rows = db_all(r->db,
                           "SELECT c.id, c.ref, c.text, u.id AS unit_id, u.ref AS unit_ref, u.title AS unit_title,"
@@ -291,14 +291,14 @@ static json_t *criteria_choices(req_t *r, int64_t learner_id, const char *prefix
                 checked = 1;
                 note = sel[k].note ? sel[k].note : "";
             }
-        char field[48], nfield[64];
-        snprintf(field, sizeof field, "%scriterion", prefix);
-        snprintf(nfield, sizeof nfield, "%snote_%lld", prefix, (long long)cid);
+        char nfield[64], box[64];
+        snprintf(nfield, sizeof nfield, "%s%lld", note_prefix, (long long)cid);
+        snprintf(box, sizeof box, "%s_%lld", field, (long long)cid);
         json_array_append_new(json_object_get(cur, "criteria"),
-                              json_pack("{s:I, s:O, s:O, s:b, s:s, s:s, s:s, s:s}", "id", (json_int_t)cid, "ref",
+                              json_pack("{s:I, s:O, s:O, s:b, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)cid, "ref",
                                         json_object_get(row, "ref"), "text", json_object_get(row, "text"),
                                         "checked", checked, "note", note, "field", field, "note_field", nfield,
-                                        "dom_id", nfield));
+                                        "dom_id", nfield, "box_id", box));
     }
     json_decref(rows);
     return units;
@@ -336,7 +336,8 @@ static void form_context(req_t *r, int64_t learner_id, const rec_in_t *in, const
                                               q ? json_string_value(json_object_get(q, "answer")) : ""));
     }
     json_object_set_new(out, "question_rows", rows);
-    json_object_set_new(out, "units", criteria_choices(r, learner_id, "", in ? in->items : NULL, in ? in->nitems : 0));
+    json_object_set_new(out, "units", criteria_choices(r, learner_id, "criterion", "note_", in ? in->items : NULL,
+                                                         in ? in->nitems : 0));
     json_object_set_new(out, "learner", db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id));
     json_object_set_new(out, "max_upload_mb", json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
     json_object_set_new(out, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
@@ -691,6 +692,355 @@ json_t *records_to_write_up(db_t *db, int64_t assessor_id)
 }
 
 /* ------------------------------------------------------------------ */
+/* Group observations                                                   */
+/* ------------------------------------------------------------------ */
+
+/* One learner's part of a group observation. */
+typedef struct grp_part {
+    int64_t learner_id;
+    const char *body;           /* what this learner did (borrowed; may be NULL) */
+    evidence_map_item_t *items; /* owned; notes borrowed */
+    size_t nitems;
+} grp_part_t;
+
+static void parts_free(grp_part_t *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++)
+        free(p[i].items);
+    free(p);
+}
+
+/* Positive integer from a JSON integer or a form string. */
+static int to_id(json_t *v, int64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return *out = json_integer_value(v), EV_OK;
+    if (json_is_string(v) && util_parse_i64(json_string_value(v), out) == EV_OK && *out > 0)
+        return EV_OK;
+    return EV_ERR;
+}
+
+/* Reads the learners' parts: JSON "learners": [{learner_id, body, criteria:
+ * [{criterion_id, note}]}] or the form's `learner` ticks with lb_<id> (what they
+ * did), lc_<id> (criteria) and ln_<id>_<criterion> (notes). Field errors on r. */
+static grp_part_t *read_parts(req_t *r, size_t *n_out)
+{
+    json_t *arr = json_object_get(r->in, "learners");
+    json_t *ticks = arr ? NULL : in_array(r, "learner");
+    size_t n = arr ? json_array_size(arr) : json_array_size(ticks), i, j;
+    grp_part_t *parts = xcalloc(n + 1, sizeof *parts);
+    *n_out = 0;
+    if (arr && !json_is_array(arr)) {
+        http_field_error(r, "learners", "learners must be a list of {learner_id, body, criteria}");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        grp_part_t *p = &parts[*n_out];
+        json_t *crit = NULL, *c;
+        char key[64];
+        if (arr) {
+            json_t *it = json_array_get(arr, i);
+            json_t *b = json_object_get(it, "body");
+            if (!json_is_object(it) || to_id(json_object_get(it, "learner_id"), &p->learner_id) != EV_OK ||
+                (b && !json_is_string(b))) {
+                http_field_error(r, "learners", "Each learner is {learner_id, body, criteria}");
+                goto out;
+            }
+            p->body = json_string_value(b);
+            crit = json_incref(json_object_get(it, "criteria"));
+        } else {
+            if (to_id(json_array_get(ticks, i), &p->learner_id) != EV_OK) {
+                http_field_error(r, "learners", "Unknown learner in the form");
+                goto out;
+            }
+            snprintf(key, sizeof key, "lb_%lld", (long long)p->learner_id);
+            p->body = in_str(r, key);
+            snprintf(key, sizeof key, "lc_%lld", (long long)p->learner_id);
+            crit = json_object_get(r->in, key) ? in_array(r, key) : json_array();
+        }
+        for (j = 0; j < *n_out; j++)
+            if (parts[j].learner_id == p->learner_id) {
+                http_field_error(r, "learners", "Each learner appears once");
+                json_decref(crit);
+                goto out;
+            }
+        if (crit && !json_is_array(crit)) {
+            http_field_error(r, "learners", "Each learner's criteria is a list of {criterion_id, note}");
+            json_decref(crit);
+            goto out;
+        }
+        p->items = xcalloc(json_array_size(crit) + 1, sizeof *p->items);
+        json_array_foreach(crit, j, c) {
+            int64_t cid;
+            const char *note;
+            if (arr) {
+                json_t *nv = json_object_get(c, "note");
+                if (to_id(json_object_get(c, "criterion_id"), &cid) != EV_OK || (nv && !json_is_string(nv))) {
+                    http_field_error(r, "learners", "Each criterion is {criterion_id, note}");
+                    break;
+                }
+                note = json_string_value(nv);
+            } else {
+                if (to_id(c, &cid) != EV_OK) {
+                    http_field_error(r, "learners", "Unknown criterion in the form");
+                    break;
+                }
+                snprintf(key, sizeof key, "ln_%lld_%lld", (long long)p->learner_id, (long long)cid);
+                note = in_str(r, key);
+            }
+            int dup = 0;
+            for (size_t k = 0; k < p->nitems; k++)
+                dup |= p->items[k].criterion_id == cid;
+            if (dup)
+                continue;
+            p->items[p->nitems].criterion_id = cid;
+            p->items[p->nitems].note = note;
+            p->nitems++;
+        }
+        json_decref(crit);
+        (*n_out)++;
+    }
+out:
+    json_decref(ticks);
+    return parts;
+}
+
+/* Checks the parts: 2..GROUP_MAX learners the assessor assesses, each with
+ * criteria they assess and a note for each. */
+static void check_parts(req_t *r, const grp_part_t *parts, size_t n)
+{
+    if (http_field_error_count(r))
+        return;
+    if (n < 2) {
+        http_field_error(r, "learners", "Choose at least two learners: a group observation is shared");
+        return;
+    }
+    if (n > GROUP_MAX) {
+        http_field_error(r, "learners", "Choose at most 30 learners for one group observation");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char field[40];
+        snprintf(field, sizeof field, "lc_%lld", (long long)parts[i].learner_id);
+        if (!policy_can_assess_learner(r->db, &r->user, parts[i].learner_id)) {
+            http_field_error(r, "learners", "Choose learners you assess, on an active enrolment");
+            return;
+        }
+        if (!parts[i].nitems)
+            http_field_error(r, field, "Choose the criteria each learner showed");
+        for (size_t k = 0; k < parts[i].nitems; k++) {
+            if (!policy_can_assess_criterion(r->db, &r->user, parts[i].learner_id, parts[i].items[k].criterion_id)) {
+                http_field_error(r, field, "Choose criteria of a qualification you assess for that learner");
+                break;
+            }
+            if (!parts[i].items[k].note || !*parts[i].items[k].note) {
+                http_field_error(r, field, "Write a note for each criterion: what you saw this learner do");
+                break;
+            }
+        }
+        if (parts[i].body && chars(parts[i].body) > TEXT_MAX)
+            http_field_error(r, field, "Keep each text to 20,000 characters or fewer");
+    }
+}
+
+/* The group form's context: the assessor's learners (ticked), and for each ticked
+ * one their criteria; the shared fields typed so far. */
+static void group_context(req_t *r, const grp_part_t *parts, size_t n)
+{
+    json_t *out = http_out(r);
+    json_t *all = db_all(r->db, "SELECT DISTINCT u.id, u.name FROM enrolments e JOIN users u ON u.id = e.learner_id"
+                                " WHERE e.assessor_id = ? AND e.status = 'active' ORDER BY u.name, u.id LIMIT 500",
+                         "i", r->user.id);
+    json_t *ticked = parts ? NULL : in_array(r, "learner");
+    size_t i, k;
+    json_t *l;
+    json_t *chosen = json_array();
+    json_array_foreach(all, i, l) {
+        int64_t id = json_integer_value(json_object_get(l, "id"));
+        const grp_part_t *p = NULL;
+        int on = 0;
+        for (k = 0; parts && k < n; k++)
+            if (parts[k].learner_id == id)
+                p = &parts[k], on = 1;
+        json_t *t;
+        size_t m;
+        json_array_foreach(ticked, m, t) {
+            int64_t v;
+            if (to_id(t, &v) == EV_OK && v == id)
+                on = 1;
+        }
+        json_object_set_new(l, "checked", json_boolean(on));
+        if (!on)
+            continue;
+        char field[40], note_prefix[48], body_field[40];
+        snprintf(field, sizeof field, "lc_%lld", (long long)id);
+        snprintf(note_prefix, sizeof note_prefix, "ln_%lld_", (long long)id);
+        snprintf(body_field, sizeof body_field, "lb_%lld", (long long)id);
+        json_t *errs = json_object_get(out, "errors"), *e;
+        const char *err = NULL;
+        json_array_foreach(errs, m, e) if (!err && !strcmp(json_string_value(json_object_get(e, "field")), field))
+            err = json_string_value(json_object_get(e, "message"));
+        json_array_append_new(chosen, json_pack("{s:I, s:O, s:s, s:s, s:s, s:s?, s:o}", "id", (json_int_t)id, "name",
+                                                json_object_get(l, "name"), "field", field, "body_field", body_field,
+                                                "body", p && p->body ? p->body : "", "error", err, "units",
+                                                criteria_choices(r, id, field, note_prefix, p ? p->items : NULL,
+                                                                 p ? p->nitems : 0)));
+    }
+    json_decref(ticked);
+    json_object_set_new(out, "learners", all ? all : json_array());
+    json_object_set_new(out, "chosen", chosen);
+    json_object_set_new(out, "has_chosen", json_boolean(json_array_size(chosen) > 0));
+    static const char *const keys[] = {"title", "occurred_on", "place", "activity", "description", NULL};
+    json_t *form = json_object();
+    for (int j = 0; keys[j]; j++)
+        json_object_set_new(form, keys[j], json_string(in_str(r, keys[j]) ? in_str(r, keys[j]) : ""));
+    json_object_set_new(out, "form", form);
+    json_object_set_new(out, "max_upload_mb", json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
+    json_t *errs = json_object_get(out, "errors"), *e, *map = json_object();
+    json_array_foreach(errs, i, e) {
+        const char *f = json_string_value(json_object_get(e, "field"));
+        if (f && !json_object_get(map, f))
+            json_object_set(map, f, json_object_get(e, "message"));
+    }
+    json_object_set_new(out, "field_errors", map);
+}
+
+/* GET /group-observations/new[?learner=ID...]: choose the learners, then the form. */
+static int h_group_form(req_t *r)
+{
+    group_context(r, NULL, 0);
+    return 200;
+}
+
+/* POST /group-observations, POST /api/v1/group-observations: one observation for
+ * several learners of this assessor: shared title, date, place, activity,
+ * description and files; per learner what they did, criteria and notes. Each
+ * learner's portfolio gets its own item (linked by group_id; the files' blobs are
+ * stored once), ready for assessment. 201 {id, items: [{learner_id, evidence_id}]}. */
+static int h_group_create(req_t *r)
+{
+    size_t n = 0;
+    grp_part_t *parts = NULL;
+    evidence_uploads_t *up = NULL;
+    rules_err_t re = {0};
+    char *title = trimdup(in_str(r, "title"));
+    const char *occ = in_str(r, "occurred_on"), *place = in_str(r, "place"), *activity = in_str(r, "activity"),
+               *desc = in_str(r, "description");
+    int status;
+    static const char *const text_fields[] = {"title", "occurred_on", "place", "activity", "description", NULL};
+    for (int i = 0; text_fields[i]; i++)
+        if (!text_or_absent(r, text_fields[i]))
+            http_field_error(r, text_fields[i], "Send this field as text");
+    char latest[11];
+    latest_date(latest, 1);
+    if (!title || !*title)
+        http_field_error(r, "title", "Enter a title");
+    else if (chars(title) > TITLE_MAX)
+        http_field_error(r, "title", "Title must be 200 characters or fewer");
+    if (!occ || !util_valid_date(occ) || strcmp(occ, "1950-01-01") < 0)
+        http_field_error(r, "occurred_on", "Enter the date of the observation as YYYY-MM-DD");
+    else if (strcmp(occ, latest) > 0)
+        http_field_error(r, "occurred_on", "The date of the observation must be today or in the past");
+    if (!activity || !*activity)
+        http_field_error(r, "activity", "Enter the activity you observed");
+    if (!desc || !*desc)
+        http_field_error(r, "description", "Describe what happened: this part is shared by every learner");
+    if ((place && chars(place) > SHORT_MAX) || (activity && chars(activity) > SHORT_MAX * 4) ||
+        (desc && chars(desc) > TEXT_MAX))
+        http_field_error(r, "description", "Keep the place to 500, the activity to 2,000 and the description to "
+                                           "20,000 characters");
+    parts = read_parts(r, &n);
+    check_parts(r, parts, n);
+    int ust = evidence_uploads_take(r, &up);
+    if (ust && ust != 400 && ust != 415) {
+        status = ust;
+        goto out;
+    }
+    if (http_field_error_count(r) || ust) {
+        if (!r->is_api)
+            group_context(r, parts, n);
+        if (!json_object_get(http_out(r), "error"))
+            http_fail(r, 400, "invalid", "Check the group observation: %zu problem%s.", http_field_error_count(r),
+                      http_field_error_count(r) == 1 ? "" : "s");
+        status = ust && ust != 400 ? (r->is_api ? ust : 400) : 400;
+        goto out;
+    }
+    if ((status = evidence_uploads_store(r, up)) != 0)
+        goto out;
+    if (db_begin(r->db) != EV_OK) {
+        status = http_fail(r, 503, "busy", "The server is busy; try again.");
+        goto out;
+    }
+    char now[21];
+    util_now_iso(now);
+    int64_t gid = db_int(r->db, "INSERT INTO group_observations (assessor_id, title, occurred_on, place, activity,"
+                                " description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", 0, "ittttt" "t",
+                         r->user.id, title, occ, place ? place : "", activity, desc, now);
+    json_t *items = json_array();
+    int ok = gid > 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        int64_t eid = 0;
+        evidence_authored_t a = {.learner_id = parts[i].learner_id, .actor_id = r->user.id, .author_role = "assessor",
+                                 .author_id = r->user.id, .group_id = gid, .title = title, .kind = "observation",
+                                 .description = desc, .body = parts[i].body, .occurred_on = occ, .place = place,
+                                 .activity = activity};
+        ok = rules_check_enrolment_open(r->db, parts[i].learner_id, 0, &re) == EV_OK &&
+             evidence_insert_authored(r->db, &a, up, NULL, &eid) == EV_OK &&
+             evidence_mapping_apply(r->db, eid, r->user.id, parts[i].items, parts[i].nitems, &re) == EV_OK &&
+             evidence_mark_ready(r->db, eid, r->user.id, 0, &re) == EV_OK;
+        if (ok)
+            json_array_append_new(items, json_pack("{s:I, s:I}", "learner_id", (json_int_t)parts[i].learner_id,
+                                                   "evidence_id", (json_int_t)eid));
+    }
+    json_t *after = json_pack("{s:s, s:s, s:s, s:O}", "title", title, "occurred_on", occ, "activity", activity,
+                              "items", items);
+    ok = ok && audit_record(r->db, r->user.id, "group_observation.create", "group_observation", gid, 0, NULL, after) ==
+                   EV_OK;
+    json_decref(after);
+    if (!ok || db_commit(r->db) != EV_OK) {
+        db_rollback(r->db);
+        json_decref(items);
+        status = http_fail(r, re.status ? re.status : 500, re.code[0] ? re.code : "internal_error", "%s",
+                           re.message[0] ? re.message : "Could not save the group observation.");
+        goto out;
+    }
+    json_object_set_new(http_out(r), "id", json_integer((json_int_t)gid));
+    json_object_set_new(http_out(r), "items", items);
+    http_redirect(r, "/group-observations/%lld?done=group_saved", (long long)gid);
+    status = 201;
+out:
+    free(title);
+    parts_free(parts, n);
+    evidence_uploads_free(up);
+    return status;
+}
+
+/* GET /group-observations/{id}, GET /api/v1/group-observations/{id}: the shared
+ * record and each learner's item, for the assessor who wrote it, an admin or an
+ * EQA (learners see only their own item, on their evidence page). */
+static int h_group_show(req_t *r)
+{
+    json_t *g = db_one(r->db, "SELECT g.id, g.assessor_id, a.name AS assessor_name, g.title, g.occurred_on, g.place,"
+                              " g.activity, g.description, g.created_at FROM group_observations g"
+                              " JOIN users a ON a.id = g.assessor_id WHERE g.id = ?", "i", r->params[0]);
+    if (!g || (r->user.role == ROLE_ASSESSOR && json_integer_value(json_object_get(g, "assessor_id")) != r->user.id)) {
+        json_decref(g);
+        return http_fail(r, 404, "not_found", "There is no group observation %lld.", (long long)r->params[0]);
+    }
+    json_t *items = db_all(r->db, "SELECT e.id AS evidence_id, e.learner_id, u.name AS learner_name, e.body, e.status,"
+                                  " e.acknowledged_at, (SELECT count(*) FROM evidence_criteria ec"
+                                  "  WHERE ec.evidence_id = e.id) AS criteria_count"
+                                  " FROM evidence e JOIN users u ON u.id = e.learner_id WHERE e.group_id = ?"
+                                  " ORDER BY u.name, e.id", "i", r->params[0]);
+    json_t *files = db_all(r->db, "SELECT f.name, f.size, f.sha256, f.mime FROM evidence_files f WHERE f.evidence_id ="
+                                  " (SELECT min(id) FROM evidence WHERE group_id = ?) ORDER BY f.id", "i", r->params[0]);
+    json_object_set_new(g, "items", items ? items : json_array());
+    json_object_set_new(g, "files", files ? files : json_array());
+    http_set_out(r, g);
+    return 200;
+}
+
+/* ------------------------------------------------------------------ */
 /* Routes                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -703,5 +1053,10 @@ const route_t records_routes[] = {
     {"GET", "/evidence/{id}/record", h_writeup_form, ROLE_ASSESSOR, "record_new", 0},
     {"POST", "/evidence/{id}/record", h_writeup, ROLE_ASSESSOR, "record_new", ROUTE_UPLOAD},
     {"POST", "/evidence/{id}/acknowledge", h_acknowledge, ROLE_LEARNER, "evidence_show", 0},
+    {"POST", "/api/v1/group-observations", h_group_create, ROLE_ASSESSOR, NULL, ROUTE_UPLOAD},
+    {"GET", "/api/v1/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN | ROLE_EQA, NULL, 0},
+    {"GET", "/group-observations/new", h_group_form, ROLE_ASSESSOR, "group_new", 0},
+    {"POST", "/group-observations", h_group_create, ROLE_ASSESSOR, "group_new", ROUTE_UPLOAD},
+    {"GET", "/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN | ROLE_EQA, "group_show", 0},
     {0},
 };

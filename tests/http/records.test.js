@@ -230,3 +230,92 @@ test('the OpenAPI document describes the record endpoints', async () => {
   }
   assert.ok(r.json.components.schemas.EvidenceAuthor);
 });
+
+test('a group observation: recorded once for two learners, each gets their own item, files stored once', async () => {
+  const L2 = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
+  const A = assessor.user.id;
+  const q2 = Number(srv.sql(`SELECT qualification_id FROM enrolments WHERE learner_id = ${L2} AND assessor_id = ${A}
+    AND status = 'active' ORDER BY id LIMIT 1`));
+  const c2 = srv.sqlRows(`SELECT c.id, c.ref FROM criteria c JOIN units u ON u.id = c.unit_id
+    WHERE u.qualification_id = ${q2} AND c.retired = 0 AND u.retired = 0
+    AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.criterion_id = c.id AND d.learner_id = ${L2})
+    ORDER BY u.position, c.position, c.id LIMIT 1`)[0];
+  const blobs0 = Number(srv.sql('SELECT count(*) FROM blobs'));
+  const shared = `team briefing photo ${Date.now()}\n`;
+  let r = await assessor.upload('/group-observations', {title: 'Team briefing', occurred_on: '2026-10-06',
+    place: 'Staff room', activity: 'Morning briefing', description: 'The team planned the day together.',
+    learner: [String(L), String(L2)], [`lb_${L}`]: 'Led the briefing', [`lc_${L}`]: String(crits[5].id),
+    [`ln_${L}_${crits[5].id}`]: 'Led clearly', [`lb_${L2}`]: 'Asked good questions', [`lc_${L2}`]: String(c2.id),
+    [`ln_${L2}_${c2.id}`]: 'Checked understanding'}, [{name: 'briefing.txt', type: 'text/plain', data: shared}]);
+  assertStatus(r, 303, 'group form');
+  const gid = Number(/\/group-observations\/(\d+)/.exec(r.headers.location)[1]);
+  r = await assessor.get(`/api/v1/group-observations/${gid}`);
+  assertStatus(r, 200);
+  assert.equal(r.json.items.length, 2);
+  const mine = r.json.items.find((i) => i.learner_id === L);
+  const theirs = r.json.items.find((i) => i.learner_id === L2);
+  // the shared file is stored once: one new blob, two file rows
+  assert.equal(Number(srv.sql('SELECT count(*) FROM blobs')), blobs0 + 1);
+  assert.equal(Number(srv.sql(`SELECT count(DISTINCT f.sha256) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id
+    WHERE e.group_id = ${gid}`)), 1);
+  // each learner's item: theirs only, ready for assessment, shared description and files
+  r = await learner.get(`/api/v1/evidence/${mine.evidence_id}`);
+  assertStatus(r, 200);
+  assert.equal(r.json.group_id, gid);
+  assert.equal(r.json.status, 'submitted');
+  assert.equal(r.json.body, 'Led the briefing');
+  assert.equal(r.json.description, 'The team planned the day together.');
+  assert.deepEqual(r.json.criteria.map((c) => c.criterion_id), [crits[5].id]);
+  assert.equal(r.json.files.length, 1);
+  assert.ok(!r.text.includes('Asked good questions'));
+  assert.ok(!r.text.includes('Checked understanding'));
+  // no learner sees another learner's part, nor the group record
+  r = await learner.get(`/api/v1/evidence/${theirs.evidence_id}`);
+  assertStatus(r, 404);
+  r = await learner.get(`/api/v1/group-observations/${gid}`);
+  assertStatus(r, 403);
+  r = await assessor2.get(`/api/v1/group-observations/${gid}`);
+  assertStatus(r, 404);
+  // the group page for its assessor and the EQA
+  r = await assessor.get(`/group-observations/${gid}`);
+  assertStatus(r, 200);
+  assert.match(r.text, /Each learner's record/);
+  r = await eqa.get(`/group-observations/${gid}`);
+  assertStatus(r, 200);
+  // decisions cite each learner's own item
+  r = await assessor.post('/api/v1/decisions', {learner_id: L2, criterion_id: c2.id, outcome: 'met', declaration: true,
+    vacsr: VACSR, evidence_ids: [theirs.evidence_id]});
+  assertStatus(r, 201);
+  r = await assessor.post('/api/v1/decisions', {learner_id: L2, criterion_id: c2.id, outcome: 'met', declaration: true,
+    vacsr: VACSR, evidence_ids: [mine.evidence_id]});
+  assertStatus(r, 400, 'another learner\'s part');
+});
+
+test('group observations: refusals name the field and change nothing', async () => {
+  const L2 = Number(srv.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'"));
+  const n = Number(srv.sql('SELECT count(*) FROM group_observations'));
+  const e = Number(srv.sql('SELECT count(*) FROM evidence'));
+  const base = {title: 'Shift', occurred_on: '2026-10-06', activity: 'Shift', description: 'd'};
+  const part = (id, crit, note = 'n') => ({learner_id: id, criteria: [{criterion_id: crit, note}]});
+  const cases = [
+    [{...base, learners: [part(L, crits[5].id)]}, 'learners'],                         // one learner is not a group
+    [{...base, learners: [part(L, crits[5].id), part(L, crits[5].id)]}, 'learners'],  // twice
+    [{...base, learners: [part(L, crits[5].id), part(L3, crits[5].id)]}, 'learners'], // not this assessor's learner
+    [{...base, learners: [part(L, crits[5].id, ''), part(L2, crits[5].id)]}, `lc_${L}`],
+    [{...base, learners: [part(L, 99999999), part(L2, crits[5].id)]}, `lc_${L}`],
+    [{...base, description: '', learners: [part(L, crits[5].id), part(L2, crits[5].id)]}, 'description'],
+    [{...base, learners: 'x'}, 'learners'],
+  ];
+  for (const [body, field] of cases) {
+    const r = await assessor.post('/api/v1/group-observations', body);
+    assertStatus(r, 400, JSON.stringify(body));
+    assert.ok((r.json.errors || []).some((x) => x.field === field), `${field}: ${r.text}`);
+  }
+  const r = await learner.post('/api/v1/group-observations', {...base});
+  assertStatus(r, 403);
+  assert.equal(Number(srv.sql('SELECT count(*) FROM group_observations')), n);
+  assert.equal(Number(srv.sql('SELECT count(*) FROM evidence')), e);
+  const page = await assessor.get(`/group-observations/new?learner=${L}&learner=${L2}`);
+  assertStatus(page, 200);
+  assert.match(page.text, new RegExp(`name="lc_${L}"`));
+});

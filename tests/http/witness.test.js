@@ -241,3 +241,22 @@ test('the pages work without JavaScript and the nominator sees the link once', a
   assertStatus(r, 200);
   assert.match(r.text, /Open the link from the email/);
 });
+
+test('the export shows who wrote each item, with the witness\'s details', async () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const {spawnSync} = require('node:child_process');
+  const r = await assessor.get(`/api/v1/learners/${L}/export`, {timeoutMs: 60000});
+  assertStatus(r, 200);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-witness-export-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'p.zip'), r.body);
+    const u = spawnSync('unzip', ['-p', path.join(dir, 'p.zip'), 'index.html'], {encoding: 'utf8'});
+    assert.equal(u.status, 0, u.stderr);
+    const html = u.stdout;
+    assert.match(html, /Written by:<\/strong> Pat Manager \(witness\), Store manager, Line manager, pat\.[0-9a-f]+@shop\.example/);
+  } finally {
+    fs.rmSync(dir, {recursive: true, force: true});
+  }
+});
