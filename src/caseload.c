@@ -1,5 +1,7 @@
 /* caseload.c: the assessor's caseload, the assessment queue and the review page */
 #include "caseload.h"
+#include "reviews.h"
+#include "records.h"
 #include "apprenticeships.h"
 
 #include <stdio.h>
@@ -123,7 +125,24 @@ static int caseload_index(req_t *r)
         set_age(it, "oldest_submitted_at");
     }
     combination_cache_free(rules);
+    /* progress reviews: when each enrolment's next review is due, overdue flagged (reviews.h) */
+    json_t *due = reviews_due_all(r->db, owner, progress_today());
+    int64_t overdue_reviews = 0;
+    const char *dk;
+    json_t *dv;
+    json_object_foreach(due, dk, dv) overdue_reviews += json_is_true(json_object_get(dv, "overdue"));
+    json_array_foreach(items, i, it)
+    {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(it, "enrolment_id")));
+        json_t *d = json_object_get(due, key);
+        const char *on = d ? json_string_value(json_object_get(d, "due_on")) : NULL;
+        json_object_set_new(it, "review_due_on", on && *on ? json_string(on) : json_null());
+        json_object_set_new(it, "review_overdue", json_boolean(d && json_is_true(json_object_get(d, "overdue"))));
+    }
+    json_decref(due);
     json_t *out = http_out(r);
+    json_object_set_new(out, "reviews_overdue", json_integer(overdue_reviews));
     json_object_set_new(out, "items", items);
     json_object_set_new(out, "total_label", json_string(total == 1 ? "learner enrolment" : "learner enrolments"));
     json_object_set_new(out, "awaiting_total", json_integer(queue_total(r->db, owner)));
@@ -138,6 +157,10 @@ static int caseload_index(req_t *r)
                                                     " s.outcome = 'action_required' AND s.responded_at IS NULL",
                                                     0, "i", owner)));
     json_object_set_new(out, "sorted_by_overdue", json_boolean(owner != 0));
+    /* the assessor's own records still to write up (records.c) */
+    json_t *planned = owner ? records_to_write_up(r->db, owner) : json_array();
+    json_object_set_new(out, "to_write_up_total", json_integer((json_int_t)json_array_size(planned)));
+    json_object_set_new(out, "to_write_up", planned);
     http_paginate(r, out, total);
     return decisions_page_ok(r);
 }
@@ -162,6 +185,8 @@ static int caseload_queue(req_t *r)
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
+    /* besides learner submissions: the assessor's own planned records to write up */
+    json_object_set_new(out, "to_write_up", owner ? records_to_write_up(r->db, owner) : json_array());
     http_paginate(r, out, total);
     return decisions_page_ok(r);
 }

@@ -1,5 +1,6 @@
 /* centre.c: the admin's centre dashboard, its drill-down list and CSV download */
 #include "centre.h"
+#include "reviews.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -690,6 +691,7 @@ static int centre_show_in(req_t *r)
         json_object_set_new(doc, "pace_behind_gap", json_integer(PACE_BEHIND_GAP));
         json_object_set_new(doc, "pace_at_risk_gap", json_integer(PACE_AT_RISK_GAP));
     }
+    json_object_set_new(doc, "reviews_overdue", json_integer(reviews_overdue_count(r->db, q.assessor_id, today)));
     json_object_set_new(doc, "filter", filter);
     http_paginate(r, doc, json_integer_value(json_object_get(doc, "enrolments_total")));
     http_set_out(r, doc);

@@ -240,9 +240,19 @@ static void latest_date(char out[11])
 
 /* ---- reading ---- */
 
-/* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing. */
+int evidence_lock(db_t *db, int64_t evidence_id)
+{
+    return db_lock_xact(db, (int64_t)0x6576 << 48 ^ evidence_id);
+}
+
+/* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing.
+ * Inside a transaction it first takes the item's lock (evidence_lock), so what it
+ * reads stays true until the transaction ends: two servers cannot both submit the
+ * item, or withdraw it while an assessor decides on it. */
 static int ev_head(db_t *db, int64_t id, int64_t *learner_id, char status[16])
 {
+    if (db_in_transaction(db) && evidence_lock(db, id) != EV_OK)
+        return EV_ERR;
     db_stmt_t *st = db_query(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", id);
     int rc = EV_ERR;
     *learner_id = 0;
@@ -315,7 +325,8 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
 {
     json_t *ev = db_one(db,
                         "SELECT e.id, e.learner_id, l.name AS learner_name, e.title, e.kind, e.description,"
-                        " e.body, e.occurred_on, e.status, e.submitted_at, e.created_at, e.updated_at"
+                        " e.body, e.occurred_on, e.status, e.submitted_at, e.created_at, e.updated_at,"
+                        " e.place, e.activity, e.group_id, e.acknowledged_at, e.author_role"
                         " FROM evidence e JOIN users l ON l.id = e.learner_id WHERE e.id = ?",
                         "i", id);
     if (!ev)
@@ -376,7 +387,20 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
     json_object_set_new(ev, "decisions", dec ? dec : json_array());
 
     int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
-    int owner = u && policy_can_edit_evidence_of(u, learner_id);
+    json_t *author = evidence_author_json(db, id);
+    int learner_written = !author || json_is_true(json_object_get(author, "is_learner"));
+    json_object_set_new(ev, "author", author ? author : json_null());
+    json_t *qs = db_all(db, "SELECT position, question, answer FROM evidence_questions WHERE evidence_id = ?"
+                            " ORDER BY position, id", "i", id);
+    json_object_set_new(ev, "questions", qs ? qs : json_array());
+    json_object_set_new(ev, "has_questions", json_boolean(qs && json_array_size(qs) > 0));
+    const char *acked = json_string_value(json_object_get(ev, "acknowledged_at"));
+    json_object_set_new(ev, "needs_acknowledgement", json_boolean(!learner_written && !acked &&
+                                                                  status && strcmp(status, "draft") != 0));
+    json_object_set_new(ev, "can_acknowledge",
+                        json_boolean(!learner_written && !acked && status && strcmp(status, "draft") != 0 &&
+                                     u && u->role == ROLE_LEARNER && u->id == learner_id));
+    int owner = u && policy_can_edit_evidence_of(u, learner_id) && learner_written;
     const char *code = NULL;
     const char *lock = ev_lock_reason(db, id, status ? status : "draft", &code);
     int has_decisions = json_array_size(json_object_get(ev, "decisions")) > 0;
@@ -412,8 +436,8 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
 static json_t *ev_snapshot(db_t *db, int64_t id)
 {
     json_t *o = db_one(db,
-                       "SELECT title, kind, description, body, occurred_on, status, submitted_at"
-                       " FROM evidence WHERE id = ?",
+                       "SELECT title, kind, description, body, occurred_on, status, submitted_at,"
+                       " author_role, author_id, place, activity, group_id FROM evidence WHERE id = ?",
                        "i", id);
     if (!o)
         return NULL;
@@ -425,8 +449,14 @@ static json_t *ev_snapshot(db_t *db, int64_t id)
                           "SELECT criterion_id, note FROM evidence_criteria WHERE evidence_id = ?"
                           " ORDER BY criterion_id",
                           "i", id);
+    json_t *qs = db_all(db, "SELECT position, question, answer FROM evidence_questions WHERE evidence_id = ?"
+                            " ORDER BY position, id", "i", id);
     json_object_set_new(o, "files", files ? files : json_array());
     json_object_set_new(o, "criteria", crit ? crit : json_array());
+    if (qs && json_array_size(qs))
+        json_object_set_new(o, "questions", qs);
+    else
+        json_decref(qs);
     return o;
 }
 
@@ -448,6 +478,14 @@ static int ev_find_own(req_t *r, int64_t id, int64_t *learner_id, char status[16
         return st;
     if (!policy_can_edit_evidence_of(&r->user, *learner_id))
         return http_fail(r, 403, "forbidden", "Only the learner can change their evidence.");
+    /* An item the assessor or a witness wrote stays as they wrote it (records.c, witness.c). */
+    char *author = db_text(r->db, "SELECT author_role FROM evidence WHERE id = ?", "i", id);
+    int theirs = author && strcmp(author, "learner") != 0;
+    free(author);
+    if (theirs)
+        return http_fail(r, 403, "written_by_other",
+                         "Your assessor or a witness wrote this evidence, so only they can change it. "
+                         "You can read it and confirm you have read it.");
     return 0;
 }
 
@@ -1091,10 +1129,7 @@ static int h_delete(req_t *r)
 
 /* ---- mapping ---- */
 
-typedef struct ev_map_item {
-    int64_t criterion_id;
-    const char *note;
-} ev_map_item_t;
+typedef evidence_map_item_t ev_map_item_t;
 
 /* Replaces the mapping (inside a transaction): checks that the item may
  * change and that every criterion belongs to the learner's enrolments. */
@@ -1495,7 +1530,7 @@ static int h_mapping(req_t *r)
 
 /* ---- submit / withdraw ---- */
 
-static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, ev_err_t *e)
+static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, int notify_assessor, ev_err_t *e)
 {
     int64_t learner_id = 0;
     char st_now[16];
@@ -1510,8 +1545,9 @@ static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, ev_err_t *e)
                        "Map this evidence to at least one assessment criterion before submitting it.");
     if (!db_int(db,
                 "SELECT EXISTS (SELECT 1 FROM evidence_files WHERE evidence_id = ?)"
-                " OR EXISTS (SELECT 1 FROM evidence WHERE id = ? AND body <> '')",
-                0, "ii", id, id))
+                " OR EXISTS (SELECT 1 FROM evidence WHERE id = ? AND body <> '')"
+                " OR EXISTS (SELECT 1 FROM evidence_questions WHERE evidence_id = ?)",
+                0, "iii", id, id, id))
         return ev_fail(e, 400, "no_content", "Add a file or type the account before submitting.");
     char now[21];
     util_now_iso(now);
@@ -1520,7 +1556,8 @@ static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, ev_err_t *e)
     int ok = db_run(db, "UPDATE evidence SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?",
                     "tti", now, now, id) == EV_OK &&
              audit_record(db, actor_id, "evidence.submit", "evidence", id, learner_id, before, after) == EV_OK &&
-             status_refresh_learner(db, learner_id) == EV_OK && notify_evidence_submitted(db, id) == EV_OK;
+             status_refresh_learner(db, learner_id) == EV_OK &&
+             (!notify_assessor || notify_evidence_submitted(db, id) == EV_OK);
     json_decref(before);
     json_decref(after);
     if (!ok)
@@ -1539,7 +1576,7 @@ static int h_submit(req_t *r)
         return st;
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The server is busy; try again.");
-    if (ev_do_submit(r->db, id, r->user.id, &e) != EV_OK || db_commit(r->db) != EV_OK) {
+    if (ev_do_submit(r->db, id, r->user.id, 1, &e) != EV_OK || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         if (!r->is_api) {
             json_t *ev = ev_load(r->db, id, &r->user);
@@ -1653,7 +1690,9 @@ static int ev_list(req_t *r, int64_t learner_id)
                            0, "itt", learner_id, status, status);
     json_t *items = db_all(r->db,
                            "SELECT e.id, e.title, e.kind, e.status, e.occurred_on, e.created_at, e.updated_at,"
-                           " e.submitted_at,"
+                           " e.submitted_at, e.author_role, e.acknowledged_at,"
+                           " (SELECT a.name FROM users a WHERE a.id = e.author_id) AS assessor_name,"
+                           " (SELECT w.witness_name FROM witness_requests w WHERE w.evidence_id = e.id) AS witness_name,"
                            " (SELECT count(*) FROM evidence_files f WHERE f.evidence_id = e.id) AS file_count,"
                            " (SELECT count(*) FROM evidence_criteria ec WHERE ec.evidence_id = e.id) AS criteria_count"
                            " FROM evidence e WHERE e.learner_id = ? AND (? IS NULL OR e.status = ?)"
@@ -1672,6 +1711,10 @@ static int ev_list(req_t *r, int64_t learner_id)
                             json_string(evidence_kind_label(json_string_value(json_object_get(it, "kind")))));
         json_object_set_new(it, "status_label", json_string(status_label(s, &tag)));
         json_object_set_new(it, "status_tag", json_string(tag));
+        evidence_author_label(it);
+        json_object_set_new(it, "needs_ack", json_boolean(json_is_true(json_object_get(it, "is_authored")) &&
+                                                          json_is_null(json_object_get(it, "acknowledged_at")) &&
+                                                          s && strcmp(s, "draft") != 0));
         json_object_set_new(it, "url", json_sprintf("/evidence/%lld",
                                                     (long long)json_integer_value(json_object_get(it, "id"))));
     }
@@ -1680,6 +1723,10 @@ static int ev_list(req_t *r, int64_t learner_id)
     json_object_set_new(out, "learner_id", json_integer((json_int_t)learner_id));
     json_object_set_new(out, "evidence", items);
     json_object_set_new(out, "is_own", json_boolean(r->user.id == learner_id));
+    int can_record = policy_can_assess_learner(r->db, &r->user, learner_id);
+    json_object_set_new(out, "can_record", json_boolean(can_record));
+    json_object_set_new(out, "can_ask_witness", json_boolean(can_record || (r->user.id == learner_id &&
+                                                                            learner_enrolled(r->db, learner_id))));
     json_t *filters = json_array();
     json_array_append_new(filters, json_pack("{s:s, s:s, s:b}", "value", "", "label", "All", "selected", !status));
     for (int k = 0; statuses[k].key; k++)
@@ -1782,7 +1829,7 @@ int evidence_submit_item(db_t *db, int64_t evidence_id)
     int64_t learner_id = 0;
     char st_now[16];
     if (ev_head(db, evidence_id, &learner_id, st_now) == EV_OK && txn_begin(db, &own) == EV_OK) {
-        rc = txn_end(db, own, ev_do_submit(db, evidence_id, learner_id, &e) == EV_OK);
+        rc = txn_end(db, own, ev_do_submit(db, evidence_id, learner_id, 1, &e) == EV_OK);
         if (rc != EV_OK && e.msg[0])
             ev_log("evidence_submit_item: %s", e.msg);
     }
@@ -1938,6 +1985,175 @@ int evidence_cmd_gc(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+/* ---- evidence written for the learner by someone else (records.c, witness.c) ---- */
+
+struct evidence_uploads {
+    ev_file_t *files;
+    size_t n;
+};
+
+/* An ev_err_t as the public rules_err_t. Returns EV_ERR. */
+static int ev_to_rules(const ev_err_t *e, rules_err_t *out)
+{
+    out->status = e->status ? e->status : 500;
+    snprintf(out->code, sizeof out->code, "%s", e->code ? e->code : "internal_error");
+    out->field[0] = '\0';
+    snprintf(out->message, sizeof out->message, "%.300s", e->msg[0] ? e->msg : "Something went wrong.");
+    return EV_ERR;
+}
+
+int evidence_uploads_take(req_t *r, evidence_uploads_t **out)
+{
+    ev_err_t e = {0};
+    ev_file_t *files = NULL;
+    size_t n = 0;
+    *out = NULL;
+    if (ev_take_uploads(r, &files, &n, &e) != EV_OK)
+        return page_status(r, fail_with(r, &e));
+    if (!n) {
+        free(files);
+        return 0;
+    }
+    *out = xcalloc(1, sizeof **out);
+    (*out)->files = files;
+    (*out)->n = n;
+    return 0;
+}
+
+size_t evidence_uploads_count(const evidence_uploads_t *u)
+{
+    return u ? u->n : 0;
+}
+
+int evidence_uploads_store(req_t *r, evidence_uploads_t *u)
+{
+    ev_err_t e = {0};
+    if (u && ev_promote(r->app->store, u->files, u->n, &e) != EV_OK)
+        return fail_with(r, &e);
+    return 0;
+}
+
+int evidence_uploads_record(db_t *db, int64_t evidence_id, const evidence_uploads_t *u)
+{
+    return u ? ev_add_files(db, evidence_id, u->files, u->n) : EV_OK;
+}
+
+void evidence_uploads_free(evidence_uploads_t *u)
+{
+    if (!u)
+        return;
+    ev_files_free(u->files, u->n);
+    free(u);
+}
+
+int evidence_insert_authored(db_t *db, const evidence_authored_t *a, const evidence_uploads_t *u,
+                             json_t *questions, int64_t *id_out)
+{
+    char now[21];
+    size_t i;
+    json_t *q;
+    util_now_iso(now);
+    int64_t id = db_int(db,
+                        "INSERT INTO evidence (learner_id, title, kind, description, body, occurred_on, created_at,"
+                        " updated_at, author_role, author_id, place, activity, group_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                        0, "itttttttt" "ztt" "z", a->learner_id, a->title, a->kind,
+                        a->description ? a->description : "", a->body ? a->body : "",
+                        (a->occurred_on && *a->occurred_on) ? a->occurred_on : NULL, now, now, a->author_role,
+                        a->author_id, a->place ? a->place : "", a->activity ? a->activity : "", a->group_id);
+    if (id <= 0)
+        return EV_ERR;
+    if (u && ev_add_files(db, id, u->files, u->n) != EV_OK)
+        return EV_ERR;
+    json_array_foreach(questions, i, q) {
+        if (db_run(db, "INSERT INTO evidence_questions (evidence_id, position, question, answer) VALUES (?, ?, ?, ?)",
+                   "iItt", id, (int)i + 1, json_string_value(json_object_get(q, "question")),
+                   json_string_value(json_object_get(q, "answer")) ? json_string_value(json_object_get(q, "answer"))
+                                                                  : "") != EV_OK)
+            return EV_ERR;
+    }
+    json_t *after = ev_snapshot(db, id);
+    int rc = audit_record(db, a->actor_id, "evidence.create", "evidence", id, a->learner_id, NULL, after);
+    json_decref(after);
+    if (rc != EV_OK || status_refresh_learner(db, a->learner_id) != EV_OK)
+        return EV_ERR;
+    *id_out = id;
+    return EV_OK;
+}
+
+int evidence_mapping_read(req_t *r, evidence_map_item_t **items, size_t *n)
+{
+    ev_err_t e = {0};
+    if (ev_read_mapping(r, items, n, &e) != EV_OK)
+        return fail_with(r, &e);
+    return 0;
+}
+
+int evidence_mapping_apply(db_t *db, int64_t id, int64_t actor_id, const evidence_map_item_t *items, size_t n,
+                           rules_err_t *e)
+{
+    ev_err_t ee = {0};
+    if (ev_replace_mapping(db, id, actor_id, items, n, &ee) != EV_OK)
+        return ev_to_rules(&ee, e);
+    return EV_OK;
+}
+
+int evidence_mark_ready(db_t *db, int64_t id, int64_t actor_id, int notify_assessor, rules_err_t *e)
+{
+    ev_err_t ee = {0};
+    if (ev_do_submit(db, id, actor_id, notify_assessor, &ee) != EV_OK)
+        return ev_to_rules(&ee, e);
+    return EV_OK;
+}
+
+json_t *evidence_author_json(db_t *db, int64_t evidence_id)
+{
+    json_t *a = db_one(db,
+                       "SELECT e.author_role AS role, CASE WHEN e.author_role = 'assessor' THEN au.name"
+                       " WHEN e.author_role = 'witness' THEN w.witness_name ELSE l.name END AS name,"
+                       " w.witness_job_title AS job_title, w.witness_relationship AS relationship,"
+                       " w.witness_email AS email, w.completed_at AS given_at, w.id AS request_id"
+                       " FROM evidence e JOIN users l ON l.id = e.learner_id"
+                       " LEFT JOIN users au ON au.id = e.author_id"
+                       " LEFT JOIN witness_requests w ON w.evidence_id = e.id AND e.author_role = 'witness'"
+                       " WHERE e.id = ?",
+                       "i", evidence_id);
+    if (!a)
+        return NULL;
+    const char *role = json_string_value(json_object_get(a, "role"));
+    if (!role)
+        role = "learner";
+    json_object_set_new(a, "is_learner", json_boolean(!strcmp(role, "learner")));
+    json_object_set_new(a, "is_assessor", json_boolean(!strcmp(role, "assessor")));
+    json_object_set_new(a, "is_witness", json_boolean(!strcmp(role, "witness")));
+    json_object_set_new(a, "role_label", json_string(!strcmp(role, "assessor")  ? "Assessor"
+                                                     : !strcmp(role, "witness") ? "Witness"
+                                                                                : "Learner"));
+    if (strcmp(role, "witness") != 0) {
+        json_object_del(a, "job_title");
+        json_object_del(a, "relationship");
+        json_object_del(a, "email");
+        json_object_del(a, "given_at");
+        json_object_del(a, "request_id");
+    }
+    return a;
+}
+
+void evidence_author_label(json_t *row)
+{
+    const char *role = json_string_value(json_object_get(row, "author_role"));
+    const char *an = json_string_value(json_object_get(row, "assessor_name"));
+    const char *wn = json_string_value(json_object_get(row, "witness_name"));
+    char *label = NULL;
+    if (role && !strcmp(role, "assessor"))
+        label = fmtalloc("Written by the assessor%s%s", an ? ", " : "", an ? an : "");
+    else if (role && !strcmp(role, "witness"))
+        label = fmtalloc("Written by a witness%s%s", wn ? ", " : "", wn ? wn : "");
+    json_object_set_new(row, "is_authored", json_boolean(label != NULL));
+    json_object_set_new(row, "author_label", label ? json_string(label) : json_null());
+    free(label);
 }
 
 /* ---- routes ---- */

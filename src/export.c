@@ -1,5 +1,6 @@
 /* export.c: portfolio, cohort and subject-access exports as zip files with a SHA-256 manifest */
 #include "export.h"
+#include "reviews.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -289,8 +290,17 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
     if (!doc)
         return NULL;
     json_t *evidence = or_empty(db_all(db,
-        "SELECT id, title, kind, description, body, occurred_on, status, submitted_at, created_at, updated_at"
-        " FROM evidence WHERE learner_id = ? ORDER BY id", "i", learner_id));
+        "SELECT e.id, e.title, e.kind, e.description, e.body, e.occurred_on, e.status, e.submitted_at, e.created_at,"
+        " e.updated_at, e.place, e.activity, e.group_id, e.acknowledged_at, e.author_role,"
+        " CASE WHEN e.author_role = 'assessor' THEN a.name WHEN e.author_role = 'witness' THEN w.witness_name"
+        " ELSE l.name END AS author_name, w.witness_job_title, w.witness_relationship, w.witness_email,"
+        " w.completed_at AS witness_given_at FROM evidence e JOIN users l ON l.id = e.learner_id"
+        " LEFT JOIN users a ON a.id = e.author_id"
+        " LEFT JOIN witness_requests w ON w.evidence_id = e.id AND e.author_role = 'witness'"
+        " WHERE e.learner_id = ? ORDER BY e.id", "i", learner_id));
+    json_t *questions = or_empty(db_all(db,
+        "SELECT q.evidence_id, q.position, q.question, q.answer FROM evidence_questions q JOIN evidence e"
+        " ON e.id = q.evidence_id WHERE e.learner_id = ? ORDER BY q.evidence_id, q.position, q.id", "i", learner_id));
     json_t *files = or_empty(db_all(db,
         "SELECT f.id, f.evidence_id, f.name, f.size, f.sha256, f.mime, f.created_at"
         " FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id"
@@ -312,6 +322,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " WHERE ec.learner_id = ? ORDER BY ec.evidence_id, u.position, c.position", "i", learner_id));
     attach(evidence, "files", files, "evidence_id");
     attach(evidence, "criteria", maps, "evidence_id");
+    attach(evidence, "questions", questions, "evidence_id");
     json_object_set_new(doc, "evidence", evidence);
 
     json_t *decisions = or_empty(db_all(db,
@@ -355,6 +366,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         "SELECT s.unit_id, u.ref AS unit_ref, u.title AS unit_title, a.name AS assessor_name,"
         " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
         " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
+    json_object_set_new(doc, "progress_reviews", reviews_export_json(db, learner_id));
     json_object_set_new(doc, "audit_events", or_empty(db_all(db,
         "SELECT e.id, e.at, e.actor_id, u.name AS actor_name, e.action, e.entity, e.entity_id, e.learner_id,"
         " e.before AS before_json, e.after AS after_json, e.before AS before_text, e.after AS after_text,"
@@ -482,6 +494,7 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
                 "<nav aria-label=\"Contents\"><ul><li><a href=\"#progress\">Progress</a></li>"
                 "<li><a href=\"#criteria\">Units and criteria</a></li><li><a href=\"#decisions\">Decisions</a></li>"
                 "<li><a href=\"#iqa\">IQA samples</a></li><li><a href=\"#signoffs\">Unit sign-offs</a></li>"
+                "<li><a href=\"#reviews\">Progress reviews</a></li>"
                 "<li><a href=\"#evidence\">Evidence</a></li><li><a href=\"#audit\">Audit trail</a></li></ul></nav>\n");
 
     size_t i, j, k;
@@ -688,6 +701,8 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
     if (json_array_size(so))
         buf_puts(b, "</tbody></table>\n");
 
+    reviews_export_html(b, json_object_get(doc, "progress_reviews"));
+
     json_t *ev;
     buf_puts(b, "<h2 id=\"evidence\">Evidence</h2>\n");
     if (!json_array_size(json_object_get(doc, "evidence")))
@@ -708,10 +723,64 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
             ht(b, js(ev, "submitted_at"));
         }
         buf_puts(b, "</p>\n");
+        /* who wrote it: the learner, their assessor, or a witness with their details */
+        buf_puts(b, "<p class=\"author\"><strong>Written by:</strong> ");
+        h(b, js(ev, "author_name"));
+        buf_puts(b, " (");
+        h(b, !strcmp(js(ev, "author_role"), "assessor") ? "assessor" : !strcmp(js(ev, "author_role"), "witness") ? "witness" : "learner");
+        buf_puts(b, ")");
+        if (!strcmp(js(ev, "author_role"), "witness")) {
+            buf_puts(b, ", ");
+            h(b, js(ev, "witness_job_title"));
+            buf_puts(b, ", ");
+            h(b, js(ev, "witness_relationship"));
+            buf_puts(b, ", ");
+            h(b, js(ev, "witness_email"));
+            if (*js(ev, "witness_given_at")) {
+                buf_puts(b, ", given ");
+                ht(b, js(ev, "witness_given_at"));
+            }
+        }
+        if (strcmp(js(ev, "author_role"), "learner") != 0 && strcmp(js(ev, "author_role"), "") != 0) {
+            buf_puts(b, ". Read by the learner: ");
+            if (*js(ev, "acknowledged_at"))
+                ht(b, js(ev, "acknowledged_at"));
+            else
+                buf_puts(b, "not yet");
+        }
+        buf_puts(b, "</p>\n");
+        if (*js(ev, "place") || *js(ev, "activity")) {
+            buf_puts(b, "<p>");
+            if (*js(ev, "place")) {
+                buf_puts(b, "<strong>Place:</strong> ");
+                h(b, js(ev, "place"));
+                buf_puts(b, " ");
+            }
+            if (*js(ev, "activity")) {
+                buf_puts(b, "<strong>Activity observed:</strong> ");
+                h(b, js(ev, "activity"));
+            }
+            buf_puts(b, "</p>\n");
+        }
         if (*js(ev, "description")) {
             buf_puts(b, "<p>");
             h(b, js(ev, "description"));
             buf_puts(b, "</p>\n");
+        }
+        if (json_array_size(json_object_get(ev, "questions"))) {
+            json_t *qa;
+            buf_puts(b, "<ol class=\"questions\">\n");
+            json_array_foreach(json_object_get(ev, "questions"), j, qa) {
+                buf_puts(b, "<li><strong>");
+                h(b, js(qa, "question"));
+                buf_puts(b, "</strong>");
+                if (*js(qa, "answer")) {
+                    buf_puts(b, "<br>");
+                    h(b, js(qa, "answer"));
+                }
+                buf_puts(b, "</li>\n");
+            }
+            buf_puts(b, "</ol>\n");
         }
         if (*js(ev, "body")) {
             buf_puts(b, "<pre>");
@@ -776,7 +845,9 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
 static void add_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, const char *prefix,
                         export_kind_t kind, const char *title_prefix)
 {
-    /* The chain's head first: the export proves its events against the chain up to it. */
+    /* The chain's head first: the export proves its events against the chain up to it
+     * (on PostgreSQL after the chainer has linked what has committed: audit.h). */
+    audit_chain_sync(db, 5000);
     json_t *head = audit_head(db);
     int64_t head_seq = json_integer_value(json_object_get(head, "seq"));
     json_t *doc = export_portfolio_json(db, learner_id);

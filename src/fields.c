@@ -15,7 +15,18 @@
 #define USER_FIELDS "email name role password invite"
 #define NOTIFICATION_KINDS                                                                                  \
     "evidence_submitted decision_recorded iqa_action iqa_response unit_signed_off witness_request enrolment "       \
-    "password_changed password_reset invitation"
+    "password_changed password_reset invitation review_due review_signature"
+#define PROGRESS_REVIEW_FIELDS                                                                              \
+    "enrolment_id held_on next_review_on english_maths wellbeing safeguarding safeguarding_concern "          \
+    "learner_comments employer_comments assessor_summary targets target_* previous_targets result_*"
+#define EQA_VISIT_FIELDS "eqa_id qualification_ids starts_at ends_at sample_rule learner_ids sample_size awarding_body"
+#define RECORD_FIELDS                                                                                        \
+    "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
+    "note_* mapping file plan"
+#define GROUP_FIELDS "title occurred_on place activity description file learners learner lb_* lc_* ln_*"
+#define WITNESS_FIELDS                                                                                       \
+    "title about occurred_on witness_name witness_job_title witness_relationship witness_email criteria criterion "  \
+    "note_* mapping"
 #define ENROL_FIELDS                                                                                          \
     "learner_id learner_email qualification_id assessor_id assessor_email iqa_id iqa_email start_date planned_end_date"
 
@@ -89,6 +100,15 @@ const fields_decl_t fields_table[] = {
     /* caseload.c */
     {"POST", "/api/v1/reviews/{id}", REVIEW_FIELDS},
     {"POST", "/review/{id}", REVIEW_FIELDS},
+    /* eqa.c */
+    {"POST", "/api/v1/eqa/visits", EQA_VISIT_FIELDS},
+    {"POST", "/eqa/visits", EQA_VISIT_FIELDS},
+    {"POST", "/api/v1/eqa/visits/{id}/end", ""},
+    {"POST", "/eqa/visits/{id}/end", ""},
+    {"POST", "/api/v1/eqa/visits/{id}/findings", "kind body learner_id due_on"},
+    {"POST", "/eqa/visits/{id}/findings", "kind body learner_id due_on"},
+    {"POST", "/api/v1/eqa/findings/{id}/response", "response"},
+    {"POST", "/eqa/findings/{id}/response", "response"},
     /* iqa.c */
     {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback"},
     {"POST", "/iqa/samples", "decision_id outcome feedback"},
@@ -120,6 +140,30 @@ const fields_decl_t fields_table[] = {
     /* intake.c */
     {"POST", "/admin/intake", "file csv confirm"},
     {"POST", "/api/v1/intake", "file csv confirm"},
+    /* reviews.c */
+    {"POST", "/api/v1/learners/{id}/reviews", PROGRESS_REVIEW_FIELDS},
+    {"POST", "/learners/{id}/reviews", PROGRESS_REVIEW_FIELDS},
+    {"PUT", "/api/v1/progress-reviews/{id}", PROGRESS_REVIEW_FIELDS},
+    {"POST", "/progress-reviews/{id}", PROGRESS_REVIEW_FIELDS},
+    {"POST", "/api/v1/progress-reviews/{id}/sign", "decision comment reason"},
+    {"POST", "/progress-reviews/{id}/sign", "decision comment reason"},
+    {"POST", "/api/v1/progress-reviews/{id}/revise", ""},
+    {"POST", "/progress-reviews/{id}/revise", ""},
+    /* records.c */
+    {"POST", "/api/v1/learners/{id}/records", RECORD_FIELDS},
+    {"POST", "/learners/{id}/records", RECORD_FIELDS},
+    {"POST", "/api/v1/evidence/{id}/record", RECORD_FIELDS},
+    {"POST", "/evidence/{id}/record", RECORD_FIELDS},
+    {"POST", "/api/v1/evidence/{id}/acknowledge", ""},
+    {"POST", "/evidence/{id}/acknowledge", ""},
+    {"POST", "/api/v1/group-observations", GROUP_FIELDS},
+    {"POST", "/group-observations", GROUP_FIELDS},
+    /* witness.c */
+    {"POST", "/api/v1/learners/{id}/witness-requests", WITNESS_FIELDS},
+    {"POST", "/learners/{id}/witness-requests", WITNESS_FIELDS},
+    {"POST", "/api/v1/witness-requests/{id}/revoke", ""},
+    {"POST", "/witness-requests/{id}/revoke", ""},
+    {"POST", "/witness", "token testimony confirm_competent confirm_relationship"},
     {0, 0, 0},
 };
 

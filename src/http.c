@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "fields.h"
 #include "pages.h"
+#include "policy.h"
 #include "router.h"
 #include "session.h"
 #include "storage.h"
@@ -671,7 +672,7 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
 
 /* The security headers every response carries; the two that only mean
  * something for a document (opener and permissions policies) go on HTML only. */
-static void add_common_headers(struct MHD_Response *resp, int preview, int html)
+static void add_common_headers(struct MHD_Response *resp, int preview, int html, int microphone)
 {
     MHD_add_response_header(resp, "Content-Security-Policy", preview ? PREVIEW_CSP : SECURITY_CSP);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -679,7 +680,8 @@ static void add_common_headers(struct MHD_Response *resp, int preview, int html)
     MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
     if (html) {
         MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-        MHD_add_response_header(resp, "Permissions-Policy", "geolocation=(), camera=(), microphone=()");
+        MHD_add_response_header(resp, "Permissions-Policy", microphone ? "geolocation=(), camera=(), microphone=(self)"
+                                                                      : "geolocation=(), camera=(), microphone=()");
     }
 }
 
@@ -733,7 +735,7 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
         MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
-    add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0);
+    add_common_headers(resp, 0, strncmp(type, "text/html", 9) == 0, st->r.allow_microphone);
     if (st->r.set_cookie)
         MHD_add_response_header(resp, "Set-Cookie", st->r.set_cookie);
     if (st->r.extra_header_name && st->r.extra_header_value)
@@ -860,7 +862,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
                 return MHD_NO;
             snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
             MHD_add_response_header(resp, "Content-Range", content_range);
-            add_common_headers(resp, 0, 0);
+            add_common_headers(resp, 0, 0, 0);
             return queue(st, 416, resp, 0);
         }
         if (ranged > 0) {
@@ -908,7 +910,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
                 return MHD_NO;
             snprintf(content_range, sizeof content_range, "bytes */%llu", (unsigned long long)size);
             MHD_add_response_header(resp, "Content-Range", content_range);
-            add_common_headers(resp, 0, 0);
+            add_common_headers(resp, 0, 0, 0);
             return queue(st, 416, resp, 0);
         }
         if (ranged > 0) {
@@ -945,7 +947,7 @@ static enum MHD_Result send_raw(req_state_t *st, int status)
         MHD_add_response_header(resp, "Content-Disposition", cd);
         free(cd);
     }
-    add_common_headers(resp, r->inline_disposition, 0);
+    add_common_headers(resp, r->inline_disposition, 0, 0);
     if (r->set_cookie)
         MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
     return queue(st, status, resp, bytes);
@@ -1205,7 +1207,7 @@ static enum MHD_Result serve_static(req_state_t *st)
     if (compress_type_ok(mime_for(real)))
         MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Cache-Control", "public, max-age=3600");
-    add_common_headers(resp, 0, 0);
+    add_common_headers(resp, 0, 0, 0);
     ret = queue(st, status, resp, bytes);
 out:
     if (fd >= 0)
@@ -1263,7 +1265,7 @@ static void begin_request(req_state_t *st, const char *url)
             set_error(st, 401, "unauthenticated", "Sign in to continue.");
             return;
         }
-        if (route->roles && !(route->roles & r->user.role)) {
+        if (route->roles && !(policy_route_roles(route) & r->user.role)) {
             set_error(st, 403, "forbidden", "Your role cannot do this.");
             return;
         }
@@ -1328,6 +1330,70 @@ static void take_body(req_state_t *st, const char *data, size_t size)
     }
 }
 
+/* Everything a handler may have set for the response, dropped before it runs again. */
+static void reset_response(req_t *r)
+{
+    json_decref(r->out);
+    r->out = NULL;
+    r->tmpl = NULL;
+    free(r->redirect);
+    free(r->set_cookie);
+    free(r->extra_header_name);
+    free(r->extra_header_value);
+    free(r->file_path);
+    free(r->raw_body);
+    stream_free(r->stream);
+    free(r->content_type);
+    free(r->download_name);
+    r->redirect = r->set_cookie = r->extra_header_name = r->extra_header_value = NULL;
+    r->file_path = r->raw_body = r->content_type = r->download_name = NULL;
+    r->stream = NULL;
+    r->raw_len = 0;
+    r->blob_sha[0] = '\0';
+    r->blob_size = 0;
+    r->inline_disposition = 0;
+}
+
+#define HANDLER_RETRIES 3 /* further attempts after a serialization failure or deadlock */
+
+/* Runs the route's handler. A handler that failed (5xx) changes nothing: its open
+ * transaction is rolled back. When it failed because its transaction met a
+ * serialization failure or deadlock (PostgreSQL with writers on several servers,
+ * SQLite busy), nothing it did was committed and the request carries no uploaded
+ * files (the first attempt handed them to the store), the whole handler runs again,
+ * up to HANDLER_RETRIES times, after a jittered, growing pause (5-10 ms, 10-20, 20-40:
+ * the colliding transactions finish meanwhile and do not meet again in step). Still
+ * conflicting after that: 503 with Retry-After. */
+static int run_handler(req_t *r)
+{
+    int status = 500;
+    for (int attempt = 0;; attempt++) {
+        uint64_t commits = r->db ? db_commit_count(r->db) : 0;
+        if (r->db)
+            db_retry_clear(r->db);
+        status = r->route->handler(r);
+        if (status < 500 || !r->db)
+            break;
+        int conflict = db_retryable(r->db);
+        db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+        if (!conflict || db_commit_count(r->db) != commits || json_array_size(r->uploads) > 0)
+            break;
+        if (attempt == HANDLER_RETRIES) {
+            ev_log("%s %s: still meeting concurrent changes after %d attempts", r->method, r->path, attempt + 1);
+            reset_response(r);
+            r->extra_header_name = xstrdup("Retry-After");
+            r->extra_header_value = xstrdup("1");
+            status = http_fail(r, 503, "busy", "Other changes were being saved at the same moment, so this one "
+                                               "was not saved. Please try again.");
+            break;
+        }
+        unsigned base_us = 5000u << attempt;
+        usleep(base_us + randombytes_uniform(base_us));
+        reset_response(r);
+    }
+    return status;
+}
+
 /* Last call: finish decoding, check CSRF, run the handler, respond. */
 static enum MHD_Result finish_request(req_state_t *st)
 {
@@ -1385,6 +1451,17 @@ static enum MHD_Result finish_request(req_state_t *st)
                  unknown);
         return respond_error(st, 400, "unknown_field", msg);
     }
+    /* An EQA reaches only the learners of an open visit of theirs: one check for every
+     * route, answering an object outside it exactly as one that does not exist. */
+    if (r->user.role == ROLE_EQA) {
+        int refused = policy_eqa_check(r);
+        if (refused == 404)
+            return respond_error(st, 404, "not_found", r->is_api ? "Not found."
+                                 : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
+        if (refused)
+            return respond_error(st, refused, refused == 503 ? "busy" : "forbidden",
+                                 refused == 503 ? "The database is busy; try again." : "Your role cannot do this.");
+    }
     /* A page form posted twice (pages.c one-time tokens) runs its handler once;
      * the repeat goes where the first went. */
     const char *form_token = !r->is_api && !strcmp(r->method, "POST") && r->user.id ? in_str(r, "form_token") : NULL;
@@ -1405,9 +1482,7 @@ static enum MHD_Result finish_request(req_state_t *st)
         if (claim > 0)
             form_token_copy = xstrdup(form_token);
     }
-    int status = r->route->handler(r);
-    if (status >= 500 && r->db)
-        db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+    int status = run_handler(r);
     if (form_token_copy) {
         pages_form_finish(r->db, r->user.id, form_token_copy, r->path, status < 400, r->redirect);
         free(form_token_copy);

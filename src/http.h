@@ -89,6 +89,7 @@ typedef struct req {
     db_t *db;            /* this worker thread's connection */
     user_t user;
     int by_cookie;       /* authenticated by session cookie (so CSRF applies) */
+    int64_t eqa_learner; /* an EQA's request: the learner its object belongs to (policy_eqa_check) */
 
     /* The response: a handler returns the HTTP status and sets out. */
     json_t *out;         /* owned by http.c once set; an object */
@@ -106,6 +107,7 @@ typedef struct req {
     char *content_type;  /* of the raw body or file (owned) */
     char *download_name; /* Content-Disposition filename (owned); NULL: none */
     int inline_disposition; /* 1: inline (previews), 0: attachment */
+    int allow_microphone; /* this page records audio: Permissions-Policy microphone=(self) */
 } req_t;
 
 /* A handler validates r->in, does its work and returns the HTTP status,

@@ -30,6 +30,8 @@ static const struct kind {
     {"unit_signed_off", "Units signed off", "A unit is signed off as complete", 0, 1},
     {"witness_request", "Witness requests", "Someone asks you to witness their work", 0, 1},
     {"enrolment", "Enrolments", "You are enrolled on a qualification", 0, 1},
+    {"review_due", "Progress reviews due", "A progress review falls due in the next two weeks", 0, 1},
+    {"review_signature", "Review signatures", "A progress review asks for your signature", 0, 1},
     {"password_changed", "Password changes", "Your password is changed or reset", 1, 1},
     {"password_reset", "Password reset links", NULL, 1, 0},
     {"invitation", "Invitations", NULL, 1, 0},
@@ -286,7 +288,7 @@ int notify_queue(db_t *db, int64_t user_id, const char *kind, const char *link, 
 int notify_queue_address(db_t *db, const char *email, const char *name, const char *kind, const char *link,
                          json_t *data)
 {
-    int rc = email && *email ? queue_one(db, 0, email, name, kind, link, data, 0, 0) : EV_OK;
+    int rc = email && *email ? queue_one(db, 0, email, name, kind, link, data, 0, 1) : EV_OK;
     json_decref(data);
     return rc;
 }

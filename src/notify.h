@@ -41,7 +41,8 @@ void notify_set_smtp(int on);
 int notify_queue(db_t *db, int64_t user_id, const char *kind, const char *link, json_t *data);
 
 /* As notify_queue, for someone who may have no account (a witness): email only,
- * to address `email` (name for the greeting), always sent at once. data TAKEN. */
+ * to address `email` (name for the greeting), always sent at once; the body carries
+ * a one-time link, so it is marked secret and blanked once sent. data TAKEN. */
 int notify_queue_address(db_t *db, const char *email, const char *name, const char *kind,
                          const char *link, json_t *data);
 

@@ -250,6 +250,11 @@ static const struct {
     const char *text;
 } DONE[] = {
     {"evidence_added", "Your evidence has been added. Now choose the criteria it covers."},
+    {"record_saved", "The record has been saved. It is ready for assessment and the learner can read it."},
+    {"record_planned", "The record has been planned. Write it up after the visit: it waits in your queue."},
+    {"witness_revoked", "The witness link has been cancelled: it no longer works."},
+    {"group_saved", "The group observation has been saved: each learner has their own record, ready for assessment."},
+    {"acknowledged", "Thank you: you have confirmed that you have read this record."},
     {"evidence_saved", "Your changes to the evidence have been saved."},
     {"evidence_deleted", "The evidence has been deleted."},
     {"file_removed", "The file has been removed from this evidence."},
@@ -264,12 +269,20 @@ static const struct {
     {"sampled", "The sample has been recorded and the assessor can read it."},
     {"responded", "Your response has been sent to the IQA."},
     {"imported", "The qualification specification has been imported."},
+    {"visit_created", "The visit has been set up. The external quality assurer can see its sample during its dates."},
+    {"visit_ended", "The visit has ended. The external quality assurer can no longer see its sample."},
+    {"finding_added", "Your finding has been added to the visit report. The centre will answer it."},
+    {"finding_answered", "The centre's response has been saved."},
     {"otj_recorded", "The off-the-job training has been recorded. It waits for the employer or assessor to verify it."},
     {"otj_verified", "The off-the-job training entry has been verified."},
     {"otj_queried", "The off-the-job training entry has been queried. The apprentice can see your note."},
     {"break_started", "The break in learning has been recorded. The expected pace is paused until it ends."},
     {"break_ended", "The break in learning has ended. The planned end date has moved out by its length."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
+    {"review_saved", "The progress review has been saved."},
+    {"review_signed", "Your signature has been recorded."},
+    {"review_declined", "You have declined to sign; the assessor can correct the review."},
+    {"review_complete", "Everyone has signed: the review is complete and locked."},
     {NULL, NULL},
 };
 
@@ -409,6 +422,8 @@ json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t 
              "learner", "learners", " with no active enrolment", "/admin/users?role=learner");
         step(steps, db_int(db, "SELECT COUNT(*) FROM enrolments WHERE status = 'active' AND iqa_id IS NULL", 0, ""),
              "active enrolment", "active enrolments", " with no IQA named", "/admin/enrolments?status=active");
+        step(steps, db_int(db, "SELECT COUNT(*) FROM eqa_findings WHERE response IS NULL", 0, ""),
+             "EQA finding", "EQA findings", " waiting for the centre's response", "/eqa");
     }
     return steps;
 }

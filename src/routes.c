@@ -15,6 +15,10 @@
 #include "notify.h"
 #include "accounts.h"
 #include "intake.h"
+#include "eqa.h"
+#include "reviews.h"
+#include "records.h"
+#include "witness.h"
 #include "apprenticeships.h"
 
 const route_t *const router_tables[] = {
@@ -33,6 +37,10 @@ const route_t *const router_tables[] = {
     notify_routes,
     accounts_routes,
     intake_routes,
+    eqa_routes,
+    reviews_routes,
+    records_routes,
+    witness_routes,
     apprenticeships_routes,
     NULL,
 };

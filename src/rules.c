@@ -72,7 +72,7 @@ static int check_cited(db_t *db, const rules_decision_t *d, int64_t eid, int has
                        rules_err_t *e)
 {
     json_t *ev = db_one(db,
-                        "SELECT e.learner_id, e.status, e.kind, EXISTS (SELECT 1 FROM evidence_criteria ec"
+                        "SELECT e.learner_id, e.status, e.kind, e.author_role, EXISTS (SELECT 1 FROM evidence_criteria ec"
                         " WHERE ec.evidence_id = e.id AND ec.criterion_id = ?) AS mapped FROM evidence e WHERE e.id = ?",
                         "ii", d->criterion_id, eid);
     int rc = EV_ERR;
@@ -82,8 +82,12 @@ static int check_cited(db_t *db, const rules_decision_t *d, int64_t eid, int has
         goto out;
     }
     if (strcmp(json_string_value(json_object_get(ev, "status")), "draft") == 0) {
-        fail(e, 409, "not_submitted", "evidence_ids", "Evidence %lld has not been submitted for assessment.",
-             (long long)eid);
+        if (strcmp(json_string_value(json_object_get(ev, "author_role")), "assessor") == 0)
+            fail(e, 409, "not_written_up", "evidence_ids",
+                 "Evidence %lld is a planned record that has not been written up yet.", (long long)eid);
+        else
+            fail(e, 409, "not_submitted", "evidence_ids", "Evidence %lld has not been submitted for assessment.",
+                 (long long)eid);
         goto out;
     }
     if (json_integer_value(json_object_get(ev, "mapped")) == 0) {
@@ -151,9 +155,13 @@ int rules_freeze_basis(db_t *db, int64_t decision_id, int64_t learner_id, int64_
     {
         int64_t eid = json_integer_value(v);
         if (db_run(db,
-                   "INSERT INTO decision_basis (decision_id, evidence_id, title, kind, note, mapped)"
-                   " SELECT ?, e.id, e.title, e.kind, COALESCE(ec.note, ''), CASE WHEN ec.evidence_id IS NULL"
-                   " THEN 0 ELSE 1 END FROM evidence e LEFT JOIN evidence_criteria ec ON ec.evidence_id = e.id"
+                   "INSERT INTO decision_basis (decision_id, evidence_id, title, kind, note, mapped, author_role,"
+                   " author_name) SELECT ?, e.id, e.title, e.kind, COALESCE(ec.note, ''), CASE WHEN ec.evidence_id"
+                   " IS NULL THEN 0 ELSE 1 END, e.author_role, CASE WHEN e.author_role = 'assessor' THEN"
+                   " (SELECT a.name FROM users a WHERE a.id = e.author_id) WHEN e.author_role = 'witness' THEN"
+                   " (SELECT w.witness_name FROM witness_requests w WHERE w.evidence_id = e.id)"
+                   " ELSE (SELECT l.name FROM users l WHERE l.id = e.learner_id) END"
+                   " FROM evidence e LEFT JOIN evidence_criteria ec ON ec.evidence_id = e.id"
                    " AND ec.criterion_id = ? WHERE e.id = ?",
                    "iii", decision_id, criterion_id, eid) != EV_OK ||
             db_run(db,
@@ -169,7 +177,8 @@ int rules_freeze_basis(db_t *db, int64_t decision_id, int64_t learner_id, int64_
 json_t *rules_basis(db_t *db, int64_t decision_id)
 {
     json_t *items = db_all(db,
-                           "SELECT evidence_id, title, kind, note, mapped FROM decision_basis WHERE decision_id = ?"
+                           "SELECT evidence_id, title, kind, note, mapped, author_role, author_name FROM decision_basis"
+                           " WHERE decision_id = ?"
                            " ORDER BY evidence_id",
                            "i", decision_id);
     json_t *files = db_all(db,

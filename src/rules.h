@@ -35,20 +35,21 @@ typedef struct rules_decision {
  *  - "met" needs all five VACSR checks true, the explicit declaration and at least one
  *    cited evidence item;
  *  - every cited item is the learner's, submitted (not a draft), and mapped to the
- *    criterion. The one exception: evidence of kind recognition_of_prior_learning may be
+ *    criterion, whoever wrote it (the learner, their assessor's written-up record, a
+ *    witness's testimony; an assessor's record only planned is refused: not_written_up). The one exception: evidence of kind recognition_of_prior_learning may be
  *    cited unmapped when rpl_reason says why (and rpl_reason needs such evidence);
  *  - the learner's enrolment on the criterion's qualification has not ended.
  * Reads only. EV_OK, or EV_ERR with *e filled (nothing changed). */
 int rules_check_decision(db_t *db, const rules_decision_t *d, rules_err_t *e);
 
 /* Records what decision_id was made on, inside the caller's transaction: per cited
- * evidence its title, kind and mapping note, and every file (id, name, size, SHA-256,
+ * evidence its title, kind, mapping note and author (role and name), and every file (id, name, size, SHA-256,
  * type) it has now; and the criterion's ref and wording are read by the caller into
  * the decision row. EV_OK or EV_ERR. */
 int rules_freeze_basis(db_t *db, int64_t decision_id, int64_t learner_id, int64_t criterion_id,
                        json_t *evidence_ids);
 
-/* The frozen basis of a decision: [{evidence_id, title, kind, note, mapped,
+/* The frozen basis of a decision: [{evidence_id, title, kind, note, mapped, author_role, author_name,
  * files: [{id, name, size, sha256, mime}]}]. Never NULL; caller owns it. */
 json_t *rules_basis(db_t *db, int64_t decision_id);
 
