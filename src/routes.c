@@ -20,6 +20,7 @@
 #include "reviews.h"
 #include "records.h"
 #include "witness.h"
+#include "apprenticeships.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -42,5 +43,6 @@ const route_t *const router_tables[] = {
     reviews_routes,
     records_routes,
     witness_routes,
+    apprenticeships_routes,
     NULL,
 };
