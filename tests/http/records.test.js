@@ -205,8 +205,15 @@ test('the record pages work without JavaScript', async () => {
   assert.match(r.text, /name="question_1"/);
   assert.match(r.text, /type="file"/);
   assert.match(r.headers['permissions-policy'] || '', /microphone=\(self\)/);
+  assert.match(r.headers['content-security-policy'] || '', /media-src 'self' blob:/);
+  assert.match(r.text, /src="\/static\/recorder.js"/);
   r = await assessor.get(`/learners/${L}/records/new?kind=observation`);
   assert.match(r.headers['permissions-policy'] || '', /microphone=\(\)/);
+  assert.ok(!/blob:/.test(r.headers['content-security-policy'] || ''));
+  for (const p of ['/caseload', `/evidence/new`]) {
+    const other = await (p === '/caseload' ? assessor : learner).get(p);
+    assert.match(other.headers['permissions-policy'] || '', /microphone=\(\)/, p);
+  }
   // a form post with an error re-shows the form (400), a good one redirects to the item
   r = await assessor.postForm(`/learners/${L}/records`, {kind: 'observation', title: '', occurred_on: '2026-10-01'});
   assertStatus(r, 400);
