@@ -125,6 +125,21 @@ static void event_summary(json_t *e)
     free(aj);
 }
 
+/* Removes the client addresses an event recorded (sign-ins, failed sign-ins, throttling)
+ * from its before and after objects, and the hash that would prove them. */
+static void strip_addresses(json_t *e)
+{
+    static const char *const keys[] = {"addr", "ip", "address", "client_addr", "user_agent"};
+    int stripped = 0;
+    for (int side = 0; side < 2; side++) {
+        json_t *o = json_object_get(e, side ? "after" : "before");
+        for (size_t k = 0; json_is_object(o) && k < sizeof keys / sizeof keys[0]; k++)
+            stripped |= json_object_del(o, keys[k]) == 0;
+    }
+    if (stripped)
+        json_object_set_new(e, "addresses_removed", json_true());
+}
+
 #define EVENT_SELECT                                                                                                   \
     "SELECT a.id, a.at, a.actor_id, u.name AS actor_name, u.role AS actor_role, a.action, a.entity, a.entity_id,"     \
     " a.learner_id, lu.name AS learner_name, a.before AS before_json, a.after AS after_json, a.hash"                  \
@@ -209,7 +224,12 @@ static int list_events(req_t *r, int64_t actor, int64_t learner, const char *act
         return http_fail(r, 500, "db_error", "Could not read the audit trail.");
     size_t i;
     json_t *e;
-    json_array_foreach(items, i, e) event_summary(e);
+    json_array_foreach(items, i, e)
+    {
+        if (r->user.role == ROLE_EQA) /* an EQA never sees where staff signed in from (issue 18) */
+            strip_addresses(e);
+        event_summary(e);
+    }
     json_t *out = http_out(r);
     json_object_set_new(out, "items", items);
     http_paginate(r, out, total);

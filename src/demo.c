@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "eqa.h"
 #include "progress.h"
 #include "qualifications.h"
 #include "users.h"
@@ -21,6 +22,8 @@ int demo_seed(db_t *db, const app_t *app)
     if (users_demo_seed(db) != EV_OK)
         return EV_ERR;
     if (progress_demo_seed(db, app) != EV_OK)
+        return EV_ERR;
+    if (eqa_demo_seed(db) != EV_OK)
         return EV_ERR;
     return EV_OK;
 }

@@ -19,6 +19,7 @@
 #define PROGRESS_REVIEW_FIELDS                                                                              \
     "enrolment_id held_on next_review_on english_maths wellbeing safeguarding safeguarding_concern "          \
     "learner_comments employer_comments assessor_summary targets target_* previous_targets result_*"
+#define EQA_VISIT_FIELDS "eqa_id qualification_ids starts_at ends_at sample_rule learner_ids sample_size awarding_body"
 #define RECORD_FIELDS                                                                                        \
     "kind title occurred_on place activity description body questions question_* answer_* criteria criterion "      \
     "note_* mapping file plan"
@@ -84,6 +85,15 @@ const fields_decl_t fields_table[] = {
     /* caseload.c */
     {"POST", "/api/v1/reviews/{id}", REVIEW_FIELDS},
     {"POST", "/review/{id}", REVIEW_FIELDS},
+    /* eqa.c */
+    {"POST", "/api/v1/eqa/visits", EQA_VISIT_FIELDS},
+    {"POST", "/eqa/visits", EQA_VISIT_FIELDS},
+    {"POST", "/api/v1/eqa/visits/{id}/end", ""},
+    {"POST", "/eqa/visits/{id}/end", ""},
+    {"POST", "/api/v1/eqa/visits/{id}/findings", "kind body learner_id due_on"},
+    {"POST", "/eqa/visits/{id}/findings", "kind body learner_id due_on"},
+    {"POST", "/api/v1/eqa/findings/{id}/response", "response"},
+    {"POST", "/eqa/findings/{id}/response", "response"},
     /* iqa.c */
     {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback"},
     {"POST", "/iqa/samples", "decision_id outcome feedback"},

@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "fields.h"
 #include "pages.h"
+#include "policy.h"
 #include "router.h"
 #include "session.h"
 #include "storage.h"
@@ -1267,7 +1268,7 @@ static void begin_request(req_state_t *st, const char *url)
             set_error(st, 401, "unauthenticated", "Sign in to continue.");
             return;
         }
-        if (route->roles && !(route->roles & r->user.role)) {
+        if (route->roles && !(policy_route_roles(route) & r->user.role)) {
             set_error(st, 403, "forbidden", "Your role cannot do this.");
             return;
         }
@@ -1388,6 +1389,17 @@ static enum MHD_Result finish_request(req_state_t *st)
         snprintf(msg, sizeof msg, "Unknown field \"%.60s\": this request does not accept it (see docs/api.md).",
                  unknown);
         return respond_error(st, 400, "unknown_field", msg);
+    }
+    /* An EQA reaches only the learners of an open visit of theirs: one check for every
+     * route, answering an object outside it exactly as one that does not exist. */
+    if (r->user.role == ROLE_EQA) {
+        int refused = policy_eqa_check(r);
+        if (refused == 404)
+            return respond_error(st, 404, "not_found", r->is_api ? "Not found."
+                                 : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
+        if (refused)
+            return respond_error(st, refused, refused == 503 ? "busy" : "forbidden",
+                                 refused == 503 ? "The database is busy; try again." : "Your role cannot do this.");
     }
     /* A page form posted twice (pages.c one-time tokens) runs its handler once;
      * the repeat goes where the first went. */

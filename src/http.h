@@ -85,6 +85,7 @@ typedef struct req {
     db_t *db;            /* this worker thread's connection */
     user_t user;
     int by_cookie;       /* authenticated by session cookie (so CSRF applies) */
+    int64_t eqa_learner; /* an EQA's request: the learner its object belongs to (policy_eqa_check) */
 
     /* The response: a handler returns the HTTP status and sets out. */
     json_t *out;         /* owned by http.c once set; an object */

@@ -269,6 +269,10 @@ static const struct {
     {"sampled", "The sample has been recorded and the assessor can read it."},
     {"responded", "Your response has been sent to the IQA."},
     {"imported", "The qualification specification has been imported."},
+    {"visit_created", "The visit has been set up. The external quality assurer can see its sample during its dates."},
+    {"visit_ended", "The visit has ended. The external quality assurer can no longer see its sample."},
+    {"finding_added", "Your finding has been added to the visit report. The centre will answer it."},
+    {"finding_answered", "The centre's response has been saved."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
     {"review_saved", "The progress review has been saved."},
     {"review_signed", "Your signature has been recorded."},
@@ -413,6 +417,8 @@ json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t 
              "learner", "learners", " with no active enrolment", "/admin/users?role=learner");
         step(steps, db_int(db, "SELECT COUNT(*) FROM enrolments WHERE status = 'active' AND iqa_id IS NULL", 0, ""),
              "active enrolment", "active enrolments", " with no IQA named", "/admin/enrolments?status=active");
+        step(steps, db_int(db, "SELECT COUNT(*) FROM eqa_findings WHERE response IS NULL", 0, ""),
+             "EQA finding", "EQA findings", " waiting for the centre's response", "/eqa");
     }
     return steps;
 }

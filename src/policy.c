@@ -2,6 +2,9 @@
 #include "policy.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
 
 /*
  * The whole policy, role by role (a disabled account never gets this far:
@@ -9,7 +12,8 @@
  *
  *   read a learner     learner: only themself; assessor / IQA: learners with an
  *                      enrolment naming them (any status, so finished records
- *                      stay readable); admin, EQA: every learner.
+ *                      stay readable); admin: every learner; EQA: the learners
+ *                      of a visit granted to them, during its window only.
  *   assess             the assessor named on an active enrolment of the learner
  *                      (for a criterion: the enrolment on that criterion's
  *                      qualification). Nobody else: not IQA, admin or EQA.
@@ -17,6 +21,13 @@
  *   edit evidence      the learner themself only.
  *   administer         admin only.
  */
+
+/* An EQA's visits open now: binds (eqa id, now, now). The window is [starts_at, ends_at)
+ * in UTC; a visit an admin ended early is closed. */
+#define EQA_OPEN_VISIT "v.eqa_id = ? AND v.starts_at <= ? AND v.ends_at > ? AND v.ended_at IS NULL"
+/* The learners of an EQA's open visits: binds (eqa id, now, now). */
+#define EQA_SCOPE_LEARNERS                                                                                   \
+    "SELECT vl.learner_id FROM eqa_visit_learners vl JOIN eqa_visits v ON v.id = vl.visit_id WHERE " EQA_OPEN_VISIT
 
 static int is_learner_account(db_t *db, int64_t learner_id)
 {
@@ -37,8 +48,9 @@ int policy_can_read_learner(db_t *db, const user_t *u, int64_t learner_id)
         return db_int(db, "SELECT 1 FROM enrolments WHERE learner_id = ? AND iqa_id = ? LIMIT 1",
                       0, "ii", learner_id, u->id) == 1;
     case ROLE_ADMIN:
-    case ROLE_EQA:
         return is_learner_account(db, learner_id);
+    case ROLE_EQA:
+        return policy_eqa_learner_in_scope(db, u->id, learner_id);
     default:
         return 0;
     }
@@ -105,8 +117,19 @@ int policy_list_learners(db_t *db, const user_t *u, const char *q, int64_t limit
     /* Each role's scope is one query, so the rule reads plainly next to
      * policy_can_read_learner above. */
     switch (u->role) {
+    case ROLE_EQA: {
+        char now[21];
+        util_now_iso(now);
+        *total = db_int(db, "SELECT count(*) FROM users u WHERE u.role = 'learner' AND u.id IN (" EQA_SCOPE_LEARNERS ")"
+                            " AND (lower(u.name) LIKE lower(?) ESCAPE '\\' OR lower(u.email) LIKE lower(?) ESCAPE '\\')",
+                        0, "itttt", u->id, now, now, pat, pat);
+        *rows = db_all(db, "SELECT u.id, u.name, u.email, u.disabled FROM users u WHERE u.role = 'learner'"
+                           " AND u.id IN (" EQA_SCOPE_LEARNERS ")"
+                           " AND (lower(u.name) LIKE lower(?) ESCAPE '\\' OR lower(u.email) LIKE lower(?) ESCAPE '\\')"
+                           " ORDER BY u.name, u.id LIMIT ? OFFSET ?", "ittttii", u->id, now, now, pat, pat, limit, offset);
+        break;
+    }
     case ROLE_ADMIN:
-    case ROLE_EQA:
         *total = db_int(db, "SELECT count(*) FROM users WHERE role = 'learner'"
                             " AND (lower(name) LIKE lower(?) ESCAPE '\\' OR lower(email) LIKE lower(?) ESCAPE '\\')", 0, "tt", pat, pat);
         *rows = db_all(db, "SELECT id, name, email, disabled FROM users WHERE role = 'learner'"
@@ -146,4 +169,242 @@ int policy_list_learners(db_t *db, const user_t *u, const char *q, int64_t limit
     }
     free(pat);
     return *rows ? EV_OK : EV_ERR;
+}
+
+/* ------------------------------------------------------------------ */
+/* EQA visits: the scope every EQA request goes through (issue 18)      */
+/* ------------------------------------------------------------------ */
+
+int policy_eqa_learner_in_scope(db_t *db, int64_t eqa_id, int64_t learner_id)
+{
+    char now[21];
+    if (eqa_id <= 0 || learner_id <= 0)
+        return 0;
+    util_now_iso(now);
+    return db_int(db, "SELECT 1 FROM eqa_visit_learners vl JOIN eqa_visits v ON v.id = vl.visit_id"
+                      " WHERE vl.learner_id = ? AND " EQA_OPEN_VISIT " LIMIT 1",
+                  0, "iitt", learner_id, eqa_id, now, now) == 1;
+}
+
+/* What an EQA-reachable route's {id} (or ?decision_id=) names, so the one check below
+ * can find the learner (and qualification) behind it. */
+enum eqa_scope {
+    EQA_SELF,          /* the EQA's own account, session and notifications */
+    EQA_LIST,          /* a list its handler draws from the scope (policy_list_learners, visits) */
+    EQA_OPEN,          /* needs an open visit, names no learner (the audit trail's head) */
+    EQA_VISIT,         /* {id}: a visit granted to this EQA, open or not (its report stays readable) */
+    EQA_VISIT_OPEN,    /* {id}: a visit of this EQA, open now (writing the report) */
+    EQA_LEARNER,       /* {id}: a learner */
+    EQA_EVIDENCE,      /* {id}: an evidence item */
+    EQA_DECISION,      /* {id}: a decision, on one of the visit's qualifications */
+    EQA_DECISION_ARG,  /* ?decision_id=: as EQA_DECISION */
+    EQA_ENROLMENT,     /* {id}: an enrolment on one of the visit's qualifications */
+    EQA_REVIEW,        /* {id}: a progress review, of such an enrolment */
+    EQA_QUALIFICATION, /* {id}: one of the visit's qualifications */
+    EQA_UNIT,          /* {id}: a unit of one of them */
+};
+enum { EQA_NO_AUDIT, EQA_AUDIT_VIEW, EQA_AUDIT_DOWNLOAD };
+
+/* Every route an EQA may call. A route that admits ROLE_EQA but is not listed here is
+ * closed to EQA (403, as for a role the route does not name): routes added later are
+ * shut until someone decides what of them an EQA may see. */
+static const struct eqa_route {
+    const char *method, *pattern;
+    enum eqa_scope scope;
+    int audit;
+} EQA_ROUTES[] = {
+    {"GET", "/api/v1/me", EQA_SELF, EQA_NO_AUDIT},
+    {"DELETE", "/api/v1/session", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/logout", EQA_SELF, EQA_NO_AUDIT},
+    {"GET", "/account/password", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/account/password", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/api/v1/me/password", EQA_SELF, EQA_NO_AUDIT},
+    {"GET", "/api/v1/notifications", EQA_SELF, EQA_NO_AUDIT},
+    {"GET", "/notifications", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/api/v1/notifications/read-all", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/notifications/read-all", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/api/v1/notifications/{id}/read", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/notifications/{id}/read", EQA_SELF, EQA_NO_AUDIT},
+    {"GET", "/api/v1/me/notification-preferences", EQA_SELF, EQA_NO_AUDIT},
+    {"GET", "/account/notifications", EQA_SELF, EQA_NO_AUDIT},
+    {"PUT", "/api/v1/me/notification-preferences", EQA_SELF, EQA_NO_AUDIT},
+    {"POST", "/account/notifications", EQA_SELF, EQA_NO_AUDIT},
+    /* the visits and their report (eqa.c) */
+    {"GET", "/api/v1/eqa/visits", EQA_LIST, EQA_NO_AUDIT},
+    {"GET", "/eqa", EQA_LIST, EQA_NO_AUDIT},
+    {"GET", "/api/v1/eqa/visits/{id}", EQA_VISIT, EQA_AUDIT_VIEW},
+    {"GET", "/eqa/visits/{id}", EQA_VISIT, EQA_AUDIT_VIEW},
+    {"POST", "/api/v1/eqa/visits/{id}/findings", EQA_VISIT_OPEN, EQA_NO_AUDIT},
+    {"POST", "/eqa/visits/{id}/findings", EQA_VISIT_OPEN, EQA_NO_AUDIT},
+    /* the sample's portfolios */
+    {"GET", "/api/v1/learners", EQA_LIST, EQA_AUDIT_VIEW},
+    {"GET", "/learners", EQA_LIST, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/evidence", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/evidence", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/decisions", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/decisions", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/signoffs", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/signoffs", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/units/{unit_id}/signoff", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/units/{unit_id}/signoff", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/timeline", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/timeline", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/progress", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/progress", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/matrix", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/matrix", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/export", EQA_LEARNER, EQA_AUDIT_DOWNLOAD},
+    {"GET", "/learners/{id}/export", EQA_LEARNER, EQA_AUDIT_DOWNLOAD},
+    {"GET", "/api/v1/evidence/{id}", EQA_EVIDENCE, EQA_AUDIT_VIEW},
+    {"GET", "/evidence/{id}", EQA_EVIDENCE, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/evidence/{id}/criteria", EQA_EVIDENCE, EQA_AUDIT_VIEW},
+    {"GET", "/evidence/{id}/criteria", EQA_EVIDENCE, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/evidence/{id}/files/{file_id}", EQA_EVIDENCE, EQA_AUDIT_DOWNLOAD},
+    {"GET", "/evidence/{id}/files/{file_id}", EQA_EVIDENCE, EQA_AUDIT_DOWNLOAD},
+    {"GET", "/api/v1/decisions/{id}", EQA_DECISION, EQA_AUDIT_VIEW},
+    {"GET", "/decisions/{id}", EQA_DECISION, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/iqa/samples", EQA_DECISION_ARG, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/enrolments/{id}/units", EQA_ENROLMENT, EQA_AUDIT_VIEW},
+    {"GET", "/enrolments/{id}/units", EQA_ENROLMENT, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
+    {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
+    /* the visit's qualifications, and the audit trail's integrity */
+    {"GET", "/api/v1/qualifications/{id}", EQA_QUALIFICATION, EQA_NO_AUDIT},
+    {"GET", "/qualifications/{id}", EQA_QUALIFICATION, EQA_NO_AUDIT},
+    {"GET", "/api/v1/qualifications/{id}/spec", EQA_QUALIFICATION, EQA_NO_AUDIT},
+    {"GET", "/api/v1/units/{id}", EQA_UNIT, EQA_NO_AUDIT},
+    {"GET", "/units/{id}", EQA_UNIT, EQA_NO_AUDIT},
+    {"GET", "/api/v1/audit/verify", EQA_OPEN, EQA_NO_AUDIT},
+    {"GET", "/audit/verify", EQA_OPEN, EQA_NO_AUDIT},
+};
+#define N_EQA_ROUTES (sizeof EQA_ROUTES / sizeof EQA_ROUTES[0])
+
+static const struct eqa_route *eqa_route_of(const route_t *route)
+{
+    for (size_t i = 0; route && i < N_EQA_ROUTES; i++)
+        if (!strcmp(EQA_ROUTES[i].method, route->method) && !strcmp(EQA_ROUTES[i].pattern, route->pattern))
+            return &EQA_ROUTES[i];
+    return NULL;
+}
+
+unsigned policy_route_roles(const route_t *route)
+{
+    if (!route)
+        return 0;
+    unsigned roles = route->roles;
+    if ((roles & ROLE_EQA) && !eqa_route_of(route))
+        roles &= ~(unsigned)ROLE_EQA;
+    return roles;
+}
+
+const char *policy_eqa_scope_name(const route_t *route)
+{
+    static const char *const names[] = {"self", "list", "open", "visit", "visit_open", "learner", "evidence",
+                                        "decision", "decision_arg", "enrolment", "review", "qualification", "unit"};
+    const struct eqa_route *er = (route && (route->roles & ROLE_EQA)) ? eqa_route_of(route) : NULL;
+    return er ? names[er->scope] : NULL;
+}
+
+/* The learner behind the EQA request's object, when it lies in an open visit of theirs
+ * (for decisions and enrolments: on one of that visit's qualifications); 0 otherwise,
+ * also when the object does not exist. */
+static int64_t eqa_object_learner(db_t *db, int64_t eqa, enum eqa_scope scope, int64_t id, const char *now)
+{
+    if (id <= 0)
+        return 0;
+    switch (scope) {
+    case EQA_LEARNER:
+        return policy_eqa_learner_in_scope(db, eqa, id) ? id : 0;
+    case EQA_EVIDENCE: {
+        int64_t learner = db_int(db, "SELECT learner_id FROM evidence WHERE id = ?", 0, "i", id);
+        return policy_eqa_learner_in_scope(db, eqa, learner) ? learner : 0;
+    }
+    case EQA_DECISION:
+    case EQA_DECISION_ARG:
+        return db_int(db, "SELECT d.learner_id FROM decisions d JOIN criteria c ON c.id = d.criterion_id"
+                          " JOIN units un ON un.id = c.unit_id WHERE d.id = ? AND EXISTS (SELECT 1"
+                          " FROM eqa_visit_learners vl JOIN eqa_visits v ON v.id = vl.visit_id"
+                          " JOIN eqa_visit_qualifications vq ON vq.visit_id = v.id WHERE vl.learner_id = d.learner_id"
+                          " AND vq.qualification_id = un.qualification_id AND " EQA_OPEN_VISIT ")",
+                      0, "iitt", id, eqa, now, now);
+    case EQA_REVIEW:
+        id = db_int(db, "SELECT enrolment_id FROM progress_reviews WHERE id = ?", 0, "i", id);
+        __attribute__((fallthrough)); /* the review's enrolment decides */
+    case EQA_ENROLMENT:
+        return db_int(db, "SELECT e.learner_id FROM enrolments e WHERE e.id = ? AND EXISTS (SELECT 1"
+                          " FROM eqa_visit_learners vl JOIN eqa_visits v ON v.id = vl.visit_id"
+                          " JOIN eqa_visit_qualifications vq ON vq.visit_id = v.id WHERE vl.learner_id = e.learner_id"
+                          " AND vq.qualification_id = e.qualification_id AND " EQA_OPEN_VISIT ")",
+                      0, "iitt", id, eqa, now, now);
+    default:
+        return 0;
+    }
+}
+
+int policy_eqa_check(req_t *r)
+{
+    char now[21];
+    int64_t learner = 0, id = r->nparams > 0 ? r->params[0] : 0;
+    int ok = 0;
+    r->eqa_learner = 0;
+    if (r->user.role != ROLE_EQA || !r->route || !r->route->roles)
+        return 0; /* public routes (the landing page, sign-in) show nobody's portfolio */
+    const struct eqa_route *er = eqa_route_of(r->route);
+    if (!er)
+        return 403; /* not reached: the role gate closes unlisted routes (policy_route_roles) */
+    util_now_iso(now);
+    switch (er->scope) {
+    case EQA_SELF:
+    case EQA_LIST:
+        ok = 1;
+        break;
+    case EQA_OPEN:
+        ok = db_int(r->db, "SELECT 1 FROM eqa_visits v WHERE " EQA_OPEN_VISIT " LIMIT 1", 0, "itt", r->user.id, now,
+                    now) == 1;
+        break;
+    case EQA_VISIT:
+        ok = db_int(r->db, "SELECT 1 FROM eqa_visits WHERE id = ? AND eqa_id = ?", 0, "ii", id, r->user.id) == 1;
+        break;
+    case EQA_VISIT_OPEN:
+        ok = db_int(r->db, "SELECT 1 FROM eqa_visits v WHERE v.id = ? AND " EQA_OPEN_VISIT, 0, "iitt", id,
+                    r->user.id, now, now) == 1;
+        break;
+    case EQA_QUALIFICATION:
+    case EQA_UNIT:
+        ok = db_int(r->db, "SELECT 1 FROM eqa_visit_qualifications vq JOIN eqa_visits v ON v.id = vq.visit_id"
+                           " WHERE vq.qualification_id = (CASE WHEN ? = 1 THEN ? ELSE"
+                           " (SELECT qualification_id FROM units WHERE id = ?) END) AND " EQA_OPEN_VISIT " LIMIT 1",
+                    0, "iiiitt", (int64_t)(er->scope == EQA_QUALIFICATION), id, id, r->user.id, now, now) == 1;
+        break;
+    case EQA_DECISION_ARG:
+        if (in_int(r, "decision_id", &id) != EV_OK)
+            id = 0;
+        /* fall through */
+    default:
+        learner = eqa_object_learner(r->db, r->user.id, er->scope, id, now);
+        ok = learner > 0;
+        break;
+    }
+    if (!ok)
+        return 404;
+    r->eqa_learner = learner;
+    if (er->audit == EQA_NO_AUDIT)
+        return 0;
+    /* Every view and download by an EQA is recorded, before anything is shown. */
+    json_t *after = json_pack("{s:s, s:s}", "method", r->method, "path", r->path);
+    int rc = db_begin(r->db) == EV_OK &&
+             audit_record(r->db, r->user.id, er->audit == EQA_AUDIT_DOWNLOAD ? "eqa.download" : "eqa.view",
+                          er->scope == EQA_VISIT ? "eqa_visit" : learner ? "learner" : "page",
+                          er->scope == EQA_VISIT ? id : learner, learner, NULL, after) == EV_OK &&
+             db_commit(r->db) == EV_OK;
+    json_decref(after);
+    if (!rc) {
+        db_rollback(r->db);
+        return 503;
+    }
+    return 0;
 }

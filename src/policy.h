@@ -28,4 +28,22 @@ int policy_is_admin(const user_t *u);
 int policy_list_learners(db_t *db, const user_t *u, const char *q, int64_t limit, int64_t offset,
                          json_t **rows, int64_t *total);
 
+/* ---- EQA visits (issue 18) ----
+ * An EQA sees only the learners of a visit granted to them, only during its window.
+ * Every request by an EQA goes through policy_eqa_check, and only the routes it lists
+ * are open to an EQA at all. */
+
+/* 1 when learner_id is in a visit of EQA eqa_id whose window is open now. */
+int policy_eqa_learner_in_scope(db_t *db, int64_t eqa_id, int64_t learner_id);
+/* The roles that may call route: its own, less EQA unless the route is one policy.c
+ * lists as open to an EQA (so a route added later is closed to EQA by default). */
+unsigned policy_route_roles(const route_t *route);
+/* The EQA scope of route ("learner", "evidence", "self", ...), or NULL when closed to EQA. */
+const char *policy_eqa_scope_name(const route_t *route);
+/* For a request by an EQA (others: 0 at once): 0 when the object it names lies in an
+ * open visit of theirs, with r->eqa_learner set to its learner and the view or download
+ * recorded in the audit trail; 404 when it does not (exactly as if it did not exist);
+ * 503 when the audit event could not be written (nothing is shown). */
+int policy_eqa_check(req_t *r);
+
 #endif

@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "accounts.h"
 #include "intake.h"
+#include "eqa.h"
 #include "reviews.h"
 #include "records.h"
 #include "witness.h"
@@ -35,6 +36,7 @@ const route_t *const router_tables[] = {
     notify_routes,
     accounts_routes,
     intake_routes,
+    eqa_routes,
     reviews_routes,
     records_routes,
     witness_routes,

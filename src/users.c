@@ -34,7 +34,7 @@ static const struct {
     {"assessor", "Assessor", "/caseload"},
     {"iqa", "Internal quality assurer (IQA)", "/iqa"},
     {"admin", "Centre administrator", "/centre"},
-    {"eqa", "External quality assurer (EQA)", "/learners"},
+    {"eqa", "External quality assurer (EQA)", "/eqa"},
 };
 #define NROLES (sizeof roles / sizeof roles[0])
 
@@ -1665,10 +1665,11 @@ int users_cmd_routes(int argc, char **argv)
         for (const route_t *rt = router_tables[t]; rt->method; rt++) {
             json_t *rl = json_array();
             for (unsigned bit = 1; bit <= ROLE_EQA; bit <<= 1)
-                if (rt->roles & bit)
+                if (policy_route_roles(rt) & bit)
                     json_array_append_new(rl, json_string(role_name(bit)));
-            json_array_append_new(all, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b}",
-                "method", rt->method, "pattern", rt->pattern, "roles", rl,
+            const char *eqa_scope = policy_eqa_scope_name(rt);
+            json_array_append_new(all, json_pack("{s:s, s:s, s:o, s:s?, s:b, s:b, s:b, s:b, s:b}",
+                "method", rt->method, "pattern", rt->pattern, "roles", rl, "eqa_scope", eqa_scope,
                 "public", rt->roles == 0, "page", rt->tmpl != NULL,
                 "upload", (rt->flags & ROUTE_UPLOAD) != 0, "no_csrf", (rt->flags & ROUTE_NO_CSRF) != 0,
                 "optional_auth", (rt->flags & ROUTE_OPTIONAL_AUTH) != 0));

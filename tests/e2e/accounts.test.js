@@ -24,7 +24,7 @@ const HOMES = [
   ['assessor@demo.test', '/caseload'],
   ['iqa@demo.test', '/iqa'],
   ['admin@demo.test', '/centre'],
-  ['eqa@demo.test', '/learners'],
+  ['eqa@demo.test', '/eqa'],
 ];
 
 async function signOut(page) {

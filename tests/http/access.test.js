@@ -11,7 +11,12 @@
 //   3. leaks: no page or API answer shows a marker planted in the portfolio of a learner
 //      the reader may not read (lists and dashboards included);
 //   4. invariants of the table itself: EQA writes nothing but its own sign-in and
-//      password, IQA and EQA never decide, admin pages and APIs are admin-only.
+//      password and its visit report, IQA and EQA never decide, admin pages and APIs are
+//      admin-only, and every route open to an EQA names its visit scope;
+//   5. EQA visits (issue 18): the EQA sees exactly the learners of an open visit of theirs.
+//      Every route an EQA can call is tried on a learner inside the visit and outside it,
+//      inside the window and outside it (before and after); outside answers exactly as
+//      a nonexistent object does, and every view or download is in the audit trail.
 'use strict';
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
@@ -68,8 +73,15 @@ function canRead(key, lk) {
   if (role === 'learner') return users[key].email === l.email;
   if (role === 'assessor') return l.assessor === key;
   if (role === 'iqa') return l.iqa === key;
-  return role === 'admin' || role === 'eqa';
+  if (role === 'eqa') return EQA_VISIT_LEARNERS.includes(lk);
+  return role === 'admin';
 }
+// The EQA's open visit samples these learners (before()); l3 is in a visit that has ended,
+// l4 in none.
+const EQA_VISIT_LEARNERS = ['l1', 'l2'];
+// The EQA's one kind of write: its visit report (src/eqa.c).
+const EQA_REPORT_WRITES = new Set(['POST /api/v1/eqa/visits/{id}/findings', 'POST /eqa/visits/{id}/findings']);
+const visits = {};
 
 /* What an {id} in a pattern refers to: from the parameter's name ({unit_id}) or else the
  * path segment before it (/evidence/{id}). Owned kinds belong to one learner. */
@@ -237,6 +249,19 @@ before(async () => {
         '2099-01-01T00:00:00Z')`);
     fx[lk].witness = Number(srv.sql(`SELECT max(id) FROM witness_requests WHERE learner_id = ${learnerId}`));
   }
+  // EQA visits: the demo's visit is ended; one open now for l1 and l2 on ACCESS-Q, and one
+  // that ended in January for l3.
+  srv.sql(`UPDATE eqa_visits SET ended_at = '2026-01-01T00:00:00Z'`);
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  const open = await admin.post('/api/v1/eqa/visits', {eqa_id: users.eqa.id, qualification_ids: [q.qualification],
+    starts_at: iso(Date.now() - 3600e3), ends_at: iso(Date.now() + 86400e3), sample_rule: 'chosen',
+    learner_ids: EQA_VISIT_LEARNERS.map((lk) => fx[lk].learner)});
+  assertStatus(open, 201, 'open visit');
+  visits.open = open.json;
+  const past = await admin.post('/api/v1/eqa/visits', {eqa_id: users.eqa.id, qualification_ids: [q.qualification],
+    starts_at: '2026-01-05', ends_at: '2026-01-09', learner_ids: [fx.l3.learner]});
+  assertStatus(past, 201, 'past visit');
+  visits.past = past.json;
   // the derived status, as the application would have it
   srv.sql(`UPDATE criterion_status SET status = 'met' WHERE criterion_id = ${q.criterion};
     UPDATE criterion_status SET status = 'submitted' WHERE criterion_id = ${q.open_criterion}`);
@@ -265,7 +290,8 @@ test('invariants: EQA writes nothing, IQA and EQA never decide, admin areas are 
   const problems = [];
   for (const r of routes) {
     const write = r.method !== 'GET' && r.method !== 'HEAD';
-    if (write && r.roles.includes('eqa') && !OWN_ACCOUNT_WRITES.has(label(r))) {
+    if (r.roles.includes('eqa') && !r.eqa_scope) problems.push(`${label(r)} is open to EQA without a visit scope`);
+    if (write && r.roles.includes('eqa') && !OWN_ACCOUNT_WRITES.has(label(r)) && !EQA_REPORT_WRITES.has(label(r))) {
       problems.push(`${label(r)} lets an EQA change something`);
     }
     if (write && /decision|signoff|\/assess/.test(r.pattern) && (r.roles.includes('iqa') || r.roles.includes('eqa')) &&
@@ -502,4 +528,107 @@ test('the markers are visible where they should be (the leak test can fail)', as
   assertStatus(list, 200);
   const ids = list.json.learners.map((l) => l.id).sort();
   assert.deepEqual(ids, [fx.l1.learner, fx.l2.learner].sort());
+});
+
+/* The path of an EQA-reachable route for learner lk (or for ids that do not exist). */
+function eqaPath(r, lk) {
+  if (r.eqa_scope === 'decision_arg') return `${r.pattern}?decision_id=${lk ? fx[lk].decision : 99999999}`;
+  if (!lk) return r.pattern.replace(/\{\w+\}/g, '99999999');
+  return fill(r.pattern, lk);
+}
+const EQA_LEARNER_SCOPES = new Set(['learner', 'evidence', 'decision', 'decision_arg', 'enrolment', 'review']);
+const EQA_SHARED_SCOPES = new Set(['qualification', 'unit']);
+
+function eqaAudit() {
+  return Number(srv.sql("SELECT count(*) FROM audit_events WHERE action IN ('eqa.view', 'eqa.download')"));
+}
+
+test('EQA visits: every EQA route, inside and outside the visit, inside and outside its window', async (t) => {
+  const eqa = users.eqa.client;
+  const eqaRoutes = routes.filter((r) => r.method === 'GET' && r.roles.includes('eqa') &&
+    (EQA_LEARNER_SCOPES.has(r.eqa_scope) || EQA_SHARED_SCOPES.has(r.eqa_scope)));
+  assert.ok(eqaRoutes.length >= 25, `only ${eqaRoutes.length} EQA routes`);
+  const failures = [];
+  let checked = 0;
+  const visitId = visits.open.id;
+  const setWindow = (from, to) => srv.sql(`UPDATE eqa_visits SET starts_at = '${from}', ends_at = '${to}' WHERE id = ${visitId}`);
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  const windows = {
+    inside: [iso(Date.now() - 3600e3), iso(Date.now() + 86400e3)],
+    before: [iso(Date.now() + 3600e3), iso(Date.now() + 86400e3)],
+    after: [iso(Date.now() - 86400e3), iso(Date.now() - 60e3)],
+  };
+  for (const [when, [from, to]] of Object.entries(windows)) {
+    setWindow(from, to);
+    // Outside the window every learner is closed: l1 (in the visit) stands for them all.
+    const learners = when === 'inside' ? Object.keys(LEARNERS) : ['l1'];
+    const a0 = eqaAudit();
+    let audited = 0;
+    for (const r of eqaRoutes) {
+      const missing = await eqa.get(eqaPath(r, null));
+      if (missing.status !== 404) failures.push(`${when}: ${label(r)} on ids that do not exist: ${missing.status}`);
+      for (const lk of learners) {
+        const p = eqaPath(r, lk);
+        if (!p) continue;
+        const res = await eqa.get(p);
+        checked++;
+        const shared = EQA_SHARED_SCOPES.has(r.eqa_scope);
+        const allowed = when === 'inside' && (shared || EQA_VISIT_LEARNERS.includes(lk));
+        if (allowed) {
+          if (res.status >= 400) failures.push(`${when}: EQA may read ${lk}: GET ${p} answered ${res.status}`);
+          if (!shared) audited++;
+        } else {
+          if (res.status !== 404) failures.push(`${when}: EQA may not read ${lk}: GET ${p} answered ${res.status}`);
+          else if (res.text !== missing.text) failures.push(`${when}: GET ${p} differs from a nonexistent object's 404`);
+          for (const m of Object.keys(LEARNERS)) {
+            if (res.text.includes(marker(m))) failures.push(`${when}: GET ${p} shows ${m}'s portfolio`);
+          }
+        }
+      }
+    }
+    // each view or download inside the visit is one audit event; nothing refused is one
+    if (eqaAudit() !== a0 + audited) failures.push(`${when}: ${eqaAudit() - a0} EQA views audited (want ${audited})`);
+    // the learner list follows the window too
+    const list = await eqa.get('/api/v1/learners', {query: {per_page: 200}});
+    assertStatus(list, 200);
+    const ids = list.json.learners.map((l) => l.id).sort();
+    const want = when === 'inside' ? EQA_VISIT_LEARNERS.map((lk) => fx[lk].learner).sort() : [];
+    if (JSON.stringify(ids) !== JSON.stringify(want)) failures.push(`${when}: learner list ${ids} (want ${want})`);
+  }
+  setWindow(...windows.inside);
+  // ended early by an admin: closed at once
+  assertStatus(await eqa.get(`/api/v1/learners/${fx.l1.learner}`), 200);
+  srv.sql(`UPDATE eqa_visits SET ended_at = '${iso(Date.now() - 1000)}' WHERE id = ${visitId}`);
+  const ended = await eqa.get(`/api/v1/learners/${fx.l1.learner}`);
+  if (ended.status !== 404) failures.push(`a visit ended early still shows l1: ${ended.status}`);
+  srv.sql(`UPDATE eqa_visits SET ended_at = NULL WHERE id = ${visitId}`);
+  // another EQA account sees nothing of this visit
+  t.diagnostic(`${eqaRoutes.length} EQA routes, ${checked} scoped reads checked`);
+  assert.deepEqual(failures, []);
+});
+
+test('EQA visits: a second EQA sees nothing of another\'s visit; audit shown to an EQA has no addresses', async () => {
+  const admin = users.admin.client;
+  assertStatus(await admin.post('/api/v1/users', {email: 'eqa2@demo.test', name: 'Second EQA', role: 'eqa',
+    password: 'second eqa password'}), 201);
+  const other = await srv.login('eqa2@demo.test', 'second eqa password');
+  assertStatus(await other.get(`/api/v1/learners/${fx.l1.learner}`), 404);
+  assertStatus(await other.get(`/api/v1/eqa/visits/${visits.open.id}`), 404);
+  const mine = await other.get('/api/v1/eqa/visits');
+  assertStatus(mine, 200);
+  assert.deepEqual(mine.json.items, []);
+  assertStatus(await other.post(`/api/v1/eqa/visits/${visits.open.id}/findings`, {kind: 'finding', body: 'x'}), 404);
+  // the past visit's report stays readable to its EQA, its learners do not
+  const past = await users.eqa.client.get(`/api/v1/eqa/visits/${visits.past.id}`);
+  assertStatus(past, 200);
+  assert.equal(past.json.state, 'ended');
+  assert.deepEqual(past.json.learners, []);
+  assertStatus(await users.eqa.client.post(`/api/v1/eqa/visits/${visits.past.id}/findings`,
+    {kind: 'finding', body: 'too late'}), 404);
+  // sign-in addresses: a failed sign-in records the address; the EQA's view of the trail has none
+  await srv.client().post('/api/v1/session', {email: 'learner@demo.test', password: 'wrong password'});
+  const tl = await users.eqa.client.get(`/api/v1/learners/${fx.l1.learner}/timeline`, {query: {per_page: 200}});
+  assertStatus(tl, 200);
+  assert.ok(!/"addr"|127\.0\.0\.1/.test(tl.text), 'no client address in the timeline shown to an EQA');
+  assertStatus(await users.eqa.client.get('/api/v1/audit'), 403);
 });

@@ -409,7 +409,9 @@ test('audit: events for every step, the log for admin and EQA, the timeline, ver
   let r = await admin.get('/api/v1/audit?action=decision');
   assertStatus(r, 200);
   assert.ok(r.json.items.length > 0 && r.json.items.every((e) => e.action.startsWith('decision.')));
-  r = await eqa.get(`/api/v1/audit?learner_id=${L}&per_page=5`);
+  // an EQA reads a sampled learner's trail through the learner's timeline (issue 18)
+  assertStatus(await eqa.get(`/api/v1/audit?learner_id=${L}&per_page=5`), 403);
+  r = await eqa.get(`/api/v1/learners/${L}/timeline?per_page=5`);
   assertStatus(r, 200);
   assert.equal(r.json.items.length, 5);
   assert.ok(r.json.pagination.total > 5);

@@ -50,6 +50,10 @@ before(async () => {
     iqa_id: iqa.user.id, start_date: '2026-01-31', planned_end_date: '2027-01-31'});
   assertStatus(r, 201, 'enrol');
   ENR = Number(srv.sql(`SELECT id FROM enrolments WHERE learner_id = ${RAE}`));
+  // the EQA reads Rae's reviews during a visit that samples Rae (issue 18)
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+  assertStatus(await admin.post('/api/v1/eqa/visits', {eqa_id: eqa.user.id, qualification_ids: [Q],
+    starts_at: iso(Date.now() - 3600e3), ends_at: iso(Date.now() + 86400e3), learner_ids: [RAE]}), 201, 'EQA visit');
   // The worked example: 1.1 met on 10 Feb, 1.2 met at 23:30 BST on 24 Apr (22:30 UTC), 1.3
   // not met; one piece of evidence mapped and submitted in the period, one still a draft.
   const A = assessor.user.id;

@@ -128,6 +128,14 @@ static void test_policy(void)
     user_t admin = as(db, "admin@demo.test"), a1 = as(db, "assessor@demo.test");
     user_t a2 = as(db, "assessor2@demo.test"), iqa = as(db, "iqa@demo.test"), eqa = as(db, "eqa@demo.test");
     user_t u1 = as(db, "learner@demo.test"), u3 = as(db, "learner3@demo.test"), nobody = {0};
+    /* EQA visits (issue 18): one open for Ben (l2) and Chloe (l3) on Q1, one ended for Amy (l1) */
+    CHECK_INT(db_run(db, "INSERT INTO eqa_visits (id, eqa_id, starts_at, ends_at, sample_rule, created_by, created_at)"
+                         " VALUES (1, ?, '2000-01-01T00:00:00Z', '2999-01-01T00:00:00Z', 'test', ?, '2026-01-01T00:00:00Z'),"
+                         " (2, ?, '2001-01-01T00:00:00Z', '2001-02-01T00:00:00Z', 'test', ?, '2026-01-01T00:00:00Z')",
+                     "iiii", eqa.id, admin.id, eqa.id, admin.id), EV_OK);
+    CHECK_INT(db_run(db, "INSERT INTO eqa_visit_qualifications (visit_id, qualification_id) VALUES (1, 1), (2, 1)", ""), EV_OK);
+    CHECK_INT(db_run(db, "INSERT INTO eqa_visit_learners (visit_id, learner_id) VALUES (1, ?), (1, ?), (2, ?)", "iii",
+                     l2, l3, l1), EV_OK);
 
     /* the table: who may read / assess / sample / edit whose portfolio */
     struct {
@@ -147,7 +155,9 @@ static void test_policy(void)
         {"iqa", &iqa, l1, 1, 0, 1, 0},
         {"iqa l3", &iqa, l3, 1, 0, 1, 0},
         {"admin", &admin, l2, 1, 0, 0, 0},
-        {"eqa", &eqa, l3, 1, 0, 0, 0},
+        {"eqa in an open visit", &eqa, l3, 1, 0, 0, 0},
+        {"eqa in an ended visit", &eqa, l1, 0, 0, 0, 0},
+        {"eqa admin not a learner", &eqa, admin.id, 0, 0, 0, 0},
         {"nobody", &nobody, l1, 0, 0, 0, 0},
         {"admin non-learner", &admin, a1.id, 0, 0, 0, 0},
         {"admin missing", &admin, 9999, 0, 0, 0, 0},
@@ -193,6 +203,14 @@ static void test_policy(void)
     json_decref(rows_json);
     CHECK_INT(policy_list_learners(db, &eqa, "Ben", 50, 0, &rows_json, &total), EV_OK);
     CHECK_INT(total, 1);
+    json_decref(rows_json);
+    CHECK_INT(policy_list_learners(db, &eqa, NULL, 50, 0, &rows_json, &total), EV_OK);
+    CHECK_INT(total, 2); /* Ben and Chloe: Amy's visit has ended */
+    json_decref(rows_json);
+    CHECK_INT(db_run(db, "UPDATE eqa_visits SET ended_at = '2026-01-01T00:00:00Z' WHERE id = 1", ""), EV_OK);
+    CHECK_INT(policy_can_read_learner(db, &eqa, l3), 0); /* ended early by an admin */
+    CHECK_INT(policy_list_learners(db, &eqa, NULL, 50, 0, &rows_json, &total), EV_OK);
+    CHECK_INT(total, 0);
     json_decref(rows_json);
     CHECK_INT(policy_list_learners(db, &admin, "%", 50, 0, &rows_json, &total), EV_OK);
     CHECK_INT(total, 0); /* LIKE wildcards in q are literal */
