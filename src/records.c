@@ -1016,8 +1016,9 @@ out:
 }
 
 /* GET /group-observations/{id}, GET /api/v1/group-observations/{id}: the shared
- * record and each learner's item, for the assessor who wrote it, an admin or an
- * EQA (learners see only their own item, on their evidence page). */
+ * record and each learner's item, for the assessor who wrote it or an admin
+ * (learners and an EQA see each learner's own item, on the evidence page: a group
+ * may span learners outside an EQA visit's sample). */
 static int h_group_show(req_t *r)
 {
     json_t *g = db_one(r->db, "SELECT g.id, g.assessor_id, a.name AS assessor_name, g.title, g.occurred_on, g.place,"
@@ -1054,9 +1055,9 @@ const route_t records_routes[] = {
     {"POST", "/evidence/{id}/record", h_writeup, ROLE_ASSESSOR, "record_new", ROUTE_UPLOAD},
     {"POST", "/evidence/{id}/acknowledge", h_acknowledge, ROLE_LEARNER, "evidence_show", 0},
     {"POST", "/api/v1/group-observations", h_group_create, ROLE_ASSESSOR, NULL, ROUTE_UPLOAD},
-    {"GET", "/api/v1/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN | ROLE_EQA, NULL, 0},
+    {"GET", "/api/v1/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN, NULL, 0},
     {"GET", "/group-observations/new", h_group_form, ROLE_ASSESSOR, "group_new", 0},
     {"POST", "/group-observations", h_group_create, ROLE_ASSESSOR, "group_new", ROUTE_UPLOAD},
-    {"GET", "/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN | ROLE_EQA, "group_show", 0},
+    {"GET", "/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN, "group_show", 0},
     {0},
 };
