@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-/* The advisory lock key of the chain's tail ("audit" in ASCII). */
-#define AUDIT_CHAIN_LOCK 0x6175646974
 #define GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
 /* The canonical content of an event: a compact JSON object with sorted keys,
@@ -46,29 +45,22 @@ static void chain_hash(const char *prev, const char *content, char out[65])
     util_hex(digest, sizeof digest, out);
 }
 
-static atomic_llong head_pending; /* events recorded since the last head record (may overcount rollbacks) */
+static atomic_llong head_pending; /* events linked since the last head record (may overcount rollbacks) */
 
-int audit_record(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
-                 int64_t learner_id, json_t *before, json_t *after)
+/* ---- writing an event ----
+ * SQLite: the write transaction is the only one (BEGIN IMMEDIATE), so the event is
+ * linked as it is written: id = tail + 1, prev_hash = the tail's hash.
+ * PostgreSQL: the event is written unlinked (prev_hash, hash NULL) with an id from the
+ * identity sequence, taking no lock, and the chainer below links it after its
+ * transaction commits. The transaction gets its id (xid) before the event gets its id:
+ * the chainer's correctness rests on that order (docs/architecture.md). */
+
+static int record_linked(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
+                         int64_t learner_id, const char *before_s, const char *after_s)
 {
-    int result = EV_ERR, own = 0;
-    char *before_s = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-    char *after_s = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    int result = EV_ERR;
     char *content = NULL, *prev = NULL;
-    /* One chain for every process: the tail is read and extended under one lock
-     * held to the end of the caller's transaction (on SQLite the write
-     * transaction itself is that lock). Taken last, just before the insert, so
-     * it is held only for the insert and the commit. */
-    if (!db_in_transaction(db)) {
-        if (db_begin(db) != EV_OK)
-            goto out;
-        own = 1;
-    }
-    /* The lock, then the tail in a statement of its own: in READ COMMITTED a
-     * statement's snapshot is taken when it starts, so a tail read in the same
-     * statement as the lock wait would miss the events committed meanwhile. */
-    if (db_lock_xact(db, AUDIT_CHAIN_LOCK) != EV_OK)
-        goto out;
+    /* The tail in a statement of its own, after the write lock is held. */
     int64_t id = 1;
     db_stmt_t *st = db_query(db, "SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1", "");
     int rc = db_next(st);
@@ -94,21 +86,381 @@ int audit_record(db_t *db, int64_t actor_id, const char *action, const char *ent
     result = EV_OK;
     atomic_fetch_add(&head_pending, 1);
 out:
-    if (own)
-        result = result == EV_OK ? db_commit(db) : (db_rollback(db), EV_ERR);
-    free(before_s);
-    free(after_s);
     free(content);
     free(prev);
     return result;
 }
 
+static int record_unlinked(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
+                           int64_t learner_id, const char *before_s, const char *after_s)
+{
+    char at[21];
+    util_now_iso(at);
+    if (db_xact_id(db) < 0) /* the xid first, then the event's id (nextval) */
+        return EV_ERR;
+    return db_run(db,
+                  "INSERT INTO audit_events (at, actor_id, action, entity, entity_id, learner_id, before, after)"
+                  " VALUES (?,?,?,?,?,?,?,?)",
+                  "tzttzztt", at, actor_id, action, entity, entity_id, learner_id, before_s, after_s);
+}
+
+int audit_record(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
+                 int64_t learner_id, json_t *before, json_t *after)
+{
+    int result = EV_ERR, own = 0;
+    char *before_s = before ? json_dumps(before, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    char *after_s = after ? json_dumps(after, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    if (!db_in_transaction(db)) {
+        if (db_begin(db) != EV_OK)
+            goto out;
+        own = 1;
+    }
+    result = db_is_pg(db) ? record_unlinked(db, actor_id, action, entity, entity_id, learner_id, before_s, after_s)
+                          : record_linked(db, actor_id, action, entity, entity_id, learner_id, before_s, after_s);
+out:
+    if (own)
+        result = result == EV_OK ? db_commit(db) : (db_rollback(db), EV_ERR);
+    free(before_s);
+    free(after_s);
+    return result;
+}
+
+/* ---- the chainer (PostgreSQL) ----
+ * Links committed events in id order. A round remembers a horizon (v, x): v the largest
+ * event id handed out when the round began, x a transaction id taken just after. Every
+ * writer took its xid before its event id, so every event id <= v belongs to a transaction
+ * whose xid is < x; once the oldest running transaction is newer than x they have all
+ * finished, the events with ids <= v are final (committed, or never to appear), and they
+ * can be linked in id order with nothing ever to come in between. */
+
+typedef struct {
+    int set;         /* a horizon is waiting */
+    int64_t v, x;    /* its last issued id and its transaction id */
+    int64_t covered; /* every id up to this one is linked or will never exist */
+} horizon_t;
+
+#define CHAIN_BATCH 2000 /* events linked per transaction at most */
+
+static int chain_grace_s = 60;     /* unlinked events older than this are an error */
+static int chain_wait_ms = 10000;  /* how long verify waits for the chain to catch up */
+
+void audit_chain_configure(int grace_s, int wait_ms)
+{
+    chain_grace_s = grace_s >= 0 ? grace_s : 60;
+    chain_wait_ms = wait_ms >= 0 ? wait_ms : 10000;
+}
+
+/* Links the unlinked events with tail < id <= upto in id order inside the open
+ * transaction. *n gets how many; *more = 1 when the batch limit stopped it. */
+static int link_upto(db_t *db, int64_t upto, int64_t *n, int *more)
+{
+    int result = EV_ERR;
+    char *prev = NULL;
+    json_t *rows = NULL;
+    int64_t tail = 0;
+    *n = 0;
+    *more = 0;
+    db_stmt_t *st = db_query(db, "SELECT id, hash FROM audit_events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1", "");
+    int rc = db_next(st);
+    if (rc == 1) {
+        tail = db_col_int(st, 0);
+        prev = xstrdup(db_col_text(st, 1));
+    }
+    db_stmt_done(st);
+    if (rc < 0)
+        goto out;
+    rows = db_all(db, "SELECT id, at, actor_id, action, entity, entity_id, learner_id, before, after FROM audit_events"
+                      " WHERE hash IS NULL AND id > ? AND id <= ? ORDER BY id LIMIT ?",
+                  "iiI", tail, upto, CHAIN_BATCH);
+    if (!rows)
+        goto out;
+    size_t i;
+    json_t *e;
+    json_array_foreach(rows, i, e) {
+#define S(k) json_string_value(json_object_get(e, k))
+#define I(k) (int64_t) json_integer_value(json_object_get(e, k))
+        char hash[65];
+        char *content = canonical(I("id"), S("at") ? S("at") : "", I("actor_id"), S("action") ? S("action") : "",
+                                  S("entity") ? S("entity") : "", I("entity_id"), I("learner_id"), S("before"),
+                                  S("after"));
+        if (!content)
+            goto out;
+        const char *link = prev ? prev : GENESIS_HASH;
+        chain_hash(link, content, hash);
+        free(content);
+        if (db_run(db, "UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ? AND hash IS NULL", "tti", link,
+                   hash, I("id")) != EV_OK)
+            goto out;
+        if (db_changes(db) != 1) {
+            ev_log("audit chain: event %lld was linked by someone else: round abandoned", (long long)I("id"));
+            goto out;
+        }
+#undef S
+#undef I
+        free(prev);
+        prev = xstrdup(hash);
+        (*n)++;
+    }
+    *more = json_array_size(rows) == CHAIN_BATCH;
+    result = EV_OK;
+out:
+    json_decref(rows);
+    free(prev);
+    return result;
+}
+
+/* One round: links what the waiting horizon allows and takes the next horizon. Call
+ * outside a transaction, holding the chainer lock. *linked gets how many events it
+ * linked; *busy = 1 when work remains (a horizon waits, or a batch was cut short).
+ * EV_OK or EV_ERR (the horizon is dropped: the next round starts afresh). */
+static int chain_round(db_t *db, horizon_t *h, int64_t *linked, int *busy)
+{
+    int ready = 0, more = 0;
+    *linked = 0;
+    *busy = 0;
+    if (h->set) {
+        int64_t oldest = db_xact_oldest_running(db);
+        if (oldest < 0)
+            return EV_ERR;
+        ready = oldest > h->x;
+        if (!ready) {
+            *busy = 1; /* a transaction older than the horizon is still running */
+            return EV_OK;
+        }
+    } else {
+        int64_t issued = db_id_last_issued(db, "audit_events");
+        if (issued < 0)
+            return EV_ERR;
+        if (issued <= h->covered)
+            return EV_OK; /* no event id handed out since the last horizon */
+    }
+    if (db_begin(db) != EV_OK)
+        return EV_ERR;
+    /* The next horizon: the last issued id, then this transaction's own id, taken before
+     * it writes anything, so that it is newer than the xid of every writer holding one of
+     * those ids (writers take their xid before their event id). */
+    int64_t v = db_id_last_issued(db, "audit_events");
+    int64_t x = v >= 0 ? db_xact_id(db) : -1;
+    if (x < 0)
+        goto fail;
+    if (ready && link_upto(db, h->v, linked, &more) != EV_OK)
+        goto fail;
+    if (db_commit(db) != EV_OK) {
+        *linked = 0;
+        h->set = 0;
+        return EV_ERR;
+    }
+    if (ready && !more) {
+        h->covered = h->v;
+        h->set = 0;
+    }
+    if (!h->set && v > h->covered) {
+        h->v = v;
+        h->x = x;
+        h->set = 1;
+    }
+    if (*linked)
+        atomic_fetch_add(&head_pending, *linked);
+    *busy = h->set;
+    return EV_OK;
+fail:
+    db_rollback(db);
+    *linked = 0;
+    h->set = 0;
+    return EV_ERR;
+}
+
+/* The chainer lock: whoever holds it links events (a session advisory lock, so a
+ * process that dies gives it up with its connection). "chain" in ASCII. */
+#define AUDIT_CHAINER_LOCK 0x636861696e
+
+/* The chainer thread of a server (audit_chainer_start). */
+static struct {
+    pthread_t thread;
+    int started;
+    char *target;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, nudged;
+} chainer = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Waits up to ms on the chainer's condition (a nudge or a stop ends it early).
+ * Returns 1 when asked to stop. */
+static int chainer_wait(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&chainer.mu);
+    while (!chainer.stop && !chainer.nudged)
+        if (pthread_cond_timedwait(&chainer.cv, &chainer.mu, &ts) != 0)
+            break;
+    chainer.nudged = 0;
+    int stop = chainer.stop;
+    pthread_mutex_unlock(&chainer.mu);
+    return stop;
+}
+
+static void chainer_nudge(void)
+{
+    pthread_mutex_lock(&chainer.mu);
+    chainer.nudged = 1;
+    pthread_cond_signal(&chainer.cv);
+    pthread_mutex_unlock(&chainer.mu);
+}
+
+/* Unlinked events with tail < id <= upto (what a catch-up waits for); -1 on error. */
+static int64_t unlinked_upto(db_t *db, int64_t upto)
+{
+    return db_int(db, "SELECT count(*) FROM audit_events WHERE hash IS NULL AND id <= ? AND id >"
+                      " (SELECT COALESCE(MAX(id), 0) FROM audit_events WHERE hash IS NOT NULL)", -1, "i", upto);
+}
+
+static void *chainer_main(void *arg)
+{
+    (void)arg;
+    db_t *db = NULL;
+    int leader = 0, stop = 0;
+    horizon_t h = {0};
+    while (!stop) {
+        if (!db && !(db = db_open(chainer.target))) {
+            stop = chainer_wait(1000);
+            continue;
+        }
+        if (!leader) {
+            int got = db_try_lock_session(db, AUDIT_CHAINER_LOCK);
+            if (got < 0) {
+                db_close(db);
+                db = NULL;
+            } else if (got == 1) {
+                leader = 1;
+                memset(&h, 0, sizeof h);
+                ev_log("audit chain: this server links the audit events now");
+            }
+            if (!leader) {
+                stop = chainer_wait(500); /* another server links them; take over if it dies */
+                continue;
+            }
+        }
+        int64_t linked = 0;
+        int busy = 0;
+        if (chain_round(db, &h, &linked, &busy) != EV_OK) {
+            ev_log("audit chain: a round failed (%s); reconnecting", db_errmsg(db));
+            db_close(db); /* gives up the lock: this or another server takes it again */
+            db = NULL;
+            leader = 0;
+            stop = chainer_wait(200);
+            continue;
+        }
+        if (linked)
+            audit_head_write(db, 0);
+        stop = chainer_wait(busy ? 2 : 20);
+    }
+    if (db && leader) {
+        /* A clean stop: link what has committed before letting go. */
+        audit_chain_sync(db, 5000);
+        db_unlock_session(db, AUDIT_CHAINER_LOCK);
+    }
+    db_close(db);
+    return NULL;
+}
+
+int audit_chainer_start(const char *target)
+{
+    if (!db_target_is_pg(target) || chainer.started)
+        return EV_OK;
+    chainer.target = xstrdup(target);
+    chainer.stop = 0;
+    if (pthread_create(&chainer.thread, NULL, chainer_main, NULL) != 0) {
+        free(chainer.target);
+        chainer.target = NULL;
+        return EV_ERR;
+    }
+    chainer.started = 1;
+    return EV_OK;
+}
+
+void audit_chainer_stop(void)
+{
+    if (!chainer.started)
+        return;
+    pthread_mutex_lock(&chainer.mu);
+    chainer.stop = 1;
+    pthread_cond_signal(&chainer.cv);
+    pthread_mutex_unlock(&chainer.mu);
+    pthread_join(chainer.thread, NULL);
+    chainer.started = 0;
+    free(chainer.target);
+    chainer.target = NULL;
+}
+
+int audit_chain_sync(db_t *db, int timeout_ms)
+{
+    if (!db_is_pg(db))
+        return EV_OK;
+    if (db_in_transaction(db))
+        return EV_ERR; /* its own transaction would hold the horizon back */
+    int64_t upto = db_int(db, "SELECT COALESCE(MAX(id), 0) FROM audit_events", -1, "");
+    uint64_t deadline = util_now_us() + (uint64_t)timeout_ms * 1000;
+    horizon_t h = {0};
+    int rc = EV_ERR;
+    for (;;) {
+        int64_t left = unlinked_upto(db, upto);
+        if (left == 0) {
+            rc = EV_OK;
+            break;
+        }
+        if (left < 0 || util_now_us() >= deadline)
+            break;
+        int got = db_try_lock_session(db, AUDIT_CHAINER_LOCK);
+        if (got < 0)
+            break;
+        if (got == 1) {
+            /* No server is linking (or it is this caller's own chainer thread at a stop):
+             * link them here, then let go. */
+            int64_t linked;
+            int busy = 1, ok = EV_OK;
+            while ((ok = chain_round(db, &h, &linked, &busy)) == EV_OK && (left = unlinked_upto(db, upto)) > 0 &&
+                   util_now_us() < deadline)
+                if (!linked)
+                    usleep(1000); /* waiting on a transaction (busy), or on nothing linkable */
+            db_unlock_session(db, AUDIT_CHAINER_LOCK);
+            if (ok == EV_OK && left == 0) {
+                rc = EV_OK;
+                audit_head_write(db, 0);
+            }
+            break;
+        }
+        if (chainer.started)
+            chainer_nudge();
+        usleep(2000);
+    }
+    return rc;
+}
+
+/* at (ISO 8601 UTC) is more than seconds ago. */
+static int older_than(const char *at, int seconds)
+{
+    time_t t = (time_t)(util_now_s() - seconds);
+    struct tm tm;
+    char limit[21];
+    gmtime_r(&t, &tm);
+    strftime(limit, sizeof limit, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return strcmp(at, limit) < 0;
+}
+
 int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t reasonlen)
 {
+    /* PostgreSQL: let the chainer link what has committed (or link it here when no
+     * server does); what is still unlinked after the wait is judged below. */
+    audit_chain_sync(db, chain_wait_ms);
     db_stmt_t *st = db_query(db, "SELECT id, at, actor_id, action, entity, entity_id, learner_id,"
                                  " before, after, prev_hash, hash FROM audit_events ORDER BY id", "");
     char prev[65] = GENESIS_HASH;
     int result = EV_OK;
+    int64_t first_unlinked = 0;
     *count = 0;
     *bad_id = 0;
     if (!st) {
@@ -119,6 +471,28 @@ int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t
     while ((rc = db_next(st)) == 1) {
         int64_t id = db_col_int(st, 0);
 #define COL_TEXT(i) db_col_text(st, (i))
+        if (db_col_is_null(st, 10)) {
+            /* Not linked yet (PostgreSQL): only the newest events may wait, and not for long. */
+            if (!first_unlinked)
+                first_unlinked = id;
+            if (older_than(COL_TEXT(1) ? COL_TEXT(1) : "", chain_grace_s)) {
+                *bad_id = id;
+                snprintf(reason, reasonlen,
+                         "event %lld (written at %s) is still not in the chain after %d seconds: no server is "
+                         "linking events, or a transaction has been open since then",
+                         (long long)id, COL_TEXT(1) ? COL_TEXT(1) : "", chain_grace_s);
+                result = EV_ERR;
+                break;
+            }
+            continue;
+        }
+        if (first_unlinked) {
+            *bad_id = first_unlinked;
+            snprintf(reason, reasonlen, "event %lld is not in the chain but event %lld after it is (inserted behind "
+                     "the program's back, or unlinked)", (long long)first_unlinked, (long long)id);
+            result = EV_ERR;
+            break;
+        }
         char *content = canonical(id, COL_TEXT(1) ? COL_TEXT(1) : "", db_col_int(st, 2),
                                   COL_TEXT(3) ? COL_TEXT(3) : "", COL_TEXT(4) ? COL_TEXT(4) : "",
                                   db_col_int(st, 5), db_col_int(st, 6), COL_TEXT(7),
@@ -154,6 +528,11 @@ int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t
     return result;
 }
 
+int64_t audit_unlinked(db_t *db)
+{
+    return db_int(db, "SELECT count(*) FROM audit_events WHERE hash IS NULL", -1, "");
+}
+
 /* ---- completeness: the head log, and current state against the chain ---- */
 
 static pthread_mutex_t head_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -179,7 +558,7 @@ const char *audit_head_path(void)
 
 json_t *audit_head(db_t *db)
 {
-    json_t *h = db_one(db, "SELECT id AS seq, hash, at FROM audit_events ORDER BY id DESC LIMIT 1", "");
+    json_t *h = db_one(db, "SELECT id AS seq, hash, at FROM audit_events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1", "");
     return h ? h : json_pack("{s:i, s:s, s:n}", "seq", 0, "hash", GENESIS_HASH, "at");
 }
 
@@ -220,7 +599,7 @@ int audit_head_check(db_t *db, const char *path, json_t **last, char *reason, si
     *last = NULL;
     if (!text)
         return 1; /* no head log: nothing to compare */
-    int64_t max_id = db_int(db, "SELECT COALESCE(MAX(id), 0) FROM audit_events", 0, "");
+    int64_t max_id = db_int(db, "SELECT COALESCE(MAX(id), 0) FROM audit_events WHERE hash IS NOT NULL", 0, "");
     char *save = NULL;
     long long top = 0;
     char top_at[32] = "";

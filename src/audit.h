@@ -10,13 +10,40 @@
 /* Appends one event inside the caller's open transaction (so it commits or
  * rolls back with the change it records). actor_id 0 = system/CLI,
  * learner_id 0 = concerns no learner. before/after may be NULL; they are
- * borrowed, not taken. EV_OK or EV_ERR. */
+ * borrowed, not taken. EV_OK or EV_ERR. On SQLite the event is linked into the
+ * chain at once; on PostgreSQL it is written unlinked, taking no lock, and the
+ * chainer links it once it has committed (below). */
 int audit_record(db_t *db, int64_t actor_id, const char *action, const char *entity,
                  int64_t entity_id, int64_t learner_id, json_t *before, json_t *after);
 
 /* Walks the whole chain. EV_OK with *count events checked; EV_ERR with
- * *bad_id the first event whose hash or link does not match (and a reason). */
+ * *bad_id the first event whose hash or link does not match (and a reason).
+ * On PostgreSQL it first waits (audit_chain_configure) for the chain to take in
+ * the events committed before the call; an event still unlinked then is an error
+ * when older than the grace period, or when a linked event follows it. Call
+ * outside a transaction. */
 int audit_verify(db_t *db, int64_t *count, int64_t *bad_id, char *reason, size_t reasonlen);
+
+/* ---- the chainer (PostgreSQL; everything here is a no-op on SQLite) ----
+ * One process at a time links committed events into the chain in id order: the one
+ * holding a session advisory lock. Every `evitrack serve` runs a chainer thread that
+ * tries for the lock every half second, so when the linking server dies another takes
+ * over. docs/architecture.md gives the correctness argument. */
+
+/* Starts the chainer thread on its own connection to target (a PostgreSQL URL;
+ * nothing for SQLite). EV_OK or EV_ERR. */
+int audit_chainer_start(const char *target);
+/* Stops it, linking what has committed first when it holds the lock (up to 5 s). */
+void audit_chainer_stop(void);
+/* Waits until every event committed before the call is linked, linking them on db
+ * itself when no process holds the chainer lock. timeout_ms bounds the wait. EV_OK,
+ * or EV_ERR on timeout, error, or when db is inside a transaction. */
+int audit_chain_sync(db_t *db, int timeout_ms);
+/* grace_s: how old an unlinked event may be before verify calls it an error (default
+ * 60); wait_ms: how long verify waits for the chain first (default 10000). */
+void audit_chain_configure(int grace_s, int wait_ms);
+/* Events not linked yet (0 on SQLite); -1 on error. */
+int64_t audit_unlinked(db_t *db);
 
 /* ---- completeness (issue 11) ----
  * A hash chain proves no event was altered, not that none was removed from its end. So the

@@ -293,6 +293,7 @@ static int verify_all(db_t *db, const char *head_log, json_t *out)
     int64_t count = 0, bad = 0;
     char reason[320] = "", hreason[320] = "", sreason[320] = "";
     int chain_ok = audit_verify(db, &count, &bad, reason, sizeof reason) == EV_OK;
+    audit_head_write(db, 0); /* PostgreSQL: the head the wait just linked, when it is due */
     json_t *last = NULL;
     int hrc = head_log ? audit_head_check(db, head_log, &last, hreason, sizeof hreason) : 1;
     int state_ok = audit_verify_state(db, sreason, sizeof sreason) == EV_OK;

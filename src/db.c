@@ -20,6 +20,8 @@ struct db {
     const db_ops_t *ops;
     void *conn;
     char *target;
+    int conflict;     /* a serialization failure or deadlock since db_retry_clear */
+    uint64_t commits; /* successful COMMITs */
     struct {
         const char *sql;
         db_stmt_t *st;
@@ -77,15 +79,35 @@ const char *db_errmsg(db_t *db)
     return db->ops->errmsg(db->conn);
 }
 
-int db_retryable(db_t *db)
+/* After a failed statement: remembers a serialization failure or deadlock. */
+static void note_failure(db_t *db)
 {
     const char *s = db->ops->sqlstate(db->conn);
-    return strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0;
+    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0)
+        db->conflict = 1;
+}
+
+int db_retryable(db_t *db)
+{
+    return db->conflict;
+}
+
+void db_retry_clear(db_t *db)
+{
+    db->conflict = 0;
+}
+
+uint64_t db_commit_count(db_t *db)
+{
+    return db->commits;
 }
 
 int db_exec(db_t *db, const char *sql)
 {
-    return db->ops->exec(db->conn, sql);
+    int rc = db->ops->exec(db->conn, sql);
+    if (rc != EV_OK)
+        note_failure(db);
+    return rc;
 }
 
 /* ---- statements and the row cursor ---- */
@@ -185,7 +207,12 @@ db_stmt_t *db_query(db_t *db, const char *sql, const char *fmt, ...)
 
 int db_next(db_stmt_t *st)
 {
-    return st ? st->db->ops->step(st->impl) : -1;
+    if (!st)
+        return -1;
+    int rc = st->db->ops->step(st->impl);
+    if (rc < 0)
+        note_failure(st->db);
+    return rc;
 }
 
 int db_col_count(db_stmt_t *st)
@@ -426,6 +453,7 @@ int db_commit(db_t *db)
             db_exec(db, "ROLLBACK");
         return EV_ERR;
     }
+    db->commits++;
     return EV_OK;
 }
 
@@ -441,6 +469,57 @@ int db_lock_xact(db_t *db, int64_t key)
     if (!db_is_pg(db))
         return EV_OK;
     return db_int(db, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(?)) AS locked", 0, "i", key) == 1 ? EV_OK : EV_ERR;
+}
+
+int64_t db_xact_id(db_t *db)
+{
+    if (!db_is_pg(db))
+        return 0;
+    return db_int(db, "SELECT CAST(CAST(pg_current_xact_id() AS text) AS bigint)", -1, "");
+}
+
+int64_t db_xact_oldest_running(db_t *db)
+{
+    if (!db_is_pg(db))
+        return INT64_MAX;
+    return db_int(db, "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)", -1, "");
+}
+
+int64_t db_id_last_issued(db_t *db, const char *table)
+{
+    if (db_is_pg(db))
+        /* NULL before the sequence's first nextval (or after setval(..., false)): nothing
+         * beyond what the table already held was handed out, which 0 understates safely. */
+        return db_int(db,
+                      "SELECT COALESCE(pg_sequence_last_value(CAST(pg_get_serial_sequence(?, 'id') AS regclass)), 0)",
+                      -1, "t", table);
+    for (const char *c = table; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
+            return -1; /* a name of our schema only: it is spliced into the SQL */
+    char *sql = fmtalloc("SELECT COALESCE(MAX(id), 0) FROM %s", table);
+    db_stmt_t *st = db_prepare_dynamic(db, sql);
+    int64_t v = st && db_next(st) == 1 ? db_col_int(st, 0) : -1;
+    db_stmt_free(st);
+    free(sql);
+    return v;
+}
+
+int db_try_lock_session(db_t *db, int64_t key)
+{
+    if (!db_is_pg(db))
+        return 1;
+    return (int)db_int(db, "SELECT CASE WHEN pg_try_advisory_lock(?) THEN 1 ELSE 0 END", -1, "i", key);
+}
+
+void db_unlock_session(db_t *db, int64_t key)
+{
+    if (db_is_pg(db))
+        db_int(db, "SELECT CASE WHEN pg_advisory_unlock(?) THEN 1 ELSE 0 END", -1, "i", key);
+}
+
+int db_alive(db_t *db)
+{
+    return db->ops->alive(db->conn);
 }
 
 int db_in_transaction(db_t *db)
@@ -558,6 +637,12 @@ void db_set_thread_path(const char *target)
 
 db_t *db_thread(void)
 {
+    if (thread_db && !db_alive(thread_db)) {
+        /* The server went away (a restart, a failover to the standby): the requests that
+         * met it have failed; this one starts on a new connection. */
+        ev_log("db: the connection was lost; reconnecting");
+        db_thread_close();
+    }
     if (!thread_db && thread_db_path) {
         thread_db = db_open(thread_db_path);
         if (thread_db) {

@@ -35,9 +35,15 @@ const char *db_engine(db_t *db);
 int db_is_pg(db_t *db);
 /* The engine's last error message (valid until the next call on db). */
 const char *db_errmsg(db_t *db);
-/* 1 when the last failure on db was a serialization failure or deadlock
- * (SQLSTATE 40001/40P01; SQLite busy): the transaction may be retried whole. */
+/* 1 when a statement on db failed with a serialization failure or deadlock
+ * (SQLSTATE 40001/40P01; SQLite busy or locked) since the last db_retry_clear():
+ * the transaction it was part of may be retried whole. */
 int db_retryable(db_t *db);
+/* Forgets such failures (before an attempt that may be retried). */
+void db_retry_clear(db_t *db);
+/* How many COMMITs have succeeded on db since it was opened: a retry is safe only
+ * when none did during the attempt (nothing of it is kept). */
+uint64_t db_commit_count(db_t *db);
 
 /* Applies every embedded migration whose version is not yet recorded in
  * schema_version (so files landed out of number order still apply), each in
@@ -51,7 +57,8 @@ int db_version(db_t *db);
 int db_latest_version(void);
 
 /* The connection of the calling worker thread, opened and migrated on first use
- * with the target given to db_set_thread_path(). Closed by db_thread_close(). */
+ * with the target given to db_set_thread_path(), and opened again when it was lost
+ * (db_alive). Closed by db_thread_close(). */
 void db_set_thread_path(const char *target);
 db_t *db_thread(void);
 void db_thread_close(void);
@@ -128,6 +135,28 @@ int db_rollback(db_t *db);
  * pg_advisory_xact_lock (released at COMMIT/ROLLBACK); nothing on SQLite, whose
  * write transactions are serial already (BEGIN IMMEDIATE). EV_OK or EV_ERR. */
 int db_lock_xact(db_t *db, int64_t key);
+/* ---- coordination between processes (PostgreSQL; trivial on SQLite, where one
+ * write transaction at a time is the rule already) ---- */
+/* The open transaction's id, assigned now if it has none yet (PostgreSQL
+ * pg_current_xact_id(): a 64-bit xid8, and ids are assigned in increasing order);
+ * 0 on SQLite; -1 on error. Call inside db_begin/db_commit. */
+int64_t db_xact_id(db_t *db);
+/* The id of the oldest transaction still running on the server (PostgreSQL
+ * pg_snapshot_xmin(pg_current_snapshot())): every transaction with a smaller id
+ * has committed or rolled back. INT64_MAX on SQLite; -1 on error. */
+int64_t db_xact_oldest_running(db_t *db);
+/* The largest id the table's id column has handed out so far, committed or not
+ * (PostgreSQL: the identity sequence's last value, 0 before the first; SQLite: the
+ * largest id in the table). -1 on error. table: a name of our schema (bound, not spliced). */
+int64_t db_id_last_issued(db_t *db, const char *table);
+/* A lock held by this connection (not its transaction) until db_unlock_session or
+ * the connection ends, so a process that dies releases it (pg_try_advisory_lock).
+ * 1 taken, 0 another session holds it, -1 error; always 1 on SQLite. */
+int db_try_lock_session(db_t *db, int64_t key);
+void db_unlock_session(db_t *db, int64_t key);
+/* 0 once db's connection is lost (PostgreSQL restarted or failed over): close it and
+ * open a new one. Always 1 on SQLite. */
+int db_alive(db_t *db);
 /* 1 while a transaction is open on db. */
 int db_in_transaction(db_t *db);
 /* 1 when a table of that name exists (in the connection's schema), else 0. */

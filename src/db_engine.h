@@ -41,6 +41,7 @@ typedef struct db_ops {
     int (*exec)(void *conn, const char *script);
     int (*changes)(void *conn);       /* rows changed by the last statement */
     int (*in_transaction)(void *conn); /* 1 inside BEGIN ... COMMIT */
+    int (*alive)(void *conn);          /* 0 once the connection is lost (the server restarted, failed over) */
     const char *(*errmsg)(void *conn);
     /* The SQLSTATE of the last failure ("" after a success; SQLite maps busy to 40001). */
     const char *(*sqlstate)(void *conn);

@@ -31,6 +31,11 @@ typedef struct pg_stmt {
     int ran, row, nrows;
 } pg_stmt_t;
 
+static int pg_alive(void *conn)
+{
+    return PQstatus(((pg_conn_t *)conn)->c) == CONNECTION_OK;
+}
+
 static const char *pg_errmsg(void *conn);
 
 static void *pg_open(const char *target, char *err, size_t errlen)
@@ -446,6 +451,7 @@ const db_ops_t db_pg_ops = {
     .exec = pg_exec,
     .changes = pg_changes,
     .in_transaction = pg_in_transaction,
+    .alive = pg_alive,
     .errmsg = pg_errmsg,
     .sqlstate = pg_sqlstate,
     .migration_sql = pg_migration_sql,

@@ -152,6 +152,12 @@ static int sq_in_transaction(void *conn)
     return !sqlite3_get_autocommit(conn);
 }
 
+static int sq_alive(void *conn)
+{
+    (void)conn;
+    return 1; /* a file does not go away under an open handle */
+}
+
 static const char *sq_errmsg(void *conn)
 {
     return sqlite3_errmsg(conn);
@@ -220,6 +226,7 @@ const db_ops_t db_sqlite_ops = {
     .exec = sq_exec,
     .changes = sq_changes,
     .in_transaction = sq_in_transaction,
+    .alive = sq_alive,
     .errmsg = sq_errmsg,
     .sqlstate = sq_sqlstate,
     .migration_sql = sq_migration_sql,

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "evidence.h"
 #include "iqa.h"
 #include "policy.h"
 #include "rules.h"
@@ -235,6 +236,15 @@ static void decorate_list(db_t *db, json_t *list)
     }
 }
 
+/* Serialises, until the transaction ends and on every server, one learner's decisions on
+ * a unit's criteria with that unit's sign-off and its reopening (db_lock_xact): a decision
+ * cannot land on a unit being signed off, nor a sign-off count a criterion being decided.
+ * Taken after the evidence locks (evidence_lock) and before the per-criterion decision lock. */
+static int lock_unit(db_t *db, int64_t learner_id, int64_t unit_id)
+{
+    return db_lock_xact(db, (int64_t)0x756e << 48 ^ learner_id << 24 ^ unit_id);
+}
+
 /* ---- recording ---- */
 
 int decisions_rule_fail(req_t *r, const rules_err_t *e)
@@ -342,6 +352,35 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
             json_array_foreach(ids, j, w) if (json_integer_value(w) == eid) dup = 1;
             if (!dup)
                 json_array_append_new(ids, json_integer(eid));
+        }
+    }
+    /* The evidence decided on cannot be withdrawn or changed meanwhile on another server, nor
+     * the unit signed off: their locks (evidence ascending, then the unit: the order every
+     * path takes them in) before the rules read their state. */
+    {
+        size_t n = json_array_size(ids), i, j;
+        int64_t *sorted = xcalloc(n + 1, sizeof *sorted);
+        for (i = 0; i < n; i++) {
+            int64_t v = (int64_t)json_integer_value(json_array_get(ids, i));
+            for (j = i; j > 0 && sorted[j - 1] > v; j--)
+                sorted[j] = sorted[j - 1];
+            sorted[j] = v;
+        }
+        int locked = EV_OK;
+        for (i = 0; i < n && locked == EV_OK; i++)
+            locked = evidence_lock(db, sorted[i]);
+        free(sorted);
+        if (locked != EV_OK || lock_unit(db, in->learner_id, unit_id) != EV_OK) {
+            status = http_fail(r, 500, "db_error", "Could not lock the evidence and the unit.");
+            goto out;
+        }
+        /* signed off meanwhile on another server? (read again after the unit's lock) */
+        if (db_int(db, "SELECT 1 FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?", 0, "ii", in->learner_id,
+                   unit_id)) {
+            status = http_fail(r, 409, "unit_signed_off",
+                               "The unit is signed off: its decisions can no longer change unless the learner's IQA or "
+                               "an admin reopens the sign-off.");
+            goto out;
         }
     }
     {
@@ -639,8 +678,17 @@ static int decisions_countersign(req_t *r)
     }
     util_now_iso(now);
     after = json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)id, "comment", comment, "signed_at", now);
-    if (db_run(r->db, "INSERT INTO countersigns (decision_id, learner_id, comment, signed_at) VALUES (?, ?, ?, ?)",
-               "iitt", id, learner_id, comment, now) != EV_OK ||
+    /* ON CONFLICT: a countersignature saved meanwhile on another server wins, and this one is a 409. */
+    int inserted = db_run(r->db, "INSERT INTO countersigns (decision_id, learner_id, comment, signed_at) VALUES (?, ?, ?, ?)"
+                                 " ON CONFLICT (decision_id) DO NOTHING",
+                          "iitt", id, learner_id, comment, now) == EV_OK;
+    if (inserted && db_changes(r->db) == 0) {
+        db_rollback(r->db);
+        decisions_load_page(r, id);
+        status = http_fail(r, 409, "already_countersigned", "You have already countersigned this decision.");
+        goto out;
+    }
+    if (!inserted ||
         audit_record(r->db, r->user.id, "decision.countersign", "decision", id, learner_id, NULL, after) != EV_OK ||
         db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
@@ -834,7 +882,11 @@ static int signoff_create(req_t *r)
         return http_fail(r, 409, "criteria_not_met", "Every criterion of the unit must be met before sign-off.");
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
-    /* Re-check inside the write transaction: the state may have moved since. */
+    if (lock_unit(r->db, learner_id, unit_id) != EV_OK) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "db_error", "Could not lock the unit.");
+    }
+    /* Re-check inside the write transaction, after the lock: the state may have moved since. */
     int64_t unmet = db_int(r->db,
                            "SELECT COUNT(*) FROM criteria c WHERE c.unit_id = ? AND c.retired = 0 AND NOT EXISTS"
                            " (SELECT 1 FROM criterion_status s WHERE s.learner_id = ? AND s.criterion_id = c.id"
@@ -893,9 +945,14 @@ static int signoff_countersign(req_t *r)
     }
     util_now_iso(now);
     json_t *after = json_pack("{s:I, s:s}", "unit_id", (json_int_t)unit_id, "learner_signed_at", now);
-    if (db_run(r->db, "UPDATE unit_signoffs SET learner_signed_at = ? WHERE id = ? AND learner_signed_at IS NULL", "ti",
-               now, id) != EV_OK ||
-        audit_record(r->db, r->user.id, "unit.countersign", "unit_signoff", id, learner_id, NULL, after) != EV_OK ||
+    int updated = db_run(r->db, "UPDATE unit_signoffs SET learner_signed_at = ? WHERE id = ? AND learner_signed_at IS NULL",
+                         "ti", now, id) == EV_OK;
+    if (updated && db_changes(r->db) == 0) { /* another server's countersignature got there first */
+        db_rollback(r->db);
+        json_decref(after);
+        return http_fail(r, 409, "already_countersigned", "You have already countersigned this unit.");
+    }
+    if (!updated || audit_record(r->db, r->user.id, "unit.countersign", "unit_signoff", id, learner_id, NULL, after) != EV_OK ||
         db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         json_decref(after);
@@ -933,6 +990,10 @@ static int signoff_reopen(req_t *r)
     }
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
+    if (lock_unit(r->db, learner_id, unit_id) != EV_OK) {
+        db_rollback(r->db);
+        return http_fail(r, 500, "db_error", "Could not lock the unit.");
+    }
     json_t *so = db_one(r->db,
                         "SELECT id, assessor_id, assessor_signed_at, learner_signed_at, needs_review, review_note"
                         " FROM unit_signoffs WHERE learner_id = ? AND unit_id = ?",

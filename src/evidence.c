@@ -240,9 +240,19 @@ static void latest_date(char out[11])
 
 /* ---- reading ---- */
 
-/* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing. */
+int evidence_lock(db_t *db, int64_t evidence_id)
+{
+    return db_lock_xact(db, (int64_t)0x6576 << 48 ^ evidence_id);
+}
+
+/* The evidence row for checks: learner and status. EV_OK, or EV_ERR when missing.
+ * Inside a transaction it first takes the item's lock (evidence_lock), so what it
+ * reads stays true until the transaction ends: two servers cannot both submit the
+ * item, or withdraw it while an assessor decides on it. */
 static int ev_head(db_t *db, int64_t id, int64_t *learner_id, char status[16])
 {
+    if (db_in_transaction(db) && evidence_lock(db, id) != EV_OK)
+        return EV_ERR;
     db_stmt_t *st = db_query(db, "SELECT learner_id, status FROM evidence WHERE id = ?", "i", id);
     int rc = EV_ERR;
     *learner_id = 0;

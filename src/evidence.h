@@ -107,6 +107,10 @@ void evidence_author_label(json_t *row);
 
 /* 1 when kind is one of the evidence types (observation, witness_testimony, ...). */
 int evidence_kind_valid(const char *kind);
+/* Serialises, until the open transaction ends, every change to one piece of evidence
+ * and every decision made on it, in every process on the database (db_lock_xact; a
+ * no-op on SQLite). Take several in ascending id order. EV_OK or EV_ERR. */
+int evidence_lock(db_t *db, int64_t evidence_id);
 /* "Witness testimony" for "witness_testimony"; the key itself when unknown. */
 const char *evidence_kind_label(const char *kind);
 /* Human label of an evidence status ("returned" -> "Returned for more work"):

@@ -845,7 +845,9 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
 static void add_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, const char *prefix,
                         export_kind_t kind, const char *title_prefix)
 {
-    /* The chain's head first: the export proves its events against the chain up to it. */
+    /* The chain's head first: the export proves its events against the chain up to it
+     * (on PostgreSQL after the chainer has linked what has committed: audit.h). */
+    audit_chain_sync(db, 5000);
     json_t *head = audit_head(db);
     int64_t head_seq = json_integer_value(json_object_get(head, "seq"));
     json_t *doc = export_portfolio_json(db, learner_id);

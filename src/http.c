@@ -1333,6 +1333,70 @@ static void take_body(req_state_t *st, const char *data, size_t size)
     }
 }
 
+/* Everything a handler may have set for the response, dropped before it runs again. */
+static void reset_response(req_t *r)
+{
+    json_decref(r->out);
+    r->out = NULL;
+    r->tmpl = NULL;
+    free(r->redirect);
+    free(r->set_cookie);
+    free(r->extra_header_name);
+    free(r->extra_header_value);
+    free(r->file_path);
+    free(r->raw_body);
+    stream_free(r->stream);
+    free(r->content_type);
+    free(r->download_name);
+    r->redirect = r->set_cookie = r->extra_header_name = r->extra_header_value = NULL;
+    r->file_path = r->raw_body = r->content_type = r->download_name = NULL;
+    r->stream = NULL;
+    r->raw_len = 0;
+    r->blob_sha[0] = '\0';
+    r->blob_size = 0;
+    r->inline_disposition = 0;
+}
+
+#define HANDLER_RETRIES 3 /* further attempts after a serialization failure or deadlock */
+
+/* Runs the route's handler. A handler that failed (5xx) changes nothing: its open
+ * transaction is rolled back. When it failed because its transaction met a
+ * serialization failure or deadlock (PostgreSQL with writers on several servers,
+ * SQLite busy), nothing it did was committed and the request carries no uploaded
+ * files (the first attempt handed them to the store), the whole handler runs again,
+ * up to HANDLER_RETRIES times, after a jittered, growing pause (5-10 ms, 10-20, 20-40:
+ * the colliding transactions finish meanwhile and do not meet again in step). Still
+ * conflicting after that: 503 with Retry-After. */
+static int run_handler(req_t *r)
+{
+    int status = 500;
+    for (int attempt = 0;; attempt++) {
+        uint64_t commits = r->db ? db_commit_count(r->db) : 0;
+        if (r->db)
+            db_retry_clear(r->db);
+        status = r->route->handler(r);
+        if (status < 500 || !r->db)
+            break;
+        int conflict = db_retryable(r->db);
+        db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+        if (!conflict || db_commit_count(r->db) != commits || json_array_size(r->uploads) > 0)
+            break;
+        if (attempt == HANDLER_RETRIES) {
+            ev_log("%s %s: still meeting concurrent changes after %d attempts", r->method, r->path, attempt + 1);
+            reset_response(r);
+            r->extra_header_name = xstrdup("Retry-After");
+            r->extra_header_value = xstrdup("1");
+            status = http_fail(r, 503, "busy", "Other changes were being saved at the same moment, so this one "
+                                               "was not saved. Please try again.");
+            break;
+        }
+        unsigned base_us = 5000u << attempt;
+        usleep(base_us + randombytes_uniform(base_us));
+        reset_response(r);
+    }
+    return status;
+}
+
 /* Last call: finish decoding, check CSRF, run the handler, respond. */
 static enum MHD_Result finish_request(req_state_t *st)
 {
@@ -1421,9 +1485,7 @@ static enum MHD_Result finish_request(req_state_t *st)
         if (claim > 0)
             form_token_copy = xstrdup(form_token);
     }
-    int status = r->route->handler(r);
-    if (status >= 500 && r->db)
-        db_rollback(r->db); /* a handler that failed mid-transaction changes nothing */
+    int status = run_handler(r);
     if (form_token_copy) {
         pages_form_finish(r->db, r->user.id, form_token_copy, r->path, status < 400, r->redirect);
         free(form_token_copy);

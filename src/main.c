@@ -271,11 +271,18 @@ static int cmd_serve(int argc, char **argv)
     /* The audit head log (audit.c): every N events, and at a clean stop. */
     head_default = fmtalloc("%s/audit-head.log", app.data_dir);
     audit_head_configure(head_log ? head_log : head_default, head_every);
+    audit_chain_sync(db, 5000); /* PostgreSQL: events written by commands since the last server ran */
     audit_head_write(db, 1);
     db_close(db);
     db = NULL;
     db_set_thread_path(app.db_path);
+    /* PostgreSQL: this server takes its turn at linking audit events (audit.h). */
+    if (audit_chainer_start(app.db_path) != EV_OK) {
+        fprintf(stderr, "evitrack: cannot start the audit chainer\n");
+        goto out;
+    }
     rc = http_serve(&app) == EV_OK ? 0 : 1;
+    audit_chainer_stop();
     if (rc == 0 && (db = cli_open_db(app.db_path)) != NULL && audit_head_write(db, 1) != EV_OK)
         rc = 1;
 out:

@@ -1016,9 +1016,9 @@ out:
 }
 
 /* GET /group-observations/{id}, GET /api/v1/group-observations/{id}: the shared
- * record and each learner's item, for the assessor who wrote it or an admin
- * (learners and an EQA see each learner's own item, on the evidence page: a group
- * may span learners outside an EQA visit's sample). */
+ * record and each learner's item, for the assessor who wrote it, an admin, or an
+ * EQA whose visit samples a learner of the group (only those learners' items).
+ * Learners see only their own item, on their evidence page. */
 static int h_group_show(req_t *r)
 {
     json_t *g = db_one(r->db, "SELECT g.id, g.assessor_id, a.name AS assessor_name, g.title, g.occurred_on, g.place,"
@@ -1035,6 +1035,12 @@ static int h_group_show(req_t *r)
                                   " ORDER BY u.name, e.id", "i", r->params[0]);
     json_t *files = db_all(r->db, "SELECT f.name, f.size, f.sha256, f.mime FROM evidence_files f WHERE f.evidence_id ="
                                   " (SELECT min(id) FROM evidence WHERE group_id = ?) ORDER BY f.id", "i", r->params[0]);
+    if (items && r->user.role == ROLE_EQA) { /* an EQA: only the items of their visit's learners (issue 18) */
+        for (size_t i = json_array_size(items); i-- > 0;)
+            if (!policy_can_read_learner(r->db, &r->user,
+                                         json_integer_value(json_object_get(json_array_get(items, i), "learner_id"))))
+                json_array_remove(items, i);
+    }
     json_object_set_new(g, "items", items ? items : json_array());
     json_object_set_new(g, "files", files ? files : json_array());
     http_set_out(r, g);
@@ -1055,9 +1061,9 @@ const route_t records_routes[] = {
     {"POST", "/evidence/{id}/record", h_writeup, ROLE_ASSESSOR, "record_new", ROUTE_UPLOAD},
     {"POST", "/evidence/{id}/acknowledge", h_acknowledge, ROLE_LEARNER, "evidence_show", 0},
     {"POST", "/api/v1/group-observations", h_group_create, ROLE_ASSESSOR, NULL, ROUTE_UPLOAD},
-    {"GET", "/api/v1/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN, NULL, 0},
+    {"GET", "/api/v1/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN | ROLE_EQA, NULL, 0},
     {"GET", "/group-observations/new", h_group_form, ROLE_ASSESSOR, "group_new", 0},
     {"POST", "/group-observations", h_group_create, ROLE_ASSESSOR, "group_new", ROUTE_UPLOAD},
-    {"GET", "/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN, "group_show", 0},
+    {"GET", "/group-observations/{id}", h_group_show, ROLE_ASSESSOR | ROLE_ADMIN | ROLE_EQA, "group_show", 0},
     {0},
 };

@@ -170,60 +170,110 @@ static json_t *all_breaks(db_t *db)
     return rows ? rows : json_array();
 }
 
-json_t *reviews_due_all(db_t *db, int64_t assessor_id, int64_t today)
+/* The last complete review (current version) of each enrolment, ascending by enrolment. */
+typedef struct last_review {
+    int64_t enrolment_id;
+    int number;
+    char next_on[11];
+} last_review_t;
+
+/* Calls fn for every active enrolment (of assessor_id, or all when 0) with its next
+ * review's number and due date ("" when paused) and whether that is before today.
+ * Two plain reads (enrolments; complete reviews) merged in C, and the date arithmetic in
+ * C: the centre dashboard does this for every enrolment of the centre. EV_OK/EV_ERR. */
+static int due_walk(db_t *db, int64_t assessor_id, int64_t today,
+                    void (*fn)(void *ctx, int64_t enrolment_id, int number, const char *due, int overdue), void *ctx)
 {
     char today_iso[11];
     progress_day_iso(today, today_iso);
-    json_t *out = json_object();
-    json_t *breaks = all_breaks(db);
+    size_t nlast = 0, cap = 0, li = 0;
+    last_review_t *last = NULL;
+    int rc = EV_ERR;
     db_stmt_t *st = db_query(db,
-                             "SELECT e.id, e.start_date, e.review_interval_weeks,"
-                             " (SELECT r.number FROM progress_reviews r WHERE r.enrolment_id = e.id AND r.superseded = 0"
-                             " AND r.status = 'complete' ORDER BY r.number DESC LIMIT 1) AS last_number,"
-                             " (SELECT r.next_review_on FROM progress_reviews r WHERE r.enrolment_id = e.id"
-                             " AND r.superseded = 0 AND r.status = 'complete' ORDER BY r.number DESC LIMIT 1)"
-                             " AS next_review_on FROM enrolments e WHERE e.status = 'active' AND (? = 0 OR e.assessor_id = ?)",
-                             "ii", assessor_id, assessor_id);
+                             "SELECT enrolment_id, number, next_review_on FROM progress_reviews WHERE superseded = 0"
+                             " AND status = 'complete' ORDER BY enrolment_id, number",
+                             "");
+    while (st && db_next(st) == 1) {
+        if (nlast == cap) {
+            cap = cap ? cap * 2 : 256;
+            last = xrealloc(last, cap * sizeof *last);
+        }
+        /* ordered by number: the last row of an enrolment is its latest review */
+        if (nlast && last[nlast - 1].enrolment_id == db_col_int(st, 0))
+            nlast--;
+        last[nlast].enrolment_id = db_col_int(st, 0);
+        last[nlast].number = (int)db_col_int(st, 1);
+        snprintf(last[nlast].next_on, sizeof last[nlast].next_on, "%s", db_col_text(st, 2) ? db_col_text(st, 2) : "");
+        nlast++;
+    }
+    db_stmt_done(st);
+    if (!st)
+        goto out;
+    json_t *breaks = all_breaks(db);
     size_t nall = json_array_size(breaks);
+    st = db_query(db,
+                  "SELECT id, start_date, review_interval_weeks FROM enrolments WHERE status = 'active'"
+                  " AND (? = 0 OR assessor_id = ?) ORDER BY id",
+                  "ii", assessor_id, assessor_id);
     while (st && db_next(st) == 1) {
         int64_t id = db_col_int(st, 0);
-        int number = (int)db_col_int(st, 3) + 1;
+        while (li < nlast && last[li].enrolment_id < id)
+            li++;
+        const last_review_t *lr = li < nlast && last[li].enrolment_id == id ? &last[li] : NULL;
+        int number = lr ? lr->number + 1 : 1;
         reviews_break_t b[MAX_BREAKS];
         size_t nb = 0;
-        for (size_t i = 0; i < nall; i++) { /* breaks are few: a scan per enrolment is cheap */
+        for (size_t i = 0; i < nall && nb < MAX_BREAKS; i++) { /* breaks are few */
             json_t *x = json_array_get(breaks, i);
-            if (INT(x, "enrolment_id") == id && nb < MAX_BREAKS) {
-                snprintf(b[nb].start, sizeof b[nb].start, "%s", STR(x, "start_date") ? STR(x, "start_date") : "");
-                snprintf(b[nb].end, sizeof b[nb].end, "%s", STR(x, "end_date") ? STR(x, "end_date") : "");
-                nb++;
-            }
+            if (INT(x, "enrolment_id") != id)
+                continue;
+            snprintf(b[nb].start, sizeof b[nb].start, "%s", STR(x, "start_date") ? STR(x, "start_date") : "");
+            snprintf(b[nb].end, sizeof b[nb].end, "%s", STR(x, "end_date") ? STR(x, "end_date") : "");
+            nb++;
         }
-        char due[11] = "";
-        char(*d)[11] = number <= MAX_SLOTS ? malloc(sizeof(char[11]) * (size_t)number) : NULL;
-        if (d && reviews_schedule(db_col_text(st, 1), (int)db_col_int(st, 2), b, nb, number, d) == number)
+        char due[11] = "", d[MAX_SLOTS][11];
+        if (number <= MAX_SLOTS &&
+            reviews_schedule(db_col_text(st, 1), (int)db_col_int(st, 2), b, nb, number, d) == number)
             memcpy(due, d[number - 1], 11);
-        free(d);
-        const char *set = db_col_text(st, 4);
-        if (due[0] && set && util_valid_date(set) && strcmp(set, due) < 0)
-            snprintf(due, sizeof due, "%s", set);
-        char key[24];
-        snprintf(key, sizeof key, "%lld", (long long)id);
-        json_object_set_new(out, key, json_pack("{s:s, s:b, s:i}", "due_on", due, "overdue",
-                                                due[0] && strcmp(due, today_iso) < 0, "number", number));
+        if (due[0] && lr && util_valid_date(lr->next_on) && strcmp(lr->next_on, due) < 0)
+            memcpy(due, lr->next_on, 11);
+        fn(ctx, id, number, due, due[0] && strcmp(due, today_iso) < 0);
     }
     db_stmt_done(st);
     json_decref(breaks);
+    rc = st ? EV_OK : EV_ERR;
+out:
+    free(last);
+    return rc;
+}
+
+static void due_to_json(void *ctx, int64_t enrolment_id, int number, const char *due, int overdue)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)enrolment_id);
+    json_object_set_new((json_t *)ctx, key, json_pack("{s:s, s:b, s:i}", "due_on", due, "overdue", overdue, "number",
+                                                      number));
+}
+
+json_t *reviews_due_all(db_t *db, int64_t assessor_id, int64_t today)
+{
+    json_t *out = json_object();
+    due_walk(db, assessor_id, today, due_to_json, out);
     return out;
+}
+
+static void due_count(void *ctx, int64_t enrolment_id, int number, const char *due, int overdue)
+{
+    (void)enrolment_id;
+    (void)number;
+    (void)due;
+    *(int64_t *)ctx += overdue;
 }
 
 int64_t reviews_overdue_count(db_t *db, int64_t assessor_id, int64_t today)
 {
-    json_t *all = reviews_due_all(db, assessor_id, today);
     int64_t n = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(all, k, v) n += json_is_true(json_object_get(v, "overdue"));
-    json_decref(all);
+    due_walk(db, assessor_id, today, due_count, &n);
     return n;
 }
 
@@ -1044,7 +1094,7 @@ static int reviews_create(req_t *r)
                 " held_on, period_from, next_review_on, signers, employer_id, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, 1, 'draft', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 0, "iiiItttttztt", enrolment_id, learner_id, r->user.id, (int)INT(d, "number"), STR(d, "due_on"),
-                STR(rec, "held_on"), STR(d, "period_from"), sched_next[0] ? sched_next : NULL,
+                STR(rec, "held_on"), STR(d, "period_from"), NULL, /* NULL: as the schedule has it */
                 employer_id ? "learner employer assessor" : "learner assessor", employer_id, now, now);
     json_t *cur = id ? db_one(r->db, "SELECT id, learner_id, enrolment_id, period_from, held_on, next_review_on,"
                                      " english_maths, wellbeing, safeguarding, safeguarding_concern, learner_comments,"
@@ -1106,6 +1156,16 @@ static int review_show_in(req_t *r, int64_t id)
     {
         json_object_set_new(s, "status_label", json_string(status_label(STR(s, "status"))));
         json_object_set_new(s, "is_this", json_boolean(INT(s, "id") == id));
+    }
+    /* No date set: the next review is as the schedule has it (a break may still move it). */
+    if (!json_is_string(json_object_get(rv, "next_review_on"))) {
+        json_t *enr = db_one(r->db, "SELECT id, start_date, review_interval_weeks FROM enrolments WHERE id = ?", "i",
+                             INT(rv, "enrolment_id"));
+        char next[11] = "";
+        if (enr)
+            due_of(r->db, enr, (int)INT(rv, "number") + 1, next);
+        json_decref(enr);
+        json_object_set_new(rv, "next_review_scheduled_on", next[0] ? json_string(next) : json_null());
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "review", rv);

@@ -5,7 +5,10 @@
  * connections against `evitrack serve` on that database: requests/s and p99,
  * against the bare libmicrohttpd server (bench_bare_hello) in the same run.
  *
- *   bench_centre [--learners N] [--duration S] [--keep DIR] [--no-wrk]
+ *   bench_centre [--learners N] [--duration S] [--keep DIR] [--no-wrk] [--db postgres://...]
+ *
+ * --db seeds and measures an empty PostgreSQL database instead of a temporary SQLite file
+ * (tests/bench/engines.sh runs both and prints them side by side).
  *
  * Budgets (DESIGN.md): dashboard <= 15 ms, matrix page <= 150 us CPU, p99 < 10 ms. */
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "http.h"
 #include "policy.h"
 #include "progress.h"
+#include "reviews.h"
 #include "router.h"
 #include "tmpl.h"
 
@@ -246,7 +250,8 @@ static timing_t time_route(app_t *app, const route_t *rt, const char *path, int6
     timing_t t = {0};
     uint64_t cpu_total = 0, wall_total = 0;
     for (int i = -3; i < n; i++) {
-        if (invalidate_each && db_run(db, "UPDATE centre_version SET version = version + 1", "") != EV_OK)
+        if (invalidate_each && db_run(db, db_is_pg(db) ? "UPDATE centre_version_slots SET version = version + 1 WHERE slot = 0"
+                                                       : "UPDATE centre_version SET version = version + 1", "") != EV_OK)
             die("invalidate");
         uint64_t c0 = cpu_us(), w0 = util_now_us();
         req_t r;
@@ -478,7 +483,7 @@ static void make_session(int64_t user_id, const char *token)
 int main(int argc, char **argv)
 {
     int nlearners = 10000, duration = 5, wrk_on = 1;
-    const char *keep = NULL;
+    const char *keep = NULL, *target = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--learners") && i + 1 < argc)
             nlearners = atoi(argv[++i]);
@@ -488,8 +493,10 @@ int main(int argc, char **argv)
             keep = argv[++i];
         else if (!strcmp(argv[i], "--no-wrk"))
             wrk_on = 0;
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc && db_target_is_pg(argv[i + 1]))
+            target = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_centre [--learners N] [--duration S] [--keep DIR] [--no-wrk]\n");
+            fprintf(stderr, "usage: bench_centre [--learners N] [--duration S] [--keep DIR] [--no-wrk] [--db postgres://...]\n");
             return 2;
         }
     }
@@ -504,11 +511,15 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir))
             return 1;
     }
-    char dbpath[300], datadir[300], outpath[300];
-    snprintf(dbpath, sizeof dbpath, "%s/bench.db", dir);
+    char datadir[300], outpath[300];
+    char dbpath[4096];
+    snprintf(dbpath, sizeof dbpath, "%s", target ? target : "");
+    if (!target)
+        snprintf(dbpath, sizeof dbpath, "%s/bench.db", dir);
     snprintf(datadir, sizeof datadir, "%s/data", dir);
     snprintf(outpath, sizeof outpath, "%s/server.out", dir);
-    unlink(dbpath);
+    if (!target)
+        unlink(dbpath);
     db = db_open(dbpath);
     char err[512];
     if (!db || db_migrate(db, err, sizeof err) != EV_OK) {
@@ -604,7 +615,7 @@ int main(int argc, char **argv)
         }
         printf("centre_progress only (snapshot reused): %.1f us cpu\n", (double)(cpu_us() - c0) / 300);
     }
-    printf("\n# in process, one thread: CPU per call (wall), bytes\n");
+    printf("\n# in process, one thread: CPU per call (wall), bytes [%s]\n", db_engine(db));
     printf("%-36s %10s %10s %9s %8s\n", "target", "cpu us", "wall us", "bytes", "ratio");
     printf("%-36s %10.2f %10s %9s %8s\n", "bare SELECT 1", base_select.cpu_us, "-", "-", "-");
     printf("%-36s %10.1f %10.1f %9zu %8s\n", "baseline: 30 rows -> json -> html", base.cpu_us, base.wall_us, base.bytes, "1.00");
@@ -621,6 +632,15 @@ int main(int argc, char **argv)
            pg.cpu_us / base.cpu_us);
     printf("%-36s %10.1f %10.1f %9zu %8.2f\n", "progress page (120 criteria)", pgpage.cpu_us, pgpage.wall_us,
            pgpage.bytes, pgpage.cpu_us / base.cpu_us);
+    { /* the dashboard's count of overdue progress reviews (part of it), every enrolment's schedule */
+        int64_t n = 0;
+        uint64_t c0 = cpu_us(), w0 = util_now_us();
+        for (int i = 0; i < 20; i++)
+            n = reviews_overdue_count(db, 0, today);
+        double c = (double)(cpu_us() - c0) / 20, w = (double)(util_now_us() - w0) / 20;
+        printf("%-36s %10.1f %10.1f %9lld %8.2f\n", "reviews overdue (every enrolment)", c, w, (long long)n,
+               c / base.cpu_us);
+    }
     fflush(stdout);
 
     int rc = 0;
@@ -645,7 +665,8 @@ int main(int argc, char **argv)
             return 1;
         }
         const char *cookie = "evitrack_session=" BENCH_TOKEN;
-        printf("\n# wrk -t2 -c64 -d%ds against the server on the same database\n", duration);
+        printf("\n# wrk -t2 -c64 -d%ds against the server on the same database [%s]\n", duration,
+               db_target_is_pg(dbpath) ? "postgresql" : "sqlite");
         printf("%-36s %12s %9s %9s %8s %10s\n", "target", "requests/s", "p50 ms", "p99 ms", "non-2xx", "cpu us/req");
         wrk_result_t wb = {0};
         if (bp > 0) {

@@ -4,11 +4,13 @@
 # `dd conv=fsync` of the same file onto the same disk, and the server's peak memory growth.
 # Prints MB/s of both, their ratio (budget >= 0.8x) and the peak RSS growth (budget <= 8 MB).
 #
-#   tests/bench/upload.sh [--build DIR] [--size-mb N] [--rounds N] [--check]
+#   tests/bench/upload.sh [--build DIR] [--size-mb N] [--rounds N] [--check] [--db postgres://...]
 #
 #   --size-mb N  file size (default 1024)
 #   --rounds N   rounds, interleaved dd/upload; the best of each is reported (default 3)
 #   --check      exit 1 when a budget is missed
+#   --db URL     record the uploads in this (empty) PostgreSQL database instead of a temporary
+#                SQLite file (tests/bench/engines.sh runs both side by side)
 # The work directory is under $TMPDIR (default /tmp): keep it on the disk you mean to measure.
 # $EVITRACK_SERVE_ARGS adds arguments to `evitrack serve` (e.g. --connection-memory-kb 1024).
 set -euo pipefail
@@ -18,13 +20,15 @@ BUILD="$ROOT/build"
 SIZE_MB=1024
 ROUNDS=3
 CHECK=0
+DB=
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) BUILD=$2; shift 2 ;;
     --size-mb) SIZE_MB=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --check) CHECK=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --db) DB=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "upload.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -54,9 +58,12 @@ echo "making a ${SIZE_MB} MB file in $TMP ..."
 { printf '%%PDF-1.5\n'; head -c $((BYTES - 9)) /dev/urandom; } > "$BIG"
 cat "$BIG" > /dev/null # in the page cache, so both sides read it from memory
 
+DB=${DB:-$TMP/evitrack.db}
+ENGINE=sqlite
+case "$DB" in postgres://*|postgresql://*) ENGINE=postgresql ;; esac
 DATA="$TMP/data"
 mkdir -p "$DATA"
-"$BIN" serve --db "$TMP/evitrack.db" --data "$DATA" --listen 127.0.0.1 --port 0 --quiet \
+"$BIN" serve --db "$DB" --data "$DATA" --listen 127.0.0.1 --port 0 --quiet \
   --max-upload-mb $((SIZE_MB + 64)) --max-request-mb $((SIZE_MB + 128)) ${EVITRACK_SERVE_ARGS:-} > "$TMP/server.out" 2> "$TMP/server.err" &
 PID=$!
 for _ in $(seq 100); do
@@ -65,7 +72,7 @@ for _ in $(seq 100); do
 done
 URL=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$TMP/server.out" | head -n1)
 [ -n "$URL" ] || { echo "upload.sh: the server did not start"; cat "$TMP/server.err"; exit 1; }
-echo 'bench-password-1' | "$BIN" user add --db "$TMP/evitrack.db" --email bench@upload.test --name Bench \
+echo 'bench-password-1' | "$BIN" user add --db "$DB" --email bench@upload.test --name Bench \
   --role learner > /dev/null
 JAR="$TMP/cookies"
 TOKEN=$(curl -sf -c "$JAR" -H 'Content-Type: application/json' \
@@ -127,8 +134,8 @@ done
 
 ratio=$(python3 -c "print('%.2f' % ($best_up / $best_dd))")
 echo
-echo "upload of ${SIZE_MB} MB: ${best_up} MB/s; dd conv=fsync: ${best_dd} MB/s; ratio ${ratio}x (budget >= 0.8x)"
-echo "server peak RSS growth: ${worst_growth} MB (budget <= 8 MB)"
+echo "upload of ${SIZE_MB} MB [$ENGINE]: ${best_up} MB/s; dd conv=fsync: ${best_dd} MB/s; ratio ${ratio}x (budget >= 0.8x)"
+echo "server peak RSS growth [$ENGINE]: ${worst_growth} MB (budget <= 8 MB)"
 if [ "$CHECK" = 1 ]; then
   python3 -c "import sys; sys.exit(0 if $ratio >= 0.8 and $worst_growth <= 8 else 1)" ||
     { echo "upload.sh: budget missed"; exit 1; }

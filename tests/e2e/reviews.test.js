@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const {spawnSync} = require('node:child_process');
-const {startServer, launch, signIn, screenshot, axeCheck, formatViolations} = require('./lib.js');
+const {startServer, launch, signIn, screenshot, axeCheck, formatViolations, htmlValidate, formatHtmlErrors} = require('./lib.js');
 
 let srv, admin, assessorB, learnerB, L, ENR;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-reviews-e2e-'));
@@ -46,7 +46,10 @@ after(async () => {
   fs.rmSync(tmp, {recursive: true, force: true});
 });
 
+const pages = {}; // what was rendered, for the Nu HTML Checker at the end
+
 async function noAxe(page, what) {
+  pages[what] = await page.content();
   const v = await axeCheck(page);
   assert.deepEqual(v, [], `${what}: ${formatViolations(v)}`);
 }
@@ -137,6 +140,9 @@ test('an assessor prepares a review, both sign in their own sessions, it locks a
   assert.match(html, /Review 1: /);
   assert.match(html, /Learner: Robin Review signed/);
   assert.match(html, /A fair record/);
+  // every page seen is valid HTML (when java and vnu-jar are there)
+  const vnu = htmlValidate(pages);
+  if (vnu.available) assert.deepEqual(vnu.errors, [], formatHtmlErrors(vnu.errors));
   // and reads well in the browser too
   await a.goto('file://' + path.join(tmp, 'x', 'index.html'));
   assert.match(await a.locator('#reviews').innerText(), /Progress reviews/);

@@ -186,6 +186,75 @@ static void test_audit(db_t *db)
     CHECK(strstr(reason, "altered") != NULL);
 }
 
+/* The chain on PostgreSQL: events are written unlinked and linked in id order by the
+ * chainer, which must not link past an event whose transaction is still open (it would
+ * then have to go in between later); unlinked events past the grace period are an error. */
+static void test_audit_chain(void)
+{
+    char err[300];
+    db_t *db = fresh("test_db_chain.db");
+    CHECK_INT(db_migrate(db, err, sizeof err), EV_OK);
+    if (!db_is_pg(db)) {
+        /* SQLite: linked as written, nothing waits */
+        CHECK_INT(audit_record(db, 0, "chain.one", "thing", 1, 0, NULL, NULL), EV_OK);
+        CHECK_INT(audit_unlinked(db), 0);
+        CHECK_INT(audit_chain_sync(db, 0), EV_OK);
+        db_close(db);
+        return;
+    }
+    db_t *a = db_open(test_db_target), *b = db_open(test_db_target);
+    CHECK(a && b);
+    if (!a || !b)
+        goto out;
+    /* a: an event in a transaction still open; b: a later event, committed */
+    CHECK_INT(db_begin(a), EV_OK);
+    CHECK_INT(audit_record(a, 0, "chain.early", "thing", 1, 0, NULL, NULL), EV_OK);
+    CHECK_INT(audit_record(b, 0, "chain.late", "thing", 2, 0, NULL, NULL), EV_OK);
+    int64_t late = db_int(b, "SELECT id FROM audit_events WHERE action = 'chain.late'", 0, "");
+    CHECK(late > 0);
+    CHECK_INT(audit_unlinked(b), 1);
+    int64_t count = -1, bad = -1;
+    char reason[300] = "";
+    /* the chain cannot take the late event yet: it waits, and within the grace period that is fine */
+    audit_chain_configure(60, 300);
+    CHECK_INT(audit_chain_sync(b, 300), EV_ERR);
+    CHECK_INT(audit_verify(b, &count, &bad, reason, sizeof reason), EV_OK);
+    CHECK_INT(count, 0);
+    CHECK_INT(db_int(b, "SELECT count(*) FROM audit_events WHERE hash IS NULL AND id = ?", -1, "i", late), 1);
+    /* an unlinked event older than the grace period is an error */
+    CHECK_INT(db_run(b, "INSERT INTO audit_events (at, action, entity) VALUES ('2020-01-01T00:00:00Z', 'chain.old', 'thing')",
+                     ""), EV_OK);
+    int64_t old = db_int(b, "SELECT id FROM audit_events WHERE action = 'chain.old'", 0, "");
+    CHECK_INT(audit_verify(b, &count, &bad, reason, sizeof reason), EV_ERR);
+    CHECK_INT(bad, old);
+    CHECK(strstr(reason, "still not in the chain") != NULL);
+    /* once a commits, all three are linked in id order: early, late, old */
+    CHECK_INT(db_commit(a), EV_OK);
+    int64_t early = db_int(b, "SELECT id FROM audit_events WHERE action = 'chain.early'", 0, "");
+    CHECK(early < late && late < old);
+    audit_chain_configure(60, 5000);
+    CHECK_INT(audit_verify(b, &count, &bad, reason, sizeof reason), EV_OK);
+    CHECK_INT(count, 3);
+    CHECK_INT(audit_unlinked(b), 0);
+    char *h1 = db_text(b, "SELECT hash FROM audit_events WHERE id = ?", "i", early);
+    char *p2 = db_text(b, "SELECT prev_hash FROM audit_events WHERE id = ?", "i", late);
+    CHECK(h1 && p2 && strcmp(h1, p2) == 0);
+    /* linked events stay as they are; linking may not change an event's content; no fork */
+    CHECK_INT(db_run(b, "UPDATE audit_events SET prev_hash = NULL, hash = NULL WHERE id = ?", "i", early), EV_ERR);
+    CHECK_INT(db_run(b, "INSERT INTO audit_events (at, action, entity) VALUES ('2026-01-01T00:00:00Z', 'chain.new', 'thing')",
+                     ""), EV_OK);
+    CHECK_INT(db_run(b, "UPDATE audit_events SET prev_hash = 'x', hash = 'y', action = 'z' WHERE action = 'chain.new'",
+                     ""), EV_ERR);
+    CHECK_INT(db_run(b, "UPDATE audit_events SET prev_hash = ?, hash = 'y' WHERE action = 'chain.new'", "t", h1), EV_ERR);
+    free(h1);
+    free(p2);
+out:
+    audit_chain_configure(60, 10000);
+    db_close(a);
+    db_close(b);
+    db_close(db);
+}
+
 int main(void)
 {
     test_migrations();
@@ -196,5 +265,6 @@ int main(void)
     test_status(db);
     test_audit(db);
     db_close(db);
+    test_audit_chain();
     TEST_DONE();
 }

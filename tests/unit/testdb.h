@@ -17,6 +17,10 @@ static int test_on_pg(void)
     return e && strcmp(e, "postgresql") == 0;
 }
 
+/* The target the last test_db_open opened (a file path or a PostgreSQL URL), so a
+ * test can open a second connection to it. */
+static char test_db_target[1100];
+
 /* An empty database for path (its old file removed, or a new PostgreSQL database);
  * NULL when it cannot be opened. The caller closes it. */
 static db_t *test_db_open(const char *path)
@@ -28,6 +32,7 @@ static db_t *test_db_open(const char *path)
         unlink(side);
         snprintf(side, sizeof side, "%s-shm", path);
         unlink(side);
+        snprintf(test_db_target, sizeof test_db_target, "%s", path);
         return db_open(path);
     }
     static int serial;
@@ -52,6 +57,7 @@ static db_t *test_db_open(const char *path)
     const char *query = slash ? strchr(slash, '?') : NULL;
     int base = slash ? (int)(slash - url) : (int)strlen(url);
     snprintf(target, sizeof target, "%.*s/%s%s", base, url, name, query ? query : "");
+    snprintf(test_db_target, sizeof test_db_target, "%s", target);
     return db_open(target);
 }
 

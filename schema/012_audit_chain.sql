@@ -1,0 +1,7 @@
+-- 012_audit_chain.sql: the audit chain linked by one elected process on PostgreSQL.
+-- Nothing changes on SQLite: its write transactions are serial (BEGIN IMMEDIATE), so
+-- audit.c still links each event as it is written. On PostgreSQL (schema/pg/012_audit_chain.sql)
+-- writers insert their event unlinked (prev_hash and hash NULL) with an id from the table's
+-- identity sequence, and the chainer (audit.c, docs/architecture.md "The audit chain on
+-- several servers") links committed events in id order once no transaction that could
+-- still add a lower id is running.
