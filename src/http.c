@@ -278,6 +278,8 @@ unsigned role_from_name(const char *name)
         return ROLE_ADMIN;
     if (!strcmp(name, "eqa"))
         return ROLE_EQA;
+    if (!strcmp(name, "employer"))
+        return ROLE_EMPLOYER;
     return 0;
 }
 
@@ -289,6 +291,7 @@ const char *role_name(unsigned role)
     case ROLE_IQA: return "iqa";
     case ROLE_ADMIN: return "admin";
     case ROLE_EQA: return "eqa";
+    case ROLE_EMPLOYER: return "employer";
     default: return "";
     }
 }
