@@ -110,8 +110,13 @@ const fields_decl_t fields_table[] = {
     {"POST", "/api/v1/eqa/findings/{id}/response", "response"},
     {"POST", "/eqa/findings/{id}/response", "response"},
     /* iqa.c */
-    {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback"},
-    {"POST", "/iqa/samples", "decision_id outcome feedback"},
+    {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback stage"},
+    {"POST", "/iqa/samples", "decision_id outcome feedback stage"},
+    /* iqaplan.c */
+    {"POST", "/api/v1/iqa/assessors/{id}/risk", "rating note"},
+    {"POST", "/iqa/assessors/{id}/risk", "rating note"},
+    {"POST", "/api/v1/iqa/sample-groups", "learner_id unit_id stage outcome feedback"},
+    {"POST", "/iqa/sample-groups", "learner_id unit_id stage outcome feedback"},
     {"POST", "/api/v1/iqa/samples/{id}/response", "response"},
     {"POST", "/actions/{id}/response", "response"},
     {"POST", "/api/v1/iqa/samples/{id}/close", "comment"},

@@ -269,6 +269,8 @@ static const struct {
     {"sampled", "The sample has been recorded and the assessor can read it."},
     {"responded", "Your response has been sent to the IQA."},
     {"imported", "The qualification specification has been imported."},
+    {"risk_saved", "The assessor's risk rating has been saved and the plan worked out again."},
+    {"group_sampled", "The sample has been recorded, one per decision it covered, with the files you looked at."},
     {"visit_created", "The visit has been set up. The external quality assurer can see its sample during its dates."},
     {"visit_ended", "The visit has ended. The external quality assurer can no longer see its sample."},
     {"finding_added", "Your finding has been added to the visit report. The centre will answer it."},

@@ -16,6 +16,7 @@
 #include "accounts.h"
 #include "intake.h"
 #include "eqa.h"
+#include "iqaplan.h"
 #include "reviews.h"
 #include "records.h"
 #include "witness.h"
@@ -38,6 +39,7 @@ const route_t *const router_tables[] = {
     accounts_routes,
     intake_routes,
     eqa_routes,
+    iqaplan_routes,
     reviews_routes,
     records_routes,
     witness_routes,
