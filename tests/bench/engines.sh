@@ -12,8 +12,9 @@
 #
 #   tests/bench/engines.sh [--build DIR] [--full] [--durable] [--only audit,centre,upload,export]
 #
-#   --full     the issues' sizes (10,000 learners, 1 GB upload, the export bench's --full);
-#              default: quick sizes (2,000 learners, 2 s wrk runs, 64 MB upload, 1 s audit runs)
+#   --full     the issues' sizes (10,000 learners, 1 GB upload, the export bench's --full, 3 s
+#              audit runs); default: quick sizes (2,000 learners, 2 s wrk runs, 64 MB upload,
+#              1 s audit runs)
 #   --durable  start a PostgreSQL of its own with fsync and synchronous_commit on (the tests'
 #              cluster runs with them off), so the audit figures include the commit's flush
 #   --only     run only the named benchmarks
@@ -50,12 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ "$DURABLE" = 1 ] || [ -z "${EVITRACK_TEST_DB:-}" ]; then
-  eval "$(bash "$ROOT/tests/pg.sh" start)"
+  eval "$(EVITRACK_PG_DURABLE=$DURABLE bash "$ROOT/tests/pg.sh" start)"
   OWN_PG=$EVITRACK_PG_DIR
-  if [ "$DURABLE" = 1 ]; then
-    psql -X -q -d "$EVITRACK_TEST_DB" -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
-      -c "ALTER SYSTEM SET full_page_writes = on" -c "SELECT pg_reload_conf()" >/dev/null
-  fi
 fi
 export EVITRACK_TEST_DB
 fresh_pg() { # prints the URL of a new empty database on the server
