@@ -11,6 +11,8 @@
 
 #include "db.h"
 #include "evidence.h"
+#include "progress.h"
+#include "reviews.h"
 #include "storage.h"
 #include "util.h"
 
@@ -83,6 +85,10 @@ static void *collector(void *arg)
                    st.tmp_removed == 1 ? "" : "s", (unsigned long long)((util_now_us() - t0) / 1000));
         else
             ev_log("gc: the scheduled collection failed (it runs again in %d s)", a->interval_s);
+        /* progress reviews falling due within two weeks: told once each (reviews.h) */
+        int queued = 0;
+        if (db && reviews_remind(db, progress_today(), 14, &queued) == EV_OK && queued)
+            ev_log("reviews: %d \"review due\" reminder%s queued", queued, queued == 1 ? "" : "s");
         pthread_mutex_lock(&hk_lock);
     }
     pthread_mutex_unlock(&hk_lock);

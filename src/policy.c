@@ -200,6 +200,8 @@ enum eqa_scope {
     EQA_DECISION_ARG,  /* ?decision_id=: as EQA_DECISION */
     EQA_ENROLMENT,     /* {id}: an enrolment on one of the visit's qualifications */
     EQA_REVIEW,        /* {id}: a progress review, of such an enrolment */
+    EQA_GROUP,         /* {id}: a group observation with a learner of the visit (the handler
+                        * shows an EQA only those learners' items) */
     EQA_QUALIFICATION, /* {id}: one of the visit's qualifications */
     EQA_UNIT,          /* {id}: a unit of one of them */
 };
@@ -272,6 +274,8 @@ static const struct eqa_route {
     {"GET", "/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
     {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
+    {"GET", "/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     /* the visit's qualifications, and the audit trail's integrity */
     {"GET", "/api/v1/qualifications/{id}", EQA_QUALIFICATION, EQA_NO_AUDIT},
     {"GET", "/qualifications/{id}", EQA_QUALIFICATION, EQA_NO_AUDIT},
@@ -304,7 +308,7 @@ unsigned policy_route_roles(const route_t *route)
 const char *policy_eqa_scope_name(const route_t *route)
 {
     static const char *const names[] = {"self", "list", "open", "visit", "visit_open", "learner", "evidence",
-                                        "decision", "decision_arg", "enrolment", "review", "qualification", "unit"};
+                                        "decision", "decision_arg", "enrolment", "review", "group", "qualification", "unit"};
     const struct eqa_route *er = (route && (route->roles & ROLE_EQA)) ? eqa_route_of(route) : NULL;
     return er ? names[er->scope] : NULL;
 }
@@ -331,6 +335,9 @@ static int64_t eqa_object_learner(db_t *db, int64_t eqa, enum eqa_scope scope, i
                           " JOIN eqa_visit_qualifications vq ON vq.visit_id = v.id WHERE vl.learner_id = d.learner_id"
                           " AND vq.qualification_id = un.qualification_id AND " EQA_OPEN_VISIT ")",
                       0, "iitt", id, eqa, now, now);
+    case EQA_GROUP:
+        return db_int(db, "SELECT min(e.learner_id) FROM evidence e WHERE e.group_id = ? AND e.learner_id IN ("
+                          EQA_SCOPE_LEARNERS ")", 0, "iitt", id, eqa, now, now);
     case EQA_REVIEW:
         id = db_int(db, "SELECT enrolment_id FROM progress_reviews WHERE id = ?", 0, "i", id);
         __attribute__((fallthrough)); /* the review's enrolment decides */

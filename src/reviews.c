@@ -1094,7 +1094,7 @@ static int reviews_create(req_t *r)
                 " held_on, period_from, next_review_on, signers, employer_id, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, 1, 'draft', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 0, "iiiItttttztt", enrolment_id, learner_id, r->user.id, (int)INT(d, "number"), STR(d, "due_on"),
-                STR(rec, "held_on"), STR(d, "period_from"), sched_next[0] ? sched_next : NULL,
+                STR(rec, "held_on"), STR(d, "period_from"), NULL, /* NULL: as the schedule has it */
                 employer_id ? "learner employer assessor" : "learner assessor", employer_id, now, now);
     json_t *cur = id ? db_one(r->db, "SELECT id, learner_id, enrolment_id, period_from, held_on, next_review_on,"
                                      " english_maths, wellbeing, safeguarding, safeguarding_concern, learner_comments,"
@@ -1156,6 +1156,16 @@ static int review_show_in(req_t *r, int64_t id)
     {
         json_object_set_new(s, "status_label", json_string(status_label(STR(s, "status"))));
         json_object_set_new(s, "is_this", json_boolean(INT(s, "id") == id));
+    }
+    /* No date set: the next review is as the schedule has it (a break may still move it). */
+    if (!json_is_string(json_object_get(rv, "next_review_on"))) {
+        json_t *enr = db_one(r->db, "SELECT id, start_date, review_interval_weeks FROM enrolments WHERE id = ?", "i",
+                             INT(rv, "enrolment_id"));
+        char next[11] = "";
+        if (enr)
+            due_of(r->db, enr, (int)INT(rv, "number") + 1, next);
+        json_decref(enr);
+        json_object_set_new(rv, "next_review_scheduled_on", next[0] ? json_string(next) : json_null());
     }
     json_t *out = http_out(r);
     json_object_set_new(out, "review", rv);

@@ -536,7 +536,7 @@ function eqaPath(r, lk) {
   if (!lk) return r.pattern.replace(/\{\w+\}/g, '99999999');
   return fill(r.pattern, lk);
 }
-const EQA_LEARNER_SCOPES = new Set(['learner', 'evidence', 'decision', 'decision_arg', 'enrolment', 'review']);
+const EQA_LEARNER_SCOPES = new Set(['learner', 'evidence', 'decision', 'decision_arg', 'enrolment', 'review', 'group']);
 const EQA_SHARED_SCOPES = new Set(['qualification', 'unit']);
 
 function eqaAudit() {
