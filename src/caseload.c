@@ -2,6 +2,7 @@
 #include "caseload.h"
 #include "reviews.h"
 #include "records.h"
+#include "apprenticeships.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,10 @@ static int caseload_index(req_t *r)
                       json_string_value(json_object_get(it, "planned_end_date")), percent,
                       progress_today(), &pace);
         json_object_set_new(it, "pace", progress_pace_json(&pace));
+        json_t *otj = apprenticeships_enrolment_otj(r->db, json_integer_value(json_object_get(it, "enrolment_id")),
+                                                    progress_today());
+        if (otj) /* an apprenticeship: off-the-job hours against expected-by-now */
+            json_object_set_new(it, "otj", otj);
         json_object_set_new(it, "has_awaiting", json_boolean(json_integer_value(json_object_get(it, "awaiting")) > 0));
         set_age(it, "oldest_submitted_at");
     }

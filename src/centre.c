@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "combination.h"
+#include "otj.h"
 #include "progress.h"
 
 /* One enrolment as the dashboard sees it. */
@@ -18,6 +19,9 @@ typedef struct enr {
     int percent;
     progress_pace_t pace;
     int withdrawn;
+    int apprentice;                   /* an apprenticeship: the off-the-job fields below apply */
+    progress_pace_state_t otj_state;  /* off-the-job hours against expected-by-now (otj.h) */
+    int64_t otj_recorded, otj_expected, otj_planned; /* minutes */
 } enr_t;
 
 /* One group row (a qualification or an assessor). */
@@ -27,6 +31,7 @@ typedef struct grp {
     int64_t state[PACE_COUNT];
     int64_t awaiting, learners_waiting, oldest_day;
     int64_t decisions, sampled, learners_sampled;
+    int64_t apprentices, otj_state[PACE_COUNT], otj_recorded, otj_expected, otj_planned;
 } grp_t;
 
 /* A small open-addressing map from id to group, grown by doubling. */
@@ -80,6 +85,13 @@ static void grp_add(grp_t *g, const enr_t *e)
     g->decisions += e->decisions;
     g->sampled += e->sampled;
     g->learners_sampled += e->sampled > 0;
+    if (e->apprentice) {
+        g->apprentices++;
+        g->otj_state[e->otj_state]++;
+        g->otj_recorded += e->otj_recorded;
+        g->otj_expected += e->otj_expected;
+        g->otj_planned += e->otj_planned;
+    }
 }
 
 typedef struct queue_row {
@@ -142,8 +154,10 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
 
     st = db_query(db,
         "SELECT e.id, e.learner_id, e.qualification_id, e.assessor_id, e.start_date,"
-        " e.planned_end_date, e.status, p.total, p.met, p.decisions, p.sampled"
-        " FROM enrolments e LEFT JOIN enrolment_progress p ON p.enrolment_id = e.id", "");
+        " e.planned_end_date, e.status, p.total, p.met, p.decisions, p.sampled,"
+        " a.id, a.planned_otj_minutes, a.recorded_minutes, a.break_days, a.break_open_since"
+        " FROM enrolments e LEFT JOIN enrolment_progress p ON p.enrolment_id = e.id"
+        " LEFT JOIN apprenticeships a ON a.enrolment_id = e.id", "");
     if (!st) {
         free(qv);
         return EV_ERR;
@@ -168,6 +182,21 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         snprintf(tx->start, sizeof tx->start, "%s", db_col_text(st, 4) ? db_col_text(st, 4) : "");
         snprintf(tx->end, sizeof tx->end, "%s", db_col_text(st, 5) ? db_col_text(st, 5) : "");
         snprintf(tx->status, sizeof tx->status, "%s", db_col_text(st, 6) ? db_col_text(st, 6) : "");
+        e->apprentice = db_col_int(st, 11) > 0;
+        if (e->apprentice) { /* off-the-job hours, by the same rule (otj.h) */
+            otj_plan_t plan = {0, 0, db_col_int(st, 14), -1, db_col_int(st, 12)};
+            otj_pace_t op;
+            if (progress_day_number(db_col_text(st, 4), &plan.start) != EV_OK ||
+                progress_day_number(db_col_text(st, 5), &plan.end) != EV_OK)
+                plan.start = plan.end = today;
+            if (db_col_text(st, 15) && progress_day_number(db_col_text(st, 15), &plan.open_since) != EV_OK)
+                plan.open_since = -1;
+            e->otj_recorded = db_col_int(st, 13);
+            otj_pace(&plan, e->otj_recorded, today, &op);
+            e->otj_state = e->withdrawn ? PACE_WITHDRAWN : op.state;
+            e->otj_expected = op.expected_minutes;
+            e->otj_planned = plan.planned_minutes;
+        }
     }
     db_stmt_done(st);
     /* second pass, with no statement open: percent (by the rules of combination
@@ -300,6 +329,21 @@ static void grp_json(json_t *o, const grp_t *g, int64_t today)
     json_object_set_new(o, "coverage_percent", json_integer(pct(g->sampled, g->decisions)));
     json_object_set_new(o, "learners_sampled", json_integer(g->learners_sampled));
     json_object_set_new(o, "learners_sampled_percent", json_integer(pct(g->learners_sampled, g->learners)));
+    if (g->apprentices) { /* off-the-job hours of the group's apprentices */
+        char t[32];
+        json_t *h = json_pack("{s:I, s:I, s:I, s:I, s:I}", "apprentices", (json_int_t)g->apprentices, "recorded_minutes",
+                              (json_int_t)g->otj_recorded, "expected_minutes", (json_int_t)g->otj_expected,
+                              "planned_minutes", (json_int_t)g->otj_planned, "behind_or_at_risk",
+                              (json_int_t)(g->otj_state[PACE_BEHIND] + g->otj_state[PACE_AT_RISK]));
+        for (int s = 0; s < PACE_COUNT; s++)
+            json_object_set_new(h, progress_pace_name((progress_pace_state_t)s), json_integer(g->otj_state[s]));
+        otj_format_minutes(g->otj_recorded, t);
+        json_object_set_new(h, "recorded_text", json_string(t));
+        otj_format_minutes(g->otj_expected, t);
+        json_object_set_new(h, "expected_text", json_string(t));
+        json_object_set_new(h, "recorded_percent_of_expected", json_integer(pct(g->otj_recorded, g->otj_expected)));
+        json_object_set_new(o, "otj", h);
+    }
 }
 
 static int grp_cmp_id(const void *a, const void *b)

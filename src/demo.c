@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "eqa.h"
+#include "apprenticeships.h"
 #include "progress.h"
 #include "qualifications.h"
 #include "users.h"
@@ -24,6 +25,8 @@ int demo_seed(db_t *db, const app_t *app)
     if (progress_demo_seed(db, app) != EV_OK)
         return EV_ERR;
     if (eqa_demo_seed(db) != EV_OK)
+        return EV_ERR;
+    if (apprenticeships_demo_seed(db) != EV_OK)
         return EV_ERR;
     return EV_OK;
 }

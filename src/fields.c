@@ -47,6 +47,21 @@ const fields_decl_t fields_table[] = {
     {"POST", "/evidence/{id}/submit", ""},
     {"POST", "/api/v1/evidence/{id}/withdraw", ""},
     {"POST", "/evidence/{id}/withdraw", ""},
+    /* apprenticeships.c */
+    {"POST", "/api/v1/employers", "name"},
+    {"POST", "/api/v1/employers/{id}/contacts", "user_id"},
+    {"POST", "/api/v1/apprenticeships", "learner_id standard_id assessor_id iqa_id employer_id start_date planned_end_date "
+                                        "weekly_hours planned_otj_hours rpl_otj_hours rpl_note rpl_ksbs qualification_ids"},
+    {"POST", "/api/v1/learners/{id}/otj", "occurred_on hours minutes activity description evidence_id"},
+    {"POST", "/learners/{id}/otj", "occurred_on hours minutes activity description evidence_id"},
+    {"POST", "/api/v1/otj/{id}/verify", "note"},
+    {"POST", "/otj/{id}/verify", "note"},
+    {"POST", "/api/v1/otj/{id}/query", "note"},
+    {"POST", "/otj/{id}/query", "note"},
+    {"POST", "/api/v1/learners/{id}/breaks", "start_date reason"},
+    {"POST", "/learners/{id}/breaks", "start_date reason"},
+    {"POST", "/api/v1/breaks/{id}/end", "end_date"},
+    {"POST", "/breaks/{id}/end", "end_date"},
     /* qualifications.c */
     {"POST", "/api/v1/specs", "file content name qualification dry_run"},
     {"POST", "/admin/specs", "file content name qualification dry_run"},
@@ -95,8 +110,13 @@ const fields_decl_t fields_table[] = {
     {"POST", "/api/v1/eqa/findings/{id}/response", "response"},
     {"POST", "/eqa/findings/{id}/response", "response"},
     /* iqa.c */
-    {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback"},
-    {"POST", "/iqa/samples", "decision_id outcome feedback"},
+    {"POST", "/api/v1/iqa/samples", "decision_id outcome feedback stage"},
+    {"POST", "/iqa/samples", "decision_id outcome feedback stage"},
+    /* iqaplan.c */
+    {"POST", "/api/v1/iqa/assessors/{id}/risk", "rating note"},
+    {"POST", "/iqa/assessors/{id}/risk", "rating note"},
+    {"POST", "/api/v1/iqa/sample-groups", "learner_id unit_id stage outcome feedback"},
+    {"POST", "/iqa/sample-groups", "learner_id unit_id stage outcome feedback"},
     {"POST", "/api/v1/iqa/samples/{id}/response", "response"},
     {"POST", "/actions/{id}/response", "response"},
     {"POST", "/api/v1/iqa/samples/{id}/close", "comment"},

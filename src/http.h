@@ -21,9 +21,13 @@ enum {
     ROLE_IQA = 1u << 2,
     ROLE_ADMIN = 1u << 3,
     ROLE_EQA = 1u << 4,
+    ROLE_EMPLOYER = 1u << 5, /* an employer's contact: their own apprentices only (apprenticeships.c) */
 };
 #define ROLE_ANY (ROLE_LEARNER | ROLE_ASSESSOR | ROLE_IQA | ROLE_ADMIN | ROLE_EQA)
 #define ROLE_STAFF (ROLE_ASSESSOR | ROLE_IQA | ROLE_ADMIN | ROLE_EQA)
+/* Every signed-in account, employer contacts included (ROLE_ANY predates them and keeps
+ * them out of portfolio routes: evidence, decisions, the timeline). */
+#define ROLE_SIGNED_IN (ROLE_ANY | ROLE_EMPLOYER)
 
 /* "learner" -> ROLE_LEARNER; 0 for an unknown name. */
 unsigned role_from_name(const char *name);

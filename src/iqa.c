@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "decisions.h"
+#include "iqaplan.h"
 #include "policy.h"
 
 static const char *const KINDS[] = {"observation", "witness_testimony", "professional_discussion", "product",
@@ -40,16 +41,29 @@ static void decorate_sample(json_t *s)
     " JOIN units ru ON ru.id = rc.unit_id WHERE en.learner_id = d.learner_id"                               \
     " AND en.qualification_id = ru.qualification_id))"
 
+/* The files a sample looked at, with their SHA-256 then. Caller owns it. */
+static json_t *sample_files(db_t *db, int64_t sample_id)
+{
+    json_t *f = db_all(db, "SELECT evidence_id, file_id, name, sha256 FROM iqa_sample_files WHERE sample_id = ?"
+                           " ORDER BY id", "i", sample_id);
+    return f ? f : json_array();
+}
+
 json_t *iqa_samples_of(db_t *db, int64_t decision_id)
 {
     json_t *list = db_all(db,
                           "SELECT s.id, s.decision_id, s.iqa_id, u.name AS iqa_name, s.outcome, s.feedback,"
-                          " s.created_at, s.response, s.responded_at, s.action_state, s.closed_at FROM iqa_samples s"
+                          " s.created_at, s.response, s.responded_at, s.action_state, s.closed_at, s.stage, s.group_id"
+                          " FROM iqa_samples s"
                           " JOIN users u ON u.id = s.iqa_id WHERE s.decision_id = ? ORDER BY s.id",
                           "i", decision_id);
     size_t i;
     json_t *s;
-    json_array_foreach(list, i, s) decorate_sample(s);
+    json_array_foreach(list, i, s)
+    {
+        decorate_sample(s);
+        json_object_set_new(s, "files", sample_files(db, json_integer_value(json_object_get(s, "id"))));
+    }
     return list;
 }
 
@@ -431,8 +445,15 @@ static int iqa_sample_create(req_t *r)
         decisions_load_page(r, decision_id); /* a failed form shows the decision again */
     const char *outcome = in_str(r, "outcome");
     const char *feedback = in_str(r, "feedback");
+    const char *stage = in_str(r, "stage");
     if (!feedback)
         feedback = "";
+    if (stage && *stage && strcmp(stage, "interim") != 0 && strcmp(stage, "summative") != 0) {
+        http_field_error(r, "stage", "Choose interim or summative");
+        return http_fail(r, 400, "invalid_stage", "stage must be \"interim\" or \"summative\".");
+    }
+    if (!stage || !*stage)
+        stage = iqaplan_default_stage(r->db, decision_id);
     if (!outcome || (strcmp(outcome, "agree") != 0 && strcmp(outcome, "action_required") != 0)) {
         http_field_error(r, "outcome", "Choose agree or action required");
         return http_fail(r, 400, "invalid_outcome", "outcome must be \"agree\" or \"action_required\".");
@@ -449,11 +470,11 @@ static int iqa_sample_create(req_t *r)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
     util_now_iso(now);
     id = db_int(r->db,
-                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, action_state)"
-                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                0, "iitttt", decision_id, r->user.id, outcome, feedback, now,
-                strcmp(outcome, "action_required") == 0 ? "open" : NULL);
-    if (id <= 0) {
+                "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, action_state, stage)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                0, "iittttt", decision_id, r->user.id, outcome, feedback, now,
+                strcmp(outcome, "action_required") == 0 ? "open" : NULL, stage);
+    if (id <= 0 || iqaplan_record_files(r->db, id, decision_id) != EV_OK) {
         db_rollback(r->db);
         return http_fail(r, 500, "db_error", "Could not record the sample.");
     }
@@ -467,11 +488,13 @@ static int iqa_sample_create(req_t *r)
     }
     json_t *s = db_one(r->db,
                        "SELECT s.id, s.decision_id, s.iqa_id, u.name AS iqa_name, s.outcome, s.feedback, s.created_at,"
-                       " s.response, s.responded_at, s.action_state FROM iqa_samples s JOIN users u ON u.id = s.iqa_id"
-                       " WHERE s.id = ?",
+                       " s.response, s.responded_at, s.action_state, s.stage FROM iqa_samples s"
+                       " JOIN users u ON u.id = s.iqa_id WHERE s.id = ?",
                        "i", id);
-    if (s)
+    if (s) {
         decorate_sample(s);
+        json_object_set_new(s, "files", sample_files(r->db, id));
+    }
     http_set_out(r, s ? s : json_object());
     http_redirect(r, "/decisions/%lld?done=sampled", (long long)decision_id);
     status = 201;

@@ -13,7 +13,10 @@
  *   read a learner     learner: only themself; assessor / IQA: learners with an
  *                      enrolment naming them (any status, so finished records
  *                      stay readable); admin: every learner; EQA: the learners
- *                      of a visit granted to them, during its window only.
+ *                      of a visit granted to them, during its window only; employer
+ *                      contact: the apprentices of their employer (and only the
+ *                      routes that name the employer role: progress, hours, the
+ *                      learner's summary, never evidence, decisions or the timeline).
  *   assess             the assessor named on an active enrolment of the learner
  *                      (for a criterion: the enrolment on that criterion's
  *                      qualification). Nobody else: not IQA, admin or EQA.
@@ -51,6 +54,9 @@ int policy_can_read_learner(db_t *db, const user_t *u, int64_t learner_id)
         return is_learner_account(db, learner_id);
     case ROLE_EQA:
         return policy_eqa_learner_in_scope(db, u->id, learner_id);
+    case ROLE_EMPLOYER: /* a contact of the employer of one of the learner's apprenticeships */
+        return db_int(db, "SELECT 1 FROM apprenticeships a JOIN employer_contacts c ON c.employer_id = a.employer_id"
+                          " WHERE a.learner_id = ? AND c.user_id = ? LIMIT 1", 0, "ii", learner_id, u->id) == 1;
     default:
         return 0;
     }
@@ -274,6 +280,8 @@ static const struct eqa_route {
     {"GET", "/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
     {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     {"GET", "/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     /* the visit's qualifications, and the audit trail's integrity */

@@ -2,6 +2,7 @@
 #include "progress.h"
 
 #include "combination.h"
+#include "apprenticeships.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -1008,6 +1009,7 @@ static int show_progress(req_t *r, int64_t learner_id)
     json_t *doc = progress_learner(r->db, learner_id, today);
     if (!doc)
         return http_fail(r, 404, "not_found", "No such learner.");
+    apprenticeships_annotate_progress(r->db, learner_id, doc, today); /* off-the-job hours */
     if (!r->is_api) {
         add_page_charts(r->db, learner_id, doc, today);
         json_object_set_new(doc, "is_self", json_boolean(r->user.id == learner_id));
@@ -1096,8 +1098,8 @@ static int matrix_show(req_t *r)
 }
 
 const route_t progress_routes[] = {
-    {"GET", "/api/v1/learners/{id}/progress", progress_show, ROLE_ANY, NULL, 0},
-    {"GET", "/learners/{id}/progress", progress_show, ROLE_ANY, "progress", 0},
+    {"GET", "/api/v1/learners/{id}/progress", progress_show, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/learners/{id}/progress", progress_show, ROLE_SIGNED_IN, "progress", 0},
     {"GET", "/portfolio", progress_portfolio, ROLE_LEARNER, "progress", 0},
     {"GET", "/api/v1/learners/{id}/matrix", progress_matrix_show, ROLE_ANY, NULL, 0},
     {"GET", "/learners/{id}/matrix", progress_matrix_show, ROLE_ANY, "matrix", 0},

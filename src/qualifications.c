@@ -648,6 +648,14 @@ static int import_unit(imp_t *x, int64_t qid_named, json_t *unit, size_t ui, jso
     }
     if (!json_object_get(unit, "outcomes"))
         json_object_set_new(osum, "total", json_integer(json_object_size(num2id)));
+    if (*jstr(unit, "kind") &&
+        db_int(x->db, "SELECT count(*) FROM units WHERE id = ? AND kind = ?", 0, "it", uid, jstr(unit, "kind")) == 0) {
+        if (db_run(x->db, "UPDATE units SET kind = ? WHERE id = ?", "ti", jstr(unit, "kind"), uid) != EV_OK) {
+            imp_fail(x, 1, "the database refused the unit's kind");
+            goto out;
+        }
+        x->changes++;
+    }
     if (!strcmp(action, "unchanged") && x->changes > before)
         action = "updated";
     json_t *row = db_one(x->db, "SELECT id, ref, title FROM units WHERE id = ?", "i", uid);
@@ -679,12 +687,68 @@ static json_t *error_summary(const specimport_error_t *err)
                      "line", err->line, "reason", err->reason);
 }
 
+/* A standard's own details on its qualification row (kind 'standard', version,
+ * typical duration, minimum off-the-job hours) and its duties, each with the KSB
+ * codes it covers; compared first, so an unchanged document changes nothing. */
+static int sync_standard(imp_t *x, int64_t qid, json_t *st)
+{
+    json_t *dm = json_object_get(st, "typical_duration_months"), *mh = json_object_get(st, "min_off_the_job_hours");
+    int64_t months = dm ? (int64_t)json_integer_value(dm) : 0, hours = mh ? (int64_t)json_integer_value(mh) : 0;
+    if (db_int(x->db,
+               "SELECT count(*) FROM qualifications WHERE id = ? AND kind = 'standard' AND version = ?"
+               " AND coalesce(typical_duration_months, 0) = ? AND coalesce(min_otj_hours, 0) = ?",
+               0, "itii", qid, jstr(st, "version"), months, hours) == 0) {
+        if (db_run(x->db,
+                   "UPDATE qualifications SET kind = 'standard', version = ?, typical_duration_months = ?,"
+                   " min_otj_hours = ? WHERE id = ?",
+                   "tzzi", jstr(st, "version"), months, hours, qid) != EV_OK)
+            return imp_fail(x, 1, "the database refused the standard's details");
+        x->changes++;
+    }
+    json_t *cur = db_all(x->db, "SELECT ref, text, ksbs FROM standard_duties WHERE qualification_id = ?"
+                                " ORDER BY position", "i", qid);
+    json_t *want = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(st, "duties"), i, d) {
+        buf_t b = {0};
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(d, "ksbs"), k, c) buf_printf(&b, "%s%s", k ? " " : "", json_string_value(c));
+        json_array_append_new(want, json_pack("{s:s, s:s, s:s}", "ref", jstr(d, "ref"), "text", jstr(d, "text"),
+                                              "ksbs", b.data ? b.data : ""));
+        buf_free(&b);
+    }
+    int rc = EV_OK;
+    if (!cur || !json_equal(cur, want)) {
+        if (db_run(x->db, "DELETE FROM standard_duties WHERE qualification_id = ?", "i", qid) != EV_OK)
+            rc = imp_fail(x, 1, "the database refused the standard's duties");
+        json_array_foreach(want, i, d) {
+            if (rc == EV_OK &&
+                db_run(x->db, "INSERT INTO standard_duties (qualification_id, position, ref, text, ksbs)"
+                              " VALUES (?, ?, ?, ?, ?)", "iIttt", qid, (int)i + 1, jstr(d, "ref"), jstr(d, "text"),
+                       jstr(d, "ksbs")) != EV_OK)
+                rc = imp_fail(x, 1, "the database refused duty %s", jstr(d, "ref"));
+        }
+        if (rc == EV_OK)
+            x->changes++;
+    }
+    json_decref(cur);
+    json_decref(want);
+    return rc;
+}
+
 /* Imports a parsed document (see qualifications_import_buffer). */
 static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *parsed,
                              const qualifications_import_opts_t *o, specimport_error_t *err)
 {
     imp_t x = {db, o, data, len, jstr(parsed, "format"), err, 0, json_array()};
     json_t *spec = json_object_get(parsed, "spec");
+    /* A standard imports as its qualification-shaped form (specimport_standard_units). */
+    json_t *standard = json_object_get(spec, "standard");
+    json_t *std_spec = standard ? specimport_standard_units(standard) : NULL;
+    if (std_spec)
+        spec = std_spec;
     json_t *sum = json_pack("{s:s, s:b, s:s, s:b, s:n, s:[], s:O}", "file", err->file, "ok", 1, "format", x.format,
                             "dry_run", o->dry_run, "qualification", "units", "warnings",
                             json_object_get(parsed, "warnings"));
@@ -704,6 +768,8 @@ static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *par
             imp_fail(&x, 0, "the database refused the qualification's structure");
             goto fail;
         }
+        if (standard && sync_standard(&x, qid, standard) != EV_OK)
+            goto fail;
     } else if (o->qualification) {
         qid = find_qualification(db, o->qualification);
         if (!qid) {
@@ -784,10 +850,12 @@ static json_t *import_parsed(db_t *db, const char *data, size_t len, json_t *par
     json_object_set_new(sum, "changes", json_integer(x.changes));
     json_object_set_new(sum, "revisions", x.revisions);
     json_decref(touched);
+    json_decref(std_spec);
     return sum;
 fail:
     db_rollback(db);
 fail_nobegin:
+    json_decref(std_spec);
     json_decref(x.revisions);
     json_decref(touched);
     json_decref(sum);
@@ -827,6 +895,7 @@ json_t *qualifications_import_file(db_t *db, const char *path, const qualificati
 static const char *format_name(const char *fmt)
 {
     return !strcmp(fmt, "json")            ? "canonical JSON"
+           : !strcmp(fmt, "standard")      ? "apprenticeship standard (canonical JSON)"
            : !strcmp(fmt, "revision-page") ? "revision page"
            : !strcmp(fmt, "unit-page")     ? "unit page (learning outcomes with their assessment criteria)"
            : !strcmp(fmt, "unit-handbook") ? "unit handbook text"
@@ -1110,11 +1179,12 @@ static int qualification_show(req_t *r)
     int64_t qid = r->params[0];
     json_t *q = db_one(r->db,
                        "SELECT id, code, title, qan, awarding_body, level, framework, subject, glh, tqt, credit_value, "
-                       "description, created_at, updated_at FROM qualifications WHERE id = ?",
+                       "description, kind, version, typical_duration_months, min_otj_hours, created_at, updated_at "
+                       "FROM qualifications WHERE id = ?",
                        "i", qid);
     if (!q)
         return http_fail(r, 404, "not_found", "There is no qualification %lld.", (long long)qid);
-    json_t *units = db_all(r->db, "SELECT id, ref, number, urn, title, level, credit_value, glh, tqt, synopsis, position "
+    json_t *units = db_all(r->db, "SELECT id, ref, number, urn, title, level, credit_value, glh, tqt, synopsis, position, kind "
                                   "FROM units WHERE qualification_id = ? AND retired = 0 ORDER BY position, id", "i", qid);
     json_t *outcomes = db_all(r->db,
                               "SELECT o.id, o.unit_id, o.number, o.text FROM outcomes o JOIN units u ON u.id = o.unit_id "
@@ -1151,6 +1221,22 @@ static int qualification_show(req_t *r)
     json_object_set_new(q, "can_import", json_boolean(r->user.role == ROLE_ADMIN));
     json_object_set_new(q, "can_export", json_boolean(r->user.role != ROLE_LEARNER));
     json_object_set_new(q, "structure", combination_structure(r->db, qid));
+    if (!strcmp(jstr(q, "kind"), "standard")) {
+        /* An apprenticeship standard: its duties, each with the KSB codes it covers. */
+        json_object_set_new(q, "is_standard", json_true());
+        json_t *duties = db_all(r->db, "SELECT ref, text, ksbs FROM standard_duties WHERE qualification_id = ?"
+                                       " ORDER BY position", "i", qid);
+        json_t *d;
+        json_array_foreach(duties, i, d) {
+            json_t *codes = json_array();
+            char *copy = xstrdup(jstr(d, "ksbs")), *save = NULL;
+            for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save))
+                json_array_append_new(codes, json_string(t));
+            free(copy);
+            json_object_set_new(d, "ksbs", codes);
+        }
+        json_object_set_new(q, "duties", duties ? duties : json_array());
+    }
     json_decref(by_id);
     json_decref(outcomes);
     json_decref(criteria);
@@ -1161,8 +1247,59 @@ static int qualification_show(req_t *r)
 /* The loaded qualification as a canonical spec (current units, outcomes,
  * criteria with their outcome and ref, guidance), keys in documented order.
  * Importing it again changes nothing. NULL when there is no such qualification. */
+static json_t *export_spec(db_t *db, int64_t qid);
+
+/* A standard as its canonical document ({"evitrack_spec", "standard": {...}}). */
+static json_t *export_standard(db_t *db, int64_t qid)
+{
+    json_t *q = db_one(db, "SELECT code, title, level, version, subject, description, typical_duration_months,"
+                           " min_otj_hours FROM qualifications WHERE id = ?", "i", qid);
+    if (!q)
+        return NULL;
+    json_t *st = json_pack("{s:s, s:s}", "reference", jstr(q, "code"), "title", jstr(q, "title"));
+    static const char *const copy[][2] = {{"level", "level"}, {"version", "version"}, {"subject", "route"},
+                                          {"description", "description"}};
+    for (size_t k = 0; k < 4; k++)
+        if (*jstr(q, copy[k][0]))
+            json_object_set_new(st, copy[k][1], json_string(jstr(q, copy[k][0])));
+    if (jint(q, "typical_duration_months") > 0)
+        json_object_set(st, "typical_duration_months", json_object_get(q, "typical_duration_months"));
+    if (jint(q, "min_otj_hours") > 0)
+        json_object_set(st, "min_off_the_job_hours", json_object_get(q, "min_otj_hours"));
+    json_t *duties = json_array();
+    json_t *rows = db_all(db, "SELECT ref, text, ksbs FROM standard_duties WHERE qualification_id = ? ORDER BY position",
+                          "i", qid);
+    size_t i;
+    json_t *d;
+    json_array_foreach(rows, i, d) {
+        json_t *codes = json_array();
+        char *c = xstrdup(jstr(d, "ksbs")), *save = NULL;
+        for (char *t = strtok_r(c, " ", &save); t; t = strtok_r(NULL, " ", &save))
+            json_array_append_new(codes, json_string(t));
+        free(c);
+        json_array_append_new(duties, json_pack("{s:s, s:s, s:o}", "ref", jstr(d, "ref"), "text", jstr(d, "text"),
+                                                "ksbs", codes));
+    }
+    json_decref(rows);
+    json_object_set_new(st, "duties", duties);
+    static const char *const kinds[] = {"knowledge", "skills", "behaviours"};
+    for (size_t k = 0; k < 3; k++) {
+        json_t *list = db_all(db, "SELECT c.ref AS code, c.text FROM criteria c JOIN units u ON u.id = c.unit_id"
+                                  " WHERE u.qualification_id = ? AND u.kind = ? AND u.retired = 0 AND c.retired = 0"
+                                  " ORDER BY c.position, c.id", "it", qid, kinds[k]);
+        json_object_set_new(st, kinds[k], list ? list : json_array());
+    }
+    json_decref(q);
+    json_t *spec = json_pack("{s:i, s:o}", "evitrack_spec", SPECIMPORT_VERSION, "standard", st);
+    json_t *ordered = specimport_ordered(spec);
+    json_decref(spec);
+    return ordered;
+}
+
 static json_t *export_spec(db_t *db, int64_t qid)
 {
+    if (db_int(db, "SELECT count(*) FROM qualifications WHERE id = ? AND kind = 'standard'", 0, "i", qid))
+        return export_standard(db, qid);
     json_t *q = db_one(db, "SELECT code, title, awarding_body, level, framework, subject, description "
                            "FROM qualifications WHERE id = ?", "i", qid);
     if (!q)
@@ -1216,7 +1353,8 @@ static int qualification_spec(req_t *r)
     if (!spec)
         return http_fail(r, 404, "not_found", "There is no qualification %lld.", (long long)r->params[0]);
     char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    char *name = fmtalloc("%s.json", jstr(json_object_get(spec, "qualification"), "code"));
+    json_t *named = json_object_get(spec, "standard") ? json_object_get(spec, "standard") : json_object_get(spec, "qualification");
+    char *name = fmtalloc("%s.json", jstr(named, json_object_get(spec, "standard") ? "reference" : "code"));
     for (char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
             *p = '_';
@@ -1507,10 +1645,10 @@ static int spec_import(req_t *r)
 }
 
 const route_t qualifications_routes[] = {
-    {"GET", "/api/v1/qualifications", qualifications_list, ROLE_ANY, NULL, 0},
-    {"GET", "/qualifications", qualifications_list, ROLE_ANY, "qualifications_list", 0},
-    {"GET", "/api/v1/qualifications/{id}", qualification_show, ROLE_ANY, NULL, 0},
-    {"GET", "/qualifications/{id}", qualification_show, ROLE_ANY, "qualification_show", 0},
+    {"GET", "/api/v1/qualifications", qualifications_list, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/qualifications", qualifications_list, ROLE_SIGNED_IN, "qualifications_list", 0},
+    {"GET", "/api/v1/qualifications/{id}", qualification_show, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/qualifications/{id}", qualification_show, ROLE_SIGNED_IN, "qualification_show", 0},
     {"GET", "/api/v1/qualifications/{id}/spec", qualification_spec, ROLE_STAFF, NULL, 0},
     {"GET", "/api/v1/units/{id}", unit_show, ROLE_ANY, NULL, 0},
     {"GET", "/units/{id}", unit_show, ROLE_ANY, "unit_show", 0},

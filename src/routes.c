@@ -16,9 +16,11 @@
 #include "accounts.h"
 #include "intake.h"
 #include "eqa.h"
+#include "iqaplan.h"
 #include "reviews.h"
 #include "records.h"
 #include "witness.h"
+#include "apprenticeships.h"
 
 const route_t *const router_tables[] = {
     core_routes,
@@ -37,8 +39,10 @@ const route_t *const router_tables[] = {
     accounts_routes,
     intake_routes,
     eqa_routes,
+    iqaplan_routes,
     reviews_routes,
     records_routes,
     witness_routes,
+    apprenticeships_routes,
     NULL,
 };

@@ -1814,6 +1814,242 @@ out:
     return result;
 }
 
+/* ---- apprenticeship standards ---- */
+
+/* The three KSB kinds: the key of their list in a standard document, the
+ * letter their codes start with, and the unit they import as. */
+static const struct {
+    const char *key, *letter, *title, *outcome;
+} ksb_kinds[] = {
+    {"knowledge", "K", "Knowledge", "What the apprentice knows and understands"},
+    {"skills", "S", "Skills", "What the apprentice can do"},
+    {"behaviours", "B", "Behaviours", "How the apprentice approaches their work"},
+};
+
+/* A KSB code: its kind's letter followed by 1 to 4 digits (K1, S12, B3). */
+static int ksb_code_ok(const char *code, const char *letter)
+{
+    if (!code || toupper((unsigned char)code[0]) != letter[0])
+        return 0;
+    size_t n = strlen(code + 1);
+    return n >= 1 && n <= 4 && all_digits(code + 1);
+}
+
+/* One KSB list (/standard/knowledge ...): [{code, text}], codes unique in the
+ * document (seen collects them, upper-cased). NULL with the error set. */
+static json_t *canon_ksb_list(jctx_t *c, size_t kind, json_t *a, json_t *seen)
+{
+    static const char *const keys[] = {"code", "text", NULL};
+    char *path = fmtalloc("/standard/%s", ksb_kinds[kind].key);
+    json_t *out = NULL;
+    if (!json_is_array(a) || !json_array_size(a)) {
+        jfail(c, path, "expected a non-empty array of {\"code\", \"text\"}");
+        goto out;
+    }
+    if (json_array_size(a) > SPECIMPORT_MAX_CRITERIA) {
+        jfail(c, path, "more than %d entries", SPECIMPORT_MAX_CRITERIA);
+        goto out;
+    }
+    out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        char *p = fmtalloc("%s/%zu", path, i);
+        char *code = NULL, *text = NULL;
+        int ok = 0;
+        if (!json_is_object(v))
+            jfail(c, p, "expected an object {\"code\", \"text\"}");
+        else if (only_keys(c, p, v, keys) == EV_OK && str_field(c, p, v, "code", 1, &code) == EV_OK &&
+                 str_field(c, p, v, "text", 1, &text) == EV_OK) {
+            char *cp = fmtalloc("%s/code", p);
+            for (char *q = code; *q; q++)
+                *q = (char)toupper((unsigned char)*q);
+            if (!ksb_code_ok(code, ksb_kinds[kind].letter))
+                jfail(c, cp, "\"%s\" is not a %s code (%s followed by a number, as %s1)", code,
+                      ksb_kinds[kind].key, ksb_kinds[kind].letter, ksb_kinds[kind].letter);
+            else if (json_object_get(seen, code))
+                jfail(c, cp, "%s appears twice", code);
+            else
+                ok = 1;
+            free(cp);
+        }
+        if (ok) {
+            json_object_set_new(seen, code, json_true());
+            char *t = specimport_norm_items(json_string_value(json_object_get(v, "text")));
+            json_array_append_new(out, json_pack("{s:s, s:s}", "code", code, "text", t));
+            free(t);
+        }
+        free(p);
+        free(code);
+        free(text);
+        if (!ok) {
+            json_decref(out);
+            out = NULL;
+            goto out;
+        }
+    }
+out:
+    free(path);
+    return out;
+}
+
+/* /standard/duties: [{ref?, text, ksbs[]}], every KSB code named in the document. */
+static json_t *canon_duties(jctx_t *c, json_t *a, json_t *seen)
+{
+    static const char *const keys[] = {"ref", "text", "ksbs", NULL};
+    if (!json_is_array(a)) {
+        jfail(c, "/standard/duties", "expected an array of duties");
+        return NULL;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        char *p = fmtalloc("/standard/duties/%zu", i);
+        char *ref = NULL, *text = NULL;
+        json_t *ksbs = NULL;
+        int ok = 0;
+        if (!json_is_object(v)) {
+            jfail(c, p, "expected an object {\"ref\", \"text\", \"ksbs\"}");
+        } else if (only_keys(c, p, v, keys) == EV_OK && str_field(c, p, v, "ref", 0, &ref) == EV_OK &&
+                   str_field(c, p, v, "text", 1, &text) == EV_OK) {
+            json_t *kv = json_object_get(v, "ksbs");
+            char *kp = fmtalloc("%s/ksbs", p);
+            ksbs = kv ? canon_string_list(c, kp, kv) : json_array();
+            ok = ksbs != NULL;
+            size_t k;
+            json_t *s;
+            json_array_foreach(ksbs, k, s) {
+                if (!ok)
+                    break;
+                char *code = xstrdup(json_string_value(s));
+                for (char *q = code; *q; q++)
+                    *q = (char)toupper((unsigned char)*q);
+                if (!json_object_get(seen, code)) {
+                    char *sp = fmtalloc("%s/%zu", kp, k);
+                    jfail(c, sp, "%s is not one of the standard's knowledge, skills or behaviours", code);
+                    free(sp);
+                    ok = 0;
+                } else {
+                    json_array_set_new(ksbs, k, json_string(code));
+                }
+                free(code);
+            }
+            free(kp);
+        }
+        if (ok) {
+            char *r = ref && *ref ? xstrdup(ref) : fmtalloc("D%zu", i + 1);
+            json_array_append_new(out, json_pack("{s:s, s:s, s:O}", "ref", r, "text", text, "ksbs", ksbs));
+            free(r);
+        }
+        json_decref(ksbs);
+        free(p);
+        free(ref);
+        free(text);
+        if (!ok) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* The "standard" object of a document: validated and normalised (codes upper-cased,
+ * level as a string, duty refs D1, D2 ... where absent). NULL with the error set. */
+static json_t *canon_standard(jctx_t *c, json_t *st)
+{
+    static const char *const keys[] = {"reference", "title", "level", "version", "route", "description",
+                                       "typical_duration_months", "min_off_the_job_hours", "duties",
+                                       "knowledge", "skills", "behaviours", NULL};
+    static const char *const ints[] = {"typical_duration_months", "min_off_the_job_hours", NULL};
+    const char *path = "/standard";
+    json_t *out = NULL, *seen = json_object();
+    char *ref = NULL, *title = NULL, *version = NULL, *route = NULL;
+    if (!json_is_object(st)) {
+        jfail(c, path, "expected an object");
+        goto out;
+    }
+    if (only_keys(c, path, st, keys) != EV_OK || str_field(c, path, st, "reference", 1, &ref) != EV_OK ||
+        str_field(c, path, st, "title", 1, &title) != EV_OK ||
+        str_field(c, path, st, "version", 0, &version) != EV_OK ||
+        str_field(c, path, st, "route", 0, &route) != EV_OK)
+        goto out;
+    if (strlen(ref) > 64) {
+        jfail(c, "/standard/reference", "longer than 64 characters");
+        goto out;
+    }
+    out = json_pack("{s:s, s:s}", "reference", ref, "title", title);
+    if (copy_level(c, path, st, out) != EV_OK || copy_ints(c, path, st, ints, out) != EV_OK)
+        goto fail;
+    json_t *mo = json_object_get(out, "typical_duration_months");
+    if (mo && (json_integer_value(mo) < 1 || json_integer_value(mo) > 120)) {
+        jfail(c, "/standard/typical_duration_months", "expected a whole number of months from 1 to 120");
+        goto fail;
+    }
+    if (version && *version)
+        json_object_set_new(out, "version", json_string(version));
+    if (route && *route)
+        json_object_set_new(out, "route", json_string(route));
+    json_t *dv = json_object_get(st, "description");
+    if (dv && !json_is_null(dv)) {
+        if (!json_is_string(dv)) {
+            jfail(c, "/standard/description", "expected a string");
+            goto fail;
+        }
+        json_object_set(out, "description", dv);
+    }
+    for (size_t k = 0; k < 3; k++) {
+        json_t *list = canon_ksb_list(c, k, json_object_get(st, ksb_kinds[k].key), seen);
+        if (!list)
+            goto fail;
+        json_object_set_new(out, ksb_kinds[k].key, list);
+    }
+    json_t *none = json_array();
+    json_t *duties = canon_duties(c, json_object_get(st, "duties") ? json_object_get(st, "duties") : none, seen);
+    json_decref(none);
+    if (!duties)
+        goto fail;
+    json_object_set_new(out, "duties", duties);
+    goto out;
+fail:
+    json_decref(out);
+    out = NULL;
+out:
+    json_decref(seen);
+    free(ref);
+    free(title);
+    free(version);
+    free(route);
+    return out;
+}
+
+json_t *specimport_standard_units(json_t *standard)
+{
+    json_t *q = json_pack("{s:s, s:s, s:s, s:s, s:s}", "code",
+                          json_string_value(json_object_get(standard, "reference")), "title",
+                          json_string_value(json_object_get(standard, "title")), "awarding_body", "", "level",
+                          json_string_value(json_object_get(standard, "level")) ?
+                              json_string_value(json_object_get(standard, "level")) : "",
+                          "framework", "Apprenticeship standard");
+    if (json_object_get(standard, "route"))
+        json_object_set(q, "subject", json_object_get(standard, "route"));
+    if (json_object_get(standard, "description"))
+        json_object_set(q, "description", json_object_get(standard, "description"));
+    json_t *units = json_array();
+    for (size_t k = 0; k < 3; k++) {
+        json_t *crit = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(standard, ksb_kinds[k].key), i, v)
+            json_array_append_new(crit, json_pack("{s:O, s:i, s:O}", "ref", json_object_get(v, "code"),
+                                                  "outcome", 1, "text", json_object_get(v, "text")));
+        json_array_append_new(units, json_pack("{s:s, s:s, s:s, s:[{s:i, s:s}], s:o}", "ref", ksb_kinds[k].letter,
+                                               "kind", ksb_kinds[k].key, "title", ksb_kinds[k].title, "outcomes",
+                                               "number", 1, "text", ksb_kinds[k].outcome, "criteria", crit));
+    }
+    return json_pack("{s:i, s:o, s:o}", "evitrack_spec", SPECIMPORT_VERSION, "qualification", q, "units", units);
+}
+
 static json_t *parse_canonical(const char *data, size_t len, specimport_error_t *err)
 {
     json_error_t je;
@@ -1825,6 +2061,7 @@ static json_t *parse_canonical(const char *data, size_t len, specimport_error_t 
         return NULL;
     }
     static const char *const keys[] = {"evitrack_spec", "source", "qualification", "units", NULL};
+    static const char *const std_keys[] = {"evitrack_spec", "source", "standard", NULL};
     if (!json_is_object(doc)) {
         jfail(&c, "", "expected an object");
         goto out;
@@ -1839,9 +2076,16 @@ static json_t *parse_canonical(const char *data, size_t len, specimport_error_t 
               SPECIMPORT_VERSION);
         goto out;
     }
-    if (only_keys(&c, "", doc, keys) != EV_OK)
+    if (only_keys(&c, "", doc, json_object_get(doc, "standard") ? std_keys : keys) != EV_OK)
         goto out;
     spec = json_pack("{s:i}", "evitrack_spec", SPECIMPORT_VERSION);
+    if (json_object_get(doc, "standard")) {
+        json_t *st = canon_standard(&c, json_object_get(doc, "standard"));
+        if (!st)
+            goto fail;
+        json_object_set_new(spec, "standard", st);
+        goto out;
+    }
     json_t *src = json_object_get(doc, "source");
     if (src) {
         if (!json_is_object(src)) {
@@ -1931,6 +2175,14 @@ json_t *specimport_ordered(json_t *spec)
     static const char *const ok[] = {"number", "text", NULL};
     static const char *const ck[] = {"ref", "outcome", "text", "assigned_by", "matched", NULL};
     json_t *out = reorder(spec, top);
+    json_t *st = json_object_get(spec, "standard");
+    if (st) {
+        static const char *const sk[] = {"reference", "title", "level", "version", "route", "typical_duration_months",
+                                         "min_off_the_job_hours", "description", "duties", "knowledge", "skills",
+                                         "behaviours", NULL};
+        json_object_set_new(out, "standard", reorder(st, sk));
+        return out;
+    }
     json_t *q = json_object_get(out, "qualification");
     if (json_is_object(q))
         json_object_set_new(out, "qualification", reorder(q, qk));
@@ -2016,8 +2268,11 @@ json_t *specimport_parse(const char *name, const char *data, size_t len, specimp
     json_t *warnings = json_array();
     const char *format = "json";
     json_t *spec;
-    if (i < len && data[i] == '{')
+    if (i < len && data[i] == '{') {
         spec = parse_canonical(data, len, err);
+        if (spec && json_object_get(spec, "standard"))
+            format = "standard";
+    }
     else if (!revision_page_headings(data, len) && spectext_detect(data, len))
         spec = spectext_parse(data, len, warnings, &format, err);
     else

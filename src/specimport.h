@@ -97,6 +97,14 @@ json_t *specimport_ordered(json_t *spec);
  * combination's "at or above level" (Entry = 0); -1 when it names none. */
 int specimport_level_number(const char *level);
 
+/* The qualification-shaped spec an apprenticeship standard imports as (the
+ * "standard" object of a parsed document, see docs/spec-format.md): the
+ * qualification's code is the standard's reference, framework "Apprenticeship
+ * standard"; three units K, S and B (kind "knowledge", "skills", "behaviours"),
+ * each with one outcome, whose criteria are the KSBs with their codes as refs.
+ * Returns a new object the caller owns: {"evitrack_spec", "qualification", "units"}. */
+json_t *specimport_standard_units(json_t *standard);
+
 /* The guidance kinds, in display order, ending with NULL. */
 extern const char *const specimport_guidance_kinds[];
 

@@ -35,6 +35,7 @@ static const struct {
     {"iqa", "Internal quality assurer (IQA)", "/iqa"},
     {"admin", "Centre administrator", "/centre"},
     {"eqa", "External quality assurer (EQA)", "/eqa"},
+    {"employer", "Employer contact", "/employer"},
 };
 #define NROLES (sizeof roles / sizeof roles[0])
 
@@ -1388,17 +1389,17 @@ const route_t users_routes[] = {
     {"GET", "/login", login_page_h, 0, "login", ROUTE_OPTIONAL_AUTH},
     {"POST", "/login", session_create_h, 0, "login", ROUTE_NO_CSRF | ROUTE_OPTIONAL_AUTH},
     {"POST", "/api/v1/session", session_create_h, 0, NULL, ROUTE_NO_CSRF | ROUTE_OPTIONAL_AUTH},
-    {"DELETE", "/api/v1/session", session_delete_h, ROLE_ANY, NULL, 0},
-    {"POST", "/logout", session_delete_h, ROLE_ANY, NULL, 0},
-    {"GET", "/api/v1/me", me_h, ROLE_ANY, NULL, 0},
-    {"GET", "/account/password", password_page_h, ROLE_ANY, "account_password", 0},
-    {"POST", "/account/password", password_change_h, ROLE_ANY, "account_password", 0},
-    {"POST", "/api/v1/me/password", password_change_h, ROLE_ANY, NULL, 0},
+    {"DELETE", "/api/v1/session", session_delete_h, ROLE_SIGNED_IN, NULL, 0},
+    {"POST", "/logout", session_delete_h, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/api/v1/me", me_h, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/account/password", password_page_h, ROLE_SIGNED_IN, "account_password", 0},
+    {"POST", "/account/password", password_change_h, ROLE_SIGNED_IN, "account_password", 0},
+    {"POST", "/api/v1/me/password", password_change_h, ROLE_SIGNED_IN, NULL, 0},
 
     {"GET", "/api/v1/learners", learners_h, ROLE_STAFF, NULL, 0},
     {"GET", "/learners", learners_h, ROLE_STAFF, "learners", 0},
-    {"GET", "/api/v1/learners/{id}", learner_h, ROLE_ANY, NULL, 0},
-    {"GET", "/learners/{id}", learner_h, ROLE_ANY, "learner", 0},
+    {"GET", "/api/v1/learners/{id}", learner_h, ROLE_SIGNED_IN, NULL, 0},
+    {"GET", "/learners/{id}", learner_h, ROLE_SIGNED_IN, "learner", 0},
 
     {"GET", "/api/v1/users", users_list_h, ROLE_ADMIN, NULL, 0},
     {"GET", "/admin/users", users_list_h, ROLE_ADMIN, "admin_users", 0},
@@ -1495,7 +1496,7 @@ static int cmd_user_add(int argc, char **argv)
         return 2;
     }
     if (!role_from_name(v[3])) {
-        fprintf(stderr, "evitrack user add: --role must be learner, assessor, iqa, admin or eqa\n");
+        fprintf(stderr, "evitrack user add: --role must be learner, assessor, iqa, admin, eqa or employer\n");
         return 2;
     }
     if (read_password("user add", &line, &cap) != EV_OK) {
@@ -1664,7 +1665,7 @@ int users_cmd_routes(int argc, char **argv)
     for (size_t t = 0; router_tables[t]; t++) {
         for (const route_t *rt = router_tables[t]; rt->method; rt++) {
             json_t *rl = json_array();
-            for (unsigned bit = 1; bit <= ROLE_EQA; bit <<= 1)
+            for (unsigned bit = 1; bit <= ROLE_EMPLOYER; bit <<= 1)
                 if (policy_route_roles(rt) & bit)
                     json_array_append_new(rl, json_string(role_name(bit)));
             const char *eqa_scope = policy_eqa_scope_name(rt);
@@ -1732,7 +1733,7 @@ int users_demo_seed(db_t *db)
             goto out;
         }
     }
-    quals = db_all(db, "SELECT id, code FROM qualifications ORDER BY id LIMIT 3", "");
+    quals = db_all(db, "SELECT id, code FROM qualifications WHERE kind = 'qualification' ORDER BY id LIMIT 3", "");
     int64_t iqa = db_int(db, "SELECT id FROM users WHERE email = 'iqa@demo.test'", 0, "");
     size_t qi;
     json_t *q;

@@ -36,13 +36,17 @@ const ROLE_USERS = {
   iqa: 'iqa@demo.test',
   admin: 'admin@demo.test',
   eqa: 'eqa@demo.test',
+  employer: 'access-employer@demo.test',
+  employer2: 'access-employer2@demo.test',
 };
 // Who each learner is enrolled with (set up in before()).
+// Each is also an apprentice of one of two employers (issue 16), whose contacts see
+// only their own apprentices.
 const LEARNERS = {
-  l1: {email: 'learner@demo.test', assessor: 'assessor', iqa: 'iqa'},
-  l2: {email: 'learner2@demo.test', assessor: 'assessor', iqa: 'iqa'},
-  l3: {email: 'learner3@demo.test', assessor: 'assessor2', iqa: 'iqa'},
-  l4: {email: 'access-l4@demo.test', assessor: 'assessor2', iqa: 'iqa2'},
+  l1: {email: 'learner@demo.test', assessor: 'assessor', iqa: 'iqa', employer: 'employer'},
+  l2: {email: 'learner2@demo.test', assessor: 'assessor', iqa: 'iqa', employer: 'employer2'},
+  l3: {email: 'learner3@demo.test', assessor: 'assessor2', iqa: 'iqa', employer: 'employer'},
+  l4: {email: 'access-l4@demo.test', assessor: 'assessor2', iqa: 'iqa2', employer: 'employer2'},
 };
 // Non-GET routes any signed-in user may call about their own account.
 // The one part of an enrolment a learner's assessor records too (issue 21: the learner's
@@ -73,6 +77,7 @@ function canRead(key, lk) {
   if (role === 'learner') return users[key].email === l.email;
   if (role === 'assessor') return l.assessor === key;
   if (role === 'iqa') return l.iqa === key;
+  if (role === 'employer') return l.employer === key;
   if (role === 'eqa') return EQA_VISIT_LEARNERS.includes(lk);
   return role === 'admin';
 }
@@ -93,6 +98,7 @@ const OWNED = {
   signoffs: 'signoff', signoff: 'signoff',
   'progress-reviews': 'progress_review', // progress reviews (src/reviews.c)
   'witness-requests': 'witness',
+  otj: 'otj', breaks: 'break', break: 'break', // off-the-job entries and breaks in learning (src/apprenticeships.c)
 };
 const SHARED = {
   units: 'unit', unit: 'unit', qualifications: 'qualification', qualification: 'qualification',
@@ -171,8 +177,18 @@ before(async () => {
     password: 'second iqa password'}), 201);
   assertStatus(await admin.post('/api/v1/users', {email: 'access-l4@demo.test', name: 'Fourth Learner',
     role: 'learner', password: 'fourth learner password'}), 201);
+  // Two employers, each with a contact account (the employer role).
+  for (const [key, org] of [['employer', 'Access Employer A'], ['employer2', 'Access Employer B']]) {
+    const u = await admin.post('/api/v1/users', {email: ROLE_USERS[key], name: org + ' contact', role: 'employer',
+      password: 'employer contact password'});
+    assertStatus(u, 201);
+    const e = await admin.post('/api/v1/employers', {name: org});
+    assertStatus(e, 201);
+    assertStatus(await admin.post(`/api/v1/employers/${e.json.employer.id}/contacts`, {user_id: u.json.user.id}), 201);
+    fx[key] = e.json.employer.id;
+  }
   for (const [key, email] of Object.entries(ROLE_USERS)) {
-    const c = await srv.login(email);
+    const c = await srv.login(email, key.startsWith('employer') ? 'employer contact password' : undefined);
     users[key] = {client: c, id: c.user.id, role: c.user.role, email};
   }
   {
@@ -233,7 +249,16 @@ before(async () => {
           assessor_summary, signers, created_at, updated_at)
         SELECT max(id), ${learnerId}, ${a}, 1, '2026-03-01', '2026-03-01', '2026-01-01', '${m} review', 'learner assessor',
           '2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z' FROM enrolments WHERE learner_id = ${learnerId};`);
+    // an apprenticeship on that enrolment, with an off-the-job entry and a break (markers in both)
+    srv.sql(`INSERT INTO apprenticeships (enrolment_id, learner_id, employer_id, weekly_minutes, planned_otj_minutes, created_at)
+        VALUES ((SELECT max(id) FROM enrolments WHERE learner_id = ${learnerId}), ${learnerId}, ${fx[l.employer]}, 1800, 18000, '2026-01-01T00:00:00Z');
+      INSERT INTO otj_entries (apprenticeship_id, learner_id, occurred_on, minutes, activity, description, recorded_by, recorded_at)
+        SELECT max(id), ${learnerId}, '2026-01-15', 90, 'theory', '${m} otj', ${learnerId}, '2026-01-15T10:00:00Z' FROM apprenticeships WHERE learner_id = ${learnerId};
+      INSERT INTO learning_breaks (apprenticeship_id, start_date, end_date, reason, recorded_at)
+        SELECT max(id), '2026-01-20', '2026-01-22', '${m} break', '2026-01-20T10:00:00Z' FROM apprenticeships WHERE learner_id = ${learnerId};`);
     fx[lk] = srv.sqlRows(`SELECT ${learnerId} AS learner,
+        (SELECT max(id) FROM otj_entries WHERE learner_id = ${learnerId}) AS otj,
+        (SELECT max(b.id) FROM learning_breaks b JOIN apprenticeships a ON a.id = b.apprenticeship_id WHERE a.learner_id = ${learnerId}) AS break,
         (SELECT max(id) FROM evidence WHERE learner_id = ${learnerId}) AS evidence,
         (SELECT max(f.id) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id WHERE e.learner_id = ${learnerId}) AS file,
         (SELECT max(id) FROM decisions WHERE learner_id = ${learnerId}) AS decision,
@@ -294,7 +319,7 @@ test('invariants: EQA writes nothing, IQA and EQA never decide, admin areas are 
     if (write && r.roles.includes('eqa') && !OWN_ACCOUNT_WRITES.has(label(r)) && !EQA_REPORT_WRITES.has(label(r))) {
       problems.push(`${label(r)} lets an EQA change something`);
     }
-    if (write && /decision|signoff|\/assess/.test(r.pattern) && (r.roles.includes('iqa') || r.roles.includes('eqa')) &&
+    if (write && /decision|signoff|\/assess(?!ors\/)/.test(r.pattern) && (r.roles.includes('iqa') || r.roles.includes('eqa')) &&
         !/countersign|respon|reopen/.test(r.pattern)) { // reopening a sign-off is the IQA's (issue 11), not a decision
       problems.push(`${label(r)} lets an IQA or EQA decide`);
     }
@@ -526,8 +551,17 @@ test('the markers are visible where they should be (the leak test can fail)', as
   // and the enrolment-backed policy shows in the learner list
   const list = await users.assessor.client.get('/api/v1/learners', {query: {per_page: 200}});
   assertStatus(list, 200);
-  const ids = list.json.learners.map((l) => l.id).sort();
+  // (among this test's four learners: the demo's apprentice is also on this assessor's caseload)
+  const mine = new Set(Object.keys(LEARNERS).map((lk) => fx[lk].learner));
+  const ids = list.json.learners.map((l) => l.id).filter((id) => mine.has(id)).sort();
   assert.deepEqual(ids, [fx.l1.learner, fx.l2.learner].sort());
+  // an employer contact reads their own apprentices' hours, and the markers in them
+  const own = await users.employer.client.get(`/api/v1/learners/${fx.l1.learner}/otj`);
+  assertStatus(own, 200);
+  assert.ok(own.text.includes(marker('l1')));
+  const foreign = await users.employer.client.get(`/api/v1/learners/${fx.l2.learner}/otj`);
+  assert.equal(foreign.status, 404);
+  assert.ok(!foreign.text.includes(marker('l2')));
 });
 
 /* The path of an EQA-reachable route for learner lk (or for ids that do not exist). */

@@ -41,11 +41,14 @@ async function qualByCode(c, code) {
   return q;
 }
 
-test('the demo holds two qualifications with three units (list shape)', async () => {
+test('the demo holds two qualifications with three units and one apprenticeship standard (list shape)', async () => {
   const c = await srv.login('learner@demo.test');
   const r = await c.get('/api/v1/qualifications');
   assert.equal(r.status, 200, r.text);
-  assert.equal(r.json.qualifications.length, 2);
+  assert.equal(r.json.qualifications.length, 3);
+  const st = r.json.qualifications.find((q) => q.code === 'ST9901');
+  assert.deepEqual({framework: st.framework, unit_count: st.unit_count, criteria_count: st.criteria_count},
+    {framework: 'Apprenticeship standard', unit_count: 3, criteria_count: 20});
   const icq = r.json.qualifications.find((q) => q.code === ICQ);
   const pq = r.json.qualifications.find((q) => q.code === PROQUAL);
   assert.deepEqual(
@@ -59,8 +62,8 @@ test('the demo holds two qualifications with three units (list shape)', async ()
     {title: 'ProQual Level 3 Diploma in Customer Service', awarding_body: 'ProQual Awarding Body',
       level: '3', framework: 'QCF', unit_count: 1, criteria_count: 4});
   assert.equal(typeof icq.id, 'number');
-  assert.equal(r.json.pagination.total, 2);
-  assert.equal(srv.sql('SELECT count(*) FROM units'), '3');
+  assert.equal(r.json.pagination.total, 3);
+  assert.equal(srv.sql("SELECT count(*) FROM units WHERE kind = ''"), '3');
 });
 
 test('signed-out callers get 401', async () => {
@@ -143,8 +146,8 @@ test('importing the seed files again changes nothing', async () => {
   }
   assert.deepEqual(srv.sqlRows('SELECT id, ref, text, outcome_id, retired FROM criteria ORDER BY id'), before);
   assert.equal(srv.sql("SELECT count(*) FROM audit_events WHERE action = 'spec.import'"), audits);
-  assert.equal(srv.sql('SELECT count(*) FROM qualifications'), '2');
-  assert.equal(srv.sql('SELECT count(*) FROM units'), '3');
+  assert.equal(srv.sql("SELECT count(*) FROM qualifications WHERE kind = 'qualification'"), '2');
+  assert.equal(srv.sql("SELECT count(*) FROM units WHERE kind = ''"), '3');
   assert.equal(srv.sql('SELECT count(*) FROM unit_guidance'), '70');
   // the short rendering (004) shows the outcome assignment it kept
   const r = await srv.run(['import', '--json', seed('004')]);
@@ -368,4 +371,34 @@ test('a learner sees their own status of each criterion on the unit page', async
   assert.equal((page.text.match(/<td><span class="tag tag--[a-z_]+">/g) || []).length, 4);
   const staff = await srv.login('assessor@demo.test');
   assert.ok(!(await staff.get(`/units/${uid}`)).text.includes('Your progress'));
+});
+
+test('an apprenticeship standard: KSBs as criteria under K, S and B, duties, the page, and its spec back in the standard format', async () => {
+  const c = await srv.login('assessor@demo.test');
+  const list = await c.get('/api/v1/qualifications');
+  const st = list.json.qualifications.find((q) => q.code === 'ST9901');
+  const r = await c.get(`/api/v1/qualifications/${st.id}`);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.kind, 'standard');
+  assert.equal(r.json.version, '1.0');
+  assert.equal(r.json.min_otj_hours, 372);
+  assert.deepEqual(r.json.units.map((u) => [u.ref, u.kind]), [['K', 'knowledge'], ['S', 'skills'], ['B', 'behaviours']]);
+  assert.deepEqual(r.json.units[0].outcomes[0].criteria.slice(0, 2).map((x) => x.ref), ['K1', 'K2']);
+  assert.equal(r.json.duties.length, 5);
+  assert.deepEqual(r.json.duties[0].ksbs, ['K1', 'K2', 'S1', 'S2', 'B1']);
+  const page = await c.get(`/qualifications/${st.id}`);
+  assert.equal(page.status, 200);
+  assert.match(page.text, /<h2 class="heading-l">Duties<\/h2>/);
+  assert.match(page.text, /Minimum off-the-job training/);
+  const spec = await c.get(`/api/v1/qualifications/${st.id}/spec`);
+  assert.equal(spec.status, 200);
+  const doc = JSON.parse(spec.text);
+  assert.equal(doc.standard.reference, 'ST9901');
+  assert.equal(doc.standard.knowledge.length, 8);
+  assert.deepEqual(doc.standard.duties[1].ksbs, ['K3', 'K4', 'S3', 'S4', 'B2']);
+  // imported again, it changes nothing
+  const f = write('ST9901.json', spec.text);
+  const out = await srv.run(['import', f]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /no changes \(already up to date\)/);
 });

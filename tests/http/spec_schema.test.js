@@ -111,3 +111,27 @@ test('documents the schema refuses, the importer refuses too (and writes nothing
   assert.equal(r.code, 0, r.stderr);
   assert.equal(srv.sql('SELECT count(*) FROM units'), before);
 });
+
+test('an apprenticeship standard: the demo one is valid; broken copies are refused by the schema and the importer', async () => {
+  const good = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'demo', '100_standard_customer_service_l3.json'), 'utf8'));
+  check(good, 'the demo standard');
+  const broken = {
+    'a standard with units as well': (d) => { d.units = [{title: 'U', outcomes: [{text: 'O'}], criteria: [{text: 'C'}]}]; },
+    'a standard with no behaviours': (d) => { delete d.standard.behaviours; },
+    'a KSB code of the wrong form': (d) => { d.standard.knowledge[0].code = 'Knowledge 1'; },
+    'a KSB with no text': (d) => { delete d.standard.skills[0].text; },
+    'an unknown field in the standard': (d) => { d.standard.sector = 'retail'; },
+    'a duration in words': (d) => { d.standard.typical_duration_months = 'fifteen'; },
+  };
+  const before = srv.sql('SELECT count(*) FROM criteria');
+  for (const [what, mutate] of Object.entries(broken)) {
+    const d = structuredClone(good);
+    mutate(d);
+    assert.equal(validate(d), false, `the schema accepts ${what}`);
+    const f = path.join(tmp, 'broken-standard.json');
+    fs.writeFileSync(f, JSON.stringify(d));
+    const r = await srv.run(['import', '--dry-run', f]);
+    assert.notEqual(r.code, 0, `the importer accepts ${what}: ${r.stdout}`);
+  }
+  assert.equal(srv.sql('SELECT count(*) FROM criteria'), before);
+});

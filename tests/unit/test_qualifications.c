@@ -207,11 +207,85 @@ static void test_moves_and_transactions(void)
     drop_db(db, path);
 }
 
+/* An apprenticeship standard imports as a qualification of kind 'standard' with units
+ * K, S and B whose criteria are the KSBs; a re-import changes nothing; a reworded KSB
+ * keeps its id; a duty naming an unknown KSB is refused at its line. */
+static void test_standard(void)
+{
+    char path[256];
+    db_t *db = fresh_db(path, sizeof path);
+    const char *doc =
+        "{\"evitrack_spec\": 1, \"standard\": {\"reference\": \"ST0001\", \"title\": \"Test standard\",\n"
+        " \"level\": 3, \"version\": \"1.1\", \"typical_duration_months\": 12, \"min_off_the_job_hours\": 300,\n"
+        " \"duties\": [{\"text\": \"Serve customers\", \"ksbs\": [\"k1\", \"S1\", \"B1\"]}],\n"
+        " \"knowledge\": [{\"code\": \"K1\", \"text\": \"Know the products\"}, {\"code\": \"K2\", \"text\": \"Know the law\"}],\n"
+        " \"skills\": [{\"code\": \"S1\", \"text\": \"Listen actively\"}],\n"
+        " \"behaviours\": [{\"code\": \"B1\", \"text\": \"Customer first\"}]}}\n";
+    json_t *s = import_text(db, "st.json", doc, &plain);
+    CHECK(json_is_true(json_object_get(s, "ok")));
+    CHECK_STR(json_string_value(json_object_get(s, "format")), "standard");
+    json_decref(s);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM qualifications WHERE code = 'ST0001' AND kind = 'standard'"
+                         " AND version = '1.1' AND typical_duration_months = 12 AND min_otj_hours = 300", -1, ""), 1);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM units WHERE kind IN ('knowledge','skills','behaviours')", -1, ""), 3);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM criteria c JOIN units u ON u.id = c.unit_id"
+                         " WHERE u.ref = 'K' AND c.ref IN ('K1','K2')", -1, ""), 2);
+    char *ksbs = db_text(db, "SELECT ksbs FROM standard_duties WHERE ref = 'D1'", "");
+    CHECK_STR(ksbs, "K1 S1 B1");
+    free(ksbs);
+    int64_t k1 = db_int(db, "SELECT id FROM criteria WHERE ref = 'K1'", 0, "");
+    int64_t events = db_int(db, "SELECT count(*) FROM audit_events", -1, "");
+    /* the same document again: nothing changes, nothing is written */
+    s = import_text(db, "st.json", doc, &plain);
+    CHECK(json_is_true(json_object_get(s, "ok")));
+    CHECK_INT(json_integer_value(json_object_get(s, "changes")), 0);
+    json_decref(s);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM audit_events", -1, ""), events);
+    /* K1 reworded: same id; K2 dropped: retired */
+    const char *v2 =
+        "{\"evitrack_spec\": 1, \"standard\": {\"reference\": \"ST0001\", \"title\": \"Test standard\",\n"
+        " \"level\": 3, \"version\": \"1.2\",\n"
+        " \"knowledge\": [{\"code\": \"K1\", \"text\": \"Know the products and services\"}],\n"
+        " \"skills\": [{\"code\": \"S1\", \"text\": \"Listen actively\"}],\n"
+        " \"behaviours\": [{\"code\": \"B1\", \"text\": \"Customer first\"}]}}\n";
+    s = import_text(db, "st2.json", v2, &plain);
+    CHECK(json_is_true(json_object_get(s, "ok")));
+    json_decref(s);
+    CHECK_INT(db_int(db, "SELECT id FROM criteria WHERE ref = 'K1' AND retired = 0", 0, ""), k1);
+    CHECK_INT(db_int(db, "SELECT retired FROM criteria WHERE ref = 'K2'", -1, ""), 1);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM qualifications WHERE version = '1.2' AND typical_duration_months IS NULL", -1, ""), 1);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM standard_duties", -1, ""), 0);
+    /* refused with FILE:LINE: a duty naming a KSB the standard lacks, a code of the wrong kind */
+    const char *bad =
+        "{\"evitrack_spec\": 1, \"standard\": {\"reference\": \"ST0002\", \"title\": \"Bad\",\n"
+        " \"duties\": [{\"text\": \"D\", \"ksbs\": [\"K9\"]}],\n"
+        " \"knowledge\": [{\"code\": \"K1\", \"text\": \"k\"}],\n"
+        " \"skills\": [{\"code\": \"S1\", \"text\": \"s\"}],\n"
+        " \"behaviours\": [{\"code\": \"B1\", \"text\": \"b\"}]}}\n";
+    s = import_text(db, "bad.json", bad, &plain);
+    CHECK(!json_is_true(json_object_get(s, "ok")));
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(s, "error"), "line")), 2);
+    CHECK(strstr(reason(s), "K9") != NULL);
+    json_decref(s);
+    const char *bad2 =
+        "{\"evitrack_spec\": 1, \"standard\": {\"reference\": \"ST0002\", \"title\": \"Bad\",\n"
+        " \"knowledge\": [{\"code\": \"K1\", \"text\": \"k\"}],\n"
+        " \"skills\": [{\"code\": \"K2\", \"text\": \"s\"}],\n"
+        " \"behaviours\": [{\"code\": \"B1\", \"text\": \"b\"}]}}\n";
+    s = import_text(db, "bad2.json", bad2, &plain);
+    CHECK(!json_is_true(json_object_get(s, "ok")));
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(s, "error"), "line")), 3);
+    json_decref(s);
+    CHECK_INT(db_int(db, "SELECT count(*) FROM qualifications WHERE code = 'ST0002'", -1, ""), 0);
+    drop_db(db, path);
+}
+
 int main(void)
 {
     find_seeds();
     test_seeds();
     test_untitled_and_ambiguous();
     test_moves_and_transactions();
+    test_standard();
     TEST_DONE();
 }
