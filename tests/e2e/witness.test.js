@@ -234,3 +234,20 @@ test('without the microphone the plain file input takes a recording and the form
     await n.close();
   }
 });
+
+test('the record, group and witness request forms fit a 375 px phone', async () => {
+  const p = await launch({width: 375, height: 800, args: MEDIA});
+  try {
+    await signIn(p.page, srv.url, 'assessor@demo.test');
+    for (const path of [`/learners/${L}/records/new?kind=professional_discussion`,
+      `/learners/${L}/records/new?kind=question_and_answer`, `/group-observations/new?learner=${L}&learner=${L2}`,
+      `/learners/${L}/witness-requests/new`, '/queue']) {
+      await p.page.goto(srv.url + path);
+      const wide = await p.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 0, `${path} scrolls sideways by ${wide} px at 375 px`);
+    }
+    await screenshot(p.page, 'witness-queue-375');
+  } finally {
+    await p.close();
+  }
+});
