@@ -563,7 +563,7 @@ static json_t *otj_doc(req_t *r, int64_t learner_id, int64_t today)
         char key[32];
         snprintf(key, sizeof key, "is_%s", jstr(e, "status"));
         json_object_set_new(e, key, json_true());
-        json_object_set_new(e, "can_verify", json_boolean(can_verify && strcmp(jstr(e, "status"), "verified")));
+        json_object_set_new(e, "verifiable", json_boolean(can_verify && strcmp(jstr(e, "status"), "verified")));
         json_object_set_new(e, "can_query", json_boolean(can_verify && strcmp(jstr(e, "status"), "queried")));
     }
     json_t *acts = json_array();
