@@ -12,6 +12,7 @@
 #include "demo.h"
 #include "policy.h"
 #include "progress.h"
+#include "reviews.h"
 #include "users.h"
 
 /*
@@ -562,7 +563,7 @@ static json_t *otj_doc(req_t *r, int64_t learner_id, int64_t today)
         char key[32];
         snprintf(key, sizeof key, "is_%s", jstr(e, "status"));
         json_object_set_new(e, key, json_true());
-        json_object_set_new(e, "can_verify", json_boolean(can_verify && strcmp(jstr(e, "status"), "verified")));
+        json_object_set_new(e, "verifiable", json_boolean(can_verify && strcmp(jstr(e, "status"), "verified")));
         json_object_set_new(e, "can_query", json_boolean(can_verify && strcmp(jstr(e, "status"), "queried")));
     }
     json_t *acts = json_array();
@@ -1082,7 +1083,7 @@ static int employer_home(req_t *r)
     json_t *emp = db_one(r->db, "SELECT em.id, em.name FROM employer_contacts c JOIN employers em ON em.id = c.employer_id "
                                 "WHERE c.user_id = ?", "i", r->user.id);
     json_t *rows = db_all(r->db,
-                          "SELECT a.id, a.learner_id, u.name, u.email, q.code, q.title, " PACE_COLUMNS ", "
+                          "SELECT a.id, a.learner_id, a.enrolment_id, u.name, u.email, q.code, q.title, " PACE_COLUMNS ", "
                           "coalesce(p.total, 0) AS ksb_total, coalesce(p.met, 0) AS ksb_met, "
                           "(SELECT count(*) FROM otj_entries o WHERE o.apprenticeship_id = a.id AND o.status = 'pending') "
                           "AS to_verify FROM apprenticeships a JOIN employer_contacts c ON c.employer_id = a.employer_id "
@@ -1095,6 +1096,11 @@ static int employer_home(req_t *r)
     json_array_foreach(rows, i, a) {
         json_object_set_new(a, "otj", apprenticeships_pace_json(a, today));
         json_object_set_new(a, "ksb_percent", json_integer(progress_percent(jint(a, "ksb_met"), jint(a, "ksb_total"))));
+        char due[11]; /* the next progress review (reviews.h) */
+        int overdue = 0;
+        reviews_next_due(r->db, jint(a, "enrolment_id"), today, due, &overdue);
+        json_object_set_new(a, "review_due_on", due[0] ? json_string(due) : json_null());
+        json_object_set_new(a, "review_overdue", json_boolean(overdue));
     }
     http_set_out(r, json_pack("{s:o, s:o}", "employer", emp ? emp : json_null(), "apprentices", rows ? rows : json_array()));
     return 200;

@@ -51,9 +51,8 @@ static atomic_llong head_pending; /* events linked since the last head record (m
  * SQLite: the write transaction is the only one (BEGIN IMMEDIATE), so the event is
  * linked as it is written: id = tail + 1, prev_hash = the tail's hash.
  * PostgreSQL: the event is written unlinked (prev_hash, hash NULL) with an id from the
- * identity sequence, taking no lock, and the chainer below links it after its
- * transaction commits. The transaction gets its id (xid) before the event gets its id:
- * the chainer's correctness rests on that order (docs/architecture.md). */
+ * identity sequence, taking no lock of its own, and the chainer below links it after its
+ * transaction commits (docs/architecture.md gives the correctness argument). */
 
 static int record_linked(db_t *db, int64_t actor_id, const char *action, const char *entity, int64_t entity_id,
                          int64_t learner_id, const char *before_s, const char *after_s)
@@ -96,8 +95,8 @@ static int record_unlinked(db_t *db, int64_t actor_id, const char *action, const
 {
     char at[21];
     util_now_iso(at);
-    if (db_xact_id(db) < 0) /* the xid first, then the event's id (nextval) */
-        return EV_ERR;
+    /* The INSERT locks audit_events (RowExclusiveLock, to the end of the transaction)
+     * before it draws the event's id from the sequence: the chainer relies on that order. */
     return db_run(db,
                   "INSERT INTO audit_events (at, actor_id, action, entity, entity_id, learner_id, before, after)"
                   " VALUES (?,?,?,?,?,?,?,?)",
@@ -126,20 +125,37 @@ out:
 }
 
 /* ---- the chainer (PostgreSQL) ----
- * Links committed events in id order. A round remembers a horizon (v, x): v the largest
- * event id handed out when the round began, x a transaction id taken just after. Every
- * writer took its xid before its event id, so every event id <= v belongs to a transaction
- * whose xid is < x; once the oldest running transaction is newer than x they have all
- * finished, the events with ids <= v are final (committed, or never to appear), and they
- * can be linked in id order with nothing ever to come in between. */
+ * Links committed events in id order. A round remembers a horizon (v, W): v the largest
+ * event id handed out when the round began, W the transactions writing to audit_events
+ * just after. A writer's INSERT holds the table's lock from before it draws its id to
+ * the end of its transaction, so every id <= v belongs to a transaction that has ended
+ * or is in W; once none of W is running, the events with ids <= v are final (committed,
+ * or never to appear), and they can be linked in id order with nothing ever to come in
+ * between. */
 
 typedef struct {
     int set;         /* a horizon is waiting */
-    int64_t v, x;    /* its last issued id and its transaction id */
+    int64_t v;       /* its last issued id */
+    char *writers;   /* the transactions it waits for (db_table_writers; owned) */
     int64_t covered; /* every id up to this one is linked or will never exist */
 } horizon_t;
 
-#define CHAIN_BATCH 2000 /* events linked per transaction at most */
+static void horizon_clear(horizon_t *h)
+{
+    free(h->writers);
+    h->writers = NULL;
+    h->set = 0;
+}
+
+#define CHAIN_BATCH 2048 /* events linked per transaction at most */
+#define LINKS_PER_UPDATE 32
+#define LINK1 "(CAST(? AS BIGINT), ?, ?)"
+#define LINK4 LINK1 "," LINK1 "," LINK1 "," LINK1
+#define LINK16 LINK4 "," LINK4 "," LINK4 "," LINK4
+/* Sets the links of up to 32 unlinked events: (id, prev_hash, hash) triples. */
+#define LINK_UPDATE_SQL                                                                                                \
+    "UPDATE audit_events SET prev_hash = v.p, hash = v.h FROM (VALUES " LINK16 "," LINK16 ") AS v(id, p, h)"        \
+    " WHERE audit_events.id = v.id AND audit_events.hash IS NULL"
 
 static int chain_grace_s = 60;     /* unlinked events older than this are an error */
 static int chain_wait_ms = 10000;  /* how long verify waits for the chain to catch up */
@@ -157,6 +173,7 @@ static int link_upto(db_t *db, int64_t upto, int64_t *n, int *more)
     int result = EV_ERR;
     char *prev = NULL;
     json_t *rows = NULL;
+    db_stmt_t *upd = NULL;
     int64_t tail = 0;
     *n = 0;
     *more = 0;
@@ -176,6 +193,12 @@ static int link_upto(db_t *db, int64_t upto, int64_t *n, int *more)
         goto out;
     size_t i;
     json_t *e;
+    /* Links go out LINKS_PER_UPDATE to a statement (one round trip for 32 events rather
+     * than 32): slots past the last event are padded with id 0, which matches nothing. */
+    upd = db_prepare_dynamic(db, LINK_UPDATE_SQL);
+    if (!upd)
+        goto out;
+    size_t filled = 0, total = json_array_size(rows);
     json_array_foreach(rows, i, e) {
 #define S(k) json_string_value(json_object_get(e, k))
 #define I(k) (int64_t) json_integer_value(json_object_get(e, k))
@@ -188,22 +211,36 @@ static int link_upto(db_t *db, int64_t upto, int64_t *n, int *more)
         const char *link = prev ? prev : GENESIS_HASH;
         chain_hash(link, content, hash);
         free(content);
-        if (db_run(db, "UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ? AND hash IS NULL", "tti", link,
-                   hash, I("id")) != EV_OK)
+        int slot = (int)filled * 3;
+        if (db_bind_int(upd, slot + 1, I("id")) != EV_OK || db_bind_text(upd, slot + 2, link) != EV_OK ||
+            db_bind_text(upd, slot + 3, hash) != EV_OK)
             goto out;
-        if (db_changes(db) != 1) {
-            ev_log("audit chain: event %lld was linked by someone else: round abandoned", (long long)I("id"));
-            goto out;
-        }
 #undef S
 #undef I
         free(prev);
         prev = xstrdup(hash);
-        (*n)++;
+        filled++;
+        if (filled == LINKS_PER_UPDATE || i + 1 == total) {
+            for (size_t k = filled; k < LINKS_PER_UPDATE; k++)
+                if (db_bind_int(upd, (int)k * 3 + 1, 0) != EV_OK || db_bind_null(upd, (int)k * 3 + 2) != EV_OK ||
+                    db_bind_null(upd, (int)k * 3 + 3) != EV_OK)
+                    goto out;
+            int rc2 = db_next(upd);
+            db_stmt_done(upd);
+            if (rc2 != 0)
+                goto out;
+            if ((size_t)db_changes(db) != filled) {
+                ev_log("audit chain: an event was linked by someone else: round abandoned");
+                goto out;
+            }
+            *n += (int64_t)filled;
+            filled = 0;
+        }
     }
     *more = json_array_size(rows) == CHAIN_BATCH;
     result = EV_OK;
 out:
+    db_stmt_free(upd);
     json_decref(rows);
     free(prev);
     return result;
@@ -219,12 +256,12 @@ static int chain_round(db_t *db, horizon_t *h, int64_t *linked, int *busy)
     *linked = 0;
     *busy = 0;
     if (h->set) {
-        int64_t oldest = db_xact_oldest_running(db);
-        if (oldest < 0)
+        int64_t running = db_xacts_running(db, h->writers);
+        if (running < 0)
             return EV_ERR;
-        ready = oldest > h->x;
+        ready = running == 0;
         if (!ready) {
-            *busy = 1; /* a transaction older than the horizon is still running */
+            *busy = 1; /* a transaction that may hold an id <= v is still running */
             return EV_OK;
         }
     } else {
@@ -234,39 +271,40 @@ static int chain_round(db_t *db, horizon_t *h, int64_t *linked, int *busy)
         if (issued <= h->covered)
             return EV_OK; /* no event id handed out since the last horizon */
     }
-    if (db_begin(db) != EV_OK)
-        return EV_ERR;
-    /* The next horizon: the last issued id, then this transaction's own id, taken before
-     * it writes anything, so that it is newer than the xid of every writer holding one of
-     * those ids (writers take their xid before their event id). */
+    /* The next horizon: the last issued id, then the writers at that moment (in that order). */
     int64_t v = db_id_last_issued(db, "audit_events");
-    int64_t x = v >= 0 ? db_xact_id(db) : -1;
-    if (x < 0)
-        goto fail;
-    if (ready && link_upto(db, h->v, linked, &more) != EV_OK)
-        goto fail;
-    if (db_commit(db) != EV_OK) {
-        *linked = 0;
-        h->set = 0;
-        return EV_ERR;
-    }
-    if (ready && !more) {
-        h->covered = h->v;
-        h->set = 0;
+    char *writers = v >= 0 ? db_table_writers(db, "audit_events") : NULL;
+    if (!writers)
+        goto fail_out;
+    if (ready) {
+        if (db_begin(db) != EV_OK)
+            goto fail_out;
+        if (link_upto(db, h->v, linked, &more) != EV_OK) {
+            db_rollback(db);
+            goto fail_out;
+        }
+        if (db_commit(db) != EV_OK)
+            goto fail_out;
+        if (!more) {
+            h->covered = h->v;
+            horizon_clear(h);
+        }
     }
     if (!h->set && v > h->covered) {
         h->v = v;
-        h->x = x;
+        h->writers = writers;
+        writers = NULL;
         h->set = 1;
     }
+    free(writers);
     if (*linked)
         atomic_fetch_add(&head_pending, *linked);
     *busy = h->set;
     return EV_OK;
-fail:
-    db_rollback(db);
+fail_out:
+    free(writers);
     *linked = 0;
-    h->set = 0;
+    horizon_clear(h);
     return EV_ERR;
 }
 
@@ -336,7 +374,8 @@ static void *chainer_main(void *arg)
                 db = NULL;
             } else if (got == 1) {
                 leader = 1;
-                memset(&h, 0, sizeof h);
+                horizon_clear(&h);
+                h.covered = 0;
                 ev_log("audit chain: this server links the audit events now");
             }
             if (!leader) {
@@ -363,6 +402,7 @@ static void *chainer_main(void *arg)
         audit_chain_sync(db, 5000);
         db_unlock_session(db, AUDIT_CHAINER_LOCK);
     }
+    horizon_clear(&h);
     db_close(db);
     return NULL;
 }
@@ -437,6 +477,7 @@ int audit_chain_sync(db_t *db, int timeout_ms)
             chainer_nudge();
         usleep(2000);
     }
+    horizon_clear(&h);
     return rc;
 }
 

@@ -301,6 +301,8 @@ static int verify_all(db_t *db, const char *head_log, json_t *out)
     json_object_set_new(out, "ok", json_boolean(ok));
     json_object_set_new(out, "chain_ok", json_boolean(chain_ok));
     json_object_set_new(out, "count", json_integer(count));
+    /* PostgreSQL: the newest events may still wait for the chainer (within the grace period) */
+    json_object_set_new(out, "unlinked", json_integer(audit_unlinked(db)));
     json_object_set_new(out, "bad_id", chain_ok ? json_null() : json_integer(bad));
     json_object_set_new(out, "reason", json_string(!chain_ok ? reason : hrc == EV_ERR ? hreason : !state_ok ? sreason : ""));
     json_object_set_new(out, "head", audit_head(db));
@@ -547,6 +549,10 @@ int auditlog_cli(int argc, char **argv)
         printf("audit chain intact: %lld events verified, head %lld %s\n", (long long)count,
                (long long)json_integer_value(json_object_get(head, "seq")),
                json_string_value(json_object_get(head, "hash")));
+        int64_t unlinked = json_integer_value(json_object_get(out, "unlinked"));
+        if (unlinked > 0)
+            printf("  %lld newer events not yet in the chain (written within the grace period; they are linked "
+                   "once the transactions before them end)\n", (long long)unlinked);
         if (json_is_true(json_object_get(hl, "present")))
             printf("  head log %s: every recorded head is in the trail\n", json_string_value(json_object_get(hl, "path")));
         else

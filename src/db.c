@@ -471,18 +471,24 @@ int db_lock_xact(db_t *db, int64_t key)
     return db_int(db, "SELECT 1 FROM (SELECT pg_advisory_xact_lock(?)) AS locked", 0, "i", key) == 1 ? EV_OK : EV_ERR;
 }
 
-int64_t db_xact_id(db_t *db)
+char *db_table_writers(db_t *db, const char *table)
 {
     if (!db_is_pg(db))
-        return 0;
-    return db_int(db, "SELECT CAST(CAST(pg_current_xact_id() AS text) AS bigint)", -1, "");
+        return xstrdup("");
+    return db_text(db,
+                   "SELECT COALESCE(string_agg(virtualtransaction, ','), '') FROM pg_locks WHERE locktype = 'relation'"
+                   " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                   " AND relation = CAST(? AS regclass) AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()",
+                   "t", table);
 }
 
-int64_t db_xact_oldest_running(db_t *db)
+int64_t db_xacts_running(db_t *db, const char *writers)
 {
-    if (!db_is_pg(db))
-        return INT64_MAX;
-    return db_int(db, "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)", -1, "");
+    if (!db_is_pg(db) || !writers || !*writers)
+        return 0;
+    /* every transaction holds the lock on its own virtual transaction id until it ends */
+    return db_int(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'virtualxid'"
+                      " AND virtualxid = ANY(string_to_array(?, ','))", -1, "t", writers);
 }
 
 int64_t db_id_last_issued(db_t *db, const char *table)

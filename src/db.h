@@ -137,14 +137,14 @@ int db_rollback(db_t *db);
 int db_lock_xact(db_t *db, int64_t key);
 /* ---- coordination between processes (PostgreSQL; trivial on SQLite, where one
  * write transaction at a time is the rule already) ---- */
-/* The open transaction's id, assigned now if it has none yet (PostgreSQL
- * pg_current_xact_id(): a 64-bit xid8, and ids are assigned in increasing order);
- * 0 on SQLite; -1 on error. Call inside db_begin/db_commit. */
-int64_t db_xact_id(db_t *db);
-/* The id of the oldest transaction still running on the server (PostgreSQL
- * pg_snapshot_xmin(pg_current_snapshot())): every transaction with a smaller id
- * has committed or rolled back. INT64_MAX on SQLite; -1 on error. */
-int64_t db_xact_oldest_running(db_t *db);
+/* The other transactions now writing to table: holding (or awaiting) the lock every
+ * INSERT/UPDATE/DELETE takes on its target table until the transaction ends (PostgreSQL
+ * pg_locks, RowExclusiveLock). A new string (caller frees) naming them by virtual
+ * transaction id, comma-separated ("" when none); NULL on error. "" on SQLite. */
+char *db_table_writers(db_t *db, const char *table);
+/* How many of the transactions named in writers (as db_table_writers gave) are still
+ * running; -1 on error. 0 on SQLite. */
+int64_t db_xacts_running(db_t *db, const char *writers);
 /* The largest id the table's id column has handed out so far, committed or not
  * (PostgreSQL: the identity sequence's last value, 0 before the first; SQLite: the
  * largest id in the table). -1 on error. table: a name of our schema (bound, not spliced). */

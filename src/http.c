@@ -40,6 +40,10 @@
 static const char SECURITY_CSP[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/* The page that records audio (records.c) plays its recording back from a blob: URL. */
+static const char RECORDER_CSP[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 static const char PREVIEW_CSP[] =
     "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
     "frame-ancestors 'self'; sandbox";
@@ -674,7 +678,9 @@ static enum MHD_Result post_iterator(void *cls, enum MHD_ValueKind kind, const c
  * something for a document (opener and permissions policies) go on HTML only. */
 static void add_common_headers(struct MHD_Response *resp, int preview, int html, int microphone)
 {
-    MHD_add_response_header(resp, "Content-Security-Policy", preview ? PREVIEW_CSP : SECURITY_CSP);
+    MHD_add_response_header(resp, "Content-Security-Policy", preview      ? PREVIEW_CSP
+                                                             : microphone ? RECORDER_CSP
+                                                                          : SECURITY_CSP);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "X-Frame-Options", preview ? "SAMEORIGIN" : "DENY");
     MHD_add_response_header(resp, "Referrer-Policy", "same-origin");

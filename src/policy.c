@@ -280,6 +280,8 @@ static const struct eqa_route {
     {"GET", "/learners/{id}/reviews", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
     {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     {"GET", "/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     /* the visit's qualifications, and the audit trail's integrity */

@@ -1016,8 +1016,9 @@ out:
 }
 
 /* GET /group-observations/{id}, GET /api/v1/group-observations/{id}: the shared
- * record and each learner's item, for the assessor who wrote it, an admin or an
- * EQA (learners see only their own item, on their evidence page). */
+ * record and each learner's item, for the assessor who wrote it, an admin, or an
+ * EQA whose visit samples a learner of the group (only those learners' items).
+ * Learners see only their own item, on their evidence page. */
 static int h_group_show(req_t *r)
 {
     json_t *g = db_one(r->db, "SELECT g.id, g.assessor_id, a.name AS assessor_name, g.title, g.occurred_on, g.place,"

@@ -6,12 +6,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "apprenticeships.h"
 #include "audit.h"
 #include "cli.h"
 #include "decisions.h"
 #include "notify.h"
 #include "pages.h"
 #include "policy.h"
+#include "otj.h"
 #include "progress.h"
 
 #define STR(o, k) json_string_value(json_object_get((o), (k)))
@@ -102,7 +104,7 @@ static int64_t enrolment_employer(db_t *db, int64_t enrolment_id)
 /* Is user u a contact of employer employer_id? */
 static int is_employer_contact(db_t *db, const user_t *u, int64_t employer_id)
 {
-    if (!employer_id || strcmp(role_name(u->role), "employer") != 0 || !db_table_exists(db, "employer_contacts"))
+    if (!employer_id || u->role != ROLE_EMPLOYER)
         return 0;
     return db_int(db, "SELECT 1 FROM employer_contacts WHERE user_id = ? AND employer_id = ?", 0, "ii", u->id,
                   employer_id) == 1;
@@ -344,31 +346,31 @@ json_t *reviews_figures(db_t *db, int64_t learner_id, int64_t qualification_id, 
     return out;
 }
 
-/* Off-the-job minutes recorded by day `to` and expected by then, for an apprenticeship
- * (planned minutes spread evenly from start to planned end, as otj.c shows them);
- * both -1 when the enrolment is not an apprenticeship. */
+/* Off-the-job minutes recorded by day `to` (every entry, as the hours page totals them) and
+ * expected by then by issue 16's rule (apprenticeships_pace: the planned minutes over the
+ * planned days of learning, breaks excluded); both -1 when the enrolment is not an
+ * apprenticeship. */
 static void otj_figures(db_t *db, int64_t enrolment_id, const char *to, int64_t *recorded, int64_t *expected)
 {
+    int64_t day;
     *recorded = *expected = -1;
-    if (!db_table_exists(db, "apprenticeships") || !db_table_exists(db, "otj_entries"))
-        return;
     json_t *a = db_one(db,
-                       "SELECT a.id, a.planned_otj_minutes, e.start_date, e.planned_end_date FROM apprenticeships a"
+                       "SELECT a.id, e.start_date, e.planned_end_date, e.status, a.planned_otj_minutes,"
+                       " a.verified_minutes, a.break_days, a.break_open_since FROM apprenticeships a"
                        " JOIN enrolments e ON e.id = a.enrolment_id WHERE a.enrolment_id = ?",
                        "i", enrolment_id);
-    if (!a)
-        return;
+    if (!a || progress_day_number(to, &day) != EV_OK)
+        goto out;
     *recorded = db_int(db, "SELECT COALESCE(SUM(minutes), 0) FROM otj_entries WHERE apprenticeship_id = ?"
                            " AND occurred_on <= ?", 0, "it", INT(a, "id"), to);
-    int64_t s, e, t;
-    if (progress_day_number(STR(a, "start_date"), &s) == EV_OK &&
-        progress_day_number(STR(a, "planned_end_date"), &e) == EV_OK && progress_day_number(to, &t) == EV_OK &&
-        e > s) {
-        int64_t span = t < s ? 0 : t > e ? e - s : t - s;
-        *expected = INT(a, "planned_otj_minutes") * span / (e - s);
-    } else {
-        *expected = 0;
-    }
+    json_object_set_new(a, "recorded_minutes", json_integer(*recorded));
+    if (json_is_null(json_object_get(a, "break_open_since")))
+        json_object_set_new(a, "break_open_since", json_string(""));
+    otj_plan_t plan;
+    otj_pace_t pace;
+    apprenticeships_pace(a, day, &plan, &pace);
+    *expected = pace.expected_minutes;
+out:
     json_decref(a);
 }
 
@@ -432,8 +434,8 @@ static void decorate(db_t *db, json_t *rv)
     if (json_is_integer(json_object_get(rv, "otj_recorded_minutes"))) {
         int64_t rec = INT(rv, "otj_recorded_minutes"), exp = INT(rv, "otj_expected_minutes");
         char rs[32], es[32];
-        snprintf(rs, sizeof rs, "%lld.%02lld", (long long)(rec / 60), (long long)((rec % 60) * 100 / 60));
-        snprintf(es, sizeof es, "%lld.%02lld", (long long)(exp / 60), (long long)((exp % 60) * 100 / 60));
+        otj_format_minutes(rec, rs);
+        otj_format_minutes(exp, es);
         otj = json_pack("{s:I, s:I, s:s, s:s, s:b}", "recorded_minutes", (json_int_t)rec, "expected_minutes",
                         (json_int_t)exp, "recorded_hours", rs, "expected_hours", es, "behind", rec < exp);
     }
@@ -519,7 +521,11 @@ static const char *signer_role(db_t *db, const user_t *u, json_t *rv)
 /* May u read the review? Whoever reads the learner's portfolio, and the employer's contacts. */
 static int can_read_review(db_t *db, const user_t *u, json_t *rv)
 {
-    return policy_can_read_learner(db, u, INT(rv, "learner_id")) || is_employer_contact(db, u, INT(rv, "employer_id"));
+    if (u->role == ROLE_EMPLOYER) /* only reviews of an apprenticeship with their employer */
+        return is_employer_contact(db, u, INT(rv, "employer_id")) ||
+               db_int(db, "SELECT 1 FROM apprenticeships a JOIN employer_contacts c ON c.employer_id = a.employer_id"
+                          " WHERE a.enrolment_id = ? AND c.user_id = ?", 0, "ii", INT(rv, "enrolment_id"), u->id) == 1;
+    return policy_can_read_learner(db, u, INT(rv, "learner_id"));
 }
 
 static int is_enrolment_assessor(db_t *db, const user_t *u, int64_t enrolment_id)
@@ -889,7 +895,7 @@ static int form_failed(req_t *r, json_t *page_data)
 /* The enrolments the user sees reviews of for a learner (employer: their apprenticeships). */
 static json_t *learner_enrolments(db_t *db, const user_t *u, int64_t learner_id)
 {
-    if (strcmp(role_name(u->role), "employer") == 0)
+    if (u->role == ROLE_EMPLOYER)
         return db_all(db,
                       "SELECT e.id, e.qualification_id, q.title AS qualification_title, e.start_date,"
                       " e.planned_end_date, e.status, e.review_interval_weeks, e.assessor_id FROM enrolments e"
@@ -906,9 +912,7 @@ static json_t *learner_enrolments(db_t *db, const user_t *u, int64_t learner_id)
 
 static int may_read_learner_reviews(db_t *db, const user_t *u, int64_t learner_id)
 {
-    if (strcmp(role_name(u->role), "employer") == 0) {
-        if (!db_table_exists(db, "employer_contacts"))
-            return 0;
+    if (u->role == ROLE_EMPLOYER) {
         return db_int(db,
                       "SELECT 1 FROM apprenticeships a JOIN employer_contacts c ON c.employer_id = a.employer_id"
                       " WHERE a.learner_id = ? AND c.user_id = ? LIMIT 1",

@@ -20,11 +20,15 @@ start)
     fi
     "${AS[@]}" "$BIN/initdb" --no-sync -D "$dir/data" -U evitrack --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
+    # Tests do not need their commits to survive a power cut; EVITRACK_PG_DURABLE=1 (the
+    # benchmarks' --durable) keeps PostgreSQL's defaults, so commits flush as in production.
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${EVITRACK_PG_DURABLE:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
     # A free port: ask the OS, then start; retry if another run took it meanwhile.
     for attempt in 1 2 3 4 5; do
         port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
         if "${AS[@]}" "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c shared_buffers=128MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c shared_buffers=128MB $durability" \
             start >/dev/null 2>&1; then
             echo "export EVITRACK_PG_DIR=$dir"
             echo "export EVITRACK_TEST_DB=postgres://evitrack@127.0.0.1:$port/evitrack"

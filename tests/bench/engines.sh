@@ -12,8 +12,9 @@
 #
 #   tests/bench/engines.sh [--build DIR] [--full] [--durable] [--only audit,centre,upload,export]
 #
-#   --full     the issues' sizes (10,000 learners, 1 GB upload, the export bench's --full);
-#              default: quick sizes (2,000 learners, 2 s wrk runs, 64 MB upload, 1 s audit runs)
+#   --full     the issues' sizes (10,000 learners, 1 GB upload, the export bench's --full, 3 s
+#              audit runs); default: quick sizes (2,000 learners, 2 s wrk runs, 64 MB upload,
+#              1 s audit runs)
 #   --durable  start a PostgreSQL of its own with fsync and synchronous_commit on (the tests'
 #              cluster runs with them off), so the audit figures include the commit's flush
 #   --only     run only the named benchmarks
@@ -50,12 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ "$DURABLE" = 1 ] || [ -z "${EVITRACK_TEST_DB:-}" ]; then
-  eval "$(bash "$ROOT/tests/pg.sh" start)"
+  eval "$(EVITRACK_PG_DURABLE=$DURABLE bash "$ROOT/tests/pg.sh" start)"
   OWN_PG=$EVITRACK_PG_DIR
-  if [ "$DURABLE" = 1 ]; then
-    psql -X -q -d "$EVITRACK_TEST_DB" -c "ALTER SYSTEM SET fsync = on" -c "ALTER SYSTEM SET synchronous_commit = on" \
-      -c "ALTER SYSTEM SET full_page_writes = on" -c "SELECT pg_reload_conf()" >/dev/null
-  fi
 fi
 export EVITRACK_TEST_DB
 fresh_pg() { # prints the URL of a new empty database on the server
@@ -68,6 +65,15 @@ echo "# evitrack benchmarks on SQLite and PostgreSQL: $(nproc) cores, load $(cut
   "$(psql -X -At -d "$EVITRACK_TEST_DB" -c 'SHOW synchronous_commit')"
 
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
+FAILED=()
+run() { # NAME OUTFILE CMD...: runs a benchmark; a failure is reported and the others still run
+  local name=$1 out=$2; shift 2
+  if ! "$@" > "$out" 2>&1; then
+    FAILED+=("$name")
+    echo "engines.sh: $name failed; its last lines:" >&2
+    tail -n 8 "$out" >&2
+  fi
+}
 if [ "$FULL" = 1 ]; then
   AUDIT_S=3 LEARNERS=10000 WRK_S=5 UPLOAD=(--size-mb 1024 --rounds 3) EXPORT=(--full)
 else
@@ -76,29 +82,28 @@ fi
 
 if want audit; then
   echo "## bench_audit"
-  "$BUILD/tests/bench/bench_audit" "$OUT/audit.db" 1,8,64 "$AUDIT_S" | tee "$OUT/audit.sqlite"
-  "$BUILD/tests/bench/bench_audit" "$(fresh_pg)" 1,8,64 "$AUDIT_S" | tee "$OUT/audit.postgresql"
+  run "bench_audit [sqlite]" "$OUT/audit.sqlite" "$BUILD/tests/bench/bench_audit" "$OUT/audit.db" 1,8,64 "$AUDIT_S"
+  run "bench_audit [postgresql]" "$OUT/audit.postgresql" "$BUILD/tests/bench/bench_audit" "$(fresh_pg)" 1,8,64 "$AUDIT_S"
+  grep '^bench_audit' "$OUT/audit.sqlite" "$OUT/audit.postgresql" | sed 's/^[^:]*://' 
 fi
 if want centre; then
   echo "## bench_centre ($LEARNERS learners)"
-  "$BUILD/tests/bench/bench_centre" --learners "$LEARNERS" --duration "$WRK_S" > "$OUT/centre.sqlite" 2>&1 ||
-    { cat "$OUT/centre.sqlite"; exit 1; }
-  "$BUILD/tests/bench/bench_centre" --learners "$LEARNERS" --duration "$WRK_S" --db "$(fresh_pg)" \
-    > "$OUT/centre.postgresql" 2>&1 || { cat "$OUT/centre.postgresql"; exit 1; }
+  run "bench_centre [sqlite]" "$OUT/centre.sqlite" "$BUILD/tests/bench/bench_centre" --learners "$LEARNERS" --duration "$WRK_S"
+  run "bench_centre [postgresql]" "$OUT/centre.postgresql" "$BUILD/tests/bench/bench_centre" --learners "$LEARNERS" \
+    --duration "$WRK_S" --db "$(fresh_pg)"
 fi
 if want upload; then
   echo "## upload.sh"
-  bash "$ROOT/tests/bench/upload.sh" --build "$BUILD" "${UPLOAD[@]}" > "$OUT/upload.sqlite" 2>&1 ||
-    { cat "$OUT/upload.sqlite"; exit 1; }
-  bash "$ROOT/tests/bench/upload.sh" --build "$BUILD" "${UPLOAD[@]}" --db "$(fresh_pg)" > "$OUT/upload.postgresql" 2>&1 ||
-    { cat "$OUT/upload.postgresql"; exit 1; }
+  run "upload [sqlite]" "$OUT/upload.sqlite" bash "$ROOT/tests/bench/upload.sh" --build "$BUILD" "${UPLOAD[@]}"
+  run "upload [postgresql]" "$OUT/upload.postgresql" bash "$ROOT/tests/bench/upload.sh" --build "$BUILD" "${UPLOAD[@]}" \
+    --db "$(fresh_pg)"
 fi
 if want export; then
   echo "## export.sh"
-  EVITRACK_TEST_ENGINE=sqlite bash "$ROOT/tests/bench/export.sh" --build "$BUILD" "${EXPORT[@]}" > "$OUT/export.sqlite" 2>&1 ||
-    { cat "$OUT/export.sqlite"; exit 1; }
-  EVITRACK_TEST_ENGINE=postgresql bash "$ROOT/tests/bench/export.sh" --build "$BUILD" "${EXPORT[@]}" \
-    > "$OUT/export.postgresql" 2>&1 || { cat "$OUT/export.postgresql"; exit 1; }
+  run "export [sqlite]" "$OUT/export.sqlite" env EVITRACK_TEST_ENGINE=sqlite bash "$ROOT/tests/bench/export.sh" \
+    --build "$BUILD" "${EXPORT[@]}"
+  run "export [postgresql]" "$OUT/export.postgresql" env EVITRACK_TEST_ENGINE=postgresql \
+    bash "$ROOT/tests/bench/export.sh" --build "$BUILD" "${EXPORT[@]}"
 fi
 
 # ---- side by side
@@ -132,17 +137,20 @@ if all(a.values()):
 
 c = {e: read(f"centre.{e}") for e in ("sqlite", "postgresql")}
 if all(c.values()):
-    inproc = re.compile(r"^(bare SELECT 1|baseline: 30 rows -> json -> html|centre dashboard, computed afresh|"
-                        r"centre dashboard, snapshot reused|centre progress API \(reused\)|matrix page \(120 criteria\)|"
-                        r"progress API \(120 criteria\)|progress page \(120 criteria\))\s+([\d.]+)\s+(\S+)\s+(\S+)\s+(\S+)", re.M)
-    wrk = re.compile(r"^(bare libmicrohttpd \(baseline\)|centre dashboard page|matrix page|progress API)\s+(\d+)\s+([\d.]+)\s+([\d.]+)"
-                     r"\s+\d+\s+[\d.]+(?:\s+ratio ([\d.]+))?", re.M)
-    g = {e: {m[1]: m for m in inproc.finditer(c[e])} for e in c}
+    def section(text, head):
+        i = text.find(head)
+        if i < 0:
+            return ""
+        body = text[text.index("\n", i) + 1:]
+        return body.split("\n\n")[0]
+    inproc = re.compile(r"^(\S.*?)\s{2,}([\d.]+)\s+(\S+)\s+(\S+)\s+([\d.]+|-)", re.M)
+    wrk = re.compile(r"^(\S.*?)\s{2,}(\d+)\s+([\d.]+)\s+([\d.]+)\s+\d+\s+[\d.]+(?:\s+ratio ([\d.]+))?", re.M)
+    g = {e: {m[1]: m for m in inproc.finditer(section(c[e], "# in process"))} for e in c}
     rows = [[k] + sum(([g[e][k][2], g[e][k][5]] if k in g[e] else ["-", "-"] for e in ("sqlite", "postgresql")), [])
             for k in g["sqlite"]]
     table("centre, in process: CPU us per call and ratio to the 30-row baseline",
           ["target", "sqlite us", "ratio", "pg us", "ratio"], rows)
-    g = {e: {m[1]: m for m in wrk.finditer(c[e])} for e in c}
+    g = {e: {m[1]: m for m in wrk.finditer(section(c[e], "# wrk"))} for e in c}
     rows = [[k] + sum(([g[e][k][2], g[e][k][4], g[e][k][5] or "1.000"] if k in g[e] else ["-"] * 3
                        for e in ("sqlite", "postgresql")), []) for k in g["sqlite"]]
     table("centre, wrk -c64: requests/s, p99 ms, ratio to the bare server's requests/s",
@@ -172,3 +180,7 @@ if all(x.values()):
     rows.append(["first byte ms"] + [m[e][1] if m[e] else "-" for e in ("sqlite", "postgresql")])
     table("export: ratios to the same run's baselines", ["figure", "sqlite", "postgresql"], rows)
 PY
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "engines.sh: failed: ${FAILED[*]}" >&2
+  exit 1
+fi

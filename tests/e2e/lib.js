@@ -39,7 +39,8 @@ function chromiumPath() {
 }
 
 /*
- * launch({viewport, width, height, javaScriptEnabled}) -> {context, page, close()}
+ * launch({viewport, width, height, javaScriptEnabled, args}) -> {context, page, close()}
+ * args: extra Chromium switches (e.g. the fake microphone: --use-fake-device-for-media-stream).
  * A persistent context in a fresh temporary profile; close() shuts the browser and
  * removes the profile. Default viewport 1280x900; pass {width: 375} for a phone.
  */
@@ -52,7 +53,7 @@ async function launch(opts = {}) {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: chromiumPath(),
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...(opts.args || [])],
       viewport,
       javaScriptEnabled: opts.javaScriptEnabled !== false,
       acceptDownloads: true,

@@ -12,7 +12,7 @@ const path = require('node:path');
 const {spawnSync} = require('node:child_process');
 const {startServer, launch, signIn, screenshot, axeCheck, formatViolations, htmlValidate, formatHtmlErrors} = require('./lib.js');
 
-let srv, admin, assessorB, learnerB, L, ENR;
+let srv, admin, assessorB, learnerB, employerB, L, ENR;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-reviews-e2e-'));
 const PASSWORD = 'review learner password';
 
@@ -33,7 +33,18 @@ before(async () => {
   srv.sql(`INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, created_at)
       VALUES (${L}, ${C}, ${assessor.user.id}, 'met', '2026-03-01T10:00:00Z');
     UPDATE criterion_status SET status = 'met' WHERE learner_id = ${L} AND criterion_id = ${C};`);
+  // an apprenticeship (issue 16): the employer's contact is the third signer
+  const eu = await admin.post('/api/v1/users', {email: 'rev-employer@demo.test', name: 'Kim Employer', role: 'employer',
+    password: PASSWORD});
+  assert.equal(eu.status, 201, eu.text);
+  const em = await admin.post('/api/v1/employers', {name: 'Review Test Employer Ltd'});
+  assert.equal(em.status, 201, em.text);
+  assert.equal((await admin.post(`/api/v1/employers/${em.json.employer.id}/contacts`, {user_id: eu.json.user.id})).status, 201);
+  srv.sql(`INSERT INTO apprenticeships (enrolment_id, learner_id, employer_id, weekly_minutes, planned_otj_minutes, created_at)
+    VALUES (${ENR}, ${L}, ${em.json.employer.id}, 1800, 18000, '2026-01-31T09:00:00Z')`);
   assessorB = await launch();
+  employerB = await launch();
+  await signIn(employerB.page, srv.url, 'rev-employer@demo.test', PASSWORD);
   learnerB = await launch({width: 375, height: 800});
   await signIn(assessorB.page, srv.url, 'assessor@demo.test');
   await signIn(learnerB.page, srv.url, 'rev-e2e@demo.test', PASSWORD);
@@ -42,6 +53,7 @@ before(async () => {
 after(async () => {
   if (assessorB) await assessorB.close();
   if (learnerB) await learnerB.close();
+  if (employerB) await employerB.close();
   if (srv) await srv.stop();
   fs.rmSync(tmp, {recursive: true, force: true});
 });
@@ -102,6 +114,22 @@ test('an assessor prepares a review, both sign in their own sessions, it locks a
   assert.match(await a.locator('#signatures').innerText(), /Assessor\s+Signed/);
   assert.equal(await a.getByRole('link', {name: 'Edit the review'}).count(), 0, 'no edits once signed');
 
+  // the employer's contact, in their own browser, finds the apprentice's review from their page and signs
+  const m = employerB.page;
+  await m.goto(srv.url + '/employer');
+  await m.getByRole('link', {name: 'Reviews of Robin Review'}).click();
+  await m.waitForLoadState('load');
+  await noAxe(m, 'review list for the employer');
+  await m.getByRole('link', {name: 'Review 1'}).first().click();
+  await m.waitForLoadState('load');
+  assert.equal(new URL(m.url()).pathname, reviewPath);
+  assert.match(await m.locator('#review-status').innerText(), /Three-way review/);
+  await m.fill('#comment', 'Robin is a great help on the tills');
+  await m.getByRole('button', {name: 'Send'}).click();
+  await m.waitForLoadState('load');
+  assert.match(await m.locator('#signatures').innerText(), /Employer\s+Signed by Kim Employer/);
+  assert.match(await m.locator('#review-status').innerText(), /Awaiting signatures/);
+
   // the learner, in their own browser (a phone), signs with a comment
   const p = learnerB.page;
   await p.goto(srv.url + `/learners/${L}/reviews`);
@@ -140,6 +168,7 @@ test('an assessor prepares a review, both sign in their own sessions, it locks a
   assert.match(html, /Review 1: /);
   assert.match(html, /Learner: Robin Review signed/);
   assert.match(html, /A fair record/);
+  assert.match(html, /Employer: Kim Employer signed/);
   // every page seen is valid HTML (when java and vnu-jar are there)
   const vnu = htmlValidate(pages);
   if (vnu.available) assert.deepEqual(vnu.errors, [], formatHtmlErrors(vnu.errors));

@@ -205,8 +205,15 @@ test('the record pages work without JavaScript', async () => {
   assert.match(r.text, /name="question_1"/);
   assert.match(r.text, /type="file"/);
   assert.match(r.headers['permissions-policy'] || '', /microphone=\(self\)/);
+  assert.match(r.headers['content-security-policy'] || '', /media-src 'self' blob:/);
+  assert.match(r.text, /src="\/static\/recorder.js"/);
   r = await assessor.get(`/learners/${L}/records/new?kind=observation`);
   assert.match(r.headers['permissions-policy'] || '', /microphone=\(\)/);
+  assert.ok(!/blob:/.test(r.headers['content-security-policy'] || ''));
+  for (const p of ['/caseload', `/evidence/new`]) {
+    const other = await (p === '/caseload' ? assessor : learner).get(p);
+    assert.match(other.headers['permissions-policy'] || '', /microphone=\(\)/, p);
+  }
   // a form post with an error re-shows the form (400), a good one redirects to the item
   r = await assessor.postForm(`/learners/${L}/records`, {kind: 'observation', title: '', occurred_on: '2026-10-01'});
   assertStatus(r, 400);
@@ -281,7 +288,7 @@ test('a group observation: recorded once for two learners, each gets their own i
   assertStatus(r, 200);
   assert.match(r.text, /Each learner's record/);
   r = await eqa.get(`/group-observations/${gid}`);
-  assertStatus(r, 200);
+  assertStatus(r, 200); // the demo's EQA visit samples these learners (src/policy.c: EQA_GROUP)
   // decisions cite each learner's own item
   r = await assessor.post('/api/v1/decisions', {learner_id: L2, criterion_id: c2.id, outcome: 'met', declaration: true,
     vacsr: VACSR, evidence_ids: [theirs.evidence_id]});
