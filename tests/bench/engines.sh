@@ -18,6 +18,8 @@
 #   --durable  start a PostgreSQL of its own with fsync and synchronous_commit on (the tests'
 #              cluster runs with them off), so the audit figures include the commit's flush
 #   --only     run only the named benchmarks
+#   --learners N  bench_centre's centre size (seeding 10,000 learners into PostgreSQL takes
+#              minutes on a small machine)
 # PostgreSQL: the server $EVITRACK_TEST_DB names (tests/run-all.sh sets it; each benchmark gets
 # a fresh database on it), else one started here with tests/pg.sh and stopped at the end.
 set -euo pipefail
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --full) FULL=1; shift ;;
     --durable) DURABLE=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
+    --learners) LEARNERS_SET=$2; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "engines.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -79,6 +82,7 @@ if [ "$FULL" = 1 ]; then
 else
   AUDIT_S=1 LEARNERS=2000 WRK_S=2 UPLOAD=(--size-mb 64 --rounds 1) EXPORT=()
 fi
+LEARNERS=${LEARNERS_SET:-$LEARNERS}
 
 if want audit; then
   echo "## bench_audit"
@@ -176,7 +180,7 @@ if all(x.values()):
             m = re.search(re.escape(k) + r"\s+([\d.]+|nan)x", x[e])
             r.append(m[1] if m else "-")
         rows.append(r)
-    m = {e: re.search(r"first byte\s+([\d.]+) ms", x[e]) for e in x}
+    m = {e: re.search(r"first body byte\s+([\d.]+) ms", x[e]) for e in x}
     rows.append(["first byte ms"] + [m[e][1] if m[e] else "-" for e in ("sqlite", "postgresql")])
     table("export: ratios to the same run's baselines", ["figure", "sqlite", "postgresql"], rows)
 PY
