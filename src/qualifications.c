@@ -265,7 +265,7 @@ static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *u
             json_array_foreach(rows, i, r) buf_printf(&codes, "%s%s", i ? ", " : "", jstr(r, "code"));
             imp_fail(x, unit_line(x, ui),
                      "the document names no qualification and the unit '%s' is in several (%s): "
-                     "choose one with --qualification ID_OR_CODE",
+                     "choose one (the Qualification list on the import page, or --qualification ID_OR_CODE on the command line)",
                      title, codes.data);
             buf_free(&codes);
             json_decref(rows);
@@ -275,7 +275,7 @@ static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *u
         if (!*uid)
             return imp_fail(x, unit_line(x, ui),
                             "the document names no qualification and no unit '%s' is loaded: "
-                            "give --qualification ID_OR_CODE",
+                            "choose its qualification (the Qualification list on the import page, or --qualification ID_OR_CODE on the command line)",
                             title);
         return EV_OK;
     }
@@ -283,11 +283,13 @@ static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *u
     if (m < 0)
         return imp_fail(x, unit_line(x, ui),
                         "the document names no unit or qualification and matches more than one unit "
-                        "already loaded: give --qualification ID_OR_CODE");
+                        "already loaded: "
+                        "choose its qualification (the Qualification list on the import page, or --qualification ID_OR_CODE on the command line)");
     if (!m)
         return imp_fail(x, unit_line(x, ui),
                         "the document names no unit or qualification (no title line) and matches no unit "
-                        "already loaded: import the full unit page first, or give --qualification ID_OR_CODE");
+                        "already loaded: import the full unit page first, or "
+                        "choose its qualification (the Qualification list on the import page, or --qualification ID_OR_CODE on the command line)");
     *uid = m;
     *qid = db_int(x->db, "SELECT qualification_id FROM units WHERE id = ?", 0, "i", m);
     return EV_OK;

@@ -940,7 +940,15 @@ static int reviews_index(req_t *r)
     {
         json_t *s = enrolment_schedule(r->db, e, today);
         int mine = r->user.role == ROLE_ASSESSOR && INT(e, "assessor_id") == r->user.id;
-        json_object_set_new(s, "can_prepare", json_boolean(mine && json_is_true(json_object_get(s, "active"))));
+        /* One review per enrolment is open at a time (reviews_create answers 409 review_open):
+         * while one is, the assessor is offered that review rather than a new one. */
+        int64_t open_id = db_int(r->db, "SELECT id FROM progress_reviews WHERE enrolment_id = ? AND superseded = 0"
+                                        " AND status <> 'complete' ORDER BY id DESC LIMIT 1",
+                                 0, "i", INT(e, "id"));
+        if (open_id > 0)
+            json_object_set_new(s, "open_review_id", json_integer(open_id));
+        json_object_set_new(s, "can_prepare",
+                            json_boolean(mine && open_id <= 0 && json_is_true(json_object_get(s, "active"))));
         can_prepare |= mine;
         json_array_append_new(sched, s);
         json_t *rows = db_all(r->db, REVIEW_SELECT " WHERE r.enrolment_id = ? ORDER BY r.number DESC, r.version DESC",

@@ -37,7 +37,6 @@ const ROLE_USERS = {
   admin: 'admin@demo.test',
   eqa: 'eqa@demo.test',
   employer: 'access-employer@demo.test',
-  employer2: 'access-employer2@demo.test',
 };
 // Who each learner is enrolled with (set up in before()).
 // Each is also an apprentice of one of two employers (issue 16), whose contacts see
@@ -177,9 +176,13 @@ before(async () => {
     password: 'second iqa password'}), 201);
   assertStatus(await admin.post('/api/v1/users', {email: 'access-l4@demo.test', name: 'Fourth Learner',
     role: 'learner', password: 'fourth learner password'}), 201);
-  // Two employers, each with a contact account (the employer role).
+  // Two employers, each with a contact account (the employer role). Only the first contact
+  // signs in here (each role costs a pass over every route): the second employer's
+  // apprentices are the ones it must not see (a second contact's view is in
+  // tests/http/apprenticeships.test.js).
   for (const [key, org] of [['employer', 'Access Employer A'], ['employer2', 'Access Employer B']]) {
-    const u = await admin.post('/api/v1/users', {email: ROLE_USERS[key], name: org + ' contact', role: 'employer',
+    const email = key === 'employer' ? ROLE_USERS.employer : 'access-employer2@demo.test';
+    const u = await admin.post('/api/v1/users', {email, name: org + ' contact', role: 'employer',
       password: 'employer contact password'});
     assertStatus(u, 201);
     const e = await admin.post('/api/v1/employers', {name: org});

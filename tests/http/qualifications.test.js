@@ -335,6 +335,13 @@ test('admin upload page: same importer, same summary; others may not use it', as
   r = await admin.upload('/admin/specs', {}, []);
   assert.equal(r.status, 400);
   assert.match(r.text, /Choose a specification file to import/);
+  // a page that names no qualification: the page tells the admin what to do on the page
+  // (the Qualification list), not only the command line's option
+  r = await admin.upload('/admin/specs', {dry_run: '1'}, [{name: 'nameless.txt', type: 'text/plain',
+    data: fs.readFileSync(path.join(__dirname, '..', '..', '..', 'shared', 'spec-examples', 'unit_page_per_outcome.txt'), 'utf8')}]);
+  assert.equal(r.status, 400, r.text);
+  assert.match(r.text, /nameless\.txt, line 1: the document names no qualification[^<]*the Qualification list on the import page/);
+  assert.equal(srv.sql('SELECT count(*) FROM criteria'), before);
 });
 
 test('a loaded qualification downloads as canonical JSON that imports as a no-op', async () => {

@@ -141,6 +141,15 @@ test('the assessor prepares review 1: the figures fill themselves in from the wo
   assert.equal(r.json.targets[0].support, 'Line manager');
   // one open review at a time
   assertStatus(await assessor.post(`/api/v1/learners/${RAE}/reviews`, {}), 409);
+  // ...so the list offers the open review, not a "Prepare" button that could only fail
+  const listed = await assessor.get(`/api/v1/learners/${RAE}/reviews`);
+  assertStatus(listed, 200);
+  const enr = listed.json.enrolments.find((x) => x.enrolment_id === ENR);
+  assert.equal(enr.can_prepare, false);
+  assert.equal(enr.open_review_id, R1);
+  const listPage = await assessor.get(`/learners/${RAE}/reviews`);
+  assert.doesNotMatch(listPage.text, new RegExp(`reviews/new\\?enrolment_id=${ENR}"`));
+  assert.match(listPage.text, new RegExp(`href="/progress-reviews/${R1}">Open the review in progress`));
   // the draft is edited freely
   const e = await assessor.put(`/api/v1/progress-reviews/${R1}`, {employer_comments: 'n/a', safeguarding_concern: false});
   assertStatus(e, 200);
