@@ -131,6 +131,8 @@ test('planned records wait in the assessor\'s queue, cannot be cited, then are w
   assert.ok(r.json.to_write_up.some((x) => x.id === id));
   const page = await assessor.get('/queue');
   assert.match(page.text, /Your records to write up/);
+  // the planned date in UK form, as every date on a page
+  assert.match(page.text, /Visit next week<\/a>[^<]*planned for 20 Dec 2026/);
   r = await assessor.get('/api/v1/caseload');
   assert.ok(r.json.to_write_up_total >= 1);
   r = await assessor.post('/api/v1/decisions', {learner_id: L, criterion_id: crits[4].id, outcome: 'not_met',

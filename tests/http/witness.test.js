@@ -71,6 +71,7 @@ test('a learner nominates a witness: emailed link, shown once; the witness gives
   r = await w.get(`/witness?token=${token}`);
   assertStatus(r, 200);
   assert.match(r.text, /That I opened the shop alone/);
+  assert.match(r.text, /The work took place on 1 Oct 2026\./);
   assert.match(r.text, new RegExp(crits[0].ref.replace('.', '\\.')));
   assert.match(r.headers['cache-control'] || '', /no-store/);
   // incomplete: field errors, nothing taken
