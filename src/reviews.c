@@ -1020,6 +1020,16 @@ static int reviews_new_form(req_t *r)
                                         "ii", learner_id, r->user.id);
     if (!enr)
         return http_fail(r, 404, "not_found", "No enrolment of this learner on your caseload.");
+    /* One review per enrolment is open at a time: while one is, the form would only end
+     * in 409 review_open, so the assessor is taken to that review instead. */
+    int64_t open_id = db_int(r->db, "SELECT id FROM progress_reviews WHERE enrolment_id = ? AND superseded = 0"
+                                    " AND status <> 'complete' ORDER BY id DESC LIMIT 1",
+                             0, "i", INT(enr, "id"));
+    if (open_id > 0) {
+        json_decref(enr);
+        http_redirect(r, "/progress-reviews/%lld", (long long)open_id);
+        return 200;
+    }
     json_t *out = http_out(r);
     json_t *d = new_review_data(r->db, enr);
     char today[11];

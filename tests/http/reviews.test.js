@@ -150,6 +150,10 @@ test('the assessor prepares review 1: the figures fill themselves in from the wo
   const listPage = await assessor.get(`/learners/${RAE}/reviews`);
   assert.doesNotMatch(listPage.text, new RegExp(`reviews/new\\?enrolment_id=${ENR}"`));
   assert.match(listPage.text, new RegExp(`href="/progress-reviews/${R1}">Open the review in progress`));
+  // a bookmarked "new review" form leads to the open review too
+  const form = await assessor.get(`/learners/${RAE}/reviews/new`, {query: {enrolment_id: String(ENR)}});
+  assert.equal(form.status, 303, form.text);
+  assert.equal(form.headers.location, `/progress-reviews/${R1}`);
   // the draft is edited freely
   const e = await assessor.put(`/api/v1/progress-reviews/${R1}`, {employer_comments: 'n/a', safeguarding_concern: false});
   assertStatus(e, 200);
@@ -289,8 +293,11 @@ test('pages: the list, a form post with errors re-rendered, and the sign form', 
   assertStatus(list, 200);
   assert.match(list.text, /Progress reviews/);
   assert.match(list.text, /25 Apr 2026/);
+  const open = (await assessor.get(`/api/v1/learners/${RAE}/reviews`)).json.enrolments
+    .find((x) => x.enrolment_id === ENR).open_review_id;
   const form = await assessor.get(`/learners/${RAE}/reviews/new?enrolment_id=${ENR}`);
-  assertStatus(form, 200);
+  if (open) assert.equal(form.headers.location, `/progress-reviews/${open}`, String(form.status));
+  else assertStatus(form, 200);
   const bad = await assessor.postForm(`/learners/${RAE}/reviews`, {enrolment_id: String(ENR), held_on: '2026-13-01'});
   assert.ok(bad.status === 400 || bad.status === 409, String(bad.status));
   const show = await rae.get(`/progress-reviews/${R1}`);
