@@ -224,14 +224,26 @@ static int64_t match_unit_by_content(imp_t *x, int64_t qid, json_t *unit)
     return tie ? -1 : best;
 }
 
-/* Finds the unit a document's unit describes; *uid 0 when it is new. */
-static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *uid)
+/* Finds the unit a document's unit describes; *uid 0 when it is new. *keep_ref
+ * is set when the unit was recognised by its unit reference number (URN) or
+ * awarding-body unit number rather than by its ref: the same unit published in
+ * another layout (a unit page names it "Unit No: X/000/0001", the handbook "Unit
+ * 201") updates the unit already loaded and keeps the ref it has. */
+static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *uid, int *keep_ref)
 {
     const char *ref = jstr(unit, "ref"), *title = jstr(unit, "title");
     *uid = 0;
+    *keep_ref = 0;
     if (*qid) {
         if (*ref)
             *uid = db_int(x->db, "SELECT id FROM units WHERE qualification_id = ? AND ref = ?", 0, "it", *qid, ref);
+        const char *keys[] = {jstr(unit, "urn"), jstr(unit, "number"), ref};
+        for (size_t k = 0; !*uid && k < sizeof keys / sizeof *keys; k++)
+            if (*keys[k] && (*uid = db_int(x->db,
+                                           "SELECT id FROM units WHERE qualification_id = ? AND (urn = ? OR number = ?)"
+                                           " ORDER BY retired, id LIMIT 1",
+                                           0, "itt", *qid, keys[k], keys[k])) > 0)
+                *keep_ref = 1;
         if (!*uid && *title)
             *uid = db_int(x->db,
                           "SELECT id FROM units WHERE qualification_id = ? AND lower(title) = lower(?) "
@@ -248,7 +260,20 @@ static int find_unit(imp_t *x, int64_t *qid, json_t *unit, size_t ui, int64_t *u
         }
         return EV_OK;
     }
-    /* No qualification named: match a unit already loaded. */
+    /* No qualification named: match a unit already loaded, first by its unit
+     * reference number (one unit of that URN anywhere), then by title. */
+    if (*jstr(unit, "urn")) {
+        json_t *rows = db_all(x->db, "SELECT id, qualification_id FROM units WHERE urn = ? AND retired = 0 LIMIT 2",
+                              "t", jstr(unit, "urn"));
+        if (json_array_size(rows) == 1) {
+            *uid = jint(json_array_get(rows, 0), "id");
+            *qid = jint(json_array_get(rows, 0), "qualification_id");
+            *keep_ref = 1;
+        }
+        json_decref(rows);
+        if (*uid)
+            return EV_OK;
+    }
     if (*title) {
         json_t *rows = db_all(x->db,
                               "SELECT u.id, u.qualification_id, q.code FROM units u JOIN qualifications q "
@@ -583,8 +608,8 @@ static int import_unit(imp_t *x, int64_t qid_named, json_t *unit, size_t ui, jso
 {
     int64_t qid = qid_named, uid = 0;
     int partial = json_is_true(json_object_get(unit, "partial"));
-    int before = x->changes;
-    if (find_unit(x, &qid, unit, ui, &uid) != EV_OK)
+    int before = x->changes, keep_ref = 0;
+    if (find_unit(x, &qid, unit, ui, &uid, &keep_ref) != EV_OK)
         return EV_ERR;
     const char *action = "unchanged";
     if (!uid) {
@@ -617,7 +642,7 @@ static int import_unit(imp_t *x, int64_t qid_named, json_t *unit, size_t ui, jso
             return imp_fail(x, 0, "the database could not read unit %lld", (long long)uid);
         const char *title = *jstr(unit, "title") ? jstr(unit, "title") : jstr(cur, "title");
         const char *syn = json_object_get(unit, "synopsis") ? jstr(unit, "synopsis") : jstr(cur, "synopsis");
-        const char *ref = *jstr(unit, "ref") ? jstr(unit, "ref") : jstr(cur, "ref");
+        const char *ref = *jstr(unit, "ref") && !keep_ref ? jstr(unit, "ref") : jstr(cur, "ref");
         if (strcmp(title, jstr(cur, "title")) || strcmp(syn, jstr(cur, "synopsis")) || strcmp(ref, jstr(cur, "ref")) ||
             jint(cur, "retired")) {
             if (db_run(x->db, "UPDATE units SET ref = ?, title = ?, synopsis = ?, retired = 0 WHERE id = ?", "ttti",

@@ -60,6 +60,16 @@ test('handbook text and a structure file import with credits, GLH, groups and ru
   assert.match(r.stdout, /unit page/);
   r = await srv.run(['import', '--qualification', CODE, path.join(SHARED, 'spec-examples', 'unit_page_per_outcome.txt')]);
   assert.match(r.stdout, /no changes/);
+  // it is unit 201 as its unit page publishes it (same URN, X/000/0001): the unit loaded
+  // from the handbook is updated and keeps its ref, no second unit appears
+  assert.equal(srv.sql(`SELECT count(*) FROM units WHERE qualification_id = ${QID}`), '4');
+  assert.equal(srv.sql(`SELECT ref FROM units WHERE qualification_id = ${QID} AND urn = 'X/000/0001'`), '201');
+  assert.equal(srv.sql(`SELECT title FROM units WHERE qualification_id = ${QID} AND urn = 'X/000/0001'`),
+    'Handling customer complaints in a retail setting');
+  // ...and without a qualification named it is found by its URN too
+  r = await srv.run(['import', '--dry-run', path.join(SHARED, 'spec-examples', 'unit_page_per_outcome.txt')]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /no changes/);
 
   const q = (await admin.get(`/api/v1/qualifications/${QID}`)).json;
   assert.equal(q.qan, '603/9999/1');
@@ -178,8 +188,8 @@ test('progress follows the rules of combination (worked examples)', async () => 
   assert.equal(a.rules.credits_planned, 9);
   assert.deepEqual(a.rules.plan_problems, []);
   assert.equal(a.percent, 0);
-  const X = Number(srv.sql(`SELECT id FROM units WHERE qualification_id = ${QID} AND ref = 'X/000/0001'`));
-  assert.ok(a.units.find((u) => u.id === X).not_in_plan, 'a unit in no group is outside the plan');
+  const U204 = a.units.find((u) => u.id === U['204']);
+  assert.ok(U204.not_in_plan, 'an optional unit not chosen is outside the plan');
 
   meet(LA, '201', '202');
   a = await progressOf(LA);
