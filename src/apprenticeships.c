@@ -493,13 +493,11 @@ out:
     return st;
 }
 
-/* The centre dashboard's snapshot is keyed by centre_version, which any update of an
- * enrolment bumps (005_progress.sql, on both engines): a change to the hours touches the
- * apprenticeship's enrolment so the dashboard reads them afresh. */
+/* The dashboard reads the hours afresh once the apprenticeship's enrolment is touched. */
 static int touch_enrolment(db_t *db, int64_t apprenticeship_id)
 {
-    return db_run(db, "UPDATE enrolments SET status = status WHERE id = (SELECT enrolment_id FROM apprenticeships "
-                      "WHERE id = ?)", "i", apprenticeship_id);
+    return centre_mark_stale(db, db_int(db, "SELECT enrolment_id FROM apprenticeships WHERE id = ?", 0, "i",
+                                        apprenticeship_id), 0);
 }
 
 /* ------------------------------------------------------------------ the off-the-job page */

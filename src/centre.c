@@ -232,6 +232,14 @@ static void centre_free(centre_data_t *d)
     free(d->by_a.v);
 }
 
+int centre_mark_stale(db_t *db, int64_t enrolment_id, int64_t qualification_id)
+{
+    if (!enrolment_id)
+        enrolment_id = db_int(db, "SELECT min(id) FROM enrolments WHERE qualification_id = ?", 0, "i",
+                              qualification_id);
+    return enrolment_id ? db_run(db, "UPDATE enrolments SET status = status WHERE id = ?", "i", enrolment_id) : EV_OK;
+}
+
 /* ---- the snapshot cache ----
  * Computing the dashboard reads every enrolment (about 7 ms for 10,000). The
  * result depends only on rows that bump centre_version (005_progress.sql) and on

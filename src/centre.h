@@ -22,6 +22,14 @@ typedef struct centre_query {
  * One pass over the per-enrolment summaries. Caller owns; NULL on error. */
 json_t *centre_progress(db_t *db, int64_t today, const centre_query_t *q);
 
+/* Marks the dashboard's snapshot stale after a change its figures depend on
+ * that the summary tables do not see (optional units chosen, a structure
+ * imported, off-the-job hours): a no-op update of one enrolment fires the
+ * centre_version triggers on both engines (005_progress.sql), in the caller's
+ * transaction. enrolment_id 0 with qualification_id: any enrolment of that
+ * qualification (none: nothing to refresh). EV_OK or EV_ERR. */
+int centre_mark_stale(db_t *db, int64_t enrolment_id, int64_t qualification_id);
+
 /* The CSV of the dashboard's group rows (rows="groups") or of every enrolment
  * (rows="enrolments") into out. EV_OK or EV_ERR. */
 int centre_csv(db_t *db, int64_t today, const char *rows, buf_t *out);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "centre.h"
 #include "policy.h"
 #include "progress.h"
 #include "specimport.h"
@@ -167,14 +168,6 @@ static int replace_rules(db_t *db, int64_t qid, json_t *rules)
     return EV_OK;
 }
 
-/* Tells the centre dashboard's snapshot (centre.c, keyed by centre_version) that
- * progress by rules changed for qualification qid: the no-op update fires the
- * version triggers on both engines (005_progress.sql), in the caller's transaction. */
-static int dashboard_stale(db_t *db, int64_t qid)
-{
-    return db_run(db, "UPDATE qualifications SET title = title WHERE id = ?", "i", qid);
-}
-
 int combination_sync_qualification(db_t *db, int64_t qid, json_t *q, int *changes)
 {
     if (sync_text(db, "SELECT qan FROM qualifications WHERE id = ?", "UPDATE qualifications SET qan = ? WHERE id = ?",
@@ -207,7 +200,7 @@ int combination_sync_qualification(db_t *db, int64_t qid, json_t *q, int *change
         json_decref(want);
     }
     if (rc == EV_OK && *changes)
-        rc = dashboard_stale(db, qid);
+        rc = centre_mark_stale(db, 0, qid);
     return rc;
 }
 
@@ -227,7 +220,7 @@ int combination_sync_unit(db_t *db, int64_t uid, json_t *unit, int *changes)
                  "tqt", changes) != EV_OK)
         return EV_ERR;
     int64_t qid = db_int(db, "SELECT qualification_id FROM units WHERE id = ?", 0, "i", uid);
-    return *changes && qid ? dashboard_stale(db, qid) : EV_OK;
+    return *changes && qid ? centre_mark_stale(db, 0, qid) : EV_OK;
 }
 
 /* ==== export ==== */
@@ -772,8 +765,8 @@ static int units_choose(req_t *r)
         json_decref(b);
         json_decref(a);
     }
-    if (rc == EV_OK) /* the dashboard's percent follows the plan (centre_version triggers) */
-        rc = db_run(r->db, "UPDATE enrolments SET status = status WHERE id = ?", "i", jint(e, "id"));
+    if (rc == EV_OK) /* the dashboard's percent follows the plan */
+        rc = centre_mark_stale(r->db, jint(e, "id"), 0);
     if (rc == EV_OK)
         rc = db_commit(r->db);
     else
