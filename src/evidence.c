@@ -646,21 +646,6 @@ static int invalid_fields(req_t *r, const ev_err_t *e)
                      http_field_error_count(r), http_field_error_count(r) == 1 ? "" : "s");
 }
 
-/* Pages: {field: first message} from r->out's "errors", so a template can
- * show each message beside its field. */
-static void page_field_errors(req_t *r)
-{
-    json_t *errs = json_object_get(http_out(r), "errors"), *e;
-    json_t *map = json_object();
-    size_t i;
-    json_array_foreach(errs, i, e) {
-        const char *field = json_string_value(json_object_get(e, "field"));
-        if (field && !json_object_get(map, field))
-            json_object_set(map, field, json_object_get(e, "message"));
-    }
-    json_object_set_new(http_out(r), "field_errors", map);
-}
-
 /* A refused file type: 415 for the API; a page re-shows its form (400). */
 static int page_status(req_t *r, int status)
 {
@@ -826,7 +811,6 @@ static int h_create(req_t *r)
     if (http_field_error_count(r) > 0) {
         if (!r->is_api) {
             set_form_context(r, http_out(r), form_json(&f), f.kind);
-            page_field_errors(r);
         }
         status = invalid_fields(r, &e);
         goto out;
@@ -966,7 +950,6 @@ static int h_update(req_t *r)
                 json_object_update(http_out(r), ev);
                 json_decref(ev);
             }
-            page_field_errors(r);
         }
         status = invalid_fields(r, &e);
         goto out;

@@ -341,15 +341,7 @@ static void form_context(req_t *r, int64_t learner_id, const rec_in_t *in, const
     json_object_set_new(out, "learner", db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id));
     json_object_set_new(out, "max_upload_mb", json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
     json_object_set_new(out, "max_upload_bytes", json_integer((json_int_t)r->app->max_upload_bytes));
-    /* {field: first message} for the template */
-    json_t *errs = json_object_get(out, "errors"), *e, *map = json_object();
-    size_t i;
-    json_array_foreach(errs, i, e) {
-        const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && !json_object_get(map, f))
-            json_object_set(map, f, json_object_get(e, "message"));
-    }
-    json_object_set_new(out, "field_errors", map);
+    /* field_errors ({field: first message}) is kept by http_field_error */
     /* the one page that records audio (static/recorder.js) may use the microphone */
     r->allow_microphone = !r->is_api && k >= 0 && !strcmp(KINDS[k].key, "professional_discussion");
 }
@@ -896,13 +888,7 @@ static void group_context(req_t *r, const grp_part_t *parts, size_t n)
         json_object_set_new(form, keys[j], json_string(in_str(r, keys[j]) ? in_str(r, keys[j]) : ""));
     json_object_set_new(out, "form", form);
     json_object_set_new(out, "max_upload_mb", json_integer((json_int_t)(r->app->max_upload_bytes / (1024 * 1024))));
-    json_t *errs = json_object_get(out, "errors"), *e, *map = json_object();
-    json_array_foreach(errs, i, e) {
-        const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && !json_object_get(map, f))
-            json_object_set(map, f, json_object_get(e, "message"));
-    }
-    json_object_set_new(out, "field_errors", map);
+    /* field_errors ({field: first message}) is kept by http_field_error */
 }
 
 /* GET /group-observations/new[?learner=ID...]: choose the learners, then the form. */

@@ -277,22 +277,11 @@ static int begin_if_needed(db_t *db, int *own)
     return *own ? db_begin(db) : EV_OK;
 }
 
-/* http_fail for forms: also indexes the field errors by field name
- * ("field_errors": {"email": "..."}) so a template can mark each field. */
+/* http_fail for forms (http_field_error has indexed the field errors by field
+ * name, "field_errors": {"email": "..."}, so a template can mark each field). */
 static int form_fail(req_t *r, int status, const char *code, const char *fmt, ...) EV_PRINTF(4, 5);
 static int form_fail(req_t *r, int status, const char *code, const char *fmt, ...)
 {
-    json_t *out = http_out(r);
-    json_t *errs = json_object_get(out, "errors");
-    json_t *by = json_object();
-    size_t i;
-    json_t *e;
-    json_array_foreach(errs, i, e) {
-        const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && !json_object_get(by, f))
-            json_object_set(by, f, json_object_get(e, "message"));
-    }
-    json_object_set_new(out, "field_errors", by);
     char msg[300];
     va_list ap;
     va_start(ap, fmt);

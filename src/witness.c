@@ -170,14 +170,7 @@ static void form_context(req_t *r, int64_t learner_id, const evidence_map_item_t
     json_object_set_new(out, "units", criteria_choices(r, learner_id, sel, nsel));
     json_object_set_new(out, "learner", db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id));
     json_object_set_new(out, "is_own", json_boolean(r->user.id == learner_id));
-    json_t *errs = json_object_get(out, "errors"), *e, *map = json_object();
-    size_t i;
-    json_array_foreach(errs, i, e) {
-        const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && !json_object_get(map, f))
-            json_object_set(map, f, json_object_get(e, "message"));
-    }
-    json_object_set_new(out, "field_errors", map);
+    /* field_errors ({field: first message}) is kept by http_field_error */
 }
 
 /* GET /learners/{id}/witness-requests/new */
@@ -466,14 +459,7 @@ static void page_context(req_t *r, json_t *w, const char *token)
     json_object_set_new(out, "criteria", crit ? crit : json_array());
     json_object_set_new(out, "token", json_string(token));
     json_object_set_new(out, "form", json_pack("{s:s}", "testimony", in_str(r, "testimony") ? in_str(r, "testimony") : ""));
-    json_t *errs = json_object_get(out, "errors"), *e, *map = json_object();
-    size_t i;
-    json_array_foreach(errs, i, e) {
-        const char *f = json_string_value(json_object_get(e, "field"));
-        if (f && !json_object_get(map, f))
-            json_object_set(map, f, json_object_get(e, "message"));
-    }
-    json_object_set_new(out, "field_errors", map);
+    /* field_errors ({field: first message}) is kept by http_field_error */
 }
 
 static int link_gone(req_t *r)
