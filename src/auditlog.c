@@ -222,6 +222,15 @@ static int list_events(req_t *r, int64_t actor, int64_t learner, const char *act
 #undef EVENT_ARGS
     if (!items)
         return http_fail(r, 500, "db_error", "Could not read the audit trail.");
+    if (learner) { /* an EQA: not the events about qualifications outside its visit */
+        qscope_t qs;
+        if (policy_qscope(r->db, &r->user, learner, &qs) != EV_OK) {
+            json_decref(items);
+            return http_fail(r, 503, "busy", "The database is busy; try again.");
+        }
+        qscope_filter_events(r->db, &qs, items);
+        qscope_free(&qs);
+    }
     size_t i;
     json_t *e;
     json_array_foreach(items, i, e)

@@ -58,7 +58,7 @@ test('the plan: shares by risk rating, targets and due counts add up, the due li
   assertStatus(await iqa.post('/api/v1/iqa/assessors/999999/risk', {rating: 'new'}), 404);
   assertStatus(await iqa.post(`/api/v1/iqa/assessors/${tom}/risk`, {rating: 'new', colour: 'red'}), 400);
   assertStatus(await assessor.post(`/api/v1/iqa/assessors/${tom}/risk`, {rating: 'new'}), 403);
-  assertStatus(await eqa.get('/api/v1/iqa/plan'), 403);
+  assertStatus(await eqa.get('/api/v1/iqa/plan'), 404);
   assert.equal(srv.sql('SELECT rating FROM iqa_assessor_risk ORDER BY id'), before);
   // the admin sees the whole centre's plan; the page renders
   assertStatus(await admin.get('/api/v1/iqa/plan'), 200);
@@ -151,7 +151,7 @@ test('EQA visits: set-up checks each field and changes nothing when refused', as
     assert.equal(r.json.errors[0].field, field, JSON.stringify(body));
   }
   assertStatus(await admin.post('/api/v1/eqa/visits', {...good, colour: 'red'}), 400);
-  assertStatus(await eqa.post('/api/v1/eqa/visits', good), 403);
+  assertStatus(await eqa.post('/api/v1/eqa/visits', good), 404);
   assertStatus(await iqa.post('/api/v1/eqa/visits', good), 403);
   assert.equal(count('eqa_visits'), n);
 });
@@ -204,7 +204,7 @@ test('the visit report: the EQA writes, the centre answers once, the admin ends 
   r = await eqa.post(`/api/v1/eqa/visits/${visit}/findings`, {kind: 'sanction', body: 'Certification claims paused'});
   assertStatus(r, 201);
   // the EQA cannot answer; the admin answers once
-  assertStatus(await eqa.post(`/api/v1/eqa/findings/${finding}/response`, {response: 'mine'}), 403);
+  assertStatus(await eqa.post(`/api/v1/eqa/findings/${finding}/response`, {response: 'mine'}), 404);
   assertStatus(await admin.post(`/api/v1/eqa/findings/${finding}/response`, {response: ''}), 400);
   r = await admin.post(`/api/v1/eqa/findings/${finding}/response`, {response: 'Standardisation meeting held'});
   assertStatus(r, 200);
