@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "auditlog.h"
 #include "cli.h"
 #include "policy.h"
 #include "pages.h"
@@ -832,12 +833,14 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_puts(b, "</td><td>");
         h(b, *js(a, "actor_name") ? js(a, "actor_name") : "system");
         buf_puts(b, "</td><td>");
+        h(b, auditlog_action_label(js(a, "action"))); /* plain words; the code beside it */
+        buf_puts(b, " <span class=\"muted\">(");
         h(b, js(a, "action"));
         buf_puts(b, " ");
         h(b, js(a, "entity"));
         if (ji(a, "entity_id"))
             buf_printf(b, " %lld", ji(a, "entity_id"));
-        buf_puts(b, "</td></tr>\n");
+        buf_puts(b, ")</span></td></tr>\n");
     }
     buf_puts(b, "</tbody></table>\n</main>\n</body>\n</html>\n");
 }

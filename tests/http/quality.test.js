@@ -230,3 +230,29 @@ test('the visit report: the EQA writes, the centre answers once, the admin ends 
   assertStatus(await admin.get('/eqa/visits/new'), 200);
   assertStatus(await eqa.get('/eqa'), 200);
 });
+
+test('the audit trail names quality-assurance events in plain words and keeps the code in the JSON', async () => {
+  const L1 = ids['learner@demo.test'];
+  const r0 = await admin.post('/api/v1/eqa/visits', {eqa_id: eqa.user.id, qualification_ids: [ids.q],
+    starts_at: iso(Date.now() - 3600e3), ends_at: iso(Date.now() + 86400e3), learner_ids: [L1]});
+  assertStatus(r0, 201);
+  assertStatus(await eqa.get(`/api/v1/learners/${L1}`), 200); // eqa.view
+  const want = {'eqa.view': 'Viewed by the EQA', 'eqa.visit_create': 'EQA visit set up'};
+  const tl = await admin.get('/api/v1/audit', {query: {per_page: 100}});
+  assertStatus(tl, 200);
+  for (const [code, label] of Object.entries(want)) {
+    const ev = tl.json.items.find((e) => e.action === code);
+    assert.ok(ev, `an ${code} event in the trail`);
+    assert.equal(ev.action_label, label, code);
+  }
+  const page = await admin.get('/audit');
+  assertStatus(page, 200);
+  assert.match(page.text, /Viewed by the EQA/);
+  assert.match(page.text, /EQA visit set up/);
+  // the learner's timeline shows the words, never the bare code as the event's name
+  const t = await admin.get(`/learners/${L1}/timeline`);
+  assertStatus(t, 200);
+  assert.match(t.text, /<strong>Viewed by the EQA<\/strong>/);
+  assert.doesNotMatch(t.text, /<strong>eqa\.view<\/strong>/);
+  assertStatus(await admin.post(`/api/v1/eqa/visits/${r0.json.id}/end`), 200);
+});
