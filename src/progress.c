@@ -77,22 +77,42 @@ int progress_percent(int64_t met, int64_t total)
     return (int)(met * 100 / total);
 }
 
+void progress_active_days(int64_t start, int64_t end, int64_t break_days, int64_t open_since, int64_t today,
+                          int64_t *plan_days, int64_t *active)
+{
+    int64_t total = end - start - (break_days > 0 ? break_days : 0);
+    if (total < 1)
+        total = 1;
+    /* learning days elapsed: to today, or to the first day of a break that has begun */
+    int64_t upto = open_since >= 0 && open_since <= today ? open_since : today;
+    int64_t el = upto - start - (break_days > 0 ? break_days : 0);
+    if (el < 0)
+        el = 0;
+    if (el > total)
+        el = total;
+    *plan_days = total;
+    *active = el;
+}
+
 void progress_pace(const char *status, const char *start_date, const char *planned_end,
                    int percent, int64_t today, progress_pace_t *out)
 {
-    int64_t s = 0, e = 0;
+    progress_pace_breaks(status, start_date, planned_end, 0, NULL, percent, today, out);
+}
+
+void progress_pace_breaks(const char *status, const char *start_date, const char *planned_end,
+                          int64_t break_days, const char *break_open_since, int percent, int64_t today,
+                          progress_pace_t *out)
+{
+    int64_t s = 0, e = 0, open = -1;
     int have_plan = progress_day_number(start_date, &s) == EV_OK &&
                     progress_day_number(planned_end, &e) == EV_OK;
+    if (break_open_since && *break_open_since && progress_day_number(break_open_since, &open) != EV_OK)
+        open = -1;
     memset(out, 0, sizeof *out);
     if (have_plan) {
-        out->days_total = e - s < 1 ? 1 : e - s;
-        int64_t el = today - s;
-        if (el < 0)
-            el = 0;
-        if (el > out->days_total)
-            el = out->days_total;
-        out->days_elapsed = el;
-        out->expected_percent = (int)(el * 100 / out->days_total);
+        progress_active_days(s, e, break_days, open, today, &out->days_total, &out->days_elapsed);
+        out->expected_percent = (int)(out->days_elapsed * 100 / out->days_total);
         out->days_left = e - today;
     }
     out->gap = out->expected_percent - percent;
@@ -517,9 +537,10 @@ static json_t *learner_row(db_t *db, int64_t learner_id)
 /* The enrolments of a learner with names, as prepared statement rows. */
 #define ENROLMENTS_SQL \
     "SELECT e.id, e.qualification_id, q.code, q.title, e.status, e.start_date," \
-    " e.planned_end_date, e.assessor_id, a.name, e.iqa_id, i.name" \
+    " e.planned_end_date, e.assessor_id, a.name, e.iqa_id, i.name, ap.break_days, ap.break_open_since" \
     " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id" \
     " JOIN users a ON a.id = e.assessor_id LEFT JOIN users i ON i.id = e.iqa_id" \
+    " LEFT JOIN apprenticeships ap ON ap.enrolment_id = e.id" \
     " WHERE e.learner_id = ? ORDER BY e.id"
 
 static json_t *enrolment_json(db_stmt_t *st)
@@ -532,6 +553,9 @@ static json_t *enrolment_json(db_stmt_t *st)
     json_object_set_new(e, "status", jstr(db_col_text(st, 4)));
     json_object_set_new(e, "start_date", jstr(db_col_text(st, 5)));
     json_object_set_new(e, "planned_end_date", jstr(db_col_text(st, 6)));
+    /* an apprenticeship's breaks in learning: the pace pauses for them (progress_pace_breaks) */
+    json_object_set_new(e, "break_days", json_integer(db_col_int(st, 11)));
+    json_object_set_new(e, "break_open_since", db_col_is_null(st, 12) ? json_null() : jstr(db_col_text(st, 12)));
     json_t *a = json_object();
     json_object_set_new(a, "id", json_integer(db_col_int(st, 7)));
     json_object_set_new(a, "name", jstr(db_col_text(st, 8)));
@@ -561,10 +585,12 @@ static json_t *load_enrolments(db_t *db, int64_t learner_id)
 static void set_pace(json_t *e, int64_t today)
 {
     progress_pace_t p;
-    progress_pace(json_string_value(json_object_get(e, "status")),
-                  json_string_value(json_object_get(e, "start_date")),
-                  json_string_value(json_object_get(e, "planned_end_date")),
-                  (int)json_integer_value(json_object_get(e, "percent")), today, &p);
+    progress_pace_breaks(json_string_value(json_object_get(e, "status")),
+                         json_string_value(json_object_get(e, "start_date")),
+                         json_string_value(json_object_get(e, "planned_end_date")),
+                         json_integer_value(json_object_get(e, "break_days")),
+                         json_string_value(json_object_get(e, "break_open_since")),
+                         (int)json_integer_value(json_object_get(e, "percent")), today, &p);
     json_object_set_new(e, "pace", progress_pace_json(&p));
 }
 

@@ -104,8 +104,9 @@ test('evidence maps to a KSB and is decided exactly as a criterion; progress and
   r = await boss.get(`/api/v1/learners/${LEARNER}/progress`);
   assertStatus(r, 200);
   assert.equal(r.json.qualifications.find((x) => x.qualification_id === STD).met, 1);
-  assertStatus(await boss.get(`/api/v1/evidence/${ev}`), 403);
-  assertStatus(await boss.get(`/api/v1/learners/${LEARNER}/evidence`), 403);
+  // (a route the employer role may not use answers about any object as if it did not exist)
+  assertStatus(await boss.get(`/api/v1/evidence/${ev}`), 404);
+  assertStatus(await boss.get(`/api/v1/learners/${LEARNER}/evidence`), 404);
 });
 
 test('off-the-job hours: recorded by the apprentice, refused when wrong, verified or queried by their employer only', async () => {
@@ -185,7 +186,7 @@ test('a break in learning pauses the pace and moves the planned end out by its l
   let r = await assessor.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(2), reason: 'Surgery'});
   assertStatus(r, 400);
   assert.equal(r.json.errors[0].field, 'start_date');
-  assertStatus(await boss.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-20), reason: 'x'}), 403);
+  assertStatus(await boss.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-20), reason: 'x'}), 404);
   r = await assessor.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-20), reason: 'Surgery and recovery'});
   assertStatus(r, 201);
   const b = r.json.break.id;
@@ -208,6 +209,40 @@ test('a break in learning pauses the pace and moves the planned end out by its l
   assert.equal(a.breaks.length, 1);
   assert.equal(a.breaks[0].reason, 'Surgery and recovery');
   assert.equal(a.pace.plan_days, 365, 'the plan holds the same days of learning');
+  // KSB progress pauses for the break exactly as the hours do: the progress page, the
+  // caseload and the dashboard count the same days of learning (not the 14 days away)
+  const hours = a.pace;
+  assert.equal(hours.active_days, 200 - 14);
+  r = await apprentice.get(`/api/v1/learners/${LEARNER}/progress`);
+  const ksb = r.json.qualifications.find((q) => q.enrolment_id === APP.enrolment_id).pace;
+  assert.equal(ksb.days_elapsed, hours.active_days, JSON.stringify(ksb));
+  assert.equal(ksb.days_total, hours.plan_days);
+  assert.equal(ksb.expected_percent, hours.expected_percent);
+  r = await assessor.get('/api/v1/caseload', {query: {per_page: 100}});
+  const item = r.json.items.find((i) => i.enrolment_id === APP.enrolment_id);
+  assert.equal(item.pace.days_elapsed, hours.active_days);
+  assert.equal(item.pace.expected_percent, hours.expected_percent);
+  r = await admin.get('/api/v1/centre/learners', {query: {qualification_id: STD, per_page: 100}});
+  assertStatus(r, 200);
+  const row = (r.json.enrolments || []).find((i) => i.enrolment_id === APP.enrolment_id);
+  assert.ok(row, r.text.slice(0, 400));
+  assert.equal(row.pace.days_elapsed, hours.active_days);
+  assert.equal(row.pace.expected_percent, hours.expected_percent);
+  // and a running break freezes the expected share at its first day (then undone here)
+  r = await assessor.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-3), reason: 'Family leave'});
+  assertStatus(r, 201);
+  r = await apprentice.get(`/api/v1/learners/${LEARNER}/progress`);
+  const paused = r.json.qualifications.find((q) => q.enrolment_id === APP.enrolment_id).pace;
+  assert.equal(paused.state, 'on_break');
+  assert.equal(paused.days_elapsed, 200 - 14 - 3);
+  r = await assessor.get('/api/v1/caseload', {query: {per_page: 100}});
+  assert.equal(r.json.items.find((i) => i.enrolment_id === APP.enrolment_id).pace.days_elapsed, 200 - 14 - 3);
+  r = await admin.get('/api/v1/centre/learners', {query: {qualification_id: STD, per_page: 100}});
+  assert.equal(r.json.enrolments.find((i) => i.enrolment_id === APP.enrolment_id).pace.days_elapsed,
+    200 - 14 - 3);
+  const b2 = Number(srv.sql(`SELECT max(id) FROM learning_breaks WHERE apprenticeship_id = ${APP.id}`));
+  srv.sql(`DELETE FROM learning_breaks WHERE id = ${b2}; UPDATE apprenticeships SET break_open_since = NULL WHERE id = ${APP.id};
+    UPDATE enrolments SET status = 'active' WHERE id = ${APP.enrolment_id}`);
 });
 
 test('CSV for a funding audit: per learner and per cohort', async () => {
@@ -265,10 +300,17 @@ test('the caseload and the dashboard show the hours; the pages render', async ()
 });
 
 test('an employer contact sees only routes of their role: no evidence, decisions, timeline or admin', async () => {
-  for (const p of [`/api/v1/learners/${LEARNER}/decisions`, `/api/v1/learners/${LEARNER}/timeline`, '/api/v1/learners',
-    '/api/v1/caseload', '/api/v1/centre/progress', '/admin/users']) {
+  for (const p of ['/api/v1/learners', '/api/v1/caseload', '/api/v1/centre/progress', '/admin/users']) {
     const r = await boss.get(p);
     assert.equal(r.status, 403, `${p}: ${r.status}`);
+  }
+  // about one object (their own apprentice's included): exactly as if it did not exist
+  const missing = await boss.get('/api/v1/learners/99999999/decisions');
+  for (const p of [`/api/v1/learners/${LEARNER}/decisions`, `/api/v1/learners/${LEARNER}/timeline`,
+    `/learners/${LEARNER}/matrix`, `/learners/${LEARNER}/evidence`]) {
+    const r = await boss.get(p);
+    assert.equal(r.status, 404, `${p}: ${r.status}`);
+    if (p.startsWith('/api/')) assert.equal(r.text, missing.text);
   }
   const me = await boss.get('/api/v1/me');
   assertStatus(me, 200);
