@@ -1103,7 +1103,8 @@ static enum MHD_Result respond(req_state_t *st, int status)
 }
 
 /* The one 404 message an EQA gets for anything outside its open visits, whether the
- * object does not exist, lies outside the sample or the route is closed to the role. */
+ * object does not exist, lies outside the sample or the route is closed to the role (and
+ * an employer contact for a route about an object their role may not use). */
 static const char *eqa_not_found_message(const req_t *r)
 {
     return r->is_api ? "Not found."
@@ -1281,13 +1282,17 @@ static void begin_request(req_state_t *st, const char *url)
         }
         if (route->roles && !(policy_route_roles(route) & r->user.role)) {
             /* An EQA is told nothing about what lies outside its visits: a route closed to
-             * it answers exactly as an object that does not exist (issue 18). */
-            if (r->user.role == ROLE_EQA) {
+             * it answers exactly as an object that does not exist (issue 18). An employer
+             * contact is outside the centre: a route about a particular object (a path with
+             * an id) that their role may not use answers the same way, whoever it belongs
+             * to (issue 16), so the answer tells them nothing about other employers'
+             * apprentices. */
+            if (r->user.role == ROLE_EQA || (r->user.role == ROLE_EMPLOYER && strchr(route->pattern, '{'))) {
                 r->tmpl = "error";
                 set_error(st, 404, "not_found", eqa_not_found_message(r));
+                return;
             }
-            else
-                set_error(st, 403, "forbidden", "Your role cannot do this.");
+            set_error(st, 403, "forbidden", "Your role cannot do this.");
             return;
         }
     }
