@@ -318,7 +318,11 @@ before(async () => {
       INSERT INTO progress_reviews (enrolment_id, learner_id, assessor_id, number, due_on, held_on, period_from,
           assessor_summary, signers, created_at, updated_at)
         SELECT max(id), ${L}, ${users.assessor.id}, 1, '2026-03-01', '2026-03-01', '2026-01-01', '${m} review', 'learner assessor',
-          '2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z' FROM enrolments WHERE learner_id = ${L};`);
+          '2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z' FROM enrolments WHERE learner_id = ${L};
+      INSERT INTO apprenticeships (enrolment_id, learner_id, employer_id, weekly_minutes, planned_otj_minutes, created_at)
+        VALUES ((SELECT max(id) FROM enrolments WHERE learner_id = ${L}), ${L}, ${fx.employer}, 1800, 18000, '2026-01-01T00:00:00Z');
+      INSERT INTO otj_entries (apprenticeship_id, learner_id, occurred_on, minutes, activity, description, recorded_by, recorded_at)
+        SELECT max(id), ${L}, '2026-01-16', 60, 'theory', '${m} otj', ${L}, '2026-01-16T10:00:00Z' FROM apprenticeships WHERE learner_id = ${L};`);
     fx.other = {...srv.sqlRows(`SELECT ${L} AS learner,
         (SELECT max(id) FROM evidence WHERE learner_id = ${L}) AS evidence,
         (SELECT max(f.id) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id WHERE e.learner_id = ${L}) AS file,
@@ -770,9 +774,9 @@ test('EQA visits: an apprentice in the sample: their off-the-job hours, read onl
     assertStatus(await eqa.get(`/learners/${fx[lk].learner}/otj.csv`), 404);
   }
   assert.equal(eqaAudit(), a0 + 3);
-  // an EQA records and verifies nothing
-  assertStatus(await eqa.post(`/api/v1/learners/${fx.l1.learner}/otj`, {}), 403);
-  assertStatus(await eqa.post(`/api/v1/otj/${fx.l1.otj}/verify`, {}), 403);
+  // an EQA records and verifies nothing (closed routes: as if they did not exist, issue 18)
+  assertStatus(await eqa.post(`/api/v1/learners/${fx.l1.learner}/otj`, {}), 404);
+  assertStatus(await eqa.post(`/api/v1/otj/${fx.l1.otj}/verify`, {}), 404);
 });
 
 test('EQA visits: a second EQA sees nothing of another\'s visit; audit shown to an EQA has no addresses', async () => {
