@@ -84,6 +84,28 @@ test('a decision sample records its stage and the SHA-256 of the files it looked
   }
   const r1 = await iqa.get('/api/v1/iqa/plan');
   assert.equal(r1.json.totals.sampled, r0.json.totals.sampled + 1);
+  // the decision's page shows the sample's stage, method, reach and each file's hash
+  // (abbreviated, the whole of it in a title and behind "Full SHA-256")
+  const page = await iqa.get(`/decisions/${d.decision_id}`);
+  assertStatus(page, 200);
+  const samples = /<ul class="list list--plain" id="samples">[\s\S]*?<\/ul>\n/.exec(page.text);
+  assert.ok(samples, 'the samples list');
+  const stageWord = r.json.stage === 'summative' ? 'Summative' : 'Interim';
+  assert.match(samples[0], new RegExp(`<dt>Stage</dt><dd>${stageWord}</dd>`));
+  assert.match(samples[0], /<dt>Method<\/dt><dd>[A-Z][a-z]/);
+  assert.match(samples[0], /<dt>Sampled<\/dt><dd>This decision<\/dd>/);
+  for (const f of r.json.files) {
+    assert.ok(samples[0].includes(`<code class="code" title="${f.sha256}">${f.sha256.slice(0, 12)}…</code>`), 'abbreviated');
+    assert.ok(samples[0].includes(`<code class="code sample-files__hash">${f.sha256}</code>`), 'in full on request');
+  }
+  // the same in the JSON the EQA reads
+  const api = await iqa.get('/api/v1/iqa/samples', {query: {decision_id: d.decision_id}});
+  assertStatus(api, 200);
+  const mine = (api.json.items || api.json.samples || []).find((x) => x.id === r.json.id);
+  assert.ok(mine, JSON.stringify(api.json).slice(0, 300));
+  assert.equal(mine.stage_label, stageWord);
+  assert.ok(mine.methods.length > 0);
+  assert.equal(mine.files[0].sha256_short, mine.files[0].sha256.slice(0, 12));
 });
 
 test('unit and portfolio samples: one sample per current decision, each with its files, audited', async () => {
