@@ -927,11 +927,18 @@ static json_t *learner_enrolments(db_t *db, const user_t *u, int64_t learner_id)
                       " JOIN employer_contacts c ON c.employer_id = a.employer_id"
                       " WHERE e.learner_id = ? AND c.user_id = ? ORDER BY e.id",
                       "ii", learner_id, u->id);
-    return db_all(db,
-                  "SELECT e.id, e.qualification_id, q.title AS qualification_title, e.start_date,"
-                  " e.planned_end_date, e.status, e.review_interval_weeks, e.assessor_id FROM enrolments e"
-                  " JOIN qualifications q ON q.id = e.qualification_id WHERE e.learner_id = ? ORDER BY e.id",
-                  "i", learner_id);
+    json_t *rows = db_all(db,
+                          "SELECT e.id, e.qualification_id, q.title AS qualification_title, e.start_date,"
+                          " e.planned_end_date, e.status, e.review_interval_weeks, e.assessor_id FROM enrolments e"
+                          " JOIN qualifications q ON q.id = e.qualification_id WHERE e.learner_id = ? ORDER BY e.id",
+                          "i", learner_id);
+    qscope_t qs = {0}; /* an EQA: only its visit's qualifications */
+    if (rows && policy_qscope(db, u, learner_id, &qs) == EV_OK)
+        qscope_filter(&qs, rows, "qualification_id");
+    else
+        json_array_clear(rows);
+    qscope_free(&qs);
+    return rows;
 }
 
 static int may_read_learner_reviews(db_t *db, const user_t *u, int64_t learner_id)
