@@ -718,13 +718,16 @@ static void cell_html(buf_t *b, unsigned bits, int crit_status, int ev_submitted
 #undef CELL_PUT
 }
 
-static const char *cell_name(unsigned bits, int crit_status, int ev_submitted)
+/* A cell's name in the JSON: an index into CELL_NAMES, or -1 for an empty cell (null). */
+static const char *const CELL_NAMES[] = {"met", "not_met", "submitted", "mapped"};
+
+static int cell_name(unsigned bits, int crit_status, int ev_submitted)
 {
     if (!bits)
-        return NULL;
+        return -1;
     if (bits & CELL_DECIDED)
-        return crit_status == ST_MET ? "met" : "not_met";
-    return ev_submitted ? "submitted" : "mapped";
+        return crit_status == ST_MET ? 0 : 1;
+    return ev_submitted ? 2 : 3;
 }
 
 json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
@@ -819,6 +822,10 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     counts_t qc = {0};
     buf_t html = {0};
     json_t *units = want_html ? NULL : json_array();
+    /* the JSON's cells share one string per name (1,440 cells, four names) */
+    json_t *cell_names[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; !want_html && i < 4; i++)
+        cell_names[i] = json_string_nocheck(CELL_NAMES[i]);
     int span = ncols + 2;
     /* each column's label ("E13") for the phone layout, made once */
     char (*labels)[24] = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *labels) : NULL;
@@ -884,8 +891,8 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                 json_object_set_new(co, "status", json_string_nocheck(st_names[stv]));
                 json_object_set_new(co, "status_label", json_string_nocheck(st_labels[stv]));
                 for (int j = 0; j < ncols; j++) {
-                    const char *n = cell_name(cells[j], stv, col_sub[j]);
-                    json_array_append_new(arr, n ? json_string(n) : json_null());
+                    int n = cell_name(cells[j], stv, col_sub[j]);
+                    json_array_append(arr, n >= 0 ? cell_names[n] : json_null());
                 }
                 json_object_set_new(co, "cells", arr);
                 json_array_append_new(crits, co);
@@ -910,6 +917,8 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     free(col_sub);
     free(labels);
     free(label_len);
+    for (int i = 0; i < 4; i++)
+        json_decref(cell_names[i]);
     return doc;
 }
 
@@ -978,6 +987,19 @@ static int guard_learner(req_t *r, int64_t learner_id)
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
         return http_fail(r, 404, "not_found", "No such learner.");
+    return 0;
+}
+
+/* guard_learner that also gives the learner's row {id, name, email} in *row
+ * (the caller owns it) from the same read; *row is NULL when refused. */
+static int guard_learner_row(req_t *r, int64_t learner_id, json_t **row)
+{
+    *row = learner_row(r->db, learner_id);
+    if (!*row || !policy_can_read_learner(r->db, &r->user, learner_id)) {
+        json_decref(*row);
+        *row = NULL;
+        return http_fail(r, 404, "not_found", "No such learner.");
+    }
     return 0;
 }
 
@@ -1116,12 +1138,15 @@ static int progress_matrix_show(req_t *r)
 static int matrix_show(req_t *r)
 {
     int64_t learner_id = r->params[0], qid = 0, limit, offset;
-    int rc = guard_learner(r, learner_id);
+    json_t *learner = NULL;
+    int rc = guard_learner_row(r, learner_id, &learner);
     if (rc)
         return rc;
     char version[128];
-    if (learner_data_version(r->db, learner_id, version, sizeof version) == EV_OK && http_not_modified(r, version))
+    if (learner_data_version(r->db, learner_id, version, sizeof version) == EV_OK && http_not_modified(r, version)) {
+        json_decref(learner);
         return 304; /* the viewer's copy is current: nothing built */
+    }
     json_t *enrols = load_enrolments(r->db, learner_id);
     json_t *chosen = NULL, *e;
     size_t i;
@@ -1134,6 +1159,7 @@ static int matrix_show(req_t *r)
     }
     if (!chosen) {
         json_decref(enrols);
+        json_decref(learner);
         if (have_q)
             return http_fail(r, 404, "not_found", "The learner is not enrolled on that qualification.");
         return http_fail(r, 404, "not_enrolled", "The learner has no enrolments yet.");
@@ -1144,6 +1170,7 @@ static int matrix_show(req_t *r)
     json_t *doc = progress_matrix(r->db, learner_id, qid, limit, offset, !r->is_api);
     if (!doc) {
         json_decref(enrols);
+        json_decref(learner);
         return http_fail(r, 404, "not_found", "No such qualification.");
     }
     json_object_set(chosen, "percent", json_object_get(doc, "percent"));
@@ -1152,7 +1179,7 @@ static int matrix_show(req_t *r)
     if (r->is_api) /* the page shows the tabs of every enrolment, not this copy */
         json_object_set_new(doc, "enrolment", json_copy(chosen));
     json_object_set_new(doc, "enrolments", enrols);
-    json_object_set_new(doc, "learner", learner_row(r->db, learner_id));
+    json_object_set_new(doc, "learner", learner);
     if (!r->is_api) {
         add_chart(doc);
         json_object_set_new(doc, "many_enrolments", json_boolean(json_array_size(enrols) > 1));
