@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "progress.h"
 #include "reviews.h"
+#include "status.h"
 #include "users.h"
 
 /*
@@ -379,6 +380,9 @@ static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, in
                    "ii", *id, (int64_t)json_integer_value(v)) != EV_OK)
             return 500;
     }
+    /* the recognised KSBs leave the learner's totals (status.h) */
+    if (json_array_size(rpl_ksbs) && status_sync_learner(r->db, learner) != EV_OK)
+        return 500;
     json_t *after = json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:O}", "enrolment_id", (json_int_t)eid,
                               "standard_id", (json_int_t)standard, "employer_id", (json_int_t)employer, "start_date",
                               start, "planned_end_date", end, "weekly_minutes", (json_int_t)weekly,
@@ -392,7 +396,8 @@ static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, in
 /* POST /api/v1/apprenticeships {learner_id, standard_id, assessor_id, iqa_id?, employer_id,
  * start_date, planned_end_date, weekly_hours, planned_otj_hours?, rpl_otj_hours?, rpl_note?,
  * rpl_ksbs?: ["K1", ...], qualification_ids?: [...]}: 201 {apprenticeship}. Planned hours
- * default to the minimum (otj_minimum_minutes) less the RPL reduction. */
+ * default to the minimum (otj_minimum_minutes); either way the RPL hours are taken off
+ * (otj_after_rpl): planned_otj_minutes is the plan after the reduction. */
 static int apprenticeship_create(req_t *r)
 {
     int64_t learner = 0, standard = 0, assessor = 0, iqa = 0, employer = 0, weekly = 0, planned = -1, rpl = 0;
@@ -465,6 +470,8 @@ static int apprenticeship_create(req_t *r)
         int64_t min_hours = db_int(r->db, "SELECT coalesce(min_otj_hours, 0) FROM qualifications WHERE id = ?", 0,
                                    "i", standard);
         planned = otj_after_rpl(otj_minimum_minutes(sd, ed, weekly, min_hours), rpl);
+    } else {
+        planned = otj_after_rpl(planned, rpl); /* hours given are the plan before prior learning */
     }
     if (db_begin(r->db) != EV_OK) {
         st = http_fail(r, 503, "busy", "The database is busy; try again.");

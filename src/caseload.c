@@ -52,7 +52,7 @@ static void set_age(json_t *obj, const char *iso_key)
     "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"        \
     " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"              \
     " e.assessor_id, au.name AS assessor_name,"                                                              \
-    " e.start_date, e.planned_end_date,"                                                                     \
+    " e.start_date, e.planned_end_date, COALESCE(ap.break_days, 0) AS break_days, ap.break_open_since,"      \
     " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                 \
     "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
     " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
@@ -60,7 +60,8 @@ static void set_age(json_t *obj, const char *iso_key)
     " (SELECT COUNT(DISTINCT ev.id) FROM " ENROLMENT_SUBMITTED ") AS awaiting,"                                \
     " (SELECT MIN(ev.submitted_at) FROM " ENROLMENT_SUBMITTED ") AS oldest_submitted_at"                    \
     " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"          \
-    " JOIN qualifications q ON q.id = e.qualification_id WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?"
+    " JOIN qualifications q ON q.id = e.qualification_id LEFT JOIN apprenticeships ap ON ap.enrolment_id = e.id" \
+    " WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?"
 
 /* Submitted evidence of the caseload (the queue), scoped or centre-wide. */
 #define QUEUE_WHERE_MINE                                                                                       \
@@ -112,10 +113,12 @@ static int caseload_index(req_t *r)
             percent = 99;
         json_object_set_new(it, "percent", json_integer(percent));
         progress_pace_t pace; /* expected progress: on track / behind / at risk (progress.h) */
-        progress_pace(json_string_value(json_object_get(it, "enrolment_status")),
-                      json_string_value(json_object_get(it, "start_date")),
-                      json_string_value(json_object_get(it, "planned_end_date")), percent,
-                      progress_today(), &pace);
+        progress_pace_breaks(json_string_value(json_object_get(it, "enrolment_status")),
+                             json_string_value(json_object_get(it, "start_date")),
+                             json_string_value(json_object_get(it, "planned_end_date")),
+                             json_integer_value(json_object_get(it, "break_days")),
+                             json_string_value(json_object_get(it, "break_open_since")), percent,
+                             progress_today(), &pace);
         json_object_set_new(it, "pace", progress_pace_json(&pace));
         json_t *otj = apprenticeships_enrolment_otj(r->db, json_integer_value(json_object_get(it, "enrolment_id")),
                                                     progress_today());

@@ -1322,6 +1322,16 @@ static void begin_request(req_state_t *st, const char *url)
             return;
         }
         if (route->roles && !(policy_route_roles(route) & r->user.role)) {
+            /* An employer contact is outside the centre: a route about a particular
+             * object (a path with an id) that their role may not use answers exactly as
+             * an object that does not exist, whoever it belongs to (issue 16), so the
+             * answer tells them nothing about other employers' apprentices. */
+            if (r->user.role == ROLE_EMPLOYER && strchr(route->pattern, '{')) {
+                r->tmpl = "error";
+                set_error(st, 404, "not_found", r->is_api ? "Not found."
+                          : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
+                return;
+            }
             set_error(st, 403, "forbidden", "Your role cannot do this.");
             return;
         }

@@ -282,6 +282,10 @@ static const struct eqa_route {
     {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
+    /* an apprentice's off-the-job hours, read only (apprenticeships.c, issue 16) */
+    {"GET", "/api/v1/learners/{id}/otj", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/otj", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/otj.csv", EQA_LEARNER, EQA_AUDIT_DOWNLOAD},
     {"GET", "/api/v1/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     {"GET", "/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     /* the visit's qualifications, and the audit trail's integrity */

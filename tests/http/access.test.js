@@ -360,6 +360,12 @@ test('role gate: nobody and every role a route does not name are refused, and no
       if (r.public || r.roles.includes(roleOf(key))) continue;
       const res = await call(users[key].client, r, p);
       checked++;
+      // an employer contact (outside the centre) is answered about any particular object
+      // as if it did not exist (src/http.c), the same for their own apprentice's as for others'
+      if (roleOf(key) === 'employer' && r.pattern.includes('{')) {
+        if (res.status !== 404) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 404)`);
+        continue;
+      }
       if (res.status !== 403) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 403)`);
     }
   }
@@ -395,6 +401,8 @@ test('ownership: reads of a learner\'s resources follow the policy', async (t) =
           failures.push(`${key} may read ${lk}: GET ${p} answered ${res.status}`);
         } else if (!allowed && res.status !== 403 && res.status !== 404) {
           failures.push(`${key} may not read ${lk}: GET ${p} answered ${res.status} (want 403 or 404)`);
+        } else if (!allowed && roleOf(key) === 'employer' && res.status !== 404) {
+          failures.push(`${key} may not read ${lk}: GET ${p} answered ${res.status} (want 404, as if it did not exist)`);
         }
       }
     }
@@ -567,6 +575,32 @@ test('the markers are visible where they should be (the leak test can fail)', as
   assert.ok(!foreign.text.includes(marker('l2')));
 });
 
+test('employer: on every route, another employer\'s apprentice\'s objects answer exactly as missing ones', async (t) => {
+  // Issue 16: whatever the route (open to the employer role or not, read or write), an
+  // object of an apprentice who is not theirs answers 404 with the very body of an id
+  // that does not exist, and changes nothing.
+  const emp = users.employer.client;
+  const failures = [];
+  let checked = 0;
+  const before = auditCount();
+  for (const r of routes.filter((x) => !x.public && x.pattern.includes('{') && isOwned(x.pattern))) {
+    const missing = await call(emp, r, r.pattern.replace(/\{\w+\}/g, '99999999'));
+    for (const lk of Object.keys(LEARNERS).filter((l) => !canRead('employer', l))) {
+      const p = fill(r.pattern, lk);
+      if (!p) continue;
+      const res = await call(emp, r, p);
+      checked++;
+      if (res.status !== 404) failures.push(`employer ${r.method} ${p} (${lk}): ${res.status} (want 404)`);
+      else if (res.text !== missing.text) failures.push(`employer ${r.method} ${p} (${lk}): differs from a missing object's 404`);
+      if (Object.keys(LEARNERS).some((m) => res.text.includes(marker(m)))) failures.push(`employer ${r.method} ${p} shows a marker`);
+    }
+  }
+  t.diagnostic(`${checked} employer answers about other employers' apprentices compared with missing objects`);
+  assert.ok(checked >= 40, `only ${checked} checked`);
+  assert.equal(auditCount(), before, 'a refused request changed something');
+  assert.deepEqual(failures, []);
+});
+
 /* The path of an EQA-reachable route for learner lk (or for ids that do not exist). */
 function eqaPath(r, lk) {
   if (r.eqa_scope === 'decision_arg') return `${r.pattern}?decision_id=${lk ? fx[lk].decision : 99999999}`;
@@ -642,6 +676,40 @@ test('EQA visits: every EQA route, inside and outside the visit, inside and outs
   // another EQA account sees nothing of this visit
   t.diagnostic(`${eqaRoutes.length} EQA routes, ${checked} scoped reads checked`);
   assert.deepEqual(failures, []);
+});
+
+test('EQA visits: an apprentice in the sample: their off-the-job hours, read only and audited; out of the sample: nothing', async () => {
+  const eqa = users.eqa.client;
+  const a0 = eqaAudit();
+  const own = await eqa.get(`/api/v1/learners/${fx.l1.learner}/otj`);
+  assertStatus(own, 200);
+  assert.ok(own.text.includes(marker('l1')), 'the sampled apprentice\'s entries are shown');
+  assert.equal(own.json.can_record, false);
+  assert.equal(own.json.can_verify, false);
+  assert.equal(own.json.can_manage_breaks, false);
+  const page = await eqa.get(`/learners/${fx.l1.learner}/otj`);
+  assertStatus(page, 200);
+  assert.ok(page.text.includes(marker('l1')));
+  assert.ok(!/action="\/otj\/\d+\/(verify|query)"|action="\/learners\/\d+\/(otj|breaks)"/.test(page.text), 'no forms for an EQA');
+  const csv = await eqa.get(`/learners/${fx.l1.learner}/otj.csv`);
+  assertStatus(csv, 200);
+  assert.equal(eqaAudit(), a0 + 3, 'each view and the download are in the audit trail');
+  const rows = srv.sqlRows(`SELECT action, learner_id FROM audit_events WHERE action IN ('eqa.view', 'eqa.download')
+    ORDER BY id DESC LIMIT 3`);
+  assert.deepEqual(rows.map((x) => [x.action, Number(x.learner_id)]),
+    [['eqa.download', fx.l1.learner], ['eqa.view', fx.l1.learner], ['eqa.view', fx.l1.learner]]);
+  // l3 (a visit that has ended) and l4 (no visit): as if they did not exist, and not audited
+  const missing = await eqa.get('/api/v1/learners/99999999/otj');
+  for (const lk of ['l3', 'l4']) {
+    const res = await eqa.get(`/api/v1/learners/${fx[lk].learner}/otj`);
+    assert.equal(res.status, 404);
+    assert.equal(res.text, missing.text);
+    assertStatus(await eqa.get(`/learners/${fx[lk].learner}/otj.csv`), 404);
+  }
+  assert.equal(eqaAudit(), a0 + 3);
+  // an EQA records and verifies nothing
+  assertStatus(await eqa.post(`/api/v1/learners/${fx.l1.learner}/otj`, {}), 403);
+  assertStatus(await eqa.post(`/api/v1/otj/${fx.l1.otj}/verify`, {}), 403);
 });
 
 test('EQA visits: a second EQA sees nothing of another\'s visit; audit shown to an EQA has no addresses', async () => {
