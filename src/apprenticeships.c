@@ -667,6 +667,31 @@ static int touch_enrolment(db_t *db, int64_t apprenticeship_id)
 }
 
 /* ------------------------------------------------------------------ the off-the-job page */
+/* Leaves in apps (and entries, by apprenticeship_id) only the apprenticeships on the
+ * qualifications the reader may see: an EQA sees its visit's (issue 18, policy_qscope). */
+static void visible_apprenticeships(req_t *r, int64_t learner_id, json_t *apps, json_t *entries)
+{
+    qscope_t qs;
+    if (policy_qscope(r->db, &r->user, learner_id, &qs) != EV_OK) {
+        json_array_clear(apps);
+        json_array_clear(entries);
+        return;
+    }
+    if (!qs.all) {
+        qscope_filter(&qs, apps, "qualification_id");
+        for (size_t i = json_array_size(entries); i-- > 0;) {
+            int64_t app = jint(json_array_get(entries, i), "apprenticeship_id");
+            int keep = 0;
+            size_t k;
+            json_t *a;
+            json_array_foreach(apps, k, a) keep |= jint(a, "id") == app;
+            if (!keep)
+                json_array_remove(entries, i);
+        }
+    }
+    qscope_free(&qs);
+}
+
 
 /* The learner's off-the-job document: {learner, apprenticeships[{..., pace, breaks[]}],
  * entries[], activities[], can_record, can_verify, can_manage_breaks}. NULL: no learner. */
@@ -717,6 +742,7 @@ static json_t *otj_doc(req_t *r, int64_t learner_id, int64_t today)
                              "LEFT JOIN users vb ON vb.id = o.reviewed_by "
                              "WHERE o.learner_id = ? ORDER BY o.occurred_on DESC, o.id DESC",
                              "i", learner_id);
+    visible_apprenticeships(r, learner_id, apps, entries);
     json_t *e;
     int can_verify = (r->user.role == ROLE_ASSESSOR && policy_can_assess_learner(r->db, &r->user, learner_id)) ||
                      (r->user.role == ROLE_EMPLOYER && apprenticeships_employer_of(r->db, r->user.id, learner_id));
@@ -1161,10 +1187,16 @@ static int otj_csv_learner(req_t *r)
     json_t *rows = db_all(r->db,
                           "SELECT o.occurred_on, o.minutes, o.activity, o.description, o.evidence_id, o.status, "
                           "o.recorded_at, o.reviewed_at, o.review_note, rb.name AS recorded_by, vb.name AS reviewed_by, "
-                          "q.code FROM otj_entries o JOIN users rb ON rb.id = o.recorded_by "
+                          "q.code, e.qualification_id FROM otj_entries o JOIN users rb ON rb.id = o.recorded_by "
                           "LEFT JOIN users vb ON vb.id = o.reviewed_by JOIN apprenticeships a ON a.id = o.apprenticeship_id "
                           "JOIN enrolments e ON e.id = a.enrolment_id JOIN qualifications q ON q.id = e.qualification_id "
                           "WHERE o.learner_id = ? ORDER BY o.occurred_on, o.id", "i", lid);
+    qscope_t qs; /* an EQA: only the apprenticeships on its visit's qualifications (issue 18) */
+    if (policy_qscope(r->db, &r->user, lid, &qs) == EV_OK)
+        qscope_filter(&qs, rows, "qualification_id");
+    else
+        json_array_clear(rows);
+    qscope_free(&qs);
     buf_t b = {0};
     buf_puts(&b, "learner,email,uln,standard,date,hours,activity,description,evidence_id,status,recorded_by,"
                  "recorded_at,reviewed_by,reviewed_at,review_note\r\n");

@@ -802,6 +802,15 @@ static const char *cell_name(unsigned bits, int crit_status, int ev_submitted)
 json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                         int64_t limit, int64_t offset, int want_html)
 {
+    return progress_matrix_for(db, NULL, learner_id, qualification_id, limit, offset, want_html);
+}
+
+json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, int64_t qualification_id,
+                            int64_t limit, int64_t offset, int want_html)
+{
+    int64_t eqa; /* an EQA's columns: only the evidence mapped to its visit's qualifications */
+    char now[21];
+    policy_qscope_binds(reader, &eqa, now);
     const qtree_t *t = tree_get(db, qualification_id);
     if (!t)
         return NULL;
@@ -818,8 +827,9 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     unsigned char *col_sub = xmalloc((size_t)colcap);
     json_t *cols = json_array();
     db_stmt_t *st = db_query(db,
-        "SELECT id, title, kind, status, occurred_on FROM evidence WHERE learner_id = ?"
-        " ORDER BY id LIMIT ? OFFSET ?", "iii", learner_id, (int64_t)colcap, offset);
+        "SELECT e.id, e.title, e.kind, e.status, e.occurred_on FROM evidence e WHERE e.learner_id = ?"
+        " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id") " ORDER BY e.id LIMIT ? OFFSET ?",
+        "iiittii", learner_id, eqa, eqa, now, now, (int64_t)colcap, offset);
     while (st && db_next(st) == 1 && ncols < colcap) {
         const char *status = db_col_text(st, 3);
         col_ids[ncols] = db_col_int(st, 0);
@@ -840,8 +850,9 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
         db_stmt_done(st);
     json_object_set_new(doc, "evidence", cols);
     json_object_set_new(doc, "evidence_total",
-                        json_integer(db_int(db, "SELECT count(*) FROM evidence WHERE learner_id = ?",
-                                            0, "i", learner_id)));
+                        json_integer(db_int(db, "SELECT count(*) FROM evidence e WHERE e.learner_id = ?"
+                                                " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id"),
+                                            0, "iiitt", learner_id, eqa, eqa, now, now)));
 
     /* the grid: one byte per criterion x column */
     unsigned char *grid = xcalloc((size_t)(t->ncrit ? t->ncrit : 1) * (size_t)(ncols ? ncols : 1), 1);
@@ -1089,12 +1100,28 @@ static void add_page_charts(db_t *db, int64_t learner_id, json_t *doc, int64_t t
     }
 }
 
+/* Drops from enrolments (objects with qualification_id) the qualifications the reader
+ * may not see (an EQA: those outside its visit, policy_qscope). EV_OK or EV_ERR. */
+static int visible_only(req_t *r, int64_t learner_id, json_t *enrolments)
+{
+    qscope_t qs;
+    int rc = policy_qscope(r->db, &r->user, learner_id, &qs);
+    if (rc == EV_OK)
+        qscope_filter(&qs, enrolments, "qualification_id");
+    qscope_free(&qs);
+    return rc;
+}
+
 static int show_progress(req_t *r, int64_t learner_id)
 {
     int64_t today = progress_today();
     json_t *doc = progress_learner(r->db, learner_id, today);
     if (!doc)
         return http_fail(r, 404, "not_found", "No such learner.");
+    if (visible_only(r, learner_id, json_object_get(doc, "qualifications")) != EV_OK) {
+        json_decref(doc);
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    }
     apprenticeships_annotate_progress(r->db, learner_id, doc, today); /* off-the-job hours */
     if (!r->is_api) {
         add_page_charts(r->db, learner_id, doc, today);
@@ -1145,6 +1172,8 @@ static int matrix_show(req_t *r)
     if (rc)
         return rc;
     json_t *enrols = load_enrolments(r->db, learner_id);
+    if (visible_only(r, learner_id, enrols) != EV_OK)
+        json_array_clear(enrols);
     json_t *chosen = NULL, *e;
     size_t i;
     int have_q = in_int(r, "qualification_id", &qid) == EV_OK;
@@ -1163,7 +1192,7 @@ static int matrix_show(req_t *r)
     json_object_set_new(chosen, "current", json_true());
     qid = json_integer_value(json_object_get(chosen, "qualification_id"));
     http_page(r, 12, &limit, &offset);
-    json_t *doc = progress_matrix(r->db, learner_id, qid, limit, offset, !r->is_api);
+    json_t *doc = progress_matrix_for(r->db, &r->user, learner_id, qid, limit, offset, !r->is_api);
     if (!doc) {
         json_decref(enrols);
         return http_fail(r, 404, "not_found", "No such qualification.");

@@ -88,6 +88,10 @@ json_t *progress_learner(db_t *db, int64_t learner_id, int64_t today);
  * learner and qualification with evidence columns limit/offset. Caller owns. */
 json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                         int64_t limit, int64_t offset, int want_html);
+/* The same as reader sees it (NULL: everything): an EQA's columns are only the evidence
+ * mapped to its visit's qualifications (policy.h, POLICY_QSCOPE_EVIDENCE_SQL). */
+json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, int64_t qualification_id,
+                            int64_t limit, int64_t offset, int want_html);
 
 /* A handler's several reads in one read transaction (one snapshot, one lock round
  * trip): returns 1 when it began one (0 inside a caller's transaction), to be
