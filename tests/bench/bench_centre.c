@@ -632,6 +632,7 @@ static char *self_dir(void)
  * http://..." and copies the URL. Returns the pid, or -1. */
 static pid_t start_server(char *const argv[], const char *out_path, char *url, size_t urllen)
 {
+    fflush(stdout); /* else the child's freopen writes out what the parent had buffered */
     pid_t pid = fork();
     if (pid == 0) {
         FILE *f = freopen(out_path, "w", stdout);
