@@ -72,6 +72,22 @@ after(async () => {
   if (srv) await srv.stop();
 });
 
+test('the schedule: a later review whose date has passed is overdue too, not upcoming', async () => {
+  assertStatus(await admin.post('/api/v1/users', {email: 'sam.late@demo.test', name: 'Sam Late', role: 'learner',
+    password: 'sam learner password'}), 201);
+  const sam = Number(srv.sql(`SELECT id FROM users WHERE email = 'sam.late@demo.test'`));
+  assertStatus(await admin.post('/api/v1/enrolments', {learner_id: sam, qualification_id: Q, assessor_id: assessor.user.id,
+    iqa_id: iqa.user.id, start_date: '2025-10-01', planned_end_date: '2026-12-31'}), 201, 'enrol');
+  const r = await assessor.get(`/api/v1/learners/${sam}/reviews`);
+  assertStatus(r, 200);
+  const e = r.json.enrolments[0];
+  assert.deepEqual(e.schedule.slice(0, 3).map((x) => [x.due_on, x.state]),
+    [['2025-12-24', 'overdue'], ['2026-03-18', 'overdue'], ['2026-06-10', 'upcoming']]);
+  const page = await assessor.get(`/learners/${sam}/reviews`);
+  assertStatus(page, 200);
+  assert.ok((page.text.match(/>Overdue</g) || []).length >= 2, 'both passed reviews read Overdue on the page');
+});
+
 test('the schedule: every 12 weeks from the start, the first review overdue on the list, caseload and dashboard', async () => {
   const r = await rae.get(`/api/v1/learners/${RAE}/reviews`);
   assertStatus(r, 200);
@@ -84,7 +100,12 @@ test('the schedule: every 12 weeks from the start, the first review overdue on t
   assert.equal(e.schedule[0].state, 'overdue');
   assert.equal(e.schedule[1].state, 'upcoming');
   assert.deepEqual(r.json.reviews, []);
-  // the assessor's caseload and the centre dashboard flag it
+  // a new review of a two-way enrolment (no employer) does not ask for the employer's comments
+  const newForm = await assessor.get(`/learners/${RAE}/reviews/new?enrolment_id=${ENR}`);
+  assertStatus(newForm, 200);
+  assert.match(newForm.text, /name="learner_comments"/);
+  assert.doesNotMatch(newForm.text, /name="employer_comments"/);
+  // the caseload and the centre dashboard flag it
   const cl = await assessor.get('/api/v1/caseload?per_page=200');
   assertStatus(cl, 200);
   const item = cl.json.items.find((x) => x.enrolment_id === ENR);
