@@ -114,6 +114,7 @@ test('the schedule: every 12 weeks from the start, the first review overdue on t
   assert.ok(cl.json.reviews_overdue >= 1);
   const page = await assessor.get('/caseload?per_page=200');
   assert.match(page.text, /Review overdue/);
+  assert.match(page.text, /What to do next[\s\S]*progress reviews? overdue on your caseload/);
   const centre = await admin.get('/api/v1/centre/progress');
   assertStatus(centre, 200);
   assert.ok(centre.json.reviews_overdue >= 1, JSON.stringify(centre.json.reviews_overdue));
@@ -225,12 +226,15 @@ test('signing: order-free, each signer once, a reason to decline, no edits once 
   assertStatus(locked, 409);
   assert.equal(locked.json.error.code, 'locked');
   assert.equal(auditCount(), before);
+  // the assessor's "What to do next" asks for their signature until they sign
+  assert.match((await assessor.get('/caseload')).text, /What to do next[\s\S]*progress reviews? to finish and sign/);
   // the assessor signs: complete and locked
   const s2 = await assessor.post(`/api/v1/progress-reviews/${R1}/sign`, {});
   assertStatus(s2, 201);
   assert.equal(s2.json.status, 'complete');
   assert.ok(s2.json.completed_at);
   assertStatus(await assessor.post(`/api/v1/progress-reviews/${R1}/sign`, {}), 409);
+  assert.doesNotMatch((await assessor.get('/caseload')).text, /What to do next[\s\S]*progress reviews? to finish and sign/);
   assertStatus(await assessor.put(`/api/v1/progress-reviews/${R1}`, {assessor_summary: 'changed'}), 409);
   const actions = srv.sqlRows(`SELECT action FROM audit_events WHERE entity = 'progress_review' AND entity_id = ${R1} ORDER BY id`)
     .map((x) => x.action);
