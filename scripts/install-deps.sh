@@ -17,7 +17,8 @@ RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libja
 # python3-aiosmtpd: the real SMTP server the notification tests deliver to (tests/http/smtp_sink.py).
 # postgresql-15: the PostgreSQL schema and backend tests start their own throw-away cluster.
 # nginx: tests/http/proxy.test.js runs the proxy set-up of docs/operations.md.
-TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk unzip clang-14 libclang-rt-14-dev postgresql-15 nginx python3-aiosmtpd
+# hey: tests/bench/bench_centre's open-loop latency at a steady offered load (-q).
+TESTING=(chromium fonts-dejavu-core fonts-dejavu-extra wrk hey unzip clang-14 libclang-rt-14-dev postgresql-15 nginx python3-aiosmtpd
   ceph-mon ceph-osd radosgw)
 want=("${RUNTIME[@]}")
 [ "${1:-}" = --runtime ] || want+=("${TESTING[@]}")

@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "progress.h"
 #include "reviews.h"
+#include "status.h"
 #include "users.h"
 
 /*
@@ -379,6 +380,9 @@ static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, in
                    "ii", *id, (int64_t)json_integer_value(v)) != EV_OK)
             return 500;
     }
+    /* the recognised KSBs leave the learner's totals (status.h) */
+    if (json_array_size(rpl_ksbs) && status_sync_learner(r->db, learner) != EV_OK)
+        return 500;
     json_t *after = json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:O}", "enrolment_id", (json_int_t)eid,
                               "standard_id", (json_int_t)standard, "employer_id", (json_int_t)employer, "start_date",
                               start, "planned_end_date", end, "weekly_minutes", (json_int_t)weekly,
@@ -392,7 +396,8 @@ static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, in
 /* POST /api/v1/apprenticeships {learner_id, standard_id, assessor_id, iqa_id?, employer_id,
  * start_date, planned_end_date, weekly_hours, planned_otj_hours?, rpl_otj_hours?, rpl_note?,
  * rpl_ksbs?: ["K1", ...], qualification_ids?: [...]}: 201 {apprenticeship}. Planned hours
- * default to the minimum (otj_minimum_minutes) less the RPL reduction. */
+ * default to the minimum (otj_minimum_minutes); either way the RPL hours are taken off
+ * (otj_after_rpl): planned_otj_minutes is the plan after the reduction. */
 static int apprenticeship_create(req_t *r)
 {
     int64_t learner = 0, standard = 0, assessor = 0, iqa = 0, employer = 0, weekly = 0, planned = -1, rpl = 0;
@@ -465,6 +470,8 @@ static int apprenticeship_create(req_t *r)
         int64_t min_hours = db_int(r->db, "SELECT coalesce(min_otj_hours, 0) FROM qualifications WHERE id = ?", 0,
                                    "i", standard);
         planned = otj_after_rpl(otj_minimum_minutes(sd, ed, weekly, min_hours), rpl);
+    } else {
+        planned = otj_after_rpl(planned, rpl); /* hours given are the plan before prior learning */
     }
     if (db_begin(r->db) != EV_OK) {
         st = http_fail(r, 503, "busy", "The database is busy; try again.");
@@ -501,6 +508,31 @@ static int touch_enrolment(db_t *db, int64_t apprenticeship_id)
 }
 
 /* ------------------------------------------------------------------ the off-the-job page */
+/* Leaves in apps (and entries, by apprenticeship_id) only the apprenticeships on the
+ * qualifications the reader may see: an EQA sees its visit's (issue 18, policy_qscope). */
+static void visible_apprenticeships(req_t *r, int64_t learner_id, json_t *apps, json_t *entries)
+{
+    qscope_t qs;
+    if (policy_qscope(r->db, &r->user, learner_id, &qs) != EV_OK) {
+        json_array_clear(apps);
+        json_array_clear(entries);
+        return;
+    }
+    if (!qs.all) {
+        qscope_filter(&qs, apps, "qualification_id");
+        for (size_t i = json_array_size(entries); i-- > 0;) {
+            int64_t app = jint(json_array_get(entries, i), "apprenticeship_id");
+            int keep = 0;
+            size_t k;
+            json_t *a;
+            json_array_foreach(apps, k, a) keep |= jint(a, "id") == app;
+            if (!keep)
+                json_array_remove(entries, i);
+        }
+    }
+    qscope_free(&qs);
+}
+
 
 /* The learner's off-the-job document: {learner, apprenticeships[{..., pace, breaks[]}],
  * entries[], activities[], can_record, can_verify, can_manage_breaks}. NULL: no learner. */
@@ -551,6 +583,7 @@ static json_t *otj_doc(req_t *r, int64_t learner_id, int64_t today)
                              "LEFT JOIN users vb ON vb.id = o.reviewed_by "
                              "WHERE o.learner_id = ? ORDER BY o.occurred_on DESC, o.id DESC",
                              "i", learner_id);
+    visible_apprenticeships(r, learner_id, apps, entries);
     json_t *e;
     int can_verify = (r->user.role == ROLE_ASSESSOR && policy_can_assess_learner(r->db, &r->user, learner_id)) ||
                      (r->user.role == ROLE_EMPLOYER && apprenticeships_employer_of(r->db, r->user.id, learner_id));
@@ -990,10 +1023,16 @@ static int otj_csv_learner(req_t *r)
     json_t *rows = db_all(r->db,
                           "SELECT o.occurred_on, o.minutes, o.activity, o.description, o.evidence_id, o.status, "
                           "o.recorded_at, o.reviewed_at, o.review_note, rb.name AS recorded_by, vb.name AS reviewed_by, "
-                          "q.code FROM otj_entries o JOIN users rb ON rb.id = o.recorded_by "
+                          "q.code, e.qualification_id FROM otj_entries o JOIN users rb ON rb.id = o.recorded_by "
                           "LEFT JOIN users vb ON vb.id = o.reviewed_by JOIN apprenticeships a ON a.id = o.apprenticeship_id "
                           "JOIN enrolments e ON e.id = a.enrolment_id JOIN qualifications q ON q.id = e.qualification_id "
                           "WHERE o.learner_id = ? ORDER BY o.occurred_on, o.id", "i", lid);
+    qscope_t qs; /* an EQA: only the apprenticeships on its visit's qualifications (issue 18) */
+    if (policy_qscope(r->db, &r->user, lid, &qs) == EV_OK)
+        qscope_filter(&qs, rows, "qualification_id");
+    else
+        json_array_clear(rows);
+    qscope_free(&qs);
     buf_t b = {0};
     buf_puts(&b, "learner,email,uln,standard,date,hours,activity,description,evidence_id,status,recorded_by,"
                  "recorded_at,reviewed_by,reviewed_at,review_note\r\n");

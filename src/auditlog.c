@@ -45,6 +45,52 @@ const char *auditlog_action_label(const char *action)
         {"unit.countersign", "Unit sign-off countersigned by the learner"},
         {"iqa.sample", "Decision sampled by the IQA"},
         {"iqa.response", "Assessor answered an IQA action"},
+        /* quality assurance (issue 18: src/iqaplan.c, src/eqa.c, src/policy.c) */
+        {"iqa.risk", "Assessor's risk rating set by the IQA"},
+        {"iqa.sample_group", "Unit or whole portfolio sampled by the IQA"},
+        {"eqa.visit_create", "EQA visit set up"},
+        {"eqa.visit_end", "EQA visit ended early"},
+        {"eqa.view", "Viewed by the EQA"},
+        {"eqa.download", "Downloaded by the EQA"},
+        {"eqa.finding", "EQA finding written"},
+        {"eqa.finding_response", "Centre answered an EQA finding"},
+        /* the rest of the trail */
+        {"session.login_throttled", "Sign-in paused after repeated failures"},
+        {"user.enable", "Account enabled again"},
+        {"user.password_change", "Password changed"},
+        {"user.password_reset", "Password reset by an admin"},
+        {"user.password_reset_link", "Password set through an emailed link"},
+        {"user.password_reset_request", "Password reset asked for"},
+        {"user.invitation_accept", "Invitation accepted"},
+        {"enrolment.end", "Enrolment ended"},
+        {"enrolment.units", "Optional units chosen"},
+        {"evidence.acknowledge", "Evidence written by someone else acknowledged by the learner"},
+        {"evidence.file_remove", "File removed from evidence"},
+        {"evidence.withdraw", "Evidence withdrawn from assessment"},
+        {"evidence.write_up", "Observation written up by the assessor"},
+        {"unit.signoff_reopen", "Unit sign-off reopened"},
+        {"export.portfolio", "Portfolio downloaded"},
+        {"export.cohort", "Cohort downloaded"},
+        {"group_observation.create", "Group observation recorded"},
+        {"intake.import", "Learners imported"},
+        {"apprenticeship.create", "Apprenticeship set up"},
+        {"employer.create", "Employer added"},
+        {"employer.contact", "Employer contact added"},
+        {"otj.record", "Off-the-job hours recorded"},
+        {"otj.verify", "Off-the-job hours verified"},
+        {"otj.query", "Off-the-job hours queried"},
+        {"break.start", "Break in learning started"},
+        {"break.end", "Break in learning ended"},
+        {"review.create", "Progress review started"},
+        {"review.update", "Progress review changed"},
+        {"review.sign", "Progress review signed"},
+        {"review.decline", "Declined to sign a progress review"},
+        {"review.complete", "Progress review completed"},
+        {"review.revise", "Progress review revised"},
+        {"review.reminder", "Progress review reminder sent"},
+        {"witness.request", "Witness asked for a testimony"},
+        {"witness.revoke", "Witness request withdrawn"},
+        {"witness.testimony", "Witness testimony given"},
     };
     if (!action)
         return "";
@@ -222,6 +268,15 @@ static int list_events(req_t *r, int64_t actor, int64_t learner, const char *act
 #undef EVENT_ARGS
     if (!items)
         return http_fail(r, 500, "db_error", "Could not read the audit trail.");
+    if (learner) { /* an EQA: not the events about qualifications outside its visit */
+        qscope_t qs;
+        if (policy_qscope(r->db, &r->user, learner, &qs) != EV_OK) {
+            json_decref(items);
+            return http_fail(r, 503, "busy", "The database is busy; try again.");
+        }
+        qscope_filter_events(r->db, &qs, items);
+        qscope_free(&qs);
+    }
     size_t i;
     json_t *e;
     json_array_foreach(items, i, e)

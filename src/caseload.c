@@ -36,48 +36,54 @@ static void set_age(json_t *obj, const char *iso_key)
     json_object_set_new(obj, "overdue", json_boolean(days >= 14));
 }
 
-/* Submitted evidence of one enrolment: the learner's, mapped to a criterion of
- * that enrolment's qualification (as the queue and the centre dashboard count
- * it), so a learner on two qualifications is not counted twice. */
-#define ENROLMENT_SUBMITTED                                                                                    \
-    "evidence ev JOIN evidence_criteria ec ON ec.evidence_id = ev.id JOIN criteria c ON c.id = ec.criterion_id" \
-    " JOIN units un ON un.id = c.unit_id WHERE ev.learner_id = e.learner_id AND ev.status = 'submitted'"       \
-    " AND un.qualification_id = e.qualification_id"
-
 /* The caseload's rows: scoped to one assessor (their learners come from the
  * enrolments_assessor index, most overdue first), or for an admin every
  * enrolment (by name, so only one page of rows is computed). Each statement
- * takes the same binds: the assessor (or 0), limit, offset. */
+ * takes the same binds: the assessor (or 0), limit, offset; the page's ids are
+ * chosen first on the sort keys alone, then only those rows are read whole. Percent and the
+ * evidence awaiting come from the summaries the triggers keep in the writes'
+ * transactions (schema/005_progress.sql): enrolment_progress (criteria by status,
+ * the sums of unit_progress over the qualification's units) and learner_queue
+ * (submitted evidence of the learner mapped to a criterion of that enrolment's
+ * qualification, as the queue and the centre dashboard count it, so a learner on
+ * two qualifications is not counted twice), one row each, instead of counting
+ * criteria and evidence per row. */
+#define CASELOAD_QUEUE_JOIN                                                                                    \
+    " LEFT JOIN learner_queue lq ON lq.learner_id = e.learner_id AND lq.qualification_id = e.qualification_id"
 #define CASELOAD_SELECT(WHERE, ORDER)                                                                          \
     "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"        \
     " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"              \
     " e.assessor_id, au.name AS assessor_name,"                                                              \
-    " e.start_date, e.planned_end_date,"                                                                     \
-    " COALESCE((SELECT SUM(p.total) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                 \
-    "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_total," \
-    " COALESCE((SELECT SUM(p.met) FROM unit_progress p JOIN units un ON un.id = p.unit_id"                   \
-    "   WHERE p.learner_id = e.learner_id AND un.qualification_id = e.qualification_id), 0) AS criteria_met,"  \
-    " (SELECT COUNT(DISTINCT ev.id) FROM " ENROLMENT_SUBMITTED ") AS awaiting,"                                \
-    " (SELECT MIN(ev.submitted_at) FROM " ENROLMENT_SUBMITTED ") AS oldest_submitted_at"                    \
-    " FROM enrolments e JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id"          \
-    " JOIN qualifications q ON q.id = e.qualification_id WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?"
+    " e.start_date, e.planned_end_date, COALESCE(ap.break_days, 0) AS break_days, ap.break_open_since,"      \
+    " COALESCE(p.total, 0) AS criteria_total, COALESCE(p.met, 0) AS criteria_met,"                           \
+    " COALESCE(lq.awaiting, 0) AS awaiting, lq.oldest_submitted_at"                                         \
+    " FROM (SELECT e.id FROM enrolments e JOIN users u ON u.id = e.learner_id"                               \
+    " JOIN qualifications q ON q.id = e.qualification_id" CASELOAD_QUEUE_JOIN                                \
+    " WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?) pick"                                               \
+    " JOIN enrolments e ON e.id = pick.id JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id" \
+    " JOIN qualifications q ON q.id = e.qualification_id LEFT JOIN apprenticeships ap ON ap.enrolment_id = e.id" \
+    " LEFT JOIN enrolment_progress p ON p.enrolment_id = e.id" CASELOAD_QUEUE_JOIN " ORDER BY " ORDER
 
-/* Submitted evidence of the caseload (the queue), scoped or centre-wide. */
-#define QUEUE_WHERE_MINE                                                                                       \
-    " WHERE ev.status = 'submitted' AND ev.learner_id IN (SELECT en.learner_id FROM enrolments en"           \
-    " WHERE en.assessor_id = ?)"
-#define QUEUE_WHERE_ALL " WHERE ev.status = 'submitted' AND ? = 0"
-#define QUEUE_SELECT(WHERE)                                                                                    \
+/* Submitted evidence of the caseload (the queue), scoped or centre-wide. An assessor's
+ * is read learner by learner (their learners from the enrolments_assessor index, then
+ * each one's submitted evidence from evidence_learner_status) and sorted, rather than
+ * walking every submitted item of the centre in date order for the few that are theirs. */
+#define QUEUE_FROM_MINE                                                                                        \
+    " FROM (SELECT DISTINCT en.learner_id FROM enrolments en WHERE en.assessor_id = ?) mine"                 \
+    " JOIN evidence ev ON ev.learner_id = mine.learner_id AND ev.status = 'submitted'"
+#define QUEUE_FROM_ALL " FROM evidence ev WHERE ev.status = 'submitted' AND ? = 0"
+#define QUEUE_SELECT(FROM)                                                                                     \
     "SELECT ev.id, ev.title, ev.kind, ev.submitted_at, ev.occurred_on, ev.learner_id,"                       \
     " u.name AS learner_name,"                                                                               \
     " (SELECT COUNT(*) FROM evidence_criteria ec WHERE ec.evidence_id = ev.id) AS criteria_count,"           \
     " (SELECT COUNT(*) FROM evidence_files f WHERE f.evidence_id = ev.id) AS file_count"                     \
-    " FROM evidence ev JOIN users u ON u.id = ev.learner_id" WHERE " ORDER BY ev.submitted_at, ev.id LIMIT ? OFFSET ?"
+    " FROM (SELECT ev.id" FROM " ORDER BY ev.submitted_at, ev.id LIMIT ? OFFSET ?) pick"                     \
+    " JOIN evidence ev ON ev.id = pick.id JOIN users u ON u.id = ev.learner_id ORDER BY ev.submitted_at, ev.id"
 
 static int64_t queue_total(db_t *db, int64_t owner)
 {
-    return owner ? db_int(db, "SELECT COUNT(*) FROM evidence ev" QUEUE_WHERE_MINE, 0, "i", owner)
-                 : db_int(db, "SELECT COUNT(*) FROM evidence ev" QUEUE_WHERE_ALL, 0, "i", owner);
+    return owner ? db_int(db, "SELECT COUNT(*)" QUEUE_FROM_MINE, 0, "i", owner)
+                 : db_int(db, "SELECT COUNT(*)" QUEUE_FROM_ALL, 0, "i", owner);
 }
 
 /* GET /caseload, /api/v1/caseload: each learner (enrolment) with percent
@@ -90,7 +96,7 @@ static int caseload_index(req_t *r)
                           : db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE ? = 0", 0, "i", owner);
     json_t *items =
         owner ? db_all(r->db,
-                       CASELOAD_SELECT("e.assessor_id = ?", "oldest_submitted_at NULLS LAST, u.name, q.title"),
+                       CASELOAD_SELECT("e.assessor_id = ?", "lq.oldest_submitted_at NULLS LAST, u.name, q.title, e.id"),
                        "iii", owner, limit, offset)
               : db_all(r->db, CASELOAD_SELECT("? = 0", "u.name, q.title, e.id"), "iii", owner, limit, offset);
     if (!items)
@@ -112,10 +118,12 @@ static int caseload_index(req_t *r)
             percent = 99;
         json_object_set_new(it, "percent", json_integer(percent));
         progress_pace_t pace; /* expected progress: on track / behind / at risk (progress.h) */
-        progress_pace(json_string_value(json_object_get(it, "enrolment_status")),
-                      json_string_value(json_object_get(it, "start_date")),
-                      json_string_value(json_object_get(it, "planned_end_date")), percent,
-                      progress_today(), &pace);
+        progress_pace_breaks(json_string_value(json_object_get(it, "enrolment_status")),
+                             json_string_value(json_object_get(it, "start_date")),
+                             json_string_value(json_object_get(it, "planned_end_date")),
+                             json_integer_value(json_object_get(it, "break_days")),
+                             json_string_value(json_object_get(it, "break_open_since")), percent,
+                             progress_today(), &pace);
         json_object_set_new(it, "pace", progress_pace_json(&pace));
         json_t *otj = apprenticeships_enrolment_otj(r->db, json_integer_value(json_object_get(it, "enrolment_id")),
                                                     progress_today());
@@ -125,22 +133,19 @@ static int caseload_index(req_t *r)
         set_age(it, "oldest_submitted_at");
     }
     combination_cache_free(rules);
-    /* progress reviews: when each enrolment's next review is due, overdue flagged (reviews.h) */
-    json_t *due = reviews_due_all(r->db, owner, progress_today());
-    int64_t overdue_reviews = 0;
-    const char *dk;
-    json_t *dv;
-    json_object_foreach(due, dk, dv) overdue_reviews += json_is_true(json_object_get(dv, "overdue"));
+    /* progress reviews: the caseload's count of overdue ones, and when each listed
+     * enrolment's next review is due (only the page's rows: reviews.h) */
+    int64_t overdue_reviews = reviews_overdue_count(r->db, owner, progress_today());
     json_array_foreach(items, i, it)
     {
-        char key[24];
-        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(json_object_get(it, "enrolment_id")));
-        json_t *d = json_object_get(due, key);
-        const char *on = d ? json_string_value(json_object_get(d, "due_on")) : NULL;
-        json_object_set_new(it, "review_due_on", on && *on ? json_string(on) : json_null());
-        json_object_set_new(it, "review_overdue", json_boolean(d && json_is_true(json_object_get(d, "overdue"))));
+        char on[11] = "";
+        int overdue = 0;
+        if (reviews_next_due(r->db, json_integer_value(json_object_get(it, "enrolment_id")), progress_today(), on,
+                             &overdue) != EV_OK)
+            on[0] = '\0', overdue = 0;
+        json_object_set_new(it, "review_due_on", on[0] ? json_string(on) : json_null());
+        json_object_set_new(it, "review_overdue", json_boolean(overdue));
     }
-    json_decref(due);
     json_t *out = http_out(r);
     json_object_set_new(out, "reviews_overdue", json_integer(overdue_reviews));
     json_object_set_new(out, "items", items);
@@ -171,8 +176,8 @@ static int caseload_queue(req_t *r)
     int64_t limit, offset, owner = caseload_owner(r);
     http_page(r, 25, &limit, &offset);
     int64_t total = queue_total(r->db, owner);
-    json_t *items = owner ? db_all(r->db, QUEUE_SELECT(QUEUE_WHERE_MINE), "iii", owner, limit, offset)
-                          : db_all(r->db, QUEUE_SELECT(QUEUE_WHERE_ALL), "iii", owner, limit, offset);
+    json_t *items = owner ? db_all(r->db, QUEUE_SELECT(QUEUE_FROM_MINE), "iii", owner, limit, offset)
+                          : db_all(r->db, QUEUE_SELECT(QUEUE_FROM_ALL), "iii", owner, limit, offset);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not load the queue.");
     size_t i;

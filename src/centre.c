@@ -124,6 +124,8 @@ static const queue_row_t *queue_find(const queue_row_t *v, int n, int64_t learne
 /* An enrolment's dates (YYYY-MM-DD) and status, held between the two passes. */
 typedef struct enr_text {
     char start[11], end[11], status[24];
+    char break_open[11]; /* an apprenticeship's running break, "" for none */
+    int64_t break_days;  /* its ended breaks (progress_pace_breaks) */
 } enr_text_t;
 
 /* The one pass: every enrolment with its summary row and the learner's queue. */
@@ -182,6 +184,8 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         snprintf(tx->start, sizeof tx->start, "%s", db_col_text(st, 4) ? db_col_text(st, 4) : "");
         snprintf(tx->end, sizeof tx->end, "%s", db_col_text(st, 5) ? db_col_text(st, 5) : "");
         snprintf(tx->status, sizeof tx->status, "%s", db_col_text(st, 6) ? db_col_text(st, 6) : "");
+        tx->break_days = db_col_int(st, 14);
+        snprintf(tx->break_open, sizeof tx->break_open, "%s", db_col_text(st, 15) ? db_col_text(st, 15) : "");
         e->apprentice = db_col_int(st, 11) > 0;
         if (e->apprentice) { /* off-the-job hours, by the same rule (otj.h) */
             otj_plan_t plan = {0, 0, db_col_int(st, 14), -1, db_col_int(st, 12)};
@@ -209,7 +213,8 @@ static int centre_load(db_t *db, int64_t today, centre_data_t *d)
         if (combination_enrolment_percent(rules, e->id, e->learner_id, e->qualification_id, &e->percent, &achieved) &&
             !achieved && e->percent >= 100)
             e->percent = 99;
-        progress_pace(texts[i].status, texts[i].start, texts[i].end, e->percent, today, &e->pace);
+        progress_pace_breaks(texts[i].status, texts[i].start, texts[i].end, texts[i].break_days, texts[i].break_open,
+                             e->percent, today, &e->pace);
         const queue_row_t *qr = queue_find(qv, qn, e->learner_id, e->qualification_id);
         e->awaiting = qr ? qr->awaiting : 0;
         e->oldest_day = qr ? qr->oldest_day : -1;

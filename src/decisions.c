@@ -142,6 +142,8 @@ static int json_id(json_t *v, int64_t *out)
 
 /* ---- reading decisions ---- */
 
+/* The qualification of decision d (for POLICY_QSCOPE_SQL). */
+#define DEC_QUALIFICATION "(SELECT qun.qualification_id FROM criteria qc JOIN units qun ON qun.id = qc.unit_id WHERE qc.id = d.criterion_id)"
 #define DEC_SELECT                                                                             \
     "SELECT d.id, d.learner_id, lu.name AS learner_name, d.criterion_id,"                       \
     " c.ref AS criterion_ref, c.text AS criterion_text, c.unit_id, un.ref AS unit_ref,"         \
@@ -715,20 +717,26 @@ static int list_decisions(req_t *r, int64_t learner_id, int64_t criterion_id, in
     if (!learner)
         return http_fail(r, 404, "not_found", "No such learner.");
     http_page(r, 25, &limit, &offset);
+    int64_t eqa; /* an EQA sees only the decisions on its visit's qualifications */
+    char now[21];
+    policy_qscope_binds(&r->user, &eqa, now);
     int64_t total = db_int(r->db,
                            "SELECT COUNT(*) FROM decisions d WHERE d.learner_id = ? AND (? = 0 OR d.criterion_id = ?)"
                            " AND (? = 0 OR EXISTS (SELECT 1 FROM decision_evidence de WHERE de.decision_id = d.id"
                            " AND de.evidence_id = ?))"
-                           " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM decisions s WHERE s.supersedes_id = d.id))",
-                           0, "iiiiiI", learner_id, criterion_id, criterion_id, evidence_id, evidence_id, current_only);
+                           " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM decisions s WHERE s.supersedes_id = d.id))"
+                           " AND " POLICY_QSCOPE_SQL(DEC_QUALIFICATION, "d.learner_id"),
+                           0, "iiiiiIiitt", learner_id, criterion_id, criterion_id, evidence_id, evidence_id, current_only,
+                           eqa, eqa, now, now);
     json_t *items = db_all(r->db,
                            DEC_SELECT " WHERE d.learner_id = ? AND (? = 0 OR d.criterion_id = ?)"
                                       " AND (? = 0 OR EXISTS (SELECT 1 FROM decision_evidence de WHERE"
                                       " de.decision_id = d.id AND de.evidence_id = ?))"
                                       " AND (? = 0 OR NOT EXISTS (SELECT 1 FROM decisions s WHERE s.supersedes_id = d.id))"
+                                      " AND " POLICY_QSCOPE_SQL(DEC_QUALIFICATION, "d.learner_id")
                                       " ORDER BY d.id DESC LIMIT ? OFFSET ?",
-                           "iiiiiIii", learner_id, criterion_id, criterion_id, evidence_id, evidence_id, current_only,
-                           limit, offset);
+                           "iiiiiIiittii", learner_id, criterion_id, criterion_id, evidence_id, evidence_id, current_only,
+                           eqa, eqa, now, now, limit, offset);
     if (!items) {
         json_decref(learner);
         return http_fail(r, 500, "db_error", "Could not list decisions.");
@@ -749,8 +757,9 @@ static int list_decisions(req_t *r, int64_t learner_id, int64_t criterion_id, in
     json_object_set_new(out, "awaiting_countersign",
                         json_integer(db_int(r->db,
                                             "SELECT COUNT(*) FROM decisions d WHERE d.learner_id = ? AND NOT EXISTS"
-                                            " (SELECT 1 FROM countersigns c WHERE c.decision_id = d.id)",
-                                            0, "i", learner_id)));
+                                            " (SELECT 1 FROM countersigns c WHERE c.decision_id = d.id)"
+                                            " AND " POLICY_QSCOPE_SQL(DEC_QUALIFICATION, "d.learner_id"),
+                                            0, "iiitt", learner_id, eqa, eqa, now, now)));
     http_paginate(r, out, total);
     return decisions_page_ok(r);
 }
@@ -1038,7 +1047,7 @@ static int signoffs_list(req_t *r)
     if (!learner)
         return http_fail(r, 404, "not_found", "No such learner.");
     json_t *units = db_all(r->db,
-                           "SELECT un.id, un.ref, un.title, q.title AS qualification_title,"
+                           "SELECT un.id, un.ref, un.title, q.id AS qualification_id, q.title AS qualification_title,"
                            " COALESCE(p.total, 0) AS total, COALESCE(p.met, 0) AS met,"
                            " s.assessor_signed_at, s.learner_signed_at, s.needs_review, au.name AS assessor_name"
                            " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id"
@@ -1048,6 +1057,14 @@ static int signoffs_list(req_t *r)
                            " LEFT JOIN users au ON au.id = s.assessor_id"
                            " WHERE e.learner_id = ? ORDER BY q.title, un.position, un.id",
                            "i", learner_id);
+    qscope_t qs; /* an EQA sees only its visit's qualifications */
+    if (units && policy_qscope(r->db, &r->user, learner_id, &qs) == EV_OK) {
+        qscope_filter(&qs, units, "qualification_id");
+        qscope_free(&qs);
+    } else {
+        json_decref(units);
+        units = NULL;
+    }
     if (!units) {
         json_decref(learner);
         return http_fail(r, 500, "db_error", "Could not list units.");

@@ -370,6 +370,15 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
                           "i", id);
     if (!crit)
         crit = json_array();
+    /* an EQA sees only the mappings and decisions of its visit's qualifications */
+    qscope_t qscope;
+    if (policy_qscope(db, u, json_integer_value(json_object_get(ev, "learner_id")), &qscope) != EV_OK) {
+        json_decref(crit);
+        json_decref(files);
+        json_decref(ev);
+        return NULL;
+    }
+    qscope_filter(&qscope, crit, "qualification_id");
     json_array_foreach(crit, i, f) {
         json_object_set_new(f, "criterion_status_label", json_string(criterion_status_label(
                                     json_string_value(json_object_get(f, "criterion_status")))));
@@ -379,11 +388,14 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
 
     json_t *dec = db_all(db,
                          "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, d.outcome, d.feedback,"
-                         " d.created_at, a.name AS assessor_name, (d.outcome = 'met') AS is_met"
+                         " d.created_at, a.name AS assessor_name, (d.outcome = 'met') AS is_met,"
+                         " (SELECT un.qualification_id FROM units un WHERE un.id = c.unit_id) AS qualification_id"
                          " FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
                          " JOIN criteria c ON c.id = d.criterion_id JOIN users a ON a.id = d.assessor_id"
                          " WHERE de.evidence_id = ? ORDER BY d.id",
                          "i", id);
+    qscope_filter(&qscope, dec, "qualification_id");
+    qscope_free(&qscope);
     json_object_set_new(ev, "decisions", dec ? dec : json_array());
 
     int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
@@ -1367,6 +1379,9 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         goto done;
     in_int(r, "unit", &unit_filter);
     gaps = in_bool(r, "gaps"); /* only criteria no other evidence covers, not yet met */
+    int64_t eqa;
+    char now[21];
+    policy_qscope_binds(&r->user, &eqa, now);
     int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
     db_stmt_t *st = db_query(
         r->db,
@@ -1381,8 +1396,9 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         " LEFT JOIN criterion_status cs ON cs.learner_id = en.learner_id AND cs.criterion_id = c.id"
         " LEFT JOIN evidence_criteria m ON m.evidence_id = ? AND m.criterion_id = c.id"
         " WHERE en.learner_id = ? AND en.status <> 'withdrawn'"
+        " AND " POLICY_QSCOPE_SQL("q.id", "en.learner_id") /* an EQA: its visit's qualifications */
         " ORDER BY q.id, u.position, u.id, o.number, o.id, c.position, c.id",
-        "iii", id, id, learner_id);
+        "iiiiitt", id, id, learner_id, eqa, eqa, now, now);
     while (st && db_next(st) == 1) {
         int64_t qid = db_col_int(st, 0), uid = db_col_int(st, 3);
         int64_t oid = db_col_int(st, 6), cid = db_col_int(st, 9);
@@ -1672,8 +1688,12 @@ static int ev_list(req_t *r, int64_t learner_id)
         status = NULL;
     http_page(r, 25, &limit, &offset);
     json_t *learner = db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id);
-    int64_t total = db_int(r->db, "SELECT count(*) FROM evidence WHERE learner_id = ? AND (? IS NULL OR status = ?)",
-                           0, "itt", learner_id, status, status);
+    int64_t eqa; /* an EQA sees only the evidence mapped to its visit's qualifications */
+    char now[21];
+    policy_qscope_binds(&r->user, &eqa, now);
+    int64_t total = db_int(r->db, "SELECT count(*) FROM evidence e WHERE e.learner_id = ? AND (? IS NULL OR e.status = ?)"
+                                  " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id"),
+                           0, "ittiitt", learner_id, status, status, eqa, eqa, now, now);
     json_t *items = db_all(r->db,
                            "SELECT e.id, e.title, e.kind, e.status, e.occurred_on, e.created_at, e.updated_at,"
                            " e.submitted_at, e.author_role, e.acknowledged_at,"
@@ -1682,8 +1702,9 @@ static int ev_list(req_t *r, int64_t learner_id)
                            " (SELECT count(*) FROM evidence_files f WHERE f.evidence_id = e.id) AS file_count,"
                            " (SELECT count(*) FROM evidence_criteria ec WHERE ec.evidence_id = e.id) AS criteria_count"
                            " FROM evidence e WHERE e.learner_id = ? AND (? IS NULL OR e.status = ?)"
+                           " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id")
                            " ORDER BY e.id DESC LIMIT ? OFFSET ?",
-                           "ittii", learner_id, status, status, limit, offset);
+                           "ittiittii", learner_id, status, status, eqa, eqa, now, now, limit, offset);
     if (!items) {
         json_decref(learner);
         return http_fail(r, 500, "internal_error", "Could not list the evidence.");

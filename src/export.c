@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "auditlog.h"
 #include "cli.h"
 #include "policy.h"
 #include "pages.h"
@@ -317,7 +318,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         free(sn);
     }
     json_t *maps = or_empty(db_all(db,
-        "SELECT ec.evidence_id, ec.criterion_id, c.ref, u.ref AS unit_ref, ec.note"
+        "SELECT ec.evidence_id, ec.criterion_id, c.ref, u.ref AS unit_ref, ec.note, u.qualification_id"
         " FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id JOIN units u ON u.id = c.unit_id"
         " WHERE ec.learner_id = ? ORDER BY ec.evidence_id, u.position, c.position", "i", learner_id));
     attach(evidence, "files", files, "evidence_id");
@@ -329,6 +330,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         "SELECT d.id, d.criterion_id, c.ref AS criterion_ref, c.text AS criterion_text, u.ref AS unit_ref,"
         " d.outcome, d.feedback, d.vacsr AS vacsr_json, d.declaration, d.supersedes_id, d.created_at,"
         " d.assessor_id, a.name AS assessor_name, d.rpl_reason, d.criterion_text AS decided_criterion_text,"
+        " u.qualification_id,"
         " cs.signed_at AS countersigned_at, cs.comment AS countersign_comment"
         " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " JOIN users a ON a.id = d.assessor_id LEFT JOIN countersigns cs ON cs.decision_id = d.id"
@@ -338,7 +340,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
         " WHERE d.learner_id = ?", "i", learner_id));
     json_t *samples = or_empty(db_all(db,
         "SELECT s.id, s.decision_id, s.outcome, s.feedback, s.created_at, s.response, s.responded_at,"
-        " s.iqa_id, i.name AS iqa_name, c.ref AS criterion_ref, u.ref AS unit_ref"
+        " s.iqa_id, i.name AS iqa_name, c.ref AS criterion_ref, u.ref AS unit_ref, u.qualification_id"
         " FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id JOIN users i ON i.id = s.iqa_id"
         " JOIN criteria c ON c.id = d.criterion_id JOIN units u ON u.id = c.unit_id"
         " WHERE d.learner_id = ? ORDER BY s.id", "i", learner_id));
@@ -363,7 +365,7 @@ json_t *export_portfolio_json(db_t *db, int64_t learner_id)
     json_object_set_new(doc, "decisions", decisions);
     json_object_set_new(doc, "iqa_samples", samples);
     json_object_set_new(doc, "unit_signoffs", or_empty(db_all(db,
-        "SELECT s.unit_id, u.ref AS unit_ref, u.title AS unit_title, a.name AS assessor_name,"
+        "SELECT s.unit_id, u.ref AS unit_ref, u.title AS unit_title, u.qualification_id, a.name AS assessor_name,"
         " s.assessor_signed_at, s.learner_signed_at FROM unit_signoffs s JOIN units u ON u.id = s.unit_id"
         " JOIN users a ON a.id = s.assessor_id WHERE s.learner_id = ? ORDER BY s.id", "i", learner_id)));
     json_object_set_new(doc, "progress_reviews", reviews_export_json(db, learner_id));
@@ -831,19 +833,42 @@ static void render_index(buf_t *b, json_t *doc, const char *title_prefix)
         buf_puts(b, "</td><td>");
         h(b, *js(a, "actor_name") ? js(a, "actor_name") : "system");
         buf_puts(b, "</td><td>");
+        h(b, auditlog_action_label(js(a, "action"))); /* plain words; the code beside it */
+        buf_puts(b, " <span class=\"muted\">(");
         h(b, js(a, "action"));
         buf_puts(b, " ");
         h(b, js(a, "entity"));
         if (ji(a, "entity_id"))
             buf_printf(b, " %lld", ji(a, "entity_id"));
-        buf_puts(b, "</td></tr>\n");
+        buf_puts(b, ")</span></td></tr>\n");
     }
     buf_puts(b, "</tbody></table>\n</main>\n</body>\n</html>\n");
 }
 
 /* Adds one learner's portfolio under prefix ("" or "learners/ID-NAME/"). */
+/* Narrows a portfolio (export_portfolio_json) to the qualifications of qs: their
+ * enrolments, the evidence mapped to them (and only those mappings), decisions, IQA
+ * samples, unit sign-offs, progress reviews and the audit events about them. An EQA's
+ * download holds exactly the visit's qualifications (issue 18). */
+static void scope_portfolio(db_t *db, json_t *doc, const qscope_t *qs)
+{
+    if (!qs || qs->all)
+        return;
+    qscope_filter(qs, json_object_get(doc, "qualifications"), "qualification_id");
+    json_t *evidence = json_object_get(doc, "evidence"), *ev;
+    qscope_filter_evidence(db, qs, evidence, "id");
+    size_t i;
+    json_array_foreach(evidence, i, ev)
+        qscope_filter(qs, json_object_get(ev, "criteria"), "qualification_id");
+    qscope_filter(qs, json_object_get(doc, "decisions"), "qualification_id");
+    qscope_filter(qs, json_object_get(doc, "iqa_samples"), "qualification_id");
+    qscope_filter(qs, json_object_get(doc, "unit_signoffs"), "qualification_id");
+    qscope_filter(qs, json_object_get(doc, "progress_reviews"), "qualification_id");
+    qscope_filter_events(db, qs, json_object_get(doc, "audit_events"));
+}
+
 static void add_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, const char *prefix,
-                        export_kind_t kind, const char *title_prefix)
+                        export_kind_t kind, const char *title_prefix, const qscope_t *qs)
 {
     /* The chain's head first: the export proves its events against the chain up to it
      * (on PostgreSQL after the chainer has linked what has committed: audit.h). */
@@ -856,6 +881,7 @@ static void add_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_i
         zfail(z, "no learner %lld", (long long)learner_id);
         return;
     }
+    scope_portfolio(db, doc, qs);
     json_t *evs = json_object_get(doc, "audit_events");
     for (size_t ei = json_array_size(evs); ei-- > 0;)
         if (json_integer_value(json_object_get(json_array_get(evs, ei), "id")) > head_seq)
@@ -949,10 +975,11 @@ static int finish_tmp(int rc, const char *tmp, const char *out_path, char *err, 
 }
 
 /* Writes one learner's export into z (opened) and closes it. EV_OK or EV_ERR. */
-static int build_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, export_kind_t kind, int *files)
+static int build_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, export_kind_t kind, int *files,
+                         const qscope_t *qs)
 {
     int began = progress_read_begin(db);
-    add_learner(z, db, store, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ");
+    add_learner(z, db, store, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ", qs);
     if (files)
         *files = (int)json_array_size(z->manifest) + 2;
     int rc = zclose(z);
@@ -996,7 +1023,7 @@ static int build_cohort(zipw_t *z, db_t *db, storage_t *store, int64_t qualifica
         buf_puts(&top, "</td><td>");
         h(&top, js(l, "status"));
         buf_puts(&top, "</td></tr>\n");
-        add_learner(z, db, store, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ");
+        add_learner(z, db, store, ji(l, "id"), prefix, EXPORT_PORTFOLIO, "Portfolio: ", NULL);
         free(prefix);
         free(sn);
     }
@@ -1019,7 +1046,7 @@ int export_learner(db_t *db, storage_t *store, int64_t learner_id, export_kind_t
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
     int rc = zopen(&z, tmp, NULL, err, errlen);
     if (rc == EV_OK)
-        rc = build_learner(&z, db, store, learner_id, kind, files);
+        rc = build_learner(&z, db, store, learner_id, kind, files, NULL);
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
@@ -1177,12 +1204,14 @@ typedef struct export_job {
     int64_t user_id, learner_id, qualification_id;
     export_kind_t kind;
     storage_t *store; /* the server's (it outlives every stream) */
+    qscope_t qs;      /* the qualifications the reader may see (an EQA: its visit's) */
 } export_job_t;
 
 static void job_free(void *arg)
 {
     export_job_t *j = arg;
     slot_give(j->user_id);
+    qscope_free(&j->qs);
     free(j);
 }
 
@@ -1199,7 +1228,7 @@ static int job_run(http_stream_t *s, void *arg)
         ev_log("export: %s", db ? err : "no database connection");
         return EV_ERR;
     }
-    int rc = j->learner_id ? build_learner(&z, db, j->store, j->learner_id, j->kind, NULL)
+    int rc = j->learner_id ? build_learner(&z, db, j->store, j->learner_id, j->kind, NULL, &j->qs)
                            : build_cohort(&z, db, j->store, j->qualification_id, NULL);
     if (rc != EV_OK) {
         ev_log("export: %s", err[0] ? err : "stopped (the client went away?)");
@@ -1240,6 +1269,13 @@ static int send_export(req_t *r, int64_t learner_id, int64_t qualification_id, e
                                "Other downloads are being made just now. Try again in a minute.");
     }
     export_job_t *j = xcalloc(1, sizeof *j);
+    if (learner_id && policy_qscope(r->db, &r->user, learner_id, &j->qs) != EV_OK) {
+        slot_give(r->user.id);
+        free(j);
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    }
+    if (!learner_id)
+        j->qs.all = 1;
     j->user_id = r->user.id;
     j->learner_id = learner_id;
     j->qualification_id = qualification_id;

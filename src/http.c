@@ -1104,6 +1104,15 @@ static enum MHD_Result respond(req_state_t *st, int status)
     return send_page(st, status);
 }
 
+/* The one 404 message an EQA gets for anything outside its open visits, whether the
+ * object does not exist, lies outside the sample or the route is closed to the role (and
+ * an employer contact for a route about an object their role may not use). */
+static const char *eqa_not_found_message(const req_t *r)
+{
+    return r->is_api ? "Not found."
+                     : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.";
+}
+
 static enum MHD_Result respond_error(req_state_t *st, int status, const char *code, const char *msg)
 {
     http_fail(&st->r, status, code, "%s", msg);
@@ -1274,6 +1283,17 @@ static void begin_request(req_state_t *st, const char *url)
             return;
         }
         if (route->roles && !(policy_route_roles(route) & r->user.role)) {
+            /* An EQA is told nothing about what lies outside its visits: a route closed to
+             * it answers exactly as an object that does not exist (issue 18). An employer
+             * contact is outside the centre: a route about a particular object (a path with
+             * an id) that their role may not use answers the same way, whoever it belongs
+             * to (issue 16), so the answer tells them nothing about other employers'
+             * apprentices. */
+            if (r->user.role == ROLE_EQA || (r->user.role == ROLE_EMPLOYER && strchr(route->pattern, '{'))) {
+                r->tmpl = "error";
+                set_error(st, 404, "not_found", eqa_not_found_message(r));
+                return;
+            }
             set_error(st, 403, "forbidden", "Your role cannot do this.");
             return;
         }
@@ -1463,9 +1483,10 @@ static enum MHD_Result finish_request(req_state_t *st)
      * route, answering an object outside it exactly as one that does not exist. */
     if (r->user.role == ROLE_EQA) {
         int refused = policy_eqa_check(r);
-        if (refused == 404)
-            return respond_error(st, 404, "not_found", r->is_api ? "Not found."
-                                 : "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.");
+        if (refused == 404) {
+            r->tmpl = "error"; /* the same page whatever the route */
+            return respond_error(st, 404, "not_found", eqa_not_found_message(r));
+        }
         if (refused)
             return respond_error(st, refused, refused == 503 ? "busy" : "forbidden",
                                  refused == 503 ? "The database is busy; try again." : "Your role cannot do this.");

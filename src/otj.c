@@ -25,18 +25,10 @@ int64_t otj_after_rpl(int64_t planned_minutes, int64_t rpl_minutes)
 
 void otj_pace(const otj_plan_t *p, int64_t recorded_minutes, int64_t today, otj_pace_t *out)
 {
-    out->plan_days = p->end - p->start - p->break_days;
-    if (out->plan_days < 1)
-        out->plan_days = 1;
     int on_break = p->open_since >= 0 && p->open_since <= today;
-    /* Learning days elapsed: to today, or to the first day of a running break. */
-    int64_t upto = on_break ? p->open_since : today;
-    int64_t active = upto - p->start - p->break_days;
-    if (active < 0)
-        active = 0;
-    if (active > out->plan_days)
-        active = out->plan_days;
-    out->active_days = active;
+    /* the same break-adjusted days of learning as the criteria pace (progress.h) */
+    progress_active_days(p->start, p->end, p->break_days, p->open_since, today, &out->plan_days, &out->active_days);
+    int64_t active = out->active_days;
     int64_t planned = p->planned_minutes > 0 ? p->planned_minutes : 0;
     out->expected_minutes = planned * active / out->plan_days;
     out->expected_percent = (int)(active * 100 / out->plan_days);

@@ -200,8 +200,9 @@ enum eqa_scope {
     EQA_OPEN,          /* needs an open visit, names no learner (the audit trail's head) */
     EQA_VISIT,         /* {id}: a visit granted to this EQA, open or not (its report stays readable) */
     EQA_VISIT_OPEN,    /* {id}: a visit of this EQA, open now (writing the report) */
-    EQA_LEARNER,       /* {id}: a learner */
-    EQA_EVIDENCE,      /* {id}: an evidence item */
+    EQA_LEARNER,       /* {id}: a learner (and a ?qualification_id=, when given, one of the visit's) */
+    EQA_LEARNER_UNIT,  /* {id}: a learner, {unit_id}: a unit of one of the visit's qualifications */
+    EQA_EVIDENCE,      /* {id}: an evidence item mapped to a criterion of one of the visit's qualifications */
     EQA_DECISION,      /* {id}: a decision, on one of the visit's qualifications */
     EQA_DECISION_ARG,  /* ?decision_id=: as EQA_DECISION */
     EQA_ENROLMENT,     /* {id}: an enrolment on one of the visit's qualifications */
@@ -214,7 +215,7 @@ enum eqa_scope {
 enum { EQA_NO_AUDIT, EQA_AUDIT_VIEW, EQA_AUDIT_DOWNLOAD };
 
 /* Every route an EQA may call. A route that admits ROLE_EQA but is not listed here is
- * closed to EQA (403, as for a role the route does not name): routes added later are
+ * closed to EQA (404, as for an object that does not exist): routes added later are
  * shut until someone decides what of them an EQA may see. */
 static const struct eqa_route {
     const char *method, *pattern;
@@ -255,8 +256,8 @@ static const struct eqa_route {
     {"GET", "/learners/{id}/decisions", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/learners/{id}/signoffs", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/learners/{id}/signoffs", EQA_LEARNER, EQA_AUDIT_VIEW},
-    {"GET", "/api/v1/learners/{id}/units/{unit_id}/signoff", EQA_LEARNER, EQA_AUDIT_VIEW},
-    {"GET", "/learners/{id}/units/{unit_id}/signoff", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/api/v1/learners/{id}/units/{unit_id}/signoff", EQA_LEARNER_UNIT, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/units/{unit_id}/signoff", EQA_LEARNER_UNIT, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/learners/{id}/timeline", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/learners/{id}/timeline", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/learners/{id}/progress", EQA_LEARNER, EQA_AUDIT_VIEW},
@@ -282,6 +283,10 @@ static const struct eqa_route {
     {"GET", "/progress-reviews/{id}", EQA_REVIEW, EQA_AUDIT_VIEW},
     {"GET", "/api/v1/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
     {"GET", "/learners/{id}/witness-requests", EQA_LEARNER, EQA_AUDIT_VIEW},
+    /* an apprentice's off-the-job hours, read only (apprenticeships.c, issue 16) */
+    {"GET", "/api/v1/learners/{id}/otj", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/otj", EQA_LEARNER, EQA_AUDIT_VIEW},
+    {"GET", "/learners/{id}/otj.csv", EQA_LEARNER, EQA_AUDIT_DOWNLOAD},
     {"GET", "/api/v1/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     {"GET", "/group-observations/{id}", EQA_GROUP, EQA_AUDIT_VIEW},
     /* the visit's qualifications, and the audit trail's integrity */
@@ -315,15 +320,34 @@ unsigned policy_route_roles(const route_t *route)
 
 const char *policy_eqa_scope_name(const route_t *route)
 {
-    static const char *const names[] = {"self", "list", "open", "visit", "visit_open", "learner", "evidence",
+    static const char *const names[] = {"self", "list", "open", "visit", "visit_open", "learner", "learner_unit", "evidence",
                                         "decision", "decision_arg", "enrolment", "review", "group", "qualification", "unit"};
     const struct eqa_route *er = (route && (route->roles & ROLE_EQA)) ? eqa_route_of(route) : NULL;
     return er ? names[er->scope] : NULL;
 }
 
+/* Evidence e is mapped to a criterion of a qualification of an open visit of the EQA that
+ * samples its learner: binds (eqa id, now, now). */
+#define EQA_EVIDENCE_OPEN                                                                                    \
+    "EXISTS (SELECT 1 FROM evidence_criteria ec JOIN criteria c ON c.id = ec.criterion_id"                  \
+    " JOIN units un ON un.id = c.unit_id"                                                                   \
+    " JOIN eqa_visit_qualifications vq ON vq.qualification_id = un.qualification_id"                        \
+    " JOIN eqa_visits v ON v.id = vq.visit_id"                                                              \
+    " JOIN eqa_visit_learners vl ON vl.visit_id = v.id AND vl.learner_id = e.learner_id"                    \
+    " WHERE ec.evidence_id = e.id AND " EQA_OPEN_VISIT ")"
+
+/* 1 when qualification qid is one of an open visit of EQA eqa that samples learner. */
+static int eqa_visit_has(db_t *db, int64_t eqa, int64_t learner, int64_t qid, const char *now)
+{
+    return db_int(db, "SELECT 1 FROM eqa_visit_learners vl JOIN eqa_visits v ON v.id = vl.visit_id"
+                      " JOIN eqa_visit_qualifications vq ON vq.visit_id = v.id WHERE vl.learner_id = ?"
+                      " AND vq.qualification_id = ? AND " EQA_OPEN_VISIT " LIMIT 1",
+                  0, "iiitt", learner, qid, eqa, now, now) == 1;
+}
+
 /* The learner behind the EQA request's object, when it lies in an open visit of theirs
- * (for decisions and enrolments: on one of that visit's qualifications); 0 otherwise,
- * also when the object does not exist. */
+ * (for decisions, enrolments, evidence and units: on one of that visit's qualifications);
+ * 0 otherwise, also when the object does not exist. */
 static int64_t eqa_object_learner(db_t *db, int64_t eqa, enum eqa_scope scope, int64_t id, const char *now)
 {
     if (id <= 0)
@@ -331,10 +355,9 @@ static int64_t eqa_object_learner(db_t *db, int64_t eqa, enum eqa_scope scope, i
     switch (scope) {
     case EQA_LEARNER:
         return policy_eqa_learner_in_scope(db, eqa, id) ? id : 0;
-    case EQA_EVIDENCE: {
-        int64_t learner = db_int(db, "SELECT learner_id FROM evidence WHERE id = ?", 0, "i", id);
-        return policy_eqa_learner_in_scope(db, eqa, learner) ? learner : 0;
-    }
+    case EQA_EVIDENCE: /* evidence mapped only to other qualifications is not the visit's */
+        return db_int(db, "SELECT e.learner_id FROM evidence e WHERE e.id = ? AND " EQA_EVIDENCE_OPEN,
+                      0, "iitt", id, eqa, now, now);
     case EQA_DECISION:
     case EQA_DECISION_ARG:
         return db_int(db, "SELECT d.learner_id FROM decisions d JOIN criteria c ON c.id = d.criterion_id"
@@ -344,8 +367,8 @@ static int64_t eqa_object_learner(db_t *db, int64_t eqa, enum eqa_scope scope, i
                           " AND vq.qualification_id = un.qualification_id AND " EQA_OPEN_VISIT ")",
                       0, "iitt", id, eqa, now, now);
     case EQA_GROUP:
-        return db_int(db, "SELECT min(e.learner_id) FROM evidence e WHERE e.group_id = ? AND e.learner_id IN ("
-                          EQA_SCOPE_LEARNERS ")", 0, "iitt", id, eqa, now, now);
+        return db_int(db, "SELECT min(e.learner_id) FROM evidence e WHERE e.group_id = ? AND " EQA_EVIDENCE_OPEN,
+                      0, "iitt", id, eqa, now, now);
     case EQA_REVIEW:
         id = db_int(db, "SELECT enrolment_id FROM progress_reviews WHERE id = ?", 0, "i", id);
         __attribute__((fallthrough)); /* the review's enrolment decides */
@@ -370,7 +393,7 @@ int policy_eqa_check(req_t *r)
         return 0; /* public routes (the landing page, sign-in) show nobody's portfolio */
     const struct eqa_route *er = eqa_route_of(r->route);
     if (!er)
-        return 403; /* not reached: the role gate closes unlisted routes (policy_route_roles) */
+        return 404; /* not reached: the role gate closes unlisted routes (policy_route_roles) */
     util_now_iso(now);
     switch (er->scope) {
     case EQA_SELF:
@@ -395,6 +418,12 @@ int policy_eqa_check(req_t *r)
                            " (SELECT qualification_id FROM units WHERE id = ?) END) AND " EQA_OPEN_VISIT " LIMIT 1",
                     0, "iiiitt", (int64_t)(er->scope == EQA_QUALIFICATION), id, id, r->user.id, now, now) == 1;
         break;
+    case EQA_LEARNER_UNIT:
+        learner = eqa_object_learner(r->db, r->user.id, EQA_LEARNER, id, now);
+        ok = learner > 0 && r->nparams > 1 &&
+             eqa_visit_has(r->db, r->user.id, learner,
+                           db_int(r->db, "SELECT qualification_id FROM units WHERE id = ?", 0, "i", r->params[1]), now);
+        break;
     case EQA_DECISION_ARG:
         if (in_int(r, "decision_id", &id) != EV_OK)
             id = 0;
@@ -402,6 +431,11 @@ int policy_eqa_check(req_t *r)
     default:
         learner = eqa_object_learner(r->db, r->user.id, er->scope, id, now);
         ok = learner > 0;
+        /* a learner's page asked about one qualification (the matrix): one of the visit's */
+        if (ok && er->scope == EQA_LEARNER && json_object_get(r->in, "qualification_id")) {
+            int64_t qid = 0;
+            ok = in_int(r, "qualification_id", &qid) == EV_OK && eqa_visit_has(r->db, r->user.id, learner, qid, now);
+        }
         break;
     }
     if (!ok)
@@ -422,4 +456,140 @@ int policy_eqa_check(req_t *r)
         return 503;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Qualification scope: what of a learner's portfolio a reader sees     */
+/* ------------------------------------------------------------------ */
+
+int policy_qscope(db_t *db, const user_t *u, int64_t learner_id, qscope_t *s)
+{
+    char now[21];
+    int rc = EV_ERR;
+    memset(s, 0, sizeof *s);
+    if (!u || u->role != ROLE_EQA) {
+        s->all = 1;
+        return EV_OK;
+    }
+    util_now_iso(now);
+    json_t *rows = db_all(db, "SELECT DISTINCT vq.qualification_id AS id FROM eqa_visit_qualifications vq"
+                              " JOIN eqa_visits v ON v.id = vq.visit_id JOIN eqa_visit_learners vl ON vl.visit_id = v.id"
+                              " WHERE vl.learner_id = ? AND " EQA_OPEN_VISIT " ORDER BY vq.qualification_id",
+                          "iitt", learner_id, u->id, now, now);
+    if (!rows)
+        goto out;
+    s->ids = xcalloc(json_array_size(rows) + 1, sizeof *s->ids);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+        s->ids[s->n++] = json_integer_value(json_object_get(row, "id"));
+    rc = EV_OK;
+out:
+    json_decref(rows);
+    return rc;
+}
+
+void qscope_free(qscope_t *s)
+{
+    if (!s)
+        return;
+    free(s->ids);
+    memset(s, 0, sizeof *s);
+}
+
+int qscope_has(const qscope_t *s, int64_t qualification_id)
+{
+    if (s->all)
+        return 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->ids[i] == qualification_id)
+            return 1;
+    return 0;
+}
+
+/* 1 when any of the qualifications in rows (objects {q}) is in s. Frees rows. */
+static int any_in_scope(const qscope_t *s, json_t *rows)
+{
+    int found = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+        found |= qscope_has(s, json_integer_value(json_object_get(row, "q")));
+    json_decref(rows);
+    return found;
+}
+
+int qscope_evidence(db_t *db, const qscope_t *s, int64_t evidence_id)
+{
+    if (s->all)
+        return 1;
+    return any_in_scope(s, db_all(db, "SELECT DISTINCT un.qualification_id AS q FROM evidence_criteria ec"
+                                      " JOIN criteria c ON c.id = ec.criterion_id JOIN units un ON un.id = c.unit_id"
+                                      " WHERE ec.evidence_id = ?", "i", evidence_id));
+}
+
+void qscope_filter(const qscope_t *s, json_t *arr, const char *key)
+{
+    if (s->all || !json_is_array(arr))
+        return;
+    for (size_t i = json_array_size(arr); i-- > 0;)
+        if (!qscope_has(s, json_integer_value(json_object_get(json_array_get(arr, i), key))))
+            json_array_remove(arr, i);
+}
+
+void qscope_filter_evidence(db_t *db, const qscope_t *s, json_t *arr, const char *key)
+{
+    if (s->all || !json_is_array(arr))
+        return;
+    for (size_t i = json_array_size(arr); i-- > 0;)
+        if (!qscope_evidence(db, s, json_integer_value(json_object_get(json_array_get(arr, i), key))))
+            json_array_remove(arr, i);
+}
+
+int qscope_event(db_t *db, const qscope_t *s, const char *entity, int64_t entity_id)
+{
+    int64_t q = -1; /* -1: the event is about no one qualification */
+    if (s->all || !entity)
+        return 1;
+    if (!strcmp(entity, "evidence"))
+        return qscope_evidence(db, s, entity_id);
+    if (!strcmp(entity, "enrolment"))
+        q = db_int(db, "SELECT qualification_id FROM enrolments WHERE id = ?", 0, "i", entity_id);
+    else if (!strcmp(entity, "progress_review"))
+        q = db_int(db, "SELECT e.qualification_id FROM progress_reviews r JOIN enrolments e ON e.id = r.enrolment_id"
+                       " WHERE r.id = ?", 0, "i", entity_id);
+    else if (!strcmp(entity, "decision"))
+        q = db_int(db, "SELECT un.qualification_id FROM decisions d JOIN criteria c ON c.id = d.criterion_id"
+                       " JOIN units un ON un.id = c.unit_id WHERE d.id = ?", 0, "i", entity_id);
+    else if (!strcmp(entity, "iqa_sample"))
+        q = db_int(db, "SELECT un.qualification_id FROM iqa_samples sm JOIN decisions d ON d.id = sm.decision_id"
+                       " JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id WHERE sm.id = ?",
+                   0, "i", entity_id);
+    else if (!strcmp(entity, "iqa_sample_group"))
+        q = db_int(db, "SELECT coalesce((SELECT un.qualification_id FROM units un WHERE un.id = g.unit_id), -1)"
+                       " FROM iqa_sample_groups g WHERE g.id = ?", 0, "i", entity_id);
+    else if (!strcmp(entity, "unit_signoff"))
+        q = db_int(db, "SELECT un.qualification_id FROM unit_signoffs so JOIN units un ON un.id = so.unit_id"
+                       " WHERE so.id = ?", 0, "i", entity_id);
+    else if (!strcmp(entity, "qualification"))
+        q = entity_id;
+    return q == -1 || qscope_has(s, q);
+}
+
+void qscope_filter_events(db_t *db, const qscope_t *s, json_t *arr)
+{
+    if (s->all || !json_is_array(arr))
+        return;
+    for (size_t i = json_array_size(arr); i-- > 0;) {
+        json_t *ev = json_array_get(arr, i);
+        if (!qscope_event(db, s, json_string_value(json_object_get(ev, "entity")),
+                          json_integer_value(json_object_get(ev, "entity_id"))))
+            json_array_remove(arr, i);
+    }
+}
+
+void policy_qscope_binds(const user_t *u, int64_t *eqa, char now[21])
+{
+    *eqa = u && u->role == ROLE_EQA ? u->id : 0;
+    util_now_iso(now);
 }

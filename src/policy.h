@@ -46,4 +46,58 @@ const char *policy_eqa_scope_name(const route_t *route);
  * 503 when the audit event could not be written (nothing is shown). */
 int policy_eqa_check(req_t *r);
 
+/* ---- What of a learner's portfolio a reader may see, qualification by qualification ----
+ * An EQA's visit names qualifications as well as learners: during a visit the EQA sees
+ * exactly the visit's qualifications of those learners (their enrolments, units,
+ * criteria, the evidence mapped to them, decisions, IQA records, reviews and the audit
+ * events about them); every other reader sees every qualification the learner-level
+ * checks above let them read. */
+typedef struct qscope {
+    int all;      /* 1: no limit (every reader but an EQA) */
+    int64_t *ids; /* the qualification ids that may be seen, ascending (owned) */
+    size_t n;
+} qscope_t;
+
+/* The same rule inside SQL, for lists that page in the database. POLICY_QSCOPE_SQL: the
+ * qualification qcol of learner lcol may be seen; POLICY_QSCOPE_EVIDENCE_SQL: evidence ecol
+ * of learner lcol is mapped to a qualification that may be seen. Each takes the binds
+ * "iitt" (eqa, eqa, now, now) that policy_qscope_binds gives (eqa 0: no limit). */
+#define POLICY_QSCOPE_VISIT_SQL(lcol)                                                                     \
+    " JOIN eqa_visits qv ON qv.id = qvq.visit_id JOIN eqa_visit_learners qvl ON qvl.visit_id = qv.id"   \
+    " AND qvl.learner_id = " lcol " WHERE qv.eqa_id = ? AND qv.starts_at <= ? AND qv.ends_at > ?"        \
+    " AND qv.ended_at IS NULL"
+#define POLICY_QSCOPE_SQL(qcol, lcol)                                                                     \
+    "(? = 0 OR " qcol " IN (SELECT qvq.qualification_id FROM eqa_visit_qualifications qvq"              \
+    POLICY_QSCOPE_VISIT_SQL(lcol) "))"
+#define POLICY_QSCOPE_EVIDENCE_SQL(ecol, lcol)                                                            \
+    "(? = 0 OR EXISTS (SELECT 1 FROM evidence_criteria qec JOIN criteria qc ON qc.id = qec.criterion_id" \
+    " JOIN units qun ON qun.id = qc.unit_id"                                                             \
+    " JOIN eqa_visit_qualifications qvq ON qvq.qualification_id = qun.qualification_id"                  \
+    POLICY_QSCOPE_VISIT_SQL(lcol) " AND qec.evidence_id = " ecol "))"
+/* The binds of the two above for reader u: *eqa is u's id for an EQA, else 0; now the
+ * current time (ISO 8601 UTC). */
+void policy_qscope_binds(const user_t *u, int64_t *eqa, char now[21]);
+
+/* Fills *s for reader u and learner_id: for an EQA the qualifications of the open visits
+ * of theirs that sample the learner (none when there is no such visit); for anyone else
+ * all. Free with qscope_free. EV_OK or EV_ERR (then *s holds nothing: shows nothing). */
+int policy_qscope(db_t *db, const user_t *u, int64_t learner_id, qscope_t *s);
+void qscope_free(qscope_t *s);
+/* 1 when qualification_id may be seen under s. */
+int qscope_has(const qscope_t *s, int64_t qualification_id);
+/* 1 when evidence_id may be seen under s: always for all; otherwise when it is mapped
+ * to a criterion of one of s's qualifications. */
+int qscope_evidence(db_t *db, const qscope_t *s, int64_t evidence_id);
+/* Removes from array arr the objects whose integer member key names a qualification
+ * outside s (kept as they are when s is all). */
+void qscope_filter(const qscope_t *s, json_t *arr, const char *key);
+/* Removes from arr the objects whose integer member key names evidence outside s. */
+void qscope_filter_evidence(db_t *db, const qscope_t *s, json_t *arr, const char *key);
+/* 1 when the audit event about (entity, entity_id) may be seen under s: events about an
+ * enrolment, evidence, a decision, an IQA sample, a unit sign-off or a progress review
+ * of a qualification outside s are not; the rest (the learner's account, ...) are. */
+int qscope_event(db_t *db, const qscope_t *s, const char *entity, int64_t entity_id);
+/* Removes from arr the audit events (objects with entity and entity_id) outside s. */
+void qscope_filter_events(db_t *db, const qscope_t *s, json_t *arr);
+
 #endif

@@ -77,22 +77,42 @@ int progress_percent(int64_t met, int64_t total)
     return (int)(met * 100 / total);
 }
 
+void progress_active_days(int64_t start, int64_t end, int64_t break_days, int64_t open_since, int64_t today,
+                          int64_t *plan_days, int64_t *active)
+{
+    int64_t total = end - start - (break_days > 0 ? break_days : 0);
+    if (total < 1)
+        total = 1;
+    /* learning days elapsed: to today, or to the first day of a break that has begun */
+    int64_t upto = open_since >= 0 && open_since <= today ? open_since : today;
+    int64_t el = upto - start - (break_days > 0 ? break_days : 0);
+    if (el < 0)
+        el = 0;
+    if (el > total)
+        el = total;
+    *plan_days = total;
+    *active = el;
+}
+
 void progress_pace(const char *status, const char *start_date, const char *planned_end,
                    int percent, int64_t today, progress_pace_t *out)
 {
-    int64_t s = 0, e = 0;
+    progress_pace_breaks(status, start_date, planned_end, 0, NULL, percent, today, out);
+}
+
+void progress_pace_breaks(const char *status, const char *start_date, const char *planned_end,
+                          int64_t break_days, const char *break_open_since, int percent, int64_t today,
+                          progress_pace_t *out)
+{
+    int64_t s = 0, e = 0, open = -1;
     int have_plan = progress_day_number(start_date, &s) == EV_OK &&
                     progress_day_number(planned_end, &e) == EV_OK;
+    if (break_open_since && *break_open_since && progress_day_number(break_open_since, &open) != EV_OK)
+        open = -1;
     memset(out, 0, sizeof *out);
     if (have_plan) {
-        out->days_total = e - s < 1 ? 1 : e - s;
-        int64_t el = today - s;
-        if (el < 0)
-            el = 0;
-        if (el > out->days_total)
-            el = out->days_total;
-        out->days_elapsed = el;
-        out->expected_percent = (int)(el * 100 / out->days_total);
+        progress_active_days(s, e, break_days, open, today, &out->days_total, &out->days_elapsed);
+        out->expected_percent = (int)(out->days_elapsed * 100 / out->days_total);
         out->days_left = e - today;
     }
     out->gap = out->expected_percent - percent;
@@ -152,10 +172,12 @@ json_t *progress_pace_json(const progress_pace_t *p)
 
 /* ------------------------------------------------------- criterion status */
 
-enum { ST_NOT_STARTED, ST_MAPPED, ST_SUBMITTED, ST_MET, ST_NOT_MET, ST_COUNT };
-static const char *const st_names[ST_COUNT] = {"not_started", "mapped", "submitted", "met", "not_met"};
+/* ST_RPL: a KSB recognised as prior learning on the learner's apprenticeship (issue 16):
+ * shown as such, counted in no total (it has no criterion_status row: status.h). */
+enum { ST_NOT_STARTED, ST_MAPPED, ST_SUBMITTED, ST_MET, ST_NOT_MET, ST_RPL, ST_COUNT };
+static const char *const st_names[ST_COUNT] = {"not_started", "mapped", "submitted", "met", "not_met", "rpl"};
 static const char *const st_labels[ST_COUNT] = {"Not started", "Evidence mapped", "Submitted",
-                                                "Met", "Not yet met"};
+                                                "Met", "Not yet met", "Recognised prior learning"};
 
 static int st_parse(const char *s)
 {
@@ -168,6 +190,8 @@ static int st_parse(const char *s)
         return ST_SUBMITTED;
     case 'n':
         return strcmp(s, "not_met") == 0 ? ST_NOT_MET : ST_NOT_STARTED;
+    case 'r':
+        return strcmp(s, "rpl") == 0 ? ST_RPL : ST_NOT_STARTED;
     default:
         return ST_NOT_STARTED;
     }
@@ -448,6 +472,55 @@ static const cstat_t *cstats_find(const cstats_t *s, int64_t criterion_id)
     return NULL;
 }
 
+/* The criteria a learner's apprenticeships recognise as prior learning, sorted. */
+typedef struct rpl_set {
+    int64_t *v;
+    int n;
+} rpl_set_t;
+
+static void rpl_load(db_t *db, int64_t learner_id, rpl_set_t *out)
+{
+    int cap = 0;
+    out->v = NULL;
+    out->n = 0;
+    db_stmt_t *st = db_query(db, "SELECT k.criterion_id FROM apprenticeship_rpl_ksbs k"
+                                 " JOIN apprenticeships a ON a.id = k.apprenticeship_id WHERE a.learner_id = ?"
+                                 " ORDER BY k.criterion_id", "i", learner_id);
+    while (st && db_next(st) == 1) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            out->v = xrealloc(out->v, (size_t)cap * sizeof *out->v);
+        }
+        out->v[out->n++] = db_col_int(st, 0);
+    }
+    if (st)
+        db_stmt_done(st);
+}
+
+static int rpl_has(const rpl_set_t *s, int64_t criterion_id)
+{
+    int lo = 0, hi = s->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (s->v[mid] == criterion_id)
+            return 1;
+        if (s->v[mid] < criterion_id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return 0;
+}
+
+/* A criterion's status for the learner: recognised prior learning, or its row's. */
+static int crit_status(const cstats_t *cs, const rpl_set_t *rpl, int64_t criterion_id)
+{
+    if (rpl->n && rpl_has(rpl, criterion_id))
+        return ST_RPL;
+    const cstat_t *s = cstats_find(cs, criterion_id);
+    return s ? s->status : ST_NOT_STARTED;
+}
+
 /* ------------------------------------------------------ counts and charts */
 
 typedef struct counts {
@@ -463,6 +536,8 @@ static void counts_json(json_t *o, const counts_t *c)
     json_object_set_new(o, "mapped", json_integer(c->n[ST_MAPPED]));
     json_object_set_new(o, "not_met", json_integer(c->n[ST_NOT_MET]));
     json_object_set_new(o, "not_started", json_integer(c->n[ST_NOT_STARTED]));
+    /* recognised prior learning: outside total and percent */
+    json_object_set_new(o, "rpl", json_integer(c->n[ST_RPL]));
     json_object_set_new(o, "percent", json_integer(progress_percent(c->n[ST_MET], c->total)));
 }
 
@@ -517,9 +592,10 @@ static json_t *learner_row(db_t *db, int64_t learner_id)
 /* The enrolments of a learner with names, as prepared statement rows. */
 #define ENROLMENTS_SQL \
     "SELECT e.id, e.qualification_id, q.code, q.title, e.status, e.start_date," \
-    " e.planned_end_date, e.assessor_id, a.name, e.iqa_id, i.name" \
+    " e.planned_end_date, e.assessor_id, a.name, e.iqa_id, i.name, ap.break_days, ap.break_open_since" \
     " FROM enrolments e JOIN qualifications q ON q.id = e.qualification_id" \
     " JOIN users a ON a.id = e.assessor_id LEFT JOIN users i ON i.id = e.iqa_id" \
+    " LEFT JOIN apprenticeships ap ON ap.enrolment_id = e.id" \
     " WHERE e.learner_id = ? ORDER BY e.id"
 
 static json_t *enrolment_json(db_stmt_t *st)
@@ -532,6 +608,9 @@ static json_t *enrolment_json(db_stmt_t *st)
     json_object_set_new(e, "status", jstr(db_col_text(st, 4)));
     json_object_set_new(e, "start_date", jstr(db_col_text(st, 5)));
     json_object_set_new(e, "planned_end_date", jstr(db_col_text(st, 6)));
+    /* an apprenticeship's breaks in learning: the pace pauses for them (progress_pace_breaks) */
+    json_object_set_new(e, "break_days", json_integer(db_col_int(st, 11)));
+    json_object_set_new(e, "break_open_since", db_col_is_null(st, 12) ? json_null() : jstr(db_col_text(st, 12)));
     json_t *a = json_object();
     json_object_set_new(a, "id", json_integer(db_col_int(st, 7)));
     json_object_set_new(a, "name", jstr(db_col_text(st, 8)));
@@ -561,15 +640,17 @@ static json_t *load_enrolments(db_t *db, int64_t learner_id)
 static void set_pace(json_t *e, int64_t today)
 {
     progress_pace_t p;
-    progress_pace(json_string_value(json_object_get(e, "status")),
-                  json_string_value(json_object_get(e, "start_date")),
-                  json_string_value(json_object_get(e, "planned_end_date")),
-                  (int)json_integer_value(json_object_get(e, "percent")), today, &p);
+    progress_pace_breaks(json_string_value(json_object_get(e, "status")),
+                         json_string_value(json_object_get(e, "start_date")),
+                         json_string_value(json_object_get(e, "planned_end_date")),
+                         json_integer_value(json_object_get(e, "break_days")),
+                         json_string_value(json_object_get(e, "break_open_since")),
+                         (int)json_integer_value(json_object_get(e, "percent")), today, &p);
     json_object_set_new(e, "pace", progress_pace_json(&p));
 }
 
 /* Fills one enrolment object with counts, pace and units[criteria[]]. */
-static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t today)
+static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, const rpl_set_t *rpl, int64_t today)
 {
     int64_t qid = json_integer_value(json_object_get(e, "qualification_id"));
     const qtree_t *t = tree_get(db, qid);
@@ -585,9 +666,9 @@ static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t toda
         for (int k = u->first; k < u->first + u->count; k++) {
             const tree_crit_t *c = &t->crit[k];
             const cstat_t *s = cstats_find(cs, c->id);
-            int stv = s ? s->status : ST_NOT_STARTED;
+            int stv = crit_status(cs, rpl, c->id);
             uc.n[stv]++;
-            uc.total++;
+            uc.total += stv != ST_RPL;
             json_t *co = json_object();
             json_object_set_new(co, "id", json_integer(c->id));
             json_object_set_new(co, "ref", json_string_nocheck(c->ref));
@@ -596,7 +677,7 @@ static void fill_enrolment(db_t *db, json_t *e, const cstats_t *cs, int64_t toda
             json_object_set_new(co, "status", json_string_nocheck(st_names[stv]));
             json_object_set_new(co, "status_label", json_string_nocheck(st_labels[stv]));
             json_object_set_new(co, "decision_id",
-                                s && s->decision_id ? json_integer(s->decision_id) : json_null());
+                                s && s->decision_id && stv != ST_RPL ? json_integer(s->decision_id) : json_null());
             json_array_append_new(crits, co);
         }
         counts_json(uo, &uc);
@@ -631,11 +712,14 @@ json_t *progress_learner(db_t *db, int64_t learner_id, int64_t today)
     json_t *quals = load_enrolments(db, learner_id);
     cstats_t cs;
     cstats_load(db, learner_id, &cs);
+    rpl_set_t rpl;
+    rpl_load(db, learner_id, &rpl);
     size_t i;
     json_t *e;
     json_array_foreach(quals, i, e)
-        fill_enrolment(db, e, &cs, today);
+        fill_enrolment(db, e, &cs, &rpl, today);
     free(cs.v);
+    free(rpl.v);
     json_object_set_new(doc, "qualifications", quals);
     return doc;
 }
@@ -718,6 +802,15 @@ static const char *cell_name(unsigned bits, int crit_status, int ev_submitted)
 json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
                         int64_t limit, int64_t offset, int want_html)
 {
+    return progress_matrix_for(db, NULL, learner_id, qualification_id, limit, offset, want_html);
+}
+
+json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, int64_t qualification_id,
+                            int64_t limit, int64_t offset, int want_html)
+{
+    int64_t eqa; /* an EQA's columns: only the evidence mapped to its visit's qualifications */
+    char now[21];
+    policy_qscope_binds(reader, &eqa, now);
     const qtree_t *t = tree_get(db, qualification_id);
     if (!t)
         return NULL;
@@ -734,8 +827,9 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     unsigned char *col_sub = xmalloc((size_t)colcap);
     json_t *cols = json_array();
     db_stmt_t *st = db_query(db,
-        "SELECT id, title, kind, status, occurred_on FROM evidence WHERE learner_id = ?"
-        " ORDER BY id LIMIT ? OFFSET ?", "iii", learner_id, (int64_t)colcap, offset);
+        "SELECT e.id, e.title, e.kind, e.status, e.occurred_on FROM evidence e WHERE e.learner_id = ?"
+        " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id") " ORDER BY e.id LIMIT ? OFFSET ?",
+        "iiittii", learner_id, eqa, eqa, now, now, (int64_t)colcap, offset);
     while (st && db_next(st) == 1 && ncols < colcap) {
         const char *status = db_col_text(st, 3);
         col_ids[ncols] = db_col_int(st, 0);
@@ -756,8 +850,9 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
         db_stmt_done(st);
     json_object_set_new(doc, "evidence", cols);
     json_object_set_new(doc, "evidence_total",
-                        json_integer(db_int(db, "SELECT count(*) FROM evidence WHERE learner_id = ?",
-                                            0, "i", learner_id)));
+                        json_integer(db_int(db, "SELECT count(*) FROM evidence e WHERE e.learner_id = ?"
+                                                " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id"),
+                                            0, "iiitt", learner_id, eqa, eqa, now, now)));
 
     /* the grid: one byte per criterion x column */
     unsigned char *grid = xcalloc((size_t)(t->ncrit ? t->ncrit : 1) * (size_t)(ncols ? ncols : 1), 1);
@@ -789,6 +884,8 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
 
     cstats_t cs;
     cstats_load(db, learner_id, &cs);
+    rpl_set_t rpl;
+    rpl_load(db, learner_id, &rpl);
     counts_t qc = {0};
     buf_t html = {0};
     json_t *units = want_html ? NULL : json_array();
@@ -811,10 +908,9 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
         int last_outcome = -1;
         for (int k = u->first; k < u->first + u->count; k++) {
             const tree_crit_t *c = &t->crit[k];
-            const cstat_t *s = cstats_find(&cs, c->id);
-            int stv = s ? s->status : ST_NOT_STARTED;
+            int stv = crit_status(&cs, &rpl, c->id);
             qc.n[stv]++;
-            qc.total++;
+            qc.total += stv != ST_RPL;
             const unsigned char *cells = grid + (size_t)k * (size_t)ncols;
             if (c->outcome != last_outcome) {
                 const tree_outcome_t *o = &t->outcomes[c->outcome];
@@ -873,6 +969,7 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     json_object_set_new(doc, "columns", json_integer(ncols));
     buf_free(&html);
     free(cs.v);
+    free(rpl.v);
     free(grid);
     free(col_ids);
     free(col_sub);
@@ -1003,12 +1100,28 @@ static void add_page_charts(db_t *db, int64_t learner_id, json_t *doc, int64_t t
     }
 }
 
+/* Drops from enrolments (objects with qualification_id) the qualifications the reader
+ * may not see (an EQA: those outside its visit, policy_qscope). EV_OK or EV_ERR. */
+static int visible_only(req_t *r, int64_t learner_id, json_t *enrolments)
+{
+    qscope_t qs;
+    int rc = policy_qscope(r->db, &r->user, learner_id, &qs);
+    if (rc == EV_OK)
+        qscope_filter(&qs, enrolments, "qualification_id");
+    qscope_free(&qs);
+    return rc;
+}
+
 static int show_progress(req_t *r, int64_t learner_id)
 {
     int64_t today = progress_today();
     json_t *doc = progress_learner(r->db, learner_id, today);
     if (!doc)
         return http_fail(r, 404, "not_found", "No such learner.");
+    if (visible_only(r, learner_id, json_object_get(doc, "qualifications")) != EV_OK) {
+        json_decref(doc);
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    }
     apprenticeships_annotate_progress(r->db, learner_id, doc, today); /* off-the-job hours */
     if (!r->is_api) {
         add_page_charts(r->db, learner_id, doc, today);
@@ -1059,6 +1172,8 @@ static int matrix_show(req_t *r)
     if (rc)
         return rc;
     json_t *enrols = load_enrolments(r->db, learner_id);
+    if (visible_only(r, learner_id, enrols) != EV_OK)
+        json_array_clear(enrols);
     json_t *chosen = NULL, *e;
     size_t i;
     int have_q = in_int(r, "qualification_id", &qid) == EV_OK;
@@ -1077,7 +1192,7 @@ static int matrix_show(req_t *r)
     json_object_set_new(chosen, "current", json_true());
     qid = json_integer_value(json_object_get(chosen, "qualification_id"));
     http_page(r, 12, &limit, &offset);
-    json_t *doc = progress_matrix(r->db, learner_id, qid, limit, offset, !r->is_api);
+    json_t *doc = progress_matrix_for(r->db, &r->user, learner_id, qid, limit, offset, !r->is_api);
     if (!doc) {
         json_decref(enrols);
         return http_fail(r, 404, "not_found", "No such qualification.");

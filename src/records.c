@@ -1021,11 +1021,19 @@ static int h_group_show(req_t *r)
                                   " ORDER BY u.name, e.id", "i", r->params[0]);
     json_t *files = db_all(r->db, "SELECT f.name, f.size, f.sha256, f.mime FROM evidence_files f WHERE f.evidence_id ="
                                   " (SELECT min(id) FROM evidence WHERE group_id = ?) ORDER BY f.id", "i", r->params[0]);
-    if (items && r->user.role == ROLE_EQA) { /* an EQA: only the items of their visit's learners (issue 18) */
-        for (size_t i = json_array_size(items); i-- > 0;)
-            if (!policy_can_read_learner(r->db, &r->user,
-                                         json_integer_value(json_object_get(json_array_get(items, i), "learner_id"))))
+    if (items && r->user.role == ROLE_EQA) { /* an EQA: only the items of their visit's learners and
+                                               * qualifications (issue 18) */
+        for (size_t i = json_array_size(items); i-- > 0;) {
+            json_t *it = json_array_get(items, i);
+            int64_t learner = json_integer_value(json_object_get(it, "learner_id"));
+            qscope_t qs;
+            int keep = policy_can_read_learner(r->db, &r->user, learner) &&
+                       policy_qscope(r->db, &r->user, learner, &qs) == EV_OK &&
+                       qscope_evidence(r->db, &qs, json_integer_value(json_object_get(it, "evidence_id")));
+            qscope_free(&qs);
+            if (!keep)
                 json_array_remove(items, i);
+        }
     }
     json_object_set_new(g, "items", items ? items : json_array());
     json_object_set_new(g, "files", files ? files : json_array());

@@ -160,15 +160,23 @@ int reviews_next_due(db_t *db, int64_t enrolment_id, int64_t today, char due[11]
     return EV_OK;
 }
 
-/* Every break of every apprenticeship, sorted by enrolment (for the batched reads). */
-static json_t *all_breaks(db_t *db)
+/* Every break of every apprenticeship (of one assessor's enrolments when assessor_id),
+ * sorted by enrolment (for the batched reads). */
+static json_t *all_breaks(db_t *db, int64_t assessor_id)
 {
     if (!db_table_exists(db, "learning_breaks"))
         return json_array();
-    json_t *rows = db_all(db,
-                          "SELECT a.enrolment_id, b.start_date, b.end_date FROM learning_breaks b"
-                          " JOIN apprenticeships a ON a.id = b.apprenticeship_id ORDER BY a.enrolment_id, b.start_date",
-                          "");
+    /* one assessor's: through their enrolments, not every apprenticeship of the centre */
+    json_t *rows = assessor_id
+        ? db_all(db,
+                 "SELECT a.enrolment_id, b.start_date, b.end_date FROM enrolments e"
+                 " JOIN apprenticeships a ON a.enrolment_id = e.id JOIN learning_breaks b ON b.apprenticeship_id = a.id"
+                 " WHERE e.assessor_id = ? ORDER BY a.enrolment_id, b.start_date",
+                 "i", assessor_id)
+        : db_all(db,
+                 "SELECT a.enrolment_id, b.start_date, b.end_date FROM learning_breaks b"
+                 " JOIN apprenticeships a ON a.id = b.apprenticeship_id ORDER BY a.enrolment_id, b.start_date",
+                 "");
     return rows ? rows : json_array();
 }
 
@@ -191,10 +199,17 @@ static int due_walk(db_t *db, int64_t assessor_id, int64_t today,
     size_t nlast = 0, cap = 0, li = 0;
     last_review_t *last = NULL;
     int rc = EV_ERR;
-    db_stmt_t *st = db_query(db,
-                             "SELECT enrolment_id, number, next_review_on FROM progress_reviews WHERE superseded = 0"
-                             " AND status = 'complete' ORDER BY enrolment_id, number",
-                             "");
+    /* one assessor's: through their enrolments (enrolments_assessor), not every review */
+    db_stmt_t *st = assessor_id
+        ? db_query(db,
+                   "SELECT r.enrolment_id, r.number, r.next_review_on FROM enrolments e"
+                   " JOIN progress_reviews r ON r.enrolment_id = e.id WHERE e.assessor_id = ? AND r.superseded = 0"
+                   " AND r.status = 'complete' ORDER BY r.enrolment_id, r.number",
+                   "i", assessor_id)
+        : db_query(db,
+                   "SELECT enrolment_id, number, next_review_on FROM progress_reviews WHERE superseded = 0"
+                   " AND status = 'complete' ORDER BY enrolment_id, number",
+                   "");
     while (st && db_next(st) == 1) {
         if (nlast == cap) {
             cap = cap ? cap * 2 : 256;
@@ -211,12 +226,18 @@ static int due_walk(db_t *db, int64_t assessor_id, int64_t today,
     db_stmt_done(st);
     if (!st)
         goto out;
-    json_t *breaks = all_breaks(db);
-    size_t nall = json_array_size(breaks);
-    st = db_query(db,
-                  "SELECT id, start_date, review_interval_weeks FROM enrolments WHERE status = 'active'"
-                  " AND (? = 0 OR assessor_id = ?) ORDER BY id",
-                  "ii", assessor_id, assessor_id);
+    json_t *breaks = all_breaks(db, assessor_id);
+    size_t nall = json_array_size(breaks), bi = 0;
+    /* two statements, so that one assessor's come from the enrolments_assessor index
+     * (an "(? = 0 OR assessor_id = ?)" would read every enrolment of the centre) */
+    st = assessor_id ? db_query(db,
+                                "SELECT id, start_date, review_interval_weeks FROM enrolments WHERE assessor_id = ?"
+                                " AND status = 'active' ORDER BY id",
+                                "i", assessor_id)
+                     : db_query(db,
+                                "SELECT id, start_date, review_interval_weeks FROM enrolments WHERE status = 'active'"
+                                " ORDER BY id",
+                                "");
     while (st && db_next(st) == 1) {
         int64_t id = db_col_int(st, 0);
         while (li < nlast && last[li].enrolment_id < id)
@@ -225,10 +246,13 @@ static int due_walk(db_t *db, int64_t assessor_id, int64_t today,
         int number = lr ? lr->number + 1 : 1;
         reviews_break_t b[MAX_BREAKS];
         size_t nb = 0;
-        for (size_t i = 0; i < nall && nb < MAX_BREAKS; i++) { /* breaks are few */
+        /* both in enrolment order: merged, not searched per enrolment */
+        while (bi < nall && INT(json_array_get(breaks, bi), "enrolment_id") < id)
+            bi++;
+        for (size_t i = bi; i < nall && nb < MAX_BREAKS; i++) {
             json_t *x = json_array_get(breaks, i);
             if (INT(x, "enrolment_id") != id)
-                continue;
+                break;
             snprintf(b[nb].start, sizeof b[nb].start, "%s", STR(x, "start_date") ? STR(x, "start_date") : "");
             snprintf(b[nb].end, sizeof b[nb].end, "%s", STR(x, "end_date") ? STR(x, "end_date") : "");
             nb++;
@@ -905,11 +929,18 @@ static json_t *learner_enrolments(db_t *db, const user_t *u, int64_t learner_id)
                       " JOIN employer_contacts c ON c.employer_id = a.employer_id"
                       " WHERE e.learner_id = ? AND c.user_id = ? ORDER BY e.id",
                       "ii", learner_id, u->id);
-    return db_all(db,
-                  "SELECT e.id, e.qualification_id, q.title AS qualification_title, e.start_date,"
-                  " e.planned_end_date, e.status, e.review_interval_weeks, e.assessor_id FROM enrolments e"
-                  " JOIN qualifications q ON q.id = e.qualification_id WHERE e.learner_id = ? ORDER BY e.id",
-                  "i", learner_id);
+    json_t *rows = db_all(db,
+                          "SELECT e.id, e.qualification_id, q.title AS qualification_title, e.start_date,"
+                          " e.planned_end_date, e.status, e.review_interval_weeks, e.assessor_id FROM enrolments e"
+                          " JOIN qualifications q ON q.id = e.qualification_id WHERE e.learner_id = ? ORDER BY e.id",
+                          "i", learner_id);
+    qscope_t qs = {0}; /* an EQA: only its visit's qualifications */
+    if (rows && policy_qscope(db, u, learner_id, &qs) == EV_OK)
+        qscope_filter(&qs, rows, "qualification_id");
+    else
+        json_array_clear(rows);
+    qscope_free(&qs);
+    return rows;
 }
 
 static int may_read_learner_reviews(db_t *db, const user_t *u, int64_t learner_id)

@@ -44,6 +44,11 @@ int status_refresh_learner(db_t *db, int64_t learner_id)
     return refresh(db, learner_id, 0);
 }
 
+/* The KSBs of a learner's apprenticeships recognised as prior learning (issue 16): they
+ * have no criterion_status row, so they count in no total, percent or summary. ?1 learner. */
+#define RPL_KSBS "SELECT k.criterion_id FROM apprenticeship_rpl_ksbs k" \
+                 " JOIN apprenticeships a ON a.id = k.apprenticeship_id WHERE a.learner_id = ?1"
+
 int status_sync_learner(db_t *db, int64_t learner_id)
 {
     if (db_run(db,
@@ -51,14 +56,15 @@ int status_sync_learner(db_t *db, int64_t learner_id)
                " SELECT e.learner_id, c.id, c.unit_id FROM enrolments e"
                " JOIN units u ON u.qualification_id = e.qualification_id AND u.retired = 0"
                " JOIN criteria c ON c.unit_id = u.id AND c.retired = 0"
-               " WHERE e.learner_id = ?1 ON CONFLICT DO NOTHING",
+               " WHERE e.learner_id = ?1 AND c.id NOT IN (" RPL_KSBS ") ON CONFLICT DO NOTHING",
                "i", learner_id) != EV_OK)
         return EV_ERR;
     if (db_run(db,
-               "DELETE FROM criterion_status WHERE learner_id = ?1 AND criterion_id NOT IN ("
+               "DELETE FROM criterion_status WHERE learner_id = ?1 AND (criterion_id NOT IN ("
                " SELECT c.id FROM enrolments e"
                " JOIN units u ON u.qualification_id = e.qualification_id AND u.retired = 0"
-               " JOIN criteria c ON c.unit_id = u.id AND c.retired = 0 WHERE e.learner_id = ?1)",
+               " JOIN criteria c ON c.unit_id = u.id AND c.retired = 0 WHERE e.learner_id = ?1)"
+               " OR criterion_id IN (" RPL_KSBS "))",
                "i", learner_id) != EV_OK)
         return EV_ERR;
     return status_refresh_learner(db, learner_id);

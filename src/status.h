@@ -19,7 +19,9 @@ int status_refresh(db_t *db, int64_t learner_id, int64_t criterion_id);
  * evidence is submitted or deleted: about 0.1 ms for 120 criteria). */
 int status_refresh_learner(db_t *db, int64_t learner_id);
 /* Creates the rows for every current criterion of the learner's enrolments
- * (after enrolment, or after a spec import added criteria); drops retired ones. */
+ * (after enrolment, or after a spec import added criteria); drops retired ones, and the
+ * KSBs recognised as prior learning on the learner's apprenticeships (issue 16: they
+ * count in no total; call it again after the recognised KSBs change). */
 int status_sync_learner(db_t *db, int64_t learner_id);
 /* status_sync_learner for every learner enrolled on a qualification. */
 int status_sync_qualification(db_t *db, int64_t qualification_id);

@@ -669,6 +669,20 @@ static int me_h(req_t *r)
 /* ------------------------------------------------------------------ */
 
 /* GET /api/v1/learners/{id}, GET /learners/{id} */
+/* learner_enrolments, less the qualifications the reader may not see (an EQA sees only
+ * its visit's: policy_qscope). Caller owns the array. */
+static json_t *visible_enrolments(req_t *r, int64_t learner_id)
+{
+    json_t *arr = learner_enrolments(r->db, learner_id);
+    qscope_t qs;
+    if (policy_qscope(r->db, &r->user, learner_id, &qs) != EV_OK)
+        json_array_clear(arr);
+    else
+        qscope_filter(&qs, arr, "qualification_id");
+    qscope_free(&qs);
+    return arr;
+}
+
 static int learner_h(req_t *r)
 {
     int64_t id = r->params[0];
@@ -677,7 +691,7 @@ static int learner_h(req_t *r)
     json_t *u = load_user(r->db, id);
     if (!u)
         return form_fail(r, 404, "not_found", "No such learner.");
-    json_object_set_new(u, "enrolments", learner_enrolments(r->db, id));
+    json_object_set_new(u, "enrolments", visible_enrolments(r, id));
     json_object_set_new(u, "is_self", json_boolean(id == r->user.id));
     json_object_set_new(u, "can_manage", json_boolean(policy_is_admin(&r->user)));
     http_set_out(r, u);
@@ -698,7 +712,7 @@ static int learners_h(req_t *r)
     json_array_foreach(rows, i, row) {
         shape_user(row);
         json_object_set_new(row, "enrolments",
-                            learner_enrolments(r->db, json_integer_value(json_object_get(row, "id"))));
+                            visible_enrolments(r, json_integer_value(json_object_get(row, "id"))));
     }
     json_t *out = json_pack("{s:o, s:s}", "learners", rows, "q", q ? q : "");
     http_paginate(r, out, total);

@@ -162,6 +162,10 @@ function label(route) {
 function marker(lk) {
   return `zq-secret-${lk}-${fx.salt}`;
 }
+/* Everything of l1's second qualification (not in the EQA's visit) carries this. */
+function otherMarker() {
+  return `zq-otherqual-${fx.salt}`;
+}
 
 before(async () => {
   const r = await runCli(['routes']);
@@ -277,6 +281,59 @@ before(async () => {
         '2099-01-01T00:00:00Z')`);
     fx[lk].witness = Number(srv.sql(`SELECT max(id) FROM witness_requests WHERE learner_id = ${learnerId}`));
   }
+  // l1 is also enrolled on a second qualification that the EQA's visit does not name, with a
+  // portfolio of its own (evidence mapped only to it, with a file; a decision, an IQA sample,
+  // a unit sign-off, a progress review), every piece carrying otherMarker(): an EQA must see
+  // none of it (issue 18).
+  srv.sql(`INSERT INTO qualifications (code, title) VALUES ('ACCESS-Q2', 'Other qualification ${otherMarker()}');
+    INSERT INTO units (qualification_id, ref, title, position) SELECT id, 'OU1', 'Other unit ${otherMarker()}', 1 FROM qualifications WHERE code = 'ACCESS-Q2';
+    INSERT INTO outcomes (unit_id, number, text) SELECT id, 1, 'Other outcome ${otherMarker()}' FROM units WHERE ref = 'OU1';
+    INSERT INTO criteria (unit_id, outcome_id, ref, text, position) SELECT u.id, o.id, '9.1', 'Other criterion ${otherMarker()}', 1
+      FROM units u JOIN outcomes o ON o.unit_id = u.id WHERE u.ref = 'OU1';`);
+  {
+    const q2 = srv.sqlRows(`SELECT q.id AS qualification, u.id AS unit, c.id AS criterion FROM qualifications q
+      JOIN units u ON u.qualification_id = q.id JOIN criteria c ON c.unit_id = u.id WHERE q.code = 'ACCESS-Q2'`)[0];
+    const L = fx.l1.learner;
+    const m = otherMarker();
+    assertStatus(await admin.post('/api/v1/enrolments', {learner_id: L, qualification_id: q2.qualification,
+      assessor_id: users.assessor.id, iqa_id: users.iqa.id}), 201, 'enrol l1 on ACCESS-Q2');
+    const other = Buffer.from(`other qualification file ${m}\n`);
+    const osha = crypto.createHash('sha256').update(other).digest('hex');
+    srv.blobWrite(osha, other);
+    srv.sql(`INSERT INTO blobs (sha256, size) VALUES ('${osha}', ${other.length}) ON CONFLICT DO NOTHING;
+      INSERT INTO evidence (learner_id, title, kind, description, occurred_on, status, submitted_at)
+        VALUES (${L}, '${m} evidence', 'product', '${m} description', '2026-01-10', 'submitted', '2026-01-11T10:00:00Z');
+      INSERT INTO evidence_files (evidence_id, name, size, sha256, mime)
+        VALUES ((SELECT max(id) FROM evidence WHERE learner_id = ${L}), '${m}.txt', ${other.length}, '${osha}', 'text/plain');
+      INSERT INTO evidence_criteria (evidence_id, criterion_id, learner_id, note)
+        SELECT max(id), ${q2.criterion}, ${L}, '${m} note' FROM evidence WHERE learner_id = ${L};
+      INSERT INTO decisions (learner_id, criterion_id, assessor_id, outcome, feedback, declaration, created_at)
+        VALUES (${L}, ${q2.criterion}, ${users.assessor.id}, 'met', '${m} feedback', 1, '2026-01-12T10:00:00Z');
+      INSERT INTO decision_evidence (decision_id, evidence_id)
+        SELECT (SELECT max(id) FROM decisions), max(id) FROM evidence WHERE learner_id = ${L};
+      INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at)
+        SELECT max(id), ${users.iqa.id}, 'agree', '${m} sample', '2026-01-13T10:00:00Z' FROM decisions WHERE learner_id = ${L};
+      INSERT INTO unit_signoffs (learner_id, unit_id, assessor_id, assessor_signed_at)
+        VALUES (${L}, ${q2.unit}, ${users.assessor.id}, '2026-01-14T10:00:00Z');
+      INSERT INTO progress_reviews (enrolment_id, learner_id, assessor_id, number, due_on, held_on, period_from,
+          assessor_summary, signers, created_at, updated_at)
+        SELECT max(id), ${L}, ${users.assessor.id}, 1, '2026-03-01', '2026-03-01', '2026-01-01', '${m} review', 'learner assessor',
+          '2026-03-01T10:00:00Z', '2026-03-01T10:00:00Z' FROM enrolments WHERE learner_id = ${L};
+      INSERT INTO apprenticeships (enrolment_id, learner_id, employer_id, weekly_minutes, planned_otj_minutes, created_at)
+        VALUES ((SELECT max(id) FROM enrolments WHERE learner_id = ${L}), ${L}, ${fx.employer}, 1800, 18000, '2026-01-01T00:00:00Z');
+      INSERT INTO otj_entries (apprenticeship_id, learner_id, occurred_on, minutes, activity, description, recorded_by, recorded_at)
+        SELECT max(id), ${L}, '2026-01-16', 60, 'theory', '${m} otj', ${L}, '2026-01-16T10:00:00Z' FROM apprenticeships WHERE learner_id = ${L};`);
+    fx.other = {...srv.sqlRows(`SELECT ${L} AS learner,
+        (SELECT max(id) FROM evidence WHERE learner_id = ${L}) AS evidence,
+        (SELECT max(f.id) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id WHERE e.learner_id = ${L}) AS file,
+        (SELECT max(id) FROM decisions WHERE learner_id = ${L}) AS decision,
+        (SELECT max(s.id) FROM iqa_samples s JOIN decisions d ON d.id = s.decision_id WHERE d.learner_id = ${L}) AS sample,
+        (SELECT max(id) FROM enrolments WHERE learner_id = ${L}) AS enrolment,
+        (SELECT max(id) FROM unit_signoffs WHERE learner_id = ${L}) AS signoff,
+        (SELECT max(id) FROM progress_reviews WHERE learner_id = ${L}) AS progress_review`)[0], witness: fx.l1.witness,
+      otj: fx.l1.otj, break: fx.l1.break};
+    fx.otherShared = q2;
+  }
   // EQA visits: the demo's visit is ended; one open now for l1 and l2 on ACCESS-Q, and one
   // that ended in January for l3.
   srv.sql(`UPDATE eqa_visits SET ended_at = '2026-01-01T00:00:00Z'`);
@@ -345,6 +402,8 @@ test('role gate: nobody and every role a route does not name are refused, and no
   const anon = srv.client();
   const failures = [];
   let checked = 0;
+  const eqaMissing = {api: (await users.eqa.client.get('/api/v1/learners/99999999')).text,
+    page: (await users.eqa.client.get('/learners/99999999')).text};
   const audit0 = auditCount();
   for (const r of routes) {
     const p = fill(r.pattern, 'l1') || r.pattern.replace(/\{\w+\}/g, '1');
@@ -360,6 +419,20 @@ test('role gate: nobody and every role a route does not name are refused, and no
       if (r.public || r.roles.includes(roleOf(key))) continue;
       const res = await call(users[key].client, r, p);
       checked++;
+      if (roleOf(key) === 'eqa') {
+        // an EQA is told nothing outside its visits: a closed route answers as a missing object (issue 18)
+        if (res.status !== 404) failures.push(`eqa ${r.method} ${p}: ${res.status} (want 404)`);
+        else if (res.text !== eqaMissing[isApi(r.pattern) ? 'api' : 'page']) {
+          failures.push(`eqa ${r.method} ${p}: its 404 differs from a nonexistent object's`);
+        }
+        continue;
+      }
+      // an employer contact (outside the centre) is answered about any particular object
+      // as if it did not exist (src/http.c), the same for their own apprentice's as for others'
+      if (roleOf(key) === 'employer' && r.pattern.includes('{')) {
+        if (res.status !== 404) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 404)`);
+        continue;
+      }
       if (res.status !== 403) failures.push(`${key} ${r.method} ${p}: ${res.status} (want 403)`);
     }
   }
@@ -395,6 +468,8 @@ test('ownership: reads of a learner\'s resources follow the policy', async (t) =
           failures.push(`${key} may read ${lk}: GET ${p} answered ${res.status}`);
         } else if (!allowed && res.status !== 403 && res.status !== 404) {
           failures.push(`${key} may not read ${lk}: GET ${p} answered ${res.status} (want 403 or 404)`);
+        } else if (!allowed && roleOf(key) === 'employer' && res.status !== 404) {
+          failures.push(`${key} may not read ${lk}: GET ${p} answered ${res.status} (want 404, as if it did not exist)`);
         }
       }
     }
@@ -567,13 +642,39 @@ test('the markers are visible where they should be (the leak test can fail)', as
   assert.ok(!foreign.text.includes(marker('l2')));
 });
 
+test('employer: on every route, another employer\'s apprentice\'s objects answer exactly as missing ones', async (t) => {
+  // Issue 16: whatever the route (open to the employer role or not, read or write), an
+  // object of an apprentice who is not theirs answers 404 with the very body of an id
+  // that does not exist, and changes nothing.
+  const emp = users.employer.client;
+  const failures = [];
+  let checked = 0;
+  const before = auditCount();
+  for (const r of routes.filter((x) => !x.public && x.pattern.includes('{') && isOwned(x.pattern))) {
+    const missing = await call(emp, r, r.pattern.replace(/\{\w+\}/g, '99999999'));
+    for (const lk of Object.keys(LEARNERS).filter((l) => !canRead('employer', l))) {
+      const p = fill(r.pattern, lk);
+      if (!p) continue;
+      const res = await call(emp, r, p);
+      checked++;
+      if (res.status !== 404) failures.push(`employer ${r.method} ${p} (${lk}): ${res.status} (want 404)`);
+      else if (res.text !== missing.text) failures.push(`employer ${r.method} ${p} (${lk}): differs from a missing object's 404`);
+      if (Object.keys(LEARNERS).some((m) => res.text.includes(marker(m)))) failures.push(`employer ${r.method} ${p} shows a marker`);
+    }
+  }
+  t.diagnostic(`${checked} employer answers about other employers' apprentices compared with missing objects`);
+  assert.ok(checked >= 40, `only ${checked} checked`);
+  assert.equal(auditCount(), before, 'a refused request changed something');
+  assert.deepEqual(failures, []);
+});
+
 /* The path of an EQA-reachable route for learner lk (or for ids that do not exist). */
 function eqaPath(r, lk) {
   if (r.eqa_scope === 'decision_arg') return `${r.pattern}?decision_id=${lk ? fx[lk].decision : 99999999}`;
   if (!lk) return r.pattern.replace(/\{\w+\}/g, '99999999');
   return fill(r.pattern, lk);
 }
-const EQA_LEARNER_SCOPES = new Set(['learner', 'evidence', 'decision', 'decision_arg', 'enrolment', 'review', 'group']);
+const EQA_LEARNER_SCOPES = new Set(['learner', 'learner_unit', 'evidence', 'decision', 'decision_arg', 'enrolment', 'review', 'group']);
 const EQA_SHARED_SCOPES = new Set(['qualification', 'unit']);
 
 function eqaAudit() {
@@ -644,6 +745,40 @@ test('EQA visits: every EQA route, inside and outside the visit, inside and outs
   assert.deepEqual(failures, []);
 });
 
+test('EQA visits: an apprentice in the sample: their off-the-job hours, read only and audited; out of the sample: nothing', async () => {
+  const eqa = users.eqa.client;
+  const a0 = eqaAudit();
+  const own = await eqa.get(`/api/v1/learners/${fx.l1.learner}/otj`);
+  assertStatus(own, 200);
+  assert.ok(own.text.includes(marker('l1')), 'the sampled apprentice\'s entries are shown');
+  assert.equal(own.json.can_record, false);
+  assert.equal(own.json.can_verify, false);
+  assert.equal(own.json.can_manage_breaks, false);
+  const page = await eqa.get(`/learners/${fx.l1.learner}/otj`);
+  assertStatus(page, 200);
+  assert.ok(page.text.includes(marker('l1')));
+  assert.ok(!/action="\/otj\/\d+\/(verify|query)"|action="\/learners\/\d+\/(otj|breaks)"/.test(page.text), 'no forms for an EQA');
+  const csv = await eqa.get(`/learners/${fx.l1.learner}/otj.csv`);
+  assertStatus(csv, 200);
+  assert.equal(eqaAudit(), a0 + 3, 'each view and the download are in the audit trail');
+  const rows = srv.sqlRows(`SELECT action, learner_id FROM audit_events WHERE action IN ('eqa.view', 'eqa.download')
+    ORDER BY id DESC LIMIT 3`);
+  assert.deepEqual(rows.map((x) => [x.action, Number(x.learner_id)]),
+    [['eqa.download', fx.l1.learner], ['eqa.view', fx.l1.learner], ['eqa.view', fx.l1.learner]]);
+  // l3 (a visit that has ended) and l4 (no visit): as if they did not exist, and not audited
+  const missing = await eqa.get('/api/v1/learners/99999999/otj');
+  for (const lk of ['l3', 'l4']) {
+    const res = await eqa.get(`/api/v1/learners/${fx[lk].learner}/otj`);
+    assert.equal(res.status, 404);
+    assert.equal(res.text, missing.text);
+    assertStatus(await eqa.get(`/learners/${fx[lk].learner}/otj.csv`), 404);
+  }
+  assert.equal(eqaAudit(), a0 + 3);
+  // an EQA records and verifies nothing (closed routes: as if they did not exist, issue 18)
+  assertStatus(await eqa.post(`/api/v1/learners/${fx.l1.learner}/otj`, {}), 404);
+  assertStatus(await eqa.post(`/api/v1/otj/${fx.l1.otj}/verify`, {}), 404);
+});
+
 test('EQA visits: a second EQA sees nothing of another\'s visit; audit shown to an EQA has no addresses', async () => {
   const admin = users.admin.client;
   assertStatus(await admin.post('/api/v1/users', {email: 'eqa2@demo.test', name: 'Second EQA', role: 'eqa',
@@ -667,5 +802,103 @@ test('EQA visits: a second EQA sees nothing of another\'s visit; audit shown to 
   const tl = await users.eqa.client.get(`/api/v1/learners/${fx.l1.learner}/timeline`, {query: {per_page: 200}});
   assertStatus(tl, 200);
   assert.ok(!/"addr"|127\.0\.0\.1/.test(tl.text), 'no client address in the timeline shown to an EQA');
-  assertStatus(await users.eqa.client.get('/api/v1/audit'), 403);
+  assertStatus(await users.eqa.client.get('/api/v1/audit'), 404);
+});
+
+/* The pattern filled with the objects of l1's second qualification (not in the visit). */
+function fillOther(r) {
+  if (r.eqa_scope === 'decision_arg') return `${r.pattern}?decision_id=${fx.other.decision}`;
+  if (r.eqa_scope === 'visit' || r.eqa_scope === 'visit_open') return r.pattern.replace('{id}', String(visits.open.id));
+  const kinds = paramKinds(r.pattern);
+  let i = 0;
+  let unknown = false;
+  const p = r.pattern.replace(/\{\w+\}/g, () => {
+    const k = kinds[i++];
+    const v = !k.kind ? undefined : k.owned ? fx.other[k.kind] : fx.otherShared[k.kind];
+    if (v === undefined || v === null) { unknown = true; return '1'; }
+    return String(v);
+  });
+  return unknown ? null : p;
+}
+
+/* Every text in a zip, one after another (unzip -p). */
+function unzipText(buf) {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'evitrack-access-zip-'));
+  const zip = path.join(dir, 'x.zip');
+  fs.writeFileSync(zip, buf);
+  const r = require('node:child_process').spawnSync('unzip', ['-p', zip], {encoding: 'latin1', maxBuffer: 1 << 28});
+  const names = require('node:child_process').spawnSync('unzip', ['-Z1', zip], {encoding: 'utf8'}).stdout;
+  fs.rmSync(dir, {recursive: true, force: true});
+  assert.equal(r.status, 0, 'a whole zip');
+  return names + '\n' + r.stdout;
+}
+
+/* Where a JSON answer names an object of the other qualification: [path, key, value]. */
+function otherIds(doc) {
+  const bad = {qualification_id: fx.otherShared.qualification, unit_id: fx.otherShared.unit,
+    criterion_id: fx.otherShared.criterion, decision_id: fx.other.decision, evidence_id: fx.other.evidence,
+    enrolment_id: fx.other.enrolment, file_id: fx.other.file, sample_id: fx.other.sample,
+    review_id: fx.other.progress_review};
+  const found = [];
+  const walk = (v, where) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (k in bad && Number(x) === bad[k]) found.push(`${where}.${k}=${x}`);
+        walk(x, `${where}.${k}`);
+      }
+      if (v.entity === 'enrolment' && Number(v.entity_id) === fx.other.enrolment) found.push(`${where} (enrolment event)`);
+      if (v.entity === 'decision' && Number(v.entity_id) === fx.other.decision) found.push(`${where} (decision event)`);
+    }
+  };
+  walk(doc, '$');
+  return found;
+}
+
+test('EQA visits: a sampled learner\'s qualification outside the visit is hidden on every EQA route', async (t) => {
+  const eqa = users.eqa.client;
+  const failures = [];
+  let checked = 0;
+  let probed = 0;
+  const missing = {api: (await eqa.get('/api/v1/learners/99999999')).text, page: (await eqa.get('/learners/99999999')).text};
+  // the other qualification's objects are there, and an admin sees them
+  const adm = await users.admin.client.get(`/api/v1/learners/${fx.l1.learner}/progress`);
+  assert.ok(adm.text.includes(otherMarker()), 'the admin sees l1\'s second qualification (the check can fail)');
+  assert.ok(otherIds(adm.json).length > 0, 'ids of the second qualification in the admin\'s view');
+  for (const r of routes.filter((x) => x.method === 'GET' && x.roles.includes('eqa'))) {
+    // the route as the EQA uses it: l1 (sampled) and l1's objects of the visit's qualification
+    const p = !r.pattern.includes('{') ? r.pattern
+      : (r.eqa_scope === 'visit' || r.eqa_scope === 'visit_open') ? fillOther(r) : eqaPath(r, 'l1');
+    if (p) {
+      const res = await eqa.get(p);
+      checked++;
+      const zip = (res.headers['content-type'] || '').startsWith('application/zip');
+      const text = zip ? unzipText(res.body) : res.text;
+      if (text.includes(otherMarker()) || text.includes('ACCESS-Q2')) failures.push(`GET ${p} (${res.status}) shows the other qualification`);
+      if (res.json) {
+        const ids = otherIds(res.json);
+        if (ids.length) failures.push(`GET ${p} names the other qualification's objects: ${ids.slice(0, 3).join(' ')}`);
+      }
+    }
+    // the other qualification's objects named directly: exactly as missing
+    if (EQA_LEARNER_SCOPES.has(r.eqa_scope) || EQA_SHARED_SCOPES.has(r.eqa_scope)) {
+      const q = fillOther(r);
+      if (q && q !== p) {
+        const res = await eqa.get(q);
+        probed++;
+        if (res.status !== 404) failures.push(`GET ${q} (the other qualification) answered ${res.status} (want 404)`);
+        else if (res.text !== missing[isApi(r.pattern) ? 'api' : 'page']) failures.push(`GET ${q}: its 404 differs from a missing id's`);
+      }
+    }
+  }
+  for (const p of [`/api/v1/learners/${fx.l1.learner}/matrix?qualification_id=${fx.otherShared.qualification}`,
+    `/learners/${fx.l1.learner}/matrix?qualification_id=${fx.otherShared.qualification}`]) {
+    const res = await eqa.get(p);
+    probed++;
+    if (res.status !== 404) failures.push(`GET ${p} answered ${res.status} (want 404)`);
+    else if (res.text !== missing[isApi(p) ? 'api' : 'page']) failures.push(`GET ${p}: its 404 differs from a missing id's`);
+  }
+  t.diagnostic(`${checked} EQA answers searched, ${probed} direct URLs to the other qualification tried`);
+  assert.ok(probed >= 10, `only ${probed} direct URLs tried`);
+  assert.deepEqual(failures, []);
 });

@@ -71,13 +71,21 @@ test('an apprenticeship enrolment: refused field by field, then created with pla
   assert.ok(r.status === 409 || r.status === 400, r.text);
   assert.equal(count(), mid);
   assert.equal(srv.sql(`SELECT count(*) FROM audit_events WHERE action = 'apprenticeship.create' AND entity_id = ${APP.id}`), '1');
+  // planned hours given explicitly are the plan before prior learning: the RPL hours come off them too
+  r = await admin.post('/api/v1/users', {email: 'appr16b@demo.test', name: 'Robin Apprentice', role: 'learner',
+    password: 'apprentice password 16'});
+  r = await admin.post('/api/v1/apprenticeships', {learner_id: r.json.user.id, standard_id: STD, assessor_id: ASSESSOR(),
+    employer_id: EMPLOYER, start_date: day(-30), planned_end_date: day(400), weekly_hours: 30,
+    planned_otj_hours: '300', rpl_otj_hours: '50.5'});
+  assertStatus(r, 201);
+  assert.equal(r.json.apprenticeship.planned_otj_minutes, 300 * 60 - 50 * 60 - 30);
 });
 
 test('evidence maps to a KSB and is decided exactly as a criterion; progress and the matrix count KSBs', async () => {
   const prog = async () => (await apprentice.get(`/api/v1/learners/${LEARNER}/progress`)).json.qualifications
     .find((q) => q.qualification_id === STD);
   let q = await prog();
-  assert.equal(q.total, 20);
+  assert.equal(q.total, 20 - 2, 'K1 and B4 are recognised prior learning');
   const k2 = q.units.find((u) => u.ref === 'K').criteria.find((c) => c.ref === 'K2');
   const s1 = q.units.find((u) => u.ref === 'S').criteria.find((c) => c.ref === 'S1');
   let r = await apprentice.upload('/api/v1/evidence', {title: 'Call log', kind: 'product',
@@ -104,8 +112,50 @@ test('evidence maps to a KSB and is decided exactly as a criterion; progress and
   r = await boss.get(`/api/v1/learners/${LEARNER}/progress`);
   assertStatus(r, 200);
   assert.equal(r.json.qualifications.find((x) => x.qualification_id === STD).met, 1);
-  assertStatus(await boss.get(`/api/v1/evidence/${ev}`), 403);
-  assertStatus(await boss.get(`/api/v1/learners/${LEARNER}/evidence`), 403);
+  // (a route the employer role may not use answers about any object as if it did not exist)
+  assertStatus(await boss.get(`/api/v1/evidence/${ev}`), 404);
+  assertStatus(await boss.get(`/api/v1/learners/${LEARNER}/evidence`), 404);
+});
+
+test('KSBs recognised as prior learning leave every total: progress, matrix, caseload, dashboard, employer page', async () => {
+  // K1 and B4 were recognised at enrolment (first test): of the standard's KSBs they count nowhere
+  const all = Number(srv.sql(`SELECT count(*) FROM criteria c JOIN units u ON u.id = c.unit_id
+    WHERE u.qualification_id = ${STD} AND c.retired = 0 AND u.retired = 0`));
+  let r = await apprentice.get(`/api/v1/learners/${LEARNER}/progress`);
+  const q = r.json.qualifications.find((x) => x.qualification_id === STD);
+  assert.equal(q.total, all - 2);
+  assert.equal(q.rpl, 2);
+  assert.equal(q.percent, Math.floor(100 * q.met / (all - 2)));
+  const crits = q.units.flatMap((u) => u.criteria);
+  assert.deepEqual(crits.filter((c) => c.status === 'rpl').map((c) => c.ref).sort(), ['B4', 'K1']);
+  assert.equal(crits.find((c) => c.ref === 'K1').status_label, 'Recognised prior learning');
+  const k = q.units.find((u) => u.ref === 'K');
+  assert.equal(k.total, k.criteria.length - 1, 'the unit total leaves K1 out too');
+  r = await apprentice.get(`/learners/${LEARNER}/progress`);
+  assert.match(r.text, /Recognised prior learning<\/dt><dd>2 /);
+  // the matrix: K1 shown as RPL, not counted
+  r = await assessor.get(`/api/v1/learners/${LEARNER}/matrix`, {query: {qualification_id: STD}});
+  assertStatus(r, 200);
+  assert.equal(r.json.total, all - 2);
+  const mk1 = r.json.units.flatMap((u) => u.outcomes.flatMap((o) => o.criteria)).find((c) => c.ref === 'K1');
+  assert.equal(mk1.status, 'rpl');
+  r = await assessor.get(`/learners/${LEARNER}/matrix`, {query: {qualification_id: STD}});
+  assert.match(r.text, /class="mx-st st-rpl">Recognised prior learning</);
+  // the caseload, the dashboard and the employer's page count the same
+  r = await assessor.get('/api/v1/caseload', {query: {per_page: 100}});
+  const item = r.json.items.find((i) => i.enrolment_id === APP.enrolment_id);
+  assert.equal(item.criteria_total, all - 2);
+  assert.equal(item.percent, q.percent);
+  r = await admin.get('/api/v1/centre/learners', {query: {qualification_id: STD, per_page: 100}});
+  const row = r.json.enrolments.find((i) => i.enrolment_id === APP.enrolment_id);
+  assert.equal(row.total, all - 2);
+  assert.equal(row.percent, q.percent);
+  r = await boss.get('/api/v1/employer/apprentices');
+  const mine = r.json.apprentices.find((a) => a.learner_id === LEARNER);
+  assert.equal(mine.ksb_total, all - 2);
+  // a decision on a recognised KSB does not bring it back into the totals
+  assert.equal(srv.sql(`SELECT count(*) FROM criterion_status WHERE learner_id = ${LEARNER}
+    AND criterion_id IN (SELECT criterion_id FROM apprenticeship_rpl_ksbs WHERE apprenticeship_id = ${APP.id})`), '0');
 });
 
 test('off-the-job hours: recorded by the apprentice, refused when wrong, verified or queried by their employer only', async () => {
@@ -185,7 +235,7 @@ test('a break in learning pauses the pace and moves the planned end out by its l
   let r = await assessor.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(2), reason: 'Surgery'});
   assertStatus(r, 400);
   assert.equal(r.json.errors[0].field, 'start_date');
-  assertStatus(await boss.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-20), reason: 'x'}), 403);
+  assertStatus(await boss.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-20), reason: 'x'}), 404);
   r = await assessor.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-20), reason: 'Surgery and recovery'});
   assertStatus(r, 201);
   const b = r.json.break.id;
@@ -208,6 +258,40 @@ test('a break in learning pauses the pace and moves the planned end out by its l
   assert.equal(a.breaks.length, 1);
   assert.equal(a.breaks[0].reason, 'Surgery and recovery');
   assert.equal(a.pace.plan_days, 365, 'the plan holds the same days of learning');
+  // KSB progress pauses for the break exactly as the hours do: the progress page, the
+  // caseload and the dashboard count the same days of learning (not the 14 days away)
+  const hours = a.pace;
+  assert.equal(hours.active_days, 200 - 14);
+  r = await apprentice.get(`/api/v1/learners/${LEARNER}/progress`);
+  const ksb = r.json.qualifications.find((q) => q.enrolment_id === APP.enrolment_id).pace;
+  assert.equal(ksb.days_elapsed, hours.active_days, JSON.stringify(ksb));
+  assert.equal(ksb.days_total, hours.plan_days);
+  assert.equal(ksb.expected_percent, hours.expected_percent);
+  r = await assessor.get('/api/v1/caseload', {query: {per_page: 100}});
+  const item = r.json.items.find((i) => i.enrolment_id === APP.enrolment_id);
+  assert.equal(item.pace.days_elapsed, hours.active_days);
+  assert.equal(item.pace.expected_percent, hours.expected_percent);
+  r = await admin.get('/api/v1/centre/learners', {query: {qualification_id: STD, per_page: 100}});
+  assertStatus(r, 200);
+  const row = (r.json.enrolments || []).find((i) => i.enrolment_id === APP.enrolment_id);
+  assert.ok(row, r.text.slice(0, 400));
+  assert.equal(row.pace.days_elapsed, hours.active_days);
+  assert.equal(row.pace.expected_percent, hours.expected_percent);
+  // and a running break freezes the expected share at its first day (then undone here)
+  r = await assessor.post(`/api/v1/learners/${LEARNER}/breaks`, {start_date: day(-3), reason: 'Family leave'});
+  assertStatus(r, 201);
+  r = await apprentice.get(`/api/v1/learners/${LEARNER}/progress`);
+  const paused = r.json.qualifications.find((q) => q.enrolment_id === APP.enrolment_id).pace;
+  assert.equal(paused.state, 'on_break');
+  assert.equal(paused.days_elapsed, 200 - 14 - 3);
+  r = await assessor.get('/api/v1/caseload', {query: {per_page: 100}});
+  assert.equal(r.json.items.find((i) => i.enrolment_id === APP.enrolment_id).pace.days_elapsed, 200 - 14 - 3);
+  r = await admin.get('/api/v1/centre/learners', {query: {qualification_id: STD, per_page: 100}});
+  assert.equal(r.json.enrolments.find((i) => i.enrolment_id === APP.enrolment_id).pace.days_elapsed,
+    200 - 14 - 3);
+  const b2 = Number(srv.sql(`SELECT max(id) FROM learning_breaks WHERE apprenticeship_id = ${APP.id}`));
+  srv.sql(`DELETE FROM learning_breaks WHERE id = ${b2}; UPDATE apprenticeships SET break_open_since = NULL WHERE id = ${APP.id};
+    UPDATE enrolments SET status = 'active' WHERE id = ${APP.enrolment_id}`);
 });
 
 test('CSV for a funding audit: per learner and per cohort', async () => {
@@ -265,10 +349,17 @@ test('the caseload and the dashboard show the hours; the pages render', async ()
 });
 
 test('an employer contact sees only routes of their role: no evidence, decisions, timeline or admin', async () => {
-  for (const p of [`/api/v1/learners/${LEARNER}/decisions`, `/api/v1/learners/${LEARNER}/timeline`, '/api/v1/learners',
-    '/api/v1/caseload', '/api/v1/centre/progress', '/admin/users']) {
+  for (const p of ['/api/v1/learners', '/api/v1/caseload', '/api/v1/centre/progress', '/admin/users']) {
     const r = await boss.get(p);
     assert.equal(r.status, 403, `${p}: ${r.status}`);
+  }
+  // about one object (their own apprentice's included): exactly as if it did not exist
+  const missing = await boss.get('/api/v1/learners/99999999/decisions');
+  for (const p of [`/api/v1/learners/${LEARNER}/decisions`, `/api/v1/learners/${LEARNER}/timeline`,
+    `/learners/${LEARNER}/matrix`, `/learners/${LEARNER}/evidence`]) {
+    const r = await boss.get(p);
+    assert.equal(r.status, 404, `${p}: ${r.status}`);
+    if (p.startsWith('/api/')) assert.equal(r.text, missing.text);
   }
   const me = await boss.get('/api/v1/me');
   assertStatus(me, 200);

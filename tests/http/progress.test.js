@@ -171,7 +171,8 @@ test('matrix: a cell for exactly each mapping, decisions shown, columns paginate
 });
 
 test('centre dashboard: admin only; groups agree with the enrolments; filters and pages', async () => {
-  for (const c of [assessor, iqa, eqa, amy]) assertStatus(await c.get('/api/v1/centre/progress'), 403);
+  for (const c of [assessor, iqa, amy]) assertStatus(await c.get('/api/v1/centre/progress'), 403);
+  assertStatus(await eqa.get('/api/v1/centre/progress'), 404); // closed to an EQA: as if it did not exist
   const r = await admin.get('/api/v1/centre/progress');
   assertStatus(r, 200);
   const n = Number(srv.sql('SELECT count(*) FROM enrolments'));

@@ -58,7 +58,7 @@ test('the plan: shares by risk rating, targets and due counts add up, the due li
   assertStatus(await iqa.post('/api/v1/iqa/assessors/999999/risk', {rating: 'new'}), 404);
   assertStatus(await iqa.post(`/api/v1/iqa/assessors/${tom}/risk`, {rating: 'new', colour: 'red'}), 400);
   assertStatus(await assessor.post(`/api/v1/iqa/assessors/${tom}/risk`, {rating: 'new'}), 403);
-  assertStatus(await eqa.get('/api/v1/iqa/plan'), 403);
+  assertStatus(await eqa.get('/api/v1/iqa/plan'), 404);
   assert.equal(srv.sql('SELECT rating FROM iqa_assessor_risk ORDER BY id'), before);
   // the admin sees the whole centre's plan; the page renders
   assertStatus(await admin.get('/api/v1/iqa/plan'), 200);
@@ -151,7 +151,7 @@ test('EQA visits: set-up checks each field and changes nothing when refused', as
     assert.equal(r.json.errors[0].field, field, JSON.stringify(body));
   }
   assertStatus(await admin.post('/api/v1/eqa/visits', {...good, colour: 'red'}), 400);
-  assertStatus(await eqa.post('/api/v1/eqa/visits', good), 403);
+  assertStatus(await eqa.post('/api/v1/eqa/visits', good), 404);
   assertStatus(await iqa.post('/api/v1/eqa/visits', good), 403);
   assert.equal(count('eqa_visits'), n);
 });
@@ -204,7 +204,7 @@ test('the visit report: the EQA writes, the centre answers once, the admin ends 
   r = await eqa.post(`/api/v1/eqa/visits/${visit}/findings`, {kind: 'sanction', body: 'Certification claims paused'});
   assertStatus(r, 201);
   // the EQA cannot answer; the admin answers once
-  assertStatus(await eqa.post(`/api/v1/eqa/findings/${finding}/response`, {response: 'mine'}), 403);
+  assertStatus(await eqa.post(`/api/v1/eqa/findings/${finding}/response`, {response: 'mine'}), 404);
   assertStatus(await admin.post(`/api/v1/eqa/findings/${finding}/response`, {response: ''}), 400);
   r = await admin.post(`/api/v1/eqa/findings/${finding}/response`, {response: 'Standardisation meeting held'});
   assertStatus(r, 200);
@@ -229,4 +229,30 @@ test('the visit report: the EQA writes, the centre answers once, the admin ends 
   for (const p of ['/eqa', `/eqa/visits/${visit}`]) assertStatus(await admin.get(p), 200, p);
   assertStatus(await admin.get('/eqa/visits/new'), 200);
   assertStatus(await eqa.get('/eqa'), 200);
+});
+
+test('the audit trail names quality-assurance events in plain words and keeps the code in the JSON', async () => {
+  const L1 = ids['learner@demo.test'];
+  const r0 = await admin.post('/api/v1/eqa/visits', {eqa_id: eqa.user.id, qualification_ids: [ids.q],
+    starts_at: iso(Date.now() - 3600e3), ends_at: iso(Date.now() + 86400e3), learner_ids: [L1]});
+  assertStatus(r0, 201);
+  assertStatus(await eqa.get(`/api/v1/learners/${L1}`), 200); // eqa.view
+  const want = {'eqa.view': 'Viewed by the EQA', 'eqa.visit_create': 'EQA visit set up'};
+  const tl = await admin.get('/api/v1/audit', {query: {per_page: 100}});
+  assertStatus(tl, 200);
+  for (const [code, label] of Object.entries(want)) {
+    const ev = tl.json.items.find((e) => e.action === code);
+    assert.ok(ev, `an ${code} event in the trail`);
+    assert.equal(ev.action_label, label, code);
+  }
+  const page = await admin.get('/audit');
+  assertStatus(page, 200);
+  assert.match(page.text, /Viewed by the EQA/);
+  assert.match(page.text, /EQA visit set up/);
+  // the learner's timeline shows the words, never the bare code as the event's name
+  const t = await admin.get(`/learners/${L1}/timeline`);
+  assertStatus(t, 200);
+  assert.match(t.text, /<strong>Viewed by the EQA<\/strong>/);
+  assert.doesNotMatch(t.text, /<strong>eqa\.view<\/strong>/);
+  assertStatus(await admin.post(`/api/v1/eqa/visits/${r0.json.id}/end`), 200);
 });

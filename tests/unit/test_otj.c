@@ -84,6 +84,77 @@ static void test_pace_with_breaks(void)
     CHECK_INT(o.state, PACE_BEHIND); /* 16 points below the expected 16% */
 }
 
+/* Criteria and KSBs (progress_pace_breaks) pause for a break exactly as hours do:
+ * 2026-01-01 .. 2027-01-01 planned, 365 days. */
+static void test_criteria_pace_with_breaks(void)
+{
+    progress_pace_t p;
+    otj_pace_t o;
+    /* no break: 59 days in, 16% expected; 5% met is behind */
+    progress_pace_breaks("active", "2026-01-01", "2027-01-01", 0, NULL, 5, day("2026-03-01"), &p);
+    CHECK_INT(p.days_elapsed, 59);
+    CHECK_INT(p.expected_percent, 16);
+    CHECK_INT(p.state, PACE_BEHIND);
+
+    /* A break spanning a month end, ended: away 25 January, back 5 February (11 days).
+     * The planned end has moved out to 2027-01-12; the break's days are not elapsed time. */
+    progress_pace_breaks("active", "2026-01-01", "2027-01-12", 11, NULL, 4, day("2026-03-01"), &p);
+    CHECK_INT(p.days_total, 365);
+    CHECK_INT(p.days_elapsed, 48);
+    CHECK_INT(p.expected_percent, 13); /* 48 / 365 */
+    CHECK_INT(p.state, PACE_ON_TRACK); /* 9 points under: the break is not held against them */
+    /* without the break adjustment the same learner would read behind (the old rule:
+     * 59 of 376 days, 15% expected) */
+    progress_pace("active", "2026-01-01", "2027-01-12", 4, day("2026-03-01"), &p);
+    CHECK_INT(p.state, PACE_BEHIND);
+    /* the day learning resumed: nothing elapsed while away */
+    progress_pace_breaks("active", "2026-01-01", "2027-01-12", 11, NULL, 0, day("2026-02-05"), &p);
+    CHECK_INT(p.days_elapsed, 24);
+    /* the moved end: the last planned day is not overdue, the day after is */
+    progress_pace_breaks("active", "2026-01-01", "2027-01-12", 11, NULL, 95, day("2027-01-12"), &p);
+    CHECK_INT(p.expected_percent, 100);
+    CHECK_INT(p.state, PACE_ON_TRACK);
+    CHECK_INT(p.days_left, 0);
+    progress_pace_breaks("active", "2026-01-01", "2027-01-12", 11, NULL, 95, day("2027-01-13"), &p);
+    CHECK_INT(p.state, PACE_AT_RISK);
+    /* hours agree: the same plan for off-the-job hours expects the same share */
+    otj_plan_t b = {day("2026-01-01"), day("2027-01-12"), 11, -1, 365 * 60};
+    otj_pace(&b, 0, day("2026-03-01"), &o);
+    CHECK_INT(o.active_days, 48);
+    CHECK_INT(o.expected_percent, 13);
+
+    /* A break still running since 25 January, asked on 3 March: paused at 24 days. */
+    progress_pace_breaks("on_break", "2026-01-01", "2027-01-01", 0, "2026-01-25", 0, day("2026-03-03"), &p);
+    CHECK_INT(p.state, PACE_ON_BREAK);
+    CHECK_INT(p.days_elapsed, 24);
+    CHECK_INT(p.expected_percent, 6); /* 24 / 365, frozen */
+    progress_pace_breaks("on_break", "2026-01-01", "2027-01-01", 0, "2026-01-25", 0, day("2026-06-30"), &p);
+    CHECK_INT(p.days_elapsed, 24);
+    otj_plan_t r = {day("2026-01-01"), day("2027-01-01"), 0, day("2026-01-25"), 365 * 60};
+    otj_pace(&r, 0, day("2026-06-30"), &o);
+    CHECK_INT(o.active_days, p.days_elapsed);
+    CHECK_INT(o.expected_percent, p.expected_percent);
+    /* recorded to start tomorrow: today still counts */
+    progress_pace_breaks("active", "2026-01-01", "2027-01-01", 0, "2026-03-02", 0, day("2026-03-01"), &p);
+    CHECK_INT(p.days_elapsed, 59);
+
+    /* Two breaks: 25 Jan - 5 Feb (11 days) and 30 Apr - 4 May (4 days), both ended: the
+     * end moved out by 15 days; on 1 June, 151 calendar days in, 136 of learning. */
+    progress_pace_breaks("active", "2026-01-01", "2027-01-16", 15, NULL, 30, day("2026-06-01"), &p);
+    CHECK_INT(p.days_total, 365);
+    CHECK_INT(p.days_elapsed, 151 - 15);
+    CHECK_INT(p.expected_percent, 37);
+    CHECK_INT(p.state, PACE_ON_TRACK); /* 7 under */
+    /* the first ended, the second running since 30 April: paused at 119 - 11 = 108 days */
+    progress_pace_breaks("on_break", "2026-01-01", "2027-01-12", 11, "2026-04-30", 0, day("2026-06-01"), &p);
+    CHECK_INT(p.days_elapsed, 119 - 11);
+    CHECK_INT(p.state, PACE_ON_BREAK);
+    otj_plan_t t = {day("2026-01-01"), day("2027-01-12"), 11, day("2026-04-30"), 365 * 60};
+    otj_pace(&t, 0, day("2026-06-01"), &o);
+    CHECK_INT(o.active_days, 119 - 11);
+    CHECK_INT(o.expected_percent, p.expected_percent);
+}
+
 static void test_rule(void)
 {
     /* 100 days, 100 hours planned; day 50: 50% expected */
@@ -119,6 +190,7 @@ int main(void)
 {
     test_minimum();
     test_pace_with_breaks();
+    test_criteria_pace_with_breaks();
     test_rule();
     TEST_DONE();
 }
