@@ -193,8 +193,9 @@ test('a link expires, can be revoked, cannot be guessed; only the right people n
     r = await c.post(`/api/v1/learners/${L}/witness-requests`, NOMINATION());
     assert.ok([403, 404].includes(r.status), String(r.status));
   }
+  // a route closed to the EQA answers as if nothing were there (issue 18)
   r = await eqa.post(`/api/v1/learners/${L}/witness-requests`, NOMINATION());
-  assertStatus(r, 403);
+  assertStatus(r, 404);
   assert.equal(Number(srv.sql('SELECT count(*) FROM witness_requests')), nReq);
 });
 
