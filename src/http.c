@@ -713,9 +713,49 @@ static int client_takes_gzip(req_state_t *st)
                                                              MHD_HTTP_HEADER_ACCEPT_ENCODING));
 }
 
+/* This server run's part of every ETag (http_not_modified): random at start. */
+static char etag_run[17];
+
+int http_not_modified(req_t *r, const char *version)
+{
+    r->etag[0] = '\0';
+    if (!r->app || r->app->dev || !etag_run[0] || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
+        return 0;
+    int gz = compress_accepts_gzip(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                               MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    char *args = json_dumps(r->in, JSON_COMPACT | JSON_SORT_KEYS);
+    int64_t unread = !r->is_api && r->user.id && r->db ? notify_unread_count(r->db, r->user.id) : 0;
+    buf_t b = {0};
+    buf_printf(&b, "%s\n%s\n%s\n%d\n%s\n%lld\n%u\n%s\n%s\n%s\n%lld\n%s", etag_run, EVITRACK_VERSION,
+               version ? version : "", r->is_api, r->path, (long long)r->user.id, (unsigned)r->user.role,
+               r->user.name, r->user.email, r->user.csrf_token, (long long)unread, args ? args : "");
+    free(args);
+    unsigned char h[12];
+    char hex[25];
+    crypto_generichash(h, sizeof h, (const unsigned char *)b.data, b.len, NULL, 0);
+    buf_free(&b);
+    util_hex(h, sizeof h, hex);
+    /* weak: the same data makes the same page, not necessarily the same bytes */
+    snprintf(r->etag, sizeof r->etag, "W/\"%s%s\"", hex, gz ? "-gz" : "");
+    const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (!inm)
+        return 0;
+    /* a list of tags compared weakly (RFC 9110 8.8.3.2): W/ on either side is ignored */
+    const char *want = r->etag + 2; /* "\"hex\"" */
+    size_t wl = strlen(want);
+    for (const char *p = inm; (p = strstr(p, want)) != NULL; p += wl) {
+        char after = p[wl];
+        if (after == '\0' || after == ',' || after == ' ' || after == '\t')
+            return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type, char *data, size_t len,
                                   const char *cache)
 {
+    if (st->r.etag[0] && (status == 200 || status == 304))
+        cache = "private, no-cache"; /* kept, but asked again each time (If-None-Match) */
     /* Text over about 1 KB goes gzip'd to a client that takes it: a 56 KB
      * matrix page becomes a few KB on a phone's mobile data. */
     int compressible = compress_type_ok(type);
@@ -737,7 +777,9 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
     }
     if (gzipped)
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
-    if (compressible)
+    if (st->r.etag[0] && (status == 200 || status == 304))
+        MHD_add_response_header(resp, "ETag", st->r.etag);
+    if (compressible || status == 304)
         MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", cache);
@@ -1036,7 +1078,11 @@ static enum MHD_Result send_page(req_state_t *st, int status)
     if (status >= 400 && strcmp(r->method, "GET") != 0) /* show what was typed back in the form */
         json_object_set(ctx, "values", r->in);
     add_page_context(r, ctx, status);
+    /* Room for this thread's last page at once, rather than doubling up to it
+     * from 256 bytes with a copy at each step (the matrix page is about 56 KB). */
+    static _Thread_local size_t last_page;
     buf_t html = {0};
+    buf_reserve(&html, last_page > 4096 ? last_page + last_page / 8 : 4096);
     char err[256] = "";
     int rc = app->templates ? tmpl_set_render(app->templates, name, ctx, &html, err, sizeof err) : EV_ERR;
     json_decref(ctx);
@@ -1048,6 +1094,7 @@ static enum MHD_Result send_page(req_state_t *st, int status)
         return send_bytes(st, 500, "text/html; charset=utf-8", msg, strlen(msg), "no-store");
     }
     size_t len = html.len;
+    last_page = len < (size_t)1 << 20 ? len : 0;
     return send_bytes(st, status, "text/html; charset=utf-8", buf_take(&html), len, "no-store");
 }
 
@@ -1073,6 +1120,9 @@ static enum MHD_Result respond(req_state_t *st, int status)
     drop_temp_uploads(st);
     if (status < 400 && (r->file_path || r->raw_body || r->stream || r->blob_sha[0]))
         return send_raw(st, status);
+    if (status == 304) /* http_not_modified: the client's copy is current */
+        return send_bytes(st, 304, r->is_api ? "application/json" : "text/html; charset=utf-8", xstrdup(""), 0,
+                          "no-store");
     if (r->is_api) {
         json_t *body;
         if (status >= 400) {
@@ -1380,6 +1430,7 @@ static void reset_response(req_t *r)
     r->blob_sha[0] = '\0';
     r->blob_size = 0;
     r->inline_disposition = 0;
+    r->etag[0] = '\0';
 }
 
 #define HANDLER_RETRIES 3 /* further attempts after a serialization failure or deadlock */
@@ -1780,6 +1831,9 @@ int http_serve(app_t *app)
     head_timeout_us = (uint64_t)app->header_timeout_s * 1000000u;
 
     housekeeping_start(app); /* sweeps data/tmp now; collects stored files on a schedule */
+    unsigned char run[8];
+    randombytes_buf(run, sizeof run);
+    util_hex(run, sizeof run, etag_run);
     int gz_files = compress_static_init(app->static_dir);
     ev_log("static: %d file%s precompressed (gzip)", gz_files, gz_files == 1 ? "" : "s");
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)app->port, NULL, NULL, access_handler, app,

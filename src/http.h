@@ -108,6 +108,7 @@ typedef struct req {
     char *download_name; /* Content-Disposition filename (owned); NULL: none */
     int inline_disposition; /* 1: inline (previews), 0: attachment */
     int allow_microphone; /* this page records audio: Permissions-Policy microphone=(self) */
+    char etag[40];        /* the response's validator (http_not_modified); "" when none */
 } req_t;
 
 /* A handler validates r->in, does its work and returns the HTTP status,
@@ -177,6 +178,22 @@ void http_send_buffer(req_t *r, char *data, size_t len, const char *content_type
  * handler returns 200 at once and the producer runs on its own thread. */
 void http_send_stream(req_t *r, struct http_stream *stream, const char *content_type,
                       const char *download_name);
+
+/* Conditional GET (RFC 9110 8.8.3 ETag, 13.1.2 If-None-Match, 15.4.5 304). A
+ * read handler that can name the version of the data its answer shows calls
+ * this before building the answer. version: a string that changes whenever
+ * anything the page or JSON shows about its subject changes (e.g. the learner's
+ * data version, the spec version and today's date). The ETag is a hash of it
+ * with everything else the body depends on: the viewer (id, role, name, email,
+ * CSRF token and, for pages, the unread-notifications badge), the path and query
+ * arguments, page or JSON, the content coding (gzip or not) and this server
+ * run (so new templates or a new build never meet an old tag). It is set on
+ * the response (r->etag, sent with Cache-Control: private, no-cache instead
+ * of no-store, so browsers keep the page and ask again). Returns 1 when the
+ * request's If-None-Match names it: the handler returns 304 at once without
+ * building anything. 0 otherwise (also for non-GET/HEAD requests and in
+ * --dev, where templates change under a running server: no tag is set). */
+int http_not_modified(req_t *r, const char *version);
 
 /* Pagination for lists that grow: reads ?page= (1..) and ?per_page= (1..200,
  * default dflt) and gives LIMIT/OFFSET values. */

@@ -180,7 +180,6 @@ void pages_humanize(json_t *v, int64_t now)
     json_t *e;
     json_object_foreach(v, k, e)
     {
-        size_t n = strlen(k);
         if (json_is_object(e) || json_is_array(e)) {
             pages_humanize(e, now);
             json_t *total = strcmp(k, "pagination") == 0 ? json_object_get(e, "total") : NULL;
@@ -193,7 +192,7 @@ void pages_humanize(json_t *v, int64_t now)
         }
         if (json_is_integer(e)) {
             for (size_t i = 0; COUNTS[i].key; i++)
-                if (strcmp(k, COUNTS[i].key) == 0) {
+                if (COUNTS[i].key[0] == k[0] && strcmp(k, COUNTS[i].key) == 0) {
                     char key[88], text[64];
                     snprintf(key, sizeof key, "%s_text", k);
                     pages_count(json_integer_value(e), COUNTS[i].one, COUNTS[i].many, text, sizeof text);
@@ -204,7 +203,13 @@ void pages_humanize(json_t *v, int64_t now)
                 }
             continue;
         }
-        if (!json_is_string(e) || n + 6 > 80)
+        if (!json_is_string(e))
+            continue;
+        size_t n = strlen(k);
+        if (n + 6 > 80 || n == 0)
+            continue;
+        char last = k[n - 1]; /* every key below ends in t (at, text), n (_on), e (_date) or y (today) */
+        if (last != 't' && last != 'n' && last != 'e' && last != 'y')
             continue;
         const char *s = json_string_value(e);
         if ((strcmp(k, "text") == 0 || strcmp(k, "criterion_text") == 0) && strchr(s, '\n')) {

@@ -764,39 +764,54 @@ static int col_find(const int64_t *ids, int n, int64_t id)
 
 /* One cell's class and content; a mapped cell carries its column's label
  * ("E3") for the phone layout, where rows stack and each cell names its
- * evidence (app.css, .mx on narrow screens). */
-static void cell_html(buf_t *b, unsigned bits, int crit_status, int ev_submitted, int64_t number)
+ * evidence (app.css, .mx on narrow screens). Appended in pieces (no printf:
+ * the matrix writes 1,440 cells a page). */
+static void cell_html(buf_t *b, unsigned bits, int crit_status, int ev_submitted, const char *label, size_t label_len)
 {
     if (!bits) {
         buf_append(b, "<td></td>", 9);
         return;
     }
-    const char *cls, *sym, *words;
+#define CELL_OPEN(cls) "<td class=\"mx-c " cls "\" data-label=\"E"
+#define CELL_MID(sym) "\"><span aria-hidden=\"true\">" sym "</span><span class=\"pg-vh\">"
+#define CELL_PUT(s) buf_append(b, s, sizeof s - 1)
+    int met = crit_status == ST_MET;
     if (bits & CELL_DECIDED) {
-        int met = crit_status == ST_MET;
-        cls = met ? "mx-met" : "mx-not-met";
-        sym = met ? "&#10003;" : "&#10007;";
-        words = met ? "mapped, met" : "mapped, not yet met";
+        if (met)
+            CELL_PUT(CELL_OPEN("mx-met"));
+        else
+            CELL_PUT(CELL_OPEN("mx-not-met"));
     } else if (ev_submitted) {
-        cls = "mx-submitted";
-        sym = "&#9679;";
-        words = "mapped, submitted";
+        CELL_PUT(CELL_OPEN("mx-submitted"));
     } else {
-        cls = "mx-mapped";
-        sym = "&#9675;";
-        words = "mapped";
+        CELL_PUT(CELL_OPEN("mx-mapped"));
     }
-    buf_printf(b, "<td class=\"mx-c %s\" data-label=\"E%lld\"><span aria-hidden=\"true\">%s</span>"
-                  "<span class=\"pg-vh\">%s</span></td>", cls, (long long)number, sym, words);
+    buf_append(b, label, label_len);
+    if (bits & CELL_DECIDED) {
+        if (met)
+            CELL_PUT(CELL_MID("&#10003;") "mapped, met</span></td>");
+        else
+            CELL_PUT(CELL_MID("&#10007;") "mapped, not yet met</span></td>");
+    } else if (ev_submitted) {
+        CELL_PUT(CELL_MID("&#9679;") "mapped, submitted</span></td>");
+    } else {
+        CELL_PUT(CELL_MID("&#9675;") "mapped</span></td>");
+    }
+#undef CELL_OPEN
+#undef CELL_MID
+#undef CELL_PUT
 }
 
-static const char *cell_name(unsigned bits, int crit_status, int ev_submitted)
+/* A cell's name in the JSON: an index into CELL_NAMES, or -1 for an empty cell (null). */
+static const char *const CELL_NAMES[] = {"met", "not_met", "submitted", "mapped"};
+
+static int cell_name(unsigned bits, int crit_status, int ev_submitted)
 {
     if (!bits)
-        return NULL;
+        return -1;
     if (bits & CELL_DECIDED)
-        return crit_status == ST_MET ? "met" : "not_met";
-    return ev_submitted ? "submitted" : "mapped";
+        return crit_status == ST_MET ? 0 : 1;
+    return ev_submitted ? 2 : 3;
 }
 
 json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
@@ -868,28 +883,52 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
         }
         if (st)
             db_stmt_done(st);
-        st = db_query(db, "SELECT cs.criterion_id, de.evidence_id FROM criterion_status cs"
-                         " JOIN decision_evidence de ON de.decision_id = cs.decision_id"
-                         " WHERE cs.learner_id = ? AND cs.decision_id IS NOT NULL",
-                     "i", learner_id);
-        while (st && db_next(st) == 1) {
-            int row = tree_find(t, db_col_int(st, 0));
-            int col = col_find(col_ids, ncols, db_col_int(st, 1));
+    }
+    /* Each criterion's status and, in the same read, the evidence its current
+     * decision was made on (one row per piece; a criterion with no decision, or
+     * a decision on no evidence, comes once with a NULL evidence id). */
+    cstats_t cs = {0};
+    int cscap = 0;
+    st = db_query(db, "SELECT cs.criterion_id, cs.status, cs.decision_id, de.evidence_id FROM criterion_status cs"
+                     " LEFT JOIN decision_evidence de ON de.decision_id = cs.decision_id"
+                     " WHERE cs.learner_id = ? ORDER BY cs.criterion_id",
+                 "i", learner_id);
+    while (st && db_next(st) == 1) {
+        int64_t cid = db_col_int(st, 0);
+        if (cs.n == 0 || cs.v[cs.n - 1].criterion_id != cid) {
+            if (cs.n == cscap) {
+                cscap = cscap ? cscap * 2 : 128;
+                cs.v = xrealloc(cs.v, (size_t)cscap * sizeof *cs.v);
+            }
+            cstat_t *c = &cs.v[cs.n++];
+            c->criterion_id = cid;
+            c->status = st_parse(db_col_text(st, 1));
+            c->decision_id = db_col_int(st, 2);
+        }
+        if (ncols && !db_col_is_null(st, 3)) {
+            int row = tree_find(t, cid);
+            int col = col_find(col_ids, ncols, db_col_int(st, 3));
             if (row >= 0 && col >= 0)
                 grid[(size_t)row * (size_t)ncols + (size_t)col] |= CELL_DECIDED;
         }
-        if (st)
-            db_stmt_done(st);
     }
-
-    cstats_t cs;
-    cstats_load(db, learner_id, &cs);
+    if (st)
+        db_stmt_done(st);
     rpl_set_t rpl;
     rpl_load(db, learner_id, &rpl);
     counts_t qc = {0};
     buf_t html = {0};
     json_t *units = want_html ? NULL : json_array();
+    /* the JSON's cells share one string per name (1,440 cells, four names) */
+    json_t *cell_names[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; !want_html && i < 4; i++)
+        cell_names[i] = json_string_nocheck(CELL_NAMES[i]);
     int span = ncols + 2;
+    /* each column's label ("E13") for the phone layout, made once */
+    char (*labels)[24] = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *labels) : NULL;
+    size_t *label_len = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *label_len) : NULL;
+    for (int j = 0; want_html && j < ncols; j++)
+        label_len[j] = (size_t)snprintf(labels[j], sizeof labels[j], "%lld", (long long)(offset + j + 1));
     if (want_html)
         buf_reserve(&html, (size_t)t->ncrit * (220 + (size_t)ncols * 16) + 4096);
     for (int ui = 0; ui < t->nunits; ui++) {
@@ -938,7 +977,7 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
                 buf_puts(&html, st_labels[stv]);
                 buf_puts(&html, "</td>");
                 for (int j = 0; j < ncols; j++)
-                    cell_html(&html, cells[j], stv, col_sub[j], offset + j + 1);
+                    cell_html(&html, cells[j], stv, col_sub[j], labels[j], label_len[j]);
                 buf_puts(&html, "</tr>\n");
             } else {
                 json_t *co = json_object(), *arr = json_array();
@@ -948,8 +987,8 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
                 json_object_set_new(co, "status", json_string_nocheck(st_names[stv]));
                 json_object_set_new(co, "status_label", json_string_nocheck(st_labels[stv]));
                 for (int j = 0; j < ncols; j++) {
-                    const char *n = cell_name(cells[j], stv, col_sub[j]);
-                    json_array_append_new(arr, n ? json_string(n) : json_null());
+                    int n = cell_name(cells[j], stv, col_sub[j]);
+                    json_array_append(arr, n >= 0 ? cell_names[n] : json_null());
                 }
                 json_object_set_new(co, "cells", arr);
                 json_array_append_new(crits, co);
@@ -973,6 +1012,10 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
     free(grid);
     free(col_ids);
     free(col_sub);
+    free(labels);
+    free(label_len);
+    for (int i = 0; i < 4; i++)
+        json_decref(cell_names[i]);
     return doc;
 }
 
@@ -1041,6 +1084,19 @@ static int guard_learner(req_t *r, int64_t learner_id)
         return http_fail(r, 404, "not_found", "No such learner.");
     if (!policy_can_read_learner(r->db, &r->user, learner_id))
         return http_fail(r, 404, "not_found", "No such learner.");
+    return 0;
+}
+
+/* guard_learner that also gives the learner's row {id, name, email} in *row
+ * (the caller owns it) from the same read; *row is NULL when refused. */
+static int guard_learner_row(req_t *r, int64_t learner_id, json_t **row)
+{
+    *row = learner_row(r->db, learner_id);
+    if (!*row || !policy_can_read_learner(r->db, &r->user, learner_id)) {
+        json_decref(*row);
+        *row = NULL;
+        return http_fail(r, 404, "not_found", "No such learner.");
+    }
     return 0;
 }
 
@@ -1154,6 +1210,33 @@ static int progress_portfolio(req_t *r)
     return rc;
 }
 
+/* The version of what a learner's matrix shows, for its ETag (http_not_modified):
+ * their audit events' count and newest id, the spec version and today's date
+ * (the pace). Every change to a learner's portfolio writes an audit event naming
+ * them in the same transaction (DESIGN.md's audit rule: evidence, mapping,
+ * decisions, sign-offs, IQA samples, enrolments, hours, reviews, witness
+ * testimony), and the trail is append-only, so the count grows with every such
+ * commit; it is the count, not only the newest id, because on PostgreSQL a
+ * transaction that took a lower id may commit after one with a higher id.
+ * Structure (units, criteria, a qualification's title) moves the spec version.
+ * One read; EV_OK or EV_ERR (then answer in full). */
+static int learner_data_version(db_t *db, int64_t learner_id, char *out, size_t outlen)
+{
+    int rc = EV_ERR;
+    db_stmt_t *st = db_query(db, "SELECT count(*), max(id), (SELECT version FROM spec_version WHERE id = 1)"
+                                 " FROM audit_events WHERE learner_id = ?", "i", learner_id);
+    if (st && db_next(st) == 1) {
+        char day[11];
+        progress_day_iso(progress_today(), day);
+        snprintf(out, outlen, "learner %lld: %lld.%lld.%lld %s", (long long)learner_id, (long long)db_col_int(st, 0),
+                 (long long)db_col_int(st, 1), (long long)db_col_int(st, 2), day);
+        rc = EV_OK;
+    }
+    if (st)
+        db_stmt_done(st);
+    return rc;
+}
+
 static int matrix_show(req_t *r);
 
 /* GET /api/v1/learners/{id}/matrix, /learners/{id}/matrix[?qualification_id=N] */
@@ -1168,9 +1251,15 @@ static int progress_matrix_show(req_t *r)
 static int matrix_show(req_t *r)
 {
     int64_t learner_id = r->params[0], qid = 0, limit, offset;
-    int rc = guard_learner(r, learner_id);
+    json_t *learner = NULL;
+    int rc = guard_learner_row(r, learner_id, &learner);
     if (rc)
         return rc;
+    char version[128];
+    if (learner_data_version(r->db, learner_id, version, sizeof version) == EV_OK && http_not_modified(r, version)) {
+        json_decref(learner);
+        return 304; /* the viewer's copy is current: nothing built */
+    }
     json_t *enrols = load_enrolments(r->db, learner_id);
     if (visible_only(r, learner_id, enrols) != EV_OK)
         json_array_clear(enrols);
@@ -1185,6 +1274,7 @@ static int matrix_show(req_t *r)
     }
     if (!chosen) {
         json_decref(enrols);
+        json_decref(learner);
         if (have_q)
             return http_fail(r, 404, "not_found", "The learner is not enrolled on that qualification.");
         return http_fail(r, 404, "not_enrolled", "The learner has no enrolments yet.");
@@ -1195,14 +1285,16 @@ static int matrix_show(req_t *r)
     json_t *doc = progress_matrix_for(r->db, &r->user, learner_id, qid, limit, offset, !r->is_api);
     if (!doc) {
         json_decref(enrols);
+        json_decref(learner);
         return http_fail(r, 404, "not_found", "No such qualification.");
     }
     json_object_set(chosen, "percent", json_object_get(doc, "percent"));
     set_pace(chosen, progress_today());
     json_object_set(doc, "pace", json_object_get(chosen, "pace"));
-    json_object_set_new(doc, "enrolment", json_copy(chosen));
+    if (r->is_api) /* the page shows the tabs of every enrolment, not this copy */
+        json_object_set_new(doc, "enrolment", json_copy(chosen));
     json_object_set_new(doc, "enrolments", enrols);
-    json_object_set_new(doc, "learner", learner_row(r->db, learner_id));
+    json_object_set_new(doc, "learner", learner);
     if (!r->is_api) {
         add_chart(doc);
         json_object_set_new(doc, "many_enrolments", json_boolean(json_array_size(enrols) > 1));

@@ -270,6 +270,13 @@ int session_end(req_t *r)
         free(r->set_cookie);
         r->set_cookie = session_cookie(r->app, NULL);
     }
+    /* Pages that carry an ETag (the matrix) are kept by the browser to be
+     * revalidated (Cache-Control: private, no-cache): signing out drops them,
+     * so the next person at a shared computer cannot page back to them. */
+    if (!r->extra_header_name) {
+        r->extra_header_name = xstrdup("Clear-Site-Data");
+        r->extra_header_value = xstrdup("\"cache\"");
+    }
     memset(&r->user, 0, sizeof r->user);
     r->by_cookie = 0;
     return rc;

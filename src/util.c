@@ -76,19 +76,6 @@ void buf_reserve(buf_t *b, size_t extra)
     b->cap = cap;
 }
 
-void buf_append(buf_t *b, const char *s, size_t n)
-{
-    buf_reserve(b, n);
-    if (n)
-        memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void buf_puts(buf_t *b, const char *s)
-{
-    buf_append(b, s, strlen(s));
-}
 
 void buf_putc(buf_t *b, char c)
 {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <string.h>
 
 #define EV_OK 0
 #define EV_ERR (-1)
@@ -19,12 +20,27 @@ typedef struct buf {
     size_t cap;
 } buf_t;
 
-void buf_append(buf_t *b, const char *s, size_t n);
-void buf_puts(buf_t *b, const char *s);
 void buf_putc(buf_t *b, char c);
 void buf_printf(buf_t *b, const char *fmt, ...) EV_PRINTF(2, 3);
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 void buf_reserve(buf_t *b, size_t extra);
+
+/* Appends n bytes of s. Inline: pages are built from thousands of small pieces
+ * (the 120-criterion matrix appends about 5,000), so the common case is a copy. */
+static inline void buf_append(buf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap)
+        buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static inline void buf_puts(buf_t *b, const char *s)
+{
+    buf_append(b, s, strlen(s));
+}
 /* Hands the data to the caller (who frees it) and resets the buffer. */
 char *buf_take(buf_t *b);
 void buf_free(buf_t *b);

@@ -13,12 +13,17 @@
  * Every learner is also an apprentice with off-the-job hours (issue 16), so the dashboard's
  * figure includes the hours.
  *
- * Budgets (DESIGN.md): dashboard <= 15 ms, matrix page <= 150 us CPU, p99 < 10 ms. */
+ * Then (3) the matrix page through HTTP (its own section, issue 22): server CPU per request
+ * plain, gzip and JSON, and the 304 of a repeat view, against the bare server.
+ *
+ * Budgets (DESIGN.md): dashboard <= 15 ms, matrix page <= 150 us CPU in process and
+ * <= 130 us server CPU per request through HTTP (issue 22), p99 < 10 ms. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -722,6 +727,125 @@ static wrk_result_t run_wrk(const char *url, const char *cookie, int duration)
     return w;
 }
 
+/* ------------------------------------------------------------------------
+ * The matrix page through HTTP (issue 22): server CPU per request, plain and
+ * gzip, the 304 answer to a repeat view, and the JSON, each against a bare
+ * libmicrohttpd server measured with the same wrk settings in the same run.
+ * Kept in its own section: the rest of this file is the centre's figures. */
+
+#define MATRIX_BUDGET_US 130.0
+
+/* wrk -t1 -c8 for duration s against url with the headers (each "Name: value"
+ * or NULL); *cpu_us gets server pid's CPU per request. */
+static wrk_result_t matrix_wrk(pid_t pid, const char *url, const char *h1, const char *h2, int duration,
+                               double *cpu_us)
+{
+    wrk_result_t w = {0};
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "wrk -t1 -c8 -d%ds %s%s%s %s%s%s '%s' 2>&1", duration, h1 ? "-H '" : "",
+             h1 ? h1 : "", h1 ? "'" : "", h2 ? "-H '" : "", h2 ? h2 : "", h2 ? "'" : "", url);
+    long long t0 = cpu_ticks(pid);
+    FILE *p = popen(cmd, "r");
+    char line[512];
+    while (p && fgets(line, sizeof line, p)) {
+        char a[64];
+        if (sscanf(line, "Requests/sec: %63s", a) == 1)
+            w.rps = atof(a);
+        else if (sscanf(line, " Non-2xx or 3xx responses: %63s", a) == 1)
+            w.non2xx = atol(a);
+        else if (strstr(line, " requests in "))
+            w.requests = atol(line);
+    }
+    if (p)
+        pclose(p);
+    *cpu_us = w.requests ? (double)(cpu_ticks(pid) - t0) / (double)sysconf(_SC_CLK_TCK) / (double)w.requests * 1e6
+                         : 0;
+    return w;
+}
+
+/* The ETag the server gives url (curl), into tag; "" when none. */
+static void matrix_etag(const char *url, const char *cookie_header, char *tag, size_t taglen)
+{
+    char cmd[1024], line[512];
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -D - -H '%s' '%s'", cookie_header, url);
+    tag[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    while (p && fgets(line, sizeof line, p))
+        if (strncasecmp(line, "ETag: ", 6) == 0) {
+            snprintf(tag, taglen, "%.*s", (int)strcspn(line + 6, "\r\n"), line + 6);
+        }
+    if (p)
+        pclose(p);
+}
+
+/* Prints the matrix figures against server sp (at base_url) with the signed-in
+ * cookie; bare is bench_bare_hello's path. Returns 1 when an answer was wrong. */
+static int matrix_http_figures(pid_t sp, const char *base_url, const char *cookie, const char *mpath,
+                               const char *bare, const char *dir, int duration)
+{
+    int rc = 0;
+    char bare_url[256], bare_out[300], cookie_h[256], url[512], api[512], tag[128], inm[200], loadavg[64] = "";
+    snprintf(bare_out, sizeof bare_out, "%s/bare-matrix.out", dir);
+    snprintf(cookie_h, sizeof cookie_h, "Cookie: %s", cookie);
+    snprintf(url, sizeof url, "%s%s", base_url, mpath);
+    snprintf(api, sizeof api, "%s/api/v1%s", base_url, mpath);
+    char *bare_argv[] = {(char *)bare, "--port", "0", NULL};
+    pid_t bp = start_server(bare_argv, bare_out, bare_url, sizeof bare_url);
+    double bare_cpu = 0, c;
+    if (bp > 0) {
+        matrix_wrk(bp, bare_url, NULL, NULL, duration, &bare_cpu);
+        stop_server(bp);
+    }
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (!fgets(loadavg, sizeof loadavg, la))
+            loadavg[0] = '\0';
+        loadavg[strcspn(loadavg, "\n")] = '\0';
+        fclose(la);
+    }
+    printf("\n# the matrix page through HTTP: server CPU per request, wrk -t1 -c8 -d%ds (load average %s)\n",
+           duration, loadavg);
+    printf("%-36s %12s %10s %8s\n", "target", "requests/s", "cpu us/req", "ratio");
+    printf("%-36s %12s %10.1f %8s\n", "bare libmicrohttpd (baseline)", "-", bare_cpu, "1.00");
+    matrix_wrk(sp, url, cookie_h, NULL, 1, &c); /* warm up */
+    struct {
+        const char *label, *url, *h2;
+        int budget;
+    } runs[] = {
+        {"matrix page, plain", url, NULL, 1},
+        {"matrix page, gzip", url, "Accept-Encoding: gzip", 1},
+        {"matrix JSON, plain", api, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        wrk_result_t w = matrix_wrk(sp, runs[i].url, cookie_h, runs[i].h2, duration, &c);
+        printf("%-36s %12.0f %10.1f %8.1f", runs[i].label, w.rps, c, bare_cpu > 0 ? c / bare_cpu : 0);
+        if (runs[i].budget)
+            printf("  [budget <= %.0f us: %s]", MATRIX_BUDGET_US, c <= MATRIX_BUDGET_US ? "met" : "NOT met");
+        printf("\n");
+        if (w.non2xx || !w.requests)
+            rc = 1;
+    }
+    /* a repeat view: If-None-Match with the page's current tag is answered 304, nothing built */
+    matrix_etag(url, cookie_h, tag, sizeof tag);
+    if (!tag[0]) {
+        fprintf(stderr, "bench_centre: the matrix page carries no ETag\n");
+        return 1;
+    }
+    snprintf(inm, sizeof inm, "If-None-Match: %s", tag);
+    char cmd[1024], code[16] = "";
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -H '%s' -H '%s' '%s'", cookie_h, inm, url);
+    FILE *cp = popen(cmd, "r");
+    if (!cp || !fgets(code, sizeof code, cp) || strcmp(code, "304") != 0) {
+        fprintf(stderr, "bench_centre: a repeat view answered %s, not 304\n", code);
+        rc = 1;
+    }
+    if (cp)
+        pclose(cp);
+    wrk_result_t w = matrix_wrk(sp, url, cookie_h, inm, duration, &c);
+    printf("%-36s %12.0f %10.1f %8.1f\n", "matrix page, repeat view (304)", w.rps, c, bare_cpu > 0 ? c / bare_cpu : 0);
+    return rc;
+}
+
 /* ---- latency at a steady offered load (issue 22) ---- */
 
 typedef struct target {
@@ -1122,6 +1246,8 @@ int main(int argc, char **argv)
         if (open_loop(url, bare_url, bp, sp, cookie, targets, sizeof targets / sizeof *targets, duration) != 0)
             rc = 1;
         stop_server(bp);
+        if (matrix_http_figures(sp, url, cookie, mpath, bare, dir, duration))
+            rc = 1;
         stop_server(sp);
     } else {
         db_close(db);
