@@ -378,3 +378,19 @@ test('an employer contact sees only routes of their role: no evidence, decisions
   assertStatus(me, 200);
   assert.equal(me.json.user ? me.json.user.role : me.json.role, 'employer');
 });
+
+test('an employer contact is shown no link that answers them 404 (summary, progress, hours, home)', async () => {
+  const seen = new Set();
+  for (const page of [`/learners/${LEARNER}`, `/learners/${LEARNER}/progress`, `/learners/${LEARNER}/otj`, '/employer']) {
+    const r = await boss.get(page);
+    assertStatus(r, 200, page);
+    for (const m of r.text.matchAll(/href="(\/[^"#]*)/g)) {
+      const href = m[1].replace(/&amp;/g, '&');
+      if (!href || seen.has(href) || /sign-?out|logout/.test(href)) continue;
+      seen.add(href);
+      const h = await boss.get(href);
+      assert.notEqual(h.status, 404, `${page} links to ${href}, which answers the employer 404`);
+    }
+  }
+  assert.ok(seen.has(`/learners/${LEARNER}/progress`) && seen.has(`/learners/${LEARNER}/otj`), [...seen].join(' '));
+});
