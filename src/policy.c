@@ -576,6 +576,60 @@ int qscope_event(db_t *db, const qscope_t *s, const char *entity, int64_t entity
     return q == -1 || qscope_has(s, q);
 }
 
+/* 1 when the qualification of the criterion (kind 'c'), unit ('u') or qualification ('q')
+ * id may be seen under s; ids that no longer resolve count as outside. */
+static int qscope_ref(db_t *db, const qscope_t *s, char kind, int64_t id)
+{
+    int64_t q = kind == 'q' ? id
+                : kind == 'u' ? db_int(db, "SELECT qualification_id FROM units WHERE id = ?", -1, "i", id)
+                              : db_int(db, "SELECT u.qualification_id FROM criteria c JOIN units u ON u.id = c.unit_id"
+                                           " WHERE c.id = ?", -1, "i", id);
+    return qscope_has(s, q);
+}
+
+/* 1 when the ids in v (an integer, or an array of integers or objects) are all inside s. */
+static int qscope_payload(db_t *db, const qscope_t *s, const json_t *v, int depth);
+
+static int qscope_ids(db_t *db, const qscope_t *s, char kind, const json_t *v, int depth)
+{
+    if (json_is_integer(v))
+        return qscope_ref(db, s, kind, json_integer_value(v));
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if (!(json_is_integer(x) ? qscope_ref(db, s, kind, json_integer_value(x))
+                                                              : qscope_payload(db, s, x, depth + 1))) return 0;
+    }
+    return 1;
+}
+
+static int qscope_payload(db_t *db, const qscope_t *s, const json_t *v, int depth)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (depth > 8)
+        return 1;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x) if (!qscope_payload(db, s, x, depth + 1)) return 0;
+        return 1;
+    }
+    if (!json_is_object(v))
+        return 1;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        char kind = !strcmp(k, "criterion_id") || !strcmp(k, "criterion_ids") || !strcmp(k, "criteria") ? 'c'
+                    : !strcmp(k, "unit_id") || !strcmp(k, "unit_ids")                                    ? 'u'
+                    : !strcmp(k, "qualification_id") || !strcmp(k, "qualification_ids")                  ? 'q'
+                                                                                                         : 0;
+        if (kind == 'c' && !strcmp(k, "criteria") && !json_is_array(x))
+            kind = 0; /* a count, not ids */
+        if (kind ? !qscope_ids(db, s, kind, x, depth) : !qscope_payload(db, s, x, depth + 1))
+            return 0;
+    }
+    return 1;
+}
+
 void qscope_filter_events(db_t *db, const qscope_t *s, json_t *arr)
 {
     if (s->all || !json_is_array(arr))
@@ -583,7 +637,9 @@ void qscope_filter_events(db_t *db, const qscope_t *s, json_t *arr)
     for (size_t i = json_array_size(arr); i-- > 0;) {
         json_t *ev = json_array_get(arr, i);
         if (!qscope_event(db, s, json_string_value(json_object_get(ev, "entity")),
-                          json_integer_value(json_object_get(ev, "entity_id"))))
+                          json_integer_value(json_object_get(ev, "entity_id"))) ||
+            !qscope_payload(db, s, json_object_get(ev, "before"), 0) ||
+            !qscope_payload(db, s, json_object_get(ev, "after"), 0))
             json_array_remove(arr, i);
     }
 }

@@ -97,7 +97,10 @@ void qscope_filter_evidence(db_t *db, const qscope_t *s, json_t *arr, const char
  * enrolment, evidence, a decision, an IQA sample, a unit sign-off or a progress review
  * of a qualification outside s are not; the rest (the learner's account, ...) are. */
 int qscope_event(db_t *db, const qscope_t *s, const char *entity, int64_t entity_id);
-/* Removes from arr the audit events (objects with entity and entity_id) outside s. */
+/* Removes from arr the audit events (objects with entity and entity_id) outside s, and
+ * those whose before/after name (criterion_id(s), criteria, unit_id(s), qualification_id(s))
+ * any criterion, unit or qualification outside s: an event is dropped whole rather than
+ * edited, since each event must still hash to its chained hash in an export (issue 18). */
 void qscope_filter_events(db_t *db, const qscope_t *s, json_t *arr);
 
 #endif

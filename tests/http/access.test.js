@@ -909,3 +909,43 @@ test('EQA visits: a sampled learner\'s qualification outside the visit is hidden
   assert.ok(probed >= 10, `only ${probed} direct URLs tried`);
   assert.deepEqual(failures, []);
 });
+
+test('EQA visits: an audit event naming a criterion outside the visit (evidence.map) is not shown in the timeline or export', async () => {
+  // through the API, so the mapping writes its audit event: one criterion of the visit's
+  // qualification and one of the other, each with a note
+  const learner = users.learner.client;
+  const note = `OUTSIDE-NOTE-${crypto.randomBytes(4).toString('hex')}`;
+  let r = await learner.upload('/api/v1/evidence', {title: 'Mapped to both', kind: 'product',
+    description: 'one piece for two qualifications', occurred_on: '2026-01-20'},
+  [{name: 'both.txt', type: 'text/plain', data: 'both qualifications\n'}]);
+  assertStatus(r, 201);
+  const ev = r.json.id;
+  r = await learner.put(`/api/v1/evidence/${ev}/criteria`, {criteria: [
+    {criterion_id: fx.shared.criterion, note: 'inside note'},
+    {criterion_id: fx.otherShared.criterion, note}]});
+  assert.ok(r.status < 300, r.text);
+  // the admin sees the event (the check can fail)
+  const adm = await users.admin.client.get(`/api/v1/learners/${fx.l1.learner}/timeline`, {query: {per_page: 200}});
+  assertStatus(adm, 200);
+  assert.ok(adm.text.includes(note), 'the admin\'s timeline shows the other qualification\'s note');
+  const eqa = users.eqa.client;
+  const tl = await eqa.get(`/api/v1/learners/${fx.l1.learner}/timeline`, {query: {per_page: 200}});
+  assertStatus(tl, 200);
+  assert.ok(!tl.text.includes(note), 'the EQA\'s timeline JSON has no note of the other qualification');
+  assert.deepEqual(otherIds(tl.json), [], 'the EQA\'s timeline names no criterion of the other qualification');
+  const page = await eqa.get(`/learners/${fx.l1.learner}/timeline`, {query: {per_page: 200}});
+  assertStatus(page, 200);
+  assert.ok(!page.text.includes(note));
+  const zip = await eqa.get(`/api/v1/learners/${fx.l1.learner}/export`);
+  assertStatus(zip, 200);
+  const text = unzipText(zip.body);
+  assert.ok(!text.includes(note), 'no note of the other qualification in the EQA\'s export');
+  for (const doc of text.match(/"criterion_id":\s*\d+/g) || []) {
+    assert.notEqual(Number(doc.split(':')[1]), fx.otherShared.criterion, 'no criterion of the other qualification in the export');
+  }
+  assert.ok(!text.includes('"9.1"'), 'no ref of the other qualification\'s criterion in the export');
+  // the admin's export has it (the check can fail)
+  const azip = await users.admin.client.get(`/api/v1/learners/${fx.l1.learner}/export`);
+  assertStatus(azip, 200);
+  assert.ok(unzipText(azip.body).includes(note));
+});
