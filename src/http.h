@@ -200,7 +200,9 @@ void http_send_stream(req_t *r, struct http_stream *stream, const char *content_
  * answers, least recently used first out): the handler returns 200 at once and
  * that body is sent (the tag guarantees it is what would be built). 0 otherwise:
  * build the answer (also for non-GET/HEAD requests and in --dev, where
- * templates change under a running server: no tag is set). */
+ * templates change under a running server: no tag is set). Only for answers
+ * that are the same for the same data: not for pages carrying a one-time
+ * form_token (pages.c), which a kept copy would hand out twice. */
 int http_not_modified(req_t *r, const char *version);
 
 /* Pagination for lists that grow: reads ?page= (1..) and ?per_page= (1..200,
