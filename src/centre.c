@@ -32,6 +32,7 @@ typedef struct grp {
     int64_t awaiting, learners_waiting, oldest_day;
     int64_t decisions, sampled, learners_sampled;
     int64_t apprentices, otj_state[PACE_COUNT], otj_recorded, otj_expected, otj_planned;
+    int64_t reviews_overdue; /* active enrolments whose next progress review is overdue */
 } grp_t;
 
 /* A small open-addressing map from id to group, grown by doubling. */
@@ -67,6 +68,17 @@ static grp_t *grp_get(grp_map_t *m, int64_t id)
         m->n++;
     }
     return &m->v[h];
+}
+
+/* The group of id, or NULL when the map has none (does not add one). */
+static const grp_t *grp_find(const grp_map_t *m, int64_t id)
+{
+    if (!m->cap || !id)
+        return NULL;
+    unsigned h = (unsigned)((uint64_t)id * 0x9E3779B97F4A7C15ull >> 32) & (unsigned)(m->cap - 1);
+    while (m->v[h].id && m->v[h].id != id)
+        h = (h + 1) & (unsigned)(m->cap - 1);
+    return m->v[h].id ? &m->v[h] : NULL;
 }
 
 static void grp_add(grp_t *g, const enr_t *e)
@@ -246,10 +258,13 @@ int centre_mark_stale(db_t *db, int64_t enrolment_id, int64_t qualification_id)
 }
 
 /* ---- the snapshot cache ----
- * Computing the dashboard reads every enrolment (about 7 ms for 10,000). The
- * result depends only on rows that bump centre_version (005_progress.sql) and on
- * the date, so one immutable snapshot is shared by all threads until either
- * changes; a replaced snapshot is freed when its last reader releases it. */
+ * Computing the dashboard reads every enrolment (about 14 ms of CPU for 10,000, 250 ms
+ * for 100,000: docs/architecture.md). The result depends only on rows that bump
+ * centre_version (005_progress.sql; reviews.c and apprenticeships.c mark it stale when
+ * a review is completed or superseded or a break changes, as those move review due
+ * dates) and on the date, so one immutable snapshot, the overdue-review counts
+ * included, is shared by all threads until either changes; a replaced snapshot is freed
+ * when its last reader releases it. */
 typedef struct snap {
     int64_t version, today;
     centre_data_t d;
@@ -263,6 +278,48 @@ static snap_t *snap_cur;
 
 static int enr_cmp(const void *a, const void *b);
 static json_t *groups_json(db_t *db, const grp_map_t *m, int by_assessor, int64_t today);
+
+/* Overdue progress reviews, counted into the snapshot: the centre's and each
+ * assessor's (reviews.h walks every active enrolment once, at build time). */
+typedef struct overdue_ctx {
+    centre_data_t *d;
+    const enr_t **by_id; /* every enrolment, ascending id */
+} overdue_ctx_t;
+
+static int enr_id_cmp(const void *a, const void *b)
+{
+    int64_t x = (*(enr_t *const *)a)->id, y = (*(enr_t *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static void overdue_one(void *ctx, int64_t enrolment_id)
+{
+    overdue_ctx_t *o = ctx;
+    int lo = 0, hi = o->d->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (o->by_id[mid]->id == enrolment_id) {
+            o->d->all.reviews_overdue++;
+            grp_get(&o->d->by_a, o->by_id[mid]->assessor_id)->reviews_overdue++;
+            return;
+        }
+        if (o->by_id[mid]->id < enrolment_id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+}
+
+static int count_overdue(db_t *db, int64_t today, centre_data_t *d)
+{
+    overdue_ctx_t o = {d, xmalloc((size_t)(d->n ? d->n : 1) * sizeof *o.by_id)};
+    for (int i = 0; i < d->n; i++)
+        o.by_id[i] = &d->e[i];
+    qsort(o.by_id, (size_t)d->n, sizeof *o.by_id, enr_id_cmp);
+    int rc = reviews_overdue_each(db, today, overdue_one, &o);
+    free(o.by_id);
+    return rc;
+}
 
 static void snap_release(snap_t *s)
 {
@@ -297,7 +354,7 @@ static snap_t *snap_get(db_t *db, int64_t today)
         s->version = v;
         s->today = today;
         s->refs = 1;
-        if (centre_load(db, today, &s->d) != EV_OK) {
+        if (centre_load(db, today, &s->d) != EV_OK || count_overdue(db, today, &s->d) != EV_OK) {
             centre_free(&s->d);
             free(s);
             s = NULL;
@@ -499,6 +556,9 @@ json_t *centre_progress(db_t *db, int64_t today, const centre_query_t *q)
     free(page);
     json_object_set_new(doc, "enrolments", list);
     json_object_set_new(doc, "enrolments_total", json_integer(ns));
+    const grp_t *ga = q && q->assessor_id ? grp_find(&d->by_a, q->assessor_id) : NULL;
+    json_object_set_new(doc, "reviews_overdue",
+                        json_integer(q && q->assessor_id ? (ga ? ga->reviews_overdue : 0) : d->all.reviews_overdue));
     snap_release(sn);
     return doc;
 }
@@ -704,7 +764,6 @@ static int centre_show_in(req_t *r)
         json_object_set_new(doc, "pace_behind_gap", json_integer(PACE_BEHIND_GAP));
         json_object_set_new(doc, "pace_at_risk_gap", json_integer(PACE_AT_RISK_GAP));
     }
-    json_object_set_new(doc, "reviews_overdue", json_integer(reviews_overdue_count(r->db, q.assessor_id, today)));
     json_object_set_new(doc, "filter", filter);
     http_paginate(r, doc, json_integer_value(json_object_get(doc, "enrolments_total")));
     http_set_out(r, doc);

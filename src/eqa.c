@@ -190,6 +190,30 @@ static int eqa_visit_show(req_t *r)
 
 /* ---- creating a visit ---- */
 
+/* Sets "chosen": true on each option (objects {value}) whose value was sent as field key
+ * (one value or several: a select, or ticked checkboxes). */
+static void mark_chosen(req_t *r, json_t *options, const char *key)
+{
+    json_t *sent = in_array(r, key), *o, *v;
+    size_t i, k;
+    json_array_foreach(options, i, o)
+    {
+        int64_t value = json_integer_value(json_object_get(o, "value"));
+        int chosen = 0;
+        json_array_foreach(sent, k, v)
+        {
+            int64_t id = 0;
+            if (json_is_integer(v))
+                id = json_integer_value(v);
+            else if (!json_is_string(v) || util_parse_i64(json_string_value(v), &id) != EV_OK)
+                id = 0;
+            chosen |= id > 0 && id == value;
+        }
+        json_object_set_new(o, "chosen", json_boolean(chosen));
+    }
+    json_decref(sent);
+}
+
 /* The options of the new-visit form: EQA accounts, qualifications, learners. */
 static void form_options(req_t *r)
 {
@@ -206,6 +230,16 @@ static void form_options(req_t *r)
                         db_all(r->db, "SELECT u.id AS value, u.name || ' (' || u.email || ')' AS label FROM users u"
                                       " WHERE u.role = 'learner' AND u.id IN (SELECT learner_id FROM enrolments)"
                                       " ORDER BY u.name, u.id LIMIT 500", ""));
+    /* A refused form keeps every choice: the account, the ticked qualifications and
+     * learners, and the rule. */
+    mark_chosen(r, json_object_get(out, "eqa_options"), "eqa_id");
+    mark_chosen(r, json_object_get(out, "qualification_options"), "qualification_ids");
+    mark_chosen(r, json_object_get(out, "learner_options"), "learner_ids");
+    const char *how = in_str(r, "sample_rule");
+    json_t *form = json_object_get(out, "form");
+    json_object_set_new(form, "rule_random", json_boolean(how && !strcmp(how, "random")));
+    json_object_set_new(form, "rule_per_assessor", json_boolean(how && !strcmp(how, "per_assessor")));
+    json_object_set_new(form, "rule_chosen", json_boolean(!how || (strcmp(how, "random") && strcmp(how, "per_assessor"))));
 }
 
 /* GET /eqa/visits/new: the form. */

@@ -41,12 +41,42 @@ static void decorate_sample(json_t *s)
     " JOIN units ru ON ru.id = rc.unit_id WHERE en.learner_id = d.learner_id"                               \
     " AND en.qualification_id = ru.qualification_id))"
 
-/* The files a sample looked at, with their SHA-256 then. Caller owns it. */
+/* The files a sample looked at, with their SHA-256 then (and sha256_short: its first 12
+ * hex digits, for pages that show the whole hash on request). Caller owns it. */
 static json_t *sample_files(db_t *db, int64_t sample_id)
 {
     json_t *f = db_all(db, "SELECT evidence_id, file_id, name, sha256 FROM iqa_sample_files WHERE sample_id = ?"
                            " ORDER BY id", "i", sample_id);
+    size_t i;
+    json_t *x;
+    json_array_foreach(f, i, x)
+    {
+        char brief[16];
+        snprintf(brief, sizeof brief, "%.12s", json_string_value(json_object_get(x, "sha256")) ?
+                                                   json_string_value(json_object_get(x, "sha256")) : "");
+        json_object_set_new(x, "sha256_short", json_string(brief));
+    }
     return f ? f : json_array();
+}
+
+/* The assessment methods (CAMERA's M) a decision stands on: the kinds of its evidence, in
+ * words ("Observation, Product"); "" when it has none. Caller frees. */
+static char *decision_methods(db_t *db, int64_t decision_id)
+{
+    json_t *kinds = db_all(db, "SELECT DISTINCT e.kind FROM decision_evidence de JOIN evidence e ON e.id = de.evidence_id"
+                               " WHERE de.decision_id = ? ORDER BY e.kind", "i", decision_id);
+    buf_t b = {0};
+    size_t i;
+    json_t *k;
+    json_array_foreach(kinds, i, k)
+    {
+        if (i)
+            buf_puts(&b, ", ");
+        buf_puts(&b, decisions_kind_label(json_string_value(json_object_get(k, "kind"))));
+    }
+    json_decref(kinds);
+    char *m = buf_take(&b);
+    return m ? m : xstrdup("");
 }
 
 json_t *iqa_samples_of(db_t *db, int64_t decision_id)
@@ -57,13 +87,30 @@ json_t *iqa_samples_of(db_t *db, int64_t decision_id)
                           " FROM iqa_samples s"
                           " JOIN users u ON u.id = s.iqa_id WHERE s.decision_id = ? ORDER BY s.id",
                           "i", decision_id);
+    char *methods = decision_methods(db, decision_id);
     size_t i;
     json_t *s;
     json_array_foreach(list, i, s)
     {
         decorate_sample(s);
-        json_object_set_new(s, "files", sample_files(db, json_integer_value(json_object_get(s, "id"))));
+        json_t *files = sample_files(db, json_integer_value(json_object_get(s, "id")));
+        json_object_set_new(s, "file_count", json_integer((json_int_t)json_array_size(files)));
+        json_object_set_new(s, "files", files);
+        /* what the sample was: its stage, the methods it covered, and its reach */
+        const char *stage = json_string_value(json_object_get(s, "stage"));
+        json_object_set_new(s, "stage_label", json_string(!stage ? "Not recorded (sampled before stages were kept)"
+                                                          : !strcmp(stage, "summative") ? "Summative" : "Interim"));
+        json_object_set_new(s, "methods", json_string(methods));
+        char *scope = json_is_integer(json_object_get(s, "group_id"))
+                          ? db_text(db, "SELECT scope FROM iqa_sample_groups WHERE id = ?", "i",
+                                    (int64_t)json_integer_value(json_object_get(s, "group_id")))
+                          : NULL;
+        json_object_set_new(s, "scope_label", json_string(!scope ? "This decision"
+                                                          : !strcmp(scope, "unit") ? "The whole unit (every current decision in it)"
+                                                                                   : "The whole portfolio (every current decision)"));
+        free(scope);
     }
+    free(methods);
     return list;
 }
 

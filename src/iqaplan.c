@@ -368,6 +368,75 @@ const char *iqaplan_default_stage(db_t *db, int64_t decision_id)
 
 /* ---- handlers ---- */
 
+/* 1 when field key of the request names id (one value or several). */
+static int sent_id(req_t *r, const char *key, int64_t id)
+{
+    json_t *sent = in_array(r, key), *v;
+    size_t i;
+    int found = 0;
+    json_array_foreach(sent, i, v)
+    {
+        int64_t x = 0;
+        if (json_is_integer(v))
+            x = json_integer_value(v);
+        else if (!json_is_string(v) || util_parse_i64(json_string_value(v), &x) != EV_OK)
+            x = 0;
+        found |= x > 0 && x == id;
+    }
+    json_decref(sent);
+    return found;
+}
+
+/* The page's forms as the request left them, so a refused form keeps every choice: the
+ * unit or portfolio sample's learner, unit, stage, outcome and feedback, and the risk
+ * rating chosen for an assessor (with its error beside it). */
+static void keep_choices(req_t *r, json_t *plan)
+{
+    const char *stage = in_str(r, "stage"), *outcome = in_str(r, "outcome"), *feedback = in_str(r, "feedback");
+    int is_post = !strcmp(r->method, "POST");
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(plan, "learner_options"), i, o)
+        json_object_set_new(o, "chosen", json_boolean(is_post && sent_id(r, "learner_id", jint(o, "value"))));
+    json_array_foreach(json_object_get(plan, "unit_options"), i, o)
+        json_object_set_new(o, "chosen", json_boolean(is_post && sent_id(r, "unit_id", jint(o, "value"))));
+    json_t *form = json_object();
+    int interim = is_post && stage && !strcmp(stage, "interim"), summative = is_post && stage && !strcmp(stage, "summative");
+    json_object_set_new(form, "stage_interim", json_boolean(interim));
+    json_object_set_new(form, "stage_summative", json_boolean(summative));
+    json_object_set_new(form, "stage_auto", json_boolean(!interim && !summative));
+    json_object_set_new(form, "outcome_agree", json_boolean(is_post && outcome && !strcmp(outcome, "agree")));
+    json_object_set_new(form, "outcome_action", json_boolean(is_post && outcome && !strcmp(outcome, "action_required")));
+    json_object_set_new(form, "feedback", json_string(is_post && feedback && r->nparams == 0 ? feedback : ""));
+    json_object_set_new(plan, "form", form);
+    if (!is_post || r->nparams < 1)
+        return;
+    const char *rating = in_str(r, "rating");
+    json_t *a, *errs = json_object_get(r->out, "field_errors");
+    json_array_foreach(json_object_get(plan, "assessors"), i, a)
+    {
+        if (jint(a, "id") != r->params[0])
+            continue;
+        size_t k;
+        json_array_foreach(json_object_get(a, "rating_options"), k, o)
+        {
+            const char *v = json_string_value(json_object_get(o, "value"));
+            json_object_set_new(o, "selected", json_boolean(rating && v && !strcmp(v, rating)));
+        }
+        json_t *msg = json_object_get(errs, "rating") ? json_object_get(errs, "rating") : json_object_get(errs, "note");
+        if (msg)
+            json_object_set(a, "rating_error", msg);
+    }
+    /* the summary's link goes to that assessor's own control */
+    json_t *e;
+    json_array_foreach(json_object_get(r->out, "errors"), i, e)
+    {
+        const char *f = json_string_value(json_object_get(e, "field"));
+        if (f && (!strcmp(f, "rating") || !strcmp(f, "note")))
+            json_object_set_new(e, "href", json_sprintf("#rating-%lld", (long long)r->params[0]));
+    }
+}
+
 /* GET /iqa/plan, /api/v1/iqa/plan (IQA: their learners; admin: the centre). */
 static int iqaplan_show(req_t *r)
 {
@@ -389,6 +458,8 @@ static int iqaplan_show(req_t *r)
                                           " WHERE en.iqa_id = ?) ORDER BY q.id, un.position, un.ref LIMIT 500",
                                    "i", r->user.id));
     }
+    if (!r->is_api)
+        keep_choices(r, plan);
     json_object_update(http_out(r), plan);
     json_decref(plan);
     return decisions_page_ok(r);

@@ -8,6 +8,7 @@
 
 #include "apprenticeships.h"
 #include "audit.h"
+#include "centre.h"
 #include "cli.h"
 #include "decisions.h"
 #include "notify.h"
@@ -294,6 +295,26 @@ static void due_count(void *ctx, int64_t enrolment_id, int number, const char *d
     (void)number;
     (void)due;
     *(int64_t *)ctx += overdue;
+}
+
+typedef struct overdue_each {
+    void (*fn)(void *ctx, int64_t enrolment_id);
+    void *ctx;
+} overdue_each_t;
+
+static void due_each(void *ctx, int64_t enrolment_id, int number, const char *due, int overdue)
+{
+    const overdue_each_t *o = ctx;
+    (void)number;
+    (void)due;
+    if (overdue)
+        o->fn(o->ctx, enrolment_id);
+}
+
+int reviews_overdue_each(db_t *db, int64_t today, void (*fn)(void *ctx, int64_t enrolment_id), void *ctx)
+{
+    overdue_each_t o = {fn, ctx};
+    return due_walk(db, 0, today, due_each, &o);
 }
 
 int64_t reviews_overdue_count(db_t *db, int64_t assessor_id, int64_t today)
@@ -1484,6 +1505,9 @@ static int review_sign(req_t *r)
     int complete = !strcmp(new_status, "complete");
     ok = ok && db_run(r->db, "UPDATE progress_reviews SET status = ?, completed_at = ?, updated_at = ? WHERE id = ?",
                       "ttti", new_status, complete ? now : NULL, now, id) == EV_OK;
+    /* a completed review moves the next one's due date: the dashboard's overdue count
+     * (kept in its snapshot, centre.c) is read afresh */
+    ok = ok && (!complete || centre_mark_stale(r->db, INT(rv, "enrolment_id"), 0) == EV_OK);
     after = json_pack("{s:s, s:s, s:s, s:s, s:s}", "role", role, "outcome", declining ? "declined" : "signed",
                       "comment", comment ? comment : "", "reason", declining ? reason : "", "status", new_status);
     ok = ok && audit_record(r->db, r->user.id, declining ? "review.decline" : "review.sign", "progress_review", id,
@@ -1528,7 +1552,10 @@ static int review_revise(req_t *r)
     util_now_iso(now);
     int ok = db_run(r->db, "UPDATE progress_reviews SET superseded = 1, updated_at = ? WHERE id = ? AND superseded = 0"
                            " AND status <> 'draft'", "ti", now, id) == EV_OK;
-    if (ok && db_changes(r->db) != 1) {
+    int superseded = ok && db_changes(r->db) == 1;
+    /* a superseded complete review no longer sets the next one's due date (centre.c) */
+    ok = ok && (!superseded || centre_mark_stale(r->db, INT(rv, "enrolment_id"), 0) == EV_OK);
+    if (ok && !superseded) {
         db_rollback(r->db);
         review_show_in(r, id);
         status = http_fail(r, 409, "not_correctable",

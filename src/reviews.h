@@ -46,6 +46,12 @@ int reviews_next_due(db_t *db, int64_t enrolment_id, int64_t today, char due[11]
  * dashboards. A new object (caller owns). */
 json_t *reviews_due_all(db_t *db, int64_t assessor_id, int64_t today);
 
+/* Calls fn for every active enrolment of the centre whose next review is overdue on
+ * day today (the centre dashboard's snapshot counts them per assessor). EV_OK/EV_ERR.
+ * Writes that move a due date (a review completed or superseded, a break, an enrolment's
+ * dates or interval) mark the dashboard stale (centre_mark_stale) in their transaction. */
+int reviews_overdue_each(db_t *db, int64_t today, void (*fn)(void *ctx, int64_t enrolment_id), void *ctx);
+
 /* Active enrolments whose next review is overdue on day today: of one assessor's
  * caseload (assessor_id), or the whole centre (0). */
 int64_t reviews_overdue_count(db_t *db, int64_t assessor_id, int64_t today);

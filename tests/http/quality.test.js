@@ -84,6 +84,28 @@ test('a decision sample records its stage and the SHA-256 of the files it looked
   }
   const r1 = await iqa.get('/api/v1/iqa/plan');
   assert.equal(r1.json.totals.sampled, r0.json.totals.sampled + 1);
+  // the decision's page shows the sample's stage, method, reach and each file's hash
+  // (abbreviated, the whole of it in a title and behind "Full SHA-256")
+  const page = await iqa.get(`/decisions/${d.decision_id}`);
+  assertStatus(page, 200);
+  const samples = /<ul class="list list--plain" id="samples">[\s\S]*?<\/ul>\n/.exec(page.text);
+  assert.ok(samples, 'the samples list');
+  const stageWord = r.json.stage === 'summative' ? 'Summative' : 'Interim';
+  assert.match(samples[0], new RegExp(`<dt>Stage</dt><dd>${stageWord}</dd>`));
+  assert.match(samples[0], /<dt>Method<\/dt><dd>[A-Z][a-z]/);
+  assert.match(samples[0], /<dt>Sampled<\/dt><dd>This decision<\/dd>/);
+  for (const f of r.json.files) {
+    assert.ok(samples[0].includes(`<code class="code" title="${f.sha256}">${f.sha256.slice(0, 12)}…</code>`), 'abbreviated');
+    assert.ok(samples[0].includes(`<code class="code sample-files__hash">${f.sha256}</code>`), 'in full on request');
+  }
+  // the same in the JSON the EQA reads
+  const api = await iqa.get('/api/v1/iqa/samples', {query: {decision_id: d.decision_id}});
+  assertStatus(api, 200);
+  const mine = (api.json.items || api.json.samples || []).find((x) => x.id === r.json.id);
+  assert.ok(mine, JSON.stringify(api.json).slice(0, 300));
+  assert.equal(mine.stage_label, stageWord);
+  assert.ok(mine.methods.length > 0);
+  assert.equal(mine.files[0].sha256_short, mine.files[0].sha256.slice(0, 12));
 });
 
 test('unit and portfolio samples: one sample per current decision, each with its files, audited', async () => {
@@ -255,4 +277,63 @@ test('the audit trail names quality-assurance events in plain words and keeps th
   assert.match(t.text, /<strong>Viewed by the EQA<\/strong>/);
   assert.doesNotMatch(t.text, /<strong>eqa\.view<\/strong>/);
   assertStatus(await admin.post(`/api/v1/eqa/visits/${r0.json.id}/end`), 200);
+});
+
+test('a refused visit form keeps every choice and shows the error summary', async () => {
+  const L1 = ids['learner@demo.test'];
+  const L2 = ids['learner2@demo.test'];
+  const q2 = Number(srv.sql(`SELECT qualification_id FROM enrolments WHERE learner_id = ${L1} LIMIT 1`));
+  const visits0 = count('eqa_visits');
+  const page = await admin.postForm('/eqa/visits', {eqa_id: eqa.user.id, qualification_ids: [ids.q, q2],
+    starts_at: '2026-12-01', ends_at: '2026-11-01', sample_rule: 'per_assessor', sample_size: '3',
+    learner_ids: [L1, L2]});
+  assertStatus(page, 400);
+  assert.equal(count('eqa_visits'), visits0, 'nothing saved');
+  assert.match(page.text, /class="error-summary"[\s\S]*<a href="#ends_at">The last day must be the same as or after the first day<\/a>/);
+  assert.match(page.text, new RegExp(`<option value="${eqa.user.id}" selected>`), 'the EQA account stays chosen');
+  for (const q of new Set([ids.q, q2])) {
+    assert.match(page.text, new RegExp(`name="qualification_ids" value="${q}" checked>`), `qualification ${q} stays ticked`);
+  }
+  for (const l of [L1, L2]) assert.match(page.text, new RegExp(`name="learner_ids" value="${l}" checked>`), `learner ${l}`);
+  assert.match(page.text, /value="per_assessor" checked>/, 'the rule stays chosen');
+  assert.doesNotMatch(page.text, /value="chosen" checked>/);
+  assert.match(page.text, /id="starts_at" name="starts_at" type="date" value="2026-12-01"/);
+  assert.match(page.text, /id="ends_at" name="ends_at" type="date" value="2026-11-01"/);
+  assert.match(page.text, /id="sample_size" name="sample_size" type="text" inputmode="numeric" value="3"/);
+  // a fresh form picks nothing and defaults to the centre choosing
+  const fresh = await admin.get('/eqa/visits/new');
+  assert.doesNotMatch(fresh.text, /name="learner_ids" value="\d+" checked>/);
+  assert.match(fresh.text, /value="chosen" checked>/);
+});
+
+test('a refused unit or portfolio sample, or risk rating, keeps every choice on the plan page', async () => {
+  const L2 = ids['learner2@demo.test'];
+  const unit = Number(srv.sql(`SELECT c.unit_id FROM decisions d JOIN criteria c ON c.id = d.criterion_id
+    WHERE d.learner_id = ${L2} ORDER BY d.id LIMIT 1`));
+  const n = count('iqa_samples');
+  let page = await iqa.postForm('/iqa/sample-groups', {learner_id: L2, unit_id: unit, stage: 'summative',
+    outcome: 'action_required', feedback: ''});
+  assertStatus(page, 400);
+  assert.match(page.text, /class="error-summary"[\s\S]*<a href="#feedback">Say what the assessor needs to do<\/a>/);
+  assert.match(page.text, new RegExp(`<option value="${L2}" selected>`), 'the learner stays chosen');
+  assert.match(page.text, new RegExp(`<option value="${unit}" selected>`), 'the unit stays chosen');
+  assert.match(page.text, /name="stage" value="summative" checked>/);
+  assert.match(page.text, /name="outcome" value="action_required" checked>/);
+  page = await iqa.postForm('/iqa/sample-groups', {learner_id: L2, stage: 'interim', feedback: 'Typed <feedback> kept'});
+  assertStatus(page, 400);
+  assert.match(page.text, /<a href="#outcome">Choose agree or action required<\/a>/);
+  assert.match(page.text, /name="stage" value="interim" checked>/);
+  assert.match(page.text, />Typed &lt;feedback&gt; kept<\/textarea>/);
+  assert.equal(count('iqa_samples'), n, 'nothing saved');
+  // a risk rating refused (its note too long): that assessor's select keeps the rating chosen
+  const a2 = ids['assessor@demo.test'];
+  const before = srv.sql(`SELECT coalesce((SELECT rating FROM iqa_assessor_risk WHERE assessor_id = ${a2}), 'none')`);
+  const want = before === 'experienced' ? 'under_development' : 'experienced';
+  page = await iqa.postForm(`/iqa/assessors/${a2}/risk`, {rating: want, note: 'x'.repeat(2001)});
+  assertStatus(page, 400);
+  assert.match(page.text, new RegExp(`<a href="#rating-${a2}">Keep the note under 2000 characters</a>`));
+  const row = new RegExp(`<select class="select select--error" id="rating-${a2}" name="rating" aria-describedby="rating-${a2}-error">[\\s\\S]*?</select>`).exec(page.text);
+  assert.ok(row, 'the rating control is marked');
+  assert.match(row[0], new RegExp(`<option value="${want}" selected>`));
+  assert.equal(srv.sql(`SELECT coalesce((SELECT rating FROM iqa_assessor_risk WHERE assessor_id = ${a2}), 'none')`), before);
 });

@@ -20,6 +20,17 @@ let srv, admin, assessor, assessor2, iqa, eqa, rae, other;
 let RAE, OTHER, Q, ENR, C = [];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-reviews-test-'));
 
+// The assessor's overdue reviews as the centre dashboard counts them (from its snapshot,
+// centre.c) and as their caseload counts them (afresh, every request): the same figure.
+async function overdueCounts() {
+  const centre = await admin.get(`/api/v1/centre/progress?assessor_id=${assessor.user.id}`);
+  assertStatus(centre, 200);
+  const cl = await assessor.get('/api/v1/caseload');
+  assertStatus(cl, 200);
+  assert.equal(centre.json.reviews_overdue, cl.json.reviews_overdue, 'dashboard and caseload agree');
+  return centre.json.reviews_overdue;
+}
+
 function auditCount() {
   return Number(srv.sql('SELECT count(*) FROM audit_events'));
 }
@@ -205,9 +216,13 @@ test('signing: order-free, each signer once, a reason to decline, no edits once 
   assert.equal(locked.json.error.code, 'locked');
   assert.equal(auditCount(), before);
   // the assessor signs: complete and locked
+  const overdueBefore = await overdueCounts();
+  assert.ok(overdueBefore >= 1);
   const s2 = await assessor.post(`/api/v1/progress-reviews/${R1}/sign`, {});
   assertStatus(s2, 201);
   assert.equal(s2.json.status, 'complete');
+  // the dashboard's snapshot is read afresh: one overdue review fewer (issue 22)
+  assert.equal(await overdueCounts(), overdueBefore - 1, 'completing the review left the dashboard stale');
   assert.ok(s2.json.completed_at);
   assertStatus(await assessor.post(`/api/v1/progress-reviews/${R1}/sign`, {}), 409);
   assertStatus(await assessor.put(`/api/v1/progress-reviews/${R1}`, {assessor_summary: 'changed'}), 409);
@@ -226,8 +241,11 @@ test('signing: order-free, each signer once, a reason to decline, no edits once 
 let R2;
 test('a correction is a new version that supersedes the completed review; the history stays', async () => {
   assertStatus(await rae.post(`/api/v1/progress-reviews/${R1}/revise`), 403);
+  const overdueBefore = await overdueCounts();
   const r = await assessor.post(`/api/v1/progress-reviews/${R1}/revise`);
   assertStatus(r, 201);
+  // review 1 superseded by a draft: due (and overdue) again, on the dashboard too (issue 22)
+  assert.equal(await overdueCounts(), overdueBefore + 1, 'superseding the review left the dashboard stale');
   R2 = r.json.id;
   assert.equal(r.json.version, 2);
   assert.equal(r.json.supersedes_id, R1);
