@@ -801,7 +801,6 @@ static int matrix_http_figures(pid_t sp, const char *base_url, const char *cooki
     snprintf(url, sizeof url, "%s%s", base_url, mpath);
     snprintf(api, sizeof api, "%s/api/v1%s", base_url, mpath);
     char *bare_argv[] = {(char *)bare, "--port", "0", NULL};
-    fflush(stdout); /* the forked server must not inherit (and print again) what is buffered */
     pid_t bp = start_server(bare_argv, bare_out, bare_url, sizeof bare_url);
     double bare_cpu = 0, c;
     if (bp > 0) {
