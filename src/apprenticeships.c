@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts.h"
 #include "audit.h"
 #include "centre.h"
 #include "demo.h"
@@ -248,20 +249,26 @@ static int fail_fields(req_t *r, const char *message)
 
 /* ------------------------------------------------------------------ employers */
 
-/* GET /api/v1/employers: every employer with its contacts and apprentice count. */
-static int employers_list(req_t *r)
+/* Every employer with its contacts and apprentice count (a new array). */
+static json_t *employers_rows(db_t *db)
 {
-    json_t *rows = db_all(r->db,
+    json_t *rows = db_all(db,
                           "SELECT em.id, em.name, (SELECT count(*) FROM apprenticeships a WHERE a.employer_id = em.id) "
                           "AS apprentices FROM employers em ORDER BY lower(em.name), em.id", "");
     size_t i;
     json_t *e;
     json_array_foreach(rows, i, e) {
-        json_t *c = db_all(r->db, "SELECT u.id, u.name, u.email FROM employer_contacts c JOIN users u ON u.id = c.user_id "
-                                  "WHERE c.employer_id = ? ORDER BY u.name, u.id", "i", jint(e, "id"));
+        json_t *c = db_all(db, "SELECT u.id, u.name, u.email FROM employer_contacts c JOIN users u ON u.id = c.user_id "
+                               "WHERE c.employer_id = ? ORDER BY u.name, u.id", "i", jint(e, "id"));
         json_object_set_new(e, "contacts", c ? c : json_array());
     }
-    http_set_out(r, json_pack("{s:o}", "employers", rows ? rows : json_array()));
+    return rows ? rows : json_array();
+}
+
+/* GET /api/v1/employers: every employer with its contacts and apprentice count. */
+static int employers_list(req_t *r)
+{
+    http_set_out(r, json_pack("{s:o}", "employers", employers_rows(r->db)));
     return 200;
 }
 
@@ -271,6 +278,9 @@ static int employer_create(req_t *r)
     const char *name = in_str(r, "name");
     char *n = util_trim_dup(name ? name : "");
     int st = 201;
+    if (!r->is_api) /* the page shows the list and the form again */
+        json_object_set_new(http_out(r), "employers", employers_rows(r->db)),
+            json_object_set_new(http_out(r), "form", json_pack("{s:s}", "name", name ? name : ""));
     if (!*n || strlen(n) > 200) {
         http_field_error(r, "name", "Enter the employer's name (up to 200 characters)");
         st = fail_fields(r, "Check the employer's details.");
@@ -299,41 +309,85 @@ static int employer_create(req_t *r)
         goto out;
     }
     http_set_out(r, json_pack("{s:{s:I, s:s}}", "employer", "id", (json_int_t)id, "name", n));
+    http_redirect(r, "/admin/employers/%lld?done=employer_created", (long long)id);
 out:
     free(n);
     return st;
 }
 
-/* POST /api/v1/employers/{id}/contacts {user_id}: links an account of role employer to
- * the employer (one employer per contact). 201; 400 not an employer account; 409 linked. */
+static int employer_show_for(req_t *r, int64_t id);
+
+/* POST /api/v1/employers/{id}/contacts, /admin/employers/{id}/contacts {user_id} or
+ * {name, email}: links an account of role employer to the employer (one employer per
+ * contact), or creates one (it chooses its own password through an emailed invitation,
+ * accounts_invite) and links it. 201 {contact}; 400 not an employer account or bad
+ * name/email; 409 linked already or the email is taken. */
 static int employer_contact_add(req_t *r)
 {
     int64_t eid = r->params[0], uid = 0;
+    const char *field = NULL;
+    char err[200] = "";
+    int st = 201, created = 0;
     if (db_int(r->db, "SELECT 1 FROM employers WHERE id = ?", 0, "i", eid) != 1)
         return http_fail(r, 404, "not_found", "There is no employer %lld.", (long long)eid);
-    if (in_int(r, "user_id", &uid) != EV_OK ||
-        db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'employer'", 0, "i", uid) != 1) {
-        http_field_error(r, "user_id", "Choose an account with the employer role");
-        return fail_fields(r, "Check the contact.");
+    if (!r->is_api)
+        json_object_set(http_out(r), "form", r->in);
+    json_t *uv = json_object_get(r->in, "user_id");
+    int by_account = uv && !json_is_null(uv) && !(json_is_string(uv) && !*json_string_value(uv));
+    const char *name = in_str(r, "name"), *email = in_str(r, "email");
+    if (by_account) {
+        if (in_int(r, "user_id", &uid) != EV_OK ||
+            db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'employer'", 0, "i", uid) != 1)
+            http_field_error(r, "user_id", "Choose an account with the employer role");
+    } else if ((!name || !*name) && (!email || !*email)) {
+        http_field_error(r, "name", "Enter the contact's full name, or choose an existing employer account");
+        http_field_error(r, "email", "Enter the contact's email address");
+    }
+    if (http_field_error_count(r)) {
+        st = fail_fields(r, "Check the contact.");
+        goto fail;
     }
     if (db_begin(r->db) != EV_OK)
         return http_fail(r, 503, "busy", "The database is busy; try again.");
+    if (!by_account) {
+        char *n = util_trim_dup(name ? name : ""), *e = util_trim_dup(email ? email : "");
+        st = users_create_invited(r->db, r->user.id, e, n, "employer", &uid, &field, err, sizeof err);
+        free(n);
+        free(e);
+        if (st) {
+            db_rollback(r->db);
+            http_field_error(r, field && !strcmp(field, "name") ? "name" : "email", err);
+            st = st == 409 ? http_fail(r, 409, "conflict", "%s", err) : fail_fields(r, "Check the contact.");
+            goto fail;
+        }
+        st = 201;
+        created = 1;
+    }
     int64_t id = db_int(r->db, "INSERT INTO employer_contacts (user_id, employer_id) VALUES (?, ?) "
                                "ON CONFLICT (user_id) DO NOTHING RETURNING id", 0, "ii", uid, eid);
     if (id <= 0) {
         db_rollback(r->db);
         http_field_error(r, "user_id", "This account is already the contact of an employer");
-        return http_fail(r, 409, "conflict", "This account is already the contact of an employer.");
+        st = http_fail(r, 409, "conflict", "This account is already the contact of an employer.");
+        goto fail;
     }
-    json_t *after = json_pack("{s:I, s:I}", "user_id", (json_int_t)uid, "employer_id", (json_int_t)eid);
+    json_t *after = json_pack("{s:I, s:I, s:b}", "user_id", (json_int_t)uid, "employer_id", (json_int_t)eid, "invited",
+                              created);
     int arc = audit_record(r->db, r->user.id, "employer.contact", "employer", eid, 0, NULL, after);
     json_decref(after);
-    if (arc != EV_OK || db_commit(r->db) != EV_OK) {
+    if (arc != EV_OK || (created && accounts_invite(r->db, uid, r->user.name, "Employer contact") != EV_OK) ||
+        db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         return http_fail(r, 500, "internal", "The contact could not be saved.");
     }
-    http_set_out(r, json_pack("{s:{s:I, s:I}}", "contact", "user_id", (json_int_t)uid, "employer_id", (json_int_t)eid));
+    http_set_out(r, json_pack("{s:{s:I, s:I, s:b}}", "contact", "user_id", (json_int_t)uid, "employer_id", (json_int_t)eid,
+                              "invited", created));
+    http_redirect(r, "/admin/employers/%lld?done=contact_added", (long long)eid);
     return 201;
+fail:
+    if (!r->is_api)
+        employer_show_for(r, eid);
+    return st;
 }
 
 /* ------------------------------------------------------------------ apprenticeship enrolment */
@@ -344,7 +398,7 @@ static int employer_contact_add(req_t *r)
 static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, int64_t assessor, int64_t iqa,
                                  int64_t employer, const char *start, const char *end, int64_t weekly,
                                  int64_t planned, int64_t rpl, const char *rpl_note, json_t *rpl_ksbs,
-                                 json_t *quals, int64_t *id)
+                                 json_t *quals, int64_t review_weeks, int64_t *id)
 {
     const char *field = NULL;
     char err[200] = "";
@@ -364,6 +418,8 @@ static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, in
             return st;
         }
     }
+    if (db_run(r->db, "UPDATE enrolments SET review_interval_weeks = ? WHERE id = ?", "ii", review_weeks, eid) != EV_OK)
+        return 500;
     char now[21];
     util_now_iso(now);
     *id = db_int(r->db,
@@ -383,40 +439,161 @@ static int create_apprenticeship(req_t *r, int64_t learner, int64_t standard, in
     /* the recognised KSBs leave the learner's totals (status.h) */
     if (json_array_size(rpl_ksbs) && status_sync_learner(r->db, learner) != EV_OK)
         return 500;
-    json_t *after = json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:O}", "enrolment_id", (json_int_t)eid,
+    json_t *after = json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:O, s:I}", "enrolment_id", (json_int_t)eid,
                               "standard_id", (json_int_t)standard, "employer_id", (json_int_t)employer, "start_date",
                               start, "planned_end_date", end, "weekly_minutes", (json_int_t)weekly,
                               "planned_otj_minutes", (json_int_t)planned, "rpl_otj_minutes", (json_int_t)rpl,
-                              "rpl_ksbs", rpl_ksbs);
+                              "rpl_ksbs", rpl_ksbs, "review_interval_weeks", (json_int_t)review_weeks);
     int arc = audit_record(r->db, r->user.id, "apprenticeship.create", "apprenticeship", *id, learner, NULL, after);
     json_decref(after);
     return arc == EV_OK ? 0 : 500;
 }
 
-/* POST /api/v1/apprenticeships {learner_id, standard_id, assessor_id, iqa_id?, employer_id,
- * start_date, planned_end_date, weekly_hours, planned_otj_hours?, rpl_otj_hours?, rpl_note?,
- * rpl_ksbs?: ["K1", ...], qualification_ids?: [...]}: 201 {apprenticeship}. Planned hours
- * default to the minimum (otj_minimum_minutes); either way the RPL hours are taken off
- * (otj_after_rpl): planned_otj_minutes is the plan after the reduction. */
+/* The KSB codes of a form or API value: an array of codes, or text like "K1, S2 B3"
+ * (commas, semicolons or spaces between). A new array of strings. */
+static json_t *ksb_codes(req_t *r)
+{
+    json_t *in = in_array(r, "rpl_ksbs"), *out = json_array(), *v;
+    size_t i;
+    json_array_foreach(in, i, v) {
+        if (!json_is_string(v)) {
+            json_array_append_new(out, json_string("?"));
+            continue;
+        }
+        char *copy = xstrdup(json_string_value(v)), *save = NULL;
+        for (char *t = strtok_r(copy, " ,;\t\r\n", &save); t; t = strtok_r(NULL, " ,;\t\r\n", &save))
+            json_array_append_new(out, json_string(t));
+        free(copy);
+    }
+    json_decref(in);
+    return out;
+}
+
+/* The RPL KSB codes as ids of standard's KSBs into ids (appended); a field error and
+ * EV_ERR when one is not a KSB of it. */
+static int ksb_ids_of(req_t *r, int64_t standard, json_t *codes, json_t *ids)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(codes, i, v) {
+        int64_t cid = db_int(r->db, "SELECT c.id FROM criteria c JOIN units u ON u.id = c.unit_id "
+                                    "WHERE u.qualification_id = ? AND u.kind <> '' AND c.retired = 0 "
+                                    "AND lower(c.ref) = lower(?)", 0, "it", standard, json_string_value(v));
+        if (cid <= 0) {
+            http_field_error(r, "rpl_ksbs", "List KSB codes of the standard (K1, S2, B3)");
+            return EV_ERR;
+        }
+        json_array_append_new(ids, json_integer(cid));
+    }
+    return EV_OK;
+}
+
+/* The fields an apprenticeship's plan shares between creating and editing it: weekly
+ * hours (required when need_weekly), planned hours (before prior learning; *planned
+ * stays -1 when left empty), RPL hours and note, review interval in weeks. A field left
+ * out keeps the value its out-argument came in with. Field errors on r. */
+static void plan_fields(req_t *r, int need_weekly, int64_t *weekly, int64_t *planned, int64_t *rpl, int64_t *weeks,
+                        const char **note)
+{
+    int wk = opt_hours(r, "weekly_hours", 80, weekly);
+    if (wk < 0 || (wk == 0 && need_weekly) || (wk == 1 && *weekly < 60))
+        http_field_error(r, "weekly_hours", "Enter the apprentice's contracted hours a week, from 1 to 80");
+    if (opt_hours(r, "planned_otj_hours", 10000, planned) < 0)
+        http_field_error(r, "planned_otj_hours", "Enter the planned off-the-job hours as a number from 0 to 10000");
+    if (opt_hours(r, "rpl_otj_hours", 10000, rpl) < 0)
+        http_field_error(r, "rpl_otj_hours", "Enter the hours recognised as prior learning as a number from 0 to 10000");
+    *note = in_str(r, "rpl_note");
+    if (*note && strlen(*note) > 2000)
+        http_field_error(r, "rpl_note", "Keep the note on prior learning under 2000 characters");
+    int64_t w = *weeks;
+    int got = opt_int(r, "review_interval_weeks", 12, &w);
+    if (got < 0 || (got == 1 && w < 1))
+        http_field_error(r, "review_interval_weeks", "Enter how often progress reviews are due, in weeks, from 1 to 12");
+    else
+        *weeks = w;
+}
+
+/* The choices of the apprenticeship forms (standards, qualifications, assessors, IQAs,
+ * employers), each marked selected as the request (or form) has it, onto r->out. */
+static void appr_options(req_t *r, json_t *form)
+{
+    static const struct {
+        const char *key, *field, *sql;
+    } lists[] = {
+        {"standards", "standard_id", "SELECT id, code, title FROM qualifications WHERE kind = 'standard' ORDER BY title, id"},
+        {"qualifications", "qualification_ids",
+         "SELECT id, code, title FROM qualifications WHERE kind = 'qualification' ORDER BY title, id"},
+        {"assessors", "assessor_id", "SELECT id, name, email FROM users WHERE role = 'assessor' AND disabled = 0 "
+                                     "ORDER BY name, id"},
+        {"iqas", "iqa_id", "SELECT id, name, email FROM users WHERE role = 'iqa' AND disabled = 0 ORDER BY name, id"},
+        {"employers", "employer_id", "SELECT id, name FROM employers ORDER BY lower(name), id"},
+    };
+    json_t *out = http_out(r);
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        json_t *rows = db_all(r->db, lists[k].sql, "");
+        json_t *want = json_object_get(form, lists[k].field), *row, *w;
+        size_t i, j;
+        json_array_foreach(rows, i, row) {
+            char id[32];
+            snprintf(id, sizeof id, "%lld", (long long)jint(row, "id"));
+            int sel = 0;
+            if (json_is_array(want)) {
+                json_array_foreach(want, j, w)
+                    sel |= (json_is_string(w) && !strcmp(json_string_value(w), id)) ||
+                           (json_is_integer(w) && json_integer_value(w) == jint(row, "id"));
+            } else {
+                sel = (json_is_string(want) && !strcmp(json_string_value(want), id)) ||
+                      (json_is_integer(want) && json_integer_value(want) == jint(row, "id"));
+            }
+            if (sel)
+                json_object_set_new(row, "selected", json_true());
+        }
+        json_object_set_new(out, lists[k].key, rows ? rows : json_array());
+    }
+}
+
+/* Hours as a form shows them: "30", "7.5", "" for none. */
+static void hours_text(int64_t minutes, char out[32])
+{
+    if (minutes % 60 == 0)
+        snprintf(out, 32, "%lld", (long long)(minutes / 60));
+    else
+        snprintf(out, 32, "%.2f", (double)minutes / 60.0);
+}
+
+/* POST /api/v1/apprenticeships, /admin/apprenticeships {learner_id | learner_email,
+ * standard_id, assessor_id, iqa_id?, employer_id, start_date, planned_end_date,
+ * weekly_hours, planned_otj_hours?, rpl_otj_hours?, rpl_note?, rpl_ksbs?: ["K1", ...] or
+ * "K1, B4", qualification_ids?: [...], review_interval_weeks? (1..12, default 12)}:
+ * 201 {apprenticeship}. Planned hours default to the minimum (otj_minimum_minutes);
+ * either way the RPL hours are taken off (otj_after_rpl): planned_otj_minutes is the
+ * plan after the reduction. The page re-renders its form with every error. */
 static int apprenticeship_create(req_t *r)
 {
     int64_t learner = 0, standard = 0, assessor = 0, iqa = 0, employer = 0, weekly = 0, planned = -1, rpl = 0;
-    int64_t sd = 0, ed = 0;
-    json_t *ksb_ids = json_array(), *qual_ids = json_array(), *codes = in_array(r, "rpl_ksbs"),
+    int64_t sd = 0, ed = 0, weeks = 12;
+    json_t *ksb_ids = json_array(), *qual_ids = json_array(), *codes = ksb_codes(r),
            *quals = in_array(r, "qualification_ids");
-    const char *start = in_str(r, "start_date"), *end = in_str(r, "planned_end_date"), *pr;
-    const char *note = in_str(r, "rpl_note");
+    const char *start = in_str(r, "start_date"), *end = in_str(r, "planned_end_date"), *pr, *note = NULL;
+    const char *lemail = in_str(r, "learner_email");
     int st = 201;
-    if (in_int(r, "learner_id", &learner) != EV_OK ||
-        db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", learner) != 1)
-        http_field_error(r, "learner_id", "Choose the apprentice (an account with the learner role)");
+    if (!r->is_api) { /* the page shows the form again as it was sent */
+        json_object_set(http_out(r), "form", r->in);
+        appr_options(r, r->in);
+    }
+    if (in_int(r, "learner_id", &learner) != EV_OK && lemail && *lemail)
+        learner = db_int(r->db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = 'learner'", 0, "t", lemail);
+    if (learner <= 0 || db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'learner'", 0, "i", learner) != 1)
+        http_field_error(r, r->is_api || json_object_get(r->in, "learner_id") ? "learner_id" : "learner_email",
+                         "Choose the apprentice (an account with the learner role)");
     if (in_int(r, "standard_id", &standard) != EV_OK ||
         db_int(r->db, "SELECT 1 FROM qualifications WHERE id = ? AND kind = 'standard'", 0, "i", standard) != 1)
         http_field_error(r, "standard_id", "Choose an apprenticeship standard that has been imported");
     if (in_int(r, "assessor_id", &assessor) != EV_OK ||
         db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'assessor'", 0, "i", assessor) != 1)
         http_field_error(r, "assessor_id", "Choose the assessor");
-    if (json_object_get(r->in, "iqa_id") && !json_is_null(json_object_get(r->in, "iqa_id")) &&
+    json_t *iv = json_object_get(r->in, "iqa_id");
+    if (iv && !json_is_null(iv) && !(json_is_string(iv) && !*json_string_value(iv)) &&
         (in_int(r, "iqa_id", &iqa) != EV_OK ||
          db_int(r->db, "SELECT 1 FROM users WHERE id = ? AND role = 'iqa'", 0, "i", iqa) != 1))
         http_field_error(r, "iqa_id", "Choose an internal quality assurer, or leave it out");
@@ -429,29 +606,11 @@ static int apprenticeship_create(req_t *r)
         http_field_error(r, "planned_end_date", pr);
     else if (start && sd && ed <= sd)
         http_field_error(r, "planned_end_date", "The planned end date must be after the start date");
-    if (opt_hours(r, "weekly_hours", 80, &weekly) != 1 || weekly < 60)
-        http_field_error(r, "weekly_hours", "Enter the apprentice's contracted hours a week, from 1 to 80");
-    int ph = opt_hours(r, "planned_otj_hours", 10000, &planned);
-    if (ph < 0)
-        http_field_error(r, "planned_otj_hours", "Enter the planned off-the-job hours as a number from 0 to 10000");
-    if (opt_hours(r, "rpl_otj_hours", 10000, &rpl) < 0)
-        http_field_error(r, "rpl_otj_hours", "Enter the hours recognised as prior learning as a number from 0 to 10000");
-    if (note && strlen(note) > 2000)
-        http_field_error(r, "rpl_note", "Keep the note on prior learning under 2000 characters");
+    plan_fields(r, 1, &weekly, &planned, &rpl, &weeks, &note);
+    if (standard > 0)
+        ksb_ids_of(r, standard, codes, ksb_ids);
     size_t i;
     json_t *v;
-    json_array_foreach(codes, i, v) {
-        int64_t cid = json_is_string(v) ? db_int(r->db,
-                                                 "SELECT c.id FROM criteria c JOIN units u ON u.id = c.unit_id "
-                                                 "WHERE u.qualification_id = ? AND u.kind <> '' AND c.retired = 0 "
-                                                 "AND lower(c.ref) = lower(?)", 0, "it", standard, json_string_value(v))
-                                        : 0;
-        if (cid <= 0) {
-            http_field_error(r, "rpl_ksbs", "List KSB codes of the standard (K1, S2, B3)");
-            break;
-        }
-        json_array_append_new(ksb_ids, json_integer(cid));
-    }
     json_array_foreach(quals, i, v) {
         int64_t qid = 0;
         if (!(json_is_integer(v) || json_is_string(v)) ||
@@ -466,20 +625,19 @@ static int apprenticeship_create(req_t *r)
         st = fail_fields(r, "Check the apprenticeship details.");
         goto out;
     }
-    if (ph == 0) {
+    if (planned < 0) {
         int64_t min_hours = db_int(r->db, "SELECT coalesce(min_otj_hours, 0) FROM qualifications WHERE id = ?", 0,
                                    "i", standard);
-        planned = otj_after_rpl(otj_minimum_minutes(sd, ed, weekly, min_hours), rpl);
-    } else {
-        planned = otj_after_rpl(planned, rpl); /* hours given are the plan before prior learning */
+        planned = otj_minimum_minutes(sd, ed, weekly, min_hours);
     }
+    planned = otj_after_rpl(planned, rpl); /* hours given are the plan before prior learning */
     if (db_begin(r->db) != EV_OK) {
         st = http_fail(r, 503, "busy", "The database is busy; try again.");
         goto out;
     }
     int64_t id = 0;
     int cst = create_apprenticeship(r, learner, standard, assessor, iqa, employer, start, end, weekly, planned, rpl,
-                                    note ? note : "", ksb_ids, qual_ids, &id);
+                                    note ? note : "", ksb_ids, qual_ids, weeks, &id);
     if (cst || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);
         st = cst && cst != 500 ? http_fail(r, cst, cst == 409 ? "conflict" : "invalid_input", "The apprenticeship could "
@@ -492,6 +650,7 @@ static int apprenticeship_create(req_t *r)
                          "a.planned_otj_minutes, a.rpl_otj_minutes, a.rpl_note FROM apprenticeships a WHERE a.id = ?",
                          "i", id);
     http_set_out(r, json_pack("{s:o}", "apprenticeship", row ? row : json_object()));
+    http_redirect(r, "/admin/apprenticeships/%lld?done=apprenticeship_created", (long long)id);
 out:
     json_decref(ksb_ids);
     json_decref(qual_ids);
@@ -869,6 +1028,9 @@ static int break_start(req_t *r)
     }
     const char *sd = in_str(r, "start_date"), *rs = in_str(r, "reason"), *pr;
     reason = util_trim_dup(rs ? rs : "");
+    if (!r->is_api) /* a refused form keeps what was typed */
+        json_object_set_new(http_out(r), "form", json_pack("{s:s, s:s}", "start_date", sd ? sd : "", "reason",
+                                                           rs ? rs : ""));
     int64_t day = 0, start = 0;
     progress_day_number(jstr(app, "start_date"), &start);
     if ((pr = date_problem(sd, &day)))
@@ -945,6 +1107,8 @@ static int break_end(req_t *r)
     }
     const char *ed = in_str(r, "end_date"), *pr;
     int64_t day = 0, start = 0, end_plan = 0;
+    if (!r->is_api)
+        json_object_set_new(http_out(r), "form", json_pack("{s:s}", "end_date", ed ? ed : ""));
     progress_day_number(jstr(b, "start_date"), &start);
     progress_day_number(jstr(b, "planned_end_date"), &end_plan);
     if ((pr = date_problem(ed, &day)))
@@ -1143,6 +1307,292 @@ static int employer_home(req_t *r)
     return 200;
 }
 
+/* ------------------------------------------------------------------ admin pages */
+
+/* Copies a refused form's errors and values from r->out into doc, which becomes r->out. */
+static void set_out_keeping_errors(req_t *r, json_t *doc)
+{
+    json_t *keep = json_object_get(r->out, "errors") ? json_incref(r->out) : NULL;
+    http_set_out(r, doc);
+    if (keep) {
+        json_object_set(doc, "errors", json_object_get(keep, "errors"));
+        json_object_set(doc, "field_errors", json_object_get(keep, "field_errors"));
+        json_object_set(doc, "error", json_object_get(keep, "error"));
+        if (json_object_get(keep, "form"))
+            json_object_set(doc, "form", json_object_get(keep, "form"));
+        json_decref(keep);
+    }
+}
+
+/* GET /admin/employers: every employer, and the form to add one. */
+static int employers_page(req_t *r)
+{
+    json_t *doc = json_pack("{s:o, s:o}", "employers", employers_rows(r->db), "form", json_object());
+    set_out_keeping_errors(r, doc);
+    return 200;
+}
+
+/* The employer page's document: {employer{id, name, contacts[]}, apprentices[], accounts[]
+ * (employer accounts with no employer yet), form}; NULL when there is no such employer. */
+static json_t *employer_doc(db_t *db, int64_t id)
+{
+    json_t *e = db_one(db, "SELECT id, name, created_at FROM employers WHERE id = ?", "i", id);
+    if (!e)
+        return NULL;
+    json_t *c = db_all(db, "SELECT u.id, u.name, u.email, u.disabled FROM employer_contacts c JOIN users u ON u.id = "
+                           "c.user_id WHERE c.employer_id = ? ORDER BY u.name, u.id", "i", id);
+    json_object_set_new(e, "contacts", c ? c : json_array());
+    json_t *apps = db_all(db, "SELECT a.id, a.learner_id, u.name, q.code, q.title, en.status FROM apprenticeships a "
+                              "JOIN users u ON u.id = a.learner_id JOIN enrolments en ON en.id = a.enrolment_id "
+                              "JOIN qualifications q ON q.id = en.qualification_id WHERE a.employer_id = ? "
+                              "ORDER BY lower(u.name), a.id", "i", id);
+    json_t *acc = db_all(db, "SELECT u.id, u.name, u.email FROM users u WHERE u.role = 'employer' AND u.disabled = 0 "
+                             "AND NOT EXISTS (SELECT 1 FROM employer_contacts c WHERE c.user_id = u.id) "
+                             "ORDER BY u.name, u.id", "");
+    return json_pack("{s:o, s:o, s:o, s:{s:O}}", "employer", e, "apprentices", apps ? apps : json_array(), "accounts",
+                     acc ? acc : json_array(), "form", "employer_name", json_object_get(e, "name"));
+}
+
+/* GET /admin/employers/{id} (and re-rendered by its refused forms). */
+static int employer_show_for(req_t *r, int64_t id)
+{
+    json_t *doc = employer_doc(r->db, id);
+    if (!doc)
+        return http_fail(r, 404, "not_found", "There is no employer %lld.", (long long)id);
+    set_out_keeping_errors(r, doc);
+    return 200;
+}
+
+static int employer_show(req_t *r)
+{
+    return employer_show_for(r, r->params[0]);
+}
+
+/* PUT /api/v1/employers/{id}, POST /admin/employers/{id} {name}: renames it. 200
+ * {employer}; 409 when another employer has the name. */
+static int employer_update(req_t *r)
+{
+    int64_t id = r->params[0];
+    char *name = NULL;
+    int st = 200;
+    json_t *old = db_one(r->db, "SELECT id, name FROM employers WHERE id = ?", "i", id);
+    if (!old) {
+        st = http_fail(r, 404, "not_found", "There is no employer %lld.", (long long)id);
+        goto out;
+    }
+    const char *in = in_str(r, "name");
+    name = util_trim_dup(in ? in : "");
+    /* the page's rename form calls its field employer_name (the contact form has a name) */
+    const char *fname = r->is_api ? "name" : "employer_name";
+    if (!r->is_api)
+        json_object_set_new(http_out(r), "form", json_pack("{s:s}", "employer_name", in ? in : ""));
+    if (!*name || strlen(name) > 200) {
+        http_field_error(r, fname, "Enter the employer's name (up to 200 characters)");
+        st = fail_fields(r, "Check the employer's details.");
+        goto fail;
+    }
+    if (db_begin(r->db) != EV_OK) {
+        st = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
+    }
+    if (db_int(r->db, "SELECT 1 FROM employers WHERE lower(name) = lower(?) AND id <> ?", 0, "ti", name, id) == 1 ||
+        db_run(r->db, "UPDATE employers SET name = ? WHERE id = ?", "ti", name, id) != EV_OK) {
+        db_rollback(r->db);
+        http_field_error(r, fname, "There is already an employer with this name");
+        st = http_fail(r, 409, "conflict", "There is already an employer called %s.", name);
+        goto fail;
+    }
+    json_t *before = json_pack("{s:s}", "name", jstr(old, "name")), *after = json_pack("{s:s}", "name", name);
+    int ok = audit_record(r->db, r->user.id, "employer.update", "employer", id, 0, before, after) == EV_OK &&
+             db_commit(r->db) == EV_OK;
+    json_decref(before);
+    json_decref(after);
+    if (!ok) {
+        db_rollback(r->db);
+        st = http_fail(r, 500, "internal", "The employer could not be saved.");
+        goto out;
+    }
+    http_set_out(r, json_pack("{s:{s:I, s:s}}", "employer", "id", (json_int_t)id, "name", name));
+    http_redirect(r, "/admin/employers/%lld?done=employer_saved", (long long)id);
+    goto out;
+fail:
+    if (!r->is_api)
+        employer_show_for(r, id);
+out:
+    free(name);
+    json_decref(old);
+    return st;
+}
+
+/* The apprenticeship page's document: {apprenticeship{..., learner, standard, employer,
+ * enrolment dates, review_interval_weeks, rpl_ksbs[]}, form (as saved), choices}. NULL
+ * when there is no such apprenticeship. */
+static json_t *appr_doc(req_t *r, int64_t id)
+{
+    json_t *a = db_one(r->db,
+                       "SELECT a.id, a.enrolment_id, a.learner_id, a.employer_id, a.weekly_minutes, a.planned_otj_minutes, "
+                       "a.rpl_otj_minutes, a.rpl_note, a.break_days, a.break_open_since, u.name AS learner_name, "
+                       "u.email AS learner_email, q.id AS standard_id, q.code AS standard_code, q.title AS standard_title, "
+                       "em.name AS employer_name, e.start_date, e.planned_end_date, e.status, e.review_interval_weeks "
+                       "FROM apprenticeships a JOIN users u ON u.id = a.learner_id JOIN enrolments e ON e.id = a.enrolment_id "
+                       "JOIN qualifications q ON q.id = e.qualification_id JOIN employers em ON em.id = a.employer_id "
+                       "WHERE a.id = ?", "i", id);
+    if (!a)
+        return NULL;
+    json_t *k = db_all(r->db, "SELECT c.ref FROM apprenticeship_rpl_ksbs k JOIN criteria c ON c.id = k.criterion_id "
+                              "WHERE k.apprenticeship_id = ? ORDER BY c.unit_id, c.position, c.ref", "i", id);
+    buf_t codes = {0};
+    size_t i;
+    json_t *v;
+    json_array_foreach(k, i, v)
+        buf_printf(&codes, "%s%s", i ? ", " : "", jstr(v, "ref"));
+    char *ct = buf_take(&codes);
+    json_object_set_new(a, "rpl_ksbs", k ? k : json_array());
+    json_object_set_new(a, "rpl_ksbs_text", json_string(ct ? ct : ""));
+    char wk[32], pl[32], rp[32];
+    hours_text(jint(a, "weekly_minutes"), wk);
+    hours_text(jint(a, "planned_otj_minutes") + jint(a, "rpl_otj_minutes"), pl);
+    hours_text(jint(a, "rpl_otj_minutes"), rp);
+    set_text(a, "planned_text", jint(a, "planned_otj_minutes"));
+    json_t *form = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "employer_id", (json_int_t)jint(a, "employer_id"),
+                             "weekly_hours", wk, "planned_otj_hours", pl, "rpl_otj_hours", rp, "rpl_note",
+                             jstr(a, "rpl_note"), "rpl_ksbs", ct ? ct : "", "review_interval_weeks",
+                             (json_int_t)jint(a, "review_interval_weeks"));
+    free(ct);
+    return json_pack("{s:o, s:o}", "apprenticeship", a, "form", form);
+}
+
+/* GET /admin/apprenticeships/{id} (and re-rendered by its refused form). */
+static int appr_show_for(req_t *r, int64_t id)
+{
+    json_t *doc = appr_doc(r, id);
+    if (!doc)
+        return http_fail(r, 404, "not_found", "There is no apprenticeship %lld.", (long long)id);
+    set_out_keeping_errors(r, doc);
+    appr_options(r, json_object_get(doc, "form"));
+    return 200;
+}
+
+static int appr_show(req_t *r)
+{
+    return appr_show_for(r, r->params[0]);
+}
+
+/* GET /admin/apprenticeships/new (?learner_id= fills in the learner). */
+static int appr_new(req_t *r)
+{
+    int64_t lid = 0;
+    char today[11], later[11];
+    progress_day_iso(today_day(), today);
+    progress_day_iso(today_day() + 456, later); /* 15 months: a common planned duration */
+    json_t *form = json_pack("{s:s, s:s, s:s, s:s}", "start_date", today, "planned_end_date", later, "weekly_hours", "30",
+                             "review_interval_weeks", "12");
+    if (in_int(r, "learner_id", &lid) == EV_OK) {
+        char *email = db_text(r->db, "SELECT email FROM users WHERE id = ? AND role = 'learner'", "i", lid);
+        if (email)
+            json_object_set_new(form, "learner_email", json_string(email));
+        free(email);
+    }
+    json_object_set_new(http_out(r), "form", form);
+    appr_options(r, form);
+    return 200;
+}
+
+/* PUT /api/v1/apprenticeships/{id}, POST /admin/apprenticeships/{id} {employer_id?,
+ * weekly_hours?, planned_otj_hours? (before prior learning), rpl_otj_hours?, rpl_note?,
+ * rpl_ksbs?, review_interval_weeks?}: a field left out keeps its value. The KSBs given
+ * replace the recognised ones (and leave or rejoin the learner's totals). 200. */
+static int appr_update(req_t *r)
+{
+    int64_t id = r->params[0];
+    int st = 200;
+    json_t *a = db_one(r->db, "SELECT a.id, a.enrolment_id, a.learner_id, a.employer_id, a.weekly_minutes, "
+                              "a.planned_otj_minutes, a.rpl_otj_minutes, a.rpl_note, e.qualification_id, "
+                              "e.review_interval_weeks FROM apprenticeships a JOIN enrolments e ON e.id = a.enrolment_id "
+                              "WHERE a.id = ?", "i", id);
+    json_t *ksb_ids = json_array(), *codes = NULL;
+    if (!a) {
+        st = http_fail(r, 404, "not_found", "There is no apprenticeship %lld.", (long long)id);
+        goto out;
+    }
+    if (!r->is_api)
+        json_object_set(http_out(r), "form", r->in);
+    int64_t employer = jint(a, "employer_id"), weekly = jint(a, "weekly_minutes"), rpl = jint(a, "rpl_otj_minutes");
+    int64_t planned = -1, weeks = jint(a, "review_interval_weeks");
+    const char *note = NULL;
+    if (json_object_get(r->in, "employer_id") &&
+        (in_int(r, "employer_id", &employer) != EV_OK ||
+         db_int(r->db, "SELECT 1 FROM employers WHERE id = ?", 0, "i", employer) != 1))
+        http_field_error(r, "employer_id", "Choose the employer");
+    int64_t w2 = weekly, r2 = rpl, k2 = weeks;
+    plan_fields(r, 0, &w2, &planned, &r2, &k2, &note);
+    int have_ksbs = json_object_get(r->in, "rpl_ksbs") != NULL;
+    if (have_ksbs) {
+        codes = ksb_codes(r);
+        ksb_ids_of(r, jint(a, "qualification_id"), codes, ksb_ids);
+    }
+    if (http_field_error_count(r)) {
+        st = fail_fields(r, "Check the apprenticeship details.");
+        goto fail;
+    }
+    /* planned hours before prior learning: as given, else as they were */
+    int64_t before_rpl = planned >= 0 ? planned : jint(a, "planned_otj_minutes") + rpl;
+    int64_t plan = otj_after_rpl(before_rpl, r2);
+    if (db_begin(r->db) != EV_OK) {
+        st = http_fail(r, 503, "busy", "The database is busy; try again.");
+        goto out;
+    }
+    int ok = db_run(r->db, "UPDATE apprenticeships SET employer_id = ?, weekly_minutes = ?, planned_otj_minutes = ?, "
+                           "rpl_otj_minutes = ?, rpl_note = ? WHERE id = ?", "iiiiti", employer, w2, plan, r2,
+                    note ? note : jstr(a, "rpl_note"), id) == EV_OK &&
+             db_run(r->db, "UPDATE enrolments SET review_interval_weeks = ? WHERE id = ?", "ii", k2,
+                    jint(a, "enrolment_id")) == EV_OK;
+    if (ok && have_ksbs) {
+        ok = db_run(r->db, "DELETE FROM apprenticeship_rpl_ksbs WHERE apprenticeship_id = ?", "i", id) == EV_OK;
+        size_t i;
+        json_t *v;
+        json_array_foreach(ksb_ids, i, v)
+            ok = ok && db_run(r->db, "INSERT INTO apprenticeship_rpl_ksbs (apprenticeship_id, criterion_id) VALUES (?, ?) "
+                                     "ON CONFLICT (apprenticeship_id, criterion_id) DO NOTHING",
+                              "ii", id, (int64_t)json_integer_value(v)) == EV_OK;
+        /* the recognised KSBs leave (or rejoin) the learner's totals (status.h) */
+        ok = ok && status_sync_learner(r->db, jint(a, "learner_id")) == EV_OK;
+    }
+    json_t *before = json_pack("{s:I, s:I, s:I, s:I, s:I}", "employer_id", (json_int_t)jint(a, "employer_id"),
+                               "weekly_minutes", (json_int_t)weekly, "planned_otj_minutes",
+                               (json_int_t)jint(a, "planned_otj_minutes"), "rpl_otj_minutes", (json_int_t)rpl,
+                               "review_interval_weeks", (json_int_t)weeks);
+    json_t *after = json_pack("{s:I, s:I, s:I, s:I, s:I}", "employer_id", (json_int_t)employer, "weekly_minutes",
+                              (json_int_t)w2, "planned_otj_minutes", (json_int_t)plan, "rpl_otj_minutes", (json_int_t)r2,
+                              "review_interval_weeks", (json_int_t)k2);
+    if (have_ksbs)
+        json_object_set(after, "rpl_ksbs", codes);
+    ok = ok && touch_enrolment(r->db, id) == EV_OK &&
+         audit_record(r->db, r->user.id, "apprenticeship.update", "apprenticeship", id, jint(a, "learner_id"), before,
+                      after) == EV_OK &&
+         db_commit(r->db) == EV_OK;
+    json_decref(before);
+    json_decref(after);
+    if (!ok) {
+        db_rollback(r->db);
+        st = http_fail(r, 500, "internal", "The apprenticeship could not be saved.");
+        goto out;
+    }
+    json_t *doc = appr_doc(r, id);
+    http_set_out(r, json_pack("{s:O}", "apprenticeship", json_object_get(doc, "apprenticeship")));
+    json_decref(doc);
+    http_redirect(r, "/admin/apprenticeships/%lld?done=apprenticeship_saved", (long long)id);
+    goto out;
+fail:
+    if (!r->is_api)
+        appr_show_for(r, id);
+out:
+    json_decref(a);
+    json_decref(ksb_ids);
+    json_decref(codes);
+    return st;
+}
+
 /* ------------------------------------------------------------------ demo */
 
 int apprenticeships_demo_seed(db_t *db)
@@ -1232,7 +1682,18 @@ const route_t apprenticeships_routes[] = {
     {"GET", "/api/v1/employers", employers_list, ROLE_ADMIN, NULL, 0},
     {"POST", "/api/v1/employers", employer_create, ROLE_ADMIN, NULL, 0},
     {"POST", "/api/v1/employers/{id}/contacts", employer_contact_add, ROLE_ADMIN, NULL, 0},
+    {"PUT", "/api/v1/employers/{id}", employer_update, ROLE_ADMIN, NULL, 0},
+    {"GET", "/admin/employers", employers_page, ROLE_ADMIN, "admin_employers", 0},
+    {"POST", "/admin/employers", employer_create, ROLE_ADMIN, "admin_employers", 0},
+    {"GET", "/admin/employers/{id}", employer_show, ROLE_ADMIN, "admin_employer", 0},
+    {"POST", "/admin/employers/{id}", employer_update, ROLE_ADMIN, "admin_employer", 0},
+    {"POST", "/admin/employers/{id}/contacts", employer_contact_add, ROLE_ADMIN, "admin_employer", 0},
     {"POST", "/api/v1/apprenticeships", apprenticeship_create, ROLE_ADMIN, NULL, 0},
+    {"PUT", "/api/v1/apprenticeships/{id}", appr_update, ROLE_ADMIN, NULL, 0},
+    {"GET", "/admin/apprenticeships/new", appr_new, ROLE_ADMIN, "admin_apprenticeship_new", 0},
+    {"POST", "/admin/apprenticeships", apprenticeship_create, ROLE_ADMIN, "admin_apprenticeship_new", 0},
+    {"GET", "/admin/apprenticeships/{id}", appr_show, ROLE_ADMIN, "admin_apprenticeship", 0},
+    {"POST", "/admin/apprenticeships/{id}", appr_update, ROLE_ADMIN, "admin_apprenticeship", 0},
     {"GET", "/api/v1/learners/{id}/otj", otj_show, ROLE_SIGNED_IN, NULL, 0},
     {"GET", "/learners/{id}/otj", otj_show, ROLE_SIGNED_IN, "otj", 0},
     {"POST", "/api/v1/learners/{id}/otj", otj_record, ROLE_LEARNER | ROLE_ASSESSOR, NULL, 0},

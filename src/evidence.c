@@ -432,7 +432,7 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
         db,
         "SELECT EXISTS (SELECT 1 FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
         " JOIN evidence e ON e.id = de.evidence_id WHERE de.evidence_id = ?"
-        " AND d.created_at >= coalesce(e.submitted_at, ''))",
+        " AND d.id > e.round_decision_floor)",
         0, "i", id);
     json_object_set_new(ev, "can_withdraw", json_boolean(owner && status &&
                                                          strcmp(status, "submitted") == 0 &&
@@ -1552,8 +1552,11 @@ static int ev_do_submit(db_t *db, int64_t id, int64_t actor_id, int notify_asses
     util_now_iso(now);
     json_t *before = json_pack("{s:s}", "status", st_now);
     json_t *after = json_pack("{s:s, s:s}", "status", "submitted", "submitted_at", now);
-    int ok = db_run(db, "UPDATE evidence SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?",
-                    "tti", now, now, id) == EV_OK &&
+    /* a new round of assessment: the decisions so far are of earlier rounds (schema/017) */
+    int ok = db_run(db, "UPDATE evidence SET status = 'submitted', submitted_at = ?, updated_at = ?,"
+                        " round_decision_floor = (SELECT coalesce(max(de.decision_id), 0) FROM decision_evidence de"
+                        " WHERE de.evidence_id = ?) WHERE id = ?",
+                    "ttii", now, now, id, id) == EV_OK &&
              audit_record(db, actor_id, "evidence.submit", "evidence", id, learner_id, before, after) == EV_OK &&
              status_refresh_learner(db, learner_id) == EV_OK &&
              (!notify_assessor || notify_evidence_submitted(db, id) == EV_OK);
@@ -1607,7 +1610,7 @@ static int h_withdraw(req_t *r)
         db_int(r->db,
                "SELECT EXISTS (SELECT 1 FROM decision_evidence de JOIN decisions d ON d.id = de.decision_id"
                " JOIN evidence e ON e.id = de.evidence_id WHERE de.evidence_id = ?"
-               " AND d.created_at >= coalesce(e.submitted_at, ''))",
+               " AND d.id > e.round_decision_floor)",
                0, "i", id)) {
         db_rollback(r->db);
         return http_fail(r, 409, "not_withdrawable",

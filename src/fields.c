@@ -8,6 +8,10 @@
  * checks the request before the handler runs) and tests (every POST/PUT/PATCH/DELETE
  * route must be declared: tests/unit/test_fields.c). */
 #define EVIDENCE_FIELDS "title kind description body occurred_on file"
+#define APPRENTICESHIP_PLAN_FIELDS "employer_id weekly_hours planned_otj_hours rpl_otj_hours rpl_note rpl_ksbs " \
+                                   "review_interval_weeks"
+#define APPRENTICESHIP_FIELDS "learner_id learner_email standard_id assessor_id iqa_id start_date planned_end_date " \
+                              "qualification_ids " APPRENTICESHIP_PLAN_FIELDS
 #define DECISION_FIELDS                                                                                      \
     "learner_id criterion_id outcome feedback evidence_ids vacsr vacsr_* declaration rpl_reason from_decision"
 #define REVIEW_FIELDS "decisions outcome_* feedback_* vacsr vacsr_* declaration"
@@ -49,9 +53,15 @@ const fields_decl_t fields_table[] = {
     {"POST", "/evidence/{id}/withdraw", ""},
     /* apprenticeships.c */
     {"POST", "/api/v1/employers", "name"},
-    {"POST", "/api/v1/employers/{id}/contacts", "user_id"},
-    {"POST", "/api/v1/apprenticeships", "learner_id standard_id assessor_id iqa_id employer_id start_date planned_end_date "
-                                        "weekly_hours planned_otj_hours rpl_otj_hours rpl_note rpl_ksbs qualification_ids"},
+    {"POST", "/admin/employers", "name"},
+    {"PUT", "/api/v1/employers/{id}", "name"},
+    {"POST", "/admin/employers/{id}", "name"},
+    {"POST", "/api/v1/employers/{id}/contacts", "user_id name email"},
+    {"POST", "/admin/employers/{id}/contacts", "user_id name email"},
+    {"POST", "/api/v1/apprenticeships", APPRENTICESHIP_FIELDS},
+    {"POST", "/admin/apprenticeships", APPRENTICESHIP_FIELDS},
+    {"PUT", "/api/v1/apprenticeships/{id}", APPRENTICESHIP_PLAN_FIELDS},
+    {"POST", "/admin/apprenticeships/{id}", APPRENTICESHIP_PLAN_FIELDS},
     {"POST", "/api/v1/learners/{id}/otj", "occurred_on hours minutes activity description evidence_id"},
     {"POST", "/learners/{id}/otj", "occurred_on hours minutes activity description evidence_id"},
     {"POST", "/api/v1/otj/{id}/verify", "note"},

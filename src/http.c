@@ -1182,6 +1182,8 @@ static enum MHD_Result send_page(req_state_t *st, int status)
     if (status >= 400 && !r->tmpl && r->route && r->route->tmpl && strcmp(r->method, "GET") != 0 &&
         status != 400 && status != 409 && status != 413 && status != 429)
         name = "error"; /* a form re-renders itself only for input problems */
+    if (!r->tmpl && strcmp(r->method, "GET") == 0 && (status == 401 || status == 403 || status == 404))
+        name = "error"; /* a page that is not there (or not yours) is the error page, not the route's empty page */
     json_t *ctx = json_is_object(r->out) ? json_incref(r->out) : json_object();
     if (status >= 400 && !json_object_get(ctx, "error"))
         json_object_set_new(ctx, "error", json_pack("{s:s, s:s}", "code", "error", "message", status_title(status)));

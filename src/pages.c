@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "progress.h"
+#include "reviews.h"
 #include "specimport.h"
 #include "util.h"
 
@@ -305,6 +307,11 @@ static const struct {
     {"otj_queried", "The off-the-job training entry has been queried. The apprentice can see your note."},
     {"break_started", "The break in learning has been recorded. The expected pace is paused until it ends."},
     {"break_ended", "The break in learning has ended. The planned end date has moved out by its length."},
+    {"employer_created", "The employer has been added. Now add the people who will be its contacts."},
+    {"employer_saved", "The employer's name has been saved."},
+    {"contact_added", "The contact has been added. A new account is sent an email to choose its password."},
+    {"apprenticeship_created", "The apprentice has been enrolled on the apprenticeship."},
+    {"apprenticeship_saved", "The apprenticeship's plan has been saved."},
     {"already_sent", "This form had already been sent, so it was not sent again."},
     {"review_saved", "The progress review has been saved."},
     {"review_signed", "Your signature has been recorded."},
@@ -393,6 +400,28 @@ static void step(json_t *steps, int64_t n, const char *one, const char *many, co
     free(text);
 }
 
+/* Open reviews (not superseded) that user_id should sign as role ("learner", "assessor" or
+ * "employer") and has not yet: the learner's own and the employer contact's apprentices' once
+ * signing has begun, the assessor's caseload's drafts too. 0 before the reviews migration. */
+static int64_t reviews_waiting_signature(db_t *db, const char *role, int64_t user_id)
+{
+    if (!db_table_exists(db, "progress_review_signatures"))
+        return 0;
+    if (!strcmp(role, "learner"))
+        return db_int(db, "SELECT COUNT(*) FROM progress_reviews r WHERE r.learner_id = ? AND r.superseded = 0"
+                          " AND r.status = 'signing' AND NOT EXISTS (SELECT 1 FROM progress_review_signatures s"
+                          " WHERE s.review_id = r.id AND s.role = 'learner')", 0, "i", user_id);
+    if (!strcmp(role, "assessor"))
+        return db_int(db, "SELECT COUNT(*) FROM progress_reviews r JOIN enrolments e ON e.id = r.enrolment_id"
+                          " WHERE e.assessor_id = ? AND r.superseded = 0 AND r.status IN ('draft', 'signing') AND NOT EXISTS"
+                          " (SELECT 1 FROM progress_review_signatures s WHERE s.review_id = r.id"
+                          " AND s.role = 'assessor')", 0, "i", user_id);
+    return db_int(db, "SELECT COUNT(*) FROM progress_reviews r JOIN employer_contacts c ON c.employer_id = r.employer_id"
+                      " WHERE c.user_id = ? AND r.superseded = 0 AND r.status = 'signing'"
+                      " AND r.signers LIKE '%employer%' AND NOT EXISTS (SELECT 1 FROM progress_review_signatures s"
+                      " WHERE s.review_id = r.id AND s.role = 'employer')", 0, "i", user_id);
+}
+
 json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t *page)
 {
     json_t *steps = json_array();
@@ -415,6 +444,15 @@ json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t 
                                    " WHERE learner_id = ?", 0, "i", user_id);
         step(steps, total - begun, "criterion", "criteria", " with no evidence yet: add evidence for them",
              "/evidence/new");
+        snprintf(href, sizeof href, "/learners/%lld/reviews", (long long)user_id);
+        step(steps, reviews_waiting_signature(db, "learner", user_id), "progress review", "progress reviews",
+             " waiting for your signature", href);
+        if (db_table_exists(db, "otj_entries")) {
+            snprintf(href, sizeof href, "/learners/%lld/otj", (long long)user_id);
+            step(steps, db_int(db, "SELECT COUNT(*) FROM otj_entries WHERE learner_id = ? AND status = 'queried'", 0,
+                               "i", user_id),
+                 "off-the-job entry", "off-the-job entries", " queried: read the question and correct the entry", href);
+        }
     } else if (role == ROLE_ASSESSOR) {
         int64_t queue = db_int(db, "SELECT COUNT(*) FROM evidence ev WHERE ev.status = 'submitted' AND ev.learner_id IN"
                                    " (SELECT en.learner_id FROM enrolments en WHERE en.assessor_id = ?)", 0, "i", user_id);
@@ -432,6 +470,23 @@ json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t 
                                " WHERE d.assessor_id = ? AND s.outcome = 'action_required' AND s.responded_at IS NULL",
                            0, "i", user_id),
              "IQA action", "IQA actions", " to answer", "/actions");
+        step(steps, reviews_overdue_count(db, user_id, progress_today()), "progress review", "progress reviews",
+             " overdue on your caseload", "/caseload");
+        step(steps, reviews_waiting_signature(db, "assessor", user_id), "progress review", "progress reviews",
+             " to finish and sign", "/caseload");
+        if (db_table_exists(db, "progress_reviews"))
+            step(steps, db_int(db, "SELECT COUNT(*) FROM progress_reviews r JOIN enrolments e ON e.id = r.enrolment_id"
+                                   " WHERE e.assessor_id = ? AND r.superseded = 0 AND r.status = 'declined'", 0, "i",
+                               user_id),
+                 "progress review", "progress reviews", " declined by a signer: read the reason and correct it",
+                 "/caseload");
+    } else if (role == ROLE_EMPLOYER && db_table_exists(db, "otj_entries")) {
+        step(steps, db_int(db, "SELECT COUNT(*) FROM otj_entries o WHERE o.status = 'pending' AND o.apprenticeship_id IN"
+                               " (SELECT a.id FROM apprenticeships a JOIN employer_contacts c"
+                               " ON c.employer_id = a.employer_id WHERE c.user_id = ?)", 0, "i", user_id),
+             "off-the-job entry", "off-the-job entries", " of your apprentices to verify", "/employer");
+        step(steps, reviews_waiting_signature(db, "employer", user_id), "progress review", "progress reviews",
+             " waiting for your signature", "/employer");
     } else if (role == ROLE_IQA) {
         step(steps, db_int(db, "SELECT COUNT(*) FROM decisions d WHERE d.learner_id IN"
                                " (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?)"

@@ -609,6 +609,8 @@ static json_t *enrolment_schedule(db_t *db, json_t *enr, int64_t today)
             state = "overdue", label = rv ? "Overdue: in progress" : "Overdue";
         else if (rv)
             state = "in_progress", label = status_label(STR(rv, "status"));
+        else if (number > next && active && strcmp(due, today_iso) < 0)
+            state = "overdue", label = "Overdue"; /* a later review whose date has passed too */
         else if (number == next)
             state = "next", label = "Next due";
         else
@@ -1042,6 +1044,8 @@ static json_t *new_review_data(db_t *db, json_t *enr)
         snprintf(from, sizeof from, "%s", STR(enr, "start_date"));
     json_t *out = json_pack("{s:i, s:s, s:s, s:o}", "number", number, "due_on", due[0] ? due : STR(enr, "start_date"),
                             "period_from", from, "previous_targets", targets ? targets : json_array());
+    /* with an employer contact on the apprenticeship the review is three-way (and asks for their comments) */
+    json_object_set_new(out, "three_way", json_boolean(enrolment_employer(db, INT(enr, "id")) != 0));
     json_decref(prev);
     return out;
 }

@@ -278,6 +278,10 @@ void sniff_classify(const char *magic_mime, const char *name, sniff_result_t *ou
         }
 
     const char *mime = NULL;
+    /* A WebM file with sound only (a browser's MediaRecorder recording, named .weba by
+     * static/recorder.js) is audio: libmagic names every WebM container video. */
+    if (strcasecmp(magic_mime, "video/webm") == 0 && strcmp(ext, "weba") == 0)
+        magic_mime = "audio/webm";
     for (size_t i = 0; rules[i].magic; i++)
         if (strcasecmp(magic_mime, rules[i].magic) == 0) {
             mime = rules[i].mime;

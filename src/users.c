@@ -694,6 +694,18 @@ static int learner_h(req_t *r)
     json_object_set_new(u, "enrolments", visible_enrolments(r, id));
     json_object_set_new(u, "is_self", json_boolean(id == r->user.id));
     json_object_set_new(u, "can_manage", json_boolean(policy_is_admin(&r->user)));
+    /* an apprentice's apprenticeships: the off-the-job page, and the admin's plan (apprenticeships.c) */
+    json_t *apps = db_all(r->db, "SELECT a.id AS apprenticeship_id, q.title, e.qualification_id FROM apprenticeships a"
+                                 " JOIN enrolments e ON e.id = a.enrolment_id"
+                                 " JOIN qualifications q ON q.id = e.qualification_id WHERE a.learner_id = ? ORDER BY a.id",
+                          "i", id);
+    qscope_t aqs = {0}; /* an EQA: only the apprenticeships on its visit's qualifications (issue 18) */
+    if (apps && policy_qscope(r->db, &r->user, id, &aqs) == EV_OK)
+        qscope_filter(&aqs, apps, "qualification_id");
+    else if (apps)
+        json_array_clear(apps);
+    qscope_free(&aqs);
+    json_object_set_new(u, "apprenticeships", apps ? apps : json_array());
     http_set_out(r, u);
     return 200;
 }

@@ -312,9 +312,10 @@ static int h_create(req_t *r)
     char *learner_name = db_text(r->db, "SELECT name FROM users WHERE id = ?", "i", learner_id);
     /* emailed to the witness at once (the outbox blanks the body once sent: it holds the link) */
     ok = ok && notify_queue_address(r->db, wemail, wname, "witness_request", link,
-                                    json_pack("{s:s, s:s, s:s, s:s, s:i}", "requester_name", r->user.name,
+                                    json_pack("{s:s, s:s, s:s, s:s, s:i, s:b}", "requester_name", r->user.name,
                                               "learner_name", learner_name ? learner_name : "", "about", title,
-                                              "expires", expires, "valid_days", WITNESS_TTL_S / 86400)) == EV_OK;
+                                              "expires", expires, "valid_days", WITNESS_TTL_S / 86400,
+                                              "own_work", r->user.id == learner_id)) == EV_OK;
     free(learner_name);
     if (!ok || db_commit(r->db) != EV_OK) {
         db_rollback(r->db);

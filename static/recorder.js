@@ -147,7 +147,7 @@
     if (!recording) return; // no recording: the plain form post
     ev.preventDefault();
     var fd = new FormData(form);
-    var ext = /ogg/.test(recording.type) ? 'ogg' : /mp4/.test(recording.type) ? 'm4a' : 'webm';
+    var ext = /ogg/.test(recording.type) ? 'ogg' : /mp4/.test(recording.type) ? 'm4a' : 'weba';
     var stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '');
     fd.append('file', recording, 'discussion-' + stamp + '.' + ext);
     var xhr = new XMLHttpRequest();

@@ -6,6 +6,10 @@
 'use strict';
 const {test, before, after} = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const {spawnSync} = require('node:child_process');
 const {startServer, assertStatus} = require('./lib.js');
 
 let srv, admin, assessor, apprentice, boss, otherBoss;
@@ -153,6 +157,15 @@ test('KSBs recognised as prior learning leave every total: progress, matrix, cas
   r = await boss.get('/api/v1/employer/apprentices');
   const mine = r.json.apprentices.find((a) => a.learner_id === LEARNER);
   assert.equal(mine.ksb_total, all - 2);
+  // the portfolio export for the awarding body: the same totals, K1 and B4 marked as RPL
+  r = await admin.get(`/api/v1/learners/${LEARNER}/export`);
+  assertStatus(r, 200);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-appr-zip-'));
+  fs.writeFileSync(path.join(dir, 'x.zip'), r.body);
+  const index = spawnSync('unzip', ['-p', path.join(dir, 'x.zip'), 'index.html'], {encoding: 'utf8'}).stdout;
+  fs.rmSync(dir, {recursive: true, force: true});
+  assert.ok(index.includes(`${q.met} of ${all - 2} (${q.percent}%)`), 'the export counts without the RPL KSBs');
+  assert.equal((index.match(/<td class="rpl">Recognised prior learning/g) || []).length, 2);
   // a decision on a recognised KSB does not bring it back into the totals
   assert.equal(srv.sql(`SELECT count(*) FROM criterion_status WHERE learner_id = ${LEARNER}
     AND criterion_id IN (SELECT criterion_id FROM apprenticeship_rpl_ksbs WHERE apprenticeship_id = ${APP.id})`), '0');

@@ -209,6 +209,15 @@ test('not yet met: the evidence goes back to the learner, editable, with the fee
   const s = await learner.post(`/api/v1/evidence/${e1}/submit`, {});
   assert.ok(s.status >= 200 && s.status < 300, `resubmit: ${s.status} ${s.text}`);
   assert.equal(await evidenceStatus(assessor, e1), 'submitted');
+  // The not-met decision was of the earlier round: the learner may withdraw the resubmission,
+  // whatever the clocks say (timestamps have whole seconds; a decision and a resubmission in
+  // one second used to be taken for this round's): the round is told by decision ids.
+  const at = srv.sql(`SELECT submitted_at FROM evidence WHERE id = ${e1}`);
+  srv.sql(`UPDATE evidence SET submitted_at = '2000-01-01T00:00:00Z' WHERE id = ${e1}`);
+  const again = await learner.get(`/api/v1/evidence/${e1}`);
+  srv.sql(`UPDATE evidence SET submitted_at = '${at}' WHERE id = ${e1}`);
+  assertStatus(again, 200);
+  assert.equal(again.json.can_withdraw, true, 'the earlier round\'s decision does not count');
 });
 
 test('met through the review form (no JavaScript): supersedes, history keeps both', async (t) => {

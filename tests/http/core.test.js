@@ -71,6 +71,25 @@ test('an unknown page is an HTML 404 page; an unknown API path a JSON 404', asyn
   assertSecurityHeaders(api);
 });
 
+test('a page for something that is not there (or not yours) is the error page, not the page left empty', async () => {
+  const demo = await startServer({demo: true});
+  const admin = await demo.login('admin@demo.test');
+  const learner = await demo.login('learner@demo.test');
+  const otherId = demo.sql("SELECT id FROM users WHERE email = 'learner2@demo.test'");
+  try {
+  for (const [who, c, path] of [['admin', admin, '/learners/999999'], ['admin', admin, '/evidence/999999'],
+    ['learner', learner, `/learners/${otherId}/matrix`], ['learner', learner, '/admin/users']]) {
+    const page = await c.get(path);
+    assert.ok(page.status === 404 || page.status === 403, `${who} GET ${path}: ${page.status}`);
+    assert.match(page.text, /<h1 class="heading-xl">(Page not found|You do not have access to this page)[^<]*<\/h1>/,
+      `${who} GET ${path} shows the error page:\n${page.text.slice(0, 2000)}`);
+    assert.match(page.text, /Go to your home page/);
+  }
+  } finally {
+    await demo.stop();
+  }
+});
+
 test('a method the path does not take is 405 with Allow', async () => {
   const r = await srv.client().request('DELETE', '/api/v1/openapi.json');
   assertStatus(r, 405);

@@ -170,9 +170,13 @@ async function both(email, method, path, json, diffs) {
   const [a, b] = clients[email];
   const ra = await a.request(method, path, {json});
   const rb = await b.request(method, path, {json});
-  if (ra.status !== rb.status || normalize(ra.text) !== normalize(rb.text)) {
-    diffs.push(`${email} ${method} ${path}: SQLite ${ra.status} ${normalize(ra.text).slice(0, 400)}\n` +
-      `  PostgreSQL ${rb.status} ${normalize(rb.text).slice(0, 400)}`);
+  const na = normalize(ra.text);
+  const nb = normalize(rb.text);
+  if (ra.status !== rb.status || na !== nb) {
+    let at = 0;
+    while (at < na.length && na[at] === nb[at]) at++;
+    diffs.push(`${email} ${method} ${path}: SQLite ${ra.status}, PostgreSQL ${rb.status}; first difference at ${at}:\n` +
+      `  SQLite:     ${na.slice(Math.max(0, at - 200), at + 200)}\n  PostgreSQL: ${nb.slice(Math.max(0, at - 200), at + 200)}`);
   }
   return ra;
 }

@@ -209,6 +209,16 @@ describe('next steps and counts', () => {
     const admin = await srv.login('admin@demo.test');
     const centre = await admin.get('/centre');
     assert.match(centre.text, /What to do next/);
+    // the demo employer has an apprentice's off-the-job entries waiting to be verified
+    const employer = await srv.login('employer@demo.test');
+    assert.match((await employer.get('/employer')).text,
+      /What to do next[\s\S]*off-the-job (entry|entries) of your apprentices to verify/);
+    // an entry queried by the employer is on the apprentice's list
+    const apprentice = await srv.login('apprentice@demo.test');
+    const aid = (await apprentice.get('/api/v1/me')).json.user.id;
+    assert.doesNotMatch((await apprentice.get('/portfolio')).text, /queried: read the question/);
+    srv.sql(`UPDATE otj_entries SET status = 'queried' WHERE id = (SELECT min(id) FROM otj_entries WHERE learner_id = ${aid} AND status = 'pending')`);
+    assert.match((await apprentice.get('/portfolio')).text, /What to do next[\s\S]*1 off-the-job entry queried: read the question/);
     // Only on the home page, and never in the API.
     assert.doesNotMatch((await learner.get('/evidence')).text, /What to do next/);
     assert.equal((await assessor.get('/api/v1/caseload')).json.next_steps, undefined);

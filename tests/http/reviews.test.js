@@ -83,6 +83,22 @@ after(async () => {
   if (srv) await srv.stop();
 });
 
+test('the schedule: a later review whose date has passed is overdue too, not upcoming', async () => {
+  assertStatus(await admin.post('/api/v1/users', {email: 'sam.late@demo.test', name: 'Sam Late', role: 'learner',
+    password: 'sam learner password'}), 201);
+  const sam = Number(srv.sql(`SELECT id FROM users WHERE email = 'sam.late@demo.test'`));
+  assertStatus(await admin.post('/api/v1/enrolments', {learner_id: sam, qualification_id: Q, assessor_id: assessor.user.id,
+    iqa_id: iqa.user.id, start_date: '2025-10-01', planned_end_date: '2026-12-31'}), 201, 'enrol');
+  const r = await assessor.get(`/api/v1/learners/${sam}/reviews`);
+  assertStatus(r, 200);
+  const e = r.json.enrolments[0];
+  assert.deepEqual(e.schedule.slice(0, 3).map((x) => [x.due_on, x.state]),
+    [['2025-12-24', 'overdue'], ['2026-03-18', 'overdue'], ['2026-06-10', 'upcoming']]);
+  const page = await assessor.get(`/learners/${sam}/reviews`);
+  assertStatus(page, 200);
+  assert.ok((page.text.match(/>Overdue</g) || []).length >= 2, 'both passed reviews read Overdue on the page');
+});
+
 test('the schedule: every 12 weeks from the start, the first review overdue on the list, caseload and dashboard', async () => {
   const r = await rae.get(`/api/v1/learners/${RAE}/reviews`);
   assertStatus(r, 200);
@@ -95,7 +111,12 @@ test('the schedule: every 12 weeks from the start, the first review overdue on t
   assert.equal(e.schedule[0].state, 'overdue');
   assert.equal(e.schedule[1].state, 'upcoming');
   assert.deepEqual(r.json.reviews, []);
-  // the assessor's caseload and the centre dashboard flag it
+  // a new review of a two-way enrolment (no employer) does not ask for the employer's comments
+  const newForm = await assessor.get(`/learners/${RAE}/reviews/new?enrolment_id=${ENR}`);
+  assertStatus(newForm, 200);
+  assert.match(newForm.text, /name="learner_comments"/);
+  assert.doesNotMatch(newForm.text, /name="employer_comments"/);
+  // the caseload and the centre dashboard flag it
   const cl = await assessor.get('/api/v1/caseload?per_page=200');
   assertStatus(cl, 200);
   const item = cl.json.items.find((x) => x.enrolment_id === ENR);
@@ -104,6 +125,7 @@ test('the schedule: every 12 weeks from the start, the first review overdue on t
   assert.ok(cl.json.reviews_overdue >= 1);
   const page = await assessor.get('/caseload?per_page=200');
   assert.match(page.text, /Review overdue/);
+  assert.match(page.text, /What to do next[\s\S]*progress reviews? overdue on your caseload/);
   const centre = await admin.get('/api/v1/centre/progress');
   assertStatus(centre, 200);
   assert.ok(centre.json.reviews_overdue >= 1, JSON.stringify(centre.json.reviews_overdue));
@@ -215,6 +237,8 @@ test('signing: order-free, each signer once, a reason to decline, no edits once 
   assertStatus(locked, 409);
   assert.equal(locked.json.error.code, 'locked');
   assert.equal(auditCount(), before);
+  // the assessor's "What to do next" asks for their signature until they sign
+  assert.match((await assessor.get('/caseload')).text, /What to do next[\s\S]*progress reviews? to finish and sign/);
   // the assessor signs: complete and locked
   const overdueBefore = await overdueCounts();
   assert.ok(overdueBefore >= 1);
@@ -225,6 +249,7 @@ test('signing: order-free, each signer once, a reason to decline, no edits once 
   assert.equal(await overdueCounts(), overdueBefore - 1, 'completing the review left the dashboard stale');
   assert.ok(s2.json.completed_at);
   assertStatus(await assessor.post(`/api/v1/progress-reviews/${R1}/sign`, {}), 409);
+  assert.doesNotMatch((await assessor.get('/caseload')).text, /What to do next[\s\S]*progress reviews? to finish and sign/);
   assertStatus(await assessor.put(`/api/v1/progress-reviews/${R1}`, {assessor_summary: 'changed'}), 409);
   const actions = srv.sqlRows(`SELECT action FROM audit_events WHERE entity = 'progress_review' AND entity_id = ${R1} ORDER BY id`)
     .map((x) => x.action);

@@ -61,6 +61,9 @@ test('a learner nominates a witness: emailed link, shown once; the witness gives
   // emailed to the witness with the same link
   const [mail] = await smtp.waitFor(1, {filter: (m) => m.to.includes(n.body.witness_email)});
   assert.ok(mail.text.includes(n.link), mail.text);
+  // the learner asked for their own work: the email says "their work", not the learner's name twice
+  assert.match(mail.text, /asked you to give a witness testimony about their work/);
+  assert.doesNotMatch(mail.subject || '', /witness .+'s work/);
   // the list shows the request but never the link
   let r = await learner.get(`/api/v1/learners/${L}/witness-requests`);
   assertStatus(r, 200);
@@ -129,6 +132,10 @@ test('a learner nominates a witness: emailed link, shown once; the witness gives
 test('an assessor nominates; the link is for one request only; two racing submissions take it once', async () => {
   const a = await nominate(assessor, L, {criteria: [{criterion_id: crits[1].id}]});
   const b = await nominate(assessor, L, {criteria: [{criterion_id: crits[2].id}]});
+  // the assessor asked: the email names the learner whose work it is
+  const [mailA] = await smtp.waitFor(1, {filter: (m) => m.to.includes(a.body.witness_email)});
+  assert.match(mailA.text, /about [^\n]+'s work/);
+  assert.doesNotMatch(mailA.text, /about their work/);
   const w = srv.client();
   const before = Number(srv.sql(`SELECT count(*) FROM evidence WHERE learner_id = ${L}`));
   const send = () => w.postForm('/witness', {token: tokenOf(a.link), testimony: 'Seen it.', confirm_competent: '1',
@@ -186,8 +193,9 @@ test('a link expires, can be revoked, cannot be guessed; only the right people n
     r = await c.post(`/api/v1/learners/${L}/witness-requests`, NOMINATION());
     assert.ok([403, 404].includes(r.status), String(r.status));
   }
+  // a route closed to the EQA answers as if nothing were there (issue 18)
   r = await eqa.post(`/api/v1/learners/${L}/witness-requests`, NOMINATION());
-  assertStatus(r, 403);
+  assertStatus(r, 404);
   assert.equal(Number(srv.sql('SELECT count(*) FROM witness_requests')), nReq);
 });
 

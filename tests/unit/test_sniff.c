@@ -43,6 +43,13 @@ int main(void)
     CHECK_STR(r.preview, "audio");
     sniff_classify("video/mp4", "a.mp4", &r);
     CHECK_STR(r.preview, "video");
+    /* a browser's audio-only WebM recording (recorder.js names it .weba) plays as audio */
+    sniff_classify("video/webm", "discussion-recording.weba", &r);
+    CHECK_STR(r.mime, "audio/webm");
+    CHECK_STR(r.preview, "audio");
+    sniff_classify("video/webm", "clip.webm", &r);
+    CHECK_STR(r.mime, "video/webm");
+    CHECK_STR(r.preview, "video");
     sniff_classify("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a.docx", &r);
     CHECK_INT(r.verdict, SNIFF_DOWNLOAD);
     CHECK(r.preview == NULL);
