@@ -275,6 +275,12 @@ typedef struct snap {
 
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static snap_t *snap_cur;
+/* One build at a time per (version, day): the other requests for it wait for that build
+ * (snap_built) instead of each reading every enrolment too, which on a busy server made
+ * 64 concurrent first requests 64 builds sharing the cores (issue 22). */
+static pthread_cond_t snap_built = PTHREAD_COND_INITIALIZER;
+static int snap_building;
+static int64_t building_version, building_today;
 
 static int enr_cmp(const void *a, const void *b);
 static json_t *groups_json(db_t *db, const grp_map_t *m, int by_assessor, int64_t today);
@@ -343,10 +349,22 @@ static snap_t *snap_get(db_t *db, int64_t today)
     int began = progress_read_begin(db);
     int64_t v = db_int(db, "SELECT version FROM centre_version WHERE id = 1", -1, "");
     snap_t *s = NULL;
+    int builder = 0;
     pthread_mutex_lock(&snap_lock);
-    if (v >= 0 && snap_cur && snap_cur->version == v && snap_cur->today == today) {
-        s = snap_cur;
-        s->refs++;
+    for (;;) {
+        if (v >= 0 && snap_cur && snap_cur->version == v && snap_cur->today == today) {
+            s = snap_cur;
+            s->refs++;
+            break;
+        }
+        if (v < 0 || !snap_building || building_version != v || building_today != today)
+            break;
+        pthread_cond_wait(&snap_built, &snap_lock); /* that build, then look again */
+    }
+    if (!s && v >= 0 && !snap_building) {
+        snap_building = builder = 1;
+        building_version = v;
+        building_today = today;
     }
     pthread_mutex_unlock(&snap_lock);
     if (!s) {
@@ -374,6 +392,12 @@ static snap_t *snap_get(db_t *db, int64_t today)
                 snap_release(old);
             }
         }
+    }
+    if (builder) { /* built or failed: the waiters look again (and build themselves after a failure) */
+        pthread_mutex_lock(&snap_lock);
+        snap_building = 0;
+        pthread_cond_broadcast(&snap_built);
+        pthread_mutex_unlock(&snap_lock);
     }
     progress_read_end(db, began);
     return s;

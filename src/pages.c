@@ -1,6 +1,7 @@
 /* pages.c: what people read on pages: local times, relative ages, plurals, confirmation banners */
 #include "pages.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,6 +423,44 @@ static int64_t reviews_waiting_signature(db_t *db, const char *role, int64_t use
                       " WHERE s.review_id = r.id AND s.role = 'employer')", 0, "i", user_id);
 }
 
+/* The admin's two centre-wide counts read every learner and every enrolment (about 100 ms
+ * at 100,000 learners: docs/architecture.md), so they are kept per process until the audit
+ * trail grows (every change writes its event in the same transaction: a new newest id) or
+ * ADMIN_COUNTS_MAX_AGE_S passes (on PostgreSQL an event with a lower id can commit after a
+ * higher one, which the id alone would miss). */
+#define ADMIN_COUNTS_MAX_AGE_S 30
+static pthread_mutex_t admin_counts_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int valid;
+    int64_t newest_event, unenrolled, no_iqa;
+    time_t at;
+} admin_counts_cache;
+
+/* Learners with no active enrolment and active enrolments with no IQA named. */
+static void admin_counts(db_t *db, int64_t *unenrolled, int64_t *no_iqa)
+{
+    int64_t newest = db_int(db, "SELECT coalesce(max(id), 0) FROM audit_events", -1, "");
+    time_t now = time(NULL);
+    pthread_mutex_lock(&admin_counts_lock);
+    int hit = admin_counts_cache.valid && newest >= 0 && admin_counts_cache.newest_event == newest &&
+              now - admin_counts_cache.at < ADMIN_COUNTS_MAX_AGE_S && now >= admin_counts_cache.at;
+    *unenrolled = admin_counts_cache.unenrolled;
+    *no_iqa = admin_counts_cache.no_iqa;
+    pthread_mutex_unlock(&admin_counts_lock);
+    if (hit)
+        return;
+    *unenrolled = db_int(db, "SELECT COUNT(*) FROM users u WHERE u.role = 'learner' AND u.disabled = 0 AND NOT EXISTS"
+                             " (SELECT 1 FROM enrolments e WHERE e.learner_id = u.id AND e.status = 'active')", 0, "");
+    *no_iqa = db_int(db, "SELECT COUNT(*) FROM enrolments WHERE status = 'active' AND iqa_id IS NULL", 0, "");
+    pthread_mutex_lock(&admin_counts_lock);
+    admin_counts_cache.valid = newest >= 0;
+    admin_counts_cache.newest_event = newest;
+    admin_counts_cache.unenrolled = *unenrolled;
+    admin_counts_cache.no_iqa = *no_iqa;
+    admin_counts_cache.at = now;
+    pthread_mutex_unlock(&admin_counts_lock);
+}
+
 json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t *page)
 {
     json_t *steps = json_array();
@@ -499,11 +538,11 @@ json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t 
         const json_t *totals = json_object_get(page, "totals");
         step(steps, json_integer_value(json_object_get(totals, "behind_or_at_risk")), "learner enrolment",
              "learner enrolments", " behind or at risk", "/centre/learners?state=behind_or_at_risk");
-        step(steps, db_int(db, "SELECT COUNT(*) FROM users u WHERE u.role = 'learner' AND u.disabled = 0 AND NOT EXISTS"
-                               " (SELECT 1 FROM enrolments e WHERE e.learner_id = u.id AND e.status = 'active')", 0, ""),
-             "learner", "learners", " with no active enrolment", "/admin/users?role=learner");
-        step(steps, db_int(db, "SELECT COUNT(*) FROM enrolments WHERE status = 'active' AND iqa_id IS NULL", 0, ""),
-             "active enrolment", "active enrolments", " with no IQA named", "/admin/enrolments?status=active");
+        int64_t unenrolled, no_iqa;
+        admin_counts(db, &unenrolled, &no_iqa);
+        step(steps, unenrolled, "learner", "learners", " with no active enrolment", "/admin/users?role=learner");
+        step(steps, no_iqa, "active enrolment", "active enrolments", " with no IQA named",
+             "/admin/enrolments?status=active");
         step(steps, db_int(db, "SELECT COUNT(*) FROM eqa_findings WHERE response IS NULL", 0, ""),
              "EQA finding", "EQA findings", " waiting for the centre's response", "/eqa");
     }

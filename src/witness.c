@@ -372,8 +372,28 @@ static int h_list(req_t *r)
     char now[21];
     util_now_iso(now);
     int can_revoke = may_nominate(r, learner_id) || r->user.id == learner_id;
+    qscope_t qs; /* an EQA: not the requests about other qualifications than its visit's (issue 18) */
+    if (policy_qscope(r->db, &r->user, learner_id, &qs) != EV_OK) {
+        json_decref(rows);
+        return http_fail(r, 503, "busy", "The database is busy; try again.");
+    }
     size_t i;
     json_t *w;
+    for (i = json_array_size(rows); !qs.all && i-- > 0;) {
+        w = json_array_get(rows, i);
+        int64_t ev = json_integer_value(json_object_get(w, "evidence_id"));
+        json_t *quals = db_all(r->db, "SELECT DISTINCT un.qualification_id AS q FROM witness_request_criteria wc"
+                                      " JOIN criteria c ON c.id = wc.criterion_id JOIN units un ON un.id = c.unit_id"
+                                      " WHERE wc.request_id = ?", "i", json_integer_value(json_object_get(w, "id")));
+        int named = json_array_size(quals) > 0, keep = !named && !ev; /* about no qualification */
+        size_t k;
+        json_t *q;
+        json_array_foreach(quals, k, q) keep |= qscope_has(&qs, json_integer_value(json_object_get(q, "q")));
+        json_decref(quals);
+        keep |= ev && qscope_evidence(r->db, &qs, ev);
+        if (!keep)
+            json_array_remove(rows, i);
+    }
     json_array_foreach(rows, i, w) {
         const char *st = state_of(w, now);
         json_object_set_new(w, "state", json_string(st));
@@ -381,11 +401,14 @@ static int h_list(req_t *r)
         json_object_set_new(w, "can_revoke", json_boolean(!strcmp(st, "pending") &&
                                                           (can_revoke || json_integer_value(json_object_get(
                                                                              w, "requested_by")) == r->user.id)));
-        json_t *crit = db_all(r->db, "SELECT c.id, c.ref FROM witness_request_criteria wc JOIN criteria c"
+        json_t *crit = db_all(r->db, "SELECT c.id, c.ref, (SELECT un.qualification_id FROM units un WHERE un.id = c.unit_id)"
+                                     " AS qualification_id FROM witness_request_criteria wc JOIN criteria c"
                                      " ON c.id = wc.criterion_id WHERE wc.request_id = ? ORDER BY c.position, c.id",
                               "i", json_integer_value(json_object_get(w, "id")));
+        qscope_filter(&qs, crit, "qualification_id");
         json_object_set_new(w, "criteria", crit ? crit : json_array());
     }
+    qscope_free(&qs);
     json_t *out = http_out(r);
     json_object_set_new(out, "requests", rows);
     json_object_set_new(out, "learner", db_one(r->db, "SELECT id, name FROM users WHERE id = ?", "i", learner_id));

@@ -1250,14 +1250,22 @@ int main(int argc, char **argv)
             char full[512], cmd[1024], code[16] = "";
             snprintf(full, sizeof full, "%s%s", url, targets[i].path);
             /* wrk counts redirects as success: make sure the page really answers 200 */
-            snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -H 'Cookie: %s' '%s'", cookie, full);
-            FILE *cp = popen(cmd, "r");
-            if (!cp || !fgets(code, sizeof code, cp) || strcmp(code, "200") != 0) {
+            snprintf(cmd, sizeof cmd, "curl -s -m 30 -o /dev/null -w '%%{http_code}' -H 'Cookie: %s' '%s'", cookie, full);
+            /* the previous target's requests may still be running: wait for an answer */
+            for (int tries = 0; tries < 10 && strcmp(code, "200") != 0; tries++) {
+                if (tries)
+                    sleep(2);
+                code[0] = '\0';
+                FILE *cp = popen(cmd, "r");
+                if (!cp || !fgets(code, sizeof code, cp))
+                    code[0] = '\0';
+                if (cp)
+                    pclose(cp);
+            }
+            if (strcmp(code, "200") != 0) {
                 fprintf(stderr, "bench_centre: %s answered %s, not 200\n", full, code);
                 rc = 1;
             }
-            if (cp)
-                pclose(cp);
             long long t0 = cpu_ticks(sp);
             wrk_result_t w = run_wrk(full, cookie, duration);
             double cpu = w.requests ? (double)(cpu_ticks(sp) - t0) / (double)sysconf(_SC_CLK_TCK) / (double)w.requests * 1e6 : 0;

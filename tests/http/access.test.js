@@ -322,7 +322,14 @@ before(async () => {
       INSERT INTO apprenticeships (enrolment_id, learner_id, employer_id, weekly_minutes, planned_otj_minutes, created_at)
         VALUES ((SELECT max(id) FROM enrolments WHERE learner_id = ${L}), ${L}, ${fx.employer}, 1800, 18000, '2026-01-01T00:00:00Z');
       INSERT INTO otj_entries (apprenticeship_id, learner_id, occurred_on, minutes, activity, description, recorded_by, recorded_at)
-        SELECT max(id), ${L}, '2026-01-16', 60, 'theory', '${m} otj', ${L}, '2026-01-16T10:00:00Z' FROM apprenticeships WHERE learner_id = ${L};`);
+        SELECT max(id), ${L}, '2026-01-16', 60, 'theory', '${m} otj', ${L}, '2026-01-16T10:00:00Z' FROM apprenticeships WHERE learner_id = ${L};
+      INSERT INTO witness_requests (learner_id, requested_by, title, about, witness_name, witness_job_title,
+          witness_relationship, witness_email, token_hash, status, created_at, expires_at)
+        VALUES (${L}, ${L}, '${m} witnessed work', '${m} about', 'Other witness', 'Manager', 'Line manager',
+          'w-other@example.test', '${crypto.randomBytes(32).toString('hex')}', 'pending', '2026-01-15T10:00:00Z',
+          '2099-01-01T00:00:00Z');
+      INSERT INTO witness_request_criteria (request_id, criterion_id)
+        SELECT max(id), ${q2.criterion} FROM witness_requests WHERE learner_id = ${L};`);
     fx.other = {...srv.sqlRows(`SELECT ${L} AS learner,
         (SELECT max(id) FROM evidence WHERE learner_id = ${L}) AS evidence,
         (SELECT max(f.id) FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id WHERE e.learner_id = ${L}) AS file,

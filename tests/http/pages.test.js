@@ -224,6 +224,20 @@ describe('next steps and counts', () => {
     assert.equal((await assessor.get('/api/v1/caseload')).json.next_steps, undefined);
   });
 
+  test('the admin\'s counts (kept between requests) move as soon as something changes', async () => {
+    const admin = await srv.login('admin@demo.test');
+    const count = async () => {
+      const m = /(\d+) learners? with no active enrolment/.exec((await admin.get('/centre')).text);
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await count();
+    assert.equal(await count(), before, 'the same answer twice');
+    const r = await admin.post('/api/v1/users', {email: `unenrolled${Date.now()}@demo.test`, name: 'Una Enrolled',
+      role: 'learner', password: 'una learner password'});
+    assertStatus(r, 201);
+    assert.equal(await count(), before + 1, 'a new learner with no enrolment is counted at once');
+  });
+
   test('a learner on two qualifications: awaiting evidence counted per enrolment, as the queue counts it', async () => {
     const l3 = await srv.login('learner3@demo.test');
     const l3id = (await l3.get('/api/v1/me')).json.user.id;

@@ -195,7 +195,7 @@ test('a link expires, can be revoked, cannot be guessed; only the right people n
   }
   // a route closed to the EQA answers as if nothing were there (issue 18)
   r = await eqa.post(`/api/v1/learners/${L}/witness-requests`, NOMINATION());
-  assertStatus(r, 404);
+  assertStatus(r, 404); // a route closed to an EQA: as if it did not exist (issue 18)
   assert.equal(Number(srv.sql('SELECT count(*) FROM witness_requests')), nReq);
 });
 
