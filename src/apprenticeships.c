@@ -798,6 +798,12 @@ static int otj_show_for(req_t *r, int64_t lid)
         json_object_set(doc, "field_errors", json_object_get(keep, "field_errors"));
         json_object_set(doc, "error", json_object_get(keep, "error"));
         json_object_set(doc, "form", json_object_get(keep, "form"));
+        int64_t qid = jint(keep, "query_entry_id"); /* a refused query: open its box */
+        size_t k;
+        json_t *en;
+        json_array_foreach(json_object_get(doc, "entries"), k, en)
+            if (qid && jint(en, "id") == qid)
+                json_object_set(en, "note_error", json_object_get(json_object_get(keep, "field_errors"), "note"));
         json_decref(keep);
     }
     const char *want = jstr(json_object_get(doc, "form"), "activity");
@@ -908,6 +914,26 @@ out:
 
 /* POST /api/v1/otj/{id}/verify|query (and the page forms): the learner's assessor or a
  * contact of their employer verifies the entry, or queries it with a note. 200 {entry}. */
+/* Refuses the note of a verify or query of entry id (learner lid): 400 with the field
+ * error. On a page the summary links to that entry's own note box (note-{id}) and the page
+ * opens that box with the message beside it (GOV.UK error summary pattern). */
+static int note_fail(req_t *r, int64_t lid, int64_t id, const char *field_msg, const char *msg)
+{
+    http_field_error(r, "note", field_msg);
+    int st = fail_fields(r, msg);
+    if (r->is_api)
+        return st;
+    char href[48];
+    snprintf(href, sizeof href, "#note-%lld", (long long)id);
+    size_t i;
+    json_t *er;
+    json_array_foreach(json_object_get(http_out(r), "errors"), i, er)
+        if (!strcmp(jstr(er, "field"), "note"))
+            json_object_set_new(er, "href", json_string(href));
+    json_object_set_new(http_out(r), "query_entry_id", json_integer(id));
+    return page_fail(r, lid, st);
+}
+
 static int otj_review(req_t *r, int verify)
 {
     int64_t id = r->params[0];
@@ -928,13 +954,12 @@ static int otj_review(req_t *r, int verify)
     const char *n = in_str(r, "note");
     note = util_trim_dup(n ? n : "");
     if (!verify && (!*note || strlen(note) > 2000)) {
-        http_field_error(r, "note", "Say what needs checking or correcting (up to 2000 characters)");
-        st = page_fail(r, lid, fail_fields(r, "Add a note to the query."));
+        st = note_fail(r, lid, id, "Say what needs checking or correcting (up to 2000 characters)",
+                       "Add a note to the query.");
         goto out;
     }
     if (strlen(note) > 2000) {
-        http_field_error(r, "note", "Keep the note under 2000 characters");
-        st = page_fail(r, lid, fail_fields(r, "Check the note."));
+        st = note_fail(r, lid, id, "Keep the note under 2000 characters", "Check the note.");
         goto out;
     }
     if (db_begin(r->db) != EV_OK) {

@@ -378,3 +378,32 @@ test('an employer contact sees only routes of their role: no evidence, decisions
   assertStatus(me, 200);
   assert.equal(me.json.user ? me.json.user.role : me.json.role, 'employer');
 });
+
+test('an employer contact is shown no link that answers them 404 (summary, progress, hours, home)', async () => {
+  const seen = new Set();
+  for (const page of [`/learners/${LEARNER}`, `/learners/${LEARNER}/progress`, `/learners/${LEARNER}/otj`, '/employer']) {
+    const r = await boss.get(page);
+    assertStatus(r, 200, page);
+    for (const m of r.text.matchAll(/href="(\/[^"#]*)/g)) {
+      const href = m[1].replace(/&amp;/g, '&');
+      if (!href || seen.has(href) || /sign-?out|logout/.test(href)) continue;
+      seen.add(href);
+      const h = await boss.get(href);
+      assert.notEqual(h.status, 404, `${page} links to ${href}, which answers the employer 404`);
+    }
+  }
+  assert.ok(seen.has(`/learners/${LEARNER}/progress`) && seen.has(`/learners/${LEARNER}/otj`), [...seen].join(' '));
+});
+
+test('a page query with no note: the summary links to that entry\'s note box, which opens with the message', async () => {
+  const e = Number(srv.sql(`SELECT id FROM otj_entries WHERE learner_id = ${LEARNER} AND status = 'pending' ORDER BY id DESC LIMIT 1`));
+  assert.ok(e > 0);
+  const r = await boss.postForm(`/otj/${e}/query`, {note: '  '});
+  assertStatus(r, 400);
+  assert.match(r.text, new RegExp(`<a href="#note-${e}">Say what needs checking`));
+  assert.ok(!/href="#note"/.test(r.text), 'no link to a missing #note');
+  assert.match(r.text, new RegExp(`<details class="details" open><summary>Query`));
+  assert.match(r.text, new RegExp(`id="note-${e}-error"><span class="visually-hidden">Error:</span> Say what needs checking`));
+  assert.match(r.text, new RegExp(`id="note-${e}"[^>]*aria-describedby="note-${e}-error"`));
+  assert.equal(srv.sql(`SELECT status FROM otj_entries WHERE id = ${e}`), 'pending');
+});
