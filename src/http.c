@@ -713,8 +713,89 @@ static int client_takes_gzip(req_state_t *st)
                                                              MHD_HTTP_HEADER_ACCEPT_ENCODING));
 }
 
+/* The signed-in user's unread notifications (the pages' header badge), read once
+ * per request: the ETag and the page both use it. */
+static int64_t page_unread(req_t *r)
+{
+    if (!r->unread_known) {
+        r->unread = notify_unread_count(r->db, r->user.id);
+        r->unread_known = 1;
+    }
+    return r->unread;
+}
+
 /* This server run's part of every ETag (http_not_modified): random at start. */
 static char etag_run[17];
+
+/* The gzip'd bodies of the last tagged answers, by ETag: a repeat request that
+ * does not send If-None-Match (another tab, a client without a cache) is answered
+ * without building or compressing anything. Compressing the 57 KB matrix page
+ * costs about as much as building it. Bounded: KEPT_SLOTS bodies of at most
+ * KEPT_MAX_BYTES each, the least recently used replaced. */
+#define KEPT_SLOTS 256
+#define KEPT_MAX_BYTES (256 * 1024)
+static struct kept {
+    char etag[40];
+    char *data;
+    size_t len;
+    uint64_t used;
+} kept[KEPT_SLOTS];
+static uint64_t kept_clock;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A malloc'd copy of the body kept under etag (its length in *len), or NULL. */
+static char *kept_get(const char *etag, size_t *len)
+{
+    char *copy = NULL;
+    pthread_mutex_lock(&kept_lock);
+    for (int i = 0; i < KEPT_SLOTS; i++)
+        if (kept[i].data && strcmp(kept[i].etag, etag) == 0) {
+            copy = xmalloc(kept[i].len ? kept[i].len : 1);
+            memcpy(copy, kept[i].data, kept[i].len);
+            *len = kept[i].len;
+            kept[i].used = ++kept_clock;
+            break;
+        }
+    pthread_mutex_unlock(&kept_lock);
+    return copy;
+}
+
+/* Keeps a copy of the gzip'd body sent under etag, in the least recently used slot. */
+static void kept_put(const char *etag, const char *data, size_t len)
+{
+    if (len > KEPT_MAX_BYTES)
+        return;
+    char *copy = xmalloc(len ? len : 1);
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&kept_lock);
+    int slot = 0;
+    for (int i = 0; i < KEPT_SLOTS; i++) {
+        if (kept[i].data && strcmp(kept[i].etag, etag) == 0) {
+            slot = i;
+            break;
+        }
+        if (kept[i].used < kept[slot].used)
+            slot = i;
+    }
+    char *old = kept[slot].data;
+    snprintf(kept[slot].etag, sizeof kept[slot].etag, "%s", etag);
+    kept[slot].data = copy;
+    kept[slot].len = len;
+    kept[slot].used = ++kept_clock;
+    pthread_mutex_unlock(&kept_lock);
+    free(old);
+}
+
+static void kept_free(void)
+{
+    pthread_mutex_lock(&kept_lock);
+    for (int i = 0; i < KEPT_SLOTS; i++) {
+        free(kept[i].data);
+        kept[i].data = NULL;
+        kept[i].used = 0;
+    }
+    pthread_mutex_unlock(&kept_lock);
+}
 
 int http_not_modified(req_t *r, const char *version)
 {
@@ -724,7 +805,7 @@ int http_not_modified(req_t *r, const char *version)
     int gz = compress_accepts_gzip(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                                MHD_HTTP_HEADER_ACCEPT_ENCODING));
     char *args = json_dumps(r->in, JSON_COMPACT | JSON_SORT_KEYS);
-    int64_t unread = !r->is_api && r->user.id && r->db ? notify_unread_count(r->db, r->user.id) : 0;
+    int64_t unread = !r->is_api && r->user.id && r->db ? page_unread(r) : 0;
     buf_t b = {0};
     buf_printf(&b, "%s\n%s\n%s\n%d\n%s\n%lld\n%u\n%s\n%s\n%s\n%lld\n%s", etag_run, EVITRACK_VERSION,
                version ? version : "", r->is_api, r->path, (long long)r->user.id, (unsigned)r->user.role,
@@ -738,15 +819,19 @@ int http_not_modified(req_t *r, const char *version)
     /* weak: the same data makes the same page, not necessarily the same bytes */
     snprintf(r->etag, sizeof r->etag, "W/\"%s%s\"", hex, gz ? "-gz" : "");
     const char *inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (!inm)
-        return 0;
     /* a list of tags compared weakly (RFC 9110 8.8.3.2): W/ on either side is ignored */
     const char *want = r->etag + 2; /* "\"hex\"" */
     size_t wl = strlen(want);
-    for (const char *p = inm; (p = strstr(p, want)) != NULL; p += wl) {
+    for (const char *p = inm; p && (p = strstr(p, want)) != NULL; p += wl) {
         char after = p[wl];
         if (after == '\0' || after == ',' || after == ' ' || after == '\t')
-            return 1;
+            return 304;
+    }
+    if (gz) {
+        free(r->kept_gz);
+        r->kept_gz = kept_get(r->etag, &r->kept_gz_len);
+        if (r->kept_gz)
+            return 200;
     }
     return 0;
 }
@@ -779,6 +864,8 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
         MHD_add_response_header(resp, "Content-Encoding", "gzip");
     if (st->r.etag[0] && (status == 200 || status == 304))
         MHD_add_response_header(resp, "ETag", st->r.etag);
+    if (st->r.etag[0] && status == 200 && gzipped && !st->r.kept_gz)
+        kept_put(st->r.etag, data, len);
     if (compressible || status == 304)
         MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     MHD_add_response_header(resp, "Content-Type", type);
@@ -793,6 +880,31 @@ static enum MHD_Result send_bytes(req_state_t *st, int status, const char *type,
     if (status == 405 && st->r.extra_header_value)
         MHD_add_response_header(resp, "Allow", st->r.extra_header_value);
     return queue(st, status, resp, len);
+}
+
+/* The gzip'd body http_not_modified found kept under this request's tag, sent as
+ * send_bytes sent it the first time (taking r->kept_gz). */
+static enum MHD_Result send_kept(req_state_t *st)
+{
+    req_t *r = &st->r;
+    const char *type = r->is_api ? "application/json" : "text/html; charset=utf-8";
+    char *data = r->kept_gz;
+    size_t len = r->kept_gz_len;
+    r->kept_gz = NULL;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Encoding", "gzip");
+    MHD_add_response_header(resp, "ETag", r->etag);
+    MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+    add_common_headers(resp, 0, !r->is_api, r->allow_microphone);
+    if (r->set_cookie)
+        MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+    return queue(st, 200, resp, len);
 }
 
 static enum MHD_Result send_json(req_state_t *st, int status, json_t *body)
@@ -1029,7 +1141,7 @@ static void add_page_context(req_t *r, json_t *ctx, int status)
             json_object_set_new(me, key, json_true());
             json_object_set_new(me, "is_staff", json_boolean(r->user.role != ROLE_LEARNER));
             if (r->db) /* the header's badge: unread notifications */
-                json_object_set_new(me, "unread", json_integer(notify_unread_count(r->db, r->user.id)));
+                json_object_set_new(me, "unread", json_integer(page_unread(r)));
             json_object_set_new(ctx, "me", me);
         }
         json_object_set_new(ctx, "csrf_token", json_string(r->user.csrf_token));
@@ -1079,10 +1191,12 @@ static enum MHD_Result send_page(req_state_t *st, int status)
         json_object_set(ctx, "values", r->in);
     add_page_context(r, ctx, status);
     /* Room for this thread's last page at once, rather than doubling up to it
-     * from 256 bytes with a copy at each step (the matrix page is about 56 KB). */
+     * from 256 bytes with a copy at each step (the matrix page is about 56 KB).
+     * A little over it, not a doubling: glibc consolidates its free lists on every
+     * free of 64 KB or more, which cost 3 % of the matrix page's time. */
     static _Thread_local size_t last_page;
     buf_t html = {0};
-    buf_reserve(&html, last_page > 4096 ? last_page + last_page / 8 : 4096);
+    buf_reserve(&html, last_page > 4096 ? last_page + 2048 : 4096);
     char err[256] = "";
     int rc = app->templates ? tmpl_set_render(app->templates, name, ctx, &html, err, sizeof err) : EV_ERR;
     json_decref(ctx);
@@ -1123,6 +1237,8 @@ static enum MHD_Result respond(req_state_t *st, int status)
     if (status == 304) /* http_not_modified: the client's copy is current */
         return send_bytes(st, 304, r->is_api ? "application/json" : "text/html; charset=utf-8", xstrdup(""), 0,
                           "no-store");
+    if (status == 200 && r->kept_gz) /* http_not_modified: the body sent under this tag, kept */
+        return send_kept(st);
     if (r->is_api) {
         json_t *body;
         if (status >= 400) {
@@ -1431,6 +1547,8 @@ static void reset_response(req_t *r)
     r->blob_size = 0;
     r->inline_disposition = 0;
     r->etag[0] = '\0';
+    free(r->kept_gz);
+    r->kept_gz = NULL;
 }
 
 #define HANDLER_RETRIES 3 /* further attempts after a serialization failure or deadlock */
@@ -1725,6 +1843,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **con
     free(st->r.extra_header_value);
     free(st->r.file_path);
     free(st->r.raw_body);
+    free(st->r.kept_gz);
     stream_free(st->r.stream);
     free(st->r.content_type);
     free(st->r.download_name);
@@ -1842,6 +1961,7 @@ int http_serve(app_t *app)
         fprintf(stderr, "evitrack: cannot listen on %s:%d (in use, or a bad address?)\n", app->listen_addr,
                 app->port);
         compress_static_free();
+    kept_free();
         housekeeping_stop();
         return EV_ERR;
     }
@@ -1894,6 +2014,7 @@ int http_serve(app_t *app)
         pthread_join(flusher, NULL);
     log_close_all();
     compress_static_free();
+    kept_free();
     db_close_all_threads();
     ev_log("stopped");
     return EV_OK;

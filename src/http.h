@@ -109,6 +109,10 @@ typedef struct req {
     int inline_disposition; /* 1: inline (previews), 0: attachment */
     int allow_microphone; /* this page records audio: Permissions-Policy microphone=(self) */
     char etag[40];        /* the response's validator (http_not_modified); "" when none */
+    int64_t unread;       /* the header badge's count, once read (unread_known) */
+    int unread_known;
+    char *kept_gz;        /* http_not_modified found this answer kept, gzip'd (owned) */
+    size_t kept_gz_len;
 } req_t;
 
 /* A handler validates r->in, does its work and returns the HTTP status,
@@ -191,8 +195,14 @@ void http_send_stream(req_t *r, struct http_stream *stream, const char *content_
  * the response (r->etag, sent with Cache-Control: private, no-cache instead
  * of no-store, so browsers keep the page and ask again). Returns 1 when the
  * request's If-None-Match names it: the handler returns 304 at once without
- * building anything. 0 otherwise (also for non-GET/HEAD requests and in
- * --dev, where templates change under a running server: no tag is set). */
+ * building anything. Returns 200 when this server still keeps the gzip'd body
+ * it last sent under the same tag to a client that takes gzip (a few hundred
+ * answers, least recently used first out): the handler returns 200 at once and
+ * that body is sent (the tag guarantees it is what would be built). 0 otherwise:
+ * build the answer (also for non-GET/HEAD requests and in --dev, where
+ * templates change under a running server: no tag is set). Only for answers
+ * that are the same for the same data: not for pages carrying a one-time
+ * form_token (pages.c), which a kept copy would hand out twice. */
 int http_not_modified(req_t *r, const char *version);
 
 /* Pagination for lists that grow: reads ?page= (1..) and ?per_page= (1..200,

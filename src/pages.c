@@ -113,7 +113,26 @@ void pages_date_text(const char *date, char *out, size_t outlen)
         snprintf(out, outlen, "%s", "");
         return;
     }
-    snprintf(out, outlen, "%d %s %.4s", atoi(date + 8), MONTHS[atoi(date + 5) - 1], date);
+    /* "%d %s %.4s" (day without a leading zero, month name, year), put together by hand:
+     * pages show a few dozen dates each and this ran through printf for every one */
+    char tmp[40];
+    size_t n = 0;
+    if (date[8] != '0')
+        tmp[n++] = date[8];
+    tmp[n++] = date[9];
+    tmp[n++] = ' ';
+    const char *m = MONTHS[(date[5] - '0') * 10 + (date[6] - '0') - 1];
+    size_t ml = strlen(m);
+    memcpy(tmp + n, m, ml);
+    n += ml;
+    tmp[n++] = ' ';
+    memcpy(tmp + n, date, 4);
+    n += 4;
+    if (outlen) {
+        size_t c = n < outlen - 1 ? n : outlen - 1;
+        memcpy(out, tmp, c);
+        out[c] = '\0';
+    }
 }
 
 void pages_count(int64_t n, const char *one, const char *many, char *out, size_t outlen)
@@ -240,7 +259,8 @@ void pages_humanize(json_t *v, int64_t now)
                    util_valid_date(s)) {
             if (!add)
                 add = json_object();
-            snprintf(key, sizeof key, "%s_text", k);
+            memcpy(key, k, n); /* KEY_text (n + 6 <= 80 < sizeof key) */
+            memcpy(key + n, "_text", 6);
             pages_date_text(s, text, sizeof text);
             if (!json_object_get(v, key))
                 json_object_set_new(add, key, json_string(text));

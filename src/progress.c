@@ -550,19 +550,26 @@ static json_t *fixed2(double v)
 
 /* Page-only geometry for the SVG stacked bar (viewBox 0 0 100 h) and donut
  * (circumference 100), from an object holding the counts. */
+static void add_chart_parts(json_t *o, int donut_too);
+
 static void add_chart(json_t *o)
+{
+    add_chart_parts(o, 1);
+}
+
+/* add_chart with the donut only when donut_too (the matrix page draws the bar alone). */
+static void add_chart_parts(json_t *o, int donut_too)
 {
     static const char *const seg[] = {"met", "submitted", "not_met", "mapped"};
     double total = (double)json_integer_value(json_object_get(o, "total"));
-    json_t *bar = json_object(), *donut = json_array();
+    static const char *const seg_x[] = {"met_x", "submitted_x", "not_met_x", "mapped_x"};
+    json_t *bar = json_object(), *donut = donut_too ? json_array() : NULL;
     double x = 0;
     for (size_t i = 0; i < sizeof seg / sizeof *seg; i++) {
         double w = total > 0 ? 100.0 * (double)json_integer_value(json_object_get(o, seg[i])) / total : 0;
-        char key[32];
-        snprintf(key, sizeof key, "%s_x", seg[i]);
-        json_object_set_new(bar, key, fixed2(x));
+        json_object_set_new(bar, seg_x[i], fixed2(x));
         json_object_set_new(bar, seg[i], fixed2(w));
-        if (w > 0) {
+        if (w > 0 && donut) {
             json_t *d = json_object();
             json_object_set_new(d, "kind", json_string(seg[i]));
             json_object_set_new(d, "len", fixed2(w));
@@ -573,7 +580,8 @@ static void add_chart(json_t *o)
         x += w;
     }
     json_object_set_new(o, "bar", bar);
-    json_object_set_new(o, "donut", donut);
+    if (donut)
+        json_object_set_new(o, "donut", donut);
 }
 
 static json_t *jstr(const char *s)
@@ -924,6 +932,9 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
     for (int i = 0; !want_html && i < 4; i++)
         cell_names[i] = json_string_nocheck(CELL_NAMES[i]);
     int span = ncols + 2;
+    char span_text[24];
+    int sl = snprintf(span_text, sizeof span_text, "%d", span);
+    size_t span_len = (size_t)(sl > 0 ? sl : 0);
     /* each column's label ("E13") for the phone layout, made once */
     char (*labels)[24] = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *labels) : NULL;
     size_t *label_len = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *label_len) : NULL;
@@ -935,8 +946,11 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
         const tree_unit_t *u = &t->units[ui];
         json_t *uo = NULL, *outs = NULL, *oo = NULL, *crits = NULL;
         if (want_html) {
-            buf_printf(&html, "<tr class=\"mx-unit\"><th scope=\"colgroup\" colspan=\"%d\">Unit %s</th></tr>\n",
-                       span, u->title_html);
+            buf_puts(&html, "<tr class=\"mx-unit\"><th scope=\"colgroup\" colspan=\"");
+            buf_append(&html, span_text, span_len);
+            buf_puts(&html, "\">Unit ");
+            buf_puts(&html, u->title_html);
+            buf_puts(&html, "</th></tr>\n");
         } else {
             uo = json_object();
             outs = json_array();
@@ -955,8 +969,13 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
                 const tree_outcome_t *o = &t->outcomes[c->outcome];
                 last_outcome = c->outcome;
                 if (want_html) {
-                    buf_printf(&html, "<tr class=\"mx-outcome\"><th scope=\"colgroup\" colspan=\"%d\">"
-                                      "Learning outcome %d: ", span, o->number);
+                    char num[24];
+                    int nl = snprintf(num, sizeof num, "%d", o->number);
+                    buf_puts(&html, "<tr class=\"mx-outcome\"><th scope=\"colgroup\" colspan=\"");
+                    buf_append(&html, span_text, span_len);
+                    buf_puts(&html, "\">Learning outcome ");
+                    buf_append(&html, num, (size_t)(nl > 0 ? nl : 0));
+                    buf_puts(&html, ": ");
                     esc(&html, o->text);
                     buf_puts(&html, "</th></tr>\n");
                 } else {
@@ -1256,9 +1275,11 @@ static int matrix_show(req_t *r)
     if (rc)
         return rc;
     char version[128];
-    if (learner_data_version(r->db, learner_id, version, sizeof version) == EV_OK && http_not_modified(r, version)) {
+    int kept = learner_data_version(r->db, learner_id, version, sizeof version) == EV_OK
+                   ? http_not_modified(r, version) : 0;
+    if (kept) { /* 304: the viewer's copy is current; 200: the server kept this answer. Nothing built. */
         json_decref(learner);
-        return 304; /* the viewer's copy is current: nothing built */
+        return kept;
     }
     json_t *enrols = load_enrolments(r->db, learner_id);
     if (visible_only(r, learner_id, enrols) != EV_OK)
@@ -1296,7 +1317,7 @@ static int matrix_show(req_t *r)
     json_object_set_new(doc, "enrolments", enrols);
     json_object_set_new(doc, "learner", learner);
     if (!r->is_api) {
-        add_chart(doc);
+        add_chart_parts(doc, 0); /* the page draws the bar, not the donut */
         json_object_set_new(doc, "many_enrolments", json_boolean(json_array_size(enrols) > 1));
     }
     http_paginate(r, doc, json_integer_value(json_object_get(doc, "evidence_total")));

@@ -58,6 +58,7 @@ test('a repeat view of an unchanged matrix (page and JSON) is 304 with no body',
   }
   // the page and its JSON, and different query arguments, do not share a tag
   const t1 = await tagOf(amy, page(AMY)), t2 = await tagOf(amy, api(AMY));
+  assert.match(t1, /-gz"$/, 'the test client takes gzip');
   const t3 = await tagOf(amy, `${page(AMY)}?qualification_id=${Q1}`);
   assert.equal(new Set([t1, t2, t3]).size, 3);
   assertStatus(await get(amy, api(AMY), t1), 200, 'the page tag does not answer the JSON');
@@ -103,6 +104,17 @@ test('every kind of change to the portfolio gives a new tag; the stale one is ne
   r = await amy.patch(`/api/v1/evidence/${ev}`, {title: 'ETag test, renamed'});
   assert.ok(r.status < 300, r.text);
   await changed('evidence edited');
+  // repeat requests without If-None-Match may be answered from the server's kept gzip copy
+  // (the first builds it): every one is the current page, the same bytes as a fresh build
+  const built = await get(assessor, page(AMY), null, {'Accept-Encoding': 'identity'});
+  for (let i = 0; i < 3; i++) {
+    const again = await get(assessor, page(AMY), null, {'Accept-Encoding': 'gzip'});
+    assertStatus(again, 200);
+    assert.equal(again.headers['content-encoding'], 'gzip');
+    assert.match(again.text, /ETag test, renamed/);
+    assert.equal(again.text.replace(/name="form_token" value="[0-9a-f]+"/g, ''),
+      built.text.replace(/name="form_token" value="[0-9a-f]+"/g, ''), 'kept copy = fresh build');
+  }
   // mapped to criteria
   r = await amy.put(`/api/v1/evidence/${ev}/criteria`, {criteria: crit.map((c) => ({criterion_id: c.id, note: 'shows it'}))});
   assert.ok(r.status < 300, r.text);
