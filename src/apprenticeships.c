@@ -737,9 +737,10 @@ static json_t *otj_doc(req_t *r, int64_t learner_id, int64_t today)
     json_t *entries = db_all(r->db,
                              "SELECT o.id, o.apprenticeship_id, o.occurred_on, o.minutes, o.activity, o.description, "
                              "o.evidence_id, o.status, o.recorded_at, o.reviewed_at, o.review_note, "
-                             "rb.name AS recorded_by, vb.name AS reviewed_by "
+                             "rb.name AS recorded_by, vb.name AS reviewed_by, ev.title AS evidence_title "
                              "FROM otj_entries o JOIN users rb ON rb.id = o.recorded_by "
                              "LEFT JOIN users vb ON vb.id = o.reviewed_by "
+                             "LEFT JOIN evidence ev ON ev.id = o.evidence_id "
                              "WHERE o.learner_id = ? ORDER BY o.occurred_on DESC, o.id DESC",
                              "i", learner_id);
     visible_apprenticeships(r, learner_id, apps, entries);
@@ -770,6 +771,11 @@ static json_t *otj_doc(req_t *r, int64_t learner_id, int64_t today)
                             "can_manage_breaks", has_app && (r->user.role == ROLE_ADMIN ||
                                                              (r->user.role == ROLE_ASSESSOR &&
                                                               policy_can_read_learner(r->db, &r->user, learner_id))));
+    /* The form's optional link to evidence: the learner's own items, newest first. */
+    if (json_is_true(json_object_get(doc, "can_record")))
+        json_object_set_new(doc, "evidence_options",
+                            db_all(r->db, "SELECT id, title, occurred_on, created_at FROM evidence WHERE learner_id = ?"
+                                          " ORDER BY created_at DESC, id DESC LIMIT 500", "i", learner_id));
     /* The summary of the newest apprenticeship, at the top level for the API. */
     json_t *first = json_array_get(apps, 0);
     if (first) {
@@ -812,6 +818,11 @@ static int otj_show_for(req_t *r, int64_t lid)
     json_array_foreach(json_object_get(doc, "activities"), i, a)
         if (*want && !strcmp(want, jstr(a, "value")))
             json_object_set_new(a, "selected", json_true());
+    int64_t evid = 0;
+    if (util_parse_i64(jstr(json_object_get(doc, "form"), "evidence_id"), &evid) == EV_OK && evid > 0)
+        json_array_foreach(json_object_get(doc, "evidence_options"), i, a)
+            if (jint(a, "id") == evid)
+                json_object_set_new(a, "selected", json_true());
     return 200;
 }
 
@@ -846,10 +857,11 @@ static int otj_record(req_t *r)
         return http_fail(r, 409, "not_an_apprentice", "This learner is not on an apprenticeship.");
     const char *on = in_str(r, "occurred_on"), *act = in_str(r, "activity"), *desc = in_str(r, "description"), *pr;
     int64_t day = 0, h = 0, m = 0, evid = 0;
-    json_object_set_new(http_out(r), "form", json_pack("{s:s, s:s, s:s, s:s, s:s}", "occurred_on", on ? on : "",
+    json_object_set_new(http_out(r), "form", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "occurred_on", on ? on : "",
                                                        "activity", act ? act : "", "description", desc ? desc : "",
                                                        "hours", in_str(r, "hours") ? in_str(r, "hours") : "",
-                                                       "minutes", in_str(r, "minutes") ? in_str(r, "minutes") : ""));
+                                                       "minutes", in_str(r, "minutes") ? in_str(r, "minutes") : "",
+                                                       "evidence_id", in_str(r, "evidence_id") ? in_str(r, "evidence_id") : ""));
     int64_t start = 0;
     progress_day_number(jstr(app, "start_date"), &start);
     if ((pr = date_problem(on, &day)))

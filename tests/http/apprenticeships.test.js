@@ -407,3 +407,54 @@ test('a page query with no note: the summary links to that entry\'s note box, wh
   assert.match(r.text, new RegExp(`id="note-${e}"[^>]*aria-describedby="note-${e}-error"`));
   assert.equal(srv.sql(`SELECT status FROM otj_entries WHERE id = ${e}`), 'pending');
 });
+
+test('the hours page shows dates as "1 Jun 2026" like every other page, not ISO', async () => {
+  const r = await boss.get(`/learners/${LEARNER}/otj`);
+  assertStatus(r, 200);
+  const iso = /\b\d{4}-\d{2}-\d{2}\b/g;
+  // the text a person reads or hears: markup and attribute values (datetime=, href=) removed
+  const text = r.text.replace(/<[^>]*>/g, ' ');
+  assert.deepEqual(text.match(iso), null, 'no ISO date in the page text');
+  const start = srv.sql(`SELECT e.start_date FROM apprenticeships a JOIN enrolments e ON e.id = a.enrolment_id
+    WHERE a.learner_id = ${LEARNER} ORDER BY a.id DESC LIMIT 1`);
+  const human = new Date(`${start}T12:00:00Z`).toLocaleDateString('en-GB', {day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC'});
+  assert.match(text, new RegExp(`Dates\\s+${human} to \\d{1,2} [A-Z][a-z]{2} \\d{4}`));
+  assert.match(r.text, /<td data-label="Date"><time datetime="\d{4}-\d{2}-\d{2}">\d{1,2} [A-Z][a-z]{2} \d{4}<\/time><\/td>/);
+  assert.match(text, /the entry of \d{1,2} [A-Z][a-z]{2} \d{4}/);
+  assert.match(text, /From \d{1,2} [A-Z][a-z]{2} \d{4} to \d{1,2} [A-Z][a-z]{2} \d{4} \(\d+ days\)/, 'a finished break');
+  // the form's hint keeps the format a date box takes
+  const form = (await apprentice.get(`/learners/${LEARNER}/otj`)).text;
+  assert.match(form, /for example 2026-03-27/);
+  assert.match(form, /id="occurred_on" name="occurred_on" type="date"/);
+});
+
+test('the hours form links an entry to one of the learner\'s evidence items; the entry shows the link', async () => {
+  let r = await apprentice.upload('/api/v1/evidence', {title: 'Complaints log 16', kind: 'product',
+    description: 'Complaints I handled', occurred_on: day(-3)},
+  [{name: 'log.txt', type: 'text/plain', data: 'Complaint notes.\n'.repeat(20)}]);
+  assertStatus(r, 201);
+  const ev = (r.json.evidence || r.json).id;
+  r = await apprentice.get(`/learners/${LEARNER}/otj`);
+  assert.match(r.text, /<label class="label" for="evidence_id">Link to evidence \(optional\)<\/label>/);
+  assert.match(r.text, new RegExp(`<option value="${ev}">Complaints log 16 \\(\\d{1,2} [A-Z][a-z]{2} \\d{4}\\)</option>`));
+  // someone else's evidence is refused at the field and kept out of the list
+  const foreign = Number(srv.sql(`SELECT id FROM evidence WHERE learner_id <> ${LEARNER} ORDER BY id LIMIT 1`));
+  assert.ok(!r.text.includes(`<option value="${foreign}">`));
+  r = await apprentice.postForm(`/learners/${LEARNER}/otj`, {occurred_on: day(-1), hours: '1', minutes: '0',
+    activity: 'assignment', description: 'Wrote up complaints', evidence_id: String(foreign)});
+  assertStatus(r, 400);
+  assert.match(r.text, /href="#evidence_id"/);
+  assert.match(r.text, /id="evidence_id-error"/);
+  r = await apprentice.postForm(`/learners/${LEARNER}/otj`, {occurred_on: day(-1), hours: '1', minutes: '0',
+    activity: 'assignment', description: 'Wrote up complaints', evidence_id: String(ev)});
+  assert.equal(r.status, 303, r.text);
+  const id = srv.sql(`SELECT id FROM otj_entries WHERE learner_id = ${LEARNER} AND evidence_id = ${ev}`);
+  assert.ok(Number(id) > 0, 'the entry records the evidence');
+  r = await apprentice.get(`/learners/${LEARNER}/otj`);
+  assert.match(r.text, new RegExp(`<tr id="entry-${id}">[\\s\\S]*?Evidence: <a href="/evidence/${ev}">Complaints log 16</a>`));
+  assertStatus(await apprentice.get(`/evidence/${ev}`), 200);
+  // without evidence the form still records (the field is optional)
+  r = await apprentice.postForm(`/learners/${LEARNER}/otj`, {occurred_on: day(-1), hours: '0', minutes: '30',
+    activity: 'online', description: 'Short module', evidence_id: ''});
+  assert.equal(r.status, 303);
+});
