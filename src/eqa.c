@@ -525,6 +525,25 @@ static int eqa_visit_end(req_t *r)
 
 /* ---- the report ---- */
 
+/* The finding form sent again keeps its choices: the kind ticked and the learner chosen
+ * (the text and the date come back through the page's values). */
+static void mark_finding_choices(req_t *r, json_t *visit)
+{
+    const char *kind = in_str(r, "kind");
+    int64_t learner = 0;
+    in_int(r, "learner_id", &learner);
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(visit, "kind_options"), i, o) {
+        const char *value = json_string_value(json_object_get(o, "value"));
+        json_object_set_new(o, "checked", json_boolean(kind && value && !strcmp(kind, value)));
+    }
+    json_array_foreach(json_object_get(visit, "learners"), i, o) {
+        json_object_set_new(o, "selected", json_boolean(learner > 0 &&
+                                                        json_integer_value(json_object_get(o, "id")) == learner));
+    }
+}
+
 static int report_fail(req_t *r, int64_t visit_id, int status, const char *field, const char *message)
 {
     if (field)
@@ -532,6 +551,7 @@ static int report_fail(req_t *r, int64_t visit_id, int status, const char *field
     if (!r->is_api) {
         json_t *v = load_visit(r, visit_id);
         if (v) {
+            mark_finding_choices(r, v);
             json_object_update_missing(http_out(r), v);
             json_decref(v);
         }

@@ -530,6 +530,10 @@ static int iqaplan_sample_group(req_t *r)
     const char *stage = in_str(r, "stage"), *outcome = in_str(r, "outcome"), *feedback = in_str(r, "feedback");
     if (!feedback)
         feedback = "";
+    const char *chosen = in_str(r, "learner_id");
+    if (!json_object_get(r->in, "learner_id") || json_is_null(json_object_get(r->in, "learner_id")) ||
+        (chosen && !*chosen))
+        return plan_fail(r, 400, "learner_id", "Choose a learner"); /* nothing chosen: the form again */
     if (in_int(r, "learner_id", &learner) != EV_OK || !policy_can_read_learner(r->db, &r->user, learner))
         return plan_fail(r, 404, "learner_id", "Choose one of your learners");
     if (!policy_can_sample_learner(r->db, &r->user, learner))

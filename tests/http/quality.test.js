@@ -219,6 +219,18 @@ test('the visit report: the EQA writes, the centre answers once, the admin ends 
     assert.equal(bad.json.errors[0].field, field);
   }
   assert.equal(count('eqa_findings'), f0);
+  // the form sent with a mistake keeps what was typed and chosen
+  const form = await eqa.postForm(`/eqa/visits/${visit}/findings`, {kind: '', body: 'Typed <finding> kept',
+    learner_id: String(L1), due_on: '2027-02-28'});
+  assertStatus(form, 400);
+  assert.match(form.text, /<a href="#kind">/);
+  assert.match(form.text, />Typed &lt;finding&gt; kept<\/textarea>/);
+  assert.match(form.text, new RegExp(`<option value="${L1}" selected>`));
+  assert.match(form.text, /name="due_on" type="date" value="2027-02-28"/);
+  const form2 = await eqa.postForm(`/eqa/visits/${visit}/findings`, {kind: 'action', body: ''});
+  assertStatus(form2, 400);
+  assert.match(form2.text, /name="kind" value="action" checked>/);
+  assert.equal(count('eqa_findings'), f0);
   r = await eqa.post(`/api/v1/eqa/visits/${visit}/findings`, {kind: 'action', body: 'Standardise witness testimony',
     learner_id: L1, due_on: '2027-01-31'});
   assertStatus(r, 201);
@@ -324,6 +336,13 @@ test('a refused unit or portfolio sample, or risk rating, keeps every choice on 
   assert.match(page.text, /<a href="#outcome">Choose agree or action required<\/a>/);
   assert.match(page.text, /name="stage" value="interim" checked>/);
   assert.match(page.text, />Typed &lt;feedback&gt; kept<\/textarea>/);
+  // no learner chosen: the plan page again with the error at the learner, not "Page not found"
+  page = await iqa.postForm('/iqa/sample-groups', {learner_id: '', unit_id: '', stage: 'interim', outcome: 'agree',
+    feedback: 'Chosen nothing'});
+  assertStatus(page, 400);
+  assert.match(page.text, /<a href="#learner_id">Choose a learner<\/a>/);
+  assert.match(page.text, /name="stage" value="interim" checked>/);
+  assert.match(page.text, />Chosen nothing<\/textarea>/);
   assert.equal(count('iqa_samples'), n, 'nothing saved');
   // a risk rating refused (its note too long): that assessor's select keeps the rating chosen
   const a2 = ids['assessor@demo.test'];
