@@ -520,10 +520,19 @@ json_t *pages_next_steps(db_t *db, int64_t user_id, unsigned role, const json_t 
                  "progress review", "progress reviews", " declined by a signer: read the reason and correct it",
                  "/caseload");
     } else if (role == ROLE_EMPLOYER && db_table_exists(db, "otj_entries")) {
-        step(steps, db_int(db, "SELECT COUNT(*) FROM otj_entries o WHERE o.status = 'pending' AND o.apprenticeship_id IN"
-                               " (SELECT a.id FROM apprenticeships a JOIN employer_contacts c"
-                               " ON c.employer_id = a.employer_id WHERE c.user_id = ?)", 0, "i", user_id),
-             "off-the-job entry", "off-the-job entries", " of your apprentices to verify", "/employer");
+        /* one apprentice's entries: straight to their hours page; several: the list of apprentices */
+        json_t *pending = db_one(db, "SELECT COUNT(*) AS n, min(o.learner_id) AS first_id, max(o.learner_id) AS last_id"
+                                     " FROM otj_entries o WHERE o.status = 'pending' AND o.apprenticeship_id IN"
+                                     " (SELECT a.id FROM apprenticeships a JOIN employer_contacts c"
+                                     " ON c.employer_id = a.employer_id WHERE c.user_id = ?)", "i", user_id);
+        int64_t first = json_integer_value(json_object_get(pending, "first_id"));
+        if (first && first == json_integer_value(json_object_get(pending, "last_id")))
+            snprintf(href, sizeof href, "/learners/%lld/otj", (long long)first);
+        else
+            snprintf(href, sizeof href, "/employer");
+        step(steps, json_integer_value(json_object_get(pending, "n")), "off-the-job entry", "off-the-job entries",
+             " of your apprentices to verify", href);
+        json_decref(pending);
         step(steps, reviews_waiting_signature(db, "employer", user_id), "progress review", "progress reviews",
              " waiting for your signature", "/employer");
     } else if (role == ROLE_IQA) {

@@ -211,11 +211,15 @@ describe('next steps and counts', () => {
     assert.match(centre.text, /What to do next/);
     // the demo employer has an apprentice's off-the-job entries waiting to be verified
     const employer = await srv.login('employer@demo.test');
-    assert.match((await employer.get('/employer')).text,
-      /What to do next[\s\S]*off-the-job (entry|entries) of your apprentices to verify/);
     // an entry queried by the employer is on the apprentice's list
     const apprentice = await srv.login('apprentice@demo.test');
     const aid = (await apprentice.get('/api/v1/me')).json.user.id;
+    // the demo's one apprentice: the step leads straight to their hours
+    assert.match((await employer.get('/employer')).text,
+      new RegExp(`What to do next[\\s\\S]*<a href="/learners/${aid}/otj">\\d+ off-the-job (entry|entries) of your apprentices to verify`));
+    // the apprentice's menu leads to their hours; other learners' menus do not
+    assert.match((await apprentice.get('/portfolio')).text, new RegExp(`<a href="/learners/${aid}/otj">Off-the-job hours</a>`));
+    assert.doesNotMatch((await learner.get('/portfolio')).text, /Off-the-job hours<\/a>/);
     assert.doesNotMatch((await apprentice.get('/portfolio')).text, /queried: read the question/);
     srv.sql(`UPDATE otj_entries SET status = 'queried' WHERE id = (SELECT min(id) FROM otj_entries WHERE learner_id = ${aid} AND status = 'pending')`);
     assert.match((await apprentice.get('/portfolio')).text, /What to do next[\s\S]*1 off-the-job entry queried: read the question/);
