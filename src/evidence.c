@@ -1383,6 +1383,10 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
     char now[21];
     policy_qscope_binds(&r->user, &eqa, now);
     int64_t learner_id = json_integer_value(json_object_get(ev, "learner_id"));
+    /* KSBs the learner's apprenticeship recognises as prior learning need no evidence */
+    json_t *rpl = db_all(r->db, "SELECT k.criterion_id FROM apprenticeship_rpl_ksbs k"
+                                " JOIN apprenticeships a ON a.id = k.apprenticeship_id WHERE a.learner_id = ?",
+                         "i", learner_id);
     db_stmt_t *st = db_query(
         r->db,
         "SELECT q.id, q.code, q.title, u.id, u.ref, u.title, o.id, o.number, o.text, c.id, c.ref, c.text,"
@@ -1497,9 +1501,19 @@ static void mapping_page_data(req_t *r, int64_t id, const ev_map_item_t *sel, si
         json_t *crit = json_array_get(json_object_get(o, "criteria"),
                                       json_array_size(json_object_get(o, "criteria")) - 1);
         json_object_set_new(crit, "input_id", json_sprintf("c%lld", (long long)cid));
+        int is_rpl = 0;
+        size_t ri;
+        json_t *rv;
+        json_array_foreach(rpl, ri, rv) is_rpl |= json_integer_value(json_object_get(rv, "criterion_id")) == cid;
+        if (is_rpl) {
+            json_object_set_new(crit, "status", json_string("rpl"));
+            json_object_set_new(crit, "status_label", json_string("Recognised prior learning: no evidence needed"));
+        }
+        json_object_set_new(crit, "can_tick", json_boolean(!is_rpl || checked));
     }
     if (st)
         db_stmt_done(st);
+    json_decref(rpl);
 done:
     json_object_set_new(out, "evidence", ev ? ev : json_null());
     json_object_set_new(out, "qualifications", quals);

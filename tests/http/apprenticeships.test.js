@@ -145,6 +145,25 @@ test('KSBs recognised as prior learning leave every total: progress, matrix, cas
   assert.equal(mk1.status, 'rpl');
   r = await assessor.get(`/learners/${LEARNER}/matrix`, {query: {qualification_id: STD}});
   assert.match(r.text, /class="mx-st st-rpl">Recognised prior learning</);
+  // mapping evidence: K1 reads as recognised prior learning and offers no box to tick
+  const ev = await apprentice.post('/api/v1/evidence', {title: 'Mapping with RPL', kind: 'reflective_account',
+    description: 'x', occurred_on: '2026-06-10', body: 'I did it.'});
+  assertStatus(ev, 201);
+  const k1 = crits.find((c) => c.ref === 'K1');
+  const cid = (c) => c.criterion_id || c.id;
+  const b4 = crits.find((c) => c.ref === 'B4');
+  const k2 = crits.find((c) => c.ref === 'K2');
+  const mapping = await apprentice.get(`/api/v1/evidence/${ev.json.id}/criteria`);
+  const mc = mapping.json.qualifications.flatMap((x) => x.units.flatMap((u) => u.outcomes.flatMap((o) => o.criteria)));
+  assert.equal(mc.find((c) => c.id === cid(k1)).status, 'rpl');
+  assert.equal(mc.find((c) => c.id === cid(k1)).can_tick, false);
+  assert.equal(mc.find((c) => c.id === cid(k2)).can_tick, true);
+  const mpage = await apprentice.get(`/evidence/${ev.json.id}/criteria`);
+  assertStatus(mpage, 200);
+  assert.doesNotMatch(mpage.text, new RegExp(`name="criterion" value="${cid(k1)}"`));
+  assert.doesNotMatch(mpage.text, new RegExp(`name="criterion" value="${cid(b4)}"`));
+  assert.match(mpage.text, new RegExp(`name="criterion" value="${cid(k2)}"`));
+  assert.match(mpage.text, /Recognised prior learning: no evidence needed/);
   // the caseload, the dashboard and the employer's page count the same
   r = await assessor.get('/api/v1/caseload', {query: {per_page: 100}});
   const item = r.json.items.find((i) => i.enrolment_id === APP.enrolment_id);
