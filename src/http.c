@@ -1142,10 +1142,8 @@ static void add_page_context(req_t *r, json_t *ctx, int status)
             json_object_set_new(me, "is_staff", json_boolean(r->user.role != ROLE_LEARNER));
             if (r->db) /* the header's badge: unread notifications */
                 json_object_set_new(me, "unread", json_integer(page_unread(r)));
-            if (r->db && r->user.role == ROLE_LEARNER) /* an apprentice's menu leads to their hours */
-                json_object_set_new(me, "is_apprentice",
-                                    json_boolean(db_int(r->db, "SELECT 1 FROM apprenticeships WHERE learner_id = ?"
-                                                               " LIMIT 1", 0, "i", r->user.id) == 1));
+            if (r->user.is_apprentice) /* an apprentice's menu leads to their hours (session.c reads it) */
+                json_object_set_new(me, "is_apprentice", json_true());
             json_object_set_new(ctx, "me", me);
         }
         json_object_set_new(ctx, "csrf_token", json_string(r->user.csrf_token));

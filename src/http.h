@@ -71,6 +71,7 @@ typedef struct user {
     char name[256];
     char csrf_token[65];
     char session_hash[65]; /* hex SHA-256 of the session token */
+    int is_apprentice;     /* a learner on an apprenticeship (read with the session: the menu's hours link) */
 } user_t;
 
 /* One request, as the router hands it to a handler. Owned by http.c; a

@@ -137,7 +137,8 @@ int session_load(req_t *r)
     /* Read straight from the cached statement: this runs on every request,
      * so no JSON objects are built for it. */
     db_stmt_t *st = db_query(r->db,
-        "SELECT s.user_id, s.csrf_token, s.last_seen, s.expires_at, u.role, u.email, u.name"
+        "SELECT s.user_id, s.csrf_token, s.last_seen, s.expires_at, u.role, u.email, u.name,"
+        " EXISTS (SELECT 1 FROM apprenticeships a WHERE a.learner_id = u.id)"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = ? AND u.disabled = 0", "t", hash);
     if (!st)
@@ -156,6 +157,7 @@ int session_load(req_t *r)
     snprintf(u->csrf_token, sizeof u->csrf_token, "%s", db_col_text(st, 1));
     snprintf(u->email, sizeof u->email, "%s", db_col_text(st, 5));
     snprintf(u->name, sizeof u->name, "%s", db_col_text(st, 6));
+    u->is_apprentice = db_col_int(st, 7) != 0;
     db_stmt_done(st);
     if (now >= expires || now - last >= SESSION_IDLE) {
         memset(&r->user, 0, sizeof r->user);
