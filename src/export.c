@@ -42,6 +42,7 @@ typedef struct zipw {
     char *err;
     size_t errlen;
     int failed;
+    http_stream_t *stream; /* the download it goes to (NULL: a file) */
 } zipw_t;
 
 static void zfail(zipw_t *z, const char *fmt, ...) EV_PRINTF(2, 3);
@@ -176,11 +177,17 @@ static void zadd_json(zipw_t *z, const char *path, json_t *doc)
     free(s);
 }
 
-/* libarchive's write callback for a zip sent as it is made. */
+/* libarchive's write callback for a zip sent as it is made. Once the export has
+ * failed nothing more goes out: libarchive's close still writes the central directory
+ * (even after archive_write_fail), and a download must not end as a well-formed zip
+ * holding a corrupt file's bytes or only part of the portfolio. */
 static la_ssize_t zstream_write(struct archive *a, void *ctx, const void *buf, size_t len)
 {
+    zipw_t *z = ctx;
     (void)a;
-    return stream_write(ctx, buf, len) == EV_OK ? (la_ssize_t)len : -1;
+    if (z->failed)
+        return -1;
+    return stream_write(z->stream, buf, len) == EV_OK ? (la_ssize_t)len : -1;
 }
 
 /* Opens a zip writing to the file path, or (path NULL) to the stream s. */
@@ -193,12 +200,13 @@ static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_
     z->manifest = json_array();
     z->missing = json_array();
     z->basis = json_array();
+    z->stream = s;
     z->a = archive_write_new();
     if (z->a) /* no blocking: each piece goes straight out (one copy less, first bytes sooner) */
         archive_write_set_bytes_per_block(z->a, 0);
     if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
         (path ? archive_write_open_filename(z->a, path)
-              : archive_write_open2(z->a, s, NULL, zstream_write, NULL, NULL)) != ARCHIVE_OK) {
+              : archive_write_open2(z->a, z, NULL, zstream_write, NULL, NULL)) != ARCHIVE_OK) {
         snprintf(err, errlen, "cannot create %s: %s", path ? path : "the download",
                  z->a ? archive_error_string(z->a) : "no memory");
         if (z->a)
@@ -234,7 +242,12 @@ static int zclose(zipw_t *z)
         free(s);
         json_decref(mj);
     }
-    if (archive_write_close(z->a) != ARCHIVE_OK)
+    /* An export that failed part-way must not end as a well-formed zip holding what it
+     * had so far (a corrupt file's bytes, or only index.html): zstream_write refuses
+     * the central directory, so unzip refuses what arrived, and the download is cut. */
+    if (z->failed)
+        archive_write_fail(z->a);
+    if (archive_write_close(z->a) != ARCHIVE_OK && !z->failed)
         zfail(z, "cannot finish the zip: %s", archive_error_string(z->a));
     archive_write_free(z->a);
     json_decref(z->manifest);
@@ -1101,7 +1114,7 @@ int export_cli(int argc, char **argv)
     storage_t *store = cli_open_store(store_spec, creds, data);
     if (!store)
         return 1;
-    db_t *db = cli_open_db(dbpath);
+    db_t *db = cli_open_existing_db(dbpath);
     if (!db) {
         storage_close(store);
         return 1;
