@@ -35,6 +35,7 @@
 /* One zip being written, with the manifest of what went in. */
 typedef struct zipw {
     struct archive *a;
+    http_stream_t *stream; /* the download it is written to, or NULL (a file) */
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
     json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
@@ -110,6 +111,38 @@ static int zsink_write(void *ctx, const void *data, size_t len)
     return EV_OK;
 }
 
+#define ZREAD_MAX (256 * 1024) /* bytes read from the store at a time */
+
+/* storage_get's loop for a zip sent as it is made: each piece is read from the
+ * store straight into the download's buffer (stream_reserve), hashed there, and
+ * handed to libarchive, which passes a stored entry's bytes on unchanged to
+ * stream_write: one copy of every byte less than reading into a buffer of our
+ * own. A piece failing the blob's SHA-256 check (the last one) is never handed
+ * on, so it is never sent. EV_OK or as storage_get. */
+static int zcopy_stream(zipw_t *z, storage_t *store, const char *sha, uint64_t size, zsink_t *k)
+{
+    storage_reader_t *r = NULL;
+    int rc = storage_open_read(store, sha, 0, UINT64_MAX, size, &r);
+    while (rc == EV_OK) {
+        size_t room = 0;
+        void *p = stream_reserve(z->stream, ZREAD_MAX, &room);
+        if (!p) { /* the client went away */
+            k->write_failed = 1;
+            rc = EV_ERR;
+            break;
+        }
+        long n = storage_read(r, p, room);
+        if (n < 0)
+            rc = (int)n;
+        else if (n == 0)
+            break;
+        else
+            rc = zsink_write(k, p, (size_t)n);
+    }
+    storage_close_read(r);
+    return rc;
+}
+
 /* Streams blob sha from the store into the zip as path. The store checks the
  * whole file against its SHA-256 as it streams (storage_get): a mismatch fails
  * the export (a corrupt file is never handed over as good), so the manifest's
@@ -145,7 +178,8 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
     if (hdr != ARCHIVE_OK) {
         zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
     } else {
-        rc = storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
+        rc = z->stream ? zcopy_stream(z, store, sha, sb.size, &k)
+                       : storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
         if (rc != EV_OK && k.write_failed) /* e.g. the client went away */
             zfail(z, "cannot write %s: %s", path,
                   archive_error_string(z->a) ? archive_error_string(z->a) : "the download stopped");
@@ -193,6 +227,7 @@ static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_
     z->manifest = json_array();
     z->missing = json_array();
     z->basis = json_array();
+    z->stream = path ? NULL : s;
     z->a = archive_write_new();
     if (z->a) /* no blocking: each piece goes straight out (one copy less, first bytes sooner) */
         archive_write_set_bytes_per_block(z->a, 0);
