@@ -33,6 +33,7 @@
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define DEFAULT_PART_MB 64
 #define MIN_PART_MB 5 /* S3's smallest part (all but the last) */
+#define PARTS_IN_FLIGHT 3 /* parts of one multipart upload sent at once */
 #define RESP_CAP (4 * 1024 * 1024) /* a list page of 1000 keys is about 400 KB */
 #define READ_BUF (1024 * 1024) /* per download: flat, and few hand-offs between the two sides */
 
@@ -546,11 +547,139 @@ out:
 /* Uploads fd (size bytes) in parts of b->part_size, each signed with its own
  * SHA-256 (the gateway checks every part), then completes the upload; aborts it
  * on any failure so no parts are left behind. */
+/* One part of a multipart upload on its way: a slot in the sender's table. */
+typedef struct part_xfer {
+    CURL *e; /* NULL when the slot is free */
+    struct curl_slist *h;
+    s3_body_t bd;
+    s3_resp_t r;
+    uint64_t number; /* 1-based, as S3 counts parts */
+    char errbuf[CURL_ERROR_SIZE];
+} part_xfer_t;
+
+/* Hashes part NUMBER ([off, off+len) of fd) and adds its signed PUT to m in slot x. */
+static int part_start(s3_t *b, CURLM *m, part_xfer_t *x, int fd, const char *sha, const char *enc_id,
+                      uint64_t number, uint64_t off, uint64_t len)
+{
+    char part_sha[65];
+    buf_t q = {0};
+    int rc = EV_ERR;
+    memset(x, 0, sizeof *x);
+    if (hash_range(fd, off, len, part_sha) != EV_OK)
+        goto out;
+    buf_printf(&q, "partNumber=%llu&uploadId=%s", (unsigned long long)number, enc_id);
+    x->e = s3_easy(b, "PUT", sha, q.data, part_sha, &x->h);
+    if (!x->e)
+        goto out;
+    x->bd = (s3_body_t){.fd = fd, .off = off, .len = len};
+    x->number = number;
+    curl_easy_setopt(x->e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(x->e, CURLOPT_READFUNCTION, body_read);
+    curl_easy_setopt(x->e, CURLOPT_READDATA, &x->bd);
+    curl_easy_setopt(x->e, CURLOPT_SEEKFUNCTION, body_seek);
+    curl_easy_setopt(x->e, CURLOPT_SEEKDATA, &x->bd);
+    curl_easy_setopt(x->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(x->e, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
+    curl_easy_setopt(x->e, CURLOPT_WRITEFUNCTION, resp_write);
+    curl_easy_setopt(x->e, CURLOPT_WRITEDATA, &x->r);
+    curl_easy_setopt(x->e, CURLOPT_HEADERFUNCTION, resp_header);
+    curl_easy_setopt(x->e, CURLOPT_HEADERDATA, &x->r);
+    curl_easy_setopt(x->e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(x->e, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(m, x->e) == CURLM_OK)
+        rc = EV_OK;
+out:
+    buf_free(&q);
+    return rc;
+}
+
+/* Frees slot x's transfer (removing it from m) and marks the slot free. */
+static void part_end(CURLM *m, part_xfer_t *x)
+{
+    if (!x->e)
+        return;
+    curl_multi_remove_handle(m, x->e);
+    curl_easy_cleanup(x->e);
+    curl_slist_free_all(x->h);
+    buf_free(&x->r.body);
+    x->e = NULL;
+    x->h = NULL;
+}
+
+/* Result of a finished part: EV_OK with its ETag kept in etags[number-1], else the
+ * error (STORAGE_UNAVAILABLE when the store could not be reached or stalled). */
+static int part_finish(s3_t *b, part_xfer_t *x, CURLcode c, char (*etags)[130])
+{
+    if (c != CURLE_OK) {
+        ev_log("storage: s3 multipart part %llu at %s/%s: %s", (unsigned long long)x->number, b->endpoint, b->bucket,
+               x->errbuf[0] ? x->errbuf : curl_easy_strerror(c));
+        return STORAGE_UNAVAILABLE;
+    }
+    curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &x->r.status);
+    int rc = s3_status(b, &x->r, "multipart part");
+    if (rc == EV_OK && !x->r.etag[0])
+        rc = EV_ERR;
+    if (rc == EV_OK)
+        snprintf(etags[x->number - 1], sizeof etags[0], "%s", x->r.etag);
+    return rc;
+}
+
+/* Sends the parts of fd (size bytes, in b->part_size pieces) for upload enc_id, up to
+ * PARTS_IN_FLIGHT at once: the next part is hashed while earlier ones are on the wire,
+ * and a store spreads concurrent parts over its disks. Fills etags[0..parts-1].
+ * Returns EV_OK when every part was stored; on the first failure it stops the others. */
+static int s3_send_parts(s3_t *b, int fd, const char *sha, const char *enc_id, uint64_t size, uint64_t parts,
+                         char (*etags)[130])
+{
+    part_xfer_t slots[PARTS_IN_FLIGHT] = {0};
+    CURLM *m = curl_multi_init();
+    uint64_t next = 0;
+    int running = 0, rc = m ? EV_OK : EV_ERR;
+    while (rc == EV_OK && (next < parts || running > 0)) {
+        for (int i = 0; i < PARTS_IN_FLIGHT && next < parts && rc == EV_OK; i++) {
+            if (slots[i].e)
+                continue;
+            uint64_t off = next * b->part_size, len = size - off < b->part_size ? size - off : b->part_size;
+            rc = part_start(b, m, &slots[i], fd, sha, enc_id, next + 1, off, len);
+            if (rc != EV_OK)
+                part_end(m, &slots[i]);
+            next++;
+        }
+        if (rc != EV_OK)
+            break;
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            rc = EV_ERR;
+            break;
+        }
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            part_xfer_t *x = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            int prc = part_finish(b, x, msg->data.result, etags);
+            part_end(m, x);
+            if (prc != EV_OK && rc == EV_OK)
+                rc = prc;
+        }
+        if (rc == EV_OK && running > 0 && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK)
+            rc = EV_ERR;
+    }
+    for (int i = 0; i < PARTS_IN_FLIGHT; i++)
+        part_end(m, &slots[i]);
+    if (m)
+        curl_multi_cleanup(m);
+    return rc;
+}
+
 static int s3_put_multipart(s3_t *b, int fd, const char *sha, uint64_t size)
 {
     s3_resp_t r = {0};
-    buf_t q = {0}, done = {0};
+    buf_t q = {0}, done = {0}, enc = {0};
     char upload_id[512];
+    uint64_t parts = (size + b->part_size - 1) / b->part_size;
+    char (*etags)[130] = xcalloc(parts, sizeof *etags);
     int rc = s3_small(b, "POST", sha, "uploads=", NULL, &r, "multipart create");
     if (rc == EV_OK)
         rc = s3_status(b, &r, "multipart create");
@@ -561,33 +690,13 @@ static int s3_put_multipart(s3_t *b, int fd, const char *sha, uint64_t size)
         rc = EV_ERR;
         goto out;
     }
-    buf_t enc = {0};
     url_encode(&enc, upload_id);
+    rc = s3_send_parts(b, fd, sha, enc.data, size, parts, etags);
     buf_puts(&done, "<CompleteMultipartUpload>");
-    uint64_t parts = (size + b->part_size - 1) / b->part_size;
-    for (uint64_t i = 0; i < parts && rc == EV_OK; i++) {
-        uint64_t off = i * b->part_size, len = size - off < b->part_size ? size - off : b->part_size;
-        char part_sha[65];
-        if (hash_range(fd, off, len, part_sha) != EV_OK) {
-            rc = EV_ERR;
-            break;
-        }
-        q.len = 0;
-        buf_printf(&q, "partNumber=%llu&uploadId=%s", (unsigned long long)(i + 1), enc.data);
-        s3_body_t bd = {.fd = fd, .off = off, .len = len};
-        s3_resp_t pr = {0};
-        rc = s3_put_body(b, sha, q.data, &bd, part_sha, NULL, &pr, "multipart part");
-        if (rc == EV_OK)
-            rc = s3_status(b, &pr, "multipart part");
-        if (rc == EV_OK && !pr.etag[0])
-            rc = EV_ERR;
-        if (rc == EV_OK)
-            buf_printf(&done, "<Part><PartNumber>%llu</PartNumber><ETag>%s</ETag></Part>", (unsigned long long)(i + 1),
-                       pr.etag);
-        buf_free(&pr.body);
-    }
+    for (uint64_t i = 0; i < parts; i++)
+        buf_printf(&done, "<Part><PartNumber>%llu</PartNumber><ETag>%s</ETag></Part>", (unsigned long long)(i + 1),
+                   etags[i]);
     buf_puts(&done, "</CompleteMultipartUpload>");
-    q.len = 0;
     buf_printf(&q, "uploadId=%s", enc.data);
     if (rc == EV_OK) {
         buf_free(&r.body);
@@ -607,8 +716,9 @@ static int s3_put_multipart(s3_t *b, int fd, const char *sha, uint64_t size)
             ev_log("storage: could not abort multipart upload %s (the store's lifecycle rules clear it)", upload_id);
         buf_free(&ar.body);
     }
-    buf_free(&enc);
 out:
+    free(etags);
+    buf_free(&enc);
     buf_free(&r.body);
     buf_free(&q);
     buf_free(&done);
@@ -635,9 +745,16 @@ static int s3_put(storage_t *s, const char *tmp_path, const char *sha, uint64_t 
             goto out;
         if (rc != STORAGE_NOT_FOUND)
             goto out;
+        uint64_t t0 = util_now_us();
         rc = s3_put_multipart(b, fd, sha, size);
-        if (rc == EV_OK)
+        if (rc == EV_OK) {
             *created = 1;
+            /* One line per large upload: what the store's leg of it took (operators watch
+             * this to see the store's throughput; tests/bench/s3.sh reads it). */
+            double secs = (double)(util_now_us() - t0) / 1e6;
+            ev_log("storage: s3 stored %s (%llu bytes, multipart) in %.3f s, %.0f MB/s", sha, (unsigned long long)size, secs,
+                   secs > 0 ? (double)size / 1048576.0 / secs : 0.0);
+        }
         goto out;
     }
     /* If-None-Match: * makes the store refuse (412) to replace an object: a stored
