@@ -50,14 +50,14 @@ static void set_age(json_t *obj, const char *iso_key)
  * criteria and evidence per row. */
 #define CASELOAD_QUEUE_JOIN                                                                                    \
     " LEFT JOIN learner_queue lq ON lq.learner_id = e.learner_id AND lq.qualification_id = e.qualification_id"
-#define CASELOAD_SELECT(WHERE, ORDER)                                                                          \
+#define CASELOAD_SELECT(FROM, WHERE, ORDER)                                                                    \
     "SELECT e.id AS enrolment_id, e.learner_id AS id, u.name, u.email, e.status AS enrolment_status,"        \
     " q.id AS qualification_id, q.code AS qualification_code, q.title AS qualification_title,"              \
     " e.assessor_id, au.name AS assessor_name,"                                                              \
     " e.start_date, e.planned_end_date, COALESCE(ap.break_days, 0) AS break_days, ap.break_open_since,"      \
     " COALESCE(p.total, 0) AS criteria_total, COALESCE(p.met, 0) AS criteria_met,"                           \
     " COALESCE(lq.awaiting, 0) AS awaiting, lq.oldest_submitted_at"                                         \
-    " FROM (SELECT e.id FROM enrolments e JOIN users u ON u.id = e.learner_id"                               \
+    " FROM (SELECT e.id FROM " FROM                                                                          \
     " JOIN qualifications q ON q.id = e.qualification_id" CASELOAD_QUEUE_JOIN                                \
     " WHERE " WHERE " ORDER BY " ORDER " LIMIT ? OFFSET ?) pick"                                               \
     " JOIN enrolments e ON e.id = pick.id JOIN users u ON u.id = e.learner_id JOIN users au ON au.id = e.assessor_id" \
@@ -93,12 +93,18 @@ static int caseload_index(req_t *r)
     int64_t limit, offset, owner = caseload_owner(r);
     http_page(r, 25, &limit, &offset);
     int64_t total = owner ? db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE e.assessor_id = ?", 0, "i", owner)
-                          : db_int(r->db, "SELECT COUNT(*) FROM enrolments e WHERE ? = 0", 0, "i", owner);
+                          : db_int(r->db, "SELECT COUNT(*) FROM enrolments", 0, ""); /* SQLite: from the b-tree's size */
     json_t *items =
         owner ? db_all(r->db,
-                       CASELOAD_SELECT("e.assessor_id = ?", "lq.oldest_submitted_at NULLS LAST, u.name, q.title, e.id"),
+                       CASELOAD_SELECT("enrolments e JOIN users u ON u.id = e.learner_id", "e.assessor_id = ?",
+                                       "lq.oldest_submitted_at NULLS LAST, u.name, q.title, e.id"),
                        "iii", owner, limit, offset)
-              : db_all(r->db, CASELOAD_SELECT("? = 0", "u.name, q.title, e.id"), "iii", owner, limit, offset);
+              /* every enrolment by learner name: walked in users_name order (CROSS JOIN keeps
+               * SQLite's loop order; schema/018), not sorted whole (issue 22) */
+              : db_all(r->db,
+                       CASELOAD_SELECT("users u CROSS JOIN enrolments e", "e.learner_id = u.id AND ? = 0",
+                                       "u.name, u.id, q.title, e.id"),
+                       "iii", owner, limit, offset);
     if (!items)
         return http_fail(r, 500, "db_error", "Could not load the caseload.");
     size_t i;

@@ -203,8 +203,10 @@ static int due_walk(db_t *db, int64_t assessor_id, int64_t today,
     /* one assessor's: through their enrolments (enrolments_assessor), not every review */
     db_stmt_t *st = assessor_id
         ? db_query(db,
+                   /* CROSS JOIN: the assessor's enrolments first, then each one's reviews
+                    * (progress_reviews_enrolment), not every complete review of the centre */
                    "SELECT r.enrolment_id, r.number, r.next_review_on FROM enrolments e"
-                   " JOIN progress_reviews r ON r.enrolment_id = e.id WHERE e.assessor_id = ? AND r.superseded = 0"
+                   " CROSS JOIN progress_reviews r WHERE r.enrolment_id = e.id AND e.assessor_id = ? AND r.superseded = 0"
                    " AND r.status = 'complete' ORDER BY r.enrolment_id, r.number",
                    "i", assessor_id)
         : db_query(db,
