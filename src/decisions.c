@@ -440,6 +440,10 @@ int decisions_record(req_t *r, const decision_input_t *in, int64_t *id)
         status = http_fail(r, 500, "db_error", "Could not record what the decision was made on.");
         goto out;
     }
+    if (iqa_coverage_decision_added(db, *id) != EV_OK) { /* the IQA page's coverage (iqa.h) */
+        status = http_fail(r, 500, "db_error", "Could not record the decision.");
+        goto out;
+    }
     after = json_pack("{s:I, s:I, s:s, s:s, s:O, s:b, s:O}", "id", (json_int_t)*id, "criterion_id",
                       (json_int_t)in->criterion_id, "outcome", in->outcome, "feedback", feedback, "vacsr", vacsr,
                       "declaration", 1, "evidence_ids", ids);

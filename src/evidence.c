@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "iqa.h"
 #include "cli.h"
 #include "policy.h"
 #include "sniff.h"
@@ -999,12 +1000,18 @@ static int h_update(req_t *r)
                                         : json_string_value(json_object_get(cur, "occurred_on"));
     char now[21];
     util_now_iso(now);
-    int ok = db_run(r->db,
+    /* a returned item keeps its decisions: a new kind moves them in the IQA page's
+     * coverage by kind (iqa.h) */
+    const char *old_kind = json_string_value(json_object_get(cur, "kind"));
+    int kind_moves = f.has_kind && f.kind && old_kind && strcmp(f.kind, old_kind) != 0;
+    int ok = !kind_moves || iqa_coverage_evidence_kind(r->db, id, -1) == EV_OK;
+    ok = ok && db_run(r->db,
                     "UPDATE evidence SET title = ?, kind = ?, description = ?, body = ?, occurred_on = ?,"
                     " updated_at = ? WHERE id = ?",
                     "tttttti", PICK(title, f.has_title), PICK(kind, f.has_kind),
                     PICK(description, f.has_description), PICK(body, f.has_body),
                     (occ && *occ) ? occ : NULL, now, id) == EV_OK;
+    ok = ok && (!kind_moves || iqa_coverage_evidence_kind(r->db, id, 1) == EV_OK);
 #undef PICK
     for (i = 0; ok && i < nremove; i++)
         ok = db_run(r->db, "DELETE FROM evidence_files WHERE id = ? AND evidence_id = ?", "ii",

@@ -114,6 +114,121 @@ json_t *iqa_samples_of(db_t *db, int64_t decision_id)
     return list;
 }
 
+/* ---- the coverage summaries (iqa.h; schema/018_list_scale.sql) ---- */
+
+/* Adds dd decisions and ds sampled to the rows of decision_id: with au_learner its
+ * assessor-and-unit and learner rows, with kinds the row of each distinct kind of the
+ * evidence it cites now. */
+static int cover_apply(db_t *db, int64_t decision_id, int64_t dd, int64_t ds, int au_learner, int kinds)
+{
+    int rc = EV_ERR;
+    json_t *ks = NULL;
+    json_t *d = db_one(db, "SELECT d.assessor_id, c.unit_id, d.learner_id FROM decisions d"
+                           " JOIN criteria c ON c.id = d.criterion_id WHERE d.id = ?", "i", decision_id);
+    if (!d)
+        goto out;
+    int64_t a = json_integer_value(json_object_get(d, "assessor_id"));
+    int64_t u = json_integer_value(json_object_get(d, "unit_id"));
+    int64_t l = json_integer_value(json_object_get(d, "learner_id"));
+    if (au_learner) {
+        if (db_run(db, "INSERT INTO iqa_cover_au (assessor_id, unit_id, decisions, sampled) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (assessor_id, unit_id) DO UPDATE SET decisions = iqa_cover_au.decisions + ?,"
+                       " sampled = iqa_cover_au.sampled + ?", "iiiiii", a, u, dd, ds, dd, ds) != EV_OK ||
+            db_run(db, "INSERT INTO iqa_cover_learner (learner_id, decisions, sampled) VALUES (?, ?, ?)"
+                       " ON CONFLICT (learner_id) DO UPDATE SET decisions = iqa_cover_learner.decisions + ?,"
+                       " sampled = iqa_cover_learner.sampled + ?", "iiiii", l, dd, ds, dd, ds) != EV_OK)
+            goto out;
+        json_t *row = db_one(db, "SELECT decisions, sampled FROM iqa_cover_learner WHERE learner_id = ?", "i", l);
+        int64_t n = row ? json_integer_value(json_object_get(row, "decisions")) : 0;
+        int64_t sm = row ? json_integer_value(json_object_get(row, "sampled")) : 0;
+        json_decref(row);
+        /* the rank the page's fifty least-sampled learners are read in (schema/018) */
+        if (!row || db_run(db, "UPDATE iqa_cover_learner SET sampled_ppb = ? WHERE learner_id = ?", "ii",
+                           n > 0 ? sm * 1000000000 / n : 0, l) != EV_OK)
+            goto out;
+    }
+    if (kinds) {
+        ks = db_all(db, "SELECT DISTINCT ev.kind FROM decision_evidence de JOIN evidence ev ON ev.id = de.evidence_id"
+                        " WHERE de.decision_id = ?", "i", decision_id);
+        if (!ks)
+            goto out;
+        size_t i;
+        json_t *k;
+        json_array_foreach(ks, i, k)
+        {
+            if (db_run(db, "INSERT INTO iqa_cover_kind (assessor_id, unit_id, kind, decisions, sampled)"
+                           " VALUES (?, ?, ?, ?, ?) ON CONFLICT (assessor_id, unit_id, kind) DO UPDATE SET"
+                           " decisions = iqa_cover_kind.decisions + ?, sampled = iqa_cover_kind.sampled + ?",
+                       "iitiiii", a, u, json_string_value(json_object_get(k, "kind")), dd, ds, dd, ds) != EV_OK)
+                goto out;
+        }
+    }
+    rc = EV_OK;
+out:
+    json_decref(d);
+    json_decref(ks);
+    return rc;
+}
+
+int iqa_coverage_decision_added(db_t *db, int64_t decision_id)
+{
+    int sampled = db_int(db, "SELECT 1 FROM iqa_samples WHERE decision_id = ? LIMIT 1", 0, "i", decision_id) == 1;
+    return cover_apply(db, decision_id, 1, sampled, 1, 1);
+}
+
+int iqa_coverage_sample_added(db_t *db, int64_t decision_id)
+{
+    if (db_lock_xact(db, (int64_t)0x6963 << 48 ^ decision_id) != EV_OK)
+        return EV_ERR;
+    if (db_int(db, "SELECT count(*) FROM iqa_samples WHERE decision_id = ?", 0, "i", decision_id) != 1)
+        return EV_OK; /* sampled before: already counted */
+    return cover_apply(db, decision_id, 0, 1, 1, 1);
+}
+
+int iqa_coverage_evidence_kind(db_t *db, int64_t evidence_id, int sign)
+{
+    json_t *ds = db_all(db, "SELECT de.decision_id AS id, CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s"
+                            " WHERE s.decision_id = de.decision_id) THEN 1 ELSE 0 END AS sampled"
+                            " FROM decision_evidence de WHERE de.evidence_id = ?", "i", evidence_id);
+    int rc = ds ? EV_OK : EV_ERR;
+    size_t i;
+    json_t *d;
+    json_array_foreach(ds, i, d)
+    {
+        if (rc == EV_OK)
+            rc = cover_apply(db, json_integer_value(json_object_get(d, "id")), sign,
+                             sign * json_integer_value(json_object_get(d, "sampled")), 0, 1);
+    }
+    json_decref(ds);
+    return rc;
+}
+
+int iqa_coverage_rebuild(db_t *db)
+{
+    /* the same statements as the migration's backfill (schema/018_list_scale.sql) */
+    if (db_run(db, "DELETE FROM iqa_cover_au", "") != EV_OK || db_run(db, "DELETE FROM iqa_cover_kind", "") != EV_OK ||
+        db_run(db, "DELETE FROM iqa_cover_learner", "") != EV_OK)
+        return EV_ERR;
+    if (db_run(db, "INSERT INTO iqa_cover_au (assessor_id, unit_id, decisions, sampled)"
+                   " SELECT d.assessor_id, c.unit_id, COUNT(*),"
+                   " SUM(CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id) THEN 1 ELSE 0 END)"
+                   " FROM decisions d JOIN criteria c ON c.id = d.criterion_id GROUP BY d.assessor_id, c.unit_id", "") != EV_OK ||
+        db_run(db, "INSERT INTO iqa_cover_kind (assessor_id, unit_id, kind, decisions, sampled)"
+                   " SELECT d.assessor_id, c.unit_id, k.kind, COUNT(*),"
+                   " SUM(CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id) THEN 1 ELSE 0 END)"
+                   " FROM (SELECT DISTINCT de.decision_id, ev.kind FROM decision_evidence de"
+                   " JOIN evidence ev ON ev.id = de.evidence_id) k"
+                   " JOIN decisions d ON d.id = k.decision_id JOIN criteria c ON c.id = d.criterion_id"
+                   " GROUP BY d.assessor_id, c.unit_id, k.kind", "") != EV_OK ||
+        db_run(db, "INSERT INTO iqa_cover_learner (learner_id, decisions, sampled, sampled_ppb)"
+                   " SELECT g.learner_id, g.decisions, g.sampled, g.sampled * 1000000000 / g.decisions"
+                   " FROM (SELECT d.learner_id, COUNT(*) AS decisions,"
+                   " SUM(CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id) THEN 1 ELSE 0 END)"
+                   " AS sampled FROM decisions d GROUP BY d.learner_id) g", "") != EV_OK)
+        return EV_ERR;
+    return EV_OK;
+}
+
 /* ---- the sampling page ---- */
 
 /* The filters of the sampling page, as read from the query string. */
@@ -201,6 +316,25 @@ typedef struct filters {
     " SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled FROM decision_coverage dc" SCOPE SUM_FILTERS \
     " GROUP BY dc.learner_id ORDER BY 1.0 * SUM(dc.sampled) / SUM(dc.decisions), dc.learner_id LIMIT 50) g"                   \
     " JOIN users lu ON lu.id = g.id ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
+/* Coverage for the whole centre from the summaries kept in C (iqa.h, schema/018), when
+ * the scope is every learner and the only filters are assessor and unit: a few rows per
+ * assessor and unit instead of every decision (issue 22). */
+#define C_AU                                                                                                  \
+    "SELECT g.assessor_id, au.name AS assessor_name, g.unit_id, un.ref AS unit_ref, un.title AS unit_title,"  \
+    " un.position AS unit_position, g.decisions, g.sampled FROM iqa_cover_au g"                              \
+    " JOIN users au ON au.id = g.assessor_id JOIN units un ON un.id = g.unit_id"                             \
+    " WHERE (? = 0 OR g.assessor_id = ?) AND (? = 0 OR g.unit_id = ?) AND g.decisions > 0"
+#define C_METHODS                                                                                             \
+    "SELECT kind AS id, SUM(decisions) AS decisions, SUM(sampled) AS sampled FROM iqa_cover_kind"            \
+    " WHERE (? = 0 OR assessor_id = ?) AND (? = 0 OR unit_id = ?) GROUP BY kind HAVING SUM(decisions) > 0"   \
+    " ORDER BY kind"
+/* the fifty least sampled, in iqa_cover_learner_rank order (ratio, then learner id) */
+#define C_LEARNERS                                                                                            \
+    "SELECT g.learner_id AS id, lu.name, g.decisions, g.sampled FROM (SELECT learner_id, decisions, sampled"  \
+    " FROM iqa_cover_learner WHERE decisions > 0 ORDER BY sampled_ppb, learner_id LIMIT 50) g"               \
+    " JOIN users lu ON lu.id = g.learner_id ORDER BY 1.0 * g.sampled / g.decisions, lu.name"
+#define C_ARGS(f) (f).assessor, (f).assessor, (f).unit, (f).unit
+
 #define SUM_QUERY(f, Q)                                                                                       \
     ((f).iqa ? db_all(r->db, Q(SUM_SCOPE_MINE), SUM_FMT, SUM_ARGS(f))                                         \
              : db_all(r->db, Q(SUM_SCOPE_ALL), SUM_FMT, SUM_ARGS(f)))
@@ -348,7 +482,10 @@ static int iqa_index(req_t *r)
 
     /* Coverage by assessor and by unit from one pass; the total is its sum. */
     int summary = !f.kind && !f.from && !f.to && !f.sampled;
-    json_t *au = summary ? SUM_QUERY(f, S_AU) : IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
+    int centre = summary && !f.iqa && !f.learner; /* the centre-wide summaries answer it */
+    json_t *au = centre    ? db_all(r->db, C_AU, "iiii", C_ARGS(f))
+                 : summary ? SUM_QUERY(f, S_AU)
+                           : IQA_QUERY(f, Q_AU, , IQA_WHERE_ARGS(f));
     json_t *items = IQA_QUERY(f, Q_ITEMS, "ii", IQA_WHERE_ARGS(f), limit, offset);
     if (!au || !items) {
         json_decref(au);
@@ -418,25 +555,36 @@ static int iqa_index(req_t *r)
      * least sampled. */
     json_object_set_new(out, "coverage_assessors", coverage(assessors));
     json_object_set_new(out, "coverage_units", coverage(units));
-    json_object_set_new(out, "coverage_learners", coverage(summary ? SUM_QUERY(f, S_LEARNERS)
-                                                                   : IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
-    json_t *methods = IQA_QUERY(f, Q_METHODS, , IQA_WHERE_ARGS(f));
+    json_object_set_new(out, "coverage_learners",
+                        coverage(centre && !f.assessor && !f.unit ? db_all(r->db, C_LEARNERS, "")
+                                 : summary                        ? SUM_QUERY(f, S_LEARNERS)
+                                                                  : IQA_QUERY(f, Q_LEARNERS, , IQA_WHERE_ARGS(f))));
+    json_t *methods = centre ? db_all(r->db, C_METHODS, "iiii", C_ARGS(f)) : IQA_QUERY(f, Q_METHODS, , IQA_WHERE_ARGS(f));
     json_array_foreach(methods, i, d)
     {
         json_object_set_new(d, "name", json_string(decisions_kind_label(json_string_value(json_object_get(d, "id")))));
     }
     json_object_set_new(out, "coverage_methods", coverage(methods));
 
-    /* Options for the filter form, from the enrolments in scope. */
+    /* Options for the filter form, from the enrolments in scope. For the whole centre
+     * they start from the staff and units (few) and look each up in the enrolments'
+     * indexes, rather than reading every enrolment (an enrolment's assessor has the
+     * assessor role: users_enrol); learners are listed only up to 500, so they are
+     * counted only that far. */
     json_object_set_new(out, "assessor_options",
-                        options(db_all(r->db,
-                                       "SELECT DISTINCT au.id, au.name AS label FROM enrolments en"
-                                       " JOIN users au ON au.id = en.assessor_id WHERE (? = 0 OR en.iqa_id = ?)"
-                                       " ORDER BY au.name LIMIT 500",
-                                       "ii", f.iqa, f.iqa),
+                        options(f.iqa ? db_all(r->db,
+                                               "SELECT DISTINCT au.id, au.name AS label FROM enrolments en"
+                                               " JOIN users au ON au.id = en.assessor_id WHERE en.iqa_id = ?"
+                                               " ORDER BY au.name LIMIT 500",
+                                               "i", f.iqa)
+                                      : db_all(r->db,
+                                               "SELECT au.id, au.name AS label FROM users au WHERE au.role = 'assessor'"
+                                               " AND EXISTS (SELECT 1 FROM enrolments en WHERE en.assessor_id = au.id)"
+                                               " ORDER BY au.name LIMIT 500",
+                                               ""),
                                 f.assessor));
-    int64_t nlearners = db_int(r->db, "SELECT COUNT(DISTINCT en.learner_id) FROM enrolments en"
-                                      " WHERE (? = 0 OR en.iqa_id = ?)", 0, "ii", f.iqa, f.iqa);
+    int64_t nlearners = db_int(r->db, "SELECT COUNT(*) FROM (SELECT DISTINCT en.learner_id FROM enrolments en"
+                                      " WHERE (? = 0 OR en.iqa_id = ?) LIMIT 501) x", 0, "ii", f.iqa, f.iqa);
     json_object_set_new(out, "learner_select", json_boolean(nlearners <= 500));
     json_object_set_new(out, "learner_filter", f.learner ? json_integer(f.learner) : json_string(""));
     json_object_set_new(out, "learner_options",
@@ -452,8 +600,8 @@ static int iqa_index(req_t *r)
                         options(db_all(r->db,
                                        "SELECT un.id, un.ref || ' ' || un.title || ' (' || q.code || ')' AS label"
                                        " FROM units un JOIN qualifications q ON q.id = un.qualification_id"
-                                       " WHERE un.qualification_id IN (SELECT en.qualification_id FROM enrolments en"
-                                       " WHERE (? = 0 OR en.iqa_id = ?)) ORDER BY q.id, un.position, un.ref LIMIT 500",
+                                       " WHERE EXISTS (SELECT 1 FROM enrolments en WHERE en.qualification_id = un.qualification_id"
+                                       " AND (? = 0 OR en.iqa_id = ?)) ORDER BY q.id, un.position, un.ref LIMIT 500",
                                        "ii", f.iqa, f.iqa),
                                 f.unit));
     json_t *kinds = json_array();
@@ -521,7 +669,8 @@ static int iqa_sample_create(req_t *r)
                 " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 0, "iittttt", decision_id, r->user.id, outcome, feedback, now,
                 strcmp(outcome, "action_required") == 0 ? "open" : NULL, stage);
-    if (id <= 0 || iqaplan_record_files(r->db, id, decision_id) != EV_OK) {
+    if (id <= 0 || iqaplan_record_files(r->db, id, decision_id) != EV_OK ||
+        iqa_coverage_sample_added(r->db, decision_id) != EV_OK) {
         db_rollback(r->db);
         return http_fail(r, 500, "db_error", "Could not record the sample.");
     }

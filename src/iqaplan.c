@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "decisions.h"
+#include "iqa.h"
 #include "notify.h"
 #include "policy.h"
 
@@ -594,6 +595,7 @@ static int iqaplan_sample_group(req_t *r)
         json_t *a = json_pack("{s:I, s:I, s:s, s:s, s:I, s:s}", "id", (json_int_t)sid, "decision_id", (json_int_t)did,
                               "outcome", outcome, "feedback", feedback, "group_id", (json_int_t)gid, "stage", stage);
         ok = sid > 0 && iqaplan_record_files(r->db, sid, did) == EV_OK &&
+             iqa_coverage_sample_added(r->db, did) == EV_OK &&
              audit_record(r->db, r->user.id, "iqa.sample", "iqa_sample", sid, learner, NULL, a) == EV_OK;
         json_decref(a);
         json_array_append_new(ids, json_integer(sid));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "iqa.h"
 #include "progress.h"
 #include "rules.h"
 #include "status.h"
@@ -127,7 +128,8 @@ static int64_t decide(demo_t *d, int64_t learner, int64_t assessor, const json_t
             prev, when, cid, cid);
         run(d, "INSERT INTO decision_evidence (decision_id, evidence_id) VALUES (?, ?)", "ii", last, ev);
         json_t *cited = json_pack("[I]", (json_int_t)ev);
-        if (!d->failed && rules_freeze_basis(d->db, last, learner, cid, cited) != EV_OK)
+        if (!d->failed && (rules_freeze_basis(d->db, last, learner, cid, cited) != EV_OK ||
+                           iqa_coverage_decision_added(d->db, last) != EV_OK))
             d->failed = 1;
         json_decref(cited);
         audit(d, assessor, "decision.create", "decision", last, learner,
@@ -154,6 +156,8 @@ static void sample(demo_t *d, int64_t iqa, int64_t assessor, int64_t learner, in
     int64_t id = run(d, "INSERT INTO iqa_samples (decision_id, iqa_id, outcome, feedback, created_at, response, responded_at)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id", "iittttt", decision, iqa, outcome, feedback, when, response,
         response ? resp_at : NULL);
+    if (!d->failed && iqa_coverage_sample_added(d->db, decision) != EV_OK)
+        d->failed = 1;
     audit(d, iqa, "iqa.sample", "iqa_sample", id, learner,
           json_pack("{s:I, s:s, s:s}", "decision_id", (json_int_t)decision, "outcome", outcome, "feedback", feedback));
     if (response)

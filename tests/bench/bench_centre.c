@@ -447,6 +447,10 @@ static void seed(int nlearners, int64_t today, int64_t *admin_id, int64_t *sampl
     }
     if (db_exec(db, "COMMIT") != EV_OK)
         die("commit");
+    /* the IQA page's coverage summaries, which the application keeps in C as it writes
+     * (iqa.h): filled once from the rows inserted directly (part of the seeding time) */
+    if (db_begin(db) != EV_OK || iqa_coverage_rebuild(db) != EV_OK || db_commit(db) != EV_OK)
+        die("iqa coverage");
     pg_version_triggers(1);
     if (db_is_pg(db) && db_int(db, "SELECT evitrack_sync_identities()", -1, "") < 0)
         die("identities");
