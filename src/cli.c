@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "storage.h"
@@ -53,6 +54,16 @@ db_t *cli_open_db(const char *path)
         return NULL;
     }
     return db;
+}
+
+db_t *cli_open_existing_db(const char *path)
+{
+    struct stat sb;
+    if (!db_target_is_pg(path) && stat(path, &sb) != 0) {
+        fprintf(stderr, "evitrack: there is no database at %s: give --db the centre's database\n", path);
+        return NULL;
+    }
+    return cli_open_db(path);
 }
 
 struct storage *cli_open_store(const char *spec, const char *creds_file, const char *data_dir)

@@ -13,6 +13,10 @@ int cli_flag(char **argv, int *i, const char *name);
 /* Opens and migrates the database for a command; prints a one-line message
  * and returns NULL on failure. The caller closes it. */
 db_t *cli_open_db(const char *path);
+/* As cli_open_db, but a SQLite file that does not exist is refused (a message on
+ * stderr, NULL) instead of created: for commands that act on a centre's existing
+ * data (gc, export), where a new empty database would read as "nothing is used". */
+db_t *cli_open_existing_db(const char *path);
 struct storage;
 /* Opens the evidence store for a command: spec is --store (NULL: the default,
  * data_dir itself), creds_file --store-credentials (NULL: the environment).

@@ -1879,10 +1879,11 @@ typedef struct gc_walk {
 static int gc_visit(void *ctx, const char *key, const char *sha, const storage_stat_t *sb)
 {
     gc_walk_t *w = ctx;
+    /* a dry run has not removed the unreferenced blobs rows yet: count as a real run would */
     int referenced = sha && db_int(w->db,
-                                   "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?)"
+                                   "SELECT (? = 0 AND EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?))"
                                    " OR EXISTS (SELECT 1 FROM evidence_files WHERE sha256 = ?)",
-                                   1, "tt", sha, sha);
+                                   1, "itt", (int64_t)w->dry_run, sha, sha);
     if (referenced || sb->mtime > (int64_t)w->cutoff) {
         w->st->blobs_kept++;
         return EV_OK;
@@ -1940,8 +1941,10 @@ int evidence_gc(db_t *db, storage_t *store, int64_t grace_s, int dry_run, eviden
     /* 2. stored blobs with neither a blobs row nor an evidence file, listed from
      * the store itself (a directory or a bucket). */
     gc_walk_t w = {db, st, cutoff, dry_run, store, EV_OK};
-    if (storage_list(store, gc_visit, &w) != EV_OK)
+    if (storage_list(store, gc_visit, &w) != EV_OK) {
         rc = EV_ERR;
+        st->store_unlisted = w.rc == EV_OK;
+    }
     if (w.rc != EV_OK)
         rc = EV_ERR;
 
@@ -1971,7 +1974,7 @@ int evidence_cmd_gc(int argc, char **argv)
 {
     const char *db_path = "evitrack.db", *data_dir = "data", *grace = NULL, *store_spec = NULL, *creds = NULL;
     int64_t grace_min = 60;
-    int dry_run = 0;
+    int dry_run = 0, force = 0;
     for (int i = 0; i < argc;) {
         int got;
         if ((got = cli_opt(argc, argv, &i, "db", &db_path)) || (got = cli_opt(argc, argv, &i, "data", &data_dir)) ||
@@ -1982,9 +1985,11 @@ int evidence_cmd_gc(int argc, char **argv)
                 return 2;
         } else if (cli_flag(argv, &i, "dry-run")) {
             dry_run = 1;
+        } else if (cli_flag(argv, &i, "force")) {
+            force = 1;
         } else {
             return cli_usage_error("gc: unknown argument %s (usage: gc [--db FILE] [--data DIR] [--store DIR|s3://...] "
-                                   "[--grace-minutes N] [--dry-run])",
+                                   "[--grace-minutes N] [--dry-run] [--force])",
                                    argv[i]);
         }
     }
@@ -1993,13 +1998,30 @@ int evidence_cmd_gc(int argc, char **argv)
     storage_t *store = cli_open_store(store_spec, creds, data_dir);
     if (!store)
         return 1;
-    db_t *db = cli_open_db(db_path);
+    db_t *db = cli_open_existing_db(db_path);
     if (!db) {
         storage_close(store);
         return 1;
     }
     evidence_gc_stats_t st;
-    int rc = evidence_gc(db, store, grace_min * 60, dry_run, &st);
+    int rc = EV_OK;
+    /* A database that records no stored file at all, beside a store that holds some, is
+     * far more likely the wrong --db than a centre whose every file is garbage. */
+    if (!dry_run && !force &&
+        db_int(db, "SELECT (SELECT count(*) FROM blobs) + (SELECT count(*) FROM evidence_files)", 0, "") == 0) {
+        rc = evidence_gc(db, store, grace_min * 60, 1, &st);
+        if (rc == EV_OK && st.blobs_removed > 0) {
+            fprintf(stderr,
+                    "evitrack: gc: the database %s records no stored files, but the store holds %lld: is it the "
+                    "centre's database? Nothing was removed (--force removes them).\n",
+                    db_path, (long long)st.blobs_removed);
+            db_close(db);
+            storage_close(store);
+            return 1;
+        }
+    }
+    if (rc == EV_OK)
+        rc = evidence_gc(db, store, grace_min * 60, dry_run, &st);
     printf("%s%lld unreferenced blob%s (%lld bytes), %lld blob row%s, %lld stale temporary file%s; "
            "%lld blob%s kept\n",
            dry_run ? "would remove " : "removed ", (long long)st.blobs_removed, st.blobs_removed == 1 ? "" : "s",
@@ -2009,7 +2031,9 @@ int evidence_cmd_gc(int argc, char **argv)
     db_close(db);
     storage_close(store);
     if (rc != EV_OK) {
-        fprintf(stderr, "evitrack: gc: some files could not be removed\n");
+        fprintf(stderr, st.store_unlisted ? "evitrack: gc: the store could not be listed (the log above says why), "
+                                            "so nothing in it was removed\n"
+                                          : "evitrack: gc: some files could not be removed\n");
         return 1;
     }
     return 0;

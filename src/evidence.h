@@ -130,6 +130,7 @@ typedef struct evidence_gc_stats {
     int64_t rows_removed;    /* blobs rows no evidence file refers to */
     int64_t tmp_removed;     /* stale temporary files under data/tmp */
     int64_t blobs_kept;      /* referenced, or too recent to judge */
+    int store_unlisted;      /* the store could not be listed: none of it was judged */
 } evidence_gc_stats_t;
 
 /* Removes blobs (rows, and objects in the store: a directory or a bucket) that

@@ -201,10 +201,14 @@ static void zadd_json(zipw_t *z, const char *path, json_t *doc)
     free(s);
 }
 
-/* The zip writer's output for a zip sent as it is made. */
+/* The zip writer's output for a zip sent as it is made. Once the export has failed
+ * nothing more goes out, so a download never ends as a well-formed zip holding a
+ * corrupt file's bytes or only part of the portfolio. */
 static int zout_stream(void *ctx, const void *data, size_t len)
 {
     zipw_t *z = ctx;
+    if (z->failed)
+        return EV_ERR;
     return stream_write(z->stream, data, len);
 }
 
@@ -274,7 +278,10 @@ static int zclose(zipw_t *z)
         free(s);
         json_decref(mj);
     }
-    if (zipout_finish(z->zo) != EV_OK)
+    /* An export that failed part-way must not end as a well-formed zip holding what it
+     * had so far (a corrupt file's bytes, or only index.html): no central directory is
+     * written, so unzip refuses what arrived, and the download is cut. */
+    if (!z->failed && zipout_finish(z->zo) != EV_OK)
         zfail(z, "cannot finish the zip: %s", zwhy(z));
     zipout_free(z->zo);
     if (z->fd >= 0 && close(z->fd) != 0)
@@ -1143,7 +1150,7 @@ int export_cli(int argc, char **argv)
     storage_t *store = cli_open_store(store_spec, creds, data);
     if (!store)
         return 1;
-    db_t *db = cli_open_db(dbpath);
+    db_t *db = cli_open_existing_db(dbpath);
     if (!db) {
         storage_close(store);
         return 1;

@@ -1988,6 +1988,14 @@ int http_serve(app_t *app)
         MHD_stop_daemon(d);
         return EV_ERR;
     }
+    if (app->store) { /* the store in use, and whether it answers: said now, not at the first upload */
+        char why[300];
+        if (storage_check(app->store, why, sizeof why) == EV_OK)
+            ev_log("store: %s (%s), answering", app->store->desc, storage_kind(app->store));
+        else
+            ev_log("store: %s (%s) is NOT usable: %s. Uploads and downloads fail (503) until it is.",
+                   app->store->desc, storage_kind(app->store), why);
+    }
     printf("evitrack listening on %s://%s%s%s:%d\n", (flags & MHD_USE_TLS) ? "https" : "http",
            strchr(app->listen_addr, ':') ? "[" : "", app->listen_addr, strchr(app->listen_addr, ':') ? "]" : "",
            port);

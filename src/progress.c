@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "evidence.h"
+#include "pages.h"
 #include "policy.h"
 
 /* ------------------------------------------------------------------ dates */
@@ -828,6 +829,60 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     return progress_matrix_for(db, NULL, learner_id, qualification_id, limit, offset, want_html);
 }
 
+/* The decimal text of v into out[24] (NUL-terminated); its length. The matrix page
+ * writes a few hundred numbers, and printf costs more than the rest of a cell. */
+static int int_text(char out[24], int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    int n = (int)(tmp + sizeof tmp - p);
+    memcpy(out, p, (size_t)n);
+    out[n] = '\0';
+    return n;
+}
+
+/* One evidence column of the matrix page: its header cell onto head (a link "E7" titled
+ * with the evidence's title) and its entry in the key below the table onto list (title,
+ * kind, date, status), as templates/matrix.mustache drew them from JSON; every text
+ * escaped. The strings are the row's (title, kind, status may be NULL). */
+static void column_html(buf_t *head, buf_t *list, int64_t id, int64_t number, const char *title, const char *kind,
+                        const char *status, const char *occurred_on)
+{
+    char ids[24], num[24], date[48];
+    int il = int_text(ids, id), nl = int_text(num, number);
+    buf_puts(head, "<th scope=\"col\" class=\"mx-ev\"><a href=\"/evidence/");
+    buf_append(head, ids, (size_t)il);
+    buf_puts(head, "\" title=\"");
+    esc(head, title ? title : "");
+    buf_puts(head, "\">E");
+    buf_append(head, num, (size_t)nl);
+    buf_puts(head, "</a></th>");
+    buf_puts(list, "<div><dt>E");
+    buf_append(list, num, (size_t)nl);
+    buf_puts(list, "</dt><dd><a href=\"/evidence/");
+    buf_append(list, ids, (size_t)il);
+    buf_puts(list, "\">");
+    esc(list, title ? title : "");
+    buf_puts(list, "</a> <span class=\"muted\">");
+    esc(list, kind_label(kind));
+    if (occurred_on && *occurred_on) {
+        pages_date_text(occurred_on, date, sizeof date);
+        buf_puts(list, ", ");
+        esc(list, date);
+    }
+    buf_puts(list, "</span> <span class=\"tag tag--");
+    esc(list, status ? status : "");
+    buf_puts(list, "\">");
+    esc(list, evidence_status_label(status));
+    buf_puts(list, "</span></dd></div>");
+}
+
 json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, int64_t qualification_id,
                             int64_t limit, int64_t offset, int want_html)
 {
@@ -853,10 +908,17 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
         "SELECT e.id, e.title, e.kind, e.status, e.occurred_on FROM evidence e WHERE e.learner_id = ?"
         " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id") " ORDER BY e.id LIMIT ? OFFSET ?",
         "iiittii", learner_id, eqa, eqa, now, now, (int64_t)colcap, offset);
+    buf_t head_html = {0}, list_html = {0}; /* pages: the columns' header cells and their key */
     while (st && db_next(st) == 1 && ncols < colcap) {
         const char *status = db_col_text(st, 3);
         col_ids[ncols] = db_col_int(st, 0);
         col_sub[ncols] = status && strcmp(status, "submitted") == 0;
+        if (want_html) {
+            column_html(&head_html, &list_html, col_ids[ncols], offset + ncols + 1, db_col_text(st, 1),
+                        db_col_text(st, 2), status, db_col_text(st, 4));
+            ncols++;
+            continue;
+        }
         json_t *c = json_object();
         json_object_set_new(c, "id", json_integer(col_ids[ncols]));
         json_object_set_new(c, "status_label", json_string(evidence_status_label(status)));
@@ -871,7 +933,17 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
     }
     if (st)
         db_stmt_done(st);
-    json_object_set_new(doc, "evidence", cols);
+    if (want_html) {
+        /* the page draws the columns from these two pieces (no JSON to build, walk and free) */
+        json_decref(cols);
+        json_object_set_new(doc, "has_evidence", json_boolean(ncols > 0));
+        json_object_set_new(doc, "columns_head_html", json_stringn_nocheck(head_html.data ? head_html.data : "", head_html.len));
+        json_object_set_new(doc, "columns_list_html", json_stringn_nocheck(list_html.data ? list_html.data : "", list_html.len));
+    } else {
+        json_object_set_new(doc, "evidence", cols);
+    }
+    buf_free(&head_html);
+    buf_free(&list_html);
     json_object_set_new(doc, "evidence_total",
                         json_integer(db_int(db, "SELECT count(*) FROM evidence e WHERE e.learner_id = ?"
                                                 " AND " POLICY_QSCOPE_EVIDENCE_SQL("e.id", "e.learner_id"),
@@ -939,7 +1011,7 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
     char (*labels)[24] = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *labels) : NULL;
     size_t *label_len = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *label_len) : NULL;
     for (int j = 0; want_html && j < ncols; j++)
-        label_len[j] = (size_t)snprintf(labels[j], sizeof labels[j], "%lld", (long long)(offset + j + 1));
+        label_len[j] = (size_t)int_text(labels[j], offset + j + 1);
     if (want_html)
         buf_reserve(&html, (size_t)t->ncrit * (220 + (size_t)ncols * 16) + 4096);
     for (int ui = 0; ui < t->nunits; ui++) {
@@ -970,7 +1042,7 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
                 last_outcome = c->outcome;
                 if (want_html) {
                     char num[24];
-                    int nl = snprintf(num, sizeof num, "%d", o->number);
+                    int nl = int_text(num, o->number);
                     buf_puts(&html, "<tr class=\"mx-outcome\"><th scope=\"colgroup\" colspan=\"");
                     buf_append(&html, span_text, span_len);
                     buf_puts(&html, "\">Learning outcome ");

@@ -444,6 +444,13 @@ int storage_stat(storage_t *s, const char *sha, storage_stat_t *st)
     return s->ops->stat(s, sha, st);
 }
 
+int storage_check(storage_t *s, char *why, size_t whylen)
+{
+    if (whylen)
+        why[0] = '\0';
+    return s->ops->check ? s->ops->check(s, why, whylen) : EV_OK;
+}
+
 int storage_touch(storage_t *s, const char *sha)
 {
     return storage_valid_hash(sha) ? s->ops->touch(s, sha) : STORAGE_NOT_FOUND;

@@ -63,6 +63,9 @@ typedef struct storage_ops {
     int (*list)(storage_t *s, storage_list_fn fn, void *ctx);
     /* Removes the object key (from list). EV_OK, STORAGE_NOT_FOUND or an error. */
     int (*remove)(storage_t *s, const char *key);
+    /* Whether the store answers with these settings (S3: the bucket exists and the
+     * credentials are accepted). EV_OK, or an error with a reason in why. Optional. */
+    int (*check)(storage_t *s, char *why, size_t whylen);
     /* Frees the backend's part of s. */
     void (*close)(storage_t *s);
 } storage_ops_t;
@@ -138,6 +141,10 @@ long storage_read(storage_reader_t *rd, void *buf, size_t cap);
 /* Accepts NULL. */
 void storage_close_read(storage_reader_t *rd);
 int storage_stat(storage_t *s, const char *sha, storage_stat_t *st);
+/* Asks the store whether it answers with its settings (for serve's start-up line: a
+ * wrong secret or a missing bucket is said at once, not at a learner's first upload).
+ * EV_OK; STORAGE_UNAVAILABLE (not reachable) or EV_ERR (refused) with why filled. */
+int storage_check(storage_t *s, char *why, size_t whylen);
 int storage_touch(storage_t *s, const char *sha);
 int storage_list(storage_t *s, storage_list_fn fn, void *ctx);
 int storage_remove(storage_t *s, const char *key);

@@ -43,11 +43,21 @@ static int store_copy(int argc, char **argv)
     int64_t copied = 0, present = 0, failed = 0;
     uint64_t t0 = util_now_us();
     int ok = storage_copy_all(src, dst, !quiet, &copied, &present, &failed) == EV_OK;
+    if (ok && copied + present + failed == 0) {
+        /* a typo in --from reads as an empty store: say so rather than "verified" */
+        fprintf(stderr,
+                "evitrack: store copy: %s holds no evidence files, so nothing was copied (a directory store "
+                "keeps them under DIR/blobs/: give --from the data directory)\n",
+                from);
+        goto out;
+    }
     printf("store copy: %lld copied, %lld already there, %lld failed; every hash %s (%.1f s)\n",
            (long long)copied, (long long)present, (long long)failed, ok ? "verified" : "NOT verified",
            (double)(util_now_us() - t0) / 1e6);
     if (!ok)
-        fprintf(stderr, "evitrack: store copy did not finish cleanly; run it again (it skips what is there)\n");
+        fprintf(stderr, "evitrack: store copy did not finish cleanly: the lines above name each file. A file that "
+                        "fails its check in --to is never replaced: remove it from --to, then run this again (it "
+                        "skips what is there and verified)\n");
     rc = ok ? 0 : 1;
 out:
     storage_close(src);

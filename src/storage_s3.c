@@ -1023,6 +1023,30 @@ static long s3_read(void *rd, void *buf, size_t cap)
     return rc != EV_OK ? rc : 0;
 }
 
+/* HEAD of the bucket: 200 when it exists and the credentials are accepted. */
+static int s3_check(storage_t *s, char *why, size_t whylen)
+{
+    s3_t *b = s->backend;
+    struct curl_slist *h = NULL;
+    s3_resp_t r = {0};
+    CURL *e = s3_easy(b, "HEAD", NULL, NULL, NULL, &h);
+    int rc = e ? s3_run(b, e, &r, "HEAD bucket") : EV_ERR;
+    if (rc != EV_OK)
+        snprintf(why, whylen, "the endpoint %s did not answer", b->endpoint);
+    else if (r.status == 404)
+        snprintf(why, whylen, "there is no bucket %s at %s", b->bucket, b->endpoint);
+    else if (r.status == 403 || r.status == 401)
+        snprintf(why, whylen, "%s refused the credentials for bucket %s (HTTP %ld)", b->endpoint, b->bucket, r.status);
+    else if (r.status < 200 || r.status >= 300)
+        snprintf(why, whylen, "%s answered HTTP %ld for bucket %s", b->endpoint, r.status, b->bucket);
+    if (rc == EV_OK && (r.status < 200 || r.status >= 300))
+        rc = r.status >= 500 ? STORAGE_UNAVAILABLE : EV_ERR;
+    curl_easy_cleanup(e);
+    curl_slist_free_all(h);
+    buf_free(&r.body);
+    return rc;
+}
+
 const storage_ops_t storage_s3_ops = {
     .name = "s3",
     .local = 0,
@@ -1034,5 +1058,6 @@ const storage_ops_t storage_s3_ops = {
     .touch = s3_touch,
     .list = s3_list,
     .remove = s3_remove,
+    .check = s3_check,
     .close = s3_close,
 };

@@ -7,8 +7,9 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
-const {startServer, assertStatus, encodeMultipart} = require('./lib.js');
+const {startServer, assertStatus, encodeMultipart, runCli} = require('./lib.js');
 
 const PASSWORD = 'evidence-test-pass-1';
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
@@ -774,9 +775,15 @@ describe('lists, pages and gc', () => {
     assert.equal(dry.code, 0, dry.stderr);
     assert.ok(srv.blobExists(goneBlob));
     assert.ok(!fs.existsSync(stray), 'a 3-hour-old temporary file is stale');
+    // a dry run counts what the real run then removes (the blob whose row goes first too)
+    const dry0 = await srv.run(['gc', '--grace-minutes', '0', '--dry-run']);
+    assert.equal(dry0.code, 0, dry0.stderr);
+    assert.ok(srv.blobExists(goneBlob), 'a dry run removes nothing');
     const g = await srv.run(['gc', '--grace-minutes', '0']);
     assert.equal(g.code, 0, g.stderr);
     assert.match(g.stdout, /removed [1-9]\d* unreferenced blob/);
+    assert.equal(dry0.stdout.match(/would remove (\d+) unreferenced blob/)[1], g.stdout.match(/removed (\d+) unreferenced blob/)[1],
+      `${dry0.stdout} / ${g.stdout}`);
     assert.ok(!srv.blobExists(goneBlob), 'the deleted item\'s blob is collected');
     assert.ok(srv.blobExists(keptBlob), 'a referenced blob stays');
     assert.equal(rowCount(`blobs WHERE sha256 = '${sha256(unique)}'`), 0);
@@ -784,5 +791,31 @@ describe('lists, pages and gc', () => {
     assert.deepEqual(still.body, keep);
     const bad = await srv.run(['gc', '--grace-minutes', 'soon']);
     assert.notEqual(bad.code, 0);
+  });
+
+  test('gc pointed at the wrong database removes nothing: a missing file, or one that records no stored files', async () => {
+    const before = srv.blobs();
+    assert.ok(before.length > 0);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-gc-'));
+    try {
+      const missing = await srv.run(['gc', '--db', path.join(dir, 'nothing.db'), '--grace-minutes', '0']);
+      assert.equal(missing.code, 1, missing.stdout);
+      assert.match(missing.stderr, /there is no database at .*nothing\.db/);
+      assert.ok(!fs.existsSync(path.join(dir, 'nothing.db')), 'gc made a database');
+      const empty = path.join(dir, 'empty.db');
+      const m = await srv.run(['migrate', '--db', empty]);
+      assert.equal(m.code, 0, m.stderr);
+      const wrong = await srv.run(['gc', '--db', empty, '--grace-minutes', '0']);
+      assert.equal(wrong.code, 1, wrong.stdout);
+      assert.match(wrong.stderr, /records no stored files, but the store holds \d+: is it the centre's database\? Nothing was removed/);
+      assert.deepEqual(srv.blobs(), before, 'gc removed stored files');
+      // store copy from a directory that holds no evidence files (a typo in --from) is not "verified"
+      const copy = await runCli(['store', 'copy', '--from', path.join(dir, 'typo'), '--to', path.join(dir, 'to'),
+        '--data', path.join(dir, 'data')]);
+      assert.equal(copy.code, 1, copy.stdout);
+      assert.match(copy.stderr, /typo holds no evidence files, so nothing was copied/);
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
   });
 });

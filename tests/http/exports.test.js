@@ -112,6 +112,45 @@ describe('streamed exports', () => {
     assert.ok(Number(srv.sql(`SELECT count(*) FROM audit_events WHERE action = 'export.portfolio' AND entity_id = ${ben}`)) >= 1);
   });
 
+  test('an export that meets a corrupt file is cut short and what arrived is not a readable zip', async () => {
+    /* a file of learner 1 changed behind evitrack's back: the export must not end as a
+     * well-formed zip holding the bad bytes (no central directory, the stream cut) */
+    const me = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
+    const [eid, fid, sha] = srv.sql(`SELECT e.id, f.id, f.sha256 FROM evidence_files f JOIN evidence e ON e.id = f.evidence_id
+      WHERE e.learner_id = ${me} ORDER BY f.size DESC LIMIT 1`).split('|');
+    const good = await admin2.get(`/api/v1/evidence/${eid}/files/${fid}`);
+    assertStatus(good, 200);
+    srv.blobWrite(sha, Buffer.alloc(good.body.length, 0x5a));
+    try {
+      await exportCorrupt(me);
+    } finally {
+      srv.blobWrite(sha, good.body); /* the other tests export this learner too */
+    }
+  });
+
+  /* The export of learner `me` while one of their files is corrupt. */
+  async function exportCorrupt(me) {
+    const chunks = [];
+    const ended = await new Promise((resolve) => {
+      const req = http.get(`${srv.url}/api/v1/learners/${me}/export`, {headers: {Cookie: admin2.cookieHeader()}, agent: false},
+        (res) => {
+          res.on('data', (d) => chunks.push(d));
+          res.on('end', () => resolve(res.complete ? 'complete' : 'cut'));
+          res.on('aborted', () => resolve('cut'));
+          res.on('error', () => resolve('cut'));
+        });
+      req.on('error', () => resolve('cut'));
+    });
+    const got = Buffer.concat(chunks);
+    assert.equal(ended, 'cut', 'the download ended as if complete');
+    /* a zip ends with its end-of-central-directory record (22 bytes, plus a comment of at
+     * most 64 KB); an evidence file inside may hold one of its own further back */
+    const eocd = got.lastIndexOf(Buffer.from('PK\x05\x06', 'latin1'));
+    assert.ok(eocd < got.length - 22 - 65535, `the zip was finished: a central directory ends it (at ${eocd} of ${got.length})`);
+    assert.ok(!unzipList(got).ok, 'unzip accepts what arrived');
+    assert.match(srv.stderr, /export: cannot copy \S+ \(\w+\) from the store into the export/);
+  }
+
   test('a double click does not start a second export for the same user', async () => {
     const first = await download(assessor, `/api/v1/learners/${ben}/export`, {pause: true});
     assert.equal(first.status, 200);

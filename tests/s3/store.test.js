@@ -254,6 +254,25 @@ describe('S3 store faults', {skip}, () => {
   });
 });
 
+describe('serve says at start whether the store answers', {skip}, () => {
+  const endpoint = () => fs.readFileSync(path.join(S3_DIR, 'env'), 'utf8').match(/EVITRACK_S3_ENDPOINT=(\S+)/)[1];
+  const startWith = async (bucket, env) => {
+    const srv = await startServer({args: ['--store', `s3://${bucket}?endpoint=${endpoint()}&region=us-east-1`], env});
+    await new Promise((res) => setTimeout(res, 100));
+    const err = srv.stderr;
+    await srv.stop();
+    return err;
+  };
+  test('a good bucket: answering; a missing bucket and a wrong secret: named at once', async () => {
+    const good = newBucket();
+    assert.match(await startWith(good, srv0Env()), new RegExp(`store: s3://${good} .*answering`));
+    assert.match(await startWith(`evt-missing-${crypto.randomBytes(4).toString('hex')}`, srv0Env()),
+      /is NOT usable: there is no bucket evt-missing-/);
+    assert.match(await startWith(good, {...srv0Env(), AWS_SECRET_ACCESS_KEY: 'not-the-secret'}),
+      /is NOT usable: .*refused the credentials for bucket/);
+  });
+});
+
 describe('store copy', {skip}, () => {
   let srv;
   before(async () => {
