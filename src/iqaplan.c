@@ -163,11 +163,13 @@ static json_t *due_for(db_t *db, int64_t iqa, int64_t assessor, int64_t limit)
         "SELECT d.id AS decision_id, d.learner_id, lu.name AS learner_name, d.assessor_id, au.name AS assessor_name,"
         " c.ref AS criterion_ref, c.text AS criterion_text, un.id AS unit_id, un.ref AS unit_ref, un.title AS unit_title,"
         " d.outcome, d.created_at,"
-        " CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s JOIN decisions d2 ON d2.id = s.decision_id"
-        "  WHERE d2.learner_id = d.learner_id AND d2.assessor_id = d.assessor_id) THEN 1 ELSE 0 END AS learner_seen,"
-        " CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s JOIN decisions d2 ON d2.id = s.decision_id"
-        "  JOIN criteria c2 ON c2.id = d2.criterion_id WHERE c2.unit_id = c.unit_id AND d2.assessor_id = d.assessor_id)"
-        "  THEN 1 ELSE 0 END AS unit_seen"
+        /* learner seen: a sampled decision of this learner by this assessor (decision_coverage,
+         * by learner: a few rows); unit seen: of this unit by this assessor, any learner
+         * (iqa_cover_au: one row), instead of walking samples for each decision (issue 22) */
+        " CASE WHEN EXISTS (SELECT 1 FROM decision_coverage dc WHERE dc.learner_id = d.learner_id"
+        "  AND dc.assessor_id = d.assessor_id AND dc.sampled > 0) THEN 1 ELSE 0 END AS learner_seen,"
+        " CASE WHEN EXISTS (SELECT 1 FROM iqa_cover_au ca WHERE ca.assessor_id = d.assessor_id"
+        "  AND ca.unit_id = c.unit_id AND ca.sampled > 0) THEN 1 ELSE 0 END AS unit_seen"
         " FROM decisions d JOIN criteria c ON c.id = d.criterion_id JOIN units un ON un.id = c.unit_id"
         " JOIN users lu ON lu.id = d.learner_id JOIN users au ON au.id = d.assessor_id"
         " WHERE d.assessor_id = ? AND" SCOPE_D

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "iqa.h"
 #include "iqaplan.h"
 #include "test.h"
 #include "testdb.h"
@@ -79,6 +80,9 @@ static void test_build(void)
                       "INSERT INTO iqa_assessor_risk (assessor_id, rating, set_at) VALUES"
                       " (3, 'experienced', '2026-01-01T00:00:00Z');"),
               EV_OK);
+    /* rows inserted directly: the coverage summaries the application keeps as it writes
+     * (iqa.h) are filled as a bulk load would */
+    CHECK(iqa_coverage_rebuild(db) == EV_OK);
 
     /* IQA 1: only assessor 2's four decisions; new = 100%: target 4, due 3 */
     json_t *plan = iqaplan_build(db, 1, 100);
