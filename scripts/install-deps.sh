@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RUNTIME=(build-essential cmake pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-  libsodium-dev nettle-dev libdeflate-dev libmagic-dev libarchive-dev libcurl4-openssl-dev libpq-dev postgresql-client-15 sqlite3 openssl ca-certificates tzdata)
+  libsodium-dev nettle-dev libdeflate-dev libmagic-dev libarchive-dev libcurl4-openssl-dev libssl-dev libpq-dev postgresql-client-15 sqlite3 openssl ca-certificates tzdata)
 # libclang-rt-14-dev: the fuzzer and sanitizer runtimes clang-14 links (not pulled in
 # without recommends); fonts-dejavu-extra: the fonts the machines' images have, so page
 # layout in the browser tests is the same everywhere.

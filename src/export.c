@@ -13,8 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <pthread.h>
 #include <sodium.h>
 
@@ -28,13 +26,17 @@
 #include "storage.h"
 #include "stream.h"
 #include "tmpl.h"
+#include "zipout.h"
 #include "rules.h"
 
 /* ------------------------------------------------------------ zip writer */
 
 /* One zip being written, with the manifest of what went in. */
 typedef struct zipw {
-    struct archive *a;
+    zipout_t *zo;
+    http_stream_t *stream; /* the download it is written to, or NULL (a file) */
+    int fd;                /* the file it is written to, or -1 */
+    int out_errno;         /* why writing to the file failed */
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
     json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
@@ -42,7 +44,6 @@ typedef struct zipw {
     char *err;
     size_t errlen;
     int failed;
-    http_stream_t *stream; /* the download it goes to (NULL: a file) */
 } zipw_t;
 
 static void zfail(zipw_t *z, const char *fmt, ...) EV_PRINTF(2, 3);
@@ -57,6 +58,12 @@ static void zfail(zipw_t *z, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Why the zip's bytes could not be written, for messages. */
+static const char *zwhy(zipw_t *z)
+{
+    return z->stream ? "the download stopped" : z->out_errno ? strerror(z->out_errno) : "write failed";
+}
+
 static void manifest_add(zipw_t *z, const char *path, uint64_t size, const unsigned char digest[32])
 {
     char hex[65];
@@ -65,27 +72,13 @@ static void manifest_add(zipw_t *z, const char *path, uint64_t size, const unsig
                                                  "sha256", hex));
 }
 
-static struct archive_entry *zentry(zipw_t *z, const char *path, uint64_t size)
-{
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_pathname(e, path);
-    archive_entry_set_size(e, (la_int64_t)size);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, z->now, 0);
-    return e;
-}
-
-/* Adds a buffer as path (and to the manifest unless it is the manifest itself). */
+/* Adds a buffer as path, deflated (and to the manifest unless it is the manifest itself). */
 static void zadd(zipw_t *z, const char *path, const char *data, size_t len, int in_manifest)
 {
     if (z->failed)
         return;
-    struct archive_entry *e = zentry(z, path, len);
-    if (archive_write_header(z->a, e) != ARCHIVE_OK ||
-        (len && archive_write_data(z->a, data, len) != (la_ssize_t)len))
-        zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
-    archive_entry_free(e);
+    if (zipout_add(z->zo, path, data, len, 1) != EV_OK)
+        zfail(z, "cannot write %s: %s", path, zwhy(z));
     if (in_manifest && !z->failed) {
         unsigned char d[32];
         crypto_hash_sha256(d, (const unsigned char *)data, len);
@@ -103,12 +96,44 @@ typedef struct zsink {
 static int zsink_write(void *ctx, const void *data, size_t len)
 {
     zsink_t *k = ctx;
-    if (archive_write_data(k->z->a, data, len) != (la_ssize_t)len) {
+    if (zipout_data(k->z->zo, data, len) != EV_OK) {
         k->write_failed = 1;
         return EV_ERR;
     }
     k->total += len;
     return EV_OK;
+}
+
+#define ZREAD_MAX (256 * 1024) /* bytes read from the store at a time */
+
+/* storage_get's loop for a zip sent as it is made: each piece is read from the
+ * store straight into the download's buffer (stream_reserve), hashed there, and
+ * handed to the zip writer, which passes a stored entry's bytes on unchanged to
+ * stream_write: one copy of every byte less than reading into a buffer of our
+ * own. A piece failing the blob's SHA-256 check (the last one) is never handed
+ * on, so it is never sent. EV_OK or as storage_get. */
+static int zcopy_stream(zipw_t *z, storage_t *store, const char *sha, uint64_t size, zsink_t *k)
+{
+    storage_reader_t *r = NULL;
+    int rc = storage_open_read(store, sha, 0, UINT64_MAX, size, &r);
+    while (rc == EV_OK) {
+        size_t room = 0;
+        void *p = stream_reserve(z->stream, ZREAD_MAX, &room);
+        if (!p) { /* the client went away */
+            k->write_failed = 1;
+            rc = EV_ERR;
+            break;
+        }
+        long n = storage_read(r, p, room);
+        if (n < 0)
+            rc = (int)n;
+        else if (n == 0)
+            break;
+        else
+            rc = zsink_write(k, p, (size_t)n);
+    }
+    storage_close_read(r);
+    return rc;
 }
 
 /* Streams blob sha from the store into the zip as path. The store checks the
@@ -136,31 +161,30 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         zfail(z, "cannot read %s from the store: %s", sha, storage_strerror(rc));
         return;
     }
-    struct archive_entry *e = zentry(z, path, sb.size);
     /* Evidence files (photos, video, PDFs) are mostly compressed already, so
      * they are stored: deflate would cost a core for ~nothing. */
     zsink_t k = {.z = z};
-    archive_write_zip_set_compression_store(z->a);
-    int hdr = archive_write_header(z->a, e);
-    archive_write_zip_set_compression_deflate(z->a);
-    if (hdr != ARCHIVE_OK) {
-        zfail(z, "cannot write %s: %s", path, archive_error_string(z->a));
-    } else {
-        rc = storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
-        if (rc != EV_OK && k.write_failed) /* e.g. the client went away */
-            zfail(z, "cannot write %s: %s", path,
-                  archive_error_string(z->a) ? archive_error_string(z->a) : "the download stopped");
-        else if (rc != EV_OK)
-            zfail(z, "cannot copy %s (%s) from the store into the export: %s", path, sha, storage_strerror(rc));
+    if (zipout_begin(z->zo, path, sb.size) != EV_OK) {
+        zfail(z, "cannot write %s: %s", path, zwhy(z));
+        return;
     }
-    archive_entry_free(e);
+    rc = z->stream ? zcopy_stream(z, store, sha, sb.size, &k)
+                   : storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
+    if (rc != EV_OK && k.write_failed) /* e.g. the client went away */
+        zfail(z, "cannot write %s: %s", path, zwhy(z));
+    else if (rc != EV_OK)
+        zfail(z, "cannot copy %s (%s) from the store into the export: %s", path, sha, storage_strerror(rc));
+    else if (k.total != sb.size)
+        zfail(z, "the store gave %llu bytes of %s where %llu were expected", (unsigned long long)k.total, sha,
+              (unsigned long long)sb.size);
+    else if (zipout_end(z->zo) != EV_OK)
+        zfail(z, "cannot write %s: %s", path, zwhy(z));
     if (z->failed)
         return;
     unsigned char d[32];
     size_t bin_len = 0;
-    if (k.total != sb.size || sodium_hex2bin(d, sizeof d, sha, strlen(sha), NULL, &bin_len, NULL) != 0 || bin_len != sizeof d) {
-        zfail(z, "the store gave %llu bytes of %s where %llu were expected", (unsigned long long)k.total, sha,
-              (unsigned long long)sb.size);
+    if (sodium_hex2bin(d, sizeof d, sha, strlen(sha), NULL, &bin_len, NULL) != 0 || bin_len != sizeof d) {
+        zfail(z, "the blob name %s is not a SHA-256", sha);
         return;
     }
     manifest_add(z, path, k.total, d);
@@ -177,17 +201,34 @@ static void zadd_json(zipw_t *z, const char *path, json_t *doc)
     free(s);
 }
 
-/* libarchive's write callback for a zip sent as it is made. Once the export has
- * failed nothing more goes out: libarchive's close still writes the central directory
- * (even after archive_write_fail), and a download must not end as a well-formed zip
- * holding a corrupt file's bytes or only part of the portfolio. */
-static la_ssize_t zstream_write(struct archive *a, void *ctx, const void *buf, size_t len)
+/* The zip writer's output for a zip sent as it is made. Once the export has failed
+ * nothing more goes out, so a download never ends as a well-formed zip holding a
+ * corrupt file's bytes or only part of the portfolio. */
+static int zout_stream(void *ctx, const void *data, size_t len)
 {
     zipw_t *z = ctx;
-    (void)a;
     if (z->failed)
-        return -1;
-    return stream_write(z->stream, buf, len) == EV_OK ? (la_ssize_t)len : -1;
+        return EV_ERR;
+    return stream_write(z->stream, data, len);
+}
+
+/* The zip writer's output for a zip written to a file. */
+static int zout_file(void *ctx, const void *data, size_t len)
+{
+    zipw_t *z = ctx;
+    const char *p = data;
+    while (len) {
+        ssize_t n = write(z->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            z->out_errno = n < 0 ? errno : EIO;
+            return EV_ERR;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return EV_OK;
 }
 
 /* Opens a zip writing to the file path, or (path NULL) to the stream s. */
@@ -197,25 +238,20 @@ static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_
     z->err = err;
     z->errlen = errlen;
     z->now = time(NULL);
+    z->fd = -1;
+    if (path) {
+        z->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (z->fd < 0) {
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            return EV_ERR;
+        }
+    } else {
+        z->stream = s;
+    }
     z->manifest = json_array();
     z->missing = json_array();
     z->basis = json_array();
-    z->stream = s;
-    z->a = archive_write_new();
-    if (z->a) /* no blocking: each piece goes straight out (one copy less, first bytes sooner) */
-        archive_write_set_bytes_per_block(z->a, 0);
-    if (!z->a || archive_write_set_format_zip(z->a) != ARCHIVE_OK ||
-        (path ? archive_write_open_filename(z->a, path)
-              : archive_write_open2(z->a, z, NULL, zstream_write, NULL, NULL)) != ARCHIVE_OK) {
-        snprintf(err, errlen, "cannot create %s: %s", path ? path : "the download",
-                 z->a ? archive_error_string(z->a) : "no memory");
-        if (z->a)
-            archive_write_free(z->a);
-        json_decref(z->manifest);
-        json_decref(z->missing);
-        json_decref(z->basis);
-        return EV_ERR;
-    }
+    z->zo = zipout_new(path ? zout_file : zout_stream, z, z->now);
     return EV_OK;
 }
 
@@ -243,13 +279,13 @@ static int zclose(zipw_t *z)
         json_decref(mj);
     }
     /* An export that failed part-way must not end as a well-formed zip holding what it
-     * had so far (a corrupt file's bytes, or only index.html): zstream_write refuses
-     * the central directory, so unzip refuses what arrived, and the download is cut. */
-    if (z->failed)
-        archive_write_fail(z->a);
-    if (archive_write_close(z->a) != ARCHIVE_OK && !z->failed)
-        zfail(z, "cannot finish the zip: %s", archive_error_string(z->a));
-    archive_write_free(z->a);
+     * had so far (a corrupt file's bytes, or only index.html): no central directory is
+     * written, so unzip refuses what arrived, and the download is cut. */
+    if (!z->failed && zipout_finish(z->zo) != EV_OK)
+        zfail(z, "cannot finish the zip: %s", zwhy(z));
+    zipout_free(z->zo);
+    if (z->fd >= 0 && close(z->fd) != 0)
+        zfail(z, "cannot finish the zip: %s", strerror(errno));
     json_decref(z->manifest);
     json_decref(z->missing);
     json_decref(z->basis);
@@ -1168,7 +1204,7 @@ out:
 /* ---- exports streamed to the client ----
  * An export is never built in a libmicrohttpd worker: the handler checks
  * access, takes a slot and hands a producer to stream.c, which runs it on its
- * own thread, writing the zip (libarchive) into the response as it is made:
+ * own thread, writing the zip (zipout.c) into the response as it is made:
  * the first bytes leave at once, memory stays flat, no file is left in
  * data/tmp. Slots bound the work: one export at a time per user (a double
  * click does not start a second) and app->max_exports at once overall. */

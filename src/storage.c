@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <nettle/sha2.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +18,34 @@
 #define WRITEBACK_STEP (8u << 20)
 #define READ_CHUNK (1u << 18) /* storage_get hands on pieces up to 256 KiB */
 #define MAX_RESUMES 2
+#define SHA256_BYTES 32
+
+/* SHA-256 of blobs is OpenSSL's (libcrypto): its SHA-NI code hashes about 1.3x as
+ * fast as nettle's on this project's servers (1.65-1.8 GB/s vs 1.2-1.5 GB/s on an
+ * EPYC with sha_ni), and every byte downloaded or exported is hashed once. A new
+ * context, ready for updates; aborts when libcrypto cannot give one (out of memory). */
+static EVP_MD_CTX *sha256_new(void)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+        abort();
+    return c;
+}
+
+/* The digest of everything fed to c, as 64 lower-case hex digits; c can not be fed again. */
+static void sha256_final_hex(EVP_MD_CTX *c, char hex[65])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(c, digest, &n) != 1 || n != SHA256_BYTES)
+        abort();
+    util_hex(digest, SHA256_BYTES, hex);
+}
 
 struct blob_writer {
     int fd;
     char *tmp_path;
-    struct sha256_ctx sha; /* nettle: uses the CPU's SHA extensions where present */
+    EVP_MD_CTX *sha;       /* owned; uses the CPU's SHA extensions where present */
     uint64_t written;
     uint64_t flushed; /* bytes whose write-back has been started (sync_file_range) */
     int durable;      /* fsync on finish: the spool file becomes the stored blob (fs) */
@@ -63,7 +86,7 @@ static blob_writer_t *storage_begin_dir(const char *tmpdir)
         w = NULL;
         goto out;
     }
-    sha256_init(&w->sha);
+    w->sha = sha256_new();
     w->durable = 1;
 out:
     free(parent);
@@ -97,7 +120,8 @@ int storage_write(blob_writer_t *w, const void *data, size_t len)
         memcpy(w->head + w->head_len, p, n);
         w->head_len += n;
     }
-    sha256_update(&w->sha, len, p);
+    if (EVP_DigestUpdate(w->sha, p, len) != 1)
+        return EV_ERR;
     while (len) {
         ssize_t n = write(w->fd, p, len);
         if (n < 0) {
@@ -135,9 +159,7 @@ const unsigned char *storage_head(const blob_writer_t *w, size_t *len)
 int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint64_t *size)
 {
     int result = EV_ERR;
-    unsigned char digest[SHA256_DIGEST_SIZE];
-    sha256_digest(&w->sha, sizeof digest, digest);
-    util_hex(digest, sizeof digest, sha256_hex);
+    sha256_final_hex(w->sha, sha256_hex);
     if (w->durable && fsync(w->fd) != 0) {
         ev_log("storage: fsync failed: %s", strerror(errno));
         goto out;
@@ -158,6 +180,7 @@ out:
         unlink(w->tmp_path);
         free(w->tmp_path);
     }
+    EVP_MD_CTX_free(w->sha);
     free(w);
     return result;
 }
@@ -170,6 +193,7 @@ void storage_abort(blob_writer_t *w)
         close(w->fd);
     unlink(w->tmp_path);
     free(w->tmp_path);
+    EVP_MD_CTX_free(w->sha);
     free(w);
 }
 
@@ -286,17 +310,15 @@ struct storage_reader {
     uint64_t pos;        /* offset of the next byte in the blob */
     uint64_t remaining;  /* bytes still to come */
     int resumes;         /* times the read was reopened after the store dropped it */
-    struct sha256_ctx sha;
+    EVP_MD_CTX *sha;     /* owned */
     char expect[65];
 };
 
 /* Compares the hash of what was read with the blob's name. */
 static int reader_check(storage_reader_t *r)
 {
-    unsigned char digest[SHA256_DIGEST_SIZE];
     char hex[65];
-    sha256_digest(&r->sha, sizeof digest, digest);
-    util_hex(digest, sizeof digest, hex);
+    sha256_final_hex(r->sha, hex);
     r->verify = 0;
     if (strcmp(hex, r->expect) != 0) {
         ev_log("storage: blob %s in %s reads back as %s: refusing it", r->expect, r->s->desc, hex);
@@ -321,11 +343,12 @@ int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len,
     r->remaining = len;
     r->verify = off == 0 && len == size;
     snprintf(r->expect, sizeof r->expect, "%s", sha);
-    sha256_init(&r->sha);
+    r->sha = sha256_new();
     int rc = EV_OK;
     if (len > 0)
         rc = s->ops->open_read(s, sha, off, len, &r->rd);
     if (rc != EV_OK) {
+        EVP_MD_CTX_free(r->sha);
         free(r);
         return rc;
     }
@@ -362,7 +385,8 @@ long storage_read(storage_reader_t *r, void *buf, size_t cap)
     r->remaining -= (uint64_t)n;
     r->pos += (uint64_t)n;
     if (r->verify) {
-        sha256_update(&r->sha, (size_t)n, buf);
+        if (EVP_DigestUpdate(r->sha, buf, (size_t)n) != 1)
+            return EV_ERR;
         /* The last piece is handed on only once the whole blob has checked out, so a
          * corrupt file never reaches a client complete. */
         if (r->remaining == 0 && reader_check(r) != EV_OK)
@@ -377,6 +401,7 @@ void storage_close_read(storage_reader_t *r)
         return;
     if (r->rd)
         r->s->ops->close_read(r->rd);
+    EVP_MD_CTX_free(r->sha);
     free(r);
 }
 

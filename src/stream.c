@@ -25,6 +25,9 @@ struct http_stream {
     int refs;                      /* the producer and the response */
     struct MHD_Connection *conn;   /* NULL once the response is gone */
     uint64_t written;
+    char *room;                    /* stream_reserve's last room, valid while written == room_at */
+    size_t room_len;
+    uint64_t room_at;
     stream_producer_fn fn;
     void *arg;
     void (*free_arg)(void *);
@@ -84,10 +87,65 @@ static void wake_reader(http_stream_t *s)
     }
 }
 
+/* Offset of the first free byte of the ring (s->lock held). */
+static size_t ring_tail(const http_stream_t *s)
+{
+    return (s->head + s->len) % STREAM_BUFFER;
+}
+
+/* Free bytes from the tail on, without wrapping (s->lock held). */
+static size_t ring_room(const http_stream_t *s)
+{
+    size_t tail = ring_tail(s);
+    if (s->len == STREAM_BUFFER)
+        return 0;
+    return tail >= s->head ? STREAM_BUFFER - tail : s->head - tail;
+}
+
+void *stream_reserve(http_stream_t *s, size_t want, size_t *got)
+{
+    void *p = NULL;
+    *got = 0;
+    pthread_mutex_lock(&s->lock);
+    /* Waits for want bytes, or for all the room up to the ring's end when that is
+     * less (it cannot grow: the rest of the room is at the start, for next time). */
+    for (;;) {
+        if (s->cancelled)
+            goto out;
+        size_t room = ring_room(s), to_end = STREAM_BUFFER - ring_tail(s);
+        if (room && room >= (want < to_end ? want : to_end))
+            break;
+        pthread_cond_wait(&s->space, &s->lock);
+    }
+    *got = ring_room(s) < want ? ring_room(s) : want;
+    p = s->buf + ring_tail(s);
+    s->room = p;
+    s->room_len = *got;
+    s->room_at = s->written;
+out:
+    pthread_mutex_unlock(&s->lock);
+    return p;
+}
+
 int stream_write(http_stream_t *s, const void *data, size_t len)
 {
     const char *p = data;
     pthread_mutex_lock(&s->lock);
+    if (p >= s->buf && p < s->buf + STREAM_BUFFER && len) {
+        /* Bytes filled in place (stream_reserve): still the ring's next bytes unless
+         * something else was written since (it went where they were). */
+        int in_place = !s->cancelled && p == s->room && len <= s->room_len && s->written == s->room_at;
+        if (in_place) {
+            s->room = NULL;
+            s->len += len;
+            s->written += len;
+            wake_reader(s);
+        } else if (!s->cancelled) {
+            ev_log("stream: bytes filled in place were overwritten before they were written; ending the download");
+        }
+        pthread_mutex_unlock(&s->lock);
+        return in_place ? EV_OK : EV_ERR;
+    }
     while (len && !s->cancelled) {
         while (s->len == STREAM_BUFFER && !s->cancelled)
             pthread_cond_wait(&s->space, &s->lock);

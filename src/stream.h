@@ -34,6 +34,17 @@ http_stream_t *stream_new(stream_producer_fn fn, void *arg, void (*free_arg)(voi
  * has gone or the server is stopping: the producer should then give up. */
 int stream_write(http_stream_t *s, const void *data, size_t len);
 
+/* Room for the next bytes of the body, to be filled in place (one copy less for
+ * bulk bytes such as files read from the store): waits while the buffer is full,
+ * then gives the free space at the buffer's end, *got bytes (1..want, want > 0).
+ * Fill part of it and pass that same pointer and length to stream_write(), which
+ * then only counts the bytes (directly, or through a library that hands bytes on
+ * unchanged: libarchive's stored zip entries with no blocking). Bytes in the room
+ * are not part of the body, and are never sent, until that stream_write(); any
+ * other stream_write() first gives the room back (its bytes are then lost).
+ * NULL once the client has gone or the server is stopping. */
+void *stream_reserve(http_stream_t *s, size_t want, size_t *got);
+
 /* Bytes the producer has written so far. */
 uint64_t stream_written(const http_stream_t *s);
 

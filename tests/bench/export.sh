@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 export EVITRACK_BIN=${EVITRACK_BIN:-$BUILD/evitrack}
 [ -x "$EVITRACK_BIN" ] || cmake --build "$BUILD" --target evitrack -j"$(nproc)" >/dev/null
-for tool in curl wrk node sqlite3; do
+for tool in curl wrk node sqlite3 openssl; do
   command -v "$tool" >/dev/null || { echo "export.sh: $tool not found" >&2; exit 1; }
 done
 echo "# evitrack export bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
