@@ -70,6 +70,10 @@ int64_t iqaplan_due(int64_t decisions, int64_t sampled, int percent)
 
 /* The scope, bound as (iqa, iqa): every learner for 0, else the IQA's. */
 #define SCOPE_D " (? = 0 OR d.learner_id IN (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?))"
+/* The same scope over decision_coverage (schema/006, kept by triggers): decisions and
+ * decisions sampled at least once per learner, unit and assessor, a few rows a learner
+ * instead of every decision (issue 22). */
+#define SCOPE_DC " (? = 0 OR dc.learner_id IN (SELECT en.learner_id FROM enrolments en WHERE en.iqa_id = ?))"
 #define SAMPLED(extra) "SUM(CASE WHEN EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id" extra ") THEN 1 ELSE 0 END)"
 
 static int64_t jint(json_t *o, const char *k)
@@ -88,13 +92,34 @@ static json_t *plan_assessors(db_t *db, int64_t iqa, json_t *totals)
 {
     json_t *rows = db_all(db,
                           "SELECT g.assessor_id AS id, au.name, COALESCE(r.rating, 'new') AS rating,"
-                          " COALESCE(r.note, '') AS risk_note, g.decisions, g.sampled, g.interim, g.summative"
-                          " FROM (SELECT d.assessor_id, COUNT(*) AS decisions, " SAMPLED("") " AS sampled, "
-                          SAMPLED(" AND s.stage = 'interim'") " AS interim, " SAMPLED(" AND s.stage = 'summative'")
-                          " AS summative FROM decisions d WHERE" SCOPE_D " GROUP BY d.assessor_id) g"
+                          " COALESCE(r.note, '') AS risk_note, g.decisions, g.sampled"
+                          " FROM (SELECT dc.assessor_id, SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled"
+                          " FROM decision_coverage dc WHERE" SCOPE_DC " GROUP BY dc.assessor_id) g"
                           " JOIN users au ON au.id = g.assessor_id"
                           " LEFT JOIN iqa_assessor_risk r ON r.assessor_id = g.assessor_id ORDER BY au.name, g.assessor_id",
                           "ii", iqa, iqa);
+    /* decisions with an interim or a summative sample, from the samples (fewer than the
+     * decisions), per assessor and stage */
+    json_t *staged = db_all(db,
+                            "SELECT d.assessor_id, s.stage, COUNT(DISTINCT s.decision_id) AS n FROM iqa_samples s"
+                            " JOIN decisions d ON d.id = s.decision_id WHERE s.stage IN ('interim', 'summative') AND"
+                            SCOPE_D " GROUP BY d.assessor_id, s.stage",
+                            "ii", iqa, iqa);
+    if (rows && staged) {
+        size_t i, j;
+        json_t *a, *st;
+        json_array_foreach(rows, i, a)
+        {
+            json_object_set_new(a, "interim", json_integer(0));
+            json_object_set_new(a, "summative", json_integer(0));
+            json_array_foreach(staged, j, st) if (jint(st, "assessor_id") == jint(a, "id"))
+                json_object_set_new(a, json_string_value(json_object_get(st, "stage")), json_integer(jint(st, "n")));
+        }
+    } else {
+        json_decref(rows);
+        rows = NULL;
+    }
+    json_decref(staged);
     json_t *more = db_all(db,
                           "SELECT DISTINCT en.assessor_id AS id, au.name, COALESCE(r.rating, 'new') AS rating,"
                           " COALESCE(r.note, '') AS risk_note FROM enrolments en JOIN users au ON au.id = en.assessor_id"
@@ -198,8 +223,8 @@ static json_t *camera(db_t *db, int64_t iqa)
     /* candidates: learners in scope, and those with a sampled decision */
     int64_t learners = db_int(db, "SELECT COUNT(DISTINCT en.learner_id) FROM enrolments en WHERE (? = 0 OR en.iqa_id = ?)",
                               0, "ii", iqa, iqa);
-    int64_t seen = db_int(db, "SELECT COUNT(DISTINCT d.learner_id) FROM decisions d WHERE" SCOPE_D
-                              " AND EXISTS (SELECT 1 FROM iqa_samples s WHERE s.decision_id = d.id)", 0, "ii", iqa, iqa);
+    int64_t seen = db_int(db, "SELECT COUNT(DISTINCT dc.learner_id) FROM decision_coverage dc WHERE" SCOPE_DC
+                              " AND dc.sampled > 0", 0, "ii", iqa, iqa);
     json_t *cand = json_pack("{s:I, s:I}", "learners", (json_int_t)learners, "sampled", (json_int_t)seen);
     add_percent(cand, "learners", "sampled");
     json_object_set_new(cand, "unsampled",
@@ -321,9 +346,9 @@ json_t *iqaplan_build(db_t *db, int64_t iqa, int64_t due_limit)
     json_object_set_new(plan, "due_count", json_integer((json_int_t)json_array_size(due)));
     json_object_set_new(plan, "camera", camera(db, iqa));
     json_t *units = db_all(db, "SELECT g.unit_id AS id, un.ref, un.title, q.title AS qualification_title, g.decisions,"
-                               " g.sampled FROM (SELECT c.unit_id, COUNT(*) AS decisions, " SAMPLED("") " AS sampled"
-                               " FROM decisions d JOIN criteria c ON c.id = d.criterion_id WHERE" SCOPE_D
-                               " GROUP BY c.unit_id) g JOIN units un ON un.id = g.unit_id"
+                               " g.sampled FROM (SELECT dc.unit_id, SUM(dc.decisions) AS decisions, SUM(dc.sampled) AS sampled"
+                               " FROM decision_coverage dc WHERE" SCOPE_DC
+                               " GROUP BY dc.unit_id) g JOIN units un ON un.id = g.unit_id"
                                " JOIN qualifications q ON q.id = un.qualification_id ORDER BY q.title, un.position, un.ref",
                            "ii", iqa, iqa);
     json_array_foreach(units, i, a)
