@@ -133,9 +133,14 @@ if [ "$S3" = 1 ]; then
     }
     new_bucket build
     # The store does not depend on the database engine: the http suite runs once (SQLite),
-    # without the tests that share one store between several servers or only measure load.
+    # whole; the multi-server test needs PostgreSQL and runs after it.
     step "ctest in build/ again with --store s3://... (storage unit test, http and s3 tests)"
-    run_ctest s3 build -j"$JOBS" -R 'unit_test_storage|^http_|^s3_' -E '_postgresql$|^http_(multiserver|pressure|engines)$'
+    run_ctest s3 build -j"$JOBS" -R 'unit_test_storage|^http_|^s3_' -E '_postgresql$'
+    # several servers on one PostgreSQL database sharing one bucket (the set-up S3 is for)
+    if [ -n "${EVITRACK_TEST_DB:-}" ]; then
+      step "three servers sharing one bucket and one PostgreSQL database, one killed (S3)"
+      run_ctest s3-pg build -R '^http_multiserver_postgresql$'
+    fi
     if [ "$ASAN" = 1 ]; then
       step "the storage unit test on S3 in build-asan/"
       new_bucket asan

@@ -159,12 +159,19 @@ async function startServer(opts = {}) {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-test-'));
   const dbPath = opts.dbPath || (ENGINE === 'postgresql' ? freshPgDatabase() : path.join(dir, 'evitrack.db'));
-  const dataDir = path.join(dir, 'data');
-  fs.mkdirSync(dataDir);
+  /* opts.shareStore: another server whose evidence store (its data directory, and its
+   * bucket in S3 mode) this one uses too, as several servers of one centre do */
+  const shared = opts.shareStore || null;
+  const dataDir = shared ? shared.dataDir : path.join(dir, 'data');
+  if (!shared) fs.mkdirSync(dataDir);
   const argv = ['serve', '--db', dbPath, '--data', dataDir, '--listen', '127.0.0.1', '--port', '0'];
   let store = null;
   let storeEnv = {};
-  if (S3_DIR && !args.includes('--store')) {
+  if (shared && shared.store && !args.includes('--store')) {
+    store = shared.store;
+    storeEnv = shared.storeEnv;
+    argv.push('--store', store.spec);
+  } else if (S3_DIR && !args.includes('--store')) {
     const e = s3Env();
     store = {bucket: s3NewBucket(), endpoint: e.EVITRACK_S3_ENDPOINT};
     store.spec = `s3://${store.bucket}?endpoint=${store.endpoint}&region=us-east-1`;

@@ -63,8 +63,9 @@ test('three servers, 64 writers, one killed with SIGKILL: no acknowledged write 
   {skip, timeout: 240000}, async () => {
     const url = freshPgDatabase();
     const a = await startServer({demo: true, dbPath: url});
-    const b = await startServer({dbPath: url});
-    const c = await startServer({dbPath: url});
+    // one evidence store for the three (a directory, or one bucket in the S3 pass)
+    const b = await startServer({dbPath: url, shareStore: a});
+    const c = await startServer({dbPath: url, shareStore: a});
     servers.push(a, b, c);
     const all = [a, b, c];
     // One submitted piece of evidence mapped to a criterion: every decision writer decides on it.
@@ -148,6 +149,14 @@ test('three servers, 64 writers, one killed with SIGKILL: no acknowledged write 
     const v = await runCli(['audit', 'verify', '--db', url]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /intact/);
-    for (const s of [a, b]) await s.stop();
+    // the servers share one evidence store: a file uploaded through one is served by the other
+    const bytes = Buffer.from(`shared store ${Date.now()}\n`);
+    r = await learners[1].upload('/api/v1/evidence', {title: 'Through b', kind: 'product', description: 'x',
+      occurred_on: '2026-10-03'}, [{name: 's.txt', type: 'text/plain', data: bytes}]);
+    assertStatus(r, 201);
+    const got = await learners[0].get(`/api/v1/evidence/${r.json.id}/files/${r.json.files[0].id}`);
+    assertStatus(got, 200);
+    assert.deepEqual(got.body, bytes);
+    for (const s of [b, a]) await s.stop(); // b uses a's data directory: a (which removes it) last
     c._stopped = true; // killed on purpose
   });
