@@ -203,11 +203,13 @@ static int due_walk(db_t *db, int64_t assessor_id, int64_t today,
     /* one assessor's: through their enrolments (enrolments_assessor), not every review */
     db_stmt_t *st = assessor_id
         ? db_query(db,
-                   /* CROSS JOIN: the assessor's enrolments first, then each one's reviews
-                    * (progress_reviews_enrolment), not every complete review of the centre */
+                   /* the assessor's enrolments first (CROSS JOIN keeps SQLite's loop order),
+                    * then each one's reviews through progress_reviews_enrolment: "+ 0" and
+                    * "|| ''" keep the status test off progress_reviews_open, which would
+                    * walk every complete review of the centre for each enrolment */
                    "SELECT r.enrolment_id, r.number, r.next_review_on FROM enrolments e"
-                   " CROSS JOIN progress_reviews r WHERE r.enrolment_id = e.id AND e.assessor_id = ? AND r.superseded = 0"
-                   " AND r.status = 'complete' ORDER BY r.enrolment_id, r.number",
+                   " CROSS JOIN progress_reviews r WHERE r.enrolment_id = e.id AND e.assessor_id = ?"
+                   " AND r.superseded + 0 = 0 AND r.status || '' = 'complete' ORDER BY r.enrolment_id, r.number",
                    "i", assessor_id)
         : db_query(db,
                    "SELECT enrolment_id, number, next_review_on FROM progress_reviews WHERE superseded = 0"
