@@ -1900,7 +1900,8 @@ static int gc_visit(void *ctx, const char *key, const char *sha, const storage_s
     return rc == STORAGE_UNAVAILABLE ? EV_ERR : EV_OK;
 }
 
-int evidence_gc(db_t *db, storage_t *store, int64_t grace_s, int dry_run, evidence_gc_stats_t *st)
+int evidence_gc(db_t *db, storage_t *store, int64_t grace_s, int64_t uploads_grace_s, int dry_run,
+                evidence_gc_stats_t *st)
 {
     int rc = EV_OK;
     time_t cutoff = time(NULL) - (time_t)grace_s;
@@ -1948,7 +1949,12 @@ int evidence_gc(db_t *db, storage_t *store, int64_t grace_s, int dry_run, eviden
     if (w.rc != EV_OK)
         rc = EV_ERR;
 
-    /* 3. temporary files no upload has touched within the grace period. */
+    /* 3. uploads to the store that never finished (S3 multipart parts left by a crash
+     * or an outage), begun before the grace period. */
+    if (storage_sweep_uploads(store, (int64_t)time(NULL) - uploads_grace_s, dry_run, &st->uploads_aborted) != EV_OK)
+        rc = EV_ERR;
+
+    /* 4. temporary files no upload has touched within the grace period. */
     const char *tmpdir = store->spool_dir;
     DIR *td = opendir(tmpdir);
     struct dirent *d1;
@@ -2009,7 +2015,7 @@ int evidence_cmd_gc(int argc, char **argv)
      * far more likely the wrong --db than a centre whose every file is garbage. */
     if (!dry_run && !force &&
         db_int(db, "SELECT (SELECT count(*) FROM blobs) + (SELECT count(*) FROM evidence_files)", 0, "") == 0) {
-        rc = evidence_gc(db, store, grace_min * 60, 1, &st);
+        rc = evidence_gc(db, store, grace_min * 60, grace_min * 60, 1, &st);
         if (rc == EV_OK && st.blobs_removed > 0) {
             fprintf(stderr,
                     "evitrack: gc: the database %s records no stored files, but the store holds %lld: is it the "
@@ -2021,13 +2027,17 @@ int evidence_cmd_gc(int argc, char **argv)
         }
     }
     if (rc == EV_OK)
-        rc = evidence_gc(db, store, grace_min * 60, dry_run, &st);
+        rc = evidence_gc(db, store, grace_min * 60, grace_min * 60, dry_run, &st);
     printf("%s%lld unreferenced blob%s (%lld bytes), %lld blob row%s, %lld stale temporary file%s; "
-           "%lld blob%s kept\n",
+           "%lld blob%s kept",
            dry_run ? "would remove " : "removed ", (long long)st.blobs_removed, st.blobs_removed == 1 ? "" : "s",
            (long long)st.bytes_removed, (long long)st.rows_removed, st.rows_removed == 1 ? "" : "s",
            (long long)st.tmp_removed, st.tmp_removed == 1 ? "" : "s", (long long)st.blobs_kept,
            st.blobs_kept == 1 ? "" : "s");
+    if (st.uploads_aborted)
+        printf("; %s %lld unfinished upload%s to the store", dry_run ? "would abort" : "aborted",
+               (long long)st.uploads_aborted, st.uploads_aborted == 1 ? "" : "s");
+    printf("\n");
     db_close(db);
     storage_close(store);
     if (rc != EV_OK) {

@@ -130,14 +130,18 @@ typedef struct evidence_gc_stats {
     int64_t rows_removed;    /* blobs rows no evidence file refers to */
     int64_t tmp_removed;     /* stale temporary files under data/tmp */
     int64_t blobs_kept;      /* referenced, or too recent to judge */
+    int64_t uploads_aborted; /* unfinished S3 multipart uploads older than the grace */
     int store_unlisted;      /* the store could not be listed: none of it was judged */
 } evidence_gc_stats_t;
 
 /* Removes blobs (rows, and objects in the store: a directory or a bucket) that
  * no evidence file refers to, and stale spool files, leaving anything modified
  * in the last grace_s seconds (an upload may be between its store and its
- * commit). dry_run: only count. EV_OK or EV_ERR. */
-int evidence_gc(db_t *db, struct storage *store, int64_t grace_s, int dry_run, evidence_gc_stats_t *st);
+ * commit), and aborts unfinished uploads to the store (S3 multipart) begun more than
+ * uploads_grace_s seconds ago (an upload's store leg in progress must not be cut: the
+ * schedule gives it a day). dry_run: only count. EV_OK or EV_ERR. */
+int evidence_gc(db_t *db, struct storage *store, int64_t grace_s, int64_t uploads_grace_s, int dry_run,
+                evidence_gc_stats_t *st);
 /* `evitrack gc [--db FILE] [--data DIR] [--store DIR|s3://...] [--store-credentials FILE]
  *  [--grace-minutes N] [--dry-run]`:
  * gets the arguments after "gc". Returns the process exit status. */

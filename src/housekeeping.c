@@ -76,8 +76,9 @@ static void *collector(void *arg)
         db_t *db = db_thread();
         evidence_gc_stats_t st;
         uint64_t t0 = util_now_us();
-        /* an hour's grace: an upload may sit between its rename and its commit */
-        if (db && evidence_gc(db, a->store, 3600, 0, &st) == EV_OK)
+        /* an hour's grace: an upload may sit between its store and its commit; a day for
+         * unfinished uploads to S3, so a long upload's parts are never taken mid-way */
+        if (db && evidence_gc(db, a->store, 3600, 86400, 0, &st) == EV_OK)
             ev_log("gc: removed %lld unreferenced stored file%s (%lld bytes), %lld row%s and %lld temporary file%s "
                    "in %llu ms",
                    (long long)st.blobs_removed, st.blobs_removed == 1 ? "" : "s", (long long)st.bytes_removed,

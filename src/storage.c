@@ -451,6 +451,12 @@ int storage_check(storage_t *s, char *why, size_t whylen)
     return s->ops->check ? s->ops->check(s, why, whylen) : EV_OK;
 }
 
+int storage_sweep_uploads(storage_t *s, int64_t cutoff, int dry_run, int64_t *count)
+{
+    *count = 0;
+    return s->ops->sweep_uploads ? s->ops->sweep_uploads(s, cutoff, dry_run, count) : EV_OK;
+}
+
 int storage_touch(storage_t *s, const char *sha)
 {
     return storage_valid_hash(sha) ? s->ops->touch(s, sha) : STORAGE_NOT_FOUND;

@@ -66,6 +66,9 @@ typedef struct storage_ops {
     /* Whether the store answers with these settings (S3: the bucket exists and the
      * credentials are accepted). EV_OK, or an error with a reason in why. Optional. */
     int (*check)(storage_t *s, char *why, size_t whylen);
+    /* Aborts unfinished uploads begun before cutoff (epoch seconds), counting them in
+     * *count (dry_run: only counts). EV_OK or the first error. Optional. */
+    int (*sweep_uploads)(storage_t *s, int64_t cutoff, int dry_run, int64_t *count);
     /* Frees the backend's part of s. */
     void (*close)(storage_t *s);
 } storage_ops_t;
@@ -145,6 +148,11 @@ int storage_stat(storage_t *s, const char *sha, storage_stat_t *st);
  * wrong secret or a missing bucket is said at once, not at a learner's first upload).
  * EV_OK; STORAGE_UNAVAILABLE (not reachable) or EV_ERR (refused) with why filled. */
 int storage_check(storage_t *s, char *why, size_t whylen);
+/* Aborts the store's unfinished uploads begun before cutoff (seconds since the epoch):
+ * an S3 multipart upload cut off by a crash or an outage leaves parts the bucket keeps.
+ * *count is set to how many (dry_run: would be). EV_OK (also for a store that has no
+ * such thing), or an error. */
+int storage_sweep_uploads(storage_t *s, int64_t cutoff, int dry_run, int64_t *count);
 int storage_touch(storage_t *s, const char *sha);
 int storage_list(storage_t *s, storage_list_fn fn, void *ctx);
 int storage_remove(storage_t *s, const char *key);

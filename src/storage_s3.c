@@ -866,6 +866,74 @@ static int s3_list(storage_t *s, storage_list_fn fn, void *ctx)
     return rc;
 }
 
+/* Aborts the bucket's multipart uploads begun before cutoff (seconds since the epoch):
+ * an upload cut off by a crash or a store outage leaves its parts behind, which the
+ * store keeps (and a provider bills) until they are aborted. Counts them in *count;
+ * dry_run only counts. EV_OK, or the first error (the walk stops). */
+static int s3_sweep_uploads(storage_t *s, int64_t cutoff, int dry_run, int64_t *count)
+{
+    s3_t *b = s->backend;
+    char key_marker[1100] = "", id_marker[512] = "";
+    int rc = EV_OK, more = 1;
+    while (rc == EV_OK && more) {
+        buf_t q = {0};
+        /* the query's names in sorted order, as SigV4's canonical request has them */
+        if (key_marker[0]) {
+            buf_puts(&q, "key-marker=");
+            url_encode(&q, key_marker);
+            buf_puts(&q, "&upload-id-marker=");
+            url_encode(&q, id_marker);
+            buf_puts(&q, "&");
+        }
+        buf_puts(&q, "uploads=");
+        s3_resp_t r = {0};
+        struct curl_slist *h = NULL;
+        CURL *e = s3_easy(b, "GET", NULL, q.data, NULL, &h);
+        rc = e ? s3_run(b, e, &r, "list multipart uploads") : EV_ERR;
+        if (rc == EV_OK)
+            rc = s3_status(b, &r, "list multipart uploads");
+        curl_easy_cleanup(e);
+        curl_slist_free_all(h);
+        buf_free(&q);
+        const char *p = r.body.data;
+        char trunc[16] = "false";
+        if (rc == EV_OK) {
+            xml_get(p, "IsTruncated", trunc, sizeof trunc);
+            xml_get(p, "NextKeyMarker", key_marker, sizeof key_marker);
+            xml_get(p, "NextUploadIdMarker", id_marker, sizeof id_marker);
+        }
+        more = !strcmp(trunc, "true") && key_marker[0];
+        while (rc == EV_OK && p && (p = strstr(p, "<Upload>")) != NULL) {
+            char item[4096], key[1100] = "", upload_id[512] = "", when[64] = "";
+            const char *end = xml_get(p, "Upload", item, sizeof item);
+            if (!end)
+                break;
+            p = end;
+            xml_get(item, "Key", key, sizeof key);
+            xml_get(item, "UploadId", upload_id, sizeof upload_id);
+            xml_get(item, "Initiated", when, sizeof when);
+            int64_t t = parse_iso_date(when);
+            if (!key[0] || !upload_id[0] || !t || t > cutoff)
+                continue;
+            if (!dry_run) {
+                buf_t aq = {0};
+                buf_puts(&aq, "uploadId=");
+                url_encode(&aq, upload_id);
+                s3_resp_t ar = {0};
+                rc = s3_small(b, "DELETE", key, aq.data, NULL, &ar, "multipart abort");
+                if (rc == EV_OK && ar.status != 404)
+                    rc = s3_status(b, &ar, "multipart abort");
+                buf_free(&ar.body);
+                buf_free(&aq);
+            }
+            if (rc == EV_OK)
+                (*count)++;
+        }
+        buf_free(&r.body);
+    }
+    return rc;
+}
+
 /* ---- streaming reads ---- */
 
 /* A GET driven with the multi interface, so each storage_read pulls just the next
@@ -1059,5 +1127,6 @@ const storage_ops_t storage_s3_ops = {
     .list = s3_list,
     .remove = s3_remove,
     .check = s3_check,
+    .sweep_uploads = s3_sweep_uploads,
     .close = s3_close,
 };

@@ -254,6 +254,37 @@ describe('S3 store faults', {skip}, () => {
   });
 });
 
+describe('gc and unfinished uploads', {skip}, () => {
+  test('gc aborts a multipart upload left unfinished (a crash or an outage between its parts)', async () => {
+    const bucket = newBucket();
+    const endpoint = fs.readFileSync(path.join(S3_DIR, 'env'), 'utf8').match(/EVITRACK_S3_ENDPOINT=(\S+)/)[1];
+    const spec = `s3://${bucket}?endpoint=${endpoint}&region=us-east-1`;
+    const srv = await startServer({demo: true, args: ['--store', spec], env: srv0Env()});
+    const gc = (...more) => srv.run(['gc', '--store', spec, ...more], {env: srv0Env()});
+    try {
+      const key = 'a'.repeat(64);
+      const made = s3Curl('POST', `/${bucket}/${key}?uploads=`);
+      assert.equal(made.status, 200, made.body.toString());
+      const pending = () => (s3Curl('GET', `/${bucket}?uploads=`).body.toString().match(/<Upload>/g) || []).length;
+      assert.equal(pending(), 1);
+      // within the grace period it stays (it may be an upload still on its way)
+      let g = await gc();
+      assert.equal(g.code, 0, g.stderr);
+      assert.equal(pending(), 1);
+      await new Promise((res) => setTimeout(res, 1100)); // Initiated has whole seconds
+      g = await gc('--grace-minutes', '0', '--dry-run');
+      assert.match(g.stdout, /would abort 1 unfinished upload to the store/);
+      assert.equal(pending(), 1);
+      g = await gc('--grace-minutes', '0');
+      assert.equal(g.code, 0, g.stderr);
+      assert.match(g.stdout, /aborted 1 unfinished upload to the store/);
+      assert.equal(pending(), 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('serve says at start whether the store answers', {skip}, () => {
   const endpoint = () => fs.readFileSync(path.join(S3_DIR, 'env'), 'utf8').match(/EVITRACK_S3_ENDPOINT=(\S+)/)[1];
   const startWith = async (bucket, env) => {

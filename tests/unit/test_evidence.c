@@ -154,18 +154,18 @@ int main(void)
         fclose(f);
     }
     evidence_gc_stats_t gs;
-    CHECK_INT(evidence_gc(db, store, 3600, 0, &gs), EV_OK);
+    CHECK_INT(evidence_gc(db, store, 3600, 3600, 0, &gs), EV_OK);
     CHECK_INT(gs.blobs_removed, 0); /* all recent */
     CHECK(exists(orphan));
     CHECK(exists(stale));
     age(orphan, 7200);
     age(stale, 7200);
     age(blob, 7200);
-    CHECK_INT(evidence_gc(db, store, 3600, 1, &gs), EV_OK); /* dry run */
+    CHECK_INT(evidence_gc(db, store, 3600, 3600, 1, &gs), EV_OK); /* dry run */
     CHECK_INT(gs.blobs_removed, 1);
     CHECK_INT(gs.tmp_removed, 1);
     CHECK(exists(orphan));
-    CHECK_INT(evidence_gc(db, store, 3600, 0, &gs), EV_OK);
+    CHECK_INT(evidence_gc(db, store, 3600, 3600, 0, &gs), EV_OK);
     CHECK_INT(gs.blobs_removed, 1);
     CHECK_INT(gs.bytes_removed, 12);
     CHECK_INT(gs.tmp_removed, 1);
@@ -175,7 +175,7 @@ int main(void)
 
     /* a deleted item's blob: its row goes at once, its file after the grace period */
     CHECK_INT(db_exec(db, "DELETE FROM evidence_criteria; DELETE FROM evidence_files;"), EV_OK);
-    CHECK_INT(evidence_gc(db, store, 0, 0, &gs), EV_OK);
+    CHECK_INT(evidence_gc(db, store, 0, 0, 0, &gs), EV_OK);
     CHECK(gs.rows_removed >= 2);
     CHECK_INT(gs.blobs_removed, 2);
     CHECK(!exists(blob));
