@@ -148,8 +148,9 @@ static int cover_apply(db_t *db, int64_t decision_id, int64_t dd, int64_t ds, in
             goto out;
     }
     if (kinds) {
+        /* in kind order, so concurrent writers take the rows' locks in one order */
         ks = db_all(db, "SELECT DISTINCT ev.kind FROM decision_evidence de JOIN evidence ev ON ev.id = de.evidence_id"
-                        " WHERE de.decision_id = ?", "i", decision_id);
+                        " WHERE de.decision_id = ? ORDER BY ev.kind", "i", decision_id);
         if (!ks)
             goto out;
         size_t i;
