@@ -84,20 +84,6 @@ static int put_string(buf_t *out, const char *str, size_t n)
     return EV_OK;
 }
 
-/* Appends the decimal digits of an integer (JSON_INTEGER_FORMAT, without printf). */
-static void put_integer(buf_t *out, json_int_t v)
-{
-    char tmp[24], *p = tmp + sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
-}
-
 int jsonout_append(buf_t *out, const json_t *v)
 {
     int rc = EV_OK;
@@ -135,9 +121,11 @@ int jsonout_append(buf_t *out, const json_t *v)
     case JSON_STRING:
         rc = put_string(out, json_string_value(v), json_string_length(v));
         break;
-    case JSON_INTEGER:
-        put_integer(out, json_integer_value(v));
+    case JSON_INTEGER: {
+        char digits[24];
+        buf_append(out, digits, (size_t)util_int_text(digits, json_integer_value(v)));
         break;
+    }
     case JSON_REAL: {
         /* rare in responses: jansson's own shortest-round-trip text, exactly */
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

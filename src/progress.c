@@ -829,24 +829,6 @@ json_t *progress_matrix(db_t *db, int64_t learner_id, int64_t qualification_id,
     return progress_matrix_for(db, NULL, learner_id, qualification_id, limit, offset, want_html);
 }
 
-/* The decimal text of v into out[24] (NUL-terminated); its length. The matrix page
- * writes a few hundred numbers, and printf costs more than the rest of a cell. */
-static int int_text(char out[24], int64_t v)
-{
-    char tmp[24], *p = tmp + sizeof tmp;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    int n = (int)(tmp + sizeof tmp - p);
-    memcpy(out, p, (size_t)n);
-    out[n] = '\0';
-    return n;
-}
-
 /* One evidence column of the matrix page: its header cell onto head (a link "E7" titled
  * with the evidence's title) and its entry in the key below the table onto list (title,
  * kind, date, status), as templates/matrix.mustache drew them from JSON; every text
@@ -855,7 +837,7 @@ static void column_html(buf_t *head, buf_t *list, int64_t id, int64_t number, co
                         const char *status, const char *occurred_on)
 {
     char ids[24], num[24], date[48];
-    int il = int_text(ids, id), nl = int_text(num, number);
+    int il = util_int_text(ids, id), nl = util_int_text(num, number);
     buf_puts(head, "<th scope=\"col\" class=\"mx-ev\"><a href=\"/evidence/");
     buf_append(head, ids, (size_t)il);
     buf_puts(head, "\" title=\"");
@@ -1011,7 +993,7 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
     char (*labels)[24] = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *labels) : NULL;
     size_t *label_len = want_html ? xmalloc((size_t)(ncols ? ncols : 1) * sizeof *label_len) : NULL;
     for (int j = 0; want_html && j < ncols; j++)
-        label_len[j] = (size_t)int_text(labels[j], offset + j + 1);
+        label_len[j] = (size_t)util_int_text(labels[j], offset + j + 1);
     if (want_html)
         buf_reserve(&html, (size_t)t->ncrit * (220 + (size_t)ncols * 16) + 4096);
     for (int ui = 0; ui < t->nunits; ui++) {
@@ -1042,7 +1024,7 @@ json_t *progress_matrix_for(db_t *db, const user_t *reader, int64_t learner_id, 
                 last_outcome = c->outcome;
                 if (want_html) {
                     char num[24];
-                    int nl = int_text(num, o->number);
+                    int nl = util_int_text(num, o->number);
                     buf_puts(&html, "<tr class=\"mx-outcome\"><th scope=\"colgroup\" colspan=\"");
                     buf_append(&html, span_text, span_len);
                     buf_puts(&html, "\">Learning outcome ");

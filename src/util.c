@@ -216,3 +216,19 @@ char *util_read_file(const char *path, size_t *len)
         *len = b.len;
     return buf_take(&b);
 }
+
+int util_int_text(char out[24], int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    int n = (int)(tmp + sizeof tmp - p);
+    memcpy(out, p, (size_t)n);
+    out[n] = '\0';
+    return n;
+}

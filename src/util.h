@@ -57,6 +57,9 @@ char *fmtalloc(const char *fmt, ...) EV_PRINTF(1, 2);
 
 /* Current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SSZ" into out[21]. */
 void util_now_iso(char out[21]);
+/* The decimal text of v into out (NUL-terminated, at most 20 digits and a sign);
+ * returns its length. For pages and JSON that write hundreds of numbers: no printf. */
+int util_int_text(char out[24], int64_t v);
 /* Microseconds from a monotonic clock. */
 uint64_t util_now_us(void);
 /* Seconds since the epoch (wall clock). */
