@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "users.h"
 
 /*
  * The whole policy, role by role (a disabled account never gets this far:
@@ -137,10 +138,7 @@ int policy_list_learners(db_t *db, const user_t *u, const char *q, int64_t limit
     }
     case ROLE_ADMIN:
         if (!q || !*q) { /* every learner: in users_role order, counted from that index (issue 22) */
-            /* every user less the staff: the table's size is kept by SQLite's b-tree and the
-             * staff are few, so neither count walks the learners */
-            *total = db_int(db, "SELECT (SELECT count(*) FROM users) - (SELECT count(*) FROM users"
-                                " WHERE role IN ('admin', 'assessor', 'iqa', 'eqa'))", 0, "");
+            *total = users_count_learners(db);
             *rows = db_all(db, "SELECT id, name, email, disabled FROM users WHERE role = 'learner'"
                                " ORDER BY name, id LIMIT ? OFFSET ?", "ii", limit, offset);
             break;

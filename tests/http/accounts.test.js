@@ -519,6 +519,16 @@ test('the learner list: only readable learners, paginated', async () => {
   assert.deepEqual(r.json.learners.map((l) => l.email).sort(), ['learner2@demo.test', 'learner@demo.test']);
   r = await eqa.get('/learners');
   assertStatus(r, 200);
+  // the admin's totals count learners only (an employer is neither staff nor a learner)
+  assert.ok(Number(srv.sql("SELECT count(*) FROM users WHERE role = 'employer'")) > 0, 'the demo has an employer');
+  const learners = Number(srv.sql("SELECT count(*) FROM users WHERE role = 'learner'"));
+  const admin = await srv.login('admin@demo.test');
+  r = await admin.get('/api/v1/learners', {query: {per_page: 1}});
+  assertStatus(r, 200);
+  assert.equal(r.json.pagination.total, learners);
+  r = await admin.get('/api/v1/users', {query: {role: 'learner', per_page: 1}});
+  assertStatus(r, 200);
+  assert.equal(r.json.pagination.total, learners);
   const learner = await srv.login('learner@demo.test');
   assertStatus(await learner.get('/api/v1/learners'), 403);
 });
