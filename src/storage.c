@@ -42,6 +42,38 @@ static void sha256_final_hex(EVP_MD_CTX *c, char hex[65])
     util_hex(digest, SHA256_BYTES, hex);
 }
 
+int storage_sha256_range(int fd, uint64_t off, uint64_t len, char hex[65])
+{
+    EVP_MD_CTX *c = sha256_new();
+    unsigned char *chunk = xmalloc(READ_CHUNK);
+    int rc = EV_OK;
+    while (len) {
+        size_t want = len < READ_CHUNK ? (size_t)len : READ_CHUNK;
+        ssize_t n = pread(fd, chunk, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || EVP_DigestUpdate(c, chunk, (size_t)n) != 1) {
+            rc = EV_ERR;
+            break;
+        }
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    free(chunk);
+    sha256_final_hex(c, hex);
+    EVP_MD_CTX_free(c);
+    return rc;
+}
+
+void storage_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    EVP_MD_CTX *c = sha256_new();
+    if (EVP_DigestUpdate(c, data, len) != 1)
+        abort();
+    sha256_final_hex(c, hex);
+    EVP_MD_CTX_free(c);
+}
+
 struct blob_writer {
     int fd;
     char *tmp_path;

@@ -148,6 +148,11 @@ int storage_stat(storage_t *s, const char *sha, storage_stat_t *st);
  * wrong secret or a missing bucket is said at once, not at a learner's first upload).
  * EV_OK; STORAGE_UNAVAILABLE (not reachable) or EV_ERR (refused) with why filled. */
 int storage_check(storage_t *s, char *why, size_t whylen);
+/* The store's one SHA-256 (libcrypto, as every read and upload is checked with), for
+ * the backends: of bytes [off, off+len) of fd (EV_OK, or EV_ERR when they cannot all be
+ * read), and of len bytes in memory; as 64 lower-case hex digits into hex. */
+int storage_sha256_range(int fd, uint64_t off, uint64_t len, char hex[65]);
+void storage_sha256_hex(const void *data, size_t len, char hex[65]);
 /* Aborts the store's unfinished uploads begun before cutoff (seconds since the epoch):
  * an S3 multipart upload cut off by a crash or an outage leaves parts the bucket keeps.
  * *count is set to how many (dry_run: would be). EV_OK (also for a store that has no

@@ -6,7 +6,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <nettle/sha2.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -460,33 +459,6 @@ static int s3_stat(storage_t *s, const char *sha, storage_stat_t *st)
     return rc;
 }
 
-/* Hex SHA-256 of bytes [off, off+len) of fd. */
-static int hash_range(int fd, uint64_t off, uint64_t len, char hex[65])
-{
-    struct sha256_ctx c;
-    unsigned char d[SHA256_DIGEST_SIZE];
-    unsigned char *chunk = xmalloc(1 << 18);
-    int rc = EV_OK;
-    sha256_init(&c);
-    while (len) {
-        size_t want = len < (1u << 18) ? (size_t)len : (1u << 18);
-        ssize_t n = pread(fd, chunk, want, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = EV_ERR;
-            break;
-        }
-        sha256_update(&c, (size_t)n, chunk);
-        off += (uint64_t)n;
-        len -= (uint64_t)n;
-    }
-    free(chunk);
-    sha256_digest(&c, sizeof d, d);
-    util_hex(d, sizeof d, hex);
-    return rc;
-}
-
 /* PUT of a body (a file range or memory) with its signed hash and extra headers. */
 static int s3_put_body(s3_t *b, const char *key, const char *query, s3_body_t *bd, const char *sha,
                        const char *const *extra, s3_resp_t *r, const char *what)
@@ -520,12 +492,7 @@ static int s3_small(s3_t *b, const char *method, const char *key, const char *qu
     char hex[65] = EMPTY_SHA256;
     size_t len = body ? strlen(body) : 0;
     if (len) {
-        struct sha256_ctx c;
-        unsigned char d[SHA256_DIGEST_SIZE];
-        sha256_init(&c);
-        sha256_update(&c, len, (const uint8_t *)body);
-        sha256_digest(&c, sizeof d, d);
-        util_hex(d, sizeof d, hex);
+        storage_sha256_hex(body, len, hex);
         h = curl_slist_append(h, "Content-Type: application/xml");
     }
     CURL *e = s3_easy(b, method, key, query, hex, &h);
@@ -565,7 +532,7 @@ static int part_start(s3_t *b, CURLM *m, part_xfer_t *x, int fd, const char *sha
     buf_t q = {0};
     int rc = EV_ERR;
     memset(x, 0, sizeof *x);
-    if (hash_range(fd, off, len, part_sha) != EV_OK)
+    if (storage_sha256_range(fd, off, len, part_sha) != EV_OK)
         goto out;
     buf_printf(&q, "partNumber=%llu&uploadId=%s", (unsigned long long)number, enc_id);
     x->e = s3_easy(b, "PUT", sha, q.data, part_sha, &x->h);
