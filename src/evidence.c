@@ -516,6 +516,7 @@ typedef struct ev_file {
     const char *tmp;   /* temporary path (uploads; borrowed) */
     char sha256[65];
     int64_t size;
+    uint32_t crc32;    /* of the bytes received (blobs.crc32: the export's check) */
     char mime[128];
     int download_only;
 } ev_file_t;
@@ -528,12 +529,16 @@ static void ev_files_free(ev_file_t *files, size_t n)
 }
 
 /* Records files (blobs rows + evidence_files rows) for an item; inside a
- * transaction. EV_OK or EV_ERR. */
+ * transaction. A blob already recorded keeps its CRC-32, or takes this one when it had
+ * none (stored before schema/019): the bytes just received hash to the same SHA-256.
+ * EV_OK or EV_ERR. */
 static int ev_add_files(db_t *db, int64_t evidence_id, const ev_file_t *files, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (db_run(db, "INSERT INTO blobs (sha256, size) VALUES (?, ?) ON CONFLICT DO NOTHING", "ti",
-                   files[i].sha256, files[i].size) != EV_OK ||
+        if (db_run(db,
+                   "INSERT INTO blobs (sha256, size, crc32) VALUES (?, ?, ?)"
+                   " ON CONFLICT (sha256) DO UPDATE SET crc32 = coalesce(blobs.crc32, excluded.crc32)",
+                   "tii", files[i].sha256, files[i].size, (int64_t)files[i].crc32) != EV_OK ||
             db_run(db,
                    "INSERT INTO evidence_files (evidence_id, name, size, sha256, mime, download_only)"
                    " VALUES (?, ?, ?, ?, ?, ?)",
@@ -686,11 +691,12 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
         const char *sha = json_string_value(json_object_get(u, "sha256"));
         const char *tmp = json_string_value(json_object_get(u, "tmp_path"));
         int64_t size = json_integer_value(json_object_get(u, "size"));
+        json_t *crc = json_object_get(u, "crc32");
         if (!field || strcmp(field, "file") != 0)
             continue;
         if (size == 0 && (!name || !*name))
             continue; /* a form's file input left empty */
-        if (!sha || !storage_valid_hash(sha) || !tmp) {
+        if (!sha || !storage_valid_hash(sha) || !tmp || !json_is_integer(crc)) {
             ev_files_free(files, n);
             return ev_fail(e, 500, "internal_error", "An upload was not stored properly.");
         }
@@ -715,6 +721,7 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
         f->tmp = tmp;
         snprintf(f->sha256, sizeof f->sha256, "%s", sha);
         f->size = size;
+        f->crc32 = (uint32_t)json_integer_value(crc);
         snprintf(f->mime, sizeof f->mime, "%s", sr.mime);
         f->download_only = sr.verdict != SNIFF_INLINE;
     }
@@ -1816,6 +1823,7 @@ int evidence_create_text(db_t *db, storage_t *store, int64_t learner_id, const c
         }
         ef[n].name = clean;
         ef[n].size = (int64_t)files[i].len;
+        ef[n].crc32 = storage_crc32(0, files[i].data, files[i].len);
         snprintf(ef[n].mime, sizeof ef[n].mime, "%s", sr.mime);
         ef[n].download_only = sr.verdict != SNIFF_INLINE;
         n++;

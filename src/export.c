@@ -40,6 +40,8 @@ typedef struct zipw {
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
     json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
+    json_t *learned;  /* [[sha256, crc32]]: files with no CRC recorded that passed their SHA-256 check */
+    db_t *db;         /* for each file's recorded CRC-32 (borrowed) */
     time_t now;
     char *err;
     size_t errlen;
@@ -107,15 +109,18 @@ static int zsink_write(void *ctx, const void *data, size_t len)
 #define ZREAD_MAX (256 * 1024) /* bytes read from the store at a time */
 
 /* storage_get's loop for a zip sent as it is made: each piece is read from the
- * store straight into the download's buffer (stream_reserve), hashed there, and
+ * store straight into the download's buffer (stream_reserve), checked there, and
  * handed to the zip writer, which passes a stored entry's bytes on unchanged to
  * stream_write: one copy of every byte less than reading into a buffer of our
- * own. A piece failing the blob's SHA-256 check (the last one) is never handed
- * on, so it is never sent. EV_OK or as storage_get. */
-static int zcopy_stream(zipw_t *z, storage_t *store, const char *sha, uint64_t size, zsink_t *k)
+ * own. The check is the blob's SHA-256 (hashed 1), or the CRC-32 the zip writer
+ * takes anyway against the one recorded at upload (hashed 0, zipout_expect_crc
+ * already called). Either way the last piece of a file that fails is never handed
+ * on, so it is never sent. EV_OK, STORAGE_CORRUPT, or as storage_get. */
+static int zcopy_stream(zipw_t *z, storage_t *store, const char *sha, uint64_t size, int hashed, zsink_t *k)
 {
     storage_reader_t *r = NULL;
-    int rc = storage_open_read(store, sha, 0, UINT64_MAX, size, &r);
+    int rc = hashed ? storage_open_read(store, sha, 0, UINT64_MAX, size, &r)
+                    : storage_open_read_unhashed(store, sha, size, &r);
     while (rc == EV_OK) {
         size_t room = 0;
         void *p = stream_reserve(z->stream, ZREAD_MAX, &room);
@@ -132,14 +137,60 @@ static int zcopy_stream(zipw_t *z, storage_t *store, const char *sha, uint64_t s
         else
             rc = zsink_write(k, p, (size_t)n);
     }
+    if (rc != EV_OK && zipout_crc_mismatch(z->zo)) {
+        ev_log("export: blob %s does not match the CRC-32 recorded when it was uploaded: refusing it", sha);
+        k->write_failed = 0;
+        rc = STORAGE_CORRUPT;
+    }
     storage_close_read(r);
     return rc;
 }
 
-/* Streams blob sha from the store into the zip as path. The store checks the
- * whole file against its SHA-256 as it streams (storage_get): a mismatch fails
- * the export (a corrupt file is never handed over as good), so the manifest's
- * hash is the blob's name, not a second pass over the bytes. */
+/* The CRC-32 recorded for blob sha at upload (or by a full check), or -1 when none is. */
+static int64_t recorded_crc(zipw_t *z, const char *sha)
+{
+    if (!z->db)
+        return -1;
+    json_t *row = db_one(z->db, "SELECT crc32 FROM blobs WHERE sha256 = ?", "t", sha);
+    json_t *v = row ? json_object_get(row, "crc32") : NULL;
+    int64_t crc = json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= UINT32_MAX
+                      ? (int64_t)json_integer_value(v) : -1;
+    json_decref(row);
+    return crc;
+}
+
+/* Records what the export learned: the CRC-32 of each file that passed its full SHA-256
+ * check and had none recorded (stored before schema/019, or by the demo), so the next
+ * export checks it at the CRC's cost. Run after the export's read transaction. */
+static void record_learned(zipw_t *z, db_t *db)
+{
+    if (!z->learned || !json_array_size(z->learned) || db_begin(db) != EV_OK)
+        goto out;
+    char now[21];
+    util_now_iso(now);
+    size_t i;
+    json_t *pair;
+    int ok = 1;
+    json_array_foreach(z->learned, i, pair)
+        ok = ok && db_run(db, "UPDATE blobs SET crc32 = coalesce(crc32, ?), checked_at = ? WHERE sha256 = ?", "itt",
+                          (int64_t)json_integer_value(json_array_get(pair, 1)), now,
+                          json_string_value(json_array_get(pair, 0))) == EV_OK;
+    if (ok)
+        db_commit(db);
+    else
+        db_rollback(db);
+out:
+    json_decref(z->learned);
+    z->learned = NULL;
+}
+
+/* Streams blob sha from the store into the zip as path, checked as it goes: against
+ * the CRC-32 recorded when it was uploaded when there is one and the export is a
+ * download (a tenth of the CPU of SHA-256, and the zip needs the CRC anyway), else
+ * against its SHA-256 (storage_get), after which its CRC is recorded. A mismatch fails
+ * the export (a damaged file is never handed over as good). The manifest's hash is
+ * the blob's name, which `evitrack audit verify --export` checks every file against,
+ * and the scheduled scrub re-checks the store's copies against (scrub.c). */
 static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char *sha)
 {
     if (z->failed)
@@ -168,7 +219,10 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         zfail(z, "cannot write %s: %s", path, zwhy(z));
         return;
     }
-    rc = z->stream ? zcopy_stream(z, store, sha, sb.size, &k)
+    int64_t crc = z->stream ? recorded_crc(z, sha) : -1;
+    if (crc >= 0)
+        zipout_expect_crc(z->zo, (uint32_t)crc);
+    rc = z->stream ? zcopy_stream(z, store, sha, sb.size, crc < 0, &k)
                    : storage_get(store, sha, 0, UINT64_MAX, zsink_write, &k);
     if (rc != EV_OK && k.write_failed) /* e.g. the client went away */
         zfail(z, "cannot write %s: %s", path, zwhy(z));
@@ -181,6 +235,11 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         zfail(z, "cannot write %s: %s", path, zwhy(z));
     if (z->failed)
         return;
+    if (crc < 0) {
+        if (!z->learned)
+            z->learned = json_array();
+        json_array_append_new(z->learned, json_pack("[s, I]", sha, (json_int_t)zipout_crc(z->zo)));
+    }
     unsigned char d[32];
     size_t bin_len = 0;
     if (sodium_hex2bin(d, sizeof d, sha, strlen(sha), NULL, &bin_len, NULL) != 0 || bin_len != sizeof d) {
@@ -1027,12 +1086,14 @@ static int finish_tmp(int rc, const char *tmp, const char *out_path, char *err, 
 static int build_learner(zipw_t *z, db_t *db, storage_t *store, int64_t learner_id, export_kind_t kind, int *files,
                          const qscope_t *qs)
 {
+    z->db = db;
     int began = progress_read_begin(db);
     add_learner(z, db, store, learner_id, "", kind, kind == EXPORT_SUBJECT_ACCESS ? "Your data: " : "Portfolio: ", qs);
     if (files)
         *files = (int)json_array_size(z->manifest) + 2;
     int rc = zclose(z);
     progress_read_end(db, began);
+    record_learned(z, db);
     return rc;
 }
 
@@ -1044,6 +1105,7 @@ static int build_cohort(zipw_t *z, db_t *db, storage_t *store, int64_t qualifica
         zfail(z, "no qualification %lld", (long long)qualification_id);
         return zclose(z);
     }
+    z->db = db;
     int began = progress_read_begin(db);
     json_t *learners = or_empty(db_all(db,
         "SELECT u.id, u.name, u.email, e.status FROM enrolments e JOIN users u ON u.id = e.learner_id"
@@ -1084,6 +1146,7 @@ static int build_cohort(zipw_t *z, db_t *db, storage_t *store, int64_t qualifica
         *files = (int)json_array_size(z->manifest) + 2;
     int rc = zclose(z);
     progress_read_end(db, began);
+    record_learned(z, db);
     json_decref(q);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "evidence.h"
 #include "progress.h"
 #include "reviews.h"
+#include "scrub.h"
 #include "storage.h"
 #include "util.h"
 
@@ -86,6 +87,19 @@ static void *collector(void *arg)
                    st.tmp_removed == 1 ? "" : "s", (unsigned long long)((util_now_us() - t0) / 1000));
         else
             ev_log("gc: the scheduled collection failed (it runs again in %d s)", a->interval_s);
+        /* the scrub: stored files last checked more than a cycle ago are read again and
+         * checked against their SHA-256, a few GB a round, so every file is checked about
+         * once a cycle without a round ever taking long (scrub.h) */
+        char before[21];
+        util_iso_time(time(NULL) - HOUSEKEEPING_SCRUB_CYCLE_S, before);
+        scrub_stats_t ss;
+        t0 = util_now_us();
+        if (db && scrub_run(db, a->store, before, HOUSEKEEPING_SCRUB_BYTES, &ss) == EV_OK && ss.checked)
+            ev_log("scrub: %lld stored file%s checked against their SHA-256 (%.1f MB in %llu ms): %lld intact, %lld "
+                   "damaged, %lld missing",
+                   (long long)ss.checked, ss.checked == 1 ? "" : "s", (double)ss.bytes / 1e6,
+                   (unsigned long long)((util_now_us() - t0) / 1000), (long long)ss.intact, (long long)ss.damaged,
+                   (long long)ss.missing);
         /* progress reviews falling due within two weeks: told once each (reviews.h) */
         int queued = 0;
         if (db && reviews_remind(db, progress_today(), 14, &queued) == EV_OK && queued)

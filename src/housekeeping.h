@@ -10,6 +10,13 @@
  * another server sharing the data directory: the start-up sweep leaves them. */
 #define HOUSEKEEPING_GRACE_S (15 * 60)
 
+/* The scrub (scrub.h) on the same schedule: every stored file is checked against its
+ * SHA-256 again once it was last checked more than a cycle ago, at most so many bytes a
+ * round (about 3 s of one core; at the default hourly round that is 96 GB a day, so a
+ * 2 TB store is gone through about every 3 weeks). */
+#define HOUSEKEEPING_SCRUB_CYCLE_S (30 * 86400)
+#define HOUSEKEEPING_SCRUB_BYTES ((uint64_t)4 << 30)
+
 typedef struct sweep_stats {
     int64_t uploads;      /* temporary uploads (upload-*, and any other plain file) */
     int64_t exports;      /* export zips of earlier versions (export-*, *.tmp-*) */
@@ -23,7 +30,8 @@ int housekeeping_sweep_tmp(const char *data_dir, int64_t grace_s, sweep_stats_t 
 
 /* Serve start: sweeps data/tmp (and logs what it removed), then starts a
  * thread that runs evidence_gc() on app->store (listing the directory or the
- * bucket) every app->gc_interval_s seconds (0: never) with its own database connection, off the request threads. EV_OK or EV_ERR. */
+ * bucket), then a round of the scrub, every app->gc_interval_s seconds (0: never)
+ * with its own database connection, off the request threads. EV_OK or EV_ERR. */
 int housekeeping_start(const app_t *app);
 
 /* Serve stop: ends the collector thread (waiting for a run in progress). */

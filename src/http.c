@@ -590,9 +590,10 @@ static void finish_writer(req_state_t *st)
     char *tmp = NULL;
     char sha[65];
     uint64_t size = 0;
+    uint32_t crc = 0;
     blob_writer_t *w = st->writer;
     st->writer = NULL;
-    if (storage_finish(w, &tmp, sha, &size) != EV_OK) {
+    if (storage_finish(w, &tmp, sha, &size, &crc) != EV_OK) {
         set_error(st, 500, "storage_failed", "The file could not be stored. Please try again.");
         json_decref(st->writer_meta);
         st->writer_meta = NULL;
@@ -600,6 +601,7 @@ static void finish_writer(req_state_t *st)
     }
     json_object_set_new(st->writer_meta, "size", json_integer((json_int_t)size));
     json_object_set_new(st->writer_meta, "sha256", json_string(sha));
+    json_object_set_new(st->writer_meta, "crc32", json_integer((json_int_t)crc));
     json_object_set_new(st->writer_meta, "tmp_path", json_string(tmp));
     if (!st->r.uploads)
         st->r.uploads = json_array();

@@ -73,6 +73,8 @@ static const char USAGE[] =
     "  gc [--db FILE] [--data DIR] [--store ...]  remove stored files nothing refers to\n"
     "  store copy --from DIR|s3://... --to DIR|s3://... [--data DIR]\n"
     "                      copy every evidence file to another store, verifying each SHA-256\n"
+    "  store verify [--db FILE] [--data DIR] [--store ...]\n"
+    "                      check every stored evidence file against its SHA-256 now\n"
     "  (--store-credentials FILE: S3 keys; otherwise AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n"
     "  migrate [--db FILE]        create or upgrade the database schema\n"
     "  routes                     every route as JSON (method, pattern, roles)\n"

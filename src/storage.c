@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -78,6 +79,7 @@ struct blob_writer {
     int fd;
     char *tmp_path;
     EVP_MD_CTX *sha;       /* owned; uses the CPU's SHA extensions where present */
+    uint32_t crc;          /* CRC-32 of the bytes so far (recorded with the blob: the export's check) */
     uint64_t written;
     uint64_t flushed; /* bytes whose write-back has been started (sync_file_range) */
     int durable;      /* fsync on finish: the spool file becomes the stored blob (fs) */
@@ -154,6 +156,7 @@ int storage_write(blob_writer_t *w, const void *data, size_t len)
     }
     if (EVP_DigestUpdate(w->sha, p, len) != 1)
         return EV_ERR;
+    w->crc = libdeflate_crc32(w->crc, p, len);
     while (len) {
         ssize_t n = write(w->fd, p, len);
         if (n < 0) {
@@ -188,10 +191,12 @@ const unsigned char *storage_head(const blob_writer_t *w, size_t *len)
     return w->head;
 }
 
-int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint64_t *size)
+int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint64_t *size, uint32_t *crc32)
 {
     int result = EV_ERR;
     sha256_final_hex(w->sha, sha256_hex);
+    if (crc32)
+        *crc32 = w->crc;
     if (w->durable && fsync(w->fd) != 0) {
         ev_log("storage: fsync failed: %s", strerror(errno));
         goto out;
@@ -326,7 +331,7 @@ int storage_put(storage_t *s, const void *data, size_t len, char sha256_hex[65])
         storage_abort(w);
         return EV_ERR;
     }
-    if (storage_finish(w, &tmp, sha256_hex, &size) != EV_OK)
+    if (storage_finish(w, &tmp, sha256_hex, &size, NULL) != EV_OK)
         return EV_ERR;
     int rc = storage_put_file(s, tmp, sha256_hex, size, NULL);
     free(tmp);
@@ -359,8 +364,9 @@ static int reader_check(storage_reader_t *r)
     return EV_OK;
 }
 
-int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len, uint64_t size,
-                      storage_reader_t **out)
+/* storage_open_read, and storage_open_read_unhashed when hash is 0. */
+static int open_reader(storage_t *s, const char *sha, uint64_t off, uint64_t len, uint64_t size, int hash,
+                       storage_reader_t **out)
 {
     *out = NULL;
     if (!storage_valid_hash(sha))
@@ -373,7 +379,7 @@ int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len,
     r->s = s;
     r->pos = off;
     r->remaining = len;
-    r->verify = off == 0 && len == size;
+    r->verify = hash && off == 0 && len == size;
     snprintf(r->expect, sizeof r->expect, "%s", sha);
     r->sha = sha256_new();
     int rc = EV_OK;
@@ -386,6 +392,22 @@ int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len,
     }
     *out = r;
     return EV_OK;
+}
+
+int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len, uint64_t size,
+                      storage_reader_t **out)
+{
+    return open_reader(s, sha, off, len, size, 1, out);
+}
+
+int storage_open_read_unhashed(storage_t *s, const char *sha, uint64_t size, storage_reader_t **out)
+{
+    return open_reader(s, sha, 0, size, size, 0, out);
+}
+
+uint32_t storage_crc32(uint32_t crc, const void *data, size_t len)
+{
+    return libdeflate_crc32(crc, data, len);
 }
 
 long storage_read(storage_reader_t *r, void *buf, size_t cap)
@@ -560,7 +582,7 @@ static int copy_one(void *ctx, const char *key, const char *sha, const storage_s
     }
     char *tmp = NULL, got[65];
     uint64_t size;
-    if (storage_finish(w, &tmp, got, &size) != EV_OK) {
+    if (storage_finish(w, &tmp, got, &size, NULL) != EV_OK) {
         rc = EV_ERR;
         goto fail;
     }

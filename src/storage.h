@@ -23,7 +23,7 @@
 /* Return codes beyond EV_OK (0) and EV_ERR (-1). */
 #define STORAGE_NOT_FOUND (-2)   /* no such blob */
 #define STORAGE_UNAVAILABLE (-3) /* the store did not answer, or refused (down, slow, 5xx) */
-#define STORAGE_CORRUPT (-4)     /* the bytes read do not hash to the blob's name */
+#define STORAGE_CORRUPT (-4)     /* the bytes read do not hash to the blob's name (or come to its recorded CRC-32) */
 
 typedef struct storage storage_t;
 typedef struct storage_reader storage_reader_t;
@@ -113,10 +113,11 @@ int storage_write(blob_writer_t *w, const void *data, size_t len);
 uint64_t storage_written(const blob_writer_t *w);
 /* The first bytes written (up to 8 KiB), for type sniffing. */
 const unsigned char *storage_head(const blob_writer_t *w, size_t *len);
-/* fsyncs (see storage_begin_spool) and closes the spool file; gives its path (caller frees) and the hex SHA-256.
- * The spool file stays until the caller removes it. Frees the writer either way.
- * EV_OK or EV_ERR. */
-int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint64_t *size);
+/* fsyncs (see storage_begin_spool) and closes the spool file; gives its path (caller frees), the hex SHA-256,
+ * the size and (when crc32 is not NULL) the CRC-32 of the bytes, as zip uses it (ISO-HDLC; what
+ * blobs.crc32 records for the export's check, schema/019). The spool file stays until the caller
+ * removes it. Frees the writer either way. EV_OK or EV_ERR. */
+int storage_finish(blob_writer_t *w, char **tmp_path, char sha256_hex[65], uint64_t *size, uint32_t *crc32);
 /* Closes and removes the spool file; frees the writer. Accepts NULL. */
 void storage_abort(blob_writer_t *w);
 
@@ -139,6 +140,14 @@ int storage_get(storage_t *s, const char *sha, uint64_t off, uint64_t len, stora
  * of the whole blob is verified as above. EV_OK with *out set, or an error code. */
 int storage_open_read(storage_t *s, const char *sha, uint64_t off, uint64_t len, uint64_t size,
                       storage_reader_t **out);
+/* Opens the whole of blob sha (size bytes) without the SHA-256 check, for a caller that
+ * checks the bytes itself: the export compares them with the CRC-32 recorded at upload
+ * (blobs.crc32) before their last piece is sent (zipout_expect_crc), which costs a tenth
+ * of hashing them. EV_OK with *out set, or an error code as storage_open_read. */
+int storage_open_read_unhashed(storage_t *s, const char *sha, uint64_t size, storage_reader_t **out);
+/* Continues a CRC-32 (ISO-HDLC, zip's; start from 0) over len bytes (libdeflate's,
+ * with the CPU's carry-less multiply). */
+uint32_t storage_crc32(uint32_t crc, const void *data, size_t len);
 /* Reads up to cap bytes: the count, 0 at the end, or a negative STORAGE_* / EV_ERR. */
 long storage_read(storage_reader_t *rd, void *buf, size_t cap);
 /* Accepts NULL. */

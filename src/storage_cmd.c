@@ -1,8 +1,9 @@
-/* storage_cmd.c: `evitrack store copy`: moves a centre's evidence files between stores, verifying each */
+/* storage_cmd.c: `evitrack store copy` (moves a centre's evidence files between stores, verifying each) and `store verify` (scrub.c) */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "scrub.h"
 #include "storage.h"
 #include "util.h"
 
@@ -69,5 +70,7 @@ int storage_cmd(int argc, char **argv)
 {
     if (argc >= 1 && !strcmp(argv[0], "copy"))
         return store_copy(argc - 1, argv + 1);
-    return cli_usage_error("store: name a subcommand (%s)", STORE_USAGE);
+    if (argc >= 1 && !strcmp(argv[0], "verify"))
+        return scrub_cmd(argc - 1, argv + 1);
+    return cli_usage_error("store: name a subcommand: copy (%s) or verify", STORE_USAGE);
 }

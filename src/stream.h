@@ -15,7 +15,7 @@ struct MHD_Response;
  * the next write resumes it). STYLE.md, "Work that takes long". */
 typedef struct http_stream http_stream_t;
 
-#define STREAM_BUFFER (1024 * 1024)
+#define STREAM_BUFFER (8 * 1024 * 1024) /* 1 MB before: 8 absorb the disk's pauses (docs/architecture.md) */
 #define STREAM_NICE 10 /* the producers' nice value (requests keep 0) */
 
 /* The producer: writes the body with stream_write() and returns EV_OK, or

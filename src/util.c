@@ -122,12 +122,16 @@ void buf_free(buf_t *b)
     b->len = b->cap = 0;
 }
 
-void util_now_iso(char out[21])
+void util_iso_time(time_t t, char out[21])
 {
-    time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void util_now_iso(char out[21])
+{
+    util_iso_time(time(NULL), out);
 }
 
 uint64_t util_now_us(void)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 #define EV_OK 0
 #define EV_ERR (-1)
@@ -56,6 +57,8 @@ char *xstrndup(const char *s, size_t n);
 char *fmtalloc(const char *fmt, ...) EV_PRINTF(1, 2);
 
 /* Current UTC time as ISO 8601 "YYYY-MM-DDTHH:MM:SSZ" into out[21]. */
+/* t (seconds since the epoch) as ISO 8601 UTC, "2026-11-30T06:40:00Z". */
+void util_iso_time(time_t t, char out[21]);
 void util_now_iso(char out[21]);
 /* The decimal text of v into out (NUL-terminated, at most 20 digits and a sign);
  * returns its length. For pages and JSON that write hundreds of numbers: no printf. */

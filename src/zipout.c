@@ -37,6 +37,9 @@ struct zipout {
     char *name;
     uint64_t size, got, local_offset;
     uint32_t crc;
+    int expect_set;    /* zipout_expect_crc: the entry must come to this CRC-32 */
+    uint32_t expect;
+    int crc_mismatch;  /* it did not: its last piece was refused */
 };
 
 /* ---- little-endian fields ---- */
@@ -231,8 +234,16 @@ int zipout_begin(zipout_t *z, const char *name, uint64_t size)
     z->size = size;
     z->got = 0;
     z->crc = 0;
+    z->expect_set = 0;
+    z->crc_mismatch = 0;
     z->local_offset = z->offset;
     return write_local(z, name, METHOD_STORE, FLAG_DESCRIPTOR | name_flags(name), 0, 0, 0, size >= MAX32);
+}
+
+void zipout_expect_crc(zipout_t *z, uint32_t crc)
+{
+    z->expect_set = 1;
+    z->expect = crc;
 }
 
 int zipout_data(zipout_t *z, const void *data, size_t len)
@@ -241,7 +252,24 @@ int zipout_data(zipout_t *z, const void *data, size_t len)
         return EV_ERR;
     z->crc = libdeflate_crc32(z->crc, data, len);
     z->got += len;
+    /* The piece that completes an entry with an expected CRC goes out only when the
+     * whole entry comes to it: a damaged file is never sent whole. */
+    if (z->expect_set && z->got == z->size && z->crc != z->expect) {
+        z->crc_mismatch = 1;
+        z->failed = 1;
+        return EV_ERR;
+    }
     return emit(z, data, len);
+}
+
+int zipout_crc_mismatch(const zipout_t *z)
+{
+    return z->crc_mismatch;
+}
+
+uint32_t zipout_crc(const zipout_t *z)
+{
+    return z->crc;
 }
 
 int zipout_end(zipout_t *z)

@@ -43,6 +43,16 @@ int zipout_begin(zipout_t *z, const char *name, uint64_t size);
 /* The entry's next bytes (CRC-32 taken, then handed to the callback unchanged).
  * EV_OK, or EV_ERR beyond the size given to zipout_begin or when the callback refuses. */
 int zipout_data(zipout_t *z, const void *data, size_t len);
+/* Says what the open entry's CRC-32 must come to (an export: the CRC recorded when the
+ * file was uploaded, blobs.crc32). The piece that completes the entry is then checked
+ * before it is handed to the callback; on a mismatch zipout_data refuses it (EV_ERR,
+ * nothing of it written), zipout_crc_mismatch says so and the zip is failed, so a damaged
+ * file never reaches the reader whole. For the open entry only; zipout_begin clears it. */
+void zipout_expect_crc(zipout_t *z, uint32_t crc);
+/* 1 when the last entry with an expected CRC-32 did not come to it. */
+int zipout_crc_mismatch(const zipout_t *z);
+/* The CRC-32 of the open entry so far, or of the last one ended. */
+uint32_t zipout_crc(const zipout_t *z);
 /* Ends the open entry with its data descriptor. EV_ERR when fewer bytes came than
  * zipout_begin announced (the zip is then unusable: stop). */
 int zipout_end(zipout_t *z);

@@ -89,8 +89,11 @@ static void exercise(storage_t *s, const char *data_dir)
     CHECK(memcmp(storage_head(w, &hl), "abc", 3) == 0 && hl == 3);
     char *tmp = NULL, sha2[65];
     uint64_t size = 0;
-    CHECK_INT(storage_finish(w, &tmp, sha2, &size), EV_OK);
+    uint32_t crc = 0;
+    CHECK_INT(storage_finish(w, &tmp, sha2, &size, &crc), EV_OK);
     CHECK_STR(sha2, sha);
+    CHECK_INT(crc, 0x352441c2u); /* CRC-32 of "abc" (zip's, ISO-HDLC), taken beside the hash */
+    CHECK_INT(storage_crc32(storage_crc32(0, "a", 1), "bc", 2), 0x352441c2u);
     int created = -1;
     CHECK_INT(storage_put_file(s, tmp, sha2, size, &created), EV_OK);
     CHECK_INT(created, 0);
@@ -204,6 +207,14 @@ int main(void)
     CHECK_INT(storage_get(fs, sha, 6, 5, collect, &got), EV_OK);
     CHECK(got.len == 5 && memcmp(got.data, "world", 5) == 0);
     buf_free(&got);
+    /* read unhashed (the caller checks a CRC instead), the whole file comes as it is */
+    storage_reader_t *rd = NULL;
+    CHECK_INT(storage_open_read_unhashed(fs, sha, 11, &rd), EV_OK);
+    char all[16];
+    CHECK_INT(storage_read(rd, all, sizeof all), 11);
+    CHECK(memcmp(all, "jello world", 11) == 0);
+    CHECK_INT(storage_read(rd, all, sizeof all), 0);
+    storage_close_read(rd);
     unlink(path);
     free(path);
 

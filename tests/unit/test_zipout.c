@@ -3,6 +3,7 @@
  * ZIP64 records of an entry over 4 GiB, an offset past 4 GiB and over 65,535 entries. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,57 @@ static void test_short_entry_and_refusal(const char *dir)
     free(path);
 }
 
+/* An entry with an expected CRC-32 (an export's file, checked against the CRC recorded at
+ * upload): the right bytes go through whole; wrong bytes of the same length are sent up to,
+ * but never including, the piece that completes the entry, and the zip is then unusable. */
+static void test_expected_crc(const char *dir)
+{
+    char *path = fmtalloc("%s/c.zip", dir);
+    const char *good = "the assessor's observation record, page 1";
+    size_t len = strlen(good);
+    uint32_t crc = libdeflate_crc32(0, good, len);
+    out_t o = {.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), .refuse_after = -1};
+    zipout_t *z = zipout_new(to_file, &o, 1764460800);
+    CHECK_INT(zipout_begin(z, "good.txt", len), EV_OK);
+    zipout_expect_crc(z, crc);
+    CHECK_INT(zipout_data(z, good, 10), EV_OK);
+    CHECK_INT(zipout_data(z, good + 10, len - 10), EV_OK);
+    CHECK_INT(zipout_crc_mismatch(z), 0);
+    CHECK_INT(zipout_end(z), EV_OK);
+    CHECK_INT(zipout_crc(z), crc);
+    /* the same length, one byte changed */
+    char bad[128];
+    memcpy(bad, good, len);
+    bad[len - 1] ^= 0x01;
+    CHECK_INT(zipout_begin(z, "bad.txt", len), EV_OK);
+    zipout_expect_crc(z, crc);
+    CHECK_INT(zipout_data(z, bad, 10), EV_OK); /* not the last piece: it goes on */
+    uint64_t before = o.bytes;
+    CHECK_INT(zipout_data(z, bad + 10, len - 10), EV_ERR);
+    CHECK_INT(o.bytes, before); /* nothing of the completing piece was written */
+    CHECK_INT(zipout_crc_mismatch(z), 1);
+    CHECK_INT(zipout_end(z), EV_ERR);
+    CHECK_INT(zipout_finish(z), EV_ERR);
+    zipout_free(z);
+    close(o.fd);
+    /* an expectation is for one entry only: the next begin clears it */
+    o = (out_t){.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600), .refuse_after = -1};
+    z = zipout_new(to_file, &o, 1764460800);
+    CHECK_INT(zipout_begin(z, "a.bin", 3), EV_OK);
+    zipout_expect_crc(z, libdeflate_crc32(0, "abc", 3));
+    CHECK_INT(zipout_data(z, "abc", 3), EV_OK);
+    CHECK_INT(zipout_end(z), EV_OK);
+    CHECK_INT(zipout_begin(z, "b.bin", 3), EV_OK);
+    CHECK_INT(zipout_data(z, "xyz", 3), EV_OK);
+    CHECK_INT(zipout_end(z), EV_OK);
+    CHECK_INT(zipout_crc_mismatch(z), 0);
+    CHECK_INT(zipout_finish(z), EV_OK);
+    zipout_free(z);
+    close(o.fd);
+    unlink(path);
+    free(path);
+}
+
 /* A 4 GiB + 1 MiB entry of zeros (sizes in ZIP64 fields), a small entry after it (its
  * offset past 4 GiB), then enough empty entries to pass 65,535 (ZIP64 end records). */
 static void test_zip64(const char *dir)
@@ -216,6 +268,7 @@ int main(void)
     }
     test_entries(dir);
     test_short_entry_and_refusal(dir);
+    test_expected_crc(dir);
     test_zip64(dir);
     rmdir(dir);
     TEST_DONE();

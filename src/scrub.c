@@ -1,0 +1,183 @@
+/* scrub.c: re-checks stored evidence files against their SHA-256 (scheduled, and `store verify`), recording each one's CRC-32 */
+#include "scrub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "storage.h"
+#include "util.h"
+
+#define SCRUB_BATCH 200 /* blobs rows fetched at a time */
+
+/* The CRC-32 of what a full (SHA-256 checked) read hands on. */
+typedef struct crc_sink {
+    uint32_t crc;
+    uint64_t bytes;
+} crc_sink_t;
+
+static int crc_take(void *ctx, const void *data, size_t len)
+{
+    crc_sink_t *c = ctx;
+    c->crc = storage_crc32(c->crc, data, len);
+    c->bytes += len;
+    return EV_OK;
+}
+
+/* "evidence 12 (photo.jpg) of learner@x.test" for each file that holds blob sha, for
+ * the log; a new string (caller frees). */
+static char *holders(db_t *db, const char *sha)
+{
+    json_t *rows = db_all(db,
+                          "SELECT f.evidence_id, f.name, u.email FROM evidence_files f JOIN evidence e ON e.id = "
+                          "f.evidence_id JOIN users u ON u.id = e.learner_id WHERE f.sha256 = ? ORDER BY f.id",
+                          "t", sha);
+    buf_t b = {0};
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        if (i == 5) {
+            buf_printf(&b, " and %zu more", json_array_size(rows) - 5);
+            break;
+        }
+        buf_printf(&b, "%sevidence %lld (%s) of %s", i ? ", " : "",
+                   (long long)json_integer_value(json_object_get(r, "evidence_id")),
+                   json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "email")));
+    }
+    json_decref(rows);
+    if (!b.data)
+        buf_puts(&b, "no evidence file (a decision's frozen basis only)");
+    return b.data;
+}
+
+/* Checks one blob and records the outcome. EV_OK (counted in st), or the store's or
+ * the database's error. */
+static int scrub_one(db_t *db, storage_t *store, json_t *row, scrub_stats_t *st)
+{
+    const char *sha = json_string_value(json_object_get(row, "sha256"));
+    json_t *old = json_object_get(row, "crc32");
+    char now[21];
+    crc_sink_t sink = {0};
+    int rc = storage_valid_hash(sha) ? storage_get(store, sha, 0, UINT64_MAX, crc_take, &sink) : STORAGE_NOT_FOUND;
+    util_now_iso(now);
+    st->bytes += sink.bytes;
+    if (rc == EV_OK) {
+        st->checked++;
+        st->intact++;
+        if (!json_is_integer(old))
+            st->crc_recorded++;
+        else if ((uint32_t)json_integer_value(old) != sink.crc)
+            ev_log("scrub: blob %s matches its SHA-256 but its recorded CRC-32 did not: corrected", sha);
+        return db_run(db, "UPDATE blobs SET crc32 = ?, checked_at = ? WHERE sha256 = ?", "itt", (int64_t)sink.crc, now,
+                      sha);
+    }
+    if (rc != STORAGE_CORRUPT && rc != STORAGE_NOT_FOUND)
+        return rc; /* the store is down or refused: nothing is known of this file */
+    st->checked++;
+    char *who = holders(db, sha);
+    if (rc == STORAGE_CORRUPT) {
+        st->damaged++;
+        ev_log("scrub: DAMAGED: the stored copy of %s does not match its SHA-256 (%s); every export now checks it in "
+               "full and refuses it. Restore it from a backup (docs/operations.md, \"A damaged evidence file\")",
+               sha, who);
+    } else {
+        st->missing++;
+        ev_log("scrub: MISSING: %s is not in the store (%s). Restore it from a backup (docs/operations.md)", sha, who);
+    }
+    free(who);
+    /* checked_at moves on (the next scrub comes back to it a cycle later); the CRC goes,
+     * so no export passes the file on the CRC alone */
+    return db_run(db, "UPDATE blobs SET crc32 = NULL, checked_at = ? WHERE sha256 = ?", "tt", now, sha);
+}
+
+int scrub_run(db_t *db, storage_t *store, const char *checked_before, uint64_t max_bytes, scrub_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    int rc = EV_OK;
+    /* first the files never checked since upload, then the longest unchecked; each pass
+     * picks up where the last left off, since every row it reads gets checked_at = now */
+    for (int pass = 0; pass < 2 && rc == EV_OK; pass++) {
+        for (;;) {
+            json_t *rows = pass == 0
+                               ? db_all(db,
+                                        "SELECT sha256, crc32 FROM blobs WHERE checked_at IS NULL ORDER BY sha256 LIMIT ?",
+                                        "i", (int64_t)SCRUB_BATCH)
+                               : db_all(db,
+                                        "SELECT sha256, crc32 FROM blobs WHERE checked_at < ? ORDER BY checked_at, sha256"
+                                        " LIMIT ?",
+                                        "ti", checked_before, (int64_t)SCRUB_BATCH);
+            if (!rows) {
+                rc = EV_ERR;
+                break;
+            }
+            size_t n = json_array_size(rows), i;
+            json_t *row;
+            json_array_foreach(rows, i, row) {
+                if (max_bytes && st->bytes >= max_bytes)
+                    break;
+                if ((rc = scrub_one(db, store, row, st)) != EV_OK)
+                    break;
+            }
+            json_decref(rows);
+            if (rc != EV_OK || n < SCRUB_BATCH || (max_bytes && st->bytes >= max_bytes))
+                break;
+        }
+        if (max_bytes && st->bytes >= max_bytes)
+            break;
+    }
+    if (rc != EV_OK)
+        ev_log("scrub: stopped after %lld file%s: %s", (long long)st->checked, st->checked == 1 ? "" : "s",
+               storage_strerror(rc));
+    return rc;
+}
+
+#define VERIFY_USAGE "usage: store verify [--db FILE] [--data DIR] [--store DIR|s3://...] [--store-credentials FILE]"
+
+int scrub_cmd(int argc, char **argv)
+{
+    const char *db_path = "evitrack.db", *data_dir = "data", *store_spec = NULL, *creds = NULL;
+    for (int i = 0; i < argc;) {
+        int got;
+        if ((got = cli_opt(argc, argv, &i, "db", &db_path)) || (got = cli_opt(argc, argv, &i, "data", &data_dir)) ||
+            (got = cli_opt(argc, argv, &i, "store", &store_spec)) ||
+            (got = cli_opt(argc, argv, &i, "store-credentials", &creds))) {
+            if (got < 0)
+                return 2;
+        } else {
+            return cli_usage_error("store verify: unknown argument %s (%s)", argv[i], VERIFY_USAGE);
+        }
+    }
+    storage_t *store = cli_open_store(store_spec, creds, data_dir);
+    if (!store)
+        return 1;
+    db_t *db = cli_open_existing_db(db_path);
+    if (!db) {
+        storage_close(store);
+        return 1;
+    }
+    /* every file, whenever it was last checked: a check stamped in this very second
+     * already counts, so the pass ends */
+    char now[21];
+    util_now_iso(now);
+    uint64_t t0 = util_now_us();
+    scrub_stats_t st;
+    int rc = scrub_run(db, store, now, 0, &st);
+    double secs = (double)(util_now_us() - t0) / 1e6;
+    printf("store verify: %lld file%s checked against their SHA-256 (%.1f MB in %.1f s): %lld intact, %lld damaged, "
+           "%lld missing; CRC-32 recorded for %lld\n",
+           (long long)st.checked, st.checked == 1 ? "" : "s", (double)st.bytes / 1e6, secs, (long long)st.intact,
+           (long long)st.damaged, (long long)st.missing, (long long)st.crc_recorded);
+    if (rc != EV_OK)
+        fprintf(stderr, "evitrack: store verify stopped before the end: %s. Run it again when the store answers.\n",
+                storage_strerror(rc));
+    else if (st.damaged || st.missing)
+        fprintf(stderr, "evitrack: store verify: %lld damaged and %lld missing file%s: the log lines above name each "
+                        "one and the evidence it belongs to; restore them from a backup (docs/operations.md)\n",
+                (long long)st.damaged, (long long)st.missing, st.damaged + st.missing == 1 ? "" : "s");
+    db_close(db);
+    storage_close(store);
+    return rc == EV_OK && !st.damaged && !st.missing ? 0 : 1;
+}
