@@ -93,39 +93,45 @@ static int scrub_one(db_t *db, storage_t *store, json_t *row, scrub_stats_t *st)
     return db_run(db, "UPDATE blobs SET crc32 = NULL, checked_at = ? WHERE sha256 = ?", "tt", now, sha);
 }
 
+/* The next batch of blobs rows to check: with checked_before NULL every row, in
+ * SHA-256 order after *after (""); else those never checked, then those checked before
+ * checked_before, oldest first (each row read gets checked_at = now, so the next batch
+ * starts where this one ended). NULL on a database error. */
+static json_t *next_batch(db_t *db, const char *checked_before, const char *after)
+{
+    if (!checked_before)
+        return db_all(db, "SELECT sha256, crc32 FROM blobs WHERE sha256 > ? ORDER BY sha256 LIMIT ?", "ti", after,
+                      (int64_t)SCRUB_BATCH);
+    json_t *rows = db_all(db, "SELECT sha256, crc32 FROM blobs WHERE checked_at IS NULL ORDER BY sha256 LIMIT ?", "i",
+                          (int64_t)SCRUB_BATCH);
+    if (rows && json_array_size(rows) == 0) {
+        json_decref(rows);
+        rows = db_all(db, "SELECT sha256, crc32 FROM blobs WHERE checked_at < ? ORDER BY checked_at, sha256 LIMIT ?",
+                      "ti", checked_before, (int64_t)SCRUB_BATCH);
+    }
+    return rows;
+}
+
 int scrub_run(db_t *db, storage_t *store, const char *checked_before, uint64_t max_bytes, scrub_stats_t *st)
 {
     memset(st, 0, sizeof *st);
     int rc = EV_OK;
-    /* first the files never checked since upload, then the longest unchecked; each pass
-     * picks up where the last left off, since every row it reads gets checked_at = now */
-    for (int pass = 0; pass < 2 && rc == EV_OK; pass++) {
-        for (;;) {
-            json_t *rows = pass == 0
-                               ? db_all(db,
-                                        "SELECT sha256, crc32 FROM blobs WHERE checked_at IS NULL ORDER BY sha256 LIMIT ?",
-                                        "i", (int64_t)SCRUB_BATCH)
-                               : db_all(db,
-                                        "SELECT sha256, crc32 FROM blobs WHERE checked_at < ? ORDER BY checked_at, sha256"
-                                        " LIMIT ?",
-                                        "ti", checked_before, (int64_t)SCRUB_BATCH);
-            if (!rows) {
-                rc = EV_ERR;
-                break;
-            }
-            size_t n = json_array_size(rows), i;
-            json_t *row;
-            json_array_foreach(rows, i, row) {
-                if (max_bytes && st->bytes >= max_bytes)
-                    break;
-                if ((rc = scrub_one(db, store, row, st)) != EV_OK)
-                    break;
-            }
-            json_decref(rows);
-            if (rc != EV_OK || n < SCRUB_BATCH || (max_bytes && st->bytes >= max_bytes))
-                break;
+    char after[65] = "";
+    while (rc == EV_OK && !(max_bytes && st->bytes >= max_bytes)) {
+        json_t *rows = next_batch(db, checked_before, after);
+        if (!rows) {
+            rc = EV_ERR;
+            break;
         }
-        if (max_bytes && st->bytes >= max_bytes)
+        size_t n = json_array_size(rows), i;
+        json_t *row;
+        json_array_foreach(rows, i, row) {
+            if ((max_bytes && st->bytes >= max_bytes) || (rc = scrub_one(db, store, row, st)) != EV_OK)
+                break;
+            snprintf(after, sizeof after, "%s", json_string_value(json_object_get(row, "sha256")));
+        }
+        json_decref(rows);
+        if (n == 0)
             break;
     }
     if (rc != EV_OK)
@@ -158,13 +164,9 @@ int scrub_cmd(int argc, char **argv)
         storage_close(store);
         return 1;
     }
-    /* every file, whenever it was last checked: a check stamped in this very second
-     * already counts, so the pass ends */
-    char now[21];
-    util_now_iso(now);
     uint64_t t0 = util_now_us();
     scrub_stats_t st;
-    int rc = scrub_run(db, store, now, 0, &st);
+    int rc = scrub_run(db, store, NULL, 0, &st); /* every file, whenever it was last checked */
     double secs = (double)(util_now_us() - t0) / 1e6;
     printf("store verify: %lld file%s checked against their SHA-256 (%.1f MB in %.1f s): %lld intact, %lld damaged, "
            "%lld missing; CRC-32 recorded for %lld\n",

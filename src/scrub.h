@@ -31,9 +31,10 @@ typedef struct scrub_stats {
     uint64_t bytes;       /* bytes read */
 } scrub_stats_t;
 
-/* Checks recorded blobs, those never checked first, then those last checked before
- * checked_before (ISO 8601 UTC, e.g. "2026-10-30T00:00:00Z"), oldest first, until
- * max_bytes have been read (0: no limit; a file is never cut short). Records each
+/* Checks recorded blobs: with checked_before NULL every one; else those never checked
+ * first, then those last checked before checked_before (ISO 8601 UTC, e.g.
+ * "2026-10-30T00:00:00Z"), oldest first. Stops once max_bytes have been read (0: no
+ * limit; a file is never cut short). Records each
  * outcome in blobs (crc32, checked_at) and logs each damaged or missing file with the
  * evidence that holds it. EV_OK (damaged and missing files are counted, not errors),
  * or STORAGE_UNAVAILABLE / EV_ERR when the store or the database stopped answering:

@@ -5,13 +5,14 @@
 'use strict';
 const {test, before, after, describe} = require('node:test');
 const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const {spawnSync} = require('node:child_process');
 const {startServer, assertStatus} = require('./lib.js');
-const {seedPortfolio} = require('./seed.js');
+const {seedPortfolio, crc32, forgeSameCrc} = require('./seed.js');
 
 let srv;
 let admin;
@@ -151,6 +152,116 @@ describe('streamed exports', () => {
     assert.match(srv.stderr, /export: cannot copy \S+ \(\w+\) from the store into the export/);
   }
 
+  /* The export of learner `me`, whole: {ended: 'complete'|'cut', body}. */
+  async function exportOf(me) {
+    const chunks = [];
+    const ended = await new Promise((resolve) => {
+      const req = http.get(`${srv.url}/api/v1/learners/${me}/export`, {headers: {Cookie: admin2.cookieHeader()}, agent: false},
+        (res) => {
+          res.on('data', (d) => chunks.push(d));
+          res.on('end', () => resolve(res.complete ? 'complete' : 'cut'));
+          res.on('aborted', () => resolve('cut'));
+          res.on('error', () => resolve('cut'));
+        });
+      req.on('error', () => resolve('cut'));
+    });
+    return {ended, body: Buffer.concat(chunks)};
+  }
+
+  /* A learner's new piece of evidence with one text file; {eid, sha, data}. */
+  async function uploadNote(learner, title, text) {
+    const data = Buffer.from(text.repeat(Math.ceil(6000 / text.length)));
+    const r = await learner.upload('/api/v1/evidence', {title, kind: 'product'},
+      [{name: 'notes.txt', type: 'text/plain', data}]);
+    assertStatus(r, 201);
+    const sha = crypto.createHash('sha256').update(data).digest('hex');
+    return {eid: r.json.id, sha, data};
+  }
+
+  test('an upload records the CRC-32 of its bytes beside their SHA-256; an export checks each file against it', async () => {
+    const learner = await srv.login('learner@demo.test');
+    const me = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
+    const {sha, data} = await uploadNote(learner, 'Workshop notes', 'Checked the guards before starting. ');
+    const row = srv.sqlRows(`SELECT crc32, checked_at FROM blobs WHERE sha256 = '${sha}'`)[0];
+    assert.equal(Number(row.crc32), crc32(data), 'the CRC recorded is not the CRC of the bytes uploaded');
+    assert.equal(row.checked_at, null);
+    /* the same length, other bytes: the CRC check cuts the export before the file's end */
+    const damaged = Buffer.from(data);
+    damaged[damaged.length - 3] ^= 0x20;
+    srv.blobWrite(sha, damaged);
+    try {
+      const x = await exportOf(me);
+      assert.equal(x.ended, 'cut', 'an export holding a damaged file ended as if complete');
+      assert.ok(!x.body.includes(damaged.subarray(damaged.length - 64)), 'the damaged file\'s last bytes were sent');
+      assert.ok(!unzipList(x.body).ok, 'unzip accepts what arrived');
+      assert.match(srv.stderr, new RegExp(`export: blob ${sha} does not match the CRC-32 recorded when it was uploaded`));
+    } finally {
+      srv.blobWrite(sha, data);
+    }
+    const x = await exportOf(me);
+    assert.equal(x.ended, 'complete');
+    assert.ok(unzipList(x.body).ok);
+  });
+
+  test('a file with no CRC recorded (stored before it was kept) is checked against its SHA-256 in full, then its CRC is recorded', async () => {
+    const learner = await srv.login('learner@demo.test');
+    const me = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
+    const {sha, data} = await uploadNote(learner, 'Older notes', 'Isolated the supply and proved it dead. ');
+    srv.sql(`UPDATE blobs SET crc32 = NULL WHERE sha256 = '${sha}'`);
+    /* forged to keep its CRC: only the SHA-256 check can see it, and it must */
+    srv.blobWrite(sha, forgeSameCrc(data));
+    try {
+      const x = await exportOf(me);
+      assert.equal(x.ended, 'cut', 'a file with no CRC recorded was not checked against its SHA-256');
+      assert.match(srv.stderr, new RegExp(`storage: blob ${sha} in .* reads back as`));
+      assert.equal(srv.sql(`SELECT coalesce(crc32, -1) FROM blobs WHERE sha256 = '${sha}'`), '-1', 'a CRC was recorded for a damaged file');
+    } finally {
+      srv.blobWrite(sha, data);
+    }
+    const x = await exportOf(me);
+    assert.equal(x.ended, 'complete');
+    const row = srv.sqlRows(`SELECT crc32, checked_at FROM blobs WHERE sha256 = '${sha}'`)[0];
+    assert.equal(Number(row.crc32), crc32(data), 'the export did not record the CRC of the file it checked in full');
+    assert.match(String(row.checked_at), /^\d{4}-\d\d-\d\dT/);
+  });
+
+  test('a copy forged to keep its CRC gets past an export, but not `audit verify --export`, `store verify` or any later export', async () => {
+    const learner = await srv.login('learner@demo.test');
+    const me = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
+    const {eid, sha, data} = await uploadNote(learner, 'Risk assessment', 'Wore eye protection at the lathe. ');
+    srv.blobWrite(sha, forgeSameCrc(data));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-forged-'));
+    try {
+      /* the CRC alone cannot see it (the documented limit: scrub.h) ... */
+      const x = await exportOf(me);
+      assert.equal(x.ended, 'complete');
+      const zip = path.join(dir, 'p.zip');
+      fs.writeFileSync(zip, x.body);
+      /* ... but the manifest's SHA-256 is the file's name, and the recipient's check sees it */
+      let v = await srv.run(['audit', 'verify', '--export', zip], {db: false});
+      assert.equal(v.code, 1, v.stdout + v.stderr);
+      assert.match(v.stdout + v.stderr, new RegExp(`evidence/${eid}/\\d+-notes\\.txt does not match its SHA-256 in the manifest`));
+      /* and so does the store's own check, which names the evidence and clears the CRC */
+      v = await srv.run(['store', 'verify'], {data: true});
+      assert.equal(v.code, 1, v.stdout + v.stderr);
+      assert.match(v.stdout, /store verify: \d+ files checked against their SHA-256 .*: \d+ intact, 1 damaged, 0 missing/);
+      assert.match(v.stderr, new RegExp(`DAMAGED: the stored copy of ${sha} .*evidence ${eid} \\(notes\\.txt\\) of learner@demo\\.test`));
+      assert.equal(srv.sql(`SELECT coalesce(crc32, -1) FROM blobs WHERE sha256 = '${sha}'`), '-1');
+      /* so every later export checks it in full, and refuses it */
+      const again = await exportOf(me);
+      assert.equal(again.ended, 'cut', 'the export after the scrub still passed the forged copy');
+    } finally {
+      srv.blobWrite(sha, data);
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
+    /* restored: the check passes and records the CRC again */
+    const v = await srv.run(['store', 'verify'], {data: true});
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, / 0 damaged, 0 missing/);
+    assert.equal(Number(srv.sql(`SELECT crc32 FROM blobs WHERE sha256 = '${sha}'`)), crc32(data));
+    assert.equal((await exportOf(me)).ended, 'complete');
+  });
+
   test('a double click does not start a second export for the same user', async () => {
     const first = await download(assessor, `/api/v1/learners/${ben}/export`, {pause: true});
     assert.equal(first.status, 200);
@@ -262,6 +373,14 @@ describe('housekeeping', () => {
       assert.ok(!fs.existsSync(orphan), 'the unreferenced blob was collected');
       assert.ok(fs.existsSync(keep), 'a referenced blob stays');
       assert.match(second.stderr, /gc: removed 1 unreferenced stored file/);
+      /* the scrub's round: stored files never checked are read and checked against their
+       * SHA-256; one damaged behind evitrack's back is named and loses its CRC record */
+      const keepSha = path.basename(keep);
+      for (let i = 0; i < 40 && !/scrub: \d+ stored files? checked/.test(second.stderr); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.match(second.stderr, /scrub: \d+ stored files? checked against their SHA-256 \([\d.]+ MB in \d+ ms\): \d+ intact, 0 damaged, 0 missing/);
+      assert.match(srv.sql(`SELECT checked_at FROM blobs WHERE sha256 = '${keepSha}'`), /^\d{4}-/);
       assertStatus(await second.client().get('/healthz'), 200);
     } finally {
       await second.stop();

@@ -143,7 +143,7 @@ function s3NewBucket() {
   return name;
 }
 /* Commands whose second word is a subcommand ("user add", "audit verify"). */
-const TWO_WORD_COMMANDS = new Set(['user', 'audit', 'enrolment', 'db', 'reviews']);
+const TWO_WORD_COMMANDS = new Set(['user', 'audit', 'enrolment', 'db', 'reviews', 'store']);
 
 /*
  * startServer({demo, args, env, cwd, timeoutMs}) -> Promise<Server>
