@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "reviews.h"
 #include "scrub.h"
 #include "storage.h"
+#include "stream.h"
 #include "util.h"
 
 int housekeeping_sweep_tmp(const char *data_dir, int64_t grace_s, sweep_stats_t *st)
@@ -64,6 +67,8 @@ typedef struct hk_args {
 static void *collector(void *arg)
 {
     hk_args_t *a = arg;
+    /* collection and the scrub give way to requests, as export producers do (stream.h) */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), STREAM_NICE);
     pthread_mutex_lock(&hk_lock);
     for (;;) {
         struct timespec until;

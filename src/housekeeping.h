@@ -12,10 +12,10 @@
 
 /* The scrub (scrub.h) on the same schedule: every stored file is checked against its
  * SHA-256 again once it was last checked more than a cycle ago, at most so many bytes a
- * round (about 3 s of one core; at the default hourly round that is 96 GB a day, so a
- * 2 TB store is gone through about every 3 weeks). */
+ * round (about 12 s of one core at nice 10; at the default round every 6 hours that is
+ * 64 GB a day, so a 2 TB store is gone through about once a month). */
 #define HOUSEKEEPING_SCRUB_CYCLE_S (30 * 86400)
-#define HOUSEKEEPING_SCRUB_BYTES ((uint64_t)4 << 30)
+#define HOUSEKEEPING_SCRUB_BYTES ((uint64_t)16 << 30)
 
 typedef struct sweep_stats {
     int64_t uploads;      /* temporary uploads (upload-*, and any other plain file) */

@@ -15,7 +15,7 @@
  * and 16-bit fields (APPNOTE 4.3.9, 4.4.1.4, 4.5.3), so a portfolio of any size opens.
  *
  * Why not libarchive's zip writer (which the project used first): it computes every
- * entry's CRC-32 with zlib's crc32(), and in an export every byte is also hashed with
+ * entry's CRC-32 with zlib's crc32(), and in an export every byte was also hashed with
  * SHA-256, read and sent, so that CRC was a fifth of the export's CPU (perf, a 1 GB
  * portfolio). libdeflate_crc32 (PCLMULQDQ/VPCLMULQDQ) does it 4-5 times as fast, and
  * libarchive has no way to take a CRC from outside. Bytes handed to zip_data reach
