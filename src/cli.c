@@ -75,6 +75,22 @@ struct storage *cli_open_store(const char *spec, const char *creds_file, const c
     return s;
 }
 
+int cli_open_centre(const char *db_path, const char *store_spec, const char *creds_file, const char *data_dir,
+                    db_t **db, struct storage **store)
+{
+    *db = NULL;
+    *store = cli_open_store(store_spec, creds_file, data_dir);
+    if (!*store)
+        return EV_ERR;
+    *db = cli_open_existing_db(db_path);
+    if (!*db) {
+        storage_close(*store);
+        *store = NULL;
+        return EV_ERR;
+    }
+    return EV_OK;
+}
+
 int cli_usage_error(const char *fmt, ...)
 {
     va_list ap;

@@ -22,6 +22,11 @@ struct storage;
  * data_dir itself), creds_file --store-credentials (NULL: the environment).
  * Prints a one-line message and returns NULL on failure; storage_close frees. */
 struct storage *cli_open_store(const char *spec, const char *creds_file, const char *data_dir);
+/* Both of the above for a command acting on a centre's existing data and files (gc,
+ * export, store verify): EV_OK with *db and *store set (the caller closes both), or
+ * EV_ERR with both NULL after a one-line message. */
+int cli_open_centre(const char *db_path, const char *store_spec, const char *creds_file, const char *data_dir,
+                    db_t **db, struct storage **store);
 /* Prints "evitrack: message" to stderr and returns 2 (bad usage). */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -2009,14 +2009,10 @@ int evidence_cmd_gc(int argc, char **argv)
     }
     if (grace && (util_parse_i64(grace, &grace_min) != EV_OK || grace_min < 0))
         return cli_usage_error("gc: --grace-minutes takes a whole number of minutes");
-    storage_t *store = cli_open_store(store_spec, creds, data_dir);
-    if (!store)
+    storage_t *store = NULL;
+    db_t *db = NULL;
+    if (cli_open_centre(db_path, store_spec, creds, data_dir, &db, &store) != EV_OK)
         return 1;
-    db_t *db = cli_open_existing_db(db_path);
-    if (!db) {
-        storage_close(store);
-        return 1;
-    }
     evidence_gc_stats_t st;
     int rc = EV_OK;
     /* A database that records no stored file at all, beside a store that holds some, is

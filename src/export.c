@@ -1210,14 +1210,10 @@ int export_cli(int argc, char **argv)
         return cli_usage_error("export: name the zip to write with --out FILE.zip");
     if (subject && !email)
         return cli_usage_error("export: --subject-access goes with --learner");
-    storage_t *store = cli_open_store(store_spec, creds, data);
-    if (!store)
+    storage_t *store = NULL;
+    db_t *db = NULL;
+    if (cli_open_centre(dbpath, store_spec, creds, data, &db, &store) != EV_OK)
         return 1;
-    db_t *db = cli_open_existing_db(dbpath);
-    if (!db) {
-        storage_close(store);
-        return 1;
-    }
     int rc = 1, files = 0;
     char err[512] = "";
     if (email) {

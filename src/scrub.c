@@ -156,14 +156,10 @@ int scrub_cmd(int argc, char **argv)
             return cli_usage_error("store verify: unknown argument %s (%s)", argv[i], VERIFY_USAGE);
         }
     }
-    storage_t *store = cli_open_store(store_spec, creds, data_dir);
-    if (!store)
+    storage_t *store = NULL;
+    db_t *db = NULL;
+    if (cli_open_centre(db_path, store_spec, creds, data_dir, &db, &store) != EV_OK)
         return 1;
-    db_t *db = cli_open_existing_db(db_path);
-    if (!db) {
-        storage_close(store);
-        return 1;
-    }
     uint64_t t0 = util_now_us();
     scrub_stats_t st;
     int rc = scrub_run(db, store, NULL, 0, &st); /* every file, whenever it was last checked */

@@ -131,18 +131,7 @@ describe('streamed exports', () => {
 
   /* The export of learner `me` while one of their files is corrupt. */
   async function exportCorrupt(me) {
-    const chunks = [];
-    const ended = await new Promise((resolve) => {
-      const req = http.get(`${srv.url}/api/v1/learners/${me}/export`, {headers: {Cookie: admin2.cookieHeader()}, agent: false},
-        (res) => {
-          res.on('data', (d) => chunks.push(d));
-          res.on('end', () => resolve(res.complete ? 'complete' : 'cut'));
-          res.on('aborted', () => resolve('cut'));
-          res.on('error', () => resolve('cut'));
-        });
-      req.on('error', () => resolve('cut'));
-    });
-    const got = Buffer.concat(chunks);
+    const {ended, body: got} = await exportOf(me);
     assert.equal(ended, 'cut', 'the download ended as if complete');
     /* a zip ends with its end-of-central-directory record (22 bytes, plus a comment of at
      * most 64 KB); an evidence file inside may hold one of its own further back */
