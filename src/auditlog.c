@@ -539,11 +539,24 @@ static int verify_export(const char *path)
         snprintf(why, sizeof why, "the export carries no audit events");
         rc = EV_ERR;
     }
-    if (rc == EV_OK)
+    /* Files missing from the store when the export was made have a note in their place;
+     * the note matches the manifest, but the export is not the whole portfolio. */
+    json_t *missing = json_object_get(manifest, "missing");
+    size_t n_missing = rc == EV_OK ? json_array_size(missing) : 0;
+    if (rc == EV_OK && !n_missing)
         printf("export intact: %lld files match the manifest; %lld audit events of %lld learner%s verify against "
                "the chain and its head\n",
                (long long)files, (long long)events, (long long)learners, learners == 1 ? "" : "s");
-    else
+    else if (rc == EV_OK) {
+        printf("export INCOMPLETE: %zu evidence file%s %s missing from the store when it was made, and a note stands "
+               "in %s place:",
+               n_missing, n_missing == 1 ? "" : "s", n_missing == 1 ? "was" : "were", n_missing == 1 ? "its" : "their");
+        json_t *m;
+        json_array_foreach(missing, i, m) printf(" %s", json_string_value(m) ? json_string_value(m) : "?");
+        printf("\n(the other %lld files match the manifest; %lld audit events of %lld learner%s verify)\n",
+               (long long)(files - (int64_t)n_missing), (long long)events, (long long)learners, learners == 1 ? "" : "s");
+        rc = EV_ERR;
+    } else
         printf("export BROKEN: %s\n", why);
     json_decref(hashes);
     json_decref(docs);

@@ -200,7 +200,7 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
     if (rc == STORAGE_NOT_FOUND) {
         /* One lost blob must not sink the whole export: a note takes its place (its
          * hash then differs from the one index.html shows) and the manifest says so. */
-        ev_log("export: evidence file missing from the store: %s", sha);
+        ev_log("export: evidence file missing from the store: %s (%s): a note takes its place", sha, path);
         char *note = fmtalloc("This evidence file (SHA-256 %s) was missing from the store when the "
                               "portfolio was exported.\n", sha);
         zadd(z, path, note, strlen(note), 1);

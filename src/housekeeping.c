@@ -99,12 +99,17 @@ static void *collector(void *arg)
         util_iso_time(time(NULL) - HOUSEKEEPING_SCRUB_CYCLE_S, before);
         scrub_stats_t ss;
         t0 = util_now_us();
-        if (db && scrub_run(db, a->store, before, HOUSEKEEPING_SCRUB_BYTES, &ss) == EV_OK && ss.checked)
-            ev_log("scrub: %lld stored file%s checked against their SHA-256 (%.1f MB in %llu ms): %lld intact, %lld "
-                   "damaged, %lld missing",
-                   (long long)ss.checked, ss.checked == 1 ? "" : "s", (double)ss.bytes / 1e6,
-                   (unsigned long long)((util_now_us() - t0) / 1000), (long long)ss.intact, (long long)ss.damaged,
-                   (long long)ss.missing);
+        if (db && scrub_run(db, a->store, before, HOUSEKEEPING_SCRUB_BYTES, "scrub", &ss) == EV_OK) {
+            if (ss.checked || ss.missing)
+                ev_log("scrub: %lld stored file%s checked against %s SHA-256 (%.1f MB in %llu ms): %lld intact, %lld "
+                       "damaged, %lld missing",
+                       (long long)ss.checked, ss.checked == 1 ? "" : "s", ss.checked == 1 ? "its" : "their",
+                       (double)ss.bytes / 1e6, (unsigned long long)((util_now_us() - t0) / 1000),
+                       (long long)ss.intact, (long long)ss.damaged, (long long)ss.missing);
+            else
+                ev_log("scrub: nothing due: every stored file was checked against its SHA-256 within the last %d days",
+                       HOUSEKEEPING_SCRUB_CYCLE_S / 86400);
+        }
         /* progress reviews falling due within two weeks: told once each (reviews.h) */
         int queued = 0;
         if (db && reviews_remind(db, progress_today(), 14, &queued) == EV_OK && queued)

@@ -53,9 +53,9 @@ static char *holders(db_t *db, const char *sha)
     return b.data;
 }
 
-/* Checks one blob and records the outcome. EV_OK (counted in st), or the store's or
- * the database's error. */
-static int scrub_one(db_t *db, storage_t *store, json_t *row, scrub_stats_t *st)
+/* Checks one blob and records the outcome; log lines start with label ("scrub", "store
+ * verify"). EV_OK (counted in st), or the store's or the database's error. */
+static int scrub_one(db_t *db, storage_t *store, json_t *row, const char *label, int scheduled, scrub_stats_t *st)
 {
     const char *sha = json_string_value(json_object_get(row, "sha256"));
     json_t *old = json_object_get(row, "crc32");
@@ -76,21 +76,26 @@ static int scrub_one(db_t *db, storage_t *store, json_t *row, scrub_stats_t *st)
     }
     if (rc != STORAGE_CORRUPT && rc != STORAGE_NOT_FOUND)
         return rc; /* the store is down or refused: nothing is known of this file */
-    st->checked++;
     char *who = holders(db, sha);
     if (rc == STORAGE_CORRUPT) {
+        st->checked++;
         st->damaged++;
-        ev_log("scrub: DAMAGED: the stored copy of %s does not match its SHA-256 (%s); every export now checks it in "
-               "full and refuses it. Restore it from a backup (docs/operations.md, \"A damaged evidence file\")",
-               sha, who);
+        ev_log("%s: DAMAGED: the stored copy of %s does not match its SHA-256 (%s); every export now checks it in "
+               "full and refuses it. Restore it from a backup (docs/operations.md, \"A damaged or missing object\")",
+               label, sha, who);
     } else {
         st->missing++;
-        ev_log("scrub: MISSING: %s is not in the store (%s). Restore it from a backup (docs/operations.md)", sha, who);
+        ev_log("%s: MISSING: %s is not in the store (%s); an export puts a note in its place. Restore it from a backup "
+               "(docs/operations.md, \"A damaged or missing object\")",
+               label, sha, who);
     }
     free(who);
-    /* checked_at moves on (the next scrub comes back to it a cycle later); the CRC goes,
-     * so no export passes the file on the CRC alone */
-    return db_run(db, "UPDATE blobs SET crc32 = NULL, checked_at = ? WHERE sha256 = ?", "tt", now, sha);
+    /* A damaged file loses its CRC, so no export passes it on the CRC alone; it is
+     * checked again a cycle later. A missing file keeps its record (nothing was read); the
+     * schedule moves on past it, and `store verify` leaves it as it was. */
+    if (rc == STORAGE_CORRUPT)
+        return db_run(db, "UPDATE blobs SET crc32 = NULL, checked_at = ? WHERE sha256 = ?", "tt", now, sha);
+    return scheduled ? db_run(db, "UPDATE blobs SET checked_at = ? WHERE sha256 = ?", "tt", now, sha) : EV_OK;
 }
 
 /* The next batch of blobs rows to check: with checked_before NULL every row, in
@@ -112,7 +117,8 @@ static json_t *next_batch(db_t *db, const char *checked_before, const char *afte
     return rows;
 }
 
-int scrub_run(db_t *db, storage_t *store, const char *checked_before, uint64_t max_bytes, scrub_stats_t *st)
+int scrub_run(db_t *db, storage_t *store, const char *checked_before, uint64_t max_bytes, const char *label,
+              scrub_stats_t *st)
 {
     memset(st, 0, sizeof *st);
     int rc = EV_OK;
@@ -126,7 +132,8 @@ int scrub_run(db_t *db, storage_t *store, const char *checked_before, uint64_t m
         size_t n = json_array_size(rows), i;
         json_t *row;
         json_array_foreach(rows, i, row) {
-            if ((max_bytes && st->bytes >= max_bytes) || (rc = scrub_one(db, store, row, st)) != EV_OK)
+            if ((max_bytes && st->bytes >= max_bytes) ||
+                (rc = scrub_one(db, store, row, label, checked_before != NULL, st)) != EV_OK)
                 break;
             snprintf(after, sizeof after, "%s", json_string_value(json_object_get(row, "sha256")));
         }
@@ -135,12 +142,34 @@ int scrub_run(db_t *db, storage_t *store, const char *checked_before, uint64_t m
             break;
     }
     if (rc != EV_OK)
-        ev_log("scrub: stopped after %lld file%s: %s", (long long)st->checked, st->checked == 1 ? "" : "s",
-               storage_strerror(rc));
+        ev_log("%s: stopped after %lld file%s: %s", label, (long long)(st->checked + st->missing),
+               st->checked + st->missing == 1 ? "" : "s", storage_strerror(rc));
     return rc;
 }
 
 #define VERIFY_USAGE "usage: store verify [--db FILE] [--data DIR] [--store DIR|s3://...] [--store-credentials FILE]"
+#define STORE_PROBE 20 /* files looked for before a whole check: is this the centre's store? */
+
+/* EV_OK when the store holds at least one of the first STORE_PROBE files the database
+ * records (or it records none): a mistyped --data or --store would otherwise read as
+ * "every file missing". */
+static int store_matches(db_t *db, storage_t *store)
+{
+    json_t *rows = db_all(db, "SELECT sha256 FROM blobs ORDER BY sha256 LIMIT ?", "i", (int64_t)STORE_PROBE);
+    size_t i, n = json_array_size(rows);
+    json_t *row;
+    int found = 0;
+    json_array_foreach(rows, i, row) {
+        storage_stat_t sb;
+        const char *sha = json_string_value(json_object_get(row, "sha256"));
+        if (storage_valid_hash(sha) && storage_stat(store, sha, &sb) == EV_OK) {
+            found = 1;
+            break;
+        }
+    }
+    json_decref(rows);
+    return !rows || n == 0 || found ? EV_OK : EV_ERR;
+}
 
 int scrub_cmd(int argc, char **argv)
 {
@@ -152,6 +181,11 @@ int scrub_cmd(int argc, char **argv)
             (got = cli_opt(argc, argv, &i, "store-credentials", &creds))) {
             if (got < 0)
                 return 2;
+        } else if (cli_flag(argv, &i, "help")) {
+            printf("%s\nReads every stored evidence file the database records and checks it against its SHA-256.\n"
+                   "Exit 0 when all are intact, 1 when any is damaged or missing.\n",
+                   VERIFY_USAGE);
+            return 0;
         } else {
             return cli_usage_error("store verify: unknown argument %s (%s)", argv[i], VERIFY_USAGE);
         }
@@ -160,21 +194,33 @@ int scrub_cmd(int argc, char **argv)
     db_t *db = NULL;
     if (cli_open_centre(db_path, store_spec, creds, data_dir, &db, &store) != EV_OK)
         return 1;
+    if (store_matches(db, store) != EV_OK) {
+        fprintf(stderr, "evitrack: store verify: the store %s holds none of the first files the database %s records, "
+                        "so it is not this centre's store: give the server's --data (or --store). Nothing was checked "
+                        "or changed.\n",
+                store->desc, db_path);
+        db_close(db);
+        storage_close(store);
+        return 1;
+    }
     uint64_t t0 = util_now_us();
     scrub_stats_t st;
-    int rc = scrub_run(db, store, NULL, 0, &st); /* every file, whenever it was last checked */
+    int rc = scrub_run(db, store, NULL, 0, "store verify", &st); /* every file, whenever it was last checked */
     double secs = (double)(util_now_us() - t0) / 1e6;
-    printf("store verify: %lld file%s checked against their SHA-256 (%.1f MB in %.1f s): %lld intact, %lld damaged, "
-           "%lld missing; CRC-32 recorded for %lld\n",
-           (long long)st.checked, st.checked == 1 ? "" : "s", (double)st.bytes / 1e6, secs, (long long)st.intact,
-           (long long)st.damaged, (long long)st.missing, (long long)st.crc_recorded);
+    printf("store verify: %lld stored file%s checked against %s SHA-256 (%.1f MB in %.1f s): %lld intact, %lld "
+           "damaged, %lld missing; CRC-32 recorded for %lld\n",
+           (long long)st.checked, st.checked == 1 ? "" : "s", st.checked == 1 ? "its" : "their",
+           (double)st.bytes / 1e6, secs, (long long)st.intact, (long long)st.damaged, (long long)st.missing,
+           (long long)st.crc_recorded);
+    fflush(stdout); /* before the advice below, when both go to one log */
     if (rc != EV_OK)
         fprintf(stderr, "evitrack: store verify stopped before the end: %s. Run it again when the store answers.\n",
                 storage_strerror(rc));
     else if (st.damaged || st.missing)
-        fprintf(stderr, "evitrack: store verify: %lld damaged and %lld missing file%s: the log lines above name each "
-                        "one and the evidence it belongs to; restore them from a backup (docs/operations.md)\n",
-                (long long)st.damaged, (long long)st.missing, st.damaged + st.missing == 1 ? "" : "s");
+        fprintf(stderr, "evitrack: store verify: %lld damaged, %lld missing: the lines before the summary name each "
+                        "file and the evidence it belongs to; restore them from a backup (docs/operations.md, \"A "
+                        "damaged or missing object\")\n",
+                (long long)st.damaged, (long long)st.missing);
     db_close(db);
     storage_close(store);
     return rc == EV_OK && !st.damaged && !st.missing ? 0 : 1;

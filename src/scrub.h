@@ -23,10 +23,10 @@ struct storage;
  */
 
 typedef struct scrub_stats {
-    int64_t checked;      /* files read (intact + damaged + missing) */
+    int64_t checked;      /* files read whole (intact + damaged) */
     int64_t intact;       /* matched their SHA-256 */
     int64_t damaged;      /* did not: their CRC-32 record is cleared */
-    int64_t missing;      /* not in the store */
+    int64_t missing;      /* not in the store (not counted in checked) */
     int64_t crc_recorded; /* intact files that had no CRC-32 recorded (stored before schema/019) */
     uint64_t bytes;       /* bytes read */
 } scrub_stats_t;
@@ -36,10 +36,12 @@ typedef struct scrub_stats {
  * "2026-10-30T00:00:00Z"), oldest first. Stops once max_bytes have been read (0: no
  * limit; a file is never cut short). Records each
  * outcome in blobs (crc32, checked_at) and logs each damaged or missing file with the
- * evidence that holds it. EV_OK (damaged and missing files are counted, not errors),
- * or STORAGE_UNAVAILABLE / EV_ERR when the store or the database stopped answering:
- * what was checked so far is recorded and counted. */
-int scrub_run(db_t *db, struct storage *store, const char *checked_before, uint64_t max_bytes, scrub_stats_t *st);
+ * evidence that holds it, each line starting with label ("scrub", "store verify").
+ * EV_OK (damaged and missing files are counted, not errors), or STORAGE_UNAVAILABLE /
+ * EV_ERR when the store or the database stopped answering: what was checked so far is
+ * recorded and counted. */
+int scrub_run(db_t *db, struct storage *store, const char *checked_before, uint64_t max_bytes, const char *label,
+              scrub_stats_t *st);
 
 /* `evitrack store verify [--db FILE] [--data DIR] [--store DIR|s3://...]
  * [--store-credentials FILE]`: checks every recorded file now. Exit 0 when all are

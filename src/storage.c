@@ -250,7 +250,7 @@ const char *storage_strerror(int code)
     case EV_OK: return "ok";
     case STORAGE_NOT_FOUND: return "not in the store";
     case STORAGE_UNAVAILABLE: return "the store is not answering";
-    case STORAGE_CORRUPT: return "the stored bytes do not match their SHA-256";
+    case STORAGE_CORRUPT: return "the stored copy is damaged: its bytes do not match the hash recorded for them";
     default: return "store error";
     }
 }

@@ -72,5 +72,10 @@ int storage_cmd(int argc, char **argv)
         return store_copy(argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "verify"))
         return scrub_cmd(argc - 1, argv + 1);
-    return cli_usage_error("store: name a subcommand: copy (%s) or verify", STORE_USAGE);
+    if (argc >= 1 && strcmp(argv[0], "--help") != 0)
+        return cli_usage_error("store: unknown subcommand %s: use `store copy` (%s) or `store verify` (see `store verify "
+                               "--help`)",
+                               argv[0], STORE_USAGE);
+    return cli_usage_error("store: name a subcommand: `store copy` (%s) or `store verify` (see `store verify --help`)",
+                           STORE_USAGE);
 }

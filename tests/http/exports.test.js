@@ -233,7 +233,7 @@ describe('streamed exports', () => {
       /* and so does the store's own check, which names the evidence and clears the CRC */
       v = await srv.run(['store', 'verify'], {data: true});
       assert.equal(v.code, 1, v.stdout + v.stderr);
-      assert.match(v.stdout, /store verify: \d+ files checked against their SHA-256 .*: \d+ intact, 1 damaged, 0 missing/);
+      assert.match(v.stdout, /store verify: \d+ stored files checked against their SHA-256 .*: \d+ intact, 1 damaged, 0 missing/);
       assert.match(v.stderr, new RegExp(`DAMAGED: the stored copy of ${sha} .*evidence ${eid} \\(notes\\.txt\\) of learner@demo\\.test`));
       assert.equal(srv.sql(`SELECT coalesce(crc32, -1) FROM blobs WHERE sha256 = '${sha}'`), '-1');
       /* so every later export checks it in full, and refuses it */
@@ -249,6 +249,31 @@ describe('streamed exports', () => {
     assert.match(v.stdout, / 0 damaged, 0 missing/);
     assert.equal(Number(srv.sql(`SELECT crc32 FROM blobs WHERE sha256 = '${sha}'`)), crc32(data));
     assert.equal((await exportOf(me)).ended, 'complete');
+  });
+
+  test('store verify refuses a store that is not the centre\'s, and reports a missing file without changing its record', async () => {
+    const before = srv.sql('SELECT sha256, coalesce(crc32, -1), coalesce(checked_at, \'\') FROM blobs ORDER BY sha256');
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-not-the-store-'));
+    try {
+      const v = await srv.run(['store', 'verify', '--data', elsewhere]);
+      assert.equal(v.code, 1, v.stdout + v.stderr);
+      assert.match(v.stderr, /holds none of the first files the database .* records, so it is not this centre's store: give the server's --data \(or --store\)\. Nothing was checked or changed\./);
+      assert.equal(srv.sql('SELECT sha256, coalesce(crc32, -1), coalesce(checked_at, \'\') FROM blobs ORDER BY sha256'), before);
+    } finally {
+      fs.rmSync(elsewhere, {recursive: true, force: true});
+    }
+    const learner = await srv.login('learner@demo.test');
+    const {eid, sha, data} = await uploadNote(learner, 'Toolbox talk', 'Discussed manual handling with the team. ');
+    srv.blobDelete(sha);
+    try {
+      const v = await srv.run(['store', 'verify'], {data: true});
+      assert.equal(v.code, 1, v.stdout + v.stderr);
+      assert.match(v.stdout, / 0 damaged, 1 missing;/);
+      assert.match(v.stderr, new RegExp(`store verify: MISSING: ${sha} is not in the store \\(evidence ${eid} \\(notes\\.txt\\) of learner@demo\\.test\\)`));
+      assert.equal(Number(srv.sql(`SELECT crc32 FROM blobs WHERE sha256 = '${sha}'`)), crc32(data), 'a missing file lost its CRC record');
+    } finally {
+      srv.blobWrite(sha, data);
+    }
   });
 
   test('a double click does not start a second export for the same user', async () => {
@@ -368,7 +393,10 @@ describe('housekeeping', () => {
       for (let i = 0; i < 40 && !/scrub: \d+ stored files? checked/.test(second.stderr); i++) {
         await new Promise((res) => setTimeout(res, 100));
       }
-      assert.match(second.stderr, /scrub: \d+ stored files? checked against their SHA-256 \([\d.]+ MB in \d+ ms\): \d+ intact, 0 damaged, 0 missing/);
+      assert.match(second.stderr, /scrub: \d+ stored files? checked against (its|their) SHA-256 \([\d.]+ MB in \d+ ms\): \d+ intact, 0 damaged, 0 missing/);
+      /* the next rounds have nothing due, and say so */
+      for (let i = 0; i < 40 && !/scrub: nothing due/.test(second.stderr); i++) await new Promise((res) => setTimeout(res, 100));
+      assert.match(second.stderr, /scrub: nothing due: every stored file was checked against its SHA-256 within the last 30 days/);
       assert.match(srv.sql(`SELECT checked_at FROM blobs WHERE sha256 = '${keepSha}'`), /^\d{4}-/);
       assertStatus(await second.client().get('/healthz'), 200);
     } finally {

@@ -383,6 +383,14 @@ test('a blob missing from the store leaves a note in its place, not a failed exp
     assert.equal(m.missing.length, 1);
     assert.match(m.missing[0], new RegExp(`^evidence/${f.evidence_id}/${f.id}-`));
     assert.match(fs.readFileSync(path.join(dir, m.missing[0]), 'utf8'), /missing from the store/);
+    /* the recipient's check says the export is not the whole portfolio, and names the file */
+    const zip = path.join(dir, '..', 'missing.zip');
+    fs.writeFileSync(zip, r.body);
+    const v = await srv.run(['audit', 'verify', '--export', zip], {db: false});
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    assert.match(v.stdout, new RegExp(`export INCOMPLETE: 1 evidence file was missing from the store when it was made, ` +
+      `and a note stands in its place: evidence/${f.evidence_id}/${f.id}-`));
+    assert.match(srv.stderr, new RegExp(`export: evidence file missing from the store: ${f.sha256} \\(evidence/${f.evidence_id}/`));
   } finally {
     srv.blobWrite(f.sha256, saved);
   }
