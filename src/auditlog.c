@@ -539,22 +539,26 @@ static int verify_export(const char *path)
         snprintf(why, sizeof why, "the export carries no audit events");
         rc = EV_ERR;
     }
-    /* Files missing from the store when the export was made have a note in their place;
-     * the note matches the manifest, but the export is not the whole portfolio. */
-    json_t *missing = json_object_get(manifest, "missing");
-    size_t n_missing = rc == EV_OK ? json_array_size(missing) : 0;
-    if (rc == EV_OK && !n_missing)
+    /* Files missing from the store, or found damaged there, when the export was made
+     * have a note in their place; the notes match the manifest, but the export is not the
+     * whole portfolio. */
+    json_t *missing = json_object_get(manifest, "missing"), *damaged = json_object_get(manifest, "damaged");
+    size_t n_missing = rc == EV_OK ? json_array_size(missing) : 0, n_damaged = rc == EV_OK ? json_array_size(damaged) : 0;
+    if (rc == EV_OK && !n_missing && !n_damaged)
         printf("export intact: %lld files match the manifest; %lld audit events of %lld learner%s verify against "
                "the chain and its head\n",
                (long long)files, (long long)events, (long long)learners, learners == 1 ? "" : "s");
     else if (rc == EV_OK) {
-        printf("export INCOMPLETE: %zu evidence file%s %s missing from the store when it was made, and a note stands "
-               "in %s place:",
-               n_missing, n_missing == 1 ? "" : "s", n_missing == 1 ? "was" : "were", n_missing == 1 ? "its" : "their");
+        size_t n = n_missing + n_damaged;
+        printf("export INCOMPLETE: %zu evidence file%s could not go in, and a note stands in %s place:\n", n,
+               n == 1 ? "" : "s", n == 1 ? "its" : "their");
         json_t *m;
-        json_array_foreach(missing, i, m) printf(" %s", json_string_value(m) ? json_string_value(m) : "?");
-        printf("\n(the other %lld files match the manifest; %lld audit events of %lld learner%s verify)\n",
-               (long long)(files - (int64_t)n_missing), (long long)events, (long long)learners, learners == 1 ? "" : "s");
+        json_array_foreach(missing, i, m) printf("  %s: missing from the store when the export was made\n",
+                                                 json_string_value(m) ? json_string_value(m) : "?");
+        json_array_foreach(damaged, i, m) printf("  %s: found damaged in the store\n",
+                                                 json_string_value(m) ? json_string_value(m) : "?");
+        printf("(the other %lld files match the manifest; %lld audit events of %lld learner%s verify)\n",
+               (long long)(files - (int64_t)n), (long long)events, (long long)learners, learners == 1 ? "" : "s");
         rc = EV_ERR;
     } else
         printf("export BROKEN: %s\n", why);

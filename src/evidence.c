@@ -1678,13 +1678,25 @@ static int h_file(req_t *r)
     if (st)
         return st;
     json_t *f = db_one(r->db,
-                       "SELECT name, sha256, mime, download_only FROM evidence_files WHERE id = ? AND evidence_id = ?",
+                       "SELECT f.name, f.sha256, f.mime, f.download_only, b.damaged_at FROM evidence_files f"
+                       " LEFT JOIN blobs b ON b.sha256 = f.sha256 WHERE f.id = ? AND f.evidence_id = ?",
                        "ii", fid, id);
     if (!f)
         return http_fail(r, 404, "not_found", "That file is not part of this evidence.");
     const char *mime = json_string_value(json_object_get(f, "mime"));
     const char *name = json_string_value(json_object_get(f, "name"));
     const char *sha = json_string_value(json_object_get(f, "sha256"));
+    const char *damaged_at = json_string_value(json_object_get(f, "damaged_at"));
+    if (damaged_at) {
+        /* a check found the stored copy damaged (scrub.h): say so, rather than send bytes
+         * that would be cut off before their end */
+        int rc = http_fail(r, 500, "blob_damaged",
+                           "This file is damaged in the evidence store (found on %.10s), so it cannot be shown. "
+                           "Your centre's administrator can restore it from a backup.",
+                           damaged_at);
+        json_decref(f);
+        return rc;
+    }
     storage_stat_t sb;
     int rc = storage_stat(r->app->store, sha, &sb);
     if (rc != EV_OK) {

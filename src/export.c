@@ -40,7 +40,9 @@ typedef struct zipw {
     json_t *manifest; /* [{path, size, sha256}] */
     json_t *missing;  /* paths whose evidence file was missing from the store */
     json_t *basis;    /* [{decision_id, criterion_ref, outcome, evidence_id, file_id, name, sha256, path}] */
+    json_t *damaged;  /* paths of files known to be damaged in the store (a note in their place) */
     json_t *learned;  /* [[sha256, crc32]]: files with no CRC recorded that passed their SHA-256 check */
+    json_t *found_damaged; /* [sha256]: files that failed their check in this export */
     db_t *db;         /* for each file's recorded CRC-32 (borrowed) */
     time_t now;
     char *err;
@@ -146,42 +148,64 @@ static int zcopy_stream(zipw_t *z, storage_t *store, const char *sha, uint64_t s
     return rc;
 }
 
-/* The CRC-32 recorded for blob sha at upload (or by a full check), or -1 when none is. */
-static int64_t recorded_crc(zipw_t *z, const char *sha)
+/* What is recorded of blob sha: its CRC-32 (from the upload or a full check; -1 when
+ * none is) and, when it was found damaged, the date (YYYY-MM-DD into damaged_on, else ""). */
+static int64_t blob_record(zipw_t *z, const char *sha, char damaged_on[11])
 {
+    damaged_on[0] = '\0';
     if (!z->db)
         return -1;
-    json_t *row = db_one(z->db, "SELECT crc32 FROM blobs WHERE sha256 = ?", "t", sha);
+    json_t *row = db_one(z->db, "SELECT crc32, damaged_at FROM blobs WHERE sha256 = ?", "t", sha);
     json_t *v = row ? json_object_get(row, "crc32") : NULL;
     int64_t crc = json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= UINT32_MAX
                       ? (int64_t)json_integer_value(v) : -1;
+    const char *d = row ? json_string_value(json_object_get(row, "damaged_at")) : NULL;
+    if (d)
+        snprintf(damaged_on, 11, "%s", d);
     json_decref(row);
     return crc;
 }
 
-/* Records what the export learned: the CRC-32 of each file that passed its full SHA-256
+/* Puts a short note at path in place of an evidence file that cannot go in, and lists
+ * the path (in manifest.json's "missing" or "damaged"). */
+static void zadd_note(zipw_t *z, const char *path, json_t *list, const char *note)
+{
+    zadd(z, path, note, strlen(note), 1);
+    json_array_append_new(list, json_string(path));
+}
+
+/* Records what the export learned. The CRC-32 of each file that passed its full SHA-256
  * check and had none recorded (stored before schema/019, or by the demo), so the next
- * export checks it at the CRC's cost. Run after the export's read transaction. */
+ * export checks it at the CRC's cost. And each file that failed its check: marked damaged
+ * (the next export puts a note in its place instead of failing again), its CRC cleared,
+ * and made due for the scrub's next round, which clears the mark if the copy reads back
+ * whole after all. Run after the export's read transaction. */
 static void record_learned(zipw_t *z, db_t *db)
 {
-    if (!z->learned || !json_array_size(z->learned) || db_begin(db) != EV_OK)
+    if ((!z->learned || !json_array_size(z->learned)) && (!z->found_damaged || !json_array_size(z->found_damaged)))
+        goto out;
+    if (db_begin(db) != EV_OK)
         goto out;
     char now[21];
     util_now_iso(now);
     size_t i;
-    json_t *pair;
+    json_t *v;
     int ok = 1;
-    json_array_foreach(z->learned, i, pair)
+    json_array_foreach(z->learned, i, v)
         ok = ok && db_run(db, "UPDATE blobs SET crc32 = coalesce(crc32, ?), checked_at = ? WHERE sha256 = ?", "itt",
-                          (int64_t)json_integer_value(json_array_get(pair, 1)), now,
-                          json_string_value(json_array_get(pair, 0))) == EV_OK;
+                          (int64_t)json_integer_value(json_array_get(v, 1)), now,
+                          json_string_value(json_array_get(v, 0))) == EV_OK;
+    json_array_foreach(z->found_damaged, i, v)
+        ok = ok && db_run(db, "UPDATE blobs SET damaged_at = coalesce(damaged_at, ?), crc32 = NULL, checked_at = NULL "
+                              "WHERE sha256 = ?", "tt", now, json_string_value(v)) == EV_OK;
     if (ok)
         db_commit(db);
     else
         db_rollback(db);
 out:
     json_decref(z->learned);
-    z->learned = NULL;
+    json_decref(z->found_damaged);
+    z->learned = z->found_damaged = NULL;
 }
 
 /* Streams blob sha from the store into the zip as path, checked as it goes: against
@@ -203,13 +227,24 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         ev_log("export: evidence file missing from the store: %s (%s): a note takes its place", sha, path);
         char *note = fmtalloc("This evidence file (SHA-256 %s) was missing from the store when the "
                               "portfolio was exported.\n", sha);
-        zadd(z, path, note, strlen(note), 1);
+        zadd_note(z, path, z->missing, note);
         free(note);
-        json_array_append_new(z->missing, json_string(path));
         return;
     }
     if (rc != EV_OK) {
         zfail(z, "cannot read %s from the store: %s", sha, storage_strerror(rc));
+        return;
+    }
+    char damaged_on[11];
+    int64_t crc = blob_record(z, sha, damaged_on);
+    if (damaged_on[0]) {
+        /* Known to be damaged (a check found it so): a note, not a failed download each time */
+        ev_log("export: evidence file damaged in the store: %s (%s): a note takes its place", sha, path);
+        char *note = fmtalloc("This evidence file (SHA-256 %s) was found damaged in the store on %s, so it was left "
+                              "out of this export. The centre can restore it from a backup.\n",
+                              sha, damaged_on);
+        zadd_note(z, path, z->damaged, note);
+        free(note);
         return;
     }
     /* Evidence files (photos, video, PDFs) are mostly compressed already, so
@@ -219,7 +254,8 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         zfail(z, "cannot write %s: %s", path, zwhy(z));
         return;
     }
-    int64_t crc = z->stream ? recorded_crc(z, sha) : -1;
+    if (!z->stream)
+        crc = -1; /* a zip written to a file (the CLI) checks every file's SHA-256 */
     if (crc >= 0)
         zipout_expect_crc(z->zo, (uint32_t)crc);
     rc = z->stream ? zcopy_stream(z, store, sha, sb.size, crc < 0, &k)
@@ -228,6 +264,11 @@ static void zadd_file(zipw_t *z, const char *path, storage_t *store, const char 
         zfail(z, "cannot write %s: %s", path, zwhy(z));
     else if (rc != EV_OK)
         zfail(z, "cannot copy %s (%s) from the store into the export: %s", path, sha, storage_strerror(rc));
+    if (rc == STORAGE_CORRUPT) {
+        if (!z->found_damaged)
+            z->found_damaged = json_array();
+        json_array_append_new(z->found_damaged, json_string(sha));
+    }
     else if (k.total != sb.size)
         zfail(z, "the store gave %llu bytes of %s where %llu were expected", (unsigned long long)k.total, sha,
               (unsigned long long)sb.size);
@@ -309,6 +350,7 @@ static int zopen(zipw_t *z, const char *path, http_stream_t *s, char *err, size_
     }
     z->manifest = json_array();
     z->missing = json_array();
+    z->damaged = json_array();
     z->basis = json_array();
     z->zo = zipout_new(path ? zout_file : zout_stream, z, z->now);
     return EV_OK;
@@ -329,9 +371,9 @@ static int zclose(zipw_t *z)
         zadd(z, "manifest.txt", txt.data ? txt.data : "", txt.len, 0);
         buf_free(&txt);
         /* decision_basis: the files each decision was made on (frozen at decision time). */
-        json_t *mj = json_pack("{s:s, s:s, s:O, s:O, s:O}", "algorithm", "SHA-256", "generator",
+        json_t *mj = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O}", "algorithm", "SHA-256", "generator",
                                "evitrack " EVITRACK_VERSION, "files", z->manifest, "missing", z->missing,
-                               "decision_basis", z->basis);
+                               "damaged", z->damaged, "decision_basis", z->basis);
         char *s = json_dumps(mj, JSON_INDENT(2));
         zadd(z, "manifest.json", s, strlen(s), 0);
         free(s);
@@ -347,6 +389,7 @@ static int zclose(zipw_t *z)
         zfail(z, "cannot finish the zip: %s", strerror(errno));
     json_decref(z->manifest);
     json_decref(z->missing);
+    json_decref(z->damaged);
     json_decref(z->basis);
     return z->failed ? EV_ERR : EV_OK;
 }

@@ -71,8 +71,8 @@ static int scrub_one(db_t *db, storage_t *store, json_t *row, const char *label,
             st->crc_recorded++;
         else if ((uint32_t)json_integer_value(old) != sink.crc)
             ev_log("scrub: blob %s matches its SHA-256 but its recorded CRC-32 did not: corrected", sha);
-        return db_run(db, "UPDATE blobs SET crc32 = ?, checked_at = ? WHERE sha256 = ?", "itt", (int64_t)sink.crc, now,
-                      sha);
+        return db_run(db, "UPDATE blobs SET crc32 = ?, checked_at = ?, damaged_at = NULL WHERE sha256 = ?", "itt",
+                      (int64_t)sink.crc, now, sha);
     }
     if (rc != STORAGE_CORRUPT && rc != STORAGE_NOT_FOUND)
         return rc; /* the store is down or refused: nothing is known of this file */
@@ -80,8 +80,8 @@ static int scrub_one(db_t *db, storage_t *store, json_t *row, const char *label,
     if (rc == STORAGE_CORRUPT) {
         st->checked++;
         st->damaged++;
-        ev_log("%s: DAMAGED: the stored copy of %s does not match its SHA-256 (%s); every export now checks it in "
-               "full and refuses it. Restore it from a backup (docs/operations.md, \"A damaged or missing object\")",
+        ev_log("%s: DAMAGED: the stored copy of %s does not match its SHA-256 (%s); exports now put a note in its "
+               "place. Restore it from a backup (docs/operations.md, \"A damaged or missing object\")",
                label, sha, who);
     } else {
         st->missing++;
@@ -90,11 +90,13 @@ static int scrub_one(db_t *db, storage_t *store, json_t *row, const char *label,
                label, sha, who);
     }
     free(who);
-    /* A damaged file loses its CRC, so no export passes it on the CRC alone; it is
-     * checked again a cycle later. A missing file keeps its record (nothing was read); the
+    /* A damaged file is marked (exports leave it out with a note) and loses its CRC, so
+     * nothing passes it on the CRC alone; it is checked again a cycle later, or by `store
+     * verify` after a restore. A missing file keeps its record (nothing was read); the
      * schedule moves on past it, and `store verify` leaves it as it was. */
     if (rc == STORAGE_CORRUPT)
-        return db_run(db, "UPDATE blobs SET crc32 = NULL, checked_at = ? WHERE sha256 = ?", "tt", now, sha);
+        return db_run(db, "UPDATE blobs SET crc32 = NULL, checked_at = ?, damaged_at = coalesce(damaged_at, ?) "
+                          "WHERE sha256 = ?", "ttt", now, now, sha);
     return scheduled ? db_run(db, "UPDATE blobs SET checked_at = ? WHERE sha256 = ?", "tt", now, sha) : EV_OK;
 }
 

@@ -125,7 +125,7 @@ describe('streamed exports', () => {
     try {
       await exportCorrupt(me);
     } finally {
-      srv.blobWrite(sha, good.body); /* the other tests export this learner too */
+      await restore(sha, good.body); /* the other tests export this learner too */
     }
   });
 
@@ -157,6 +157,27 @@ describe('streamed exports', () => {
     return {ended, body: Buffer.concat(chunks)};
   }
 
+  /* Puts a stored file back as a centre restores one from a backup, then runs `store
+   * verify` as the docs say, which finds it whole again and clears its damaged mark. */
+  async function restore(sha, data) {
+    srv.blobWrite(sha, data);
+    const v = await srv.run(['store', 'verify'], {data: true});
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    assert.equal(srv.sql(`SELECT coalesce(damaged_at, 'none') FROM blobs WHERE sha256 = '${sha}'`), 'none');
+  }
+
+  /* The export zip x (a Buffer) checked as its recipient would: audit verify's result. */
+  async function verifyZip(x) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evitrack-verify-'));
+    try {
+      const zip = path.join(dir, 'p.zip');
+      fs.writeFileSync(zip, x);
+      return await srv.run(['audit', 'verify', '--export', zip], {db: false});
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
+  }
+
   /* A learner's new piece of evidence with one text file; {eid, sha, data}. */
   async function uploadNote(learner, title, text) {
     const data = Buffer.from(text.repeat(Math.ceil(6000 / text.length)));
@@ -184,37 +205,56 @@ describe('streamed exports', () => {
       assert.ok(!x.body.includes(damaged.subarray(damaged.length - 64)), 'the damaged file\'s last bytes were sent');
       assert.ok(!unzipList(x.body).ok, 'unzip accepts what arrived');
       assert.match(srv.stderr, new RegExp(`export: blob ${sha} does not match the CRC-32 recorded when it was uploaded`));
+      /* the file is now known to be damaged: the next export goes through with a note in
+       * its place, and the recipient's check says the export is incomplete */
+      assert.match(srv.sql(`SELECT damaged_at FROM blobs WHERE sha256 = '${sha}'`), /^\d{4}-/);
+      /* and opening it says so at once */
+      const fid = Number(srv.sql(`SELECT id FROM evidence_files WHERE sha256 = '${sha}' ORDER BY id LIMIT 1`));
+      const eid = Number(srv.sql(`SELECT evidence_id FROM evidence_files WHERE id = ${fid}`));
+      const open = await learner.get(`/api/v1/evidence/${eid}/files/${fid}`);
+      assertStatus(open, 500);
+      assert.equal(open.json.error.code, 'blob_damaged');
+      assert.match(open.json.error.message, /This file is damaged in the evidence store \(found on \d{4}-\d\d-\d\d\)/);
+      const again = await exportOf(me);
+      assert.equal(again.ended, 'complete', 'a file known to be damaged still cuts every export');
+      assert.ok(unzipList(again.body).ok);
+      const v = await verifyZip(again.body);
+      assert.equal(v.code, 1, v.stdout + v.stderr);
+      assert.match(v.stdout, /export INCOMPLETE: 1 evidence file could not go in, and a note stands in its place:\n  evidence\/\d+\/\d+-notes\.txt: found damaged in the store\n/);
+      assert.match(srv.stderr, new RegExp(`export: evidence file damaged in the store: ${sha} \\(evidence/`));
     } finally {
-      srv.blobWrite(sha, data);
+      await restore(sha, data);
     }
     const x = await exportOf(me);
     assert.equal(x.ended, 'complete');
-    assert.ok(unzipList(x.body).ok);
+    assert.equal((await verifyZip(x.body)).code, 0, 'the restored file did not go back into the export');
   });
 
   test('a file with no CRC recorded (stored before it was kept) is checked against its SHA-256 in full, then its CRC is recorded', async () => {
     const learner = await srv.login('learner@demo.test');
     const me = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
     const {sha, data} = await uploadNote(learner, 'Older notes', 'Isolated the supply and proved it dead. ');
-    srv.sql(`UPDATE blobs SET crc32 = NULL WHERE sha256 = '${sha}'`);
-    /* forged to keep its CRC: only the SHA-256 check can see it, and it must */
-    srv.blobWrite(sha, forgeSameCrc(data));
-    try {
-      const x = await exportOf(me);
-      assert.equal(x.ended, 'cut', 'a file with no CRC recorded was not checked against its SHA-256');
-      assert.match(srv.stderr, new RegExp(`storage: blob ${sha} in .* reads back as`));
-      assert.equal(srv.sql(`SELECT coalesce(crc32, -1) FROM blobs WHERE sha256 = '${sha}'`), '-1', 'a CRC was recorded for a damaged file');
-    } finally {
-      srv.blobWrite(sha, data);
-    }
-    const x = await exportOf(me);
+    srv.sql(`UPDATE blobs SET crc32 = NULL, checked_at = NULL WHERE sha256 = '${sha}'`);
+    let x = await exportOf(me);
     assert.equal(x.ended, 'complete');
     const row = srv.sqlRows(`SELECT crc32, checked_at FROM blobs WHERE sha256 = '${sha}'`)[0];
     assert.equal(Number(row.crc32), crc32(data), 'the export did not record the CRC of the file it checked in full');
     assert.match(String(row.checked_at), /^\d{4}-\d\d-\d\dT/);
+    /* forged to keep its CRC, with no CRC recorded: only the SHA-256 check can see it, and it must */
+    srv.sql(`UPDATE blobs SET crc32 = NULL WHERE sha256 = '${sha}'`);
+    srv.blobWrite(sha, forgeSameCrc(data));
+    try {
+      x = await exportOf(me);
+      assert.equal(x.ended, 'cut', 'a file with no CRC recorded was not checked against its SHA-256');
+      assert.match(srv.stderr, new RegExp(`storage: blob ${sha} in .* reads back as`));
+      assert.equal(srv.sql(`SELECT coalesce(crc32, -1) FROM blobs WHERE sha256 = '${sha}'`), '-1', 'a CRC was recorded for a damaged file');
+    } finally {
+      await restore(sha, data);
+    }
+    assert.equal(Number(srv.sql(`SELECT crc32 FROM blobs WHERE sha256 = '${sha}'`)), crc32(data));
   });
 
-  test('a copy forged to keep its CRC gets past an export, but not `audit verify --export`, `store verify` or any later export', async () => {
+  test('a copy forged to keep its CRC gets past an export, but not `audit verify --export` or `store verify`, and no later export holds it', async () => {
     const learner = await srv.login('learner@demo.test');
     const me = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
     const {eid, sha, data} = await uploadNote(learner, 'Risk assessment', 'Wore eye protection at the lathe. ');
@@ -236,19 +276,20 @@ describe('streamed exports', () => {
       assert.match(v.stdout, /store verify: \d+ stored files checked against their SHA-256 .*: \d+ intact, 1 damaged, 0 missing/);
       assert.match(v.stderr, new RegExp(`DAMAGED: the stored copy of ${sha} .*evidence ${eid} \\(notes\\.txt\\) of learner@demo\\.test`));
       assert.equal(srv.sql(`SELECT coalesce(crc32, -1) FROM blobs WHERE sha256 = '${sha}'`), '-1');
-      /* so every later export checks it in full, and refuses it */
+      /* so no later export passes it: a note stands in its place, and says why */
       const again = await exportOf(me);
-      assert.equal(again.ended, 'cut', 'the export after the scrub still passed the forged copy');
+      assert.equal(again.ended, 'complete');
+      assert.ok(!again.body.includes(forgeSameCrc(data)), 'the export after the check still holds the forged copy');
+      assert.match((await verifyZip(again.body)).stdout, /found damaged in the store/);
     } finally {
-      srv.blobWrite(sha, data);
       fs.rmSync(dir, {recursive: true, force: true});
+      await restore(sha, data);
     }
-    /* restored: the check passes and records the CRC again */
-    const v = await srv.run(['store', 'verify'], {data: true});
-    assert.equal(v.code, 0, v.stdout + v.stderr);
-    assert.match(v.stdout, / 0 damaged, 0 missing/);
+    /* restored: the check passed and recorded the CRC again */
     assert.equal(Number(srv.sql(`SELECT crc32 FROM blobs WHERE sha256 = '${sha}'`)), crc32(data));
-    assert.equal((await exportOf(me)).ended, 'complete');
+    const x = await exportOf(me);
+    assert.equal(x.ended, 'complete');
+    assert.equal((await verifyZip(x.body)).code, 0);
   });
 
   test('store verify refuses a store that is not the centre\'s, and reports a missing file without changing its record', async () => {

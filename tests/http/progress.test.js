@@ -388,8 +388,8 @@ test('a blob missing from the store leaves a note in its place, not a failed exp
     fs.writeFileSync(zip, r.body);
     const v = await srv.run(['audit', 'verify', '--export', zip], {db: false});
     assert.equal(v.code, 1, v.stdout + v.stderr);
-    assert.match(v.stdout, new RegExp(`export INCOMPLETE: 1 evidence file was missing from the store when it was made, ` +
-      `and a note stands in its place: evidence/${f.evidence_id}/${f.id}-`));
+    assert.match(v.stdout, new RegExp(`export INCOMPLETE: 1 evidence file could not go in, and a note stands in its place:\\n` +
+      `  evidence/${f.evidence_id}/${f.id}-\\S+: missing from the store when the export was made\\n`));
     assert.match(srv.stderr, new RegExp(`export: evidence file missing from the store: ${f.sha256} \\(evidence/${f.evidence_id}/`));
   } finally {
     srv.blobWrite(f.sha256, saved);
