@@ -304,7 +304,9 @@ void evidence_decorate_file(json_t *f, int64_t evidence_id)
     const char *mime = json_string_value(json_object_get(f, "mime"));
     int download_only = json_is_true(json_object_get(f, "download_only")) ||
                         json_integer_value(json_object_get(f, "download_only")) != 0;
-    const char *preview = download_only ? NULL : sniff_preview_kind(mime);
+    /* a stored copy found damaged (scrub.h) is not previewed: the page says so instead */
+    const char *damaged_at = json_string_value(json_object_get(f, "damaged_at"));
+    const char *preview = download_only || damaged_at ? NULL : sniff_preview_kind(mime);
     char label[32];
     size_label(json_integer_value(json_object_get(f, "size")), label, sizeof label);
     json_object_set_new(f, "download_only", json_boolean(download_only));
@@ -313,6 +315,10 @@ void evidence_decorate_file(json_t *f, int64_t evidence_id)
     json_object_set_new(f, "is_pdf", json_boolean(preview && strcmp(preview, "pdf") == 0));
     json_object_set_new(f, "is_audio", json_boolean(preview && strcmp(preview, "audio") == 0));
     json_object_set_new(f, "is_video", json_boolean(preview && strcmp(preview, "video") == 0));
+    json_object_set_new(f, "damaged", json_boolean(damaged_at != NULL));
+    if (damaged_at)
+        json_object_set_new(f, "damaged_on", json_stringn(damaged_at, strlen(damaged_at) < 10 ? strlen(damaged_at) : 10));
+    json_object_del(f, "damaged_at");
     json_object_set_new(f, "size_label", json_string(label));
     json_object_set_new(f, "url", json_sprintf("/evidence/%lld/files/%lld", (long long)evidence_id,
                                                (long long)fid));
@@ -343,8 +349,9 @@ static json_t *ev_load(db_t *db, int64_t id, const user_t *u)
     json_object_set_new(ev, key, json_true());
 
     json_t *files = db_all(db,
-                           "SELECT id, name, size, sha256, mime, download_only, created_at"
-                           " FROM evidence_files WHERE evidence_id = ? ORDER BY id",
+                           "SELECT f.id, f.name, f.size, f.sha256, f.mime, f.download_only, f.created_at, b.damaged_at"
+                           " FROM evidence_files f LEFT JOIN blobs b ON b.sha256 = f.sha256 WHERE f.evidence_id = ?"
+                           " ORDER BY f.id",
                            "i", id);
     if (!files)
         files = json_array();
@@ -517,6 +524,7 @@ typedef struct ev_file {
     char sha256[65];
     int64_t size;
     uint32_t crc32;    /* of the bytes received (blobs.crc32: the export's check) */
+    int repaired;      /* the stored copy was marked damaged and these bytes replaced it */
     char mime[128];
     int download_only;
 } ev_file_t;
@@ -534,11 +542,17 @@ static void ev_files_free(ev_file_t *files, size_t n)
  * EV_OK or EV_ERR. */
 static int ev_add_files(db_t *db, int64_t evidence_id, const ev_file_t *files, size_t n)
 {
+    char now[21];
+    util_now_iso(now);
     for (size_t i = 0; i < n; i++) {
-        if (db_run(db,
-                   "INSERT INTO blobs (sha256, size, crc32) VALUES (?, ?, ?)"
-                   " ON CONFLICT (sha256) DO UPDATE SET crc32 = coalesce(blobs.crc32, excluded.crc32)",
-                   "tii", files[i].sha256, files[i].size, (int64_t)files[i].crc32) != EV_OK ||
+        int blob_ok = files[i].repaired
+                          ? db_run(db, "UPDATE blobs SET crc32 = ?, checked_at = ?, damaged_at = NULL WHERE sha256 = ?",
+                                   "itt", (int64_t)files[i].crc32, now, files[i].sha256) == EV_OK
+                          : db_run(db,
+                                   "INSERT INTO blobs (sha256, size, crc32) VALUES (?, ?, ?)"
+                                   " ON CONFLICT (sha256) DO UPDATE SET crc32 = coalesce(blobs.crc32, excluded.crc32)",
+                                   "tii", files[i].sha256, files[i].size, (int64_t)files[i].crc32) == EV_OK;
+        if (!blob_ok ||
             db_run(db,
                    "INSERT INTO evidence_files (evidence_id, name, size, sha256, mime, download_only)"
                    " VALUES (?, ?, ?, ?, ?, ?)",
@@ -744,10 +758,16 @@ static int ev_take_uploads(req_t *r, ev_file_t **files_out, size_t *n_out, ev_er
  * them: a crash in between leaves a blob that gc collects). The store has
  * verified and durably kept each one when this returns EV_OK; a store that is
  * down or slow is a 503 and nothing is recorded. */
-static int ev_promote(storage_t *store, ev_file_t *files, size_t n, ev_err_t *e)
+static int ev_promote(db_t *db, storage_t *store, ev_file_t *files, size_t n, ev_err_t *e)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = storage_put_file(store, files[i].tmp, files[i].sha256, (uint64_t)files[i].size, NULL);
+        /* The same bytes as a stored copy found damaged (scrub.h): they hash to its name,
+         * so they replace it, and the evidence that holds it is whole again. */
+        files[i].repaired = db_int(db, "SELECT count(*) FROM blobs WHERE sha256 = ? AND damaged_at IS NOT NULL", 0, "t",
+                                   files[i].sha256) > 0;
+        int rc = files[i].repaired
+                     ? storage_replace_file(store, files[i].tmp, files[i].sha256, (uint64_t)files[i].size)
+                     : storage_put_file(store, files[i].tmp, files[i].sha256, (uint64_t)files[i].size, NULL);
         if (rc == STORAGE_UNAVAILABLE)
             return ev_fail(e, 503, "store_unavailable",
                            "The evidence store is not answering, so %s was not saved and nothing was recorded. "
@@ -835,7 +855,7 @@ static int h_create(req_t *r)
         status = invalid_fields(r, &e);
         goto out;
     }
-    if (ev_promote(r->app->store, files, n, &e) != EV_OK) {
+    if (ev_promote(r->db, r->app->store, files, n, &e) != EV_OK) {
         status = fail_with(r, &e);
         goto out;
     }
@@ -974,7 +994,7 @@ static int h_update(req_t *r)
         status = invalid_fields(r, &e);
         goto out;
     }
-    if (ev_promote(r->app->store, files, n, &e) != EV_OK) {
+    if (ev_promote(r->db, r->app->store, files, n, &e) != EV_OK) {
         status = fail_with(r, &e);
         goto out;
     }
@@ -2108,7 +2128,7 @@ size_t evidence_uploads_count(const evidence_uploads_t *u)
 int evidence_uploads_store(req_t *r, evidence_uploads_t *u)
 {
     ev_err_t e = {0};
-    if (u && ev_promote(r->app->store, u->files, u->n, &e) != EV_OK)
+    if (u && ev_promote(r->db, r->app->store, u->files, u->n, &e) != EV_OK)
         return fail_with(r, &e);
     return 0;
 }

@@ -44,6 +44,7 @@ typedef struct zipw {
     json_t *learned;  /* [[sha256, crc32]]: files with no CRC recorded that passed their SHA-256 check */
     json_t *found_damaged; /* [sha256]: files that failed their check in this export */
     db_t *db;         /* for each file's recorded CRC-32 (borrowed) */
+    int left_out;     /* missing + damaged, counted when the zip is closed */
     time_t now;
     char *err;
     size_t errlen;
@@ -388,6 +389,7 @@ static int zclose(zipw_t *z)
     if (z->fd >= 0 && close(z->fd) != 0)
         zfail(z, "cannot finish the zip: %s", strerror(errno));
     json_decref(z->manifest);
+    z->left_out = (int)(json_array_size(z->missing) + json_array_size(z->damaged));
     json_decref(z->missing);
     json_decref(z->damaged);
     json_decref(z->basis);
@@ -1195,20 +1197,23 @@ static int build_cohort(zipw_t *z, db_t *db, storage_t *store, int64_t qualifica
 }
 
 int export_learner(db_t *db, storage_t *store, int64_t learner_id, export_kind_t kind,
-                   const char *out_path, int *files, char *err, size_t errlen)
+                   const char *out_path, int *files, int *left_out, char *err, size_t errlen)
 {
     zipw_t z;
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
     int rc = zopen(&z, tmp, NULL, err, errlen);
-    if (rc == EV_OK)
+    if (rc == EV_OK) {
         rc = build_learner(&z, db, store, learner_id, kind, files, NULL);
+        if (left_out)
+            *left_out = z.left_out;
+    }
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
 }
 
 int export_cohort(db_t *db, storage_t *store, int64_t qualification_id,
-                  const char *out_path, int *files, char *err, size_t errlen)
+                  const char *out_path, int *files, int *left_out, char *err, size_t errlen)
 {
     if (!db_int(db, "SELECT 1 FROM qualifications WHERE id = ?", 0, "i", qualification_id)) {
         snprintf(err, errlen, "no qualification %lld", (long long)qualification_id);
@@ -1217,8 +1222,11 @@ int export_cohort(db_t *db, storage_t *store, int64_t qualification_id,
     zipw_t z;
     char *tmp = fmtalloc("%s.tmp-%ld", out_path, (long)getpid());
     int rc = zopen(&z, tmp, NULL, err, errlen);
-    if (rc == EV_OK)
+    if (rc == EV_OK) {
         rc = build_cohort(&z, db, store, qualification_id, files);
+        if (left_out)
+            *left_out = z.left_out;
+    }
     rc = finish_tmp(rc, tmp, out_path, err, errlen);
     free(tmp);
     return rc;
@@ -1257,7 +1265,7 @@ int export_cli(int argc, char **argv)
     db_t *db = NULL;
     if (cli_open_centre(dbpath, store_spec, creds, data, &db, &store) != EV_OK)
         return 1;
-    int rc = 1, files = 0;
+    int rc = 1, files = 0, left_out = 0;
     char err[512] = "";
     if (email) {
         int64_t id = db_int(db, "SELECT id FROM users WHERE lower(email) = lower(?) AND role = 'learner'", 0, "t", email);
@@ -1265,7 +1273,7 @@ int export_cli(int argc, char **argv)
             fprintf(stderr, "evitrack: no learner with the email %s\n", email);
             goto out;
         }
-        if (export_learner(db, store, id, subject ? EXPORT_SUBJECT_ACCESS : EXPORT_PORTFOLIO, out, &files, err,
+        if (export_learner(db, store, id, subject ? EXPORT_SUBJECT_ACCESS : EXPORT_PORTFOLIO, out, &files, &left_out, err,
                            sizeof err) != EV_OK) {
             fprintf(stderr, "evitrack: export failed: %s\n", err);
             goto out;
@@ -1278,7 +1286,7 @@ int export_cli(int argc, char **argv)
             fprintf(stderr, "evitrack: no qualification %s\n", qual);
             goto out;
         }
-        if (export_cohort(db, store, qid, out, &files, err, sizeof err) != EV_OK) {
+        if (export_cohort(db, store, qid, out, &files, &left_out, err, sizeof err) != EV_OK) {
             fprintf(stderr, "evitrack: export failed: %s\n", err);
             goto out;
         }
@@ -1294,6 +1302,15 @@ int export_cli(int argc, char **argv)
         json_decref(after);
     }
     printf("wrote %s: %d files with a SHA-256 manifest\n", out, files);
+    if (left_out) {
+        /* the zip is written, but it is not the whole portfolio: say so, and exit 1 */
+        printf("INCOMPLETE: %d evidence file%s %s missing from the store or found damaged there; a note stands in "
+               "%s place (manifest.json lists %s; `evitrack audit verify --export %s` names %s)\n",
+               left_out, left_out == 1 ? "" : "s", left_out == 1 ? "was" : "were", left_out == 1 ? "its" : "their",
+               left_out == 1 ? "it" : "them", out, left_out == 1 ? "it" : "them");
+        rc = 1;
+        goto out;
+    }
     rc = 0;
 out:
     db_close(db);

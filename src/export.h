@@ -20,14 +20,17 @@ typedef enum export_kind {
 
 /* Writes learner_id's portfolio to out_path (via a temporary file renamed into
  * place). Evidence files are streamed from the store (verified as they are read). On success fills
- * *files (entries written) if non-NULL. EV_OK, or EV_ERR with a message in err. */
+ * *files (entries written) and *left_out (evidence files missing from the store or found
+ * damaged there, each with a note in its place) where non-NULL. EV_OK, or EV_ERR with a
+ * message in err. */
 int export_learner(db_t *db, struct storage *store, int64_t learner_id, export_kind_t kind,
-                   const char *out_path, int *files, char *err, size_t errlen);
+                   const char *out_path, int *files, int *left_out, char *err, size_t errlen);
 
 /* Writes every learner enrolled on qualification_id, each in learners/ID-NAME/,
- * with a top index.html and one manifest. EV_OK, or EV_ERR with a message. */
+ * with a top index.html and one manifest; *files and *left_out as export_learner.
+ * EV_OK, or EV_ERR with a message. */
 int export_cohort(db_t *db, struct storage *store, int64_t qualification_id,
-                  const char *out_path, int *files, char *err, size_t errlen);
+                  const char *out_path, int *files, int *left_out, char *err, size_t errlen);
 
 /* The portfolio as one JSON document (what index.html shows; portfolio.json in the
  * zip). NULL when there is no such learner. Caller owns. */

@@ -109,6 +109,13 @@ static void *collector(void *arg)
             else
                 ev_log("scrub: nothing due: every stored file was checked against its SHA-256 within the last %d days",
                        HOUSEKEEPING_SCRUB_CYCLE_S / 86400);
+            /* a reminder each round while any stays damaged (restored files are cleared by
+             * `store verify`) */
+            int64_t damaged = db_int(db, "SELECT count(*) FROM blobs WHERE damaged_at IS NOT NULL", 0, "");
+            if (damaged > 0)
+                ev_log("scrub: %lld stored file%s still marked damaged: restore %s from a backup, then run `evitrack "
+                       "store verify` (docs/operations.md, \"A damaged or missing object\")",
+                       (long long)damaged, damaged == 1 ? " is" : "s are", damaged == 1 ? "it" : "them");
         }
         /* progress reviews falling due within two weeks: told once each (reviews.h) */
         int queued = 0;

@@ -366,8 +366,8 @@ static int cmd_backup(int argc, char **argv)
                "or rely on the bucket's own replication and versioning\n",
                store_spec, store_spec);
     else
-        printf("evidence files are in %s/blobs/: copy them after this (rsync -a %s/blobs/ BACKUP_DIR/blobs/, or "
-               "evitrack store copy --from %s --to BACKUP_DIR)\n",
+        printf("evidence files are in %s/blobs/: copy them after this (rsync -a --ignore-existing %s/blobs/ "
+               "BACKUP_DIR/blobs/, or evitrack store copy --from %s --to BACKUP_DIR)\n",
                store_spec ? store_spec : data, store_spec ? store_spec : data, store_spec ? store_spec : data);
     return 0;
 }

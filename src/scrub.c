@@ -209,8 +209,8 @@ int scrub_cmd(int argc, char **argv)
     scrub_stats_t st;
     int rc = scrub_run(db, store, NULL, 0, "store verify", &st); /* every file, whenever it was last checked */
     double secs = (double)(util_now_us() - t0) / 1e6;
-    printf("store verify: %lld stored file%s checked against %s SHA-256 (%.1f MB in %.1f s): %lld intact, %lld "
-           "damaged, %lld missing; CRC-32 recorded for %lld\n",
+    printf("store verify: %lld stored file%s checked against %s SHA-256 (%.2f MB in %.1f s): %lld intact, %lld "
+           "damaged, %lld missing; CRC-32 newly recorded for %lld\n",
            (long long)st.checked, st.checked == 1 ? "" : "s", st.checked == 1 ? "its" : "their",
            (double)st.bytes / 1e6, secs, (long long)st.intact, (long long)st.damaged, (long long)st.missing,
            (long long)st.crc_recorded);

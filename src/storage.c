@@ -320,6 +320,29 @@ int storage_put_file(storage_t *s, const char *tmp_path, const char *sha, uint64
     return rc;
 }
 
+int storage_replace_file(storage_t *s, const char *tmp_path, const char *sha, uint64_t size)
+{
+    if (!storage_valid_hash(sha)) {
+        unlink(tmp_path);
+        return EV_ERR;
+    }
+    /* put never overwrites, so the damaged copy goes first (its key is the directory
+     * store's "XX/SHA", or the bucket's "SHA"); between the two, a reader finds it missing */
+    char key[80];
+    if (s->ops->local)
+        snprintf(key, sizeof key, "%.2s/%s", sha, sha);
+    else
+        snprintf(key, sizeof key, "%s", sha);
+    int rc = s->ops->remove(s, key);
+    if (rc != EV_OK && rc != STORAGE_NOT_FOUND) {
+        ev_log("storage: cannot remove the damaged copy of %s from %s: %s", sha, s->desc, storage_strerror(rc));
+        unlink(tmp_path);
+        return rc;
+    }
+    ev_log("storage: replacing the damaged copy of %s in %s with uploaded bytes that hash to it", sha, s->desc);
+    return storage_put_file(s, tmp_path, sha, size, NULL);
+}
+
 int storage_put(storage_t *s, const void *data, size_t len, char sha256_hex[65])
 {
     blob_writer_t *w = storage_begin_spool(s);

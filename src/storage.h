@@ -128,6 +128,11 @@ void storage_abort(blob_writer_t *w);
  * refreshed (so gc spares it) and *created (if non-NULL) is 0. EV_OK,
  * STORAGE_UNAVAILABLE (the store is down or slow: tell the client 503) or EV_ERR. */
 int storage_put_file(storage_t *s, const char *tmp_path, const char *sha, uint64_t size, int *created);
+/* Replaces the stored copy of blob sha, which a check found damaged (blobs.damaged_at),
+ * with the spool file tmp_path (from storage_finish, so its bytes hash to sha): the only
+ * case where a stored file is ever overwritten. Removes the spool file whatever happens.
+ * EV_OK or as storage_put_file. */
+int storage_replace_file(storage_t *s, const char *tmp_path, const char *sha, uint64_t size);
 /* Stores a whole buffer (typed text, demo data) through the spool. EV_OK or an error. */
 int storage_put(storage_t *s, const void *data, size_t len, char sha256_hex[65]);
 /* Streams bytes [off, off+len) of blob sha into fn (len UINT64_MAX: to the end). When

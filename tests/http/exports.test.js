@@ -215,6 +215,13 @@ describe('streamed exports', () => {
       assertStatus(open, 500);
       assert.equal(open.json.error.code, 'blob_damaged');
       assert.match(open.json.error.message, /This file is damaged in the evidence store \(found on \d{4}-\d\d-\d\d\)/);
+      /* the evidence page says so in place of a preview, with no download link */
+      const page = await learner.get(`/evidence/${eid}`);
+      assertStatus(page, 200);
+      assert.match(page.text, /This file is damaged in the evidence store \(found on \d{4}-\d\d-\d\d\), so it cannot be shown or downloaded/);
+      assert.ok(!page.text.includes(`/evidence/${eid}/files/${fid}?download=1`), 'the page still offers the damaged file for download');
+      const api = await learner.get(`/api/v1/evidence/${eid}`);
+      assert.equal(api.json.files.find((x) => x.id === fid).damaged, true);
       const again = await exportOf(me);
       assert.equal(again.ended, 'complete', 'a file known to be damaged still cuts every export');
       assert.ok(unzipList(again.body).ok);
@@ -315,6 +322,30 @@ describe('streamed exports', () => {
     } finally {
       srv.blobWrite(sha, data);
     }
+  });
+
+  test('uploading the same file again replaces a stored copy found damaged', async () => {
+    const learner = await srv.login('learner@demo.test');
+    const text = 'Checked the fire exits before the shift. ';
+    const {eid, sha, data} = await uploadNote(learner, 'Fire exits', text);
+    const damaged = Buffer.from(data);
+    damaged[5] ^= 0x01;
+    srv.blobWrite(sha, damaged);
+    const v = await srv.run(['store', 'verify'], {data: true});
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    assert.match(srv.sql(`SELECT damaged_at FROM blobs WHERE sha256 = '${sha}'`), /^\d{4}-/);
+    /* the learner still has the file and uploads it again: its bytes hash to the name */
+    const again = await uploadNote(learner, 'Fire exits, again', text);
+    assert.equal(again.sha, sha);
+    assert.ok(srv.blobRead(sha).equals(data), 'the damaged stored copy was kept');
+    assert.equal(srv.sql(`SELECT coalesce(damaged_at, 'none') FROM blobs WHERE sha256 = '${sha}'`), 'none');
+    assert.equal(Number(srv.sql(`SELECT crc32 FROM blobs WHERE sha256 = '${sha}'`)), crc32(data));
+    assert.match(srv.stderr, new RegExp(`storage: replacing the damaged copy of ${sha} in .* with uploaded bytes that hash to it`));
+    /* and the first piece of evidence is whole again too */
+    const fid = Number(srv.sql(`SELECT id FROM evidence_files WHERE evidence_id = ${eid}`));
+    const r = await learner.get(`/api/v1/evidence/${eid}/files/${fid}`);
+    assertStatus(r, 200);
+    assert.ok(Buffer.from(r.body).equals(data));
   });
 
   test('a double click does not start a second export for the same user', async () => {
@@ -420,6 +451,10 @@ describe('housekeeping', () => {
     const keep = seedPortfolio(srv, 'learner3@demo.test', {files: 1, sizeBytes: 1024, tag: 'keep'}).paths[0];
     fs.utimesSync(keep, old, old);
 
+    /* a file marked damaged and checked a moment ago: not due, but each round reminds */
+    const marked = srv.sql(`SELECT sha256 FROM blobs WHERE sha256 <> '${path.basename(keep)}' ORDER BY sha256 LIMIT 1`);
+    const markedWas = srv.sql(`SELECT coalesce(checked_at, '') FROM blobs WHERE sha256 = '${marked}'`);
+    srv.sql(`UPDATE blobs SET damaged_at = '2026-11-30T00:00:00Z', checked_at = '2999-01-01T00:00:00Z' WHERE sha256 = '${marked}'`);
     const second = await startServer({args: ['--db', srv.dbPath, '--data', srv.dataDir, '--gc-interval', '1']});
     try {
       assert.match(second.stderr, /start-up sweep: removed 2 temporary uploads and 2 export files \(\d+ bytes\)/);
@@ -438,10 +473,12 @@ describe('housekeeping', () => {
       /* the next rounds have nothing due, and say so */
       for (let i = 0; i < 40 && !/scrub: nothing due/.test(second.stderr); i++) await new Promise((res) => setTimeout(res, 100));
       assert.match(second.stderr, /scrub: nothing due: every stored file was checked against its SHA-256 within the last 30 days/);
+      assert.match(second.stderr, /scrub: 1 stored file is still marked damaged: restore it from a backup, then run `evitrack store verify`/);
       assert.match(srv.sql(`SELECT checked_at FROM blobs WHERE sha256 = '${keepSha}'`), /^\d{4}-/);
       assertStatus(await second.client().get('/healthz'), 200);
     } finally {
       await second.stop();
+      srv.sql(`UPDATE blobs SET damaged_at = NULL, checked_at = ${markedWas ? `'${markedWas}'` : 'NULL'} WHERE sha256 = '${marked}'`);
     }
   });
 });

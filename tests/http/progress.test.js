@@ -391,6 +391,12 @@ test('a blob missing from the store leaves a note in its place, not a failed exp
     assert.match(v.stdout, new RegExp(`export INCOMPLETE: 1 evidence file could not go in, and a note stands in its place:\\n` +
       `  evidence/${f.evidence_id}/${f.id}-\\S+: missing from the store when the export was made\\n`));
     assert.match(srv.stderr, new RegExp(`export: evidence file missing from the store: ${f.sha256} \\(evidence/${f.evidence_id}/`));
+    /* the command line's export writes the zip too, but says it is incomplete and exits 1 */
+    const email = srv.sql(`SELECT email FROM users WHERE id = ${CHLOE}`);
+    const c = await srv.run(['export', '--learner', email, '--out', path.join(dir, '..', 'cli-missing.zip')]);
+    assert.equal(c.code, 1, c.stdout + c.stderr);
+    assert.match(c.stdout, /INCOMPLETE: 1 evidence file was missing from the store or found damaged there; a note stands in its place/);
+    assert.ok(fs.existsSync(path.join(dir, '..', 'cli-missing.zip')));
   } finally {
     srv.blobWrite(f.sha256, saved);
   }
