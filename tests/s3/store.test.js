@@ -234,6 +234,11 @@ describe('S3 store faults', {skip}, () => {
     }
     if (!failed) assert.ok(got.status !== 200 || got.body.length < data.length, 'a corrupt file arrived complete');
     assert.ok(srv.stderr.includes(`blob ${f.sha256}`) && /refusing it/.test(srv.stderr), 'logged as a mismatch');
+    // a byte range away from the damage is still served (ranges are not whole-file checks,
+    // and a cut download does not mark the file: only an export or a check does)
+    const part0 = await c.get(`/api/v1/evidence/${r.json.id}/files/${f.id}`, {headers: {Range: 'bytes=0-99'}});
+    assertStatus(part0, 206);
+    assert.deepEqual(part0.body, data.subarray(0, 100));
     // an export containing it fails rather than hand it over: exports are streamed, so
     // the download (already 200) is cut short and the zip never arrives complete
     const learner = Number(srv.sql("SELECT id FROM users WHERE email = 'learner@demo.test'"));
@@ -247,10 +252,13 @@ describe('S3 store faults', {skip}, () => {
     }
     assert.ok(cut, 'an export holding a corrupt file was delivered complete');
     assert.match(srv.stderr, /export: cannot copy \S+ \(\w+\) from the store into the export/);
-    // a byte range away from the damage is still served (ranges are not whole-file checks)
+    // the export marked the object damaged: from now on every read of it, a byte range
+    // too, says so rather than serve any of it, and the next export holds a note instead
     const part = await c.get(`/api/v1/evidence/${r.json.id}/files/${f.id}`, {headers: {Range: 'bytes=0-99'}});
-    assertStatus(part, 206);
-    assert.deepEqual(part.body, data.subarray(0, 100));
+    assertStatus(part, 500);
+    assert.equal(part.json.error.code, 'blob_damaged');
+    const again = await admin.get(`/api/v1/learners/${learner}/export`);
+    assertStatus(again, 200);
   });
 });
 
@@ -353,7 +361,7 @@ describe('store copy', {skip}, () => {
       '--data', srv.dataDir], {env});
     assert.equal(r.code, 1);
     assert.match(r.stdout, /1 failed; every hash NOT verified/);
-    assert.match(r.stderr, new RegExp(`${victim}: the stored bytes do not match`));
+    assert.match(r.stderr, new RegExp(`${victim}: the stored copy is damaged: its bytes do not match the hash recorded for them`));
     assert.equal(s3Curl('HEAD', `/${bucket2}/${victim}`).status, 404);
 
     // credentials from a file, never the command line
