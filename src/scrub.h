@@ -16,9 +16,10 @@ struct storage;
  * swapped file) but not a copy deliberately forged to keep its CRC. The scrub closes that
  * gap, as ZFS's and Ceph's scrubs do: every stored file is read again in full and checked
  * against its SHA-256, the oldest check first, on the housekeeping schedule and with
- * `evitrack store verify`. A file that fails has its CRC-32 cleared, so every later
- * export checks it in full and refuses it, and the failure is logged with the evidence
- * it belongs to. The recipient of an export can check every file offline against the
+ * `evitrack store verify`. A file that fails is marked damaged (blobs.damaged_at) and
+ * its CRC-32 cleared: later exports put a note in its place, opening it says it is
+ * damaged, and the failure is logged with the evidence it belongs to; a check that finds
+ * it whole again (after a restore) clears the mark. The recipient of an export can check every file offline against the
  * manifest (`evitrack audit verify --export FILE.zip`).
  */
 
