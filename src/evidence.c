@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "iqa.h"
+#include "pages.h"
 #include "cli.h"
 #include "policy.h"
 #include "sniff.h"
@@ -316,8 +317,13 @@ void evidence_decorate_file(json_t *f, int64_t evidence_id)
     json_object_set_new(f, "is_audio", json_boolean(preview && strcmp(preview, "audio") == 0));
     json_object_set_new(f, "is_video", json_boolean(preview && strcmp(preview, "video") == 0));
     json_object_set_new(f, "damaged", json_boolean(damaged_at != NULL));
-    if (damaged_at)
-        json_object_set_new(f, "damaged_on", json_stringn(damaged_at, strlen(damaged_at) < 10 ? strlen(damaged_at) : 10));
+    if (damaged_at) {
+        char day[11], text[32];
+        snprintf(day, sizeof day, "%.10s", damaged_at);
+        pages_date_text(day, text, sizeof text);
+        json_object_set_new(f, "damaged_on", json_string(day));
+        json_object_set_new(f, "damaged_on_text", json_string(text[0] ? text : day));
+    }
     json_object_del(f, "damaged_at");
     json_object_set_new(f, "size_label", json_string(label));
     json_object_set_new(f, "url", json_sprintf("/evidence/%lld/files/%lld", (long long)evidence_id,
@@ -1710,10 +1716,13 @@ static int h_file(req_t *r)
     if (damaged_at) {
         /* a check found the stored copy damaged (scrub.h): say so, rather than send bytes
          * that would be cut off before their end */
+        char day[11], text[32];
+        snprintf(day, sizeof day, "%.10s", damaged_at);
+        pages_date_text(day, text, sizeof text);
         int rc = http_fail(r, 500, "blob_damaged",
-                           "This file is damaged in the evidence store (found on %.10s), so it cannot be shown. "
+                           "This file is damaged in the evidence store (found on %s), so it cannot be shown. "
                            "Your centre's administrator can restore it from a backup.",
-                           damaged_at);
+                           text[0] ? text : day);
         json_decref(f);
         return rc;
     }
