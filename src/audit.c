@@ -484,11 +484,8 @@ int audit_chain_sync(db_t *db, int timeout_ms)
 /* at (ISO 8601 UTC) is more than seconds ago. */
 static int older_than(const char *at, int seconds)
 {
-    time_t t = (time_t)(util_now_s() - seconds);
-    struct tm tm;
     char limit[21];
-    gmtime_r(&t, &tm);
-    strftime(limit, sizeof limit, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    util_iso_time((time_t)(util_now_s() - seconds), limit);
     return strcmp(at, limit) < 0;
 }
 

@@ -31,14 +31,6 @@ static const char *const FINDING_LABELS[] = {"Finding", "Action for the centre",
 
 /* ---- times ---- */
 
-static void iso_of(int64_t t, char out[21])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* A window edge from the request: "YYYY-MM-DD" (local midnight starting that day, or,
  * when end, starting the next day) or an ISO 8601 UTC time. EV_OK with *t set. */
 static int parse_edge(const char *s, int end, int64_t *t)
@@ -94,7 +86,7 @@ static void decorate_visit(json_t *v, const char *now)
     int64_t t;
     if (pages_parse_iso(json_string_value(json_object_get(v, "ends_at")), &t) == EV_OK) {
         char last[21];
-        iso_of(t - 1, last);
+        util_iso_time((time_t)t - 1, last);
         json_object_set_new(v, "last_moment_at", json_string(last));
     }
 }
@@ -448,8 +440,8 @@ static int eqa_visit_create(req_t *r)
         status = create_fail(r, "awarding_body", "Keep the awarding body under 200 characters");
         goto out;
     }
-    iso_of(from, sfrom);
-    iso_of(to, sto);
+    util_iso_time((time_t)from, sfrom);
+    util_iso_time((time_t)to, sto);
     util_now_iso(now);
     if (db_begin(r->db) != EV_OK) {
         status = http_fail(r, 503, "busy", "The database is busy; try again.");
@@ -662,8 +654,8 @@ int eqa_demo_seed(db_t *db)
     if (!eqa || !admin || !json_array_size(learners) || !json_array_size(quals))
         goto out;
     int64_t t = util_now_s();
-    iso_of(t - 86400, from);
-    iso_of(t + 30 * 86400, to);
+    util_iso_time((time_t)t - 86400, from);
+    util_iso_time((time_t)t + 30 * 86400, to);
     util_now_iso(now);
     rc = EV_ERR;
     if (db_begin(db) != EV_OK)

@@ -283,14 +283,6 @@ static int smtp_send(CURL *c, const mailer_config_t *cfg, const char *rcpt, cons
     return EV_OK;
 }
 
-static void iso_at(int64_t t, char out[21])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Turns every user's waiting digest items whose oldest is older than the
  * interval into one digest message, each user in its own transaction. The
  * items are moved with conditional UPDATEs, so two servers cannot both
@@ -299,8 +291,8 @@ static int make_digests(db_t *db, const mailer_config_t *cfg)
 {
     char cutoff[21], now[21];
     int64_t t = util_now_s();
-    iso_at(t - cfg->digest_interval_s, cutoff);
-    iso_at(t, now);
+    util_iso_time((time_t)t - cfg->digest_interval_s, cutoff);
+    util_iso_time((time_t)t, now);
     json_t *users = db_all(db, "SELECT user_id, to_addr, to_name FROM outbox WHERE status = 'digest'"
                                " GROUP BY user_id, to_addr, to_name HAVING min(created_at) <= ?", "t", cutoff);
     if (!users)
@@ -359,8 +351,8 @@ static json_t *claim(db_t *db, const mailer_config_t *cfg, const char *instance,
 {
     char now[21], lapsed[21];
     int64_t t = util_now_s();
-    iso_at(t, now);
-    iso_at(t - cfg->lease_s, lapsed);
+    util_iso_time((time_t)t, now);
+    util_iso_time((time_t)t - cfg->lease_s, lapsed);
     json_t *ids = json_array();
     json_t *due = db_all(db, "SELECT id FROM outbox WHERE (status = 'pending' AND next_attempt_at <= ?)"
                              " OR (status = 'sending' AND claimed_at <= ?) ORDER BY id LIMIT ?", "tti",
@@ -390,7 +382,7 @@ static void settle(db_t *db, const mailer_config_t *cfg, const char *instance, i
 {
     char now[21], next[21];
     int64_t t = util_now_s();
-    iso_at(t, now);
+    util_iso_time((time_t)t, now);
     if (ok) {
         /* A one-time link is not kept once it has gone. */
         db_run(db, "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL,"
@@ -404,7 +396,7 @@ static void settle(db_t *db, const mailer_config_t *cfg, const char *instance, i
         delay *= 2;
     if (delay > 6 * 3600)
         delay = 6 * 3600;
-    iso_at(t + delay, next);
+    util_iso_time((time_t)t + delay, next);
     int give_up = n >= cfg->max_attempts;
     db_run(db, "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?"
                " WHERE id = ? AND claimed_by = ?", "titt" "it", give_up ? "failed" : "pending", n, next,

@@ -350,10 +350,7 @@ int pages_form_claim(db_t *db, int64_t user_id, const char *token, const char *p
     if (!key)
         goto out;
     util_now_iso(now);
-    time_t t = time(NULL) - 86400;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(old, sizeof old, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    util_iso_time(time(NULL) - 86400, old);
     db_run(db, "DELETE FROM form_tokens WHERE created_at < ?", "t", old);
     if (db_int(db, "INSERT INTO form_tokens (token, user_id, created_at) VALUES (?, ?, ?)"
                    " ON CONFLICT (token) DO NOTHING RETURNING id", 0, "tit", key, user_id, now) > 0) {

@@ -347,10 +347,7 @@ static void local_day_start(const char *ymd, int add, char out[21])
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     tm.tm_isdst = -1;
-    time_t t = mktime(&tm); /* the process runs in the centre's time zone (pages_set_timezone) */
-    struct tm g;
-    gmtime_r(&t, &g);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &g);
+    util_iso_time(mktime(&tm), out); /* the process runs in the centre's time zone (pages_set_timezone) */
 }
 
 json_t *reviews_figures(db_t *db, int64_t learner_id, int64_t qualification_id, const char *from, const char *to)

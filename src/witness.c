@@ -72,15 +72,6 @@ static int email_ok(const char *e)
     return at[1] != '.' && e[strlen(e) - 1] != '.';
 }
 
-/* ISO UTC time t. */
-static void iso_at(int64_t t, char out[21])
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The state a request shows: pending, completed, revoked or expired. */
 static const char *state_of(json_t *w, const char *now)
 {
@@ -218,7 +209,7 @@ static void check_nomination(req_t *r, int64_t learner_id, evidence_map_item_t *
         http_field_error(r, "witness_email", "The witness must be someone other than the learner");
     const char *occ = in_str(r, "occurred_on");
     char today[21];
-    iso_at(util_now_s() + 86400, today);
+    util_iso_time((time_t)util_now_s() + 86400, today);
     today[10] = '\0';
     if (json_object_get(r->in, "occurred_on") && !json_is_string(json_object_get(r->in, "occurred_on")) &&
         !json_is_null(json_object_get(r->in, "occurred_on")))
@@ -288,7 +279,7 @@ static int h_create(req_t *r)
     sodium_memzero(raw, sizeof raw);
     session_hash_token(token, hash);
     util_now_iso(now);
-    iso_at(util_now_s() + WITNESS_TTL_S, expires);
+    util_iso_time((time_t)util_now_s() + WITNESS_TTL_S, expires);
     if (db_begin(r->db) != EV_OK) {
         status = http_fail(r, 503, "busy", "The server is busy; try again.");
         goto out;
