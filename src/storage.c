@@ -326,14 +326,9 @@ int storage_replace_file(storage_t *s, const char *tmp_path, const char *sha, ui
         unlink(tmp_path);
         return EV_ERR;
     }
-    /* put never overwrites, so the damaged copy goes first (its key is the directory
-     * store's "XX/SHA", or the bucket's "SHA"); between the two, a reader finds it missing */
-    char key[80];
-    if (s->ops->local)
-        snprintf(key, sizeof key, "%.2s/%s", sha, sha);
-    else
-        snprintf(key, sizeof key, "%s", sha);
-    int rc = s->ops->remove(s, key);
+    /* put never overwrites, so the damaged copy goes first; between the two, a reader
+     * finds it missing */
+    int rc = s->ops->remove(s, sha);
     if (rc != EV_OK && rc != STORAGE_NOT_FOUND) {
         ev_log("storage: cannot remove the damaged copy of %s from %s: %s", sha, s->desc, storage_strerror(rc));
         unlink(tmp_path);

@@ -61,7 +61,7 @@ typedef struct storage_ops {
     int (*touch)(storage_t *s, const char *sha);
     /* Calls fn for every object in the store. EV_OK, or the first error. */
     int (*list)(storage_t *s, storage_list_fn fn, void *ctx);
-    /* Removes the object key (from list). EV_OK, STORAGE_NOT_FOUND or an error. */
+    /* Removes the object key (from list, or a blob's SHA-256 name). EV_OK, STORAGE_NOT_FOUND or an error. */
     int (*remove)(storage_t *s, const char *key);
     /* Whether the store answers with these settings (S3: the bucket exists and the
      * credentials are accepted). EV_OK, or an error with a reason in why. Optional. */

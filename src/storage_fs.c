@@ -245,6 +245,11 @@ static int fs_list(storage_t *s, storage_list_fn fn, void *ctx)
 /* key: "<2 hex>/<name>" as fs_list gives it; nothing else is removed. */
 static int fs_remove(storage_t *s, const char *key)
 {
+    char named[70];
+    if (storage_valid_hash(key)) { /* a blob's name, as the bucket's keys are: "XX/SHA" here */
+        snprintf(named, sizeof named, "%.2s/%s", key, key);
+        key = named;
+    }
     const char *slash = strchr(key, '/');
     if (!slash || slash - key != 2 || slash[1] == '.' || slash[1] == '\0' || strchr(slash + 1, '/'))
         return EV_ERR;

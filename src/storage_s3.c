@@ -484,7 +484,8 @@ out:
     return rc;
 }
 
-/* A POST or DELETE with a small in-memory body (multipart create/complete/abort). */
+/* A GET, POST or DELETE with a small in-memory body or none (listings, multipart
+ * create/complete/abort, removal). */
 static int s3_small(s3_t *b, const char *method, const char *key, const char *query, const char *body,
                     s3_resp_t *r, const char *what)
 {
@@ -792,13 +793,9 @@ static int s3_list(storage_t *s, storage_list_fn fn, void *ctx)
         }
         buf_puts(&q, "max-keys=1000");
         s3_resp_t r = {0};
-        struct curl_slist *h = NULL;
-        CURL *e = s3_easy(b, "GET", NULL, q.data, NULL, &h);
-        rc = e ? s3_run(b, e, &r, "list") : EV_ERR;
+        rc = s3_small(b, "GET", NULL, q.data, NULL, &r, "list");
         if (rc == EV_OK)
             rc = s3_status(b, &r, "list");
-        curl_easy_cleanup(e);
-        curl_slist_free_all(h);
         buf_free(&q);
         if (rc == EV_OK && r.body.len >= RESP_CAP) {
             ev_log("storage: s3 list answer too large");
@@ -854,13 +851,9 @@ static int s3_sweep_uploads(storage_t *s, int64_t cutoff, int dry_run, int64_t *
         }
         buf_puts(&q, "uploads=");
         s3_resp_t r = {0};
-        struct curl_slist *h = NULL;
-        CURL *e = s3_easy(b, "GET", NULL, q.data, NULL, &h);
-        rc = e ? s3_run(b, e, &r, "list multipart uploads") : EV_ERR;
+        rc = s3_small(b, "GET", NULL, q.data, NULL, &r, "list multipart uploads");
         if (rc == EV_OK)
             rc = s3_status(b, &r, "list multipart uploads");
-        curl_easy_cleanup(e);
-        curl_slist_free_all(h);
         buf_free(&q);
         const char *p = r.body.data;
         char trunc[16] = "false";
