@@ -299,6 +299,16 @@ static int ev_check_editable(db_t *db, int64_t id, const char *status, ev_err_t 
     return EV_OK;
 }
 
+/* When a stored copy was found damaged (blobs.damaged_at, ISO 8601): the day as
+ * YYYY-MM-DD into day, and as "30 Nov 2026" into text (the day again if it will not read). */
+static void damaged_day(const char *damaged_at, char day[11], char text[32])
+{
+    snprintf(day, 11, "%.10s", damaged_at);
+    pages_date_text(day, text, 32);
+    if (!text[0])
+        snprintf(text, 32, "%s", day);
+}
+
 void evidence_decorate_file(json_t *f, int64_t evidence_id)
 {
     int64_t fid = json_integer_value(json_object_get(f, "id"));
@@ -319,10 +329,9 @@ void evidence_decorate_file(json_t *f, int64_t evidence_id)
     json_object_set_new(f, "damaged", json_boolean(damaged_at != NULL));
     if (damaged_at) {
         char day[11], text[32];
-        snprintf(day, sizeof day, "%.10s", damaged_at);
-        pages_date_text(day, text, sizeof text);
+        damaged_day(damaged_at, day, text);
         json_object_set_new(f, "damaged_on", json_string(day));
-        json_object_set_new(f, "damaged_on_text", json_string(text[0] ? text : day));
+        json_object_set_new(f, "damaged_on_text", json_string(text));
     }
     json_object_del(f, "damaged_at");
     json_object_set_new(f, "size_label", json_string(label));
@@ -1717,12 +1726,11 @@ static int h_file(req_t *r)
         /* a check found the stored copy damaged (scrub.h): say so, rather than send bytes
          * that would be cut off before their end */
         char day[11], text[32];
-        snprintf(day, sizeof day, "%.10s", damaged_at);
-        pages_date_text(day, text, sizeof text);
+        damaged_day(damaged_at, day, text);
         int rc = http_fail(r, 500, "blob_damaged",
                            "This file is damaged in the evidence store (found on %s), so it cannot be shown. "
                            "Your centre's administrator can restore it from a backup.",
-                           text[0] ? text : day);
+                           text);
         json_decref(f);
         return rc;
     }
